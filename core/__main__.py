@@ -1,0 +1,3 @@
+from cohortpress.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,155 @@
+"""The command line (a contract: outside checks rely on its commands and exit codes).
+
+    cohortpress build CONFIG [--output DIR] [--strict] [--quiet]
+    cohortpress validate CONFIG [--quiet]
+    cohortpress plugins [--json]
+    cohortpress verify CONFIG [--output DIR] [--quiet]
+    cohortpress new-plugin NAME [--directory DIR]
+
+Exit codes: 0 success; 1 a section failed (report still written, or nothing written under
+``--strict``); 2 bad config, bad data or bad usage, with one line naming the file, key or
+column, and no traceback. Heavy libraries are imported inside the commands so that
+``--help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+from cohortpress import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # bad usage: one line, exit 2
+        self.print_usage(sys.stderr)
+        print(f"cohortpress: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cohortpress",
+                     description="Publication-style statistical reports for clinical cohorts.")
+    parser.add_argument("--version", action="version", version=f"cohortpress {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show tracebacks of unexpected errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("build", help="build the report (PDF, HTML, results.json, tables)")
+    p.add_argument("config", help="the report's TOML config file")
+    p.add_argument("--output", "-o", help="output folder (default: 'report' beside the config)")
+    p.add_argument("--strict", action="store_true",
+                   help="a failing section stops the build and nothing is written")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+
+    p = sub.add_parser("validate", help="check the config and the data, without rendering")
+    p.add_argument("config")
+    p.add_argument("--quiet", "-q", action="store_true")
+
+    p = sub.add_parser("plugins", help="list plugins, their hooks, analyses and load errors")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("verify", help="rebuild the results and compare them with the "
+                                      "published values named in the config")
+    p.add_argument("config")
+    p.add_argument("--output", "-o", help="where to write the rebuilt report "
+                                          "(default: a temporary folder)")
+    p.add_argument("--quiet", "-q", action="store_true")
+
+    p = sub.add_parser("new-plugin", help="scaffold a plugin package with one analysis")
+    p.add_argument("name", help="the distribution name, e.g. cohortpress-forest")
+    p.add_argument("--directory", "-d", default=".", help="where to create it")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    from cohortpress.errors import UserError
+
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as exc:
+        print(f"cohortpress: error: {exc.one_line()}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("cohortpress: interrupted; the previous report is untouched", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug or os.environ.get("COHORTPRESS_DEBUG"):
+            raise
+        text = " ".join(str(exc).split())
+        print(f"cohortpress: internal error: {type(exc).__name__}: {text} (the previous "
+              f"report is untouched; run with --debug for the traceback and report it)",
+              file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _build(args) -> int:
+    from cohortpress.build import Progress, build
+
+    outcome = build(args.config, args.output, strict=args.strict,
+                    progress=Progress(quiet=args.quiet))
+    return outcome.exit_code
+
+
+def _validate(args) -> int:
+    from cohortpress.build import Progress, validate
+
+    progress = Progress(quiet=args.quiet)
+    plan, cohort = validate(args.config, progress)
+    progress.say(f"valid: {len(plan.sections)} sections, {cohort.n} patients, "
+                 f"{len(cohort.endpoints)} endpoints")
+    return EXIT_OK
+
+
+def _plugins(args) -> int:
+    import json
+
+    from cohortpress.pluginmanager import make_plugins
+
+    plugins = make_plugins()
+    if args.json:
+        document = {
+            "plugins": [{"name": p.name, "version": p.version, "source": p.source,
+                         "hooks": list(p.hooks), "analyses": list(p.analyses)}
+                        for p in plugins.infos],
+            "load_errors": [{"name": e.name, "source": e.source, "message": e.message}
+                            for e in plugins.load_errors],
+        }
+        print(json.dumps(document, indent=2))
+    else:
+        for p in plugins.infos:
+            analyses = f"  analyses: {', '.join(p.analyses)}" if p.analyses else ""
+            print(f"{p.name} {p.version} ({p.source})")
+            print(f"  hooks: {', '.join(p.hooks)}")
+            if analyses:
+                print(analyses)
+        for e in plugins.load_errors:
+            print(f"FAILED {e.name} ({e.source}): {e.message}")
+    return EXIT_OK
+
+
+def _verify(args) -> int:
+    from cohortpress.verify import run_verify
+
+    return run_verify(args.config, args.output, quiet=args.quiet)
+
+
+def _new_plugin(args) -> int:
+    from cohortpress.scaffold import new_plugin
+
+    path = new_plugin(args.name, args.directory)
+    print(f"created {path}; next: pip install -e {path} && pytest {path}")
+    return EXIT_OK
+
+
+COMMANDS = {"build": _build, "validate": _validate, "plugins": _plugins, "verify": _verify,
+            "new-plugin": _new_plugin}

@@ -1,0 +1,462 @@
+"""The report config: a TOML file validated into a typed model.
+
+Every error names the file and the key path (``section[2].variables[0]``); an unknown key
+comes with a "did you mean" suggestion; relative paths resolve against the config file's
+folder. Analysis options are validated later, against the analysis's own options model,
+by :func:`validate_section_options`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cohortpress.errors import ConfigError
+
+Scalar = Union[str, int, float, bool]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- report
+
+
+class ReportSettings(Strict):
+    """``[report]``: what the report looks like and says about itself."""
+
+    title: str
+    subtitle: str = ""
+    authors: list[str] = []
+    date: str | None = None
+    notice: str | None = None
+    style: Literal["journal", "compact"] = "journal"
+    language: str = "en"
+    templates: Path | None = None
+    css: list[Path] = []
+    p_digits: int = Field(3, ge=1, le=6)
+    percent_digits: int = Field(0, ge=0, le=3)
+    abbreviations: dict[str, str] = {}
+    pdf_variant: Literal["pdf/a-3b"] | None = None
+    exports: list[Literal["csv", "xlsx", "docx", "png", "html"]] = ["csv", "xlsx", "docx", "png", "html"]
+    section_timeout: float = Field(300.0, gt=0)
+
+
+# --------------------------------------------------------------------------- cohort
+
+
+class Condition(Strict):
+    """A condition on one variable: exactly one comparison key besides ``variable``."""
+
+    variable: str
+    eq: Scalar | None = None
+    ne: Scalar | None = None
+    lt: float | None = None
+    le: float | None = None
+    gt: float | None = None
+    ge: float | None = None
+    is_in: list[Scalar] | None = Field(None, alias="in")
+    not_in: list[Scalar] | None = None
+    missing: bool | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_comparison(self):
+        given = [k for k in ("eq", "ne", "lt", "le", "gt", "ge", "is_in", "not_in", "missing")
+                 if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of eq, ne, lt, le, gt, ge, in, not_in, missing")
+        return self
+
+
+class CohortSettings(Strict):
+    """``[cohort]``: where the data is and how to read it."""
+
+    path: Path
+    format: Literal["auto", "csv", "parquet", "excel", "spss", "stata"] | str = "auto"
+    sheet: str | int | None = None
+    encoding: str = "utf-8-sig"
+    delimiter: str | None = None
+    id: str | None = None
+    group: str | None = None
+    date_format: str | None = None
+    filter: list[Condition] = []
+    max_levels: int = Field(50, ge=2)
+
+
+class VariableSettings(Strict):
+    """``[variables.NAME]``: metadata of a cohort column."""
+
+    label: str | None = None
+    kind: Literal["categorical", "binary", "continuous", "date", "text"] | None = None
+    levels: list[Scalar] | None = None
+    labels: dict[str, str] = {}
+    missing: list[Scalar] = []
+    missing_label: str = "Unknown"
+    unit: str | None = None
+    reference: Scalar | None = None
+    positive: Scalar | None = None
+    date_format: str | None = None
+
+
+class _DerivedBase(Strict):
+    label: str | None = None
+    unit: str | None = None
+    missing_label: str = "Unknown"
+
+
+class CutDerived(_DerivedBase):
+    """Bin a continuous variable: ``breaks`` are the interval edges, ``labels`` one per bin."""
+
+    type: Literal["cut"]
+    source: str
+    breaks: list[float]
+    labels: list[str]
+    right: bool = False
+
+    @model_validator(mode="after")
+    def _shape(self):
+        if len(self.breaks) < 2:
+            raise ValueError("breaks needs at least two edges")
+        if sorted(set(self.breaks)) != list(self.breaks):
+            raise ValueError("breaks must be strictly increasing")
+        if len(self.labels) != len(self.breaks) - 1:
+            raise ValueError(f"{len(self.breaks) - 1} bins need {len(self.breaks) - 1} labels, "
+                             f"got {len(self.labels)}")
+        return self
+
+
+class RecodeDerived(_DerivedBase):
+    """Map values to new ones; values not in ``mapping`` keep theirs unless ``other`` is set."""
+
+    type: Literal["recode"]
+    source: str
+    mapping: dict[str, str]
+    other: str | None = None
+    levels: list[str] | None = None
+
+
+class FlagDerived(_DerivedBase):
+    """A yes/no variable: ``yes`` when ``when`` holds (all conditions), else ``no``."""
+
+    type: Literal["flag"]
+    when: list[Condition]
+    yes: str = "Yes"
+    no: str = "No"
+
+
+class CaseDerived(_DerivedBase):
+    """The first matching case's value (``when``: all conditions of a case must hold)."""
+
+    type: Literal["case"]
+    cases: list["Case"]
+    default: str | None = None
+    levels: list[str] | None = None
+
+
+class Case(Strict):
+    when: list[Condition]
+    value: str
+
+
+class DateDiffDerived(_DerivedBase):
+    """Time between two date columns, in days, months or years (365.25 days a year)."""
+
+    type: Literal["date_diff"]
+    start: str
+    end: str
+    in_unit: Literal["days", "months", "years"] = Field("days", alias="unit_of_time")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class TransformDerived(_DerivedBase):
+    """A transformed continuous variable: log, log2, log10, sqrt, or per-N-units scaling."""
+
+    type: Literal["transform"]
+    source: str
+    function: Literal["log", "log2", "log10", "sqrt", "scale"]
+    per: float | None = None
+
+    @model_validator(mode="after")
+    def _per(self):
+        if self.function == "scale" and not self.per:
+            raise ValueError("function 'scale' needs 'per', e.g. per = 10")
+        return self
+
+
+Derived = Annotated[
+    Union[CutDerived, RecodeDerived, FlagDerived, CaseDerived, DateDiffDerived, TransformDerived],
+    Field(discriminator="type"),
+]
+
+
+class EndpointSettings(Strict):
+    """``[endpoints.NAME]``: a time-to-event endpoint.
+
+    Either ``time`` and ``event`` columns, or dates: ``start``, one or more ``events``
+    (the earliest present date is the event: a composite endpoint such as EFS) and
+    ``last_contact`` for the censored. ``competing`` dates make a competing-risks endpoint
+    (status 2 when a competing date comes first).
+    """
+
+    label: str | None = None
+    unit: Literal["days", "months", "years"] = "years"
+    time: str | None = None
+    time_unit: Literal["days", "months", "years"] | None = None
+    event: str | None = None
+    event_codes: list[Scalar] = [1]
+    censor_codes: list[Scalar] = [0]
+    start: str | None = None
+    events: list[str] = []
+    competing: list[str] = []
+    last_contact: str | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self):
+        by_columns = self.time is not None or self.event is not None
+        by_dates = self.start is not None or bool(self.events) or self.last_contact is not None
+        if by_columns and by_dates:
+            raise ValueError("give either time and event columns, or start/events/last_contact "
+                             "dates, not both")
+        if by_columns and (self.time is None or self.event is None):
+            raise ValueError("a column endpoint needs both 'time' and 'event'")
+        if by_dates and (self.start is None or not self.events or self.last_contact is None):
+            raise ValueError("a date endpoint needs 'start', 'events' and 'last_contact'")
+        if not by_columns and not by_dates:
+            raise ValueError("give 'time' and 'event', or 'start', 'events' and 'last_contact'")
+        return self
+
+
+class SectionHead(BaseModel):
+    """The keys every ``[[section]]`` has; the rest are the analysis's options."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    analysis: str
+    title: str = ""
+
+
+class Config(Strict):
+    """The whole config file."""
+
+    report: ReportSettings
+    cohort: CohortSettings
+    variables: dict[str, VariableSettings] = {}
+    derived: dict[str, Derived] = {}
+    endpoints: dict[str, EndpointSettings] = {}
+    plugins: list[Path] = []
+    section: list[SectionHead] = []
+    published: Path | None = None
+
+    # Not part of the file: where it came from.
+    source: Path = Path("report.toml")
+    text: str = ""
+
+    @field_validator("section")
+    @classmethod
+    def _unique_ids(cls, sections: list[SectionHead]):
+        seen: set[str] = set()
+        for s in sections:
+            if s.id in seen:
+                raise ValueError(f"duplicate section id '{s.id}'")
+            seen.add(s.id)
+        return sections
+
+    @property
+    def folder(self) -> Path:
+        return self.source.parent
+
+    def section_options(self, head: SectionHead) -> dict[str, Any]:
+        """The keys of a section other than id, analysis and title."""
+        return dict(head.model_extra or {})
+
+
+CaseDerived.model_rebuild()
+
+RESERVED_FILE_KEYS = {"source", "text"}
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file.
+
+    Raises
+    ------
+    ConfigError
+        With the file and key path, for a missing file, bad TOML or an invalid key.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("config file not found", file=str(path)) from None
+    except IsADirectoryError:
+        raise ConfigError("is a folder, not a config file", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the config: {exc}", file=str(path)) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
+    for key in RESERVED_FILE_KEYS & raw.keys():
+        raise ConfigError("unknown key", file=str(path), key=key)
+    try:
+        config = Config.model_validate({**raw, "source": path.resolve(), "text": text})
+    except ValidationError as exc:
+        raise config_error(exc, path, raw) from None
+    return _resolve_paths(config)
+
+
+def _resolve_paths(config: Config) -> Config:
+    folder = config.folder
+
+    def resolve(p: Path | None) -> Path | None:
+        return None if p is None else (p if p.is_absolute() else (folder / p))
+
+    report = config.report.model_copy(update={
+        "templates": resolve(config.report.templates),
+        "css": [resolve(p) for p in config.report.css],
+    })
+    cohort = config.cohort.model_copy(update={"path": resolve(config.cohort.path)})
+    return config.model_copy(update={
+        "report": report, "cohort": cohort,
+        "plugins": [resolve(p) for p in config.plugins],
+        "published": resolve(config.published),
+    })
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def config_error(exc: ValidationError, file: Path, raw: Any, prefix: str = "",
+                 model: type[BaseModel] | None = None) -> ConfigError:
+    """Turn the first pydantic error into a one-line ConfigError naming the key path."""
+    errors = exc.errors()
+    first = errors[0]
+    loc = _clean_loc(first["loc"])
+    key = _join_path(prefix, loc)
+    message = _message(first, loc, raw, model)
+    more = len(errors) - 1
+    if more:
+        message += f" (and {more} more error{'s' if more > 1 else ''})"
+    return ConfigError(message, file=str(file), key=key)
+
+
+def _clean_loc(loc: tuple) -> tuple:
+    # pydantic adds the discriminator tag (``cut``) and union member names to locations.
+    cleaned = []
+    for part in loc:
+        if isinstance(part, str) and (part.endswith("Derived") or part in
+                                      {"cut", "recode", "flag", "case", "date_diff", "transform"}):
+            if cleaned and isinstance(cleaned[-1], str) and cleaned[-1] in {"derived"}:
+                pass
+            continue
+        cleaned.append(part)
+    return tuple(cleaned)
+
+
+def _join_path(prefix: str, loc: tuple) -> str:
+    text = prefix
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+def _message(error: dict, loc: tuple, raw: Any, model: type[BaseModel] | None) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        known = _known_keys(loc[:-1], model, raw)
+        hint = _did_you_mean(str(loc[-1]), known)
+        return f"unknown key{hint}"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "union_tag_invalid":
+        return ("unknown 'type'; use one of cut, recode, flag, case, date_diff, transform")
+    if kind == "union_tag_not_found":
+        return "needs a 'type' (cut, recode, flag, case, date_diff, transform)"
+    if kind == "literal_error":
+        return error["msg"].replace("Input should be", "must be")
+    msg = error["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        msg = msg.removeprefix(prefix)
+    value = error.get("input")
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        return f"{msg[0].lower() + msg[1:]} (got {value!r})"
+    return msg[0].lower() + msg[1:] if msg else kind
+
+
+def _did_you_mean(word: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    if known:
+        return f"; allowed keys: {', '.join(sorted(known))}"
+    return ""
+
+
+DERIVED_TYPES = {"cut": CutDerived, "recode": RecodeDerived, "flag": FlagDerived,
+                 "case": CaseDerived, "date_diff": DateDiffDerived, "transform": TransformDerived}
+
+
+def _known_keys(loc: tuple, model: type[BaseModel] | None, raw: Any) -> list[str]:
+    """The keys allowed at ``loc`` (for "did you mean" suggestions)."""
+    current: Any = model or Config
+    node: Any = raw
+    for depth, part in enumerate(loc):
+        node = node[part] if isinstance(node, (dict, list)) and _has(node, part) else None
+        if isinstance(part, int):
+            continue
+        if current is Config and part in {"variables", "endpoints", "derived"} \
+                and depth + 1 < len(loc):
+            continue
+        if current is Config and depth >= 1 and loc[0] == "derived" and depth == 1:
+            kind = node.get("type") if isinstance(node, dict) else None
+            current = DERIVED_TYPES.get(kind)
+            continue
+        if current is Config and depth >= 1 and loc[0] in {"variables", "endpoints"}:
+            current = VariableSettings if loc[0] == "variables" else EndpointSettings
+            continue
+        field = getattr(current, "model_fields", {}).get(part) if current else None
+        current = _model_of(field.annotation) if field is not None else None
+    if current is None or not hasattr(current, "model_fields"):
+        return []
+    return [info.alias or name for name, info in current.model_fields.items()
+            if name not in RESERVED_FILE_KEYS]
+
+
+def _has(node: Any, part: Any) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(part, int) and 0 <= part < len(node)
+
+
+def _model_of(annotation: Any):
+    import typing
+
+    stack = [annotation]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            return item
+        stack.extend(typing.get_args(item))
+    return None
+
+
+def validate_section_options(config: Config, index: int, head: SectionHead,
+                             options_model: type[BaseModel]) -> BaseModel:
+    """Validate one section's options against its analysis's model."""
+    raw = config.section_options(head)
+    try:
+        return options_model.model_validate(raw)
+    except ValidationError as exc:
+        raise config_error(exc, config.source, raw, prefix=f"section[{index}]",
+                           model=options_model) from None

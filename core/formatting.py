@@ -1,0 +1,75 @@
+"""Formatting numbers the way journals print them.
+
+Statistics are computed unrounded; these functions are the only place rounding happens.
+Rounding is half away from zero on the decimal value (as a reader rounds "0.125" to
+"0.13"), not Python's round-half-to-even on the binary float.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_UP, Decimal
+
+MINUS = "\u2212"
+
+
+def round_half_up(value: float, digits: int) -> Decimal:
+    """``value`` rounded to ``digits`` decimals, halves away from zero.
+
+    The float is first taken to 12 significant digits so that 0.145 (stored as
+    0.14499999999999999) rounds to 0.15, as printed by hand.
+    """
+    exact = Decimal(repr(float(value)))
+    cleaned = Decimal(f"{exact:.12g}") if exact != 0 else exact
+    return cleaned.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+
+
+def fmt_num(value: float | None, digits: int = 1, *, thousands: bool = False) -> str:
+    """A number with fixed decimals; missing or non-finite values print as an en dash."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "\u2013"
+    rounded = round_half_up(value, digits)
+    if rounded == 0:
+        rounded = abs(rounded)
+    text = f"{rounded:,.{digits}f}" if thousands else f"{rounded:.{digits}f}"
+    return text.replace("-", MINUS)
+
+
+def fmt_count(n: int | float) -> str:
+    return str(int(n))
+
+
+def fmt_percent(numerator: float, denominator: float, digits: int = 0) -> str:
+    """``numerator / denominator`` as a percentage without the % sign."""
+    if not denominator:
+        return "\u2013"
+    return fmt_num(100.0 * numerator / denominator, digits)
+
+
+def fmt_n_percent(n: int, denominator: int, digits: int = 0) -> str:
+    """The journal's "n (%)": ``8 (32%)``; a zero denominator prints ``0 (–)``."""
+    if not denominator:
+        return f"{n} (\u2013)"
+    return f"{n} ({fmt_percent(n, denominator, digits)}%)"
+
+
+def format_p(p: float | None, digits: int = 3) -> str:
+    """A p-value as journals print it.
+
+    ``digits`` decimals; strictly below ``10**-digits`` prints ``<0.001``; above 0.99
+    prints ``>0.99``; never ``0.000`` or ``1.000``. Missing or NaN prints as an en dash.
+    """
+    if p is None or not math.isfinite(p):
+        return "\u2013"
+    if p < 0 or p > 1 + 1e-12:
+        raise ValueError(f"a p-value must be within [0, 1], got {p}")
+    threshold = 10.0 ** -digits
+    if p < threshold:
+        return f"<{threshold:.{digits}f}"
+    if p > 0.99:
+        return ">0.99"
+    return f"{round_half_up(p, digits):.{digits}f}"
+
+
+def fmt_range(low: float, high: float, digits: int = 0) -> str:
+    return f"{fmt_num(low, digits)}\u2013{fmt_num(high, digits)}"

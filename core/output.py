@@ -1,0 +1,168 @@
+"""Writing a build's outputs, atomically.
+
+Everything is first written into a temporary folder beside the output folder; only when
+every file is complete are they moved into place, one ``os.replace`` each. A build that
+fails or is killed before that leaves the previous report as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from cohortpress import __version__
+from cohortpress.model import Figure, Section, Table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cohortpress.build import Plan, Progress
+    from cohortpress.cohort import Cohort
+
+PACKAGES = ("numpy", "scipy", "pandas", "lifelines", "statsmodels", "matplotlib", "jinja2",
+            "weasyprint", "pluggy", "pydantic")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of cohortpress, Python and the libraries the statistics and PDF rely on."""
+    versions = {"cohortpress": __version__, "python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:  # pragma: no cover
+            versions[name] = "not installed"
+    return versions
+
+
+def results_document(plan: "Plan", cohort: "Cohort", sections: Sequence[Section]) -> dict:
+    """The results file (contract): report metadata and every record, unrounded."""
+    config = plan.config
+    generated = package_versions()
+    generated.update({f"plugin:{p.name}": p.version for p in plan.plugins.infos
+                      if p.source != "builtin"})
+    return {
+        "report": {
+            "title": config.report.title,
+            "generated_with": generated,
+            "cohort": {
+                "source": _relative(config.cohort.path, config.folder),
+                "sha256": cohort.sha256,
+                "n_rows": cohort.n,
+            },
+        },
+        "results": [r.as_dict() for s in sections for r in s.results],
+    }
+
+
+def _relative(path: Path, folder: Path) -> str:
+    try:
+        return Path(os.path.relpath(path, folder)).as_posix()
+    except ValueError:  # pragma: no cover - another drive
+        return path.name
+
+
+def table_files(sections: Sequence[Section]) -> list[tuple[str, Table]]:
+    """``(file stem, table)`` for every table: ``<section>`` then ``<section>-<name|n>``."""
+    out = []
+    for section in sections:
+        tables = [b for b in section.blocks if isinstance(b, Table)]
+        for i, table in enumerate(tables):
+            stem = section.id if i == 0 else f"{section.id}-{table.name or i + 1}"
+            out.append((stem, table))
+    return out
+
+
+def figure_files(sections: Sequence[Section]) -> list[tuple[str, Figure]]:
+    out = []
+    for section in sections:
+        figures = [b for b in section.blocks if isinstance(b, Figure)]
+        for i, figure in enumerate(figures):
+            out.append((f"{section.id}-{figure.name or i + 1}", figure))
+    return out
+
+
+def table_csv(table: Table) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([table.caption])
+    writer.writerows(table.as_rows())
+    for note in table.footnotes:
+        writer.writerow([f"{note.mark} {note.text}" if note.mark else note.text])
+    return buffer.getvalue()
+
+
+def write_outputs(plan: "Plan", cohort: "Cohort", sections: Sequence[Section], out_dir: Path,
+                  progress: "Progress") -> list[str]:
+    """Render and write every output, then move them into ``out_dir`` together."""
+    from cohortpress.report import render_report
+
+    config = plan.config
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.cohortpress-tmp-",
+                                    dir=out_dir.parent))
+    try:
+        written: list[str] = []
+        exports = set(config.report.exports)
+        document = results_document(plan, cohort, sections)
+        _write(staging / "results.json",
+               json.dumps(document, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
+        written.append("results.json")
+        for stem, table in table_files(sections):
+            _write(staging / "tables" / f"{stem}.csv", table_csv(table))
+            written.append(f"tables/{stem}.csv")
+        if "xlsx" in exports or "docx" in exports:
+            from cohortpress.exports import write_docx, write_xlsx
+
+            tables = table_files(sections)
+            if tables and "xlsx" in exports:
+                write_xlsx(tables, staging / "tables" / "tables.xlsx")
+                written.append("tables/tables.xlsx")
+            if tables and "docx" in exports:
+                write_docx(tables, staging / "tables" / "tables.docx", config.report.title)
+                written.append("tables/tables.docx")
+        if "png" in exports:
+            for stem, figure in figure_files(sections):
+                target = staging / "figures" / f"{stem}.png"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(figure.png)
+                written.append(f"figures/{stem}.png")
+        t0 = time.perf_counter()
+        html, pdf_settings = render_report(plan, cohort, sections)
+        progress.timed("rendered HTML", time.perf_counter() - t0)
+        if "html" in exports:
+            _write(staging / "report.html", html)
+            written.append("report.html")
+        t0 = time.perf_counter()
+        if config.report.pdf_variant:
+            pdf_settings["attachments"] = [staging / "results.json"]
+        done = plan.plugins.hook.cohortpress_render_pdf(
+            html=html, output=staging / "report.pdf", settings=pdf_settings)
+        if not done:  # pragma: no cover - the built-in renderer always answers
+            raise RuntimeError("no plugin rendered the PDF")
+        progress.timed("rendered PDF", time.perf_counter() - t0)
+        written.insert(0, "report.pdf")
+        _move_into_place(staging, out_dir, written)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _move_into_place(staging: Path, out_dir: Path, files: Sequence[str]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in files:
+        target = out_dir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging / name, target)

@@ -1,0 +1,117 @@
+"""The report's rendering context: sections, methods paragraph, provenance, styles."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from markupsafe import Markup
+
+from cohortpress import __version__
+from cohortpress.errors import ConfigError
+from cohortpress.model import Section
+from cohortpress.output import package_versions, _relative
+from cohortpress.render import make_environment, number_blocks, render_html, static_dir
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cohortpress.build import Plan
+    from cohortpress.cohort import Cohort
+
+STYLE_FILES = {"journal": "journal.css", "compact": "compact.css"}
+
+
+def render_report(plan: "Plan", cohort: "Cohort", sections: Sequence[Section]):
+    """Render the report's HTML; returns ``(html, settings for the PDF renderer)``."""
+    config = plan.config
+    plugin_dirs = [Path(d) for dirs in plan.plugins.hook.cohortpress_template_dirs()
+                   for d in (dirs or ())]
+    env = make_environment(config.report.templates, plugin_dirs)
+    plan.plugins.hook.cohortpress_prepare_jinja_env(env=env)
+    static = static_dir()
+    context = {
+        "report": config.report,
+        "date": report_date(config.report.date),
+        "version": __version__,
+        "sections": number_blocks(sections),
+        "methods": methods_paragraphs(plan, cohort, sections),
+        "abbreviations": abbreviations(config, sections),
+        "provenance": provenance(plan, cohort),
+        "css": Markup(stylesheet(config, static)),
+        "failed_sections": [s.id for s in sections if s.failed],
+    }
+    html = render_html(env, context, timeout=60.0)
+    settings = {
+        "base_url": static.as_uri() + "/",
+        "static": str(static),
+        "title": config.report.title,
+        "language": config.report.language,
+        "pdf_variant": config.report.pdf_variant,
+        "attachments": [],
+    }
+    return html, settings
+
+
+def report_date(text: str | None) -> dict[str, str] | None:
+    """The report's date as printed and as ISO (for PDF metadata); ``None`` if not set.
+
+    The build itself never stamps the current time: the same inputs give the same bytes.
+    """
+    if not text:
+        return None
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError("report.date must be an ISO date such as 2024-05-31",
+                          key="report.date") from None
+    return {"printed": f"{day.day} {day:%B %Y}", "iso": f"{day.isoformat()}T00:00:00Z"}
+
+
+def stylesheet(config, static: Path) -> str:
+    """Base print CSS, the chosen style, then the user's CSS files (in that order)."""
+    parts = [(static / "base.css").read_text(encoding="utf-8"),
+             (static / STYLE_FILES[config.report.style]).read_text(encoding="utf-8")]
+    for i, path in enumerate(config.report.css):
+        try:
+            parts.append(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read the stylesheet: {exc.strerror}",
+                              file=str(config.source), key=f"report.css[{i}]") from None
+    css = "\n".join(parts)
+    # CSS cannot close the <style> element it is placed in.
+    return css.replace("</", "<\\/")
+
+
+def methods_paragraphs(plan: "Plan", cohort: "Cohort", sections: Sequence[Section]) -> list[str]:
+    """The statistical-methods text, written from what actually ran.
+
+    Sentences come from the sections (each analysis describes its own tests and options),
+    deduplicated in order, followed by the handling of missing data and the software.
+    """
+    from cohortpress.methods import compose_methods
+
+    return compose_methods(plan.config, cohort, sections, package_versions())
+
+
+def abbreviations(config, sections: Sequence[Section]) -> list[tuple[str, str]]:
+    merged: dict[str, str] = {}
+    for section in sections:
+        merged.update(dict(section.abbreviations))
+    merged.update(config.report.abbreviations)
+    return sorted(merged.items(), key=lambda kv: kv[0].lower())
+
+
+def provenance(plan: "Plan", cohort: "Cohort") -> dict[str, Any]:
+    config = plan.config
+    return {
+        "cohort_file": _relative(cohort.source, config.folder),
+        "sha256": cohort.sha256,
+        "rows_read": cohort.n_rows_read,
+        "rows_used": cohort.n,
+        "filter": cohort.filter_text,
+        "config_file": config.source.name,
+        "config_text": config.text,
+        "versions": package_versions(),
+        "plugins": [{"name": p.name, "version": p.version, "source": p.source}
+                    for p in plan.plugins.infos],
+    }
