@@ -33,6 +33,16 @@ PACKAGES = ("numpy", "scipy", "pandas", "lifelines", "statsmodels", "matplotlib"
             "weasyprint", "pluggy", "pydantic")
 
 
+class StrictFailure(UserError):
+    """A section failed under ``--strict``: nothing is written and the exit code is 1.
+
+    DESIGN section 6: exit code 1 means "a section failed (report still written, or nothing
+    written under --strict)"; bad config or data (exit code 2) is a different thing.
+    """
+
+    exit_code = EXIT_SECTION_FAILED
+
+
 class Progress:
     """Progress lines on stderr, one per stage and per section (silent when ``quiet``)."""
 
@@ -73,6 +83,7 @@ class Plan:
 def plan_build(config_path: str | Path, *, plugins: Plugins | None = None) -> Plan:
     """Load the config and plugins, and validate every section's options."""
     config = load_config(config_path)
+    _check_config_files(config)
     if plugins is None:
         plugins = make_plugins(config.plugins)
     planned = []
@@ -92,6 +103,18 @@ def plan_build(config_path: str | Path, *, plugins: Plugins | None = None) -> Pl
         planned.append(PlannedSection(index, head, analysis, options))
         references += collect_references(options, f"section[{index}]")
     return Plan(config, plugins, planned, references)
+
+
+def _check_config_files(config: Config) -> None:
+    """Files and folders the config names must exist (the cohort is checked when loaded)."""
+    for i, path in enumerate(config.plugins):
+        if not path.is_file():
+            what = "is a folder, not a plugin file" if path.is_dir() else "plugin file not found"
+            raise ConfigError(f"{what}: {path}", file=str(config.source), key=f"plugins[{i}]")
+    templates = config.report.templates
+    if templates is not None and not templates.is_dir():
+        raise ConfigError(f"template folder not found: {templates}", file=str(config.source),
+                          key="report.templates")
 
 
 def collect_references(value: Any, key: str) -> list[tuple[str, str, str]]:
@@ -232,6 +255,12 @@ def _check_columns(plan: Plan, wanted: set[str], available: Sequence[str], shown
     key = _who_needs(plan, name)
     close = difflib.get_close_matches(name, list(available), n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
+    if len(available) == 1 and not close:
+        # One column whose name holds the others: the file uses another delimiter.
+        seps = [sep for sep in (";", "\t", "|", ",") if sep in str(available[0])]
+        if seps:
+            hint = (f"; the file has a single column '{available[0][:60]}': set "
+                    f"cohort.delimiter = {json.dumps(seps[0])}")
     raise DataError(f"column '{name}' not found in the cohort{hint}", file=shown, key=key)
 
 
@@ -379,7 +408,7 @@ def build(config_path: str | Path, output: str | Path | None = None, *, strict: 
         if section.failed:
             progress.say(f"  {section.blocks[0].message}")
             if strict:
-                raise UserError(f"section '{planned.head.id}' failed (--strict): "
+                raise StrictFailure(f"section '{planned.head.id}' failed (--strict): "
                                 f"{section.blocks[0].message}", file=str(config.source))
         sections.append(section)
     sections = _process_sections(plan, sections)
@@ -413,4 +442,9 @@ def validate(config_path: str | Path, progress: Progress | None = None):
     cohort = load_cohort(plan, progress)
     for error in plan.plugins.load_errors:
         progress.say(f"warning: plugin '{error.name}' failed to load: {error.message}")
+    for planned in plan.sections:
+        if planned.analysis.check is None:
+            continue
+        for problem in planned.analysis.check(cohort, planned.options):
+            progress.say(f"warning: section '{planned.head.id}': {problem}")
     return plan, cohort

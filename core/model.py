@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Literal, Sequence, Union
 
 from pydantic import BaseModel, ConfigDict
 
@@ -334,9 +334,14 @@ class Analysis:
         The pydantic model validating the section's keys.
     summary : str
         One line for ``cohortpress plugins``.
+    check : callable, optional
+        ``check(cohort, options) -> list of str``: problems in the data this analysis would
+        meet (values it cannot read, by patient id). ``cohortpress validate`` prints them;
+        the analysis itself still decides what to show.
     """
 
     name: str
     run: Callable[["Cohort", Options, SectionContext], Section]
     options: type[Options] = Options
     summary: str = ""
+    check: Callable[["Cohort", Options], Sequence[str]] | None = None

@@ -29,6 +29,11 @@ ENTRY_POINT_GROUP = "cohortpress"
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "cohortpress.plugins.readers",
     "cohortpress.plugins.overview",
+    "cohortpress.plugins.demographics",
+    "cohortpress.plugins.crosstab",
+    "cohortpress.plugins.kmt2a_partners",
+    "cohortpress.plugins.survival",
+    "cohortpress.plugins.cox",
     "cohortpress.plugins.pdf",
 )
 
@@ -140,6 +145,7 @@ def _register(plugins: Plugins, name: str, load, *, source: str, version: str,
         plugin = load()
         _check_hook_names(plugin)
         plugins.manager.register(plugin, name=name)
+        _check_pending(plugins.manager, plugin)
     except Exception as exc:  # a broken plugin fails alone
         plugins.load_errors.append(LoadError(shown, source, _describe(exc)))
         return
@@ -161,6 +167,25 @@ def _check_hook_names(plugin: Any) -> None:
             close = difflib.get_close_matches(attr, sorted(HOOK_NAMES), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise PluginError(f"unknown hook '{attr}'{hint}")
+
+
+def _check_pending(manager: pluggy.PluginManager, plugin: Any) -> None:
+    """pluggy's ``check_pending`` for one plugin: a hook implementation without a spec.
+
+    ``manager.check_pending()`` after all registrations would raise for the first such plugin
+    and so take every plugin down with it; here the offending plugin is unregistered and
+    fails alone (a marked function whose name lacks the ``cohortpress_`` prefix, say).
+    """
+    for caller in manager.get_hookcallers(plugin) or ():
+        if caller.spec is not None:
+            continue
+        if any(impl.plugin is plugin and not impl.optionalhook
+               for impl in caller.get_hookimpls()):
+            manager.unregister(plugin)
+            close = difflib.get_close_matches(f"cohortpress_{caller.name}", sorted(HOOK_NAMES),
+                                              n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise PluginError(f"unknown hook '{caller.name}'{hint}")
 
 
 def _collect_analyses(plugins: Plugins, plugin: Any, name: str) -> tuple[str, ...]:
