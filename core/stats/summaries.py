@@ -1,0 +1,224 @@
+"""Descriptive summaries for "Table 1", vectorised for columns of millions of rows.
+
+Continuous values are summarised as R would: ``mean``, ``sd``, ``median`` and the quartiles of
+``quantile(type = 7)``, R's default. Categorical values are integer codes, counted with
+``numpy.bincount``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cohortpress.errors import StatisticsError
+
+
+@dataclass(frozen=True)
+class ContinuousSummary:
+    """Summary of the non-missing values of a continuous variable.
+
+    Attributes
+    ----------
+    n, n_miss : int
+        Number of non-missing and of missing (``NaN``) values.
+    mean, sd : float
+        Mean and standard deviation (denominator ``n - 1``; ``nan`` when ``n = 1``).
+    median, p25, p75 : float
+        Median and quartiles (R's ``quantile`` type 7).
+    min, max : float
+        Smallest and largest value.
+    """
+
+    n: int
+    n_miss: int
+    mean: float
+    sd: float
+    median: float
+    p25: float
+    p75: float
+    min: float
+    max: float
+
+
+@dataclass(frozen=True)
+class CategoricalCounts:
+    """Counts of the levels of a categorical variable.
+
+    Attributes
+    ----------
+    counts : tuple of int
+        Count of each level, in level order.
+    n, n_miss : int
+        Number of non-missing and of missing values.
+    """
+
+    counts: tuple[int, ...]
+    n: int
+    n_miss: int
+
+    @property
+    def proportions(self) -> tuple[float, ...]:
+        """Share of each level among the non-missing values (``nan`` if there are none)."""
+        return tuple(count / self.n if self.n else float("nan") for count in self.counts)
+
+
+def _float_column(values, name: str = "values") -> np.ndarray:
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise StatisticsError(f"{name} must contain numbers") from None
+    if array.ndim != 1:
+        raise StatisticsError(f"{name} must be a 1-D array; got {array.ndim} dimensions")
+    return array
+
+
+def _mean_and_sum_of_squares(values: np.ndarray) -> tuple[float, float]:
+    """Mean and ``sum((x - mean)^2)`` from one pass of deviations ``d = x - s/n``.
+
+    The mean is R's two-pass ``s/n + sum(d)/n``; the sum of squares is
+    ``sum(d^2) - sum(d)^2/n``, the same quantity about the refined mean.
+    """
+    n = len(values)
+    first = values.sum() / n
+    deviations = values - first
+    correction = deviations.sum()
+    return float(first + correction / n), float(deviations @ deviations - correction ** 2 / n)
+
+
+def _quantile_type7(ordered_at, n: int, probability: float) -> float:
+    """R's ``quantile(type = 7)``: ``h = 1 + (n - 1) p``; ``(1 - f) x[lo] + f x[hi]``.
+
+    ``ordered_at(k)`` is the ``k``-th smallest value, 1-based.
+    """
+    index = 1 + (n - 1) * probability
+    low, high = int(np.floor(index)), int(np.ceil(index))
+    at_low = ordered_at(low)
+    fraction = index - low
+    if index > low and ordered_at(high) != at_low:
+        return float((1 - fraction) * at_low + fraction * ordered_at(high))
+    return float(at_low)
+
+
+def _quartile_ranks(n: int) -> list[int]:
+    """1-based order statistics needed for the quartiles and the median."""
+    ranks = {(n + 1) // 2, (n + 2) // 2}
+    for probability in (0.25, 0.75):
+        index = 1 + (n - 1) * probability
+        ranks.update((int(np.floor(index)), int(np.ceil(index))))
+    return sorted(ranks)
+
+
+def continuous_summary(values) -> ContinuousSummary:
+    """Summarise a continuous column: n, missing, mean, sd, median, quartiles, range.
+
+    .. math::
+
+        \\bar x = \\frac{1}{n}\\sum_i x_i, \\qquad
+        s = \\sqrt{\\frac{1}{n-1}\\sum_i (x_i - \\bar x)^2}, \\qquad
+        Q(p) = (1 - f)\\, x_{(\\lfloor h \\rfloor)} + f\\, x_{(\\lceil h \\rceil)},
+        \\; h = 1 + (n - 1)p, \\; f = h - \\lfloor h \\rfloor
+
+    (R's type 7); the median is R's ``median`` (mean of the two middle values when ``n`` is
+    even). One in-place partial sort (``numpy.partition``) finds the order statistics needed.
+
+    Parameters
+    ----------
+    values : array_like
+        1-D numbers; ``NaN`` marks a missing value.
+
+    Returns
+    -------
+    ContinuousSummary
+
+    Raises
+    ------
+    StatisticsError
+        If there is no non-missing value, or a value is infinite.
+    """
+    array = _float_column(values)
+    missing = np.isnan(array)
+    present = array[~missing]  # a copy: partitioned in place below
+    n = len(present)
+    if n == 0:
+        raise StatisticsError("no non-missing values to summarise")
+    smallest, largest = float(present.min()), float(present.max())
+    if np.isinf(smallest) or np.isinf(largest):
+        raise StatisticsError("values contain infinities")
+    mean, sum_of_squares = _mean_and_sum_of_squares(present)
+    sd = float(np.sqrt(max(0.0, sum_of_squares) / (n - 1))) if n > 1 else float("nan")
+    present.partition([rank - 1 for rank in _quartile_ranks(n)])
+
+    def ordered_at(rank: int) -> float:
+        return present[rank - 1]
+
+    middle = (n + 1) // 2
+    median = ordered_at(middle) if n % 2 else (ordered_at(middle) + ordered_at(middle + 1)) / 2
+    return ContinuousSummary(
+        n=n, n_miss=int(missing.sum()), mean=mean, sd=sd, median=float(median),
+        p25=_quantile_type7(ordered_at, n, 0.25), p75=_quantile_type7(ordered_at, n, 0.75),
+        min=smallest, max=largest)
+
+
+def _codes(codes, name: str, n_levels: int) -> np.ndarray:
+    """Integer codes with ``-1`` for missing (negative integers or ``NaN`` on input)."""
+    array = np.asarray(codes)
+    if array.ndim != 1:
+        raise StatisticsError(f"{name} must be a 1-D array; got {array.ndim} dimensions")
+    if np.issubdtype(array.dtype, np.floating):
+        missing = np.isnan(array)
+        if np.any(array[~missing] != np.round(array[~missing])):
+            raise StatisticsError(f"{name} must be whole numbers")
+        array = np.where(missing, -1, array).astype(np.int64)
+    elif not np.issubdtype(array.dtype, np.integer):
+        raise StatisticsError(f"{name} must be integer codes")
+    if n_levels < 1:
+        raise StatisticsError(f"the number of levels must be at least 1; got {n_levels}")
+    if len(array) and array.max() >= n_levels:
+        raise StatisticsError(f"{name} has code {int(array.max())}, beyond the "
+                              f"{n_levels} levels (codes run from 0)")
+    return array
+
+
+def categorical_counts(codes, n_levels: int) -> CategoricalCounts:
+    """Count the levels of a categorical column.
+
+    Parameters
+    ----------
+    codes : array_like of int
+        Level codes ``0 .. n_levels - 1``; a negative code (or ``NaN`` in a float array)
+        marks a missing value.
+    n_levels : int
+        Number of levels (levels with no observation get a count of 0).
+
+    Returns
+    -------
+    CategoricalCounts
+    """
+    array = _codes(codes, "codes", n_levels)
+    present = array[array >= 0]
+    counts = np.bincount(present, minlength=n_levels)
+    return CategoricalCounts(counts=tuple(int(c) for c in counts), n=len(present),
+                             n_miss=len(array) - len(present))
+
+
+def contingency_table(codes, group_codes, n_levels: int, n_groups: int) -> np.ndarray:
+    """Cross-tabulate level codes by group codes (rows = levels, columns = groups).
+
+    A pair counts only when both codes are present (non-negative). One ``numpy.bincount`` on
+    ``code * n_groups + group``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int64`` array of shape ``(n_levels, n_groups)``, ready for the tests in
+        :mod:`cohortpress.stats.comparisons`.
+    """
+    levels = _codes(codes, "codes", n_levels)
+    groups = _codes(group_codes, "group codes", n_groups)
+    if len(levels) != len(groups):
+        raise StatisticsError(f"codes and group codes differ in length "
+                              f"({len(levels)} and {len(groups)})")
+    both = (levels >= 0) & (groups >= 0)
+    cells = np.bincount(levels[both] * n_groups + groups[both], minlength=n_levels * n_groups)
+    return cells.reshape(n_levels, n_groups)
