@@ -102,6 +102,8 @@ def plan_build(config_path: str | Path, *, plugins: Plugins | None = None) -> Pl
         options = validate_section_options(config, index, head, analysis.options)
         planned.append(PlannedSection(index, head, analysis, options))
         references += collect_references(options, f"section[{index}]")
+        references += [(f"section[{index}].subset[{j}].variable", "variable", cond.variable)
+                       for j, cond in enumerate(head.subset)]
     return Plan(config, plugins, planned, references)
 
 
@@ -308,6 +310,8 @@ def run_section(planned: PlannedSection, cohort, config: Config, timeout: float)
                              percent_digits=config.report.percent_digits,
                              config_dir=str(config.folder))
     try:
+        if head.subset:
+            cohort = section_subset(cohort, head)
         section = _call_with_timeout(planned.analysis.run, (cohort, planned.options, context),
                                      timeout)
         section = _checked(section, planned.analysis.name)
@@ -321,6 +325,25 @@ def run_section(planned: PlannedSection, cohort, config: Config, timeout: float)
                        f"{type(exc).__name__}: {_one_line(exc)}")
     results = tuple(replace(r, section=head.id) for r in section.results)
     return replace(section, id=head.id, title=title, results=results)
+
+
+def section_subset(cohort, head: SectionHead):
+    """The patients a section's ``subset`` conditions select (all must hold)."""
+    import numpy as np
+
+    from cohortpress.cohort import describe_condition, evaluate
+
+    keep = np.ones(cohort.n, dtype=bool)
+    for i, cond in enumerate(head.subset):
+        if cond.variable not in cohort.variables:
+            raise DataError(f"unknown variable '{cond.variable}'",
+                            key=f"section '{head.id}'.subset[{i}].variable")
+        holds, _ = evaluate(cond, cohort.values(cond.variable), cohort.variable(cond.variable))
+        keep &= holds
+    if not keep.any():
+        raise DataError(f"no patients left after the section's subset",
+                        key=f"section '{head.id}'.subset")
+    return cohort.subset(keep, "; ".join(describe_condition(c) for c in head.subset))
 
 
 def _call_with_timeout(function, args, timeout: float):

@@ -46,6 +46,19 @@ class ReportSettings(Strict):
     exports: list[Literal["csv", "xlsx", "docx", "png", "html"]] = ["csv", "xlsx", "docx", "png", "html"]
     section_timeout: float = Field(300.0, gt=0)
 
+    @field_validator("date")
+    @classmethod
+    def _iso_date(cls, value: str | None):
+        # Checked here, with the file and key, rather than after every analysis has run.
+        if value:
+            import datetime as dt
+
+            try:
+                dt.date.fromisoformat(value)
+            except ValueError:
+                raise ValueError("must be an ISO date such as 2024-05-31") from None
+        return value
+
 
 # --------------------------------------------------------------------------- cohort
 
@@ -191,8 +204,24 @@ class TransformDerived(_DerivedBase):
         return self
 
 
+class Kmt2aDerived(_DerivedBase):
+    """KMT2A rearrangement status read from karyotypes, fusion names or partners.
+
+    Uses the same parser as the ``kmt2a_partners`` analysis; text it cannot read becomes
+    missing (and ``cohortpress validate`` lists it by patient).
+    """
+
+    type: Literal["kmt2a"]
+    source: str
+    kind: Literal["auto", "karyotype", "fusion", "partner"] = "auto"
+    negative: str = "KMT2A negative"
+    positive: str = "KMT2A positive"
+    deletion_counts: bool = False
+
+
 Derived = Annotated[
-    Union[CutDerived, RecodeDerived, FlagDerived, CaseDerived, DateDiffDerived, TransformDerived],
+    Union[CutDerived, RecodeDerived, FlagDerived, CaseDerived, DateDiffDerived, TransformDerived,
+          Kmt2aDerived],
     Field(discriminator="type"),
 ]
 
@@ -241,6 +270,7 @@ class SectionHead(BaseModel):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     analysis: str
     title: str = ""
+    subset: list[Condition] = []
 
 
 class Config(Strict):
@@ -338,7 +368,9 @@ def config_error(exc: ValidationError, file: Path, raw: Any, prefix: str = "",
                  model: type[BaseModel] | None = None) -> ConfigError:
     """Turn the first pydantic error into a one-line ConfigError naming the key path."""
     errors = exc.errors()
-    first = errors[0]
+    # A misspelt key is both "unknown" and "required key missing": report the unknown one,
+    # which comes with the "did you mean" that fixes both.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = _clean_loc(first["loc"])
     key = _join_path(prefix, loc)
     message = _message(first, loc, raw, model)
@@ -353,7 +385,7 @@ def _clean_loc(loc: tuple) -> tuple:
     cleaned = []
     for part in loc:
         if isinstance(part, str) and (part.endswith("Derived") or part in
-                                      {"cut", "recode", "flag", "case", "date_diff", "transform"}):
+                                      {"cut", "recode", "flag", "case", "date_diff", "transform", "kmt2a"}):
             if cleaned and isinstance(cleaned[-1], str) and cleaned[-1] in {"derived"}:
                 pass
             continue
@@ -380,9 +412,9 @@ def _message(error: dict, loc: tuple, raw: Any, model: type[BaseModel] | None) -
     if kind == "missing":
         return "required key is missing"
     if kind == "union_tag_invalid":
-        return ("unknown 'type'; use one of cut, recode, flag, case, date_diff, transform")
+        return ("unknown 'type'; use one of cut, recode, flag, case, date_diff, transform, kmt2a")
     if kind == "union_tag_not_found":
-        return "needs a 'type' (cut, recode, flag, case, date_diff, transform)"
+        return "needs a 'type' (cut, recode, flag, case, date_diff, transform, kmt2a)"
     if kind == "literal_error":
         return error["msg"].replace("Input should be", "must be")
     msg = error["msg"]
@@ -404,7 +436,8 @@ def _did_you_mean(word: str, known: list[str]) -> str:
 
 
 DERIVED_TYPES = {"cut": CutDerived, "recode": RecodeDerived, "flag": FlagDerived,
-                 "case": CaseDerived, "date_diff": DateDiffDerived, "transform": TransformDerived}
+                 "case": CaseDerived, "date_diff": DateDiffDerived, "transform": TransformDerived,
+                 "kmt2a": Kmt2aDerived}
 
 
 def _known_keys(loc: tuple, model: type[BaseModel] | None, raw: Any) -> list[str]:
@@ -429,8 +462,11 @@ def _known_keys(loc: tuple, model: type[BaseModel] | None, raw: Any) -> list[str
         current = _model_of(field.annotation) if field is not None else None
     if current is None or not hasattr(current, "model_fields"):
         return []
+    # ``source`` and ``text`` are internal only at the top level (derived specs have a
+    # ``source`` key users must be told about).
+    hidden = RESERVED_FILE_KEYS if current is Config else set()
     return [info.alias or name for name, info in current.model_fields.items()
-            if name not in RESERVED_FILE_KEYS]
+            if name not in hidden]
 
 
 def _has(node: Any, part: Any) -> bool:

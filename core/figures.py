@@ -152,3 +152,77 @@ def _risk_table(fig, ax, curves, times, height_in, table_height) -> None:
             table.text(t, row, str(n), ha="center", va="center", fontsize=6.5, color=colour)
         table.text(-0.07, row, curve.label, transform=table.get_yaxis_transform(),
                    ha="right", va="center", fontsize=6.5, color=colour)
+
+
+def _save(fig, plt) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def grouped_bars(categories: Sequence[str], groups: Sequence[str], percents: np.ndarray,
+                 counts: np.ndarray, *, ylabel: str, xlabel: str = "", annotation: str = "",
+                 width_mm: float = SINGLE_COLUMN_MM) -> bytes:
+    """Bars of the percentage of each group (columns of ``percents``) in each category."""
+    plt = _pyplot()
+    width_in = width_mm / 25.4
+    fig = plt.figure(figsize=(width_in, width_in * 0.7), dpi=DPI)
+    ax = fig.add_axes([0.14, 0.2, 0.82, 0.72])
+    n_groups = len(groups)
+    step = 0.8 / max(n_groups, 1)
+    x = np.arange(len(categories))
+    for j, group in enumerate(groups):
+        offset = (j - (n_groups - 1) / 2) * step
+        bars = ax.bar(x + offset, percents[:, j], width=step * 0.92,
+                      color=OKABE_ITO[j % len(OKABE_ITO)], label=group, linewidth=0)
+        for rect, n in zip(bars, counts[:, j]):
+            ax.text(rect.get_x() + rect.get_width() / 2, rect.get_height() + 1, str(int(n)),
+                    ha="center", va="bottom", fontsize=6)
+    ax.set_xticks(x)
+    ax.set_xticklabels(categories)
+    ax.set_ylim(0, max(100.0, float(np.nanmax(percents)) + 12 if percents.size else 100.0))
+    ax.set_ylabel(ylabel)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    ax.spines["top"].set_visible(False)
+    ax.spines["right"].set_visible(False)
+    if n_groups > 1:
+        ax.legend(loc="upper right", fontsize=6.5)
+    if annotation:
+        ax.text(0.02, 0.97, annotation, transform=ax.transAxes, ha="left", va="top",
+                fontsize=6.5)
+    return _save(fig, plt)
+
+
+def dot_plot(groups: Sequence[str], samples: Sequence[np.ndarray], *, ylabel: str,
+             log_scale: bool = False, reference_lines: Sequence[float] = (),
+             annotation: str = "", width_mm: float = SINGLE_COLUMN_MM, seed: int = 1) -> bytes:
+    """Each patient as a dot per group (seeded jitter), with the group medians as bars."""
+    plt = _pyplot()
+    rng = np.random.default_rng(seed)
+    width_in = width_mm / 25.4
+    fig = plt.figure(figsize=(width_in, width_in * 0.75), dpi=DPI)
+    ax = fig.add_axes([0.16, 0.12, 0.8, 0.8])
+    for j, values in enumerate(samples):
+        colour = OKABE_ITO[j % len(OKABE_ITO)]
+        jitter = rng.uniform(-0.18, 0.18, len(values))
+        ax.plot(np.full(len(values), j) + jitter, values, linestyle="none", marker="o",
+                markersize=2.6, markeredgewidth=0.4, markerfacecolor="none", color=colour)
+        if len(values):
+            median = float(np.median(values))
+            ax.plot([j - 0.28, j + 0.28], [median, median], color="#000000", linewidth=1.0)
+    for value in reference_lines:
+        ax.axhline(value, color="#777777", linewidth=0.6, linestyle="--")
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels(groups)
+    ax.set_xlim(-0.6, len(groups) - 0.4)
+    ax.set_ylabel(ylabel)
+    ax.spines["top"].set_visible(False)
+    ax.spines["right"].set_visible(False)
+    if annotation:
+        ax.text(0.98, 0.97, annotation, transform=ax.transAxes, ha="right", va="top",
+                fontsize=6.5)
+    return _save(fig, plt)

@@ -26,7 +26,8 @@ def round_half_up(value: float, digits: int) -> Decimal:
 
 def fmt_num(value: float | None, digits: int = 1, *, thousands: bool = False) -> str:
     """A number with fixed decimals; missing or non-finite values print as an en dash."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    # float(): numpy float32 NaN/inf are not ``float`` instances and would print "NaN".
+    if value is None or not math.isfinite(float(value)):
         return "\u2013"
     rounded = round_half_up(value, digits)
     if rounded == 0:
@@ -68,8 +69,26 @@ def format_p(p: float | None, digits: int = 3) -> str:
         return f"<{threshold:.{digits}f}"
     if p > 0.99:
         return ">0.99"
-    return f"{round_half_up(p, digits):.{digits}f}"
+    rounded = round_half_up(p, digits)
+    if rounded >= 1:  # digits=1: 0.96 would print "1.0"
+        return f">{1 - threshold:.{digits}f}"
+    return f"{rounded:.{digits}f}"
 
 
 def fmt_range(low: float, high: float, digits: int = 0) -> str:
     return f"{fmt_num(low, digits)}\u2013{fmt_num(high, digits)}"
+
+
+def fmt_significant(value: float | None, significant: int = 3) -> str:
+    """``value`` to ``significant`` significant digits, never rounding the integer part.
+
+    178.0 → ``178``; 18.8 → ``18.8``; 2.414 → ``2.41``; 1498.0 → ``1498`` (the integer part
+    is kept whole, as tables print counts of cells), 687.08 → ``687``.
+    """
+    if value is None or not math.isfinite(value):
+        return "\u2013"
+    if value == 0:
+        return "0"
+    magnitude = math.floor(math.log10(abs(value)))
+    digits = max(0, significant - 1 - magnitude)
+    return fmt_num(value, digits)

@@ -34,6 +34,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "cohortpress.plugins.kmt2a_partners",
     "cohortpress.plugins.survival",
     "cohortpress.plugins.cox",
+    "cohortpress.plugins.logistic",
+    "cohortpress.plugins.distribution",
     "cohortpress.plugins.pdf",
 )
 
@@ -81,8 +83,8 @@ class Plugins:
         """A sentence naming plugins that failed to load, for 'unknown analysis' errors."""
         if not self.load_errors:
             return ""
-        names = ", ".join(f"'{e.name}'" for e in self.load_errors)
-        return f" (plugins that failed to load: {names}; run 'cohortpress plugins')"
+        names = ", ".join(f"'{e.name}' ({e.message})" for e in self.load_errors)
+        return f" (plugins that failed to load: {names})"
 
 
 def make_plugins(plugin_files: Iterable[Path] = (), *, entry_points: bool = True,

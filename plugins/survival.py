@@ -54,6 +54,7 @@ class SurvivalOptions(Options):
     risk_times: list[float] | None = None
     median_line: bool = False
     xmax: float | None = None
+    xlabel: str | None = None
     width_mm: float = Field(85.0, ge=40, le=180)
     cumulative_incidence: bool = True
 
@@ -116,6 +117,11 @@ class _SurvivalSection:
         from cohortpress.stats.survival import kaplan_meier
 
         endpoint = self.cohort.endpoint(name)
+        if endpoint.has_competing and self.options.cumulative_incidence:
+            # 1 - Kaplan-Meier overstates the incidence when competing events remove
+            # patients from risk: such endpoints get the Aalen-Johansen estimate only.
+            self.add_cumulative_incidence(name, endpoint)
+            return
         grouped = self.groups.codes >= 0
         p_cell = self.compare(endpoint) if self.show_p else None
         header_cells = [Cell(endpoint.label, align="left")] + \
@@ -148,8 +154,6 @@ class _SurvivalSection:
             self.add_followup(name, endpoint, grouped)
         if self.options.figure and curves:
             self.figures.append(self.km_figure(name, endpoint, curves))
-        if endpoint.has_competing and self.options.cumulative_incidence:
-            self.add_cumulative_incidence(name, endpoint)
 
     def add_row(self, name, endpoint, level, group_level, fit, time, event) -> None:
         from cohortpress.stats.survival import km_at, km_median
@@ -360,7 +364,7 @@ class _SurvivalSection:
             if p:
                 annotation = f"Log-rank p {p if p[0] in '<>' else '= ' + p}"
         risk_times = self.risk_times(endpoint)
-        png = step_figure(drawn, xlabel=f"Time since start ({endpoint.unit})",
+        png = step_figure(drawn, xlabel=self.options.xlabel or f"Time ({endpoint.unit})",
                           ylabel=f"{endpoint.label} (%)", xmax=self.options.xmax,
                           risk_times=risk_times if self.options.risk_table else None,
                           annotation=annotation, ci_bands=self.options.ci_bands,
@@ -396,8 +400,8 @@ class _SurvivalSection:
                                             for _, f in curves) * 5 + 1e-9) / 5))
         annotation = f"Gray's test p {gray_p if gray_p[:1] in '<>' else '= ' + gray_p}" \
             if gray_p else ""
-        png = step_figure(drawn, xlabel=f"Time since start ({endpoint.unit})",
-                          ylabel=f"Cumulative incidence (%)", xmax=self.options.xmax,
+        png = step_figure(drawn, xlabel=self.options.xlabel or f"Time ({endpoint.unit})",
+                          ylabel="Cumulative incidence (%)", xmax=self.options.xmax,
                           annotation=annotation, ylim=(0.0, float(top)),
                           width_mm=self.options.width_mm, legend_loc="upper left")
         return Figure(png, f"Cumulative incidence of {endpoint.label.lower()} with competing "
@@ -423,6 +427,8 @@ class _SurvivalSection:
         return notes + self.notes
 
     def method_sentences(self) -> list[str]:
+        if not self.rows:
+            return list(self.methods)
         sentences = [f"Survival was estimated with the Kaplan\u2013Meier method, with "
                      f"Greenwood standard errors and {self.options.conf_level:.0%} confidence "
                      f"intervals on the {CONF_TYPE_TEXT[self.options.conf_type]}."]
@@ -464,8 +470,11 @@ def run(cohort, options: SurvivalOptions, context: SectionContext):
         section.add_endpoint(name)
     caption = options.caption or (
         f"Survival{' by ' + section.groups.label.lower() if section.groups.variable else ''}.")
-    table = Table(caption, section.header(), tuple(section.rows), tuple(section.footnotes()))
-    blocks = [table, *section.cuminc_tables, *section.figures]
+    blocks = []
+    if section.rows:
+        blocks.append(Table(caption, section.header(), tuple(section.rows),
+                            tuple(section.footnotes())))
+    blocks += [*section.cuminc_tables, *section.figures]
     return context.section(blocks=blocks, results=section.results,
                            methods=section.method_sentences(), warnings=tuple(section.warnings),
                            abbreviations=(("CI", "confidence interval"),

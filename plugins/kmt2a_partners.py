@@ -1,0 +1,175 @@
+"""Built-in analysis ``kmt2a_partners``: KMT2A status and partner chromosomes by group.
+
+Reads what laboratories record — ISCN karyotypes, fusion names, or the partner itself —
+with :func:`cohortpress.cytogenetics.parse_kmt2a`, then builds two cross-tabulations with
+:func:`cohortpress.plugins.crosstab.crosstab_table`: KMT2A status by group (with a test) and
+partner by group, as n (%) of the rearranged patients whose partner is known. Patients whose
+partner is not specified are counted in a footnote; text the parser cannot read is listed
+by patient id (in ``cohortpress validate`` and under the section), never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from cohortpress import hookimpl
+from cohortpress.errors import DataError
+from cohortpress.model import Analysis, Footnote, Options, Result, SectionContext, Variable
+
+CategoricalTest = Literal["fisher", "chisq", "chisq_yates", "none"]
+
+
+class Kmt2aOptions(Options):
+    source: Variable
+    kind: Literal["auto", "karyotype", "fusion", "partner"] = "auto"
+    by: Variable | None = None
+    status_test: CategoricalTest = "fisher"
+    partner_test: CategoricalTest = "none"
+    negative_label: str = "KMT2A negative"
+    positive_label: str = "KMT2A positive"
+    status_caption: str = "KMT2A rearrangement status by group."
+    partner_caption: str = "KMT2A translocation partners."
+    status_percent_digits: int | None = Field(None, ge=0, le=3)
+    partner_percent_digits: int = Field(2, ge=0, le=3)
+    collapse_below: int = Field(0, ge=0)
+    gene_names: bool = False
+    deletion_counts: bool = False
+    group_header: str | None = None
+    partner_table: bool = True
+
+
+def findings_for(cohort, options: Kmt2aOptions):
+    """The parser's finding for every patient (distinct texts are parsed once)."""
+    from cohortpress.cytogenetics import parse_kmt2a_many
+
+    info = cohort.variable(options.source)
+    values = cohort.values(options.source)
+    texts = values.astype(object).where(values.notna(), None).tolist() \
+        if info.kind != "text" else values.tolist()
+    return parse_kmt2a_many(texts, options.kind, deletion_counts=options.deletion_counts)
+
+
+def check(cohort, options: Kmt2aOptions) -> list[str]:
+    """Text the parser cannot read, by patient id."""
+    findings = findings_for(cohort, options)
+    bad = [i for i, f in enumerate(findings) if f.status == "unparseable"]
+    names = cohort.row_names(bad)
+    values = cohort.values(options.source)
+    return [f"{options.source}: patient {name}: cannot read {values.iloc[i]!r} "
+            f"({findings[i].detail})" for name, i in zip(names, bad)]
+
+
+def _chromosome_key(label: str):
+    match = re.search(r"Chromosome (\w+)", label)
+    token = match.group(1) if match else label
+    if token.isdigit():
+        return (0, int(token), label)
+    return (1, {"X": 23, "Y": 24}.get(token, 99), label)
+
+
+def run(cohort, options: Kmt2aOptions, context: SectionContext):
+    from cohortpress.cytogenetics import partner_label
+    from cohortpress.grouping import group_cohort
+    from cohortpress.plugins.crosstab import CrosstabSpec, crosstab_table
+
+    by = options.by if options.by is not None else cohort.group
+    if by is None:
+        raise DataError("kmt2a_partners needs 'by' (or cohort.group)", key="by")
+    groups = group_cohort(cohort, by)
+    findings = findings_for(cohort, options)
+    status = np.array([{"rearranged": 1, "not rearranged": 0}.get(f.status, -1)
+                       for f in findings], dtype=np.int64)
+    header = options.group_header or groups.label
+    status_spec = CrosstabSpec(
+        row_name="KMT2A status", row_levels=(options.negative_label, options.positive_label),
+        row_codes=status, col_name=by, col_label=header, col_levels=groups.levels,
+        col_codes=groups.codes, percent="column",
+        percent_digits=options.status_percent_digits if options.status_percent_digits
+        is not None else context.percent_digits, test=options.status_test,
+        caption=options.status_caption)
+    status_table = crosstab_table(status_spec, context)
+    results = [_named(r, "kmt2a_status", by) for r in status_table.results]
+    blocks = [status_table.table]
+    methods = [_methods_sentence(options)] + status_table.methods
+    if options.partner_table:
+        partner_block, partner_results, partner_methods = _partner_table(
+            findings, status, groups, options, context, header, by, partner_label,
+            CrosstabSpec, crosstab_table)
+        blocks.append(partner_block)
+        results += partner_results
+        methods += partner_methods
+    warnings = check(cohort, options)
+    return context.section(blocks=blocks, results=results, methods=methods,
+                           warnings=tuple(warnings),
+                           abbreviations=(("KMT2A", "lysine methyltransferase 2A (MLL)"),))
+
+
+def _partner_table(findings, status, groups, options, context, header, by, partner_label,
+                   CrosstabSpec, crosstab_table):
+    specified = np.array([f.status == "rearranged" and f.partner_specified for f in findings])
+    labels = [partner_label(f, with_gene=options.gene_names) if ok else None
+              for f, ok in zip(findings, specified)]
+    counts: dict[str, int] = {}
+    for label, code in zip(labels, groups.codes):
+        if label is not None and code >= 0:
+            counts[label] = counts.get(label, 0) + 1
+    rare = sorted((lb for lb, n in counts.items() if n < options.collapse_below),
+                  key=_chromosome_key)
+    shown = sorted((lb for lb in counts if lb not in rare), key=_chromosome_key)
+    levels = shown + (["Other"] if rare else [])
+    index = {lb: i for i, lb in enumerate(shown)}
+    codes = np.array([-1 if lb is None else index.get(lb, len(shown)) for lb in labels],
+                     dtype=np.int64)
+    unspecified = (status == 1) & ~specified
+    notes, marks = [], {}
+    results = []
+    for j, level in enumerate(groups.levels):
+        n = int((unspecified & (groups.codes == j)).sum())
+        results.append(Result("categorical", "n", n, variable="kmt2a_partner",
+                              variable_level="not specified", group=by, group_level=level))
+        if n:
+            marks[level] = ("*" * (len(marks) + 1),)
+            patients = "one patient" if n == 1 else f"{n} patients"
+            notes.append(Footnote(f"For {patients}, the translocation partner was not "
+                                  f"specified.", marks[level][0]))
+    if rare:
+        detail = ", ".join(f"{lb.replace('Chromosome ', 'chr ')} ({counts[lb]})" for lb in rare)
+        notes.append(Footnote(f"Other: partners with fewer than {options.collapse_below} "
+                              f"patients: {detail}."))
+    spec = CrosstabSpec(
+        row_name="KMT2A partner", row_levels=levels, row_codes=codes, col_name=by,
+        col_label=header, col_levels=groups.levels,
+        col_codes=np.where(specified, groups.codes, -1), percent="column",
+        percent_digits=options.partner_percent_digits, test=options.partner_test,
+        missing="no", caption=options.partner_caption, col_marks=marks,
+        extra_footnotes=tuple(notes))
+    built = crosstab_table(spec, context)
+    results += [_named(r, "kmt2a_partner", by) for r in built.results]
+    return built.table, results, built.methods
+
+
+def _named(record: Result, variable: str, by: str) -> Result:
+    return replace(record, variable=variable, group=by if record.group is not None else None)
+
+
+def _methods_sentence(options: Kmt2aOptions) -> str:
+    form = {"auto": "laboratory reports (ISCN karyotypes, fusion names or partners)",
+            "karyotype": "ISCN karyotypes", "fusion": "fusion gene names",
+            "partner": "recorded partner chromosomes or genes"}[options.kind]
+    deletion = (" 11q23 deletions were counted as rearrangements." if options.deletion_counts
+                else " An 11q23 deletion alone was not counted as a rearrangement.")
+    return (f"KMT2A rearrangement status and partner chromosomes were derived from "
+            f"{form}; a translocation with a breakpoint at 11q23 was counted as a KMT2A "
+            f"rearrangement and its other breakpoint as the partner.{deletion}")
+
+
+@hookimpl
+def cohortpress_analyses():
+    return [Analysis("kmt2a_partners", run, Kmt2aOptions,
+                     "KMT2A status and partner chromosomes from karyotypes or fusion names",
+                     check=check)]
