@@ -30,6 +30,7 @@ _LAZY = {
     "Figure": "cohortpress.model",
     "Paragraph": "cohortpress.model",
     "ErrorBlock": "cohortpress.model",
+    "CustomBlock": "cohortpress.model",
     "Result": "cohortpress.model",
     "Cohort": "cohortpress.cohort",
     "UserError": "cohortpress.errors",

@@ -447,9 +447,10 @@ def build(config_path: str | Path, output: str | Path | None = None, *, strict: 
 
 def _process_sections(plan: Plan, sections: list[Section]) -> list[Section]:
     caller = plan.plugins.hook.cohortpress_process_sections
-    for impl in caller.get_hookimpls():
+    for impl in reversed(caller.get_hookimpls()):  # pluggy calls the last registered first
+        offered = {"sections": tuple(sections), "config": plan.config}
         try:
-            changed = impl.function(sections=tuple(sections), config=plan.config)
+            changed = impl.function(**{k: v for k, v in offered.items() if k in impl.argnames})
         except Exception as exc:
             raise UserError(f"plugin '{impl.plugin_name}' failed in cohortpress_process_sections:"
                             f" {type(exc).__name__}: {_one_line(exc)}") from None

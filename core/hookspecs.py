@@ -6,7 +6,7 @@ decorated by :data:`cohortpress.hookimpl`, registered either as a built-in, thro
 in the config's ``plugins`` list. The built-in analyses use exactly these hooks.
 
 The set is small on purpose; each hook has a test and this docstring is the reference
-(``docs/plugins.md`` is generated from it).
+(``docs/hooks.md`` is generated from it by ``tools/gen_hook_docs.py``).
 """
 
 from __future__ import annotations
@@ -67,8 +67,9 @@ def cohortpress_template_dirs() -> Sequence[Path]:
     """Return folders of Jinja templates this plugin ships.
 
     They are searched after the user's template folder and before the built-in templates,
-    so a plugin can provide ``blocks/<kind>.html.j2`` for its own block kinds or override a
-    built-in template. Runs once per build.
+    so a plugin can provide ``blocks/<kind>.html.j2`` for its own block kinds (sections may
+    hold :class:`cohortpress.model.CustomBlock` values) or override a built-in template.
+    Runs once per build.
     """
 
 
@@ -76,7 +77,8 @@ def cohortpress_template_dirs() -> Sequence[Path]:
 def cohortpress_prepare_jinja_env(env: "jinja2.Environment") -> None:
     """Adjust the Jinja environment (add filters, globals) before rendering.
 
-    All plugins are called, in registration order. The environment is sandboxed and
+    All plugins are called, last registered first (pluggy's order: plugin files named in
+    the config, then installed plugins, then the built-ins). The environment is sandboxed and
     autoescaping; keep it that way.
     """
 
@@ -86,7 +88,8 @@ def cohortpress_process_sections(sections: Sequence["Section"],
                                  config: "Config") -> Sequence["Section"] | None:
     """Modify, reorder or add sections after all analyses ran and before rendering.
 
-    Implementations are chained: each receives the sections the previous one returned.
+    Implementations are chained, in pluggy's order (last registered first): each receives
+    the sections the previous one returned, and may declare only the arguments it needs.
     Return ``None`` to leave them as they are. Sections are immutable: return new ones
     (``dataclasses.replace``).
     """

@@ -191,8 +191,29 @@ class ErrorBlock:
     kind: str = field(default="error", init=False)
 
 
-Block = Union[Table, Figure, Paragraph, ErrorBlock]
-BLOCK_TYPES = (Table, Figure, Paragraph, ErrorBlock)
+@dataclass(frozen=True)
+class CustomBlock:
+    """A block of a plugin's own kind, rendered by its template ``blocks/<kind>.html.j2``.
+
+    The plugin ships the template (hook ``cohortpress_template_dirs``); ``data`` is what the
+    template receives as ``numbered.block.data``. Text in it is escaped like all data.
+    """
+
+    kind: str
+    data: Any = None
+    label: str = ""
+
+    def __post_init__(self):
+        import re
+
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", self.kind or "") or \
+                self.kind in ("table", "figure", "paragraph", "error"):
+            raise ValueError(f"a custom block kind must be lowercase letters, digits and _ and "
+                             f"not a built-in kind, got {self.kind!r}")
+
+
+Block = Union[Table, Figure, Paragraph, ErrorBlock, CustomBlock]
+BLOCK_TYPES = (Table, Figure, Paragraph, ErrorBlock, CustomBlock)
 
 
 # --------------------------------------------------------------------------- results

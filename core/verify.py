@@ -14,7 +14,11 @@ The config names a file of published values (``published = "published.toml"``). 
 
 ``match`` selects exactly one record of ``results.json`` (keys left out are not
 constrained); ``scale`` multiplies the record's value first (100 for a percentage of a
-proportion). Where the paper is internally inconsistent, ``finding`` says how, and
+proportion). ``bound = "upper"`` or ``"lower"`` checks an inequality the paper printed
+("P < 0.001": the regenerated value must be at most 0.001; "not significant": at least
+0.05). ``reproduced = false`` marks a figure the reconstruction deliberately does not give
+(it is listed, not checked). A value without ``match`` is a figure the report does not
+regenerate (listed as unchecked). Where the paper is internally inconsistent, ``finding`` says how, and
 ``expected`` gives the correct value: the regenerated number is compared with ``expected``,
 and the line is reported as a finding about the paper, not as a failure.
 """
@@ -27,7 +31,7 @@ import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -59,6 +63,8 @@ class PublishedValue(BaseModel):
     scale: float = 1.0
     finding: str | None = None
     expected: float | None = None
+    bound: Literal["upper", "lower"] | None = None
+    reproduced: bool = True
     match: Match | None = None
     note: str | None = None
 
@@ -122,8 +128,18 @@ def compare(published: PublishedFile, records: list[dict]) -> list[Comparison]:
             out.append(Comparison(value, None, "MISMATCH", "no such result in results.json"))
             continue
         regenerated = float(record["stat"]) * value.scale
+        if not value.reproduced:
+            out.append(Comparison(value, regenerated, "unchecked",
+                                  value.note or "not reproduced by the reconstruction"))
+            continue
         target = value.expected if value.finding and value.expected is not None else value.value
-        ok = abs(regenerated - target) <= value.tolerance + 1e-9 * max(1.0, abs(target))
+        slack = value.tolerance + 1e-9 * max(1.0, abs(target))
+        if value.bound == "upper":
+            ok = regenerated <= target + slack
+        elif value.bound == "lower":
+            ok = regenerated >= target - slack
+        else:
+            ok = abs(regenerated - target) <= slack
         if value.finding:
             status = "finding" if ok else "MISMATCH"
             detail = value.finding
