@@ -15,9 +15,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall when the packaging changes; the install is editable, so code changes need none.
-$(STAMP): pyproject.toml | $(BIN)/python
+# constraints.txt pins the tested versions: reports print the versions that made them, and
+# the committed sample PDFs are checked byte for byte. Refresh it with
+#   .venv/bin/pip freeze --exclude-editable > constraints.txt   (then make samples).
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 install: $(STAMP)

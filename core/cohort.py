@@ -581,7 +581,8 @@ class _Deriver:
             take = holds & known & ~decided & ~undecidable
             result[take] = case.value
             decided |= take
-            undecidable |= ~known & ~decided
+            if spec.unknown == "missing":
+                undecidable |= ~known & ~decided
         if spec.default is not None:
             result[~decided & ~undecidable] = spec.default
         levels = spec.levels or _ordered_unique(
@@ -800,7 +801,8 @@ def _endpoint_from_columns(spec: EndpointSettings, frame, typer: _Typer, key: st
     infinite = np.isinf(time)
     if infinite.any():
         pos = int(np.flatnonzero(infinite)[0])
-        raise typer.fail(f"follow-up time is not a finite number ({time[pos]:g})", spec.time, pos)
+        raise typer.fail(f"follow-up time is not a finite number ({time[pos]:g})", spec.time,
+                         pos)
     negative = time < 0
     if negative.any():
         pos = int(np.flatnonzero(negative)[0])

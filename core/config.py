@@ -165,12 +165,19 @@ class FlagDerived(_DerivedBase):
 
 
 class CaseDerived(_DerivedBase):
-    """The first matching case's value (``when``: all conditions of a case must hold)."""
+    """The first matching case's value (``when``: all conditions of a case must hold).
+
+    ``unknown = "skip"`` (the default, as SQL's CASE): a condition on a missing value does
+    not match, and the next case is tried. ``unknown = "missing"``: a row reaching a case it
+    cannot decide gets a missing value (for rules such as risk groups, where an unknown
+    input must not fall through to the default).
+    """
 
     type: Literal["case"]
     cases: list["Case"]
     default: str | None = None
     levels: list[str] | None = None
+    unknown: Literal["skip", "missing"] = "skip"
 
 
 class Case(Strict):

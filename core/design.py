@@ -105,15 +105,23 @@ def build_design(cohort, variables: Sequence[str], also_complete: Sequence[np.nd
 
 def _indicators(name: str, info, values, keep):
     levels = list(info.levels)
+    codes = np.asarray(values.cat.codes, dtype=np.int64)[keep]
+    present = set(np.unique(codes).tolist())
     if info.kind == "binary" and info.positive in levels:
         reference = next(lv for lv in levels if lv != info.positive) if len(levels) == 2 \
             else levels[0]
         others = [info.positive]
-    else:
-        reference = info.reference or levels[0]
+    elif info.reference is not None:
+        reference = info.reference
+        if levels.index(reference) not in present:
+            raise DataError(f"the reference level '{reference}' of '{name}' has no patients "
+                            f"among the complete cases", column=name)
         others = [lv for lv in levels if lv != reference]
-    codes = np.asarray(values.cat.codes, dtype=np.int64)[keep]
-    present = set(np.unique(codes).tolist())
+    else:
+        # The first level that has patients: a level absent from this model (a subset, or
+        # complete cases) cannot be the reference.
+        reference = next((lv for lv in levels if levels.index(lv) in present), levels[0])
+        others = [lv for lv in levels if lv != reference]
     others = [lv for lv in others if levels.index(lv) in present]
     block = np.column_stack([(codes == levels.index(lv)).astype(float) for lv in others]) \
         if others else np.empty((len(codes), 0))

@@ -13,7 +13,7 @@ The config names a file of published values (``published = "published.toml"``). 
               variable_level = "M", group_level = "ALL", stat_name = "n" }
 
 ``match`` selects exactly one record of ``results.json`` (keys left out are not
-constrained); ``scale`` multiplies the record's value first (100 for a percentage of a
+constrained; ``null = ["group_level"]`` requires a key to be null, as for totals); ``scale`` multiplies the record's value first (100 for a percentage of a
 proportion). ``bound = "upper"`` or ``"lower"`` checks an inequality the paper printed
 ("P < 0.001": the regenerated value must be at most 0.001; "not significant": at least
 0.05). ``reproduced = false`` marks a figure the reconstruction deliberately does not give
@@ -50,6 +50,7 @@ class Match(BaseModel):
     group: str | None = None
     group_level: Any = None
     stat_name: str
+    null: list[Literal["variable", "variable_level", "group", "group_level"]] = []
 
 
 class PublishedValue(BaseModel):
@@ -103,6 +104,7 @@ def find_record(records: list[dict], match: Match) -> dict | None:
     """The one record that ``match`` selects; ConfigError when it selects several."""
     wanted = {k: getattr(match, k) for k in MATCH_KEYS
               if k in match.model_fields_set}
+    wanted.update({k: None for k in match.null})
     found = [r for r in records if all(_same(r.get(k), v) for k, v in wanted.items())]
     if len(found) > 1:
         raise ConfigError(f"the match {wanted} selects {len(found)} results; add keys to "
@@ -132,7 +134,7 @@ def compare(published: PublishedFile, records: list[dict]) -> list[Comparison]:
             out.append(Comparison(value, regenerated, "unchecked",
                                   value.note or "not reproduced by the reconstruction"))
             continue
-        target = value.expected if value.finding and value.expected is not None else value.value
+        target = value.expected if value.expected is not None else value.value
         slack = value.tolerance + 1e-9 * max(1.0, abs(target))
         if value.bound == "upper":
             ok = regenerated <= target + slack
@@ -140,9 +142,10 @@ def compare(published: PublishedFile, records: list[dict]) -> list[Comparison]:
             ok = regenerated >= target - slack
         else:
             ok = abs(regenerated - target) <= slack
-        if value.finding:
+        if value.expected is not None:
+            # The paper printed `value`, the correct figure is `expected`.
             status = "finding" if ok else "MISMATCH"
-            detail = value.finding
+            detail = value.finding or f"the paper prints {value.printed or value.value}"
         else:
             status = "match" if ok else "MISMATCH"
             detail = "" if ok else f"differs by {regenerated - target:+.6g}"
@@ -156,6 +159,8 @@ def print_report(comparisons: list[Comparison], stream=None) -> None:
     for c in comparisons:
         regenerated = "\u2013" if c.regenerated is None else f"{c.regenerated:.6g}"
         printed = c.value.printed or f"{c.value.value:g}"
+        if len(printed) > 38:
+            printed = printed[:37] + "\u2026"
         rows.append((c.value.id, c.value.source, printed, regenerated, c.status))
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     for i, row in enumerate(rows):

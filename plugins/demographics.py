@@ -111,6 +111,9 @@ class _TableBuilder:
         cells = [Cell(self.options.header_label, align="left")]
         for level, size in zip(self.groups.levels, self.groups.sizes):
             cells.append(Cell(f"{level} (N = {size})"))
+            self.results.append(Result("group", "N", size, variable=self.groups.variable,
+                                       group=self.groups.variable, group_level=level,
+                                       formatted=str(size)))
         if self.options.overall and self.groups.variable is not None:
             cells.append(Cell(f"Overall (N = {self.groups.n_grouped})"))
         if self.show_p:
@@ -207,9 +210,11 @@ class _TableBuilder:
         self.add_missing_row(spec, info, missing, totals, applicable, digits)
 
     def add_missing_row(self, spec, info, missing, totals, applicable, digits) -> None:
-        for j, miss in enumerate(missing):
+        for j, (miss, total) in enumerate(zip(missing, totals)):
             if applicable[j]:
                 self.record("missing", spec.variable, None, j, "N_miss", miss)
+                self.record("missing", spec.variable, None, j, "p",
+                            miss / total if total else float("nan"))
         mode = self.missing_mode(spec)
         relevant = [m for m, ok in zip(missing, applicable) if ok]
         if mode == "no" or (mode == "ifany" and not any(relevant)):
