@@ -51,6 +51,7 @@ class ModelColumn:
     n: dict[str, tuple[int, int]] = field(default_factory=dict)  # variable -> (n, events)
     failure: str | None = None
     extra: dict[str, Cell] = field(default_factory=dict)  # variable -> extra column cell
+    notes: list[str] = field(default_factory=list)  # footnotes about this model
 
 
 class RegressionTable:
@@ -136,9 +137,11 @@ class RegressionTable:
     def _estimate_cells(self, term: Term, column: str, level, with_extra: bool = False):
         cells = []
         for col in self.columns:
-            flag = self._flag_cell(col, term) if not term.is_factor else None
+            flag = self._flag_cell(col, term)
             if flag is not None:
-                cells += [flag] + [Cell("")] * (self._width(col) - 1)
+                # A factor shows its flag on its heading row; its level rows stay empty.
+                first = Cell("") if term.is_factor else flag
+                cells += [first] + [Cell("")] * (self._width(col) - 1)
                 continue
             est = col.estimates.get(column)
             if est is None or term.variable not in col.n:
@@ -196,8 +199,11 @@ class RegressionTable:
                                        formatted=formatted, **common))
 
     def footnotes(self) -> list[Footnote]:
-        return [Footnote(text if text.endswith(".") else text + ".", mark)
-                for text, mark in self.flag_notes.items()]
+        notes = [Footnote(text if text.endswith(".") else text + ".", mark)
+                 for text, mark in self.flag_notes.items()]
+        for col in self.columns:
+            notes += [Footnote(f"{col.title} model: {n}") for n in col.notes]
+        return notes
 
     def term_records(self) -> list[Result]:
         out = []

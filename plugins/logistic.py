@@ -61,10 +61,16 @@ def _model_column(title, design, y, options):
             column.flags[term.variable] = str(exc)
         return column, None
     skip = ("(Intercept)",)
+    low, high = fit.conf_low, fit.conf_high
     if options.ci == "profile":
-        low, high = fit.profile_low, fit.profile_high
-    else:
-        low, high = fit.conf_low, fit.conf_high
+        estimable = [i for i, name in enumerate(fit.names)
+                     if name not in fit.separated and name not in skip]
+        if all(np.isfinite(fit.profile_low[i]) and np.isfinite(fit.profile_high[i])
+               for i in estimable):
+            low, high = fit.profile_low, fit.profile_high
+        else:
+            column.notes.append("profile-likelihood limits are undefined when a covariate is "
+                                "separated; Wald limits are shown instead.")
     p = fit.p_lr if options.firth else fit.p
     column.estimates = estimates_from(fit.names, fit.coef, fit.se, fit.z, p, fit.odds_ratio,
                                       low, high, skip=skip)
