@@ -60,6 +60,10 @@ class Design:
     def n(self) -> int:
         return int(self.keep.sum())
 
+    def references(self) -> dict[str, str]:
+        """The reference level chosen for each factor."""
+        return {t.variable: t.reference for t in self.terms if t.reference is not None}
+
     @property
     def n_dropped(self) -> int:
         return int((~self.keep).sum())
@@ -74,9 +78,14 @@ class Design:
         return Design(self.X[:, idx], tuple(self.names[i] for i in idx), tuple(terms), self.keep)
 
 
-def build_design(cohort, variables: Sequence[str], also_complete: Sequence[np.ndarray] = ()
-                 ) -> Design:
-    """Dummy-code ``variables`` over the rows complete in them and in ``also_complete``."""
+def build_design(cohort, variables: Sequence[str], also_complete: Sequence[np.ndarray] = (),
+                 references: dict[str, str] | None = None) -> Design:
+    """Dummy-code ``variables`` over the rows complete in them and in ``also_complete``.
+
+    ``references`` fixes the reference level of factors (so that univariable models use the
+    reference the multivariable model chose); otherwise it is the variable's ``reference``
+    or its first level with patients among the complete cases.
+    """
     keep = np.ones(cohort.n, dtype=bool)
     for mask in also_complete:
         keep &= mask
@@ -92,7 +101,8 @@ def build_design(cohort, variables: Sequence[str], also_complete: Sequence[np.nd
             names.append(name)
             terms.append(Term(name, info.label_with_unit(), "continuous", (name,)))
         elif info.kind in ("categorical", "binary"):
-            block, cols, term = _indicators(name, info, values, keep)
+            block, cols, term = _indicators(name, info, values, keep,
+                                            (references or {}).get(name))
             blocks.append(block)
             names.extend(cols)
             terms.append(term)
@@ -103,11 +113,14 @@ def build_design(cohort, variables: Sequence[str], also_complete: Sequence[np.nd
     return Design(X, tuple(names), tuple(terms), keep)
 
 
-def _indicators(name: str, info, values, keep):
+def _indicators(name: str, info, values, keep, forced_reference: str | None = None):
     levels = list(info.levels)
     codes = np.asarray(values.cat.codes, dtype=np.int64)[keep]
     present = set(np.unique(codes).tolist())
-    if info.kind == "binary" and info.positive in levels:
+    if forced_reference is not None and forced_reference in levels:
+        reference = forced_reference
+        others = [lv for lv in levels if lv != reference]
+    elif info.kind == "binary" and info.positive in levels:
         reference = next(lv for lv in levels if lv != info.positive) if len(levels) == 2 \
             else levels[0]
         others = [info.positive]

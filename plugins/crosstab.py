@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import Field
 
 from cohortpress import hookimpl
-from cohortpress.errors import DataError
+from cohortpress.errors import DataError, StatisticsError
 from cohortpress.formatting import fmt_n_percent, fmt_num
 from cohortpress.model import (Analysis, Cell, Footnote, Options, Result, Row, SectionContext,
                                Table, Variable)
@@ -182,10 +182,14 @@ def _test(spec: CrosstabSpec, counts: np.ndarray, context: SectionContext, resul
 
     if counts.shape[0] < 2 or counts.shape[1] < 2:
         return None, ""
-    if spec.test == "fisher":
-        result = comparisons.fisher_test(counts, n_tables=spec.monte_carlo_tables, seed=spec.seed)
-    else:
-        result = comparisons.chisq_test(counts, correct=(spec.test == "chisq_yates"))
+    try:
+        if spec.test == "fisher":
+            result = comparisons.fisher_test(counts, n_tables=spec.monte_carlo_tables,
+                                             seed=spec.seed)
+        else:
+            result = comparisons.chisq_test(counts, correct=(spec.test == "chisq_yates"))
+    except StatisticsError as exc:
+        return Footnote(f"No test: {exc}."), ""
     formatted = context.format_p(result.p_value)
     results.append(Result("test", "p.value", result.p_value, variable=spec.row_name,
                           group=spec.col_name, formatted=formatted))

@@ -360,7 +360,10 @@ class _TableBuilder:
         if test not in ("fisher", "chisq", "chisq_yates"):
             raise DataError(f"test '{test}' is for continuous variables; use fisher, chisq or "
                             f"chisq_yates for '{spec.variable}'", column=spec.variable)
-        result = self.run_categorical_test(test, table)
+        try:
+            result = self.run_categorical_test(test, table)
+        except StatisticsError as exc:
+            return self.untestable(spec, str(exc)), smd_text
         return self.test_cell(spec, result), smd_text
 
     def run_categorical_test(self, test: str, table: np.ndarray):

@@ -53,6 +53,10 @@ def _model_column(title, design, y, options):
 
     column = ModelColumn(title)
     yk = y[design.keep]
+    if design.n == 0:
+        for term in design.terms:
+            column.flags[term.variable] = "no patient has complete data for this model"
+        return column, None
     try:
         fit = fit_logistic(design.X, yk, design.names, firth=options.firth,
                            conf_level=options.conf_level, profile=options.ci == "profile")
@@ -97,10 +101,12 @@ def run(cohort, options: LogisticOptions, context: SectionContext):
     y, known, event_level = outcome_vector(cohort, options.outcome)
     full = build_design(cohort, options.covariates, [known])
     columns, results, warnings = [], [], []
+    layout = {t.variable: t for t in full.terms}
     if options.univariable:
         uni = None
         for term in full.terms:
-            single = build_design(cohort, [term.variable], [known])
+            single = build_design(cohort, [term.variable], [known], full.references())
+            layout[term.variable] = single.terms[0]
             col, _ = _model_column("Univariable", single, y, options)
             if uni is None:
                 uni = col
@@ -125,7 +131,7 @@ def run(cohort, options: LogisticOptions, context: SectionContext):
                                 ("aic", fit.aic)):
                 results.append(Result("logistic", stat, value, variable=options.outcome,
                                       group="model", group_level="multivariable"))
-    builder = RegressionTable(full.terms, columns, ratio_name="OR",
+    builder = RegressionTable([layout[t.variable] for t in full.terms], columns, ratio_name="OR",
                               conf_level=options.conf_level, context=context,
                               digits=options.digits, context_name="logistic", ratio_stat="or")
     header, body = builder.header(), builder.body()

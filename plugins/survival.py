@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import Field
 
 from cohortpress import hookimpl
-from cohortpress.errors import DataError
+from cohortpress.errors import DataError, StatisticsError
 from cohortpress.formatting import fmt_num
 from cohortpress.model import (Analysis, Cell, EndpointName, Figure, Footnote, Options, Result,
                                Row, SectionContext, Table, Variable)
@@ -235,12 +235,16 @@ class _SurvivalSection:
                                  f"no test.")
             return None
         args = (endpoint.time[mask], endpoint.event[mask], self.groups.codes[mask])
-        if self.options.test == "trend":
-            result = logrank_trend_test(*args, rho=self.options.rho, gamma=self.options.gamma,
-                                        strata=strata)
-        else:
-            result = logrank_test(*args, rho=self.options.rho, gamma=self.options.gamma,
-                                  strata=strata).test
+        try:
+            if self.options.test == "trend":
+                result = logrank_trend_test(*args, rho=self.options.rho,
+                                            gamma=self.options.gamma, strata=strata)
+            else:
+                result = logrank_test(*args, rho=self.options.rho, gamma=self.options.gamma,
+                                      strata=strata).test
+        except StatisticsError as exc:
+            self.warnings.append(f"{endpoint.label}: no group comparison ({exc}).")
+            return None
         self.test_method = result.method
         formatted = self.context.format_p(result.p_value)
         for stat, value in (("statistic", result.statistic), ("df", result.df),
@@ -251,15 +255,16 @@ class _SurvivalSection:
         self.results.append(Result("survdiff", "method", result.method, variable=endpoint.name,
                                    group=self.by))
         if self.options.pairwise and len(present) > 2:
-            self.add_pairwise(endpoint, mask)
+            self.add_pairwise(endpoint, mask, strata)
         return Cell(formatted, marks=("a",))
 
-    def add_pairwise(self, endpoint, mask) -> None:
+    def add_pairwise(self, endpoint, mask, strata) -> None:
         from cohortpress.stats.logrank import pairwise_logrank
 
         result = pairwise_logrank(endpoint.time[mask], endpoint.event[mask],
                                   self.groups.codes[mask], adjust=self.options.adjust,
-                                  rho=self.options.rho)
+                                  rho=self.options.rho, gamma=self.options.gamma,
+                                  strata=strata)
         texts = []
         for comp in result.comparisons:
             a, b = self.groups.levels[comp.group_a], self.groups.levels[comp.group_b]

@@ -796,8 +796,15 @@ def _fit_maximum_likelihood(design: _Design, infinite: np.ndarray, conf_level: f
     profile_low, profile_high, p_lr = nan, nan.copy(), nan.copy()
     reason = _separation_reason(design, infinite) if infinite.any() else None
     if infinite.any():
-        lr_test = TestResult("Likelihood-ratio test", math.nan, None, None,
-                             "not computed: the model is separated")
+        # The likelihood's supremum is reached only in the limit, where the deviance still
+        # has a finite value: the likelihood-ratio test stays valid (R's anova of the glm
+        # fits agrees to 1e-8), while Wald statistics do not.
+        slopes = irls.coef.size - (1 if design.has_intercept else 0)
+        statistic = max(_null_deviance(design) - deviance, 0.0)
+        lr_test = TestResult("Likelihood-ratio test",
+                             float(stats.chi2.sf(statistic, slopes)) if slopes else math.nan,
+                             statistic, float(slopes),
+                             "the maximum likelihood is reached in the limit (separation)")
     else:
         best, exact_var, _, _ = _exact_optimum(design, False, start=irls.coef)
         lr_test = _null_test(design, best, exact_var, False)
