@@ -280,6 +280,8 @@ def _check_ids(data: pd.DataFrame, column: str, file: str) -> None:
     if missing.any():
         row = int(np.flatnonzero(missing.to_numpy())[0]) + 1
         raise DataError("patient id is missing", file=file, column=column, row=row)
+    if ids.is_unique:  # the usual case, found with one hash table (duplicated() needs more)
+        return
     dup = ids.duplicated(keep=False)
     if dup.any():
         rows = np.flatnonzero(dup.to_numpy())[:2] + 1
@@ -298,31 +300,53 @@ def _as_text(value: Any) -> str:
     return str(value).strip()
 
 
-def _map_distinct(series: pd.Series, function, *, na_action: str | None = "ignore") -> pd.Series:
-    """``series.map(function, na_action=...)``, calling ``function`` once per distinct value.
+def _distinct(series: pd.Series):
+    """``(codes, distinct values)`` of a column when mapping per distinct value is exact
+    and pays; None otherwise.
 
     A million-row column of codes has a handful of distinct values: factorising it (in C)
-    and mapping the distinct values is ~100 times faster than a Python call per row. Missing
-    values keep their original value, as ``map`` leaves them (the caller's function is not
-    called on them). Only where this is exactly equivalent: numeric and boolean NumPy
-    columns, and object columns holding only strings. Any other column (mixed Python
-    objects from Excel, where 1, 1.0 and True are equal keys but print differently)
-    is mapped row by row, as before.
+    and calling a function once per distinct value is several times faster than once per
+    row. Exact for numeric and boolean NumPy columns and object columns holding only
+    strings; not for other columns (mixed Python objects from Excel, where 1, 1.0 and True
+    are equal keys but print differently), nor worth it for short columns or nearly unique
+    ones such as patient ids (judged on the first rows).
     """
     dtype = series.dtype
-    exact = isinstance(dtype, np.dtype) and (
-        dtype.kind in "biuf"
-        or (dtype == object and pd.api.types.infer_dtype(series, skipna=True) in
-            ("string", "empty")))
-    if not exact or len(series) < 1000:
-        return series.map(function, na_action=na_action)
+    if len(series) < 1000 or not isinstance(dtype, np.dtype):
+        return None
+    if dtype.kind not in "biuf" and not (
+            dtype == object and pd.api.types.infer_dtype(series, skipna=True) in
+            ("string", "empty")):
+        return None
+    head = series.iloc[:10_000]
+    if len(pd.unique(head)) > len(head) // 10:
+        return None
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    mapped = np.empty(len(uniques), dtype=object)
-    mapped[:] = [function(v) for v in np.asarray(uniques, dtype=object)]
-    values = series.to_numpy(dtype=object, copy=True)
-    present = codes >= 0
-    values[present] = mapped[codes[present]]
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def _take_distinct(series: pd.Series, codes: np.ndarray, mapped: list) -> pd.Series:
+    """Rows take their distinct value's result; missing rows keep their value."""
+    results = np.empty(len(mapped), dtype=object)
+    results[:] = mapped
+    if len(codes) and codes.min() >= 0:
+        values = results[codes]
+    else:
+        values = series.to_numpy(dtype=object, copy=True)
+        present = codes >= 0
+        values[present] = results[codes[present]]
     return pd.Series(values, index=series.index, name=series.name, dtype=object)
+
+
+def _map_distinct(series: pd.Series, function, *, na_action: str | None = "ignore") -> pd.Series:
+    """``series.map(function, na_action=...)``, calling ``function`` once per distinct value
+    where that is exact (see :func:`_distinct`); missing values are left as they are, as
+    ``map`` leaves them."""
+    found = _distinct(series)
+    if found is None:
+        return series.map(function, na_action=na_action)
+    codes, uniques = found
+    return _take_distinct(series, codes, [function(v) for v in uniques])
 
 
 class _Typer:
@@ -416,24 +440,40 @@ class _Typer:
 
     def _categorical(self, name: str, series: pd.Series, settings: VariableSettings,
                      kind: str, label: str):
-        text = _map_distinct(series, _as_text)
-        present = text.dropna()
+        found = _distinct(series)
+        if found is not None:
+            # Per distinct value: its text, in order of first appearance, as below.
+            row_codes, uniques = found
+            texts = [_as_text(v) for v in uniques]
+            present_texts = list(dict.fromkeys(texts))
         if settings.levels is not None:
             codes = [_as_text(level) for level in settings.levels]
-            unknown = ~present.isin(codes)
-            if unknown.any():
-                pos = int(np.flatnonzero(text.notna().to_numpy())[np.flatnonzero(unknown.to_numpy())[0]])
-                raise self.fail(f"value '{text.iloc[pos]}' is not among the levels "
-                                f"{codes} (add it to variables.{name}.levels, or to "
-                                f"variables.{name}.missing)", name, pos)
+            if found is None or not set(present_texts) <= set(codes):
+                text = _map_distinct(series, _as_text)
+                present = text.dropna()
+                unknown = ~present.isin(codes)
+                if unknown.any():
+                    pos = int(np.flatnonzero(text.notna().to_numpy())[np.flatnonzero(unknown.to_numpy())[0]])
+                    raise self.fail(f"value '{text.iloc[pos]}' is not among the levels "
+                                    f"{codes} (add it to variables.{name}.levels, or to "
+                                    f"variables.{name}.missing)", name, pos)
+        elif found is not None:
+            codes = sorted(present_texts, key=_natural_key)
         else:
-            codes = sorted(present.unique().tolist(), key=_natural_key)
+            text = _map_distinct(series, _as_text)
+            codes = sorted(text.dropna().unique().tolist(), key=_natural_key)
         display = [settings.labels.get(c, c) for c in codes]
         if len(set(display)) != len(display):
             raise DataError(f"two levels share a display label in variables.{name}.labels",
                             file=self.config.source.name, column=name)
         # The position of each value among the (distinct) codes is its category code.
-        positions = pd.Index(codes, dtype=object).get_indexer(text)
+        if found is not None:
+            index_of = {code: i for i, code in enumerate(codes)}
+            per_value = np.array([index_of.get(t, -1) for t in texts], dtype=np.intp)
+            positions = np.where(row_codes >= 0, per_value[row_codes], -1) \
+                if len(per_value) else np.full(len(series), -1, dtype=np.intp)
+        else:
+            positions = pd.Index(codes, dtype=object).get_indexer(text)
         values = pd.Series(pd.Categorical.from_codes(positions, categories=display,
                                                      ordered=True),
                            index=series.index, name=name)
@@ -467,8 +507,11 @@ class _Typer:
 
 def _strip_text(series: pd.Series) -> pd.Series:
     if series.dtype == object:
-        stripped = _map_distinct(series, lambda v: v.strip() if isinstance(v, str) else v,
-                                 na_action=None)
+        found = _distinct(series)
+        if found is not None:  # strings only: strip, and "" becomes missing, per value
+            codes, uniques = found
+            return _take_distinct(series, codes, [v.strip() or np.nan for v in uniques])
+        stripped = series.map(lambda v: v.strip() if isinstance(v, str) else v)
         return stripped.mask(stripped == "")
     return series
 

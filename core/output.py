@@ -7,8 +7,6 @@ fails or is killed before that leaves the previous report as it was.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import platform
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from cohortpress import __version__
+from cohortpress.errors import UserError
 from cohortpress.model import Figure, Section, Table
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,8 +44,8 @@ def results_document(plan: "Plan", cohort: "Cohort", sections: Sequence[Section]
     """The results file (contract): report metadata and every record, unrounded."""
     config = plan.config
     generated = package_versions()
-    generated.update({f"plugin:{p.name}": p.version for p in plan.plugins.infos
-                      if p.source != "builtin"})
+    generated.update({f"plugin:{_plugin_name(p, config.folder)}": p.version
+                      for p in plan.plugins.infos if p.source != "builtin"})
     return {
         "report": {
             "title": config.report.title,
@@ -59,6 +58,11 @@ def results_document(plan: "Plan", cohort: "Cohort", sections: Sequence[Section]
         },
         "results": [r.as_dict() for s in sections for r in s.results],
     }
+
+
+def _plugin_name(info, folder: Path) -> str:
+    """A plugin file by its path relative to the config: no machine path in the results."""
+    return _relative(Path(info.name), folder) if info.source == "file" else info.name
 
 
 def _relative(path: Path, folder: Path) -> str:
@@ -89,13 +93,10 @@ def figure_files(sections: Sequence[Section]) -> list[tuple[str, Figure]]:
 
 
 def table_csv(table: Table) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([table.caption])
-    writer.writerows(table.as_rows())
-    for note in table.footnotes:
-        writer.writerow([f"{note.mark} {note.text}" if note.mark else note.text])
-    return buffer.getvalue()
+    """Caption, header and body on the table's grid (spans honoured), notes."""
+    from cohortpress.exports import table_csv as grid_csv
+
+    return grid_csv(table)
 
 
 def write_outputs(plan: "Plan", cohort: "Cohort", sections: Sequence[Section], out_dir: Path,
@@ -106,7 +107,8 @@ def write_outputs(plan: "Plan", cohort: "Cohort", sections: Sequence[Section], o
     config = plan.config
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.cohortpress-tmp-",
+    remove_stale_staging(out_dir)
+    staging = Path(tempfile.mkdtemp(prefix=f"{staging_prefix(out_dir)}{os.getpid()}-",
                                     dir=out_dir.parent))
     try:
         written: list[str] = []
@@ -119,15 +121,11 @@ def write_outputs(plan: "Plan", cohort: "Cohort", sections: Sequence[Section], o
             _write(staging / "tables" / f"{stem}.csv", table_csv(table))
             written.append(f"tables/{stem}.csv")
         if "xlsx" in exports or "docx" in exports:
-            from cohortpress.exports import write_docx, write_xlsx
+            from cohortpress.exports import write_table_exports
 
-            tables = table_files(sections)
-            if tables and "xlsx" in exports:
-                write_xlsx(tables, staging / "tables" / "tables.xlsx")
-                written.append("tables/tables.xlsx")
-            if tables and "docx" in exports:
-                write_docx(tables, staging / "tables" / "tables.docx", config.report.title)
-                written.append("tables/tables.docx")
+            names = write_table_exports(table_files(sections), staging / "tables", exports,
+                                        config.report.title, _iso_date(config.report.date))
+            written.extend(f"tables/{name}" for name in names)
         if "png" in exports:
             for stem, figure in figure_files(sections):
                 target = staging / "figures" / f"{stem}.png"
@@ -138,13 +136,20 @@ def write_outputs(plan: "Plan", cohort: "Cohort", sections: Sequence[Section], o
         html, pdf_settings = render_report(plan, cohort, sections)
         progress.timed("rendered HTML", time.perf_counter() - t0)
         if "html" in exports:
-            _write(staging / "report.html", html)
+            from cohortpress.report import standalone_html
+
+            _write(staging / "report.html", standalone_html(html))
             written.append("report.html")
         t0 = time.perf_counter()
         if config.report.pdf_variant:
             pdf_settings["attachments"] = [staging / "results.json"]
-        done = plan.plugins.hook.cohortpress_render_pdf(
-            html=html, output=staging / "report.pdf", settings=pdf_settings)
+        try:
+            done = plan.plugins.hook.cohortpress_render_pdf(
+                html=html, output=staging / "report.pdf", settings=pdf_settings)
+        except UserError as exc:  # a refused URL: name the config that led to it
+            if not exc.file:
+                exc.file = str(config.source)
+            raise
         if not done:  # pragma: no cover - the built-in renderer always answers
             raise RuntimeError("no plugin rendered the PDF")
         progress.timed("rendered PDF", time.perf_counter() - t0)
@@ -153,6 +158,68 @@ def write_outputs(plan: "Plan", cohort: "Cohort", sections: Sequence[Section], o
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return written
+
+
+#: A staging folder whose build cannot be told alive is removed after this many seconds.
+STALE_STAGING_SECONDS = 3600.0
+
+
+def staging_prefix(out_dir: Path) -> str:
+    """Staging folders of ``out_dir`` are ``.<name>.cohortpress-tmp-<pid>-<random>``."""
+    return f".{Path(out_dir).name}.cohortpress-tmp-"
+
+
+def remove_stale_staging(out_dir: Path) -> list[Path]:
+    """Remove staging folders left by builds that were killed (SIGKILL, power loss).
+
+    A killed build cannot clean up after itself; the next build into the same folder does.
+    A folder is stale when the process that made it (the pid in its name) is gone, or, when
+    that cannot be told, once it is older than :data:`STALE_STAGING_SECONDS`. Folders of a
+    build still running are left alone.
+    """
+    out_dir = Path(out_dir)
+    prefix = staging_prefix(out_dir)
+    removed = []
+    try:
+        entries = list(out_dir.parent.iterdir())
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        if not entry.name.startswith(prefix) or not entry.is_dir() or entry.is_symlink():
+            continue
+        pid_text = entry.name[len(prefix):].split("-", 1)[0]
+        try:
+            age = now - entry.stat().st_mtime
+        except OSError:
+            continue
+        alive = pid_text.isdigit() and _process_alive(int(pid_text))
+        if alive and age < 24 * STALE_STAGING_SECONDS:
+            continue
+        if not pid_text.isdigit() and age < STALE_STAGING_SECONDS:
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":  # on Windows, signal 0 is CTRL_C_EVENT
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _iso_date(text: str | None) -> str | None:
+    from cohortpress.report import report_date
+
+    date = report_date(text)
+    return date["iso"] if date else None
 
 
 def _write(path: Path, text: str) -> None:

@@ -1,0 +1,259 @@
+"""Hostile data and templates: cohort values and labels are shown as text and never run or
+fetch anything; nothing is embedded in the PDF unless asked; user templates are sandboxed
+and time-limited; the PDF renderer refuses every URL but data: and its own static files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+
+import pytest
+
+HTML = ["<script>alert(1)</script>", "<img src=x onerror=alert(2)>", "<b>bold</b>"]
+REFS = ['<link rel="attachment" href="file:///etc/hostname">', "url(file:///etc/passwd)",
+        "http://example.invalid/x.png"]
+JINJA = ["{{ 7*7 }}", "{% for x in range(3) %}loop{% endfor %}", "{# hidden? #}"]
+WORLD = ["שלום", "مرحبا", "🧬🧪"]
+
+COLUMNS = {"html": HTML, "refs": REFS, "jinja": JINJA, "world": WORLD}
+
+
+def csv_quote(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def hostile_csv() -> str:
+    lines = ["id,t,e," + ",".join(COLUMNS)]
+    for i in range(6):
+        values = [csv_quote(COLUMNS[c][i % 3]) for c in COLUMNS]
+        lines.append(f"P{i},{i + 1},{i % 2}," + ",".join(values))
+    return "\n".join(lines) + "\n"
+
+
+HOSTILE_TOML = """\
+[report]
+title = "Hostile {{ 7*7 }} <i>title</i>"
+subtitle = "{% for x in range(3) %}sub{% endfor %}"
+authors = ["<script>alert('author')</script>"]
+notice = "<link rel=\\"attachment\\" href=\\"file:///etc/hostname\\">"
+
+[cohort]
+path = "cohort.csv"
+id = "id"
+
+[endpoints.os]
+label = "<img src=x onerror=alert('endpoint')>"
+time = "t"
+event = "e"
+""" + "".join(f"""
+[[section]]
+id = "{name}"
+analysis = "overview"
+title = "Section {name} {{{{ 7*7 }}}}"
+by = "{name}"
+endpoints = ["os"]
+caption = "Caption <u>{name}</u> {{% if true %}}yes{{% endif %}}"
+""" for name in COLUMNS)
+
+
+@pytest.fixture(scope="module")
+def hostile(cp, tmp_path_factory):
+    project = cp.Project(tmp_path_factory.mktemp("hostile") / "proj", toml=HOSTILE_TOML,
+                         csv=hostile_csv())
+    result = cp.run_cli(["build", project.config, "--output", project.out, "--quiet"])
+    assert result.code == 0, result.err
+    return project
+
+
+@pytest.fixture(scope="module")
+def hostile_text(hostile, cp):
+    return cp.squeeze(cp.pdf_text(hostile.out / "report.pdf", "-raw"))
+
+
+@pytest.mark.parametrize("value", HTML + REFS + JINJA + WORLD)
+def test_cohort_values_are_shown_literally_in_the_pdf(hostile_text, cp, value):
+    assert cp.squeeze(value) in hostile_text
+
+
+@pytest.mark.parametrize("value", [
+    "Hostile {{ 7*7 }} <i>title</i>", "{% for x in range(3) %}sub{% endfor %}",
+    "<script>alert('author')</script>", '<link rel="attachment" href="file:///etc/hostname">',
+    "<img src=x onerror=alert('endpoint')>", "Section html {{ 7*7 }}",
+    "Caption <u>refs</u> {% if true %}yes{% endif %}",
+])
+def test_config_text_is_shown_literally_in_the_pdf(hostile_text, cp, value):
+    assert cp.squeeze(value) in hostile_text
+
+
+def test_jinja_in_data_never_runs(hostile_text):
+    assert "Hostile49" not in hostile_text and "Sectionhtml49" not in hostile_text
+    assert "looplooploop" not in hostile_text and "subsubsub" not in hostile_text
+
+
+def test_the_html_escapes_everything(hostile):
+    html = (hostile.out / "report.html").read_text(encoding="utf-8")
+    for raw in ("<script>alert(", "<img src=x", '<link rel="attachment"', "<b>bold</b>",
+                "<i>title</i>", "<u>refs</u>"):
+        assert raw not in html, raw
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "{{ 7*7 }}" in html
+
+
+def test_results_keep_the_values_unchanged(hostile):
+    records = json.loads((hostile.out / "results.json").read_text(encoding="utf-8"))["results"]
+    levels = {r["group_level"] for r in records if r["group_level"] is not None}
+    assert levels == set(HTML + REFS + JINJA + WORLD)
+
+
+def test_nothing_is_embedded(hostile, cp):
+    exe = cp.poppler("pdfdetach")
+    listing = subprocess.run([exe, "-list", str(hostile.out / "report.pdf")], check=True,
+                             capture_output=True, text=True, timeout=60).stdout
+    assert listing.strip() == "0 embedded files"
+    assert b"/EmbeddedFile" not in (hostile.out / "report.pdf").read_bytes()
+
+
+def test_pdf_a_embeds_the_results_and_only_them(cp, tmp_path):
+    """The one case where the PDF holds a file: pdf_variant asks for results.json. (This also
+    shows the byte check above can fail.)"""
+    toml = cp.DEMO_TOML.replace('date = "2024-05-31"',
+                                'date = "2024-05-31"\npdf_variant = "pdf/a-3b"')
+    project = cp.Project(tmp_path / "p", toml=toml)
+    result = cp.run_cli(["build", project.config, "--output", project.out, "-q"])
+    assert result.code == 0, result.err
+    pdf = project.out / "report.pdf"
+    assert b"/EmbeddedFile" in pdf.read_bytes()
+    exe = cp.poppler("pdfdetach")
+    listing = subprocess.run([exe, "-list", str(pdf)], check=True, capture_output=True,
+                             text=True, timeout=60).stdout
+    assert listing.splitlines()[0] == "1 embedded files"
+    assert listing.splitlines()[1].endswith("results.json")
+    saved = tmp_path / "attached.json"
+    subprocess.run([exe, "-save", "1", "-o", str(saved), str(pdf)], check=True, timeout=60)
+    assert saved.read_bytes() == (project.out / "results.json").read_bytes()
+
+
+# --------------------------------------------------------------------------- nothing fetched
+
+
+EXTENDS = '{% extends "default:report.html.j2" %}\n{% block head_extra %}'
+
+
+@pytest.mark.parametrize("where, content, refused", [
+    ("template", '<link rel="attachment" href="file:///etc/hostname">', "file:///etc/hostname"),
+    ("template", '<img src="file:///etc/hostname">', "file:///etc/hostname"),
+    ("template", '<img src="http://example.invalid/x.png">', "http://example.invalid/x.png"),
+    ("template", '<link rel="stylesheet" href="https://example.invalid/a.css">',
+     "https://example.invalid/a.css"),
+    ("template", '<img src="../../../../../../../../etc/hostname">', "file:///etc/hostname"),
+    ("template", '<object data="file:///etc/hostname"></object>', "file:///etc/hostname"),
+    ("css", "body { background: url(file:///etc/passwd); }", "file:///etc/passwd"),
+    ("css", "h1 { background-image: url('http://example.invalid/bg.png'); }",
+     "http://example.invalid/bg.png"),
+    ("css", '@font-face { font-family: "X"; src: url(ftp://example.invalid/x.ttf); }\n'
+            'body { font-family: "X"; }', "ftp://example.invalid/x.ttf"),
+])
+def test_user_templates_and_css_cannot_fetch(cp, tmp_path, capsys, where, content, refused):
+    if where == "template":
+        setting = 'templates = "tpl"'
+        files = {"tpl/report.html.j2": EXTENDS + content + "{% endblock %}\n"}
+    else:
+        setting = 'css = ["extra.css"]'
+        files = {"extra.css": content + "\n"}
+    toml = cp.DEMO_TOML.replace('date = "2024-05-31"', f'date = "2024-05-31"\n{setting}')
+    project = cp.Project(tmp_path / "p", toml=toml)
+    for name, text in files.items():
+        project.write(name, text)
+    result = cp.run_cli(["build", project.config, "--output", project.out, "-q"], capsys)
+    assert result.code == 2
+    assert result.err_lines == [
+        f"cohortpress: error: {project.config}: the report may only load data: URLs and its "
+        f"own static files; refused {refused}"]
+    assert not project.out.exists()
+    assert cp.staging_leftovers(project.out) == []
+
+
+def test_data_urls_are_allowed(cp, tmp_path):
+    """The allowed set is not empty: a user template may inline an image as a data: URL."""
+    pixel = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4"
+             "2mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+    toml = cp.DEMO_TOML.replace('date = "2024-05-31"', 'date = "2024-05-31"\ntemplates = "t"')
+    project = cp.Project(tmp_path / "p", toml=toml)
+    project.write("t/report.html.j2", EXTENDS + f'<img src="{pixel}" alt="dot">'
+                  "{% endblock %}\n")
+    # Only the fetcher is under test: render the HTML to PDF bytes directly.
+    from cohortpress.build import load_cohort, run_section
+    from cohortpress.pdf import write_pdf
+    from cohortpress.report import render_report
+
+    plan = project.plan()
+    cohort = load_cohort(plan)
+    sections = [run_section(s, cohort, plan.config, 30) for s in plan.sections]
+    html, settings = render_report(plan, cohort, sections)
+    assert pixel in html
+    out = tmp_path / "x.pdf"
+    write_pdf(html, out, settings)
+    assert out.read_bytes().startswith(b"%PDF")
+
+
+# --------------------------------------------------------------------------- the sandbox
+
+
+@pytest.mark.parametrize("expression", [
+    "{{ ''.__class__.__mro__ }}",
+    "{{ report.__class__.__init__.__globals__ }}",
+    "{{ lipsum.__globals__['os'] }}",
+    "{% set xs = [] %}{{ xs.append(1) }}",
+    "{{ report.title.__class__.__subclasses__() }}",
+])
+def test_user_templates_render_in_a_sandbox(cp, tmp_path, capsys, expression):
+    toml = cp.DEMO_TOML.replace('date = "2024-05-31"', 'date = "2024-05-31"\ntemplates = "t"')
+    project = cp.Project(tmp_path / "p", toml=toml)
+    project.write("t/report.html.j2", EXTENDS + expression + "{% endblock %}\n")
+    result = cp.run_cli(["build", project.config, "--output", project.out, "-q"], capsys)
+    assert result.code == 2
+    (line,) = result.err_lines
+    assert line.startswith("cohortpress: error: report.html.j2: template tried something the "
+                           "sandbox forbids: access to attribute ")
+    assert line.endswith("is unsafe.")
+    assert not project.out.exists()
+
+
+def test_a_template_that_loops_for_ever_is_stopped(cp, tmp_path, capsys, monkeypatch):
+    """The render time limit (60 s by default) is set by $COHORTPRESS_RENDER_TIMEOUT."""
+    monkeypatch.setenv("COHORTPRESS_RENDER_TIMEOUT", "1")
+    toml = cp.DEMO_TOML.replace('date = "2024-05-31"', 'date = "2024-05-31"\ntemplates = "t"')
+    project = cp.Project(tmp_path / "p", toml=toml)
+    project.write("t/report.html.j2", EXTENDS + "{% for i in range(100000) %}"
+                  "{% for j in range(100000) %}{{ i * j }}{% endfor %}{% endfor %}"
+                  "{% endblock %}\n")
+    started = time.perf_counter()
+    result = cp.run_cli(["build", project.config, "--output", project.out, "-q"], capsys)
+    elapsed = time.perf_counter() - started
+    assert result.code == 2
+    assert result.err_lines == ["cohortpress: error: report.html.j2: rendering the templates "
+                                "took longer than 1 s (a template loop that does not end?)"]
+    # Loading and the analyses take a second or two, more on a loaded machine; without the
+    # limit the loop would run for hours (and the message would name 60 s).
+    assert elapsed < 60
+    assert not project.out.exists()
+    # The runaway render thread was stopped, not left spinning in this process.
+    deadline = time.monotonic() + 30
+    while any(t.name == "render" and t.is_alive() for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the render thread is still running"
+        time.sleep(0.05)
+
+
+def test_render_timeout_setting_must_be_a_positive_number(cp, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COHORTPRESS_RENDER_TIMEOUT", "soon")
+    fake = ('from pathlib import Path\nfrom cohortpress import hookimpl\n@hookimpl\n'
+            'def cohortpress_render_pdf(html, output, settings):\n'
+            '    Path(output).write_bytes(b"%PDF-fake")\n    return True\n')
+    project = cp.Project(tmp_path / "p", toml='plugins = ["fake.py"]\n' + cp.DEMO_TOML)
+    project.write("fake.py", fake)
+    result = cp.run_cli(["build", project.config, "--output", project.out, "-q"], capsys)
+    assert result.code == 2
+    assert result.err_lines == ["cohortpress: error: key '$COHORTPRESS_RENDER_TIMEOUT': must "
+                                "be a positive number of seconds, got 'soon'"]
