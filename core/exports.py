@@ -1,17 +1,30 @@
-"""Tables as Word and Excel files, for manuscripts and journal submission systems.
+"""Tables as Word, Excel and CSV files, for manuscripts and journal submission systems.
+
+Every table is laid out on its grid first (:func:`table_grid`): a header cell spanning two
+rows or three columns occupies those grid positions, so the columns line up in every
+format. Word gets three-rule tables (a rule above and below the table and one under the
+header, spanners with their own short rule), header rows that repeat on each page, rows
+that do not split, real indentation and superscript footnote marks; Excel gets one sheet
+per table with merged header cells and indented row labels.
 
 A cell of a spreadsheet that starts with ``=``, ``+``, ``-`` or ``@`` is a formula to Excel
 (and a way for hostile data to run one). Such text is written with a leading apostrophe
 quote prefix so that it displays as typed and never evaluates; numbers the report shows
 with a minus sign use the Unicode minus, which is not a formula trigger.
+
+Every file is dated with the report's date (or ``SOURCE_DATE_EPOCH``) and written with
+fixed zip member dates, so identical inputs give identical bytes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from cohortpress.model import Table
+from cohortpress.model import Cell, Row, Table
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -21,6 +34,92 @@ def neutralise(text: str) -> str:
     if text and text.startswith(FORMULA_TRIGGERS):
         return "'" + text
     return text
+
+
+# --------------------------------------------------------------------------- the grid
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One position of a table's grid: the cell that starts there, or ``None`` if covered."""
+
+    cell: Cell | None
+    row: Row
+    header: bool
+    first_column: bool
+
+
+def table_grid(table: Table) -> list[list[Slot]]:
+    """Header and body rows on a rectangular grid, spans honoured.
+
+    A cell is placed at the first free position of its row (positions covered by a row span
+    from above are skipped) and covers ``rowspan`` × ``colspan`` positions; only the top-left
+    one holds it.
+    """
+    rows = [(row, True) for row in table.header] + [(row, False) for row in table.body]
+    taken: dict[tuple[int, int], None] = {}
+    placed: dict[tuple[int, int], Cell] = {}
+    width = 0
+    for r, (row, _) in enumerate(rows):
+        c = 0
+        for cell in row.cells:
+            while (r, c) in taken:
+                c += 1
+            placed[(r, c)] = cell
+            for rr in range(r, r + max(cell.rowspan, 1)):
+                for cc in range(c, c + max(cell.colspan, 1)):
+                    taken[(rr, cc)] = None
+            c += max(cell.colspan, 1)
+        width = max(width, c)
+    width = max([width] + [cc + 1 for (_, cc) in taken])
+    return [[Slot(placed.get((r, c)), row, header, c == 0) for c in range(width)]
+            for r, (row, header) in enumerate(rows)]
+
+
+def cell_text(cell: Cell | None) -> str:
+    """A cell's text with its footnote marks in brackets: ``0.004[a]``."""
+    if cell is None:
+        return ""
+    return cell.text + "".join(f"[{m}]" for m in cell.marks)
+
+
+def table_rows(table: Table) -> list[list[str]]:
+    """The grid as plain text rows (row labels indented by two spaces per level), for CSV."""
+    out = []
+    for grid_row in table_grid(table):
+        texts = []
+        for slot in grid_row:
+            text = cell_text(slot.cell)
+            if slot.first_column and slot.cell is not None and slot.row.indent and not slot.header:
+                text = "  " * slot.row.indent + text
+            texts.append(text)
+        out.append(texts)
+    return out
+
+
+def table_csv(table: Table) -> str:
+    """Caption, the grid, then the notes, as CSV. Data stays as it is (no formula quoting):
+    the CSV is for programs; the spreadsheet is for people."""
+    import csv
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([table.caption])
+    writer.writerows(table_rows(table))
+    for note in table.footnotes:
+        writer.writerow([_note_text(note)])
+    return buffer.getvalue()
+
+
+def _note_text(note) -> str:
+    return f"{note.mark} {note.text}" if note.mark else note.text
+
+
+def _numbers(tables: Sequence, numbers: Sequence[int] | None) -> list[int]:
+    return list(numbers) if numbers is not None else list(range(1, len(tables) + 1))
+
+
+# --------------------------------------------------------------------------- Excel
 
 
 def _sheet_title(stem: str, used: set[str]) -> str:
@@ -33,96 +132,347 @@ def _sheet_title(stem: str, used: set[str]) -> str:
     return title
 
 
-def write_xlsx(tables: Sequence[tuple[str, Table]], path: Path) -> None:
-    """One worksheet per table: caption, header, body, footnotes."""
+def write_xlsx(tables: Sequence[tuple[str, Table]], path: Path, *,
+               numbers: Sequence[int] | None = None, date: dt.datetime | None = None) -> None:
+    """One worksheet per table, named after its file stem: "Table N. caption" in A1, the
+    header from row 2, then the body and the notes. ``numbers`` are the tables' numbers in
+    the report (1, 2, ... by default)."""
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
+    from openpyxl.styles import Alignment, Font, Side
+    from openpyxl.utils import get_column_letter
 
+    stamp = date or _default_date()
     workbook = Workbook()
     workbook.remove(workbook.active)
+    workbook.properties.creator = "cohortpress"
+    workbook.properties.created = stamp
+    workbook.properties.modified = stamp
+    thin = Side(style="thin")
     used: set[str] = set()
-    for stem, table in tables:
+    for number, (stem, table) in zip(_numbers(tables, numbers), tables):
         sheet = workbook.create_sheet(_sheet_title(stem, used))
-        sheet.append([neutralise(table.caption)])
+        sheet.append([neutralise(f"Table {number}. {table.caption}")])
         sheet["A1"].font = Font(bold=True)
-        n_header = len(table.header)
-        for i, row in enumerate(table.as_rows()):
-            sheet.append([neutralise(text) for text in row])
-            if i < n_header:
-                for cell in sheet[sheet.max_row]:
-                    cell.font = Font(bold=True)
-                    cell.alignment = Alignment(horizontal="center")
+        grid = table_grid(table)
+        top = 2
+        widths: dict[int, int] = {}
+        for r, grid_row in enumerate(grid):
+            excel_row = top + r
+            for c, slot in enumerate(grid_row):
+                if slot.cell is None:
+                    continue
+                text = cell_text(slot.cell)
+                target = sheet.cell(row=excel_row, column=c + 1, value=neutralise(text))
+                horizontal = slot.cell.align if slot.cell.align in ("left", "right") else "center"
+                if slot.header:
+                    target.font = Font(bold=True)
+                    target.alignment = Alignment(horizontal=horizontal, vertical="bottom",
+                                                 wrap_text=True)
+                elif slot.first_column:
+                    target.alignment = Alignment(horizontal="left", indent=slot.row.indent)
+                else:
+                    target.alignment = Alignment(horizontal=horizontal)
+                if slot.cell.colspan > 1 or slot.cell.rowspan > 1:
+                    sheet.merge_cells(start_row=excel_row, start_column=c + 1,
+                                      end_row=excel_row + max(slot.cell.rowspan, 1) - 1,
+                                      end_column=c + max(slot.cell.colspan, 1))
+                if slot.cell.colspan == 1:
+                    widths[c] = max(widths.get(c, 0), len(text) + 2 * slot.row.indent)
+        # Three rules: above the header, below it, below the body.
+        last = top + len(grid) - 1
+        header_last = top + len(table.header) - 1
+        for c in range(len(grid[0]) if grid else 0):
+            column = c + 1
+            _rule(sheet.cell(row=top, column=column), top=thin)
+            if table.header:
+                _rule(sheet.cell(row=header_last, column=column), bottom=thin)
+            _rule(sheet.cell(row=last, column=column), bottom=thin)
         for note in table.footnotes:
-            sheet.append([neutralise(f"{note.mark} {note.text}" if note.mark else note.text)])
-        sheet.column_dimensions["A"].width = 42
-    path.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(path)
-    _fix_zip_dates(path)
+            sheet.append([neutralise(_note_text(note))])
+        for c, width in widths.items():
+            sheet.column_dimensions[get_column_letter(c + 1)].width = min(max(width + 2, 10), 60)
+        if table.header:
+            sheet.freeze_panes = sheet.cell(row=header_last + 1, column=2)
+        sheet.sheet_properties.pageSetUpPr.fitToPage = True
+        sheet.page_setup.fitToHeight = 0
+    _save_zip(workbook.save, path, stamp)
 
 
-def write_docx(tables: Sequence[tuple[str, Table]], path: Path, title: str) -> None:
-    """All tables in one Word document, each with its caption above and notes below."""
+def _rule(cell, top=None, bottom=None) -> None:
+    from openpyxl.styles import Border
+
+    old = cell.border
+    cell.border = Border(left=old.left, right=old.right, top=top or old.top,
+                         bottom=bottom or old.bottom)
+
+
+# --------------------------------------------------------------------------- Word
+
+#: Rule widths in eighths of a point (Word's unit): 1 pt outer rules, 0.5 pt inner ones.
+OUTER_RULE, INNER_RULE = 8, 4
+
+
+def write_docx(tables: Sequence[tuple[str, Table]], path: Path, title: str, *,
+               numbers: Sequence[int] | None = None, date: dt.datetime | None = None) -> None:
+    """Tables in one Word document, each on its own page, caption above and notes below.
+
+    The paragraph styles "CP Table Caption", "CP Table Text" and "CP Table Note" carry the
+    typography, so a journal's own fonts are one style change away.
+    """
     from docx import Document
+
+    stamp = date or _default_date()
+    document = Document()
+    properties = document.core_properties
+    properties.title = title
+    properties.author = "cohortpress"
+    properties.last_modified_by = "cohortpress"
+    properties.created = stamp
+    properties.modified = stamp
+    properties.revision = 1
+    styles = _docx_styles(document)
+    for i, (number, (_, table)) in enumerate(zip(_numbers(tables, numbers), tables)):
+        caption = document.add_paragraph(style=styles["caption"])
+        if i:
+            caption.paragraph_format.page_break_before = True
+        label = caption.add_run(f"Table {number}. ")
+        label.bold = True
+        caption.add_run(table.caption)
+        _docx_table(document, table, styles)
+        for note in table.footnotes:
+            paragraph = document.add_paragraph(style=styles["note"])
+            if note.mark:
+                mark = paragraph.add_run(note.mark)
+                mark.font.superscript = True
+                paragraph.add_run("\u2009" + note.text)
+            else:
+                paragraph.add_run(note.text)
+    _save_zip(document.save, path, stamp)
+
+
+def _docx_styles(document) -> dict[str, object]:
+    from docx.enum.style import WD_STYLE_TYPE
     from docx.shared import Pt
 
-    document = Document()
-    document.core_properties.title = title
-    document.core_properties.author = "cohortpress"
-    document.core_properties.created = _epoch()
-    document.core_properties.modified = _epoch()
-    document.core_properties.last_modified_by = "cohortpress"
-    document.core_properties.revision = 1
-    for n, (stem, table) in enumerate(tables, 1):
-        caption = document.add_paragraph()
-        run = caption.add_run(f"Table {n}. ")
-        run.bold = True
-        caption.add_run(table.caption)
-        rows = table.as_rows()
-        grid = document.add_table(rows=len(rows), cols=len(rows[0]) if rows else 1)
-        grid.style = "Table Grid"
-        for r, row in enumerate(rows):
-            for c, text in enumerate(row):
-                cell = grid.cell(r, c)
-                cell.text = text
-                for paragraph in cell.paragraphs:
-                    for run in paragraph.runs:
-                        run.font.size = Pt(9)
-                        run.bold = r < len(table.header)
-        for note in table.footnotes:
-            p = document.add_paragraph(f"{note.mark} {note.text}" if note.mark else note.text)
-            for run in p.runs:
-                run.font.size = Pt(8)
-        document.add_paragraph()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    document.save(path)
-    _fix_zip_dates(path)
+    normal = document.styles["Normal"]
+    normal.font.name = "Times New Roman"
+    normal.font.size = Pt(10)
+    made = {}
+    for key, name, size, after, keep in (("caption", "CP Table Caption", 10, 6, True),
+                                         ("text", "CP Table Text", 9, 0, False),
+                                         ("note", "CP Table Note", 8, 1, False)):
+        style = document.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+        style.base_style = normal
+        style.font.size = Pt(size)
+        style.paragraph_format.space_before = Pt(0)
+        style.paragraph_format.space_after = Pt(after)
+        style.paragraph_format.line_spacing = 1.0
+        style.paragraph_format.keep_with_next = keep
+        made[key] = style
+    return made
 
 
-def _epoch():
-    import datetime as dt
+def _docx_table(document, table: Table, styles) -> None:
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.shared import Pt
+    from docx.table import _Cell
 
-    return dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc).replace(tzinfo=None)
+    grid = table_grid(table)
+    width = len(grid[0]) if grid else 1
+    docx_table = document.add_table(rows=0, cols=width)
+    tbl = docx_table._tbl
+    tbl_pr = tbl.tblPr
+    tbl_w = tbl_pr.find(qn("w:tblW"))
+    if tbl_w is None:
+        tbl_w = OxmlElement("w:tblW")
+        tbl_pr.append(tbl_w)
+    tbl_w.set(qn("w:type"), "pct")
+    tbl_w.set(qn("w:w"), "5000")
+    borders = OxmlElement("w:tblBorders")
+    for side in ("top", "bottom"):
+        borders.append(_border(side, OUTER_RULE))
+    tbl_pr.append(borders)
+    align = {"left": WD_ALIGN_PARAGRAPH.LEFT, "center": WD_ALIGN_PARAGRAPH.CENTER,
+             "right": WD_ALIGN_PARAGRAPH.RIGHT}
+    n_header = len(table.header)
+    text_style = styles["text"].style_id
+    # Which grid positions are covered by a row span from above (they need a vMerge cell).
+    continued: dict[tuple[int, int], int] = {}
+    for r, grid_row in enumerate(grid):
+        for c, slot in enumerate(grid_row):
+            if slot.cell is not None and slot.cell.rowspan > 1:
+                for rr in range(r + 1, r + slot.cell.rowspan):
+                    continued[(rr, c)] = max(slot.cell.colspan, 1)
+    for r, grid_row in enumerate(grid):
+        tr = tbl.add_tr()
+        tr_pr = tr.get_or_add_trPr()
+        tr_pr.append(OxmlElement("w:cantSplit"))
+        header = r < n_header
+        if header:
+            tr_pr.append(OxmlElement("w:tblHeader"))
+        last_header = r == n_header - 1
+        first_body = r == n_header
+        c = 0
+        while c < width:
+            slot = grid_row[c]
+            if (r, c) in continued:
+                span = continued[(r, c)]
+                tc = tr.add_tc()
+                tc_pr = tc.get_or_add_tcPr()
+                if span > 1:
+                    tc_pr.append(_grid_span(span))
+                merge = OxmlElement("w:vMerge")
+                tc_pr.append(merge)
+                if last_header:
+                    tc_pr.append(_cell_borders(bottom=INNER_RULE))
+                tc.p_lst[0].style = text_style
+                c += span
+                continue
+            cell = slot.cell
+            span = max(cell.colspan, 1) if cell is not None else 1
+            tc = tr.add_tc()
+            tc_pr = tc.get_or_add_tcPr()
+            if span > 1:
+                tc_pr.append(_grid_span(span))
+            if cell is not None and cell.rowspan > 1:
+                merge = OxmlElement("w:vMerge")
+                merge.set(qn("w:val"), "restart")
+                tc_pr.append(merge)
+            bottom = INNER_RULE if (last_header or (header and span > 1 and cell is not None
+                                                    and cell.text)) else None
+            top = INNER_RULE if slot.row.role == "total" and not header else None
+            if bottom or top:
+                tc_pr.append(_cell_borders(bottom=bottom, top=top))
+            valign = OxmlElement("w:vAlign")
+            valign.set(qn("w:val"), "bottom")
+            tc_pr.append(valign)
+            paragraph = _Cell(tc, docx_table).paragraphs[0]
+            paragraph._p.style = text_style  # by id: assigning the style object looks it up
+            if cell is not None:
+                first = c == 0
+                paragraph.alignment = align["left" if first and not header else cell.align]
+                if first and slot.row.indent and not header:
+                    paragraph.paragraph_format.left_indent = Pt(9 * slot.row.indent)
+                if first_body:
+                    paragraph.paragraph_format.space_before = Pt(2)
+                run = paragraph.add_run(cell.text)
+                run.bold = header or None
+                if cell.marks:
+                    mark = paragraph.add_run(",".join(cell.marks))
+                    mark.font.superscript = True
+            c += span
 
 
-def _fix_zip_dates(path: Path) -> None:
-    """Rewrite a zip container with fixed member dates, so identical inputs give identical bytes."""
+def _grid_span(n: int):
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    element = OxmlElement("w:gridSpan")
+    element.set(qn("w:val"), str(n))
+    return element
+
+
+def _border(side: str, size: int):
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    element = OxmlElement(f"w:{side}")
+    element.set(qn("w:val"), "single")
+    element.set(qn("w:sz"), str(size))
+    element.set(qn("w:space"), "0")
+    element.set(qn("w:color"), "000000")
+    return element
+
+
+def _cell_borders(bottom: int | None = None, top: int | None = None):
+    from docx.oxml import OxmlElement
+
+    element = OxmlElement("w:tcBorders")
+    if top:
+        element.append(_border("top", top))
+    if bottom:
+        element.append(_border("bottom", bottom))
+    return element
+
+
+# --------------------------------------------------------------------------- zip files
+
+
+def _default_date() -> dt.datetime:
+    from cohortpress.pdf import attachment_date
+
+    return attachment_date(None)
+
+
+def _save_zip(save, path: Path, stamp: dt.datetime) -> None:
+    """Save a zip container through ``save(file)`` and write it to ``path`` with fixed member
+    dates, so identical inputs give identical bytes; pin the document dates that the
+    libraries stamp with the current time."""
     import zipfile
 
-    with zipfile.ZipFile(path) as source:
-        members = [(info, source.read(info.filename)) for info in source.infolist()]
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as target:
-        for info, data in members:
-            fixed = zipfile.ZipInfo(info.filename, date_time=(2000, 1, 1, 0, 0, 0))
+    buffer = io.BytesIO()
+    save(buffer)
+    buffer.seek(0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    when = max(stamp, dt.datetime(1980, 1, 1))  # the earliest date a zip file can hold
+    with zipfile.ZipFile(buffer) as source, \
+            zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=when.timetuple()[:6])
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = info.external_attr
-            target.writestr(fixed, _strip_xlsx_dates(info.filename, data))
+            target.writestr(fixed, _pin_core_dates(info.filename, source.read(info.filename),
+                                                   stamp))
 
 
-def _strip_xlsx_dates(name: str, data: bytes) -> bytes:
-    """openpyxl stamps docProps/core.xml with the current time; pin it."""
+def _pin_core_dates(name: str, data: bytes, stamp: dt.datetime) -> bytes:
+    """openpyxl stamps docProps/core.xml with the time of saving; use the report's date."""
     if name != "docProps/core.xml":
         return data
     import re
 
+    iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ").encode("ascii")
     return re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
-                  rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
+                  rb"\g<1>" + iso + rb"\g<2>", data)
+
+
+# --------------------------------------------------------------------------- all of them
+
+
+COMBINED = "tables"
+
+
+def write_table_exports(tables: Sequence[tuple[str, Table]], folder: Path, kinds: set[str],
+                        title: str, date_iso: str | None = None) -> list[str]:
+    """Write the Word and Excel exports of ``tables`` into ``folder``; returns the file names.
+
+    Every table gets its own ``<stem>.docx`` and ``<stem>.xlsx`` (journal submission systems
+    ask for one file per table), and all of them are gathered in ``tables.docx`` and
+    ``tables.xlsx``. Tables are numbered as in the report.
+    """
+    from cohortpress.pdf import attachment_date
+
+    if not tables:
+        return []
+    stamp = attachment_date(date_iso)
+    written = []
+    numbers = list(range(1, len(tables) + 1))
+    for kind in ("xlsx", "docx"):
+        if kind not in kinds:
+            continue
+        for number, (stem, table) in zip(numbers, tables):
+            name = f"{stem}-table" if stem == COMBINED else stem
+            _write_kind(kind, [(stem, table)], folder / f"{name}.{kind}", title, [number], stamp)
+            written.append(f"{name}.{kind}")
+        _write_kind(kind, tables, folder / f"{COMBINED}.{kind}", title, numbers, stamp)
+        written.append(f"{COMBINED}.{kind}")
+    return written
+
+
+def _write_kind(kind, tables, path, title, numbers, stamp) -> None:
+    if kind == "xlsx":
+        write_xlsx(tables, path, numbers=numbers, date=stamp)
+    else:
+        write_docx(tables, path, title, numbers=numbers, date=stamp)

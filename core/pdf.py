@@ -9,6 +9,7 @@ rendering with an error.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 from pathlib import Path
@@ -54,18 +55,27 @@ def write_pdf(html: str, output: Path, settings: dict[str, Any]) -> None:
     """Render ``html`` to ``output`` with WeasyPrint.
 
     ``settings``: ``base_url`` (the static folder as a file URL), ``static`` (its path),
-    ``pdf_variant`` (None or "pdf/a-3b"), ``attachments`` (paths embedded in the PDF).
-    The output is deterministic: ``SOURCE_DATE_EPOCH`` is fixed and the document dates
-    come from the HTML's ``dcterms`` metadata.
+    ``pdf_variant`` (None or "pdf/a-3b"), ``attachments`` (paths embedded in the PDF),
+    ``date`` (the report's ISO date, or None).
+
+    The PDF is tagged (PDF/UA-style structure: headings, tables with header cells, figures
+    with their alt text) and carries the document language and title from the HTML.
+    The output is deterministic: ``SOURCE_DATE_EPOCH`` is fixed, the document dates come
+    from the HTML's ``dcterms`` metadata and attachments are dated with the report's date
+    (WeasyPrint would stamp them with the current time).
     """
     import weasyprint
 
     os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
     fetcher, forbidden = make_fetcher(Path(settings["static"]))
+    stamp = attachment_date(settings.get("date"))
     # Attachments are our own outputs (results.json), read here rather than through the
-    # fetcher, which only serves static files.
+    # fetcher, which only serves static files. "Data": the file holds the data the tables
+    # and figures are drawn from (ISO 32000-2, 7.11.3).
     attachments = [weasyprint.Attachment(file_obj=io.BytesIO(Path(p).read_bytes()),
-                                         name=Path(p).name, url_fetcher=fetcher)
+                                         name=Path(p).name, url_fetcher=fetcher,
+                                         description=ATTACHMENT_DESCRIPTIONS.get(Path(p).name),
+                                         created=stamp, modified=stamp, relationship="Data")
                    for p in settings.get("attachments") or ()]
     try:
         document = weasyprint.HTML(string=html, base_url=settings["base_url"],
@@ -80,3 +90,19 @@ def write_pdf(html: str, output: Path, settings: dict[str, Any]) -> None:
         )
     except forbidden as exc:
         raise ForbiddenURL(str(exc)) from None
+
+
+ATTACHMENT_DESCRIPTIONS = {
+    "results.json": "Every number in this report, unrounded (analysis results data)",
+}
+
+
+def attachment_date(iso: str | None) -> dt.datetime:
+    """The date stamped on attachments: the report's date, else ``SOURCE_DATE_EPOCH``."""
+    if iso:
+        return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).replace(tzinfo=None)
+    try:
+        epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "0") or 0)
+    except ValueError:
+        epoch = 0
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).replace(tzinfo=None)

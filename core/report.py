@@ -11,7 +11,7 @@ from markupsafe import Markup
 from cohortpress import __version__
 from cohortpress.errors import ConfigError
 from cohortpress.model import Section
-from cohortpress.output import package_versions, _relative
+from cohortpress.output import _plugin_name, _relative, package_versions
 from cohortpress.render import make_environment, number_blocks, render_html, static_dir
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from cohortpress.cohort import Cohort
 
 STYLE_FILES = {"journal": "journal.css", "compact": "compact.css"}
+#: The @font-face rules of the bundled fonts: in the PDF's stylesheet, not in report.html.
+FONTS_FILE = "fonts.css"
 
 
 def render_report(plan: "Plan", cohort: "Cohort", sections: Sequence[Section]):
@@ -37,7 +39,7 @@ def render_report(plan: "Plan", cohort: "Cohort", sections: Sequence[Section]):
         "methods": methods_paragraphs(plan, cohort, sections),
         "abbreviations": abbreviations(config, sections),
         "provenance": provenance(plan, cohort),
-        "css": Markup(stylesheet(config, static)),
+        "css": Markup(_style_text(FONTS_FILE, static) + "\n" + stylesheet(config, static)),
         "failed_sections": [s.id for s in sections if s.failed],
     }
     html = render_html(env, context, timeout=60.0)
@@ -48,8 +50,26 @@ def render_report(plan: "Plan", cohort: "Cohort", sections: Sequence[Section]):
         "language": config.report.language,
         "pdf_variant": config.report.pdf_variant,
         "attachments": [],
+        "date": context["date"]["iso"] if context["date"] else None,
     }
     return html, settings
+
+
+def standalone_html(html: str) -> str:
+    """``html`` as written to ``report.html``: without the bundled fonts' ``@font-face`` rules.
+
+    Those rules point at font files beside the package; without them the page references
+    no file at all and falls back to Liberation, Times New Roman or Arial (the bundled fonts
+    are metrically compatible with them, so lines break in the same places). Embedding the
+    fonts as ``data:`` URLs was the alternative: about 4 MB in full, or 60–80 KB subset to
+    the characters used at a cost of a second or more per build; a fallback with the same
+    metrics gives nearly the same page for nothing.
+    """
+    return html.replace(_style_text(FONTS_FILE, static_dir()), "", 1)
+
+
+def _style_text(name: str, static: Path) -> str:
+    return (static / name).read_text(encoding="utf-8").replace("</", "<\\/")
 
 
 def report_date(text: str | None) -> dict[str, str] | None:
@@ -86,11 +106,14 @@ def methods_paragraphs(plan: "Plan", cohort: "Cohort", sections: Sequence[Sectio
     """The statistical-methods text, written from what actually ran.
 
     Sentences come from the sections (each analysis describes its own tests and options),
-    deduplicated in order, followed by the handling of missing data and the software.
+    arranged by :func:`cohortpress.methods.compose_methods`: descriptive statistics and
+    tests, survival, regression, missing data, then the software with versions.
     """
     from cohortpress.methods import compose_methods
 
-    return compose_methods(plan.config, cohort, sections, package_versions())
+    plugins = [(_plugin_name(p, plan.config.folder), p.version) for p in plan.plugins.infos
+               if p.source != "builtin"]
+    return compose_methods(plan.config, cohort, sections, package_versions(), plugins)
 
 
 def abbreviations(config, sections: Sequence[Section]) -> list[tuple[str, str]]:
