@@ -891,9 +891,26 @@ def _endpoint_from_dates(spec: EndpointSettings, frame, typer: _Typer, key: str)
         raise typer.fail(f"last contact {last.iloc[pos].date()} is before the start date "
                          f"{start.iloc[pos].date()}", spec.last_contact, pos)
     status = np.where(has_event & ~has_comp, 1, np.where(has_comp, 2, 0)).astype(np.int8)
-    definition = (f"from {spec.start} to the earliest of {', '.join(spec.events)}"
-                  if len(spec.events) > 1 else f"from {spec.start} to {spec.events[0]}")
+    definition = _definition(spec, typer)
     return days / DAYS_PER_UNIT[spec.unit], status, definition
+
+
+def _definition(spec: EndpointSettings, typer: _Typer) -> str:
+    """The endpoint in words, for the methods: "from diagnosis to the earliest of relapse,
+    second malignancy or death" (labels where the config gives them, else the column names
+    as words)."""
+    from cohortpress.formatting import humanise, in_sentence
+
+    def word(column: str) -> str:
+        label = typer.config.variables.get(column)
+        if label is not None and label.label:
+            return in_sentence(label.label)
+        return humanise(column)
+
+    events = [word(c) for c in spec.events]
+    if len(events) == 1:
+        return f"from {word(spec.start)} to {events[0]}"
+    return f"from {word(spec.start)} to the earliest of {', '.join(events[:-1])} or {events[-1]}"
 
 
 def _date_column(frame, name: str, key: str, typer: _Typer) -> pd.Series:

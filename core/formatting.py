@@ -92,3 +92,34 @@ def fmt_significant(value: float | None, significant: int = 3) -> str:
     magnitude = math.floor(math.log10(abs(value)))
     digits = max(0, significant - 1 - magnitude)
     return fmt_num(value, digits)
+
+
+#: Names that keep their capital inside a sentence (eponyms of tests, scores, syndromes).
+EPONYMS = frozenset({
+    "Ann", "Breslow", "Burkitt", "Clark", "Cox", "Crohn", "Down", "Efron", "Fisher", "Gleason",
+    "Gray", "Greenwood", "Hodgkin", "Holm", "Kaplan", "Karnofsky", "Kruskal", "Mann",
+    "Pearson", "Philadelphia", "Schoenfeld", "Student", "Welch", "Whitney", "Wilcoxon", "Wilms",
+    "Yates",
+})
+
+
+def in_sentence(label: str) -> str:
+    """A label as it reads inside a sentence: "Age group" → "age group", while acronyms
+    ("KMT2A status", "CNS leukaemia"), possessives ("Fisher's exact test") and eponyms
+    ("Down syndrome", "Wilcoxon rank-sum test"; see :data:`EPONYMS`) keep their capitals."""
+    if not label:
+        return label
+    first, _, rest = label.partition(" ")
+    stem = first.split("-")[0].split("\u2013")[0]
+    if any(c.isupper() for c in first[1:]) or any(c.isdigit() for c in first) \
+            or first.endswith("'s") or stem in EPONYMS:
+        return label
+    return first[0].lower() + first[1:] + (" " + rest if rest else "")
+
+
+def humanise(name: str) -> str:
+    """A column name as words: "diagnosis_date" → "diagnosis", "last_contact" → "last contact"."""
+    words = name.replace("-", "_").split("_")
+    if len(words) > 1 and words[-1].lower() in ("date", "dt", "day"):
+        words = words[:-1]
+    return " ".join(w for w in words if w)

@@ -101,6 +101,7 @@ def cohortpress_render_pdf(html: str, output: Path, settings: dict[str, Any]) ->
 
     First-result: the built-in implementation uses WeasyPrint with a URL fetcher that only
     allows ``data:`` URLs and the package's own static files. ``settings`` holds ``title``,
-    ``language``, ``pdf_variant`` (``None`` or ``"pdf/a-3b"``), ``attachments`` (paths to
-    embed) and ``base_url``.
+    ``language``, ``date`` (the report's date, or ``None``), ``pdf_variant`` (``None`` or
+    ``"pdf/a-3b"``), ``attachments`` (paths to embed), ``base_url`` and ``static`` (the
+    folder of the package's static files).
     """

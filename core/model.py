@@ -141,23 +141,12 @@ class Table:
     kind: str = field(default="table", init=False)
 
     def as_rows(self) -> list[list[str]]:
-        """Header and body as plain text rows, spans expanded, for CSV/XLSX/DOCX export.
+        """Header and body as plain text rows on the table's grid (column and row spans
+        honoured), for CSV/XLSX/DOCX export: indentation as leading spaces, footnote marks
+        in brackets. See :func:`cohortpress.exports.table_rows`."""
+        from cohortpress.exports import table_rows
 
-        The first column keeps the indentation as leading spaces (two per level) and
-        footnote marks are appended in brackets, so a spreadsheet keeps what the PDF shows.
-        """
-        rows = []
-        for row in (*self.header, *self.body):
-            texts: list[str] = []
-            for i, cell in enumerate(row.cells):
-                text = cell.text + "".join(f"[{m}]" for m in cell.marks)
-                if i == 0 and row.indent:
-                    text = "  " * row.indent + text
-                texts.append(text)
-                texts.extend([""] * (cell.colspan - 1))
-            rows.append(texts)
-        width = max((len(r) for r in rows), default=0)
-        return [r + [""] * (width - len(r)) for r in rows]
+        return table_rows(self)
 
 
 @dataclass(frozen=True)

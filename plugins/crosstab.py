@@ -15,7 +15,7 @@ from pydantic import Field
 
 from cohortpress import hookimpl
 from cohortpress.errors import DataError, StatisticsError
-from cohortpress.formatting import fmt_n_percent, fmt_num
+from cohortpress.formatting import fmt_n_percent, fmt_num, in_sentence
 from cohortpress.model import (Analysis, Cell, Footnote, Options, Result, Row, SectionContext,
                                Table, Variable)
 
@@ -204,7 +204,8 @@ def _test(spec: CrosstabSpec, counts: np.ndarray, context: SectionContext, resul
     p_text = formatted if formatted.startswith(("<", ">")) else f"= {formatted}"
     extra = f"; {result.note}" if result.note else ""
     note = Footnote(f"P {p_text} ({result.method}{extra}).")
-    sentence = (f"The association of {spec.row_name.lower()} with {spec.col_label.lower()} "
+    sentence = (f"The association of {in_sentence(spec.row_name)} with "
+                f"{in_sentence(spec.col_label)} "
                 f"was tested with {result.method}{extra}.")
     return note, sentence
 

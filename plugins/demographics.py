@@ -25,7 +25,7 @@ import numpy as np
 
 from cohortpress import hookimpl
 from cohortpress.errors import DataError, StatisticsError
-from cohortpress.formatting import fmt_n_percent, fmt_num
+from cohortpress.formatting import fmt_n_percent, fmt_num, in_sentence
 from cohortpress.grouping import Grouping, group_cohort
 from cohortpress.model import (Analysis, Cell, Footnote, Options, Result, Row, SectionContext,
                                Table, Variable)
@@ -486,8 +486,8 @@ class _TableBuilder:
         for method, names in self.tests_by_method.items():
             if method == "not tested":
                 continue
-            parts.append(f"{method[0].lower() + method[1:] if method.startswith('One') else method}"
-                         f" for {_join(names)}")
+            parts.append(f"{_method_in_sentence(method)} for "
+                         f"{_join(in_sentence(n) for n in names)}")
         sentence = (f"Characteristics were compared between {groups} with "
                     f"{_join(parts, last='; and ', sep='; ')}.")
         notes = sorted({n for m, ns in self.test_notes.items() if m != "not tested" for n in ns})
@@ -510,6 +510,13 @@ def _format_continuous(summary, stat: str, digits: int, significant: int | None 
     if stat == "median_iqr":
         return f"{show(summary.median)} ({show(summary.p25)}\u2013{show(summary.p75)})"
     return f"{show(summary.mean)} ({show(summary.sd)})"
+
+
+def _method_in_sentence(method: str) -> str:
+    """ "Two-sample t-test" → "the two-sample t-test"; "Fisher's exact test" stays as it is."""
+    if method.split()[0].endswith("'s"):
+        return method
+    return "the " + in_sentence(method)
 
 
 def _join(items, last: str = " and ", sep: str = ", ") -> str:

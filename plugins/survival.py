@@ -20,11 +20,11 @@ from pydantic import Field
 
 from cohortpress import hookimpl
 from cohortpress.errors import DataError, StatisticsError
-from cohortpress.formatting import fmt_num
+from cohortpress.formatting import fmt_num, in_sentence
 from cohortpress.model import (Analysis, Cell, EndpointName, Figure, Footnote, Options, Result,
                                Row, SectionContext, Table, Variable)
 
-CONF_TYPE_TEXT = {"log": "log transform (R survival's default)",
+CONF_TYPE_TEXT = {"log": "log transform",
                   "log-log": "log(−log) transform", "plain": "linear (plain) scale"}
 
 
@@ -410,7 +410,10 @@ class _SurvivalSection:
                           annotation=annotation, ylim=(0.0, float(top)),
                           width_mm=self.options.width_mm, legend_loc="upper left")
         return Figure(png, f"Cumulative incidence of {endpoint.label.lower()} with competing "
-                           f"risks.", f"Cumulative incidence curves of {endpoint.label}.",
+                           f"risks.",
+                      f"Cumulative incidence curves of {in_sentence(endpoint.label)} over "
+                      f"{endpoint.unit} for {', '.join(label for label, _ in curves)}"
+                      f"{'; ' + annotation if annotation else ''}.",
                       width_mm=self.options.width_mm, name=f"{name}-cuminc")
 
     # ------------------------------------------------------------------ text
@@ -423,7 +426,9 @@ class _SurvivalSection:
             est = "standard errors by Greenwood's formula" if self.options.estimate == "se" \
                 else (f"{self.options.conf_level:.0%} confidence intervals with Greenwood "
                       f"standard errors on the {CONF_TYPE_TEXT[self.options.conf_type]}")
-            notes.append(Footnote(f"Kaplan\u2013Meier estimates in percent, with {est}."))
+            default = " (R survival's default)" if self.options.conf_type == "log" and \
+                self.options.estimate != "se" else ""
+            notes.append(Footnote(f"Kaplan\u2013Meier estimates in percent, with {est}{default}."))
         if self.options.median:
             notes.append(Footnote("NR: not reached."))
         units = {self.cohort.endpoint(e).unit for e in self.options.endpoints}
@@ -441,7 +446,8 @@ class _SurvivalSection:
         for name in self.options.endpoints:
             ep = self.cohort.endpoint(name)
             if ep.definition:
-                definitions.append(f"{ep.label} was measured {ep.definition}")
+                label = ep.label if not definitions else in_sentence(ep.label)
+                definitions.append(f"{label} was measured {ep.definition}")
         if definitions:
             sentences.append("; ".join(definitions) + "; patients without an event were "
                              "censored at last contact.")

@@ -135,7 +135,7 @@ def test_endpoint_from_dates_composite_earliest_event_and_competing(demo):
     np.testing.assert_allclose(efs.time, (end - dx).days.to_numpy() / DAYS_PER_MONTH)
     assert efs.status.tolist() == [1, 0, 1, 2, 1, 0, 1, 0]
     assert efs.event.tolist() == [1, 0, 1, 0, 1, 0, 1, 0]  # competing counts as censored
-    assert "earliest of relapse, death" in efs.definition
+    assert "earliest of relapse or death" in efs.definition
 
 
 def test_competing_event_after_the_event_of_interest_does_not_count(cp, tmp_path):

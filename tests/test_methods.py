@@ -129,7 +129,7 @@ def test_software_with_versions(default):
 
 @pytest.mark.parametrize("old, new, before, after", [
     ('{ variable = "age", test = "t_test" }', '{ variable = "age", test = "wilcoxon" }',
-     "t-test for Age", "Wilcoxon"),
+     "t-test for age", "Wilcoxon"),
     ('conf_type = "log"', 'conf_type = "log-log"', "on the log transform",
      "on the log(\u2212log) transform"),
     ('ties = "efron"', 'ties = "breslow"', "Efron", "Breslow"),
