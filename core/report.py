@@ -135,6 +135,6 @@ def provenance(plan: "Plan", cohort: "Cohort") -> dict[str, Any]:
         "config_file": config.source.name,
         "config_text": config.text,
         "versions": package_versions(),
-        "plugins": [{"name": p.name, "version": p.version, "source": p.source}
-                    for p in plan.plugins.infos],
+        "plugins": [{"name": _plugin_name(p, config.folder), "version": p.version,
+                     "source": p.source} for p in plan.plugins.infos],
     }

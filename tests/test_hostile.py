@@ -257,3 +257,38 @@ def test_render_timeout_setting_must_be_a_positive_number(cp, tmp_path, capsys, 
     assert result.code == 2
     assert result.err_lines == ["cohortpress: error: key '$COHORTPRESS_RENDER_TIMEOUT': must "
                                 "be a positive number of seconds, got 'soon'"]
+
+
+def test_no_machine_path_reaches_the_report_files(tmp_path):
+    """Plugin files, the cohort and the config are named relative to the config's folder."""
+    import json
+    import shutil
+    import subprocess
+
+    from cohortpress.build import Progress, build
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / "cohort.csv").write_text("id,arm\nP1,A\nP2,B\n", encoding="utf-8")
+    (folder / "extra.py").write_text(
+        "from cohortpress import hookimpl\n\n@hookimpl\ndef cohortpress_analyses():\n"
+        "    return []\n", encoding="utf-8")
+    (folder / "report.toml").write_text(
+        '[report]\ntitle = "Paths"\nexports = ["csv"]\nplugins = ["extra.py"]\n'
+        '[cohort]\npath = "cohort.csv"\nid = "id"\ngroup = "arm"\n'
+        '[[section]]\nid = "o"\nanalysis = "overview"\n', encoding="utf-8")
+    text = (folder / "report.toml").read_text(encoding="utf-8")
+    # 'plugins' is a top-level key: move it above the first table.
+    text = 'plugins = ["extra.py"]\n' + text.replace('plugins = ["extra.py"]\n', "")
+    (folder / "report.toml").write_text(text, encoding="utf-8")
+    out = folder / "out"
+    assert build(folder / "report.toml", out, progress=Progress(quiet=True)).exit_code == 0
+    results = (out / "results.json").read_text(encoding="utf-8")
+    assert str(tmp_path) not in results
+    assert "extra.py" in json.dumps(json.loads(results)["report"]["generated_with"])
+    if shutil.which("pdftotext"):
+        pdf_text = subprocess.run(["pdftotext", str(out / "report.pdf"), "-"],
+                                  capture_output=True, text=True, check=True).stdout
+        assert str(tmp_path) not in pdf_text.replace("\n", "")
+    else:  # pragma: no cover
+        pytest.skip("pdftotext (poppler-utils) is not installed; the PDF text was not checked")
