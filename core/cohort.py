@@ -308,8 +308,8 @@ def _distinct(series: pd.Series):
     and calling a function once per distinct value is several times faster than once per
     row. Exact for numeric and boolean NumPy columns and object columns holding only
     strings; not for other columns (mixed Python objects from Excel, where 1, 1.0 and True
-    are equal keys but print differently), nor worth it for short columns or nearly unique
-    ones such as patient ids (judged on the first rows).
+    are equal keys but print differently), nor worth it for short columns or mostly unique
+    ones such as patient ids (judged on the first 10,000 rows).
     """
     dtype = series.dtype
     if len(series) < 1000 or not isinstance(dtype, np.dtype):
@@ -319,7 +319,7 @@ def _distinct(series: pd.Series):
             ("string", "empty")):
         return None
     head = series.iloc[:10_000]
-    if len(pd.unique(head)) > len(head) // 10:
+    if len(pd.unique(head)) > len(head) // 2:
         return None
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     return codes, np.asarray(uniques, dtype=object)
@@ -852,8 +852,8 @@ def _endpoint_from_columns(spec: EndpointSettings, frame, typer: _Typer, key: st
         raise typer.fail(f"follow-up time is negative ({time[pos]:g})", spec.time, pos)
     from_unit = spec.time_unit or spec.unit
     time = time * DAYS_PER_UNIT[from_unit] / DAYS_PER_UNIT[spec.unit]
-    raw_event = _column(frame, spec.event, f"{key}.event", typer).astype(object)
-    text = _map_distinct(_column(frame, spec.event, f"{key}.event", typer), _as_text)
+    events = _column(frame, spec.event, f"{key}.event", typer)
+    text = _map_distinct(events, _as_text)
     event_codes = {_as_text(c) for c in spec.event_codes}
     censor_codes = {_as_text(c) for c in spec.censor_codes}
     is_event = text.isin(event_codes).to_numpy()
@@ -861,6 +861,7 @@ def _endpoint_from_columns(spec: EndpointSettings, frame, typer: _Typer, key: st
     other = ~(is_event | is_censor)
     if other.any():
         pos = int(np.flatnonzero(other)[0])
+        raw_event = events.astype(object)
         value = "missing" if pd.isna(raw_event.iloc[pos]) else f"'{raw_event.iloc[pos]}'"
         raise typer.fail(f"event code {value} is neither an event {sorted(event_codes)} nor "
                          f"censored {sorted(censor_codes)} (set {key}.event_codes and "

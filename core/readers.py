@@ -91,7 +91,7 @@ def read_cohort_file(path: Path, fmt: str, columns: Sequence[str] | None,
         import pandas as pd
 
         try:
-            return RawCohort(pd.read_parquet(path, columns=cols))
+            return RawCohort(_read_parquet(path, cols))
         except (PermissionError, FileNotFoundError):
             raise
         except Exception as exc:  # pyarrow.ArrowInvalid and friends
@@ -102,6 +102,62 @@ def read_cohort_file(path: Path, fmt: str, columns: Sequence[str] | None,
     if fmt in ("spss", "stata"):
         return _read_readstat(path, fmt, cols)
     raise DataError(f"unknown format '{fmt}'", file=str(path))
+
+
+def _read_parquet(path: Path, columns: list[str] | None):
+    """``pandas.read_parquet(path, columns=columns)``, with nearly unique text columns
+    (patient ids) converted without pyarrow's string de-duplication.
+
+    De-duplication keeps one Python string per distinct value, which saves memory for codes
+    but for ten million distinct ids costs ~4 s of hashing for nothing. Such columns are
+    read apart and converted plainly: the same strings (and None where missing), only not
+    shared. Everything else goes through ``pandas.read_parquet`` as before.
+    """
+    import pandas as pd
+
+    try:
+        unique = _unique_text_columns(path, columns) if columns is not None else []
+    except Exception:  # an unreadable file: pandas says what is wrong, below
+        unique = []
+    if not unique or len(unique) == len(columns):
+        return pd.read_parquet(path, columns=columns)
+    import pyarrow.parquet as pq
+
+    names = list(columns)
+    data = pd.read_parquet(path, columns=[c for c in names if c not in unique])
+    apart = pq.read_table(path, columns=unique)
+    for name in unique:
+        values = apart.column(name).to_pandas(deduplicate_objects=False).to_numpy()
+        data.insert(names.index(name), name, values)
+    return data
+
+
+def _unique_text_columns(path: Path, columns: list[str]) -> list[str]:
+    """Plain text columns (object dtype in pandas) whose first 10,000 values are mostly
+    distinct."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    if pd.get_option("future.infer_string"):  # text would become StringDtype: not here
+        return []
+    parquet = pq.ParquetFile(path)
+    if parquet.metadata.num_rows < 100_000:
+        return []
+    schema = parquet.schema_arrow
+    stored = {c.get("name"): c for c in (parquet.schema_arrow.pandas_metadata or {})
+              .get("columns", [])}
+    candidates = [name for name in dict.fromkeys(columns) if name in schema.names
+                  and schema.field(name).type in (pa.string(), pa.large_string())
+                  and stored.get(name, {}).get("numpy_type", "object") == "object"]
+    if not candidates or len(set(schema.names)) != len(schema.names):
+        return []
+    head = next(parquet.iter_batches(batch_size=10_000, columns=candidates), None)
+    if head is None:
+        return []
+    return [name for name in candidates
+            if pc.count_distinct(head.column(name)).as_py() > 0.9 * head.num_rows]
 
 
 def _read_csv(path: Path, options: dict[str, Any], **kwargs):

@@ -11,6 +11,8 @@ become a flag with a footnote in the table; the rest of the report is unaffected
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 import numpy as np
@@ -52,6 +54,10 @@ def _model_column(title, design, endpoint, strata, options, *, zph: bool):
     column = ModelColumn(title)
     keep = design.keep
     n, events = int(keep.sum()), int(endpoint.event[keep].sum())
+    if n == 0:
+        for term in design.terms:
+            column.flags[term.variable] = "no patient has complete data for this model"
+        return column, None
     try:
         fit = _fit(design, endpoint, keep, strata, options)
     except StatisticsError as exc:
@@ -94,6 +100,20 @@ def _zph(fit, design, endpoint, keep, strata, column):
     return result
 
 
+def _fit_threads() -> int:
+    """Threads for the model fits: two where there are two cores (memory grows with each)."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _univariable_column(cohort, variable, also, endpoint, strata, options, references):
+    """One covariate's own model, with the multivariable model's reference level."""
+    from cohortpress.design import build_design
+
+    single = build_design(cohort, [variable], also, references)
+    column, _ = _model_column("Univariable", single, endpoint, strata, options, zph=False)
+    return column, single.terms[0]
+
+
 def run(cohort, options: CoxOptions, context: SectionContext):
     from cohortpress.design import build_design
     from cohortpress.regression import RegressionTable
@@ -107,22 +127,34 @@ def run(cohort, options: CoxOptions, context: SectionContext):
     full = build_design(cohort, options.covariates, also)
     columns, results, warnings, notes = [], [], [], []
     zph_fit = None
-    if options.univariable:
-        uni = None
-        for term in full.terms:
-            single = build_design(cohort, [term.variable], also)
-            col, _ = _model_column("Univariable", single, endpoint, strata, options, zph=False)
-            if uni is None:
-                uni = col
-            else:
-                uni.estimates.update(col.estimates)
-                uni.flags.update(col.flags)
-                uni.n.update(col.n)
-                uni.term_tests.update(col.term_tests)
-        columns.append(uni)
-    if options.multivariable and (len(full.terms) > 1 or not options.univariable):
-        multi, fitted = _model_column("Multivariable", full, endpoint, strata, options,
-                                      zph=options.ph_check != "none")
+    wants_multi = options.multivariable and (len(full.terms) > 1 or not options.univariable)
+    # The models are independent and NumPy releases the GIL in their heavy parts: fit them
+    # on up to two threads (the longest, multivariable, first); results are read in order.
+    with ThreadPoolExecutor(max_workers=_fit_threads()) as pool:
+        multi_job = pool.submit(_model_column, "Multivariable", full, endpoint, strata,
+                                options, zph=options.ph_check != "none") if wants_multi else None
+        uni_jobs = [pool.submit(_univariable_column, cohort, term.variable, also, endpoint,
+                                strata, options, full.references()) for term in full.terms] \
+            if options.univariable else []
+        # Rows follow each term's univariable design where there is one: its complete cases
+        # include every level the multivariable model has, and perhaps more.
+        layout = {t.variable: t for t in full.terms}
+        if options.univariable:
+            uni = None
+            for job in uni_jobs:
+                col, term = job.result()
+                layout[term.variable] = term
+                if uni is None:
+                    uni = col
+                else:
+                    uni.estimates.update(col.estimates)
+                    uni.flags.update(col.flags)
+                    uni.n.update(col.n)
+                    uni.term_tests.update(col.term_tests)
+            columns.append(uni)
+        multi_result = multi_job.result() if wants_multi else None
+    if wants_multi:
+        multi, fitted = multi_result
         columns.append(multi)
         if fitted is not None:
             fit, zph_fit = fitted
@@ -135,7 +167,7 @@ def run(cohort, options: CoxOptions, context: SectionContext):
         if zph_fit is not None and options.ph_check == "column":
             for name, p in zip(zph_fit.names, zph_fit.p):
                 multi.extra[name] = Cell(context.format_p(float(p)))
-    builder = RegressionTable(full.terms, columns, ratio_name="HR",
+    builder = RegressionTable([layout[t.variable] for t in full.terms], columns, ratio_name="HR",
                               conf_level=options.conf_level, context=context,
                               digits=options.digits,
                               extra_header="PH p" if options.ph_check == "column" and zph_fit

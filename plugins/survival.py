@@ -13,6 +13,7 @@ at the landmarks with Gray's test. Every estimator is checked against R's ``surv
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
 import numpy as np
@@ -73,6 +74,7 @@ class _SurvivalSection:
         self.context = context
         self.by = options.by if options.by is not None else cohort.group
         self.groups = group_cohort(cohort, self.by)
+        self.row_order = None  # the order add_endpoint takes the patients in
         self.results: list[Result] = []
         self.rows: list[Row] = []
         self.notes: list[Footnote] = []
@@ -114,9 +116,27 @@ class _SurvivalSection:
     # ------------------------------------------------------------------ one endpoint
 
     def add_endpoint(self, name: str) -> None:
+        """One endpoint's rows, tests and figures, with the patients taken in time order.
+
+        Every estimator here depends on the data only through counts per distinct time, so
+        the order of the patients changes no number; in time order, the sort each of them
+        starts with is ~30 times cheaper (a million patients: eight sorts of ~0.08 s each).
+        """
+        endpoint = self.cohort.endpoint(name)
+        order = np.argsort(endpoint.time)  # ties in any order: counts do not see it
+        groups = self.groups
+        self.groups = dataclasses.replace(groups, codes=groups.codes[order])
+        self.row_order = order
+        try:
+            self._add_endpoint(name, dataclasses.replace(
+                endpoint, time=endpoint.time[order], event=endpoint.event[order],
+                status=endpoint.status[order]))
+        finally:
+            self.groups, self.row_order = groups, None
+
+    def _add_endpoint(self, name: str, endpoint) -> None:
         from cohortpress.stats.survival import kaplan_meier
 
-        endpoint = self.cohort.endpoint(name)
         if endpoint.has_competing and self.options.cumulative_incidence:
             # 1 - Kaplan-Meier overstates the incidence when competing events remove
             # patients from risk: such endpoints get the Aalen-Johansen estimate only.
@@ -219,7 +239,8 @@ class _SurvivalSection:
     def strata_codes(self):
         if self.options.strata is None:
             return None
-        return np.asarray(self.cohort.values(self.options.strata).cat.codes, dtype=np.int64)
+        codes = np.asarray(self.cohort.values(self.options.strata).cat.codes, dtype=np.int64)
+        return codes if self.row_order is None else codes[self.row_order]
 
     def compare(self, endpoint) -> Cell | None:
         from cohortpress.stats.logrank import logrank_test, logrank_trend_test

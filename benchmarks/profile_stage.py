@@ -1,0 +1,99 @@
+"""Profile one stage of a benchmark build with cProfile (in the main thread).
+
+    python benchmarks/profile_stage.py --size 1e6 --stage load|table1|survival|cox|render|all
+                                 [--format parquet|csv] [--times days|exact] [--top 30]
+    python benchmarks/profile_stage.py --config sample_reports/.../report.toml --stage render
+
+A section's id names its stage. ``PRELOAD=scipy.stats,matplotlib.pyplot`` imports those
+first, so that a profile shows the work rather than the imports.
+
+The build runs analyses in a worker thread (for the section timeout), which cProfile does
+not see; here each stage is called directly instead. The cohort must exist (generate it
+with ``benchmarks/generate.py`` or a ``run.py`` run). Prints the functions with the most
+cumulative and own time, and writes the raw profile to ``benchmarks/results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import generate  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", default="1e6")
+    parser.add_argument("--stage", default="all")
+    parser.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    parser.add_argument("--times", choices=("days", "exact"), default="days")
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--config", type=Path, help="profile this config instead of a "
+                        "benchmark cohort (e.g. a sample report)")
+    args = parser.parse_args(argv)
+    n = generate.parse_size(args.size)
+    if args.config:
+        config = args.config
+    else:
+        folder = generate.ensure_cohort(n, formats=(args.format,), times=args.times)
+        config = folder / f"report-{args.format}.toml"
+
+    from cohortpress.build import Progress, load_cohort, plan_build, run_section
+    if os.environ.get("PRELOAD"):  # import heavy libraries first, to profile the work alone
+        for module in os.environ["PRELOAD"].split(","):
+            __import__(module)
+
+    plan = plan_build(config)
+    profiler = cProfile.Profile()
+
+    def stage(name, function, *a):
+        wanted = args.stage in ("all", name)
+        started = time.perf_counter()
+        if wanted:
+            profiler.enable()
+        try:
+            return function(*a)
+        finally:
+            if wanted:
+                profiler.disable()
+            print(f"{name}: {time.perf_counter() - started:.2f} s", file=sys.stderr)
+
+    cohort = stage("load", load_cohort, plan, Progress(quiet=True))
+    from cohortpress.model import SectionContext
+
+    sections = []
+    for planned in plan.sections:
+        context = SectionContext(id=planned.head.id, title=planned.head.title,
+                                 p_digits=plan.config.report.p_digits,
+                                 percent_digits=plan.config.report.percent_digits,
+                                 config_dir=str(plan.config.folder))
+        sections.append(stage(planned.head.id, planned.analysis.run, cohort, planned.options,
+                              context))
+    if args.stage in ("all", "render"):
+        from cohortpress.pdf import write_pdf
+        from cohortpress.report import render_report
+
+        html, settings = stage("render", render_report, plan, cohort, sections)
+        out = HERE / "results" / "profile.pdf"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        stage("render", write_pdf, html, out, settings)
+    label = Path(config).parent.name if args.config else f"n{generate.size_name(n)}"
+    target = HERE / "results" / f"profile-{args.stage}-{label}.prof"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    profiler.dump_stats(str(target))
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("cumulative").print_stats(args.top)
+    stats.sort_stats("tottime").print_stats(args.top)
+    print(f"profile: {target}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
