@@ -53,6 +53,19 @@ class ModelColumn:
     extra: dict[str, Cell] = field(default_factory=dict)  # variable -> extra column cell
     notes: list[str] = field(default_factory=list)  # footnotes about this model
 
+    @classmethod
+    def combined(cls, title: str, columns: Sequence["ModelColumn"]) -> "ModelColumn":
+        """One column from per-covariate models (the univariable column of a table)."""
+        merged = cls(title)
+        for column in columns:
+            merged.estimates.update(column.estimates)
+            merged.term_tests.update(column.term_tests)
+            merged.flags.update(column.flags)
+            merged.n.update(column.n)
+            merged.extra.update(column.extra)
+            merged.notes += [n for n in column.notes if n not in merged.notes]
+        return merged
+
 
 class RegressionTable:
     """Builds the rows, marks and records of a regression table."""

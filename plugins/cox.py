@@ -116,7 +116,7 @@ def _univariable_column(cohort, variable, also, endpoint, strata, options, refer
 
 def run(cohort, options: CoxOptions, context: SectionContext):
     from cohortpress.design import build_design
-    from cohortpress.regression import RegressionTable
+    from cohortpress.regression import ModelColumn, RegressionTable
 
     endpoint = cohort.endpoint(options.endpoint)
     strata = None
@@ -140,18 +140,9 @@ def run(cohort, options: CoxOptions, context: SectionContext):
         # include every level the multivariable model has, and perhaps more.
         layout = {t.variable: t for t in full.terms}
         if options.univariable:
-            uni = None
-            for job in uni_jobs:
-                col, term = job.result()
-                layout[term.variable] = term
-                if uni is None:
-                    uni = col
-                else:
-                    uni.estimates.update(col.estimates)
-                    uni.flags.update(col.flags)
-                    uni.n.update(col.n)
-                    uni.term_tests.update(col.term_tests)
-            columns.append(uni)
+            fitted = [job.result() for job in uni_jobs]
+            layout.update({term.variable: term for _, term in fitted})
+            columns.append(ModelColumn.combined("Univariable", [col for col, _ in fitted]))
         multi_result = multi_job.result() if wants_multi else None
     if wants_multi:
         multi, fitted = multi_result

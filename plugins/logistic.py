@@ -96,24 +96,19 @@ def _model_column(title, design, y, options):
 
 def run(cohort, options: LogisticOptions, context: SectionContext):
     from cohortpress.design import build_design
-    from cohortpress.regression import RegressionTable
+    from cohortpress.regression import ModelColumn, RegressionTable
 
     y, known, event_level = outcome_vector(cohort, options.outcome)
     full = build_design(cohort, options.covariates, [known])
     columns, results, warnings = [], [], []
     layout = {t.variable: t for t in full.terms}
     if options.univariable:
-        uni = None
-        for term in full.terms:
-            single = build_design(cohort, [term.variable], [known], full.references())
-            layout[term.variable] = single.terms[0]
-            col, _ = _model_column("Univariable", single, y, options)
-            if uni is None:
-                uni = col
-            else:
-                for attr in ("estimates", "flags", "n", "term_tests"):
-                    getattr(uni, attr).update(getattr(col, attr))
-        columns.append(uni)
+        singles = [build_design(cohort, [t.variable], [known], full.references())
+                   for t in full.terms]
+        layout.update({single.terms[0].variable: single.terms[0] for single in singles})
+        columns.append(ModelColumn.combined(
+            "Univariable", [_model_column("Univariable", single, y, options)[0]
+                            for single in singles]))
     if options.multivariable and (len(full.terms) > 1 or not options.univariable):
         multi, fit = _model_column("Multivariable", full, y, options)
         columns.append(multi)
