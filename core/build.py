@@ -8,20 +8,16 @@ are ready, so a failed or killed build never touches the previous report.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from cohortpress import __version__
 from cohortpress.config import Config, SectionHead, load_config, validate_section_options
 from cohortpress.errors import ConfigError, DataError, StatisticsError, UserError
 from cohortpress.model import (BLOCK_TYPES, Analysis, ErrorBlock, Options, Result, Section,
@@ -29,8 +25,6 @@ from cohortpress.model import (BLOCK_TYPES, Analysis, ErrorBlock, Options, Resul
 from cohortpress.pluginmanager import Plugins, make_plugins
 
 EXIT_OK, EXIT_SECTION_FAILED, EXIT_USER_ERROR = 0, 1, 2
-PACKAGES = ("numpy", "scipy", "pandas", "lifelines", "statsmodels", "matplotlib", "jinja2",
-            "weasyprint", "pluggy", "pydantic")
 
 
 class StrictFailure(UserError):
@@ -341,7 +335,7 @@ def section_subset(cohort, head: SectionHead):
         holds, _ = evaluate(cond, cohort.values(cond.variable), cohort.variable(cond.variable))
         keep &= holds
     if not keep.any():
-        raise DataError(f"no patients left after the section's subset",
+        raise DataError("no patients left after the section's subset",
                         key=f"section '{head.id}'.subset")
     return cohort.subset(keep, "; ".join(describe_condition(c) for c in head.subset))
 

@@ -388,16 +388,9 @@ def config_error(exc: ValidationError, file: Path, raw: Any, prefix: str = "",
 
 
 def _clean_loc(loc: tuple) -> tuple:
-    # pydantic adds the discriminator tag (``cut``) and union member names to locations.
-    cleaned = []
-    for part in loc:
-        if isinstance(part, str) and (part.endswith("Derived") or part in
-                                      {"cut", "recode", "flag", "case", "date_diff", "transform", "kmt2a"}):
-            if cleaned and isinstance(cleaned[-1], str) and cleaned[-1] in {"derived"}:
-                pass
-            continue
-        cleaned.append(part)
-    return tuple(cleaned)
+    """The location without the tags pydantic adds for the derived-variable union."""
+    return tuple(part for part in loc if not (isinstance(part, str) and (
+        part.endswith("Derived") or part in DERIVED_TYPES)))
 
 
 def _join_path(prefix: str, loc: tuple) -> str:
@@ -419,9 +412,9 @@ def _message(error: dict, loc: tuple, raw: Any, model: type[BaseModel] | None) -
     if kind == "missing":
         return "required key is missing"
     if kind == "union_tag_invalid":
-        return ("unknown 'type'; use one of cut, recode, flag, case, date_diff, transform, kmt2a")
+        return f"unknown 'type'; use one of {', '.join(DERIVED_TYPES)}"
     if kind == "union_tag_not_found":
-        return "needs a 'type' (cut, recode, flag, case, date_diff, transform, kmt2a)"
+        return f"needs a 'type' ({', '.join(DERIVED_TYPES)})"
     if kind == "literal_error":
         return error["msg"].replace("Input should be", "must be")
     msg = error["msg"]

@@ -55,7 +55,6 @@ def guess_format(path: Path, fmt: str) -> str:
 
 def file_columns(path: Path, fmt: str, options: dict[str, Any]) -> list[str]:
     """The column names in a cohort file, read cheaply (header or schema only)."""
-    import pandas as pd
 
     if fmt == "csv":
         return list(_read_csv(path, options, nrows=0).columns)
@@ -88,7 +87,6 @@ def read_cohort_file(path: Path, fmt: str, columns: Sequence[str] | None,
     if fmt == "csv":
         return RawCohort(_read_csv(path, options, usecols=cols))
     if fmt == "parquet":
-        import pandas as pd
 
         try:
             return RawCohort(_read_parquet(path, cols))

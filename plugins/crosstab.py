@@ -15,7 +15,7 @@ from pydantic import Field
 
 from cohortpress import hookimpl
 from cohortpress.errors import DataError, StatisticsError
-from cohortpress.formatting import fmt_n_percent, fmt_num, in_sentence
+from cohortpress.formatting import fmt_n_percent, in_sentence
 from cohortpress.model import (Analysis, Cell, Footnote, Options, Result, Row, SectionContext,
                                Table, Variable)
 
