@@ -7,6 +7,7 @@ fails or is killed before that leaves the previous report as it was.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -15,7 +16,7 @@ import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from cohortpress import __version__
 from cohortpress.errors import UserError
@@ -29,7 +30,18 @@ PACKAGES = ("numpy", "scipy", "pandas", "lifelines", "statsmodels", "matplotlib"
             "weasyprint", "pluggy", "pydantic")
 
 
+@functools.lru_cache(maxsize=1)
+def _versions() -> tuple[tuple[str, str], ...]:
+    return tuple(_package_versions().items())
+
+
 def package_versions() -> dict[str, str]:
+    """Versions of cohortpress, Python and the libraries the statistics and PDF rely on
+    (looked up once per process: results.json, the methods and the provenance all cite them)."""
+    return dict(_versions())
+
+
+def _package_versions() -> dict[str, str]:
     """Versions of cohortpress, Python and the libraries the statistics and PDF rely on."""
     versions = {"cohortpress": __version__, "python": platform.python_version()}
     for name in PACKAGES:

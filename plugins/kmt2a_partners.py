@@ -56,7 +56,10 @@ def findings_for(cohort, options: Kmt2aOptions):
 
 def check(cohort, options: Kmt2aOptions) -> list[str]:
     """Text the parser cannot read, by patient id."""
-    findings = findings_for(cohort, options)
+    return _unreadable(cohort, options, findings_for(cohort, options))
+
+
+def _unreadable(cohort, options: Kmt2aOptions, findings) -> list[str]:
     bad = [i for i, f in enumerate(findings) if f.status == "unparseable"]
     names = cohort.row_names(bad)
     values = cohort.values(options.source)
@@ -103,7 +106,7 @@ def run(cohort, options: Kmt2aOptions, context: SectionContext):
         blocks.append(partner_block)
         results += partner_results
         methods += partner_methods
-    warnings = check(cohort, options)
+    warnings = _unreadable(cohort, options, findings)
     return context.section(blocks=blocks, results=results, methods=methods,
                            warnings=tuple(warnings),
                            abbreviations=(("KMT2A", "lysine methyltransferase 2A (MLL)"),))
