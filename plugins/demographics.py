@@ -58,7 +58,7 @@ class RowSpec(Options):
 
 class DemographicsOptions(Options):
     by: Variable | None = None
-    variables: list[Variable | RowSpec]
+    variables: list[Variable | RowSpec] = Field(min_length=1)
     caption: str = "Patient characteristics."
     overall: bool = False
     p_value: bool = True

@@ -14,7 +14,7 @@ at the landmarks with Gray's test. Every estimator is checked against R's ``surv
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field
@@ -25,6 +25,9 @@ from cohortpress.formatting import fmt_num, in_sentence
 from cohortpress.model import (Analysis, Cell, EndpointName, Figure, Footnote, Options, Result,
                                Row, SectionContext, Table, Variable)
 
+#: A time in the endpoint's unit: finite and not negative.
+TimePoint = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
 CONF_TYPE_TEXT = {"log": "log transform",
                   "log-log": "log(−log) transform", "plain": "linear (plain) scale"}
 
@@ -33,7 +36,7 @@ class SurvivalOptions(Options):
     endpoints: list[EndpointName] = Field(min_length=1)
     by: Variable | None = None
     strata: Variable | None = None
-    landmarks: list[float] = []
+    landmarks: list[TimePoint] = []
     conf_type: Literal["log", "log-log", "plain"] = "log"
     conf_level: float = Field(0.95, gt=0.5, lt=1.0)
     estimate: Literal["ci", "se"] = "ci"
@@ -52,9 +55,9 @@ class SurvivalOptions(Options):
     figure_captions: dict[str, str] = {}
     ci_bands: bool = False
     risk_table: bool = True
-    risk_times: list[float] | None = None
+    risk_times: list[TimePoint] | None = None
     median_line: bool = False
-    xmax: float | None = None
+    xmax: float | None = Field(None, gt=0, allow_inf_nan=False)
     xlabel: str | None = None
     width_mm: float = Field(85.0, ge=40, le=180)
     cumulative_incidence: bool = True
@@ -380,7 +383,7 @@ class _SurvivalSection:
     # ------------------------------------------------------------------ figures
 
     def km_figure(self, name, endpoint, curves) -> Figure:
-        from cohortpress.figures import Curve, step_figure
+        from cohortpress.figures import step_figure
 
         drawn = [self.curve(label, fit) for label, fit in curves]
         annotation = ""
