@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from scipy import stats as distributions
+from cohortpress.stats.distributions import chi2_sf, f_sf, t_sf
 from scipy.special import ndtr
 
 from cohortpress.errors import StatisticsError
@@ -201,7 +201,7 @@ def chisq_test(table, correct: bool = True) -> TestResult:
         notes.append(f"{n_small} of {expected.size} expected counts below 5: "
                      f"the chi-squared approximation may be poor")
     return TestResult(method=CHISQ_YATES_METHOD if yates > 0 else CHISQ_METHOD,
-                      p_value=float(distributions.chi2.sf(statistic, df)),
+                      p_value=float(chi2_sf(statistic, df)),
                       statistic=statistic, df=float(df), note="; ".join(notes) or None)
 
 
@@ -247,7 +247,7 @@ def t_test(x, y, equal_var: bool = False) -> TestResult:
         df = standard_error ** 4 / (share_x ** 2 / (len(x) - 1) + share_y ** 2 / (len(y) - 1))
     t = (mean_x - mean_y) / standard_error
     return TestResult(method=STUDENT_METHOD if equal_var else WELCH_METHOD,
-                      p_value=float(2 * distributions.t.sf(abs(t), df)),
+                      p_value=float(2 * t_sf(abs(t), df)),
                       statistic=float(t), df=float(df))
 
 
@@ -365,7 +365,7 @@ def kruskal_test(groups) -> TestResult:
                           note="not computable: all values are tied")
     statistic = float((12 * np.sum(rank_sums ** 2 / sizes) / (n * (n + 1)) - 3 * (n + 1))
                       / tie_correction)
-    return TestResult(method=KRUSKAL_METHOD, p_value=float(distributions.chi2.sf(statistic, df)),
+    return TestResult(method=KRUSKAL_METHOD, p_value=float(chi2_sf(statistic, df)),
                       statistic=statistic, df=float(df))
 
 
@@ -396,7 +396,7 @@ def anova_oneway(groups) -> TestResult:
         raise StatisticsError("no variation within groups: the F test is not defined")
     statistic = (between / (k - 1)) / (within / (n - k))
     return TestResult(method=ANOVA_METHOD,
-                      p_value=float(distributions.f.sf(statistic, k - 1, n - k)),
+                      p_value=float(f_sf(statistic, k - 1, n - k)),
                       statistic=float(statistic), df=float(k - 1),
                       note=f"F on {k - 1} and {n - k} degrees of freedom")
 

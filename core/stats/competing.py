@@ -14,10 +14,10 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy.special import ndtri
-from scipy.stats import chi2
 
 from cohortpress.errors import StatisticsError
 from cohortpress.stats.common import TestResult
+from cohortpress.stats.distributions import chi2_sf
 from cohortpress.stats.survival import (
     check_codes,
     check_landmarks,
@@ -288,7 +288,7 @@ def gray_test(time, status, group, cause: int = 1, rho: float = 0.0,
         score += stratum_score
         variance += stratum_variance
     statistic = _quadratic_form(score, variance)
-    test = TestResult(method="Gray's test", p_value=float(chi2.sf(statistic, k - 1)),
+    test = TestResult(method="Gray's test", p_value=float(chi2_sf(statistic, k - 1)),
                       statistic=statistic, df=float(k - 1), note=_gray_note(rho, n_strata))
     return GrayTestResult(test=test, groups=codes, score=score, variance=variance,
                           rho=float(rho), cause=int(cause))

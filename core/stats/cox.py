@@ -24,10 +24,10 @@ from typing import Sequence
 
 import numpy as np
 import scipy.linalg
-from scipy import stats
 
 from cohortpress.errors import StatisticsError
 from cohortpress.stats.common import TestResult
+from cohortpress.stats.distributions import chi2_sf, norm_ppf, norm_sf
 
 __all__ = ["CoxFit", "fit_cox", "lr_test_terms"]
 
@@ -829,7 +829,7 @@ def lr_test_terms(X, time, event, names: Sequence[str], drop: Sequence[str],
     note = None
     if unreliable or full.separated or not full.converged:
         note = "a model did not converge or has an infinite coefficient; the test is approximate"
-    return TestResult("Likelihood-ratio test", float(stats.chi2.sf(statistic, df)),
+    return TestResult("Likelihood-ratio test", float(chi2_sf(statistic, df)),
                       statistic, float(df), note)
 
 
@@ -887,13 +887,13 @@ def _check_information(data: CoxData, information: np.ndarray, iterations: int) 
 
 def _wald_table(beta, se, infinite, conf_level):
     """z, p, exp(beta) and its Wald limits; ``nan`` where the coefficient is infinite."""
-    quantile = stats.norm.ppf(0.5 + conf_level / 2.0)
+    quantile = norm_ppf(0.5 + conf_level / 2.0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         z = np.where(infinite, np.nan, beta / se)
         ratio = np.where(infinite, np.nan, np.exp(beta))
         low = np.where(infinite, np.nan, np.exp(beta - quantile * se))
         high = np.where(infinite, np.nan, np.exp(beta + quantile * se))
-    return z, 2.0 * stats.norm.sf(np.abs(z)), ratio, low, high
+    return z, 2.0 * norm_sf(np.abs(z)), ratio, low, high
 
 
 def _model_tests(result: _NewtonResult, infinite: np.ndarray) -> dict[str, TestResult]:
@@ -906,14 +906,14 @@ def _model_tests(result: _NewtonResult, infinite: np.ndarray) -> dict[str, TestR
                                "not valid: a coefficient is infinite")
         lr_note = "log-likelihood at the last iterate; its supremum is not attained"
     else:
-        wald_test = TestResult("Wald test", float(stats.chi2.sf(wald, df)), wald, df)
+        wald_test = TestResult("Wald test", float(chi2_sf(wald, df)), wald, df)
         lr_note = None
     return dict(
-        lr_test=TestResult("Likelihood-ratio test", float(stats.chi2.sf(lr, df)), lr, df,
+        lr_test=TestResult("Likelihood-ratio test", float(chi2_sf(lr, df)), lr, df,
                            lr_note),
         wald_test=wald_test,
         score_test=TestResult("Score (log-rank) test",
-                              float(stats.chi2.sf(result.score_statistic, df)),
+                              float(chi2_sf(result.score_statistic, df)),
                               result.score_statistic, df))
 
 

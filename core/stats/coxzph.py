@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
-from scipy import stats
 
 from cohortpress.errors import StatisticsError
 from cohortpress.stats.common import TestResult
+from cohortpress.stats.distributions import chi2_sf, rank_average
 from cohortpress.stats.cox import (
     CoxData,
     CoxFit,
@@ -117,9 +117,9 @@ def cox_zph(fit: CoxFit, X, time, event, strata=None, *, transform: str = "km",
     df = np.array([float(len(columns)) for columns in term_columns])
     global_chisq = _score_statistic(score, information, p_columns, np.arange(p_columns))
     return ZphResult(
-        names=term_names, chisq=chisq, df=df, p=stats.chi2.sf(chisq, df),
+        names=term_names, chisq=chisq, df=df, p=chi2_sf(chisq, df),
         global_test=TestResult(_method(transform),
-                               float(stats.chi2.sf(global_chisq, p_columns)),
+                               float(chi2_sf(global_chisq, p_columns)),
                                global_chisq, float(p_columns)),
         transform=transform)
 
@@ -171,7 +171,7 @@ def _transformed_time(data: CoxData, transform: str) -> np.ndarray:
             raise StatisticsError("the log transform needs positive times")
         return np.log(time)
     if transform == "rank":
-        return stats.rankdata(time)
+        return rank_average(time)
     return 1.0 - _km_just_before(time, data.event)
 
 

@@ -31,11 +31,11 @@ from typing import Sequence
 
 import numpy as np
 import scipy.linalg
-import scipy.optimize
-from scipy import special, stats
+from scipy import special
 
 from cohortpress.errors import StatisticsError
 from cohortpress.stats.common import TestResult
+from cohortpress.stats.distributions import chi2_ppf, chi2_sf, norm_ppf, norm_sf
 from cohortpress.stats.cox import raise_if_collinear
 
 __all__ = ["LogisticFit", "fit_logistic", "lr_test_terms", "detect_separation"]
@@ -240,6 +240,8 @@ def detect_separation(X, y, names: Sequence[str], intercept: bool = True) -> tup
 
 
 def _infinite_directions(design: _Design) -> np.ndarray:
+    import scipy.optimize  # only here: a third of a second to import
+
     scale = np.abs(design.x).max(axis=0)
     signed = design.x / scale * (2.0 * design.y - 1.0)[:, None]
     p_columns = signed.shape[1]
@@ -504,7 +506,7 @@ def _profile_limits(design: _Design, best: _State, var: np.ndarray, j: int, firt
     Newton would leave the bracket) needs only a few constrained fits. The search starts at
     the Wald limit; a limit beyond ``_PROFILE_SEARCH_SE`` standard errors is infinite.
     """
-    quantile = stats.norm.ppf(0.5 + conf_level / 2.0)
+    quantile = norm_ppf(0.5 + conf_level / 2.0)
     estimate = best.beta[j]
     se = math.sqrt(var[j, j])
     fixed = np.array([j])
@@ -564,7 +566,7 @@ def _mass_profile_limits(design: _Design, irls: _IrlsResult, se: np.ndarray, j: 
     cubic spline at ``3 m`` equally spaced points and inverts it linearly at ``-/+ q``.
     """
     alpha = (1.0 - conf_level) / 4.0
-    z_max = math.sqrt(stats.chi2.ppf(1.0 - alpha, 1))
+    z_max = math.sqrt(chi2_ppf(1.0 - alpha, 1))
     step_size = z_max / 5.0 * se[j]
     others = np.delete(design.x, j, axis=1)
     estimate = irls.coef[j]
@@ -588,7 +590,7 @@ def _mass_profile_limits(design: _Design, irls: _IrlsResult, se: np.ndarray, j: 
             signed_roots.append(z)
     order = np.argsort(signed_roots, kind="stable")
     grid, curve = _fmm_spline_grid(np.asarray(values)[order], np.asarray(signed_roots)[order])
-    quantile = stats.norm.ppf(0.5 + conf_level / 2.0)
+    quantile = norm_ppf(0.5 + conf_level / 2.0)
     by_z = np.argsort(curve, kind="stable")
     limits = np.interp([-quantile, quantile], curve[by_z], grid[by_z],
                        left=np.nan, right=np.nan)
@@ -734,7 +736,7 @@ def lr_test_terms(X, y, names: Sequence[str], drop: Sequence[str], firth: bool =
     best, var, _, converged = _exact_optimum(design, firth)
     statistic = _drop_statistic(design, best, var, np.array([position[n] for n in drop]), firth)
     note = None if converged else "the fit did not converge; the test is approximate"
-    return TestResult(method, float(stats.chi2.sf(statistic, df)), statistic, df, note)
+    return TestResult(method, float(chi2_sf(statistic, df)), statistic, df, note)
 
 
 def _exact_optimum(design: _Design, firth: bool, start: np.ndarray | None = None):
@@ -761,7 +763,7 @@ def _null_test(design: _Design, best: _State, var: np.ndarray, firth: bool) -> T
     if slopes.size == 0:
         return TestResult(method, math.nan, None, 0.0, "the model has only an intercept")
     statistic = _drop_statistic(design, best, var, slopes, firth)
-    return TestResult(method, float(stats.chi2.sf(statistic, slopes.size)), statistic,
+    return TestResult(method, float(chi2_sf(statistic, slopes.size)), statistic,
                       float(slopes.size))
 
 
@@ -778,7 +780,7 @@ def _per_coefficient_profiles(design, best, var, firth, conf_level, limits=None)
         else:
             low[j], high[j] = limits(j)
         statistic = _drop_statistic(design, best, var, np.array([j]), firth)
-        p_lr[j] = stats.chi2.sf(statistic, 1)
+        p_lr[j] = chi2_sf(statistic, 1)
     return low, high, p_lr
 
 
@@ -802,7 +804,7 @@ def _fit_maximum_likelihood(design: _Design, infinite: np.ndarray, conf_level: f
         slopes = irls.coef.size - (1 if design.has_intercept else 0)
         statistic = max(_null_deviance(design) - deviance, 0.0)
         lr_test = TestResult("Likelihood-ratio test",
-                             float(stats.chi2.sf(statistic, slopes)) if slopes else math.nan,
+                             float(chi2_sf(statistic, slopes)) if slopes else math.nan,
                              statistic, float(slopes),
                              "the maximum likelihood is reached in the limit (separation)")
     else:
@@ -860,7 +862,7 @@ def _assemble(design: _Design, coef, var, infinite, conf_level, profile_low, pro
               p_lr, *, deviance, aic, penalised_loglik, lr_test, iterations, converged,
               reason, method) -> LogisticFit:
     se = np.sqrt(np.diag(var))
-    quantile = stats.norm.ppf(0.5 + conf_level / 2.0)
+    quantile = norm_ppf(0.5 + conf_level / 2.0)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         z = np.where(infinite, np.nan, coef / se)
         odds_ratio = np.where(infinite, np.nan, np.exp(coef))
@@ -869,7 +871,7 @@ def _assemble(design: _Design, coef, var, infinite, conf_level, profile_low, pro
         profile_low, profile_high = np.exp(profile_low), np.exp(profile_high)
     n = design.y.size
     return LogisticFit(
-        names=design.names, coef=coef, se=se, z=z, p=2.0 * stats.norm.sf(np.abs(z)),
+        names=design.names, coef=coef, se=se, z=z, p=2.0 * norm_sf(np.abs(z)),
         odds_ratio=odds_ratio, conf_low=conf_low, conf_high=conf_high,
         profile_low=profile_low, profile_high=profile_high, p_lr=p_lr,
         conf_level=conf_level, var=var, deviance=deviance,

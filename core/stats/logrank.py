@@ -28,10 +28,10 @@ from itertools import combinations
 from typing import NamedTuple
 
 import numpy as np
-from scipy.stats import chi2
 
 from cohortpress.errors import StatisticsError
 from cohortpress.stats.common import TestResult
+from cohortpress.stats.distributions import chi2_sf
 from cohortpress.stats.survival import (
     check_codes,
     check_time_event,
@@ -174,7 +174,7 @@ def logrank_test(time, event, group, rho: float = 0.0, gamma: float = 0.0, strat
     statistic, df = _chi_square(parts.observed - parts.expected, parts.variance,
                                 parts.expected > 0)
     test = TestResult(method=_method_name(rho, gamma, data.n_strata),
-                      p_value=float(chi2.sf(statistic, df)), statistic=statistic, df=float(df),
+                      p_value=float(chi2_sf(statistic, df)), statistic=statistic, df=float(df),
                       note=_weight_note(rho, gamma, data.n_strata))
     return LogrankResult(test=test, groups=data.codes, n=parts.n, events=parts.events,
                          observed=parts.observed, expected=parts.expected,
@@ -216,7 +216,7 @@ def logrank_trend_test(time, event, group, scores=None, rho: float = 0.0,
     if not variance > 0:
         raise StatisticsError("the trend test's variance is zero: no informative event times")
     statistic = float(score**2 / variance)
-    return TestResult(method="Log-rank test for trend", p_value=float(chi2.sf(statistic, 1)),
+    return TestResult(method="Log-rank test for trend", p_value=float(chi2_sf(statistic, 1)),
                       statistic=statistic, df=1.0,
                       note=_trend_note(scores, rho, gamma, data.n_strata))
 
