@@ -130,10 +130,7 @@ def step_figure(curves: Sequence[Curve], *, xlabel: str, ylabel: str, xmax: floa
                 fontsize=6.5)
     if show_risk:
         _risk_table(fig, ax, curves, list(risk_times), height_in, table_height)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    plt.close(fig)
-    return buffer.getvalue()
+    return _save(fig, plt)
 
 
 def _risk_table(fig, ax, curves, times, height_in, table_height) -> None:
@@ -155,9 +152,23 @@ def _risk_table(fig, ax, curves, times, height_in, table_height) -> None:
 
 
 def _save(fig, plt) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    """The figure as an opaque RGB PNG (no timestamp, so identical inputs give identical bytes).
+
+    Matplotlib writes RGBA; on a white figure every pixel is opaque, and an alpha channel
+    would only make the PDF carry a second image (a soft mask) for each figure.
+    """
+    from PIL import Image
+
+    fig.canvas.draw()
+    rgba = np.asarray(fig.canvas.buffer_rgba())
     plt.close(fig)
+    if (rgba[..., 3] != 255).any():  # composite on white where anything is see-through
+        alpha = rgba[..., 3:4].astype(np.float64) / 255.0
+        rgb = np.rint(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    else:
+        rgb = np.ascontiguousarray(rgba[..., :3])
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="png", dpi=(DPI, DPI))
     return buffer.getvalue()
 
 
