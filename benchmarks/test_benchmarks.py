@@ -69,9 +69,11 @@ def test_worker_times_every_stage(tmp_path):
     names = [s["name"] for s in result["stages"]]
     for expected in ("read file", "type + derive + endpoints", "section table1 (demographics)",
                      "section survival (survival)", "section cox (cox)", "render HTML",
-                     "render PDF", "build (total)"):
+                     "render PDF (what is left after the exports)", "build (total)"):
         assert expected in names
     assert result["failed_sections"] == {} and result["exit_code"] == 0
+    worker = result["pdf_worker"]  # the PDF was rendered by the worker process, and measured
+    assert worker["seconds"] > 0 and worker["peak_mb"] > 10 and worker["ready_after"] > 0
     assert (tmp_path / "out" / "report.pdf").exists()
     assert all(s["seconds"] >= 0 and s["peak_mb"] > 0 for s in result["stages"])
 

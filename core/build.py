@@ -402,8 +402,15 @@ class BuildOutcome:
 
 
 def build(config_path: str | Path, output: str | Path | None = None, *, strict: bool = False,
-          progress: Progress | None = None, plugins: Plugins | None = None) -> BuildOutcome:
-    """Build the report; raises UserError for bad config or data (exit code 2)."""
+          progress: Progress | None = None, plugins: Plugins | None = None,
+          pdf_worker: bool | None = None) -> BuildOutcome:
+    """Build the report; raises UserError for bad config or data (exit code 2).
+
+    ``pdf_worker``: render the PDF in a second process started now, so that WeasyPrint
+    loads while the analyses run (see :mod:`cohortpress.pdfworker`). The default, None,
+    does so unless WeasyPrint is already loaded in this process (a notebook or a test
+    session that rendered before), where rendering here is as quick.
+    """
     progress = progress or Progress()
     started = time.perf_counter()
     plan = plan_build(config_path, plugins=plugins)
@@ -413,6 +420,26 @@ def build(config_path: str | Path, output: str | Path | None = None, *, strict: 
                  f"{len(plan.plugins.infos)} plugins")
     for error in plan.plugins.load_errors:
         progress.say(f"warning: plugin '{error.name}' failed to load: {error.message}")
+    from cohortpress.output import builtin_pdf_renderer
+    from cohortpress.pdfworker import PdfWorker
+
+    if pdf_worker is None:
+        pdf_worker = "weasyprint" not in sys.modules
+    # The PDF renderer gets ready in a second process while the cohort is read and analysed.
+    worker = PdfWorker.start(config.report.language) \
+        if pdf_worker and builtin_pdf_renderer(plan) else None
+    try:
+        return _build(plan, out_dir, strict, progress, started, worker)
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def _build(plan: Plan, out_dir: Path, strict: bool, progress: Progress, started: float,
+           pdf_worker) -> BuildOutcome:
+    from cohortpress.output import write_outputs
+
+    config = plan.config
     cohort = load_cohort(plan, progress)
     sections = []
     total = len(plan.sections)
@@ -429,9 +456,7 @@ def build(config_path: str | Path, output: str | Path | None = None, *, strict: 
                                 f"{section.blocks[0].message}", file=str(config.source))
         sections.append(section)
     sections = _process_sections(plan, sections)
-    from cohortpress.output import write_outputs
-
-    files = write_outputs(plan, cohort, sections, out_dir, progress)
+    files = write_outputs(plan, cohort, sections, out_dir, progress, pdf_worker)
     failed = [s for s in sections if s.failed]
     progress.timed(f"wrote {_shown_path(out_dir, config)}{os.sep}: {', '.join(files[:4])}"
                    f"{' …' if len(files) > 4 else ''}", time.perf_counter() - started)

@@ -25,6 +25,7 @@ from cohortpress.model import Figure, Section, Table
 if TYPE_CHECKING:  # pragma: no cover
     from cohortpress.build import Plan, Progress
     from cohortpress.cohort import Cohort
+    from cohortpress.pdfworker import PdfWorker
 
 PACKAGES = ("numpy", "scipy", "pandas", "lifelines", "statsmodels", "matplotlib", "jinja2",
             "weasyprint", "pluggy", "pydantic")
@@ -112,8 +113,12 @@ def table_csv(table: Table) -> str:
 
 
 def write_outputs(plan: "Plan", cohort: "Cohort", sections: Sequence[Section], out_dir: Path,
-                  progress: "Progress") -> list[str]:
-    """Render and write every output, then move them into ``out_dir`` together."""
+                  progress: "Progress", pdf_worker: "PdfWorker | None" = None) -> list[str]:
+    """Render and write every output, then move them into ``out_dir`` together.
+
+    With ``pdf_worker`` (see :mod:`cohortpress.pdfworker`) the PDF is rendered in that
+    process while this one writes the table exports.
+    """
     from cohortpress.report import render_report
 
     config = plan.config
@@ -129,6 +134,13 @@ def write_outputs(plan: "Plan", cohort: "Cohort", sections: Sequence[Section], o
         _write(staging / "results.json",
                json.dumps(document, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
         written.append("results.json")
+        t0 = time.perf_counter()
+        html, pdf_settings = render_report(plan, cohort, sections)
+        progress.timed("rendered HTML", time.perf_counter() - t0)
+        if config.report.pdf_variant:
+            pdf_settings["attachments"] = [staging / "results.json"]
+        t0 = time.perf_counter()
+        pdf = _PendingPdf(plan, html, staging / "report.pdf", pdf_settings, pdf_worker)
         for stem, table in table_files(sections):
             _write(staging / "tables" / f"{stem}.csv", table_csv(table))
             written.append(f"tables/{stem}.csv")
@@ -144,32 +156,54 @@ def write_outputs(plan: "Plan", cohort: "Cohort", sections: Sequence[Section], o
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(figure.png)
                 written.append(f"figures/{stem}.png")
-        t0 = time.perf_counter()
-        html, pdf_settings = render_report(plan, cohort, sections)
-        progress.timed("rendered HTML", time.perf_counter() - t0)
         if "html" in exports:
             from cohortpress.report import standalone_html
 
             _write(staging / "report.html", standalone_html(html))
             written.append("report.html")
-        t0 = time.perf_counter()
-        if config.report.pdf_variant:
-            pdf_settings["attachments"] = [staging / "results.json"]
-        try:
-            done = plan.plugins.hook.cohortpress_render_pdf(
-                html=html, output=staging / "report.pdf", settings=pdf_settings)
-        except UserError as exc:  # a refused URL: name the config that led to it
-            if not exc.file:
-                exc.file = str(config.source)
-            raise
-        if not done:  # pragma: no cover - the built-in renderer always answers
-            raise RuntimeError("no plugin rendered the PDF")
+        pdf.wait()
         progress.timed("rendered PDF", time.perf_counter() - t0)
         written.insert(0, "report.pdf")
         _move_into_place(staging, out_dir, written)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return written
+
+
+class _PendingPdf:
+    """The PDF: sent to the worker at once, or rendered through the hook by :meth:`wait`."""
+
+    def __init__(self, plan: "Plan", html: str, output: Path, settings: dict,
+                 worker: "PdfWorker | None"):
+        self.plan, self.html, self.output, self.settings = plan, html, output, settings
+        self.worker = worker
+        if worker is not None:
+            worker.submit(html, output, settings)
+
+    def wait(self) -> None:
+        from cohortpress.pdfworker import WorkerUnavailable
+
+        try:
+            if self.worker is not None:
+                try:
+                    self.worker.wait()
+                    return
+                except WorkerUnavailable:
+                    pass  # render here, as without a worker
+            done = self.plan.plugins.hook.cohortpress_render_pdf(
+                html=self.html, output=self.output, settings=self.settings)
+            if not done:  # pragma: no cover - the built-in renderer always answers
+                raise RuntimeError("no plugin rendered the PDF")
+        except UserError as exc:  # a refused URL: name the config that led to it
+            if not exc.file:
+                exc.file = str(self.plan.config.source)
+            raise
+
+
+def builtin_pdf_renderer(plan: "Plan") -> bool:
+    """True when the built-in renderer is the only ``cohortpress_render_pdf``."""
+    impls = plan.plugins.hook.cohortpress_render_pdf.get_hookimpls()
+    return [impl.plugin_name for impl in impls] == ["cohortpress.plugins.pdf"]
 
 
 #: A staging folder whose build cannot be told alive is removed after this many seconds.

@@ -17,6 +17,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+# Builds in this process render their PDFs here, with WeasyPrint loaded once for the session
+# (cohortpress.build starts a PDF worker process only while WeasyPrint is not loaded). The
+# worker is tested in test_pdfworker.py and by every command run in a subprocess.
+import weasyprint  # noqa: E402,F401
+
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
