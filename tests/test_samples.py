@@ -37,9 +37,21 @@ def test_published_values_are_regenerated(rebuilt):
     assert sum(c.status == "match" for c in comparisons) >= 5
 
 
+def _fonts_subset_by_harfbuzz() -> bool:
+    """WeasyPrint subsets fonts with HarfBuzz when libharfbuzz-subset is installed, else with
+    fontTools; the two give different bytes for the same fonts."""
+    from weasyprint.text.ffi import harfbuzz, harfbuzz_subset
+
+    return harfbuzz_subset is not None and bool(harfbuzz.hb_version_atleast(4, 1, 0))
+
+
 @pytest.mark.parametrize("name", ["report.pdf", "results.json"])
 def test_committed_outputs_are_current(rebuilt, name):
     folder, out, _ = rebuilt
+    if name == "report.pdf" and not _fonts_subset_by_harfbuzz():
+        pytest.skip("the committed PDFs embed fonts subset by HarfBuzz; this machine lacks "
+                    "libharfbuzz-subset0 (Debian), so WeasyPrint uses fontTools and the bytes "
+                    "differ: install it (.ci/run does) to compare")
     committed = folder / "report" / name
     assert committed.exists(), f"{committed.relative_to(ROOT)} is missing: run 'make samples'"
     assert (out / name).read_bytes() == committed.read_bytes(), (
