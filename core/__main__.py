@@ -1,3 +1,3 @@
-from cohortpress.cli import main
+from cohortpress.cli import run
 
-raise SystemExit(main())
+run()
