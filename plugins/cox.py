@@ -39,11 +39,14 @@ class CoxOptions(Options):
 
 
 def _fit(design, endpoint, keep, strata, options):
-    from cohortpress.stats.cox import fit_cox
+    """The fitted model and its prepared data (sorted once, reused by its tests)."""
+    from cohortpress.stats.cox import fit_cox, prepare_cox_data
 
-    return fit_cox(design.X, endpoint.time[keep], endpoint.event[keep], design.names,
-                   ties=options.ties, strata=None if strata is None else strata[keep],
-                   conf_level=options.conf_level)
+    prepared = prepare_cox_data(design.X, endpoint.time[keep], endpoint.event[keep],
+                                design.names, None if strata is None else strata[keep])
+    fit = fit_cox(None, None, None, design.names, ties=options.ties,
+                  conf_level=options.conf_level, prepared=prepared)
+    return fit, prepared
 
 
 def _model_column(title, design, endpoint, strata, options, *, zph: bool):
@@ -59,7 +62,7 @@ def _model_column(title, design, endpoint, strata, options, *, zph: bool):
             column.flags[term.variable] = "no patient has complete data for this model"
         return column, None
     try:
-        fit = _fit(design, endpoint, keep, strata, options)
+        fit, prepared = _fit(design, endpoint, keep, strata, options)
     except StatisticsError as exc:
         for term in design.terms:
             column.flags[term.variable] = str(exc)
@@ -79,22 +82,23 @@ def _model_column(title, design, endpoint, strata, options, *, zph: bool):
         if len(term.columns) > 1 and term.variable not in column.flags:
             test = lr_test_terms(design.X, endpoint.time[keep], endpoint.event[keep],
                                  design.names, term.columns, ties=options.ties,
-                                 strata=None if strata is None else strata[keep], full_fit=fit)
+                                 strata=None if strata is None else strata[keep], full_fit=fit,
+                                 prepared=prepared)
             column.term_tests[term.variable] = (test.p_value, "Likelihood-ratio test")
     zph_result = None
     if zph and fit.converged and not column.flags:
-        zph_result = _zph(fit, design, endpoint, keep, strata, column)
+        zph_result = _zph(fit, design, endpoint, keep, strata, prepared)
     return column, (fit, zph_result)
 
 
-def _zph(fit, design, endpoint, keep, strata, column):
+def _zph(fit, design, endpoint, keep, strata, prepared):
     from cohortpress.stats.coxzph import cox_zph
 
     groups = {t.variable: list(t.columns) for t in design.terms}
     try:
         result = cox_zph(fit, design.X, endpoint.time[keep], endpoint.event[keep],
                          None if strata is None else strata[keep], transform="km",
-                         groups=groups)
+                         groups=groups, prepared=prepared)
     except StatisticsError:
         return None
     return result

@@ -319,3 +319,39 @@ def test_covariate_without_information_in_the_risk_sets_is_refused():
     # The only event is alone in its risk set, so the partial likelihood ignores x.
     with pytest.raises(StatisticsError, match="no information on 'x'"):
         fit_cox(np.array([[0.0], [1.0], [2.0]]), [1, 2, 3], [0, 0, 1], ["x"])
+
+
+# --------------------------------------------------------------------------- prepared data
+
+
+@pytest.mark.parametrize("with_strata", [False, True])
+def test_reusing_the_prepared_data_changes_no_number(with_strata):
+    """The section prepares each model once and reuses it for the LR refits and cox.zph:
+    bit for bit what preparing them anew gives."""
+    from cohortpress.stats.cox import fit_cox, lr_test_terms, prepare_cox_data
+    from cohortpress.stats.coxzph import cox_zph
+
+    rng = np.random.default_rng(11)
+    n = 3000
+    level = rng.integers(0, 3, n)
+    X = np.column_stack([level == 1, level == 2, rng.normal(size=n), rng.integers(0, 2, n),
+                         rng.gamma(2.0, size=n)]).astype(float)
+    names = ["stage2", "stage3", "age", "sex", "crp"]
+    time = np.round(rng.exponential(5.0, n) * 52) / 52  # weekly: many ties
+    event = (rng.random(n) < 0.6).astype(float)
+    strata = rng.integers(0, 3, n) if with_strata else None
+    prepared = prepare_cox_data(X, time, event, names, strata)
+    fit = fit_cox(X, time, event, names, strata=strata)
+    reused = fit_cox(None, None, None, names, prepared=prepared)
+    np.testing.assert_array_equal(reused.coef, fit.coef)
+    np.testing.assert_array_equal(reused.var, fit.var)
+    for drop in (["stage2", "stage3"], ["age"], ["sex", "crp"]):
+        anew = lr_test_terms(X, time, event, names, drop, strata=strata, full_fit=fit)
+        again = lr_test_terms(X, time, event, names, drop, strata=strata, full_fit=fit,
+                              prepared=prepared)
+        assert again == anew
+    groups = {"stage": ["stage2", "stage3"], "age": ["age"], "sex": ["sex"], "crp": ["crp"]}
+    zph = cox_zph(fit, X, time, event, strata, groups=groups)
+    zph_again = cox_zph(fit, X, time, event, strata, groups=groups, prepared=prepared)
+    np.testing.assert_array_equal(zph_again.chisq, zph.chisq)
+    assert zph_again.global_test == zph.global_test

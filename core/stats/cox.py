@@ -19,7 +19,7 @@ set of rows still at risk (time >= t_k, same stratum) and ``D_k`` the rows that 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -739,7 +739,7 @@ def _newton_raphson(data: CoxData, efron: bool, max_iter: int, eps: float) -> _N
 
 def fit_cox(X, time, event, names: Sequence[str], ties: str = "efron", strata=None, *,
             conf_level: float = 0.95, max_iter: int = MAX_ITERATIONS,
-            eps: float = CONVERGENCE_EPS) -> CoxFit:
+            eps: float = CONVERGENCE_EPS, prepared: CoxData | None = None) -> CoxFit:
     """Fit a Cox proportional hazards model by Newton--Raphson on the partial likelihood.
 
     Maximises ``l(beta) = sum_k [ sum_{i in D_k} x_i' beta - sum_{j=0}^{d_k-1}
@@ -767,6 +767,10 @@ def fit_cox(X, time, event, names: Sequence[str], ties: str = "efron", strata=No
         Maximum Newton--Raphson iterations (coxph's ``iter.max``).
     eps : float
         Convergence tolerance on the relative change in log partial likelihood.
+    prepared : CoxData, optional
+        ``prepare_cox_data(X, time, event, names, strata)``, when the caller has it already
+        (to reuse it for :func:`lr_test_terms` and ``cox_zph``); ``X``, ``time``, ``event``,
+        ``names`` and ``strata`` are then not read again.
 
     Returns
     -------
@@ -782,13 +786,13 @@ def fit_cox(X, time, event, names: Sequence[str], ties: str = "efron", strata=No
     """
     ties = _checked_ties(ties)
     _check_conf_level(conf_level)
-    data = prepare_cox_data(X, time, event, names, strata)
+    data = prepared if prepared is not None else prepare_cox_data(X, time, event, names, strata)
     return _fit_prepared(data, ties, conf_level, max_iter, eps)
 
 
 def lr_test_terms(X, time, event, names: Sequence[str], drop: Sequence[str],
-                  ties: str = "efron", strata=None, *, full_fit: CoxFit | None = None
-                  ) -> TestResult:
+                  ties: str = "efron", strata=None, *, full_fit: CoxFit | None = None,
+                  prepared: CoxData | None = None) -> TestResult:
     """Likelihood-ratio test for dropping a group of columns (e.g. all dummies of a factor).
 
     ``LR = 2 (l_full - l_reduced)`` on ``len(drop)`` degrees of freedom, where the reduced
@@ -803,6 +807,10 @@ def lr_test_terms(X, time, event, names: Sequence[str], drop: Sequence[str],
         Names of the columns to remove.
     full_fit : CoxFit, optional
         The already fitted full model, to save refitting it.
+    prepared : CoxData, optional
+        The full model's ``prepare_cox_data``: the reduced model keeps its sort order and
+        tie structure (they depend on the rows only) and takes a subset of its centred
+        covariates, which gives the same numbers as preparing the reduced model anew.
 
     Returns
     -------
@@ -814,11 +822,16 @@ def lr_test_terms(X, time, event, names: Sequence[str], drop: Sequence[str],
     if unknown or not drop:
         raise StatisticsError("columns to drop must be a non-empty subset of the model's "
                               f"columns; unknown: {', '.join(unknown) or '(none given)'}")
-    full = full_fit or fit_cox(X, time, event, names, ties, strata)
+    full = full_fit or fit_cox(X, time, event, names, ties, strata, prepared=prepared)
     keep = [j for j, name in enumerate(names) if name not in drop]
     if keep:
-        x = np.asarray(X, dtype=float).reshape(len(time), -1)
-        reduced = fit_cox(x[:, keep], time, event, [names[j] for j in keep], ties, strata)
+        kept_names = [names[j] for j in keep]
+        if prepared is not None:
+            reduced = fit_cox(None, None, None, kept_names, ties,
+                              prepared=_kept_columns(prepared, keep))
+        else:
+            x = np.asarray(X, dtype=float).reshape(len(time), -1)
+            reduced = fit_cox(x[:, keep], time, event, kept_names, ties, strata)
         reduced_loglik = reduced.loglik
         unreliable = bool(reduced.separated) or not reduced.converged
     else:
@@ -831,6 +844,15 @@ def lr_test_terms(X, time, event, names: Sequence[str], drop: Sequence[str],
         note = "a model did not converge or has an infinite coefficient; the test is approximate"
     return TestResult("Likelihood-ratio test", float(chi2_sf(statistic, df)),
                       statistic, float(df), note)
+
+
+def _kept_columns(data: CoxData, keep: Sequence[int]) -> CoxData:
+    """``data`` with covariates ``keep`` only (a sub-model on the same rows)."""
+    xt1 = data.xt1[[0, *(1 + j for j in keep)]]
+    names = tuple(data.names[j] for j in keep)
+    gram = _check_collinearity(xt1[1:], data.stratum_row_start, names)
+    return replace(data, xt1=xt1, names=names, x_event_sum=xt1[1:, data.event_rows].sum(axis=1),
+                   spread=np.sqrt(np.diag(gram) / data.n), scratch=np.empty_like(xt1))
 
 
 def _checked_ties(ties: str) -> str:

@@ -75,7 +75,8 @@ class ZphResult:
 
 
 def cox_zph(fit: CoxFit, X, time, event, strata=None, *, transform: str = "km",
-            groups: Mapping[str, Sequence[str]] | None = None) -> ZphResult:
+            groups: Mapping[str, Sequence[str]] | None = None,
+            prepared: CoxData | None = None) -> ZphResult:
     """Score tests of proportional hazards for a fitted Cox model.
 
     Matches ``cox.zph(fit, transform = transform, terms = FALSE)`` of survival 3.x; with
@@ -93,6 +94,9 @@ def cox_zph(fit: CoxFit, X, time, event, strata=None, *, transform: str = "km",
         pooled) just before each time; ``rank`` the average rank of the time among all rows.
     groups : mapping of str to sequence of str, optional
         Terms to test jointly; every covariate must belong to exactly one group.
+    prepared : CoxData, optional
+        The ``prepare_cox_data`` the model was fitted from, when the caller has it (the
+        data arguments are then not read again).
 
     Returns
     -------
@@ -106,7 +110,8 @@ def cox_zph(fit: CoxFit, X, time, event, strata=None, *, transform: str = "km",
     if transform not in TRANSFORMS:
         raise StatisticsError(f"transform must be one of {', '.join(TRANSFORMS)}, "
                               f"not '{transform}'")
-    data = prepare_cox_data(X, time, event, fit.names, strata)
+    data = prepared if prepared is not None else prepare_cox_data(X, time, event, fit.names,
+                                                                  strata)
     if data.n != fit.n or data.n_events != fit.n_events:
         raise StatisticsError("the data given to cox_zph are not those the model was fitted to")
     term_names, term_columns = _term_columns(fit.names, groups)
