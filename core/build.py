@@ -8,6 +8,7 @@ are ready, so a failed or killed build never touches the previous report.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -437,10 +438,22 @@ def build(config_path: str | Path, output: str | Path | None = None, *, strict: 
 
 def _build(plan: Plan, out_dir: Path, strict: bool, progress: Progress, started: float,
            pdf_worker) -> BuildOutcome:
+    cohort = load_cohort(plan, progress)
+    # The modules and the cohort live as long as the build: the garbage collector need not
+    # walk them again during every analysis (a tenth of a small report's time). Unfrozen
+    # at the end, so that a process building many reports collects as usual.
+    gc.freeze()
+    try:
+        return _run_and_write(plan, cohort, out_dir, strict, progress, started, pdf_worker)
+    finally:
+        gc.unfreeze()
+
+
+def _run_and_write(plan: Plan, cohort, out_dir: Path, strict: bool, progress: Progress,
+                   started: float, pdf_worker) -> BuildOutcome:
     from cohortpress.output import write_outputs
 
     config = plan.config
-    cohort = load_cohort(plan, progress)
     sections = []
     total = len(plan.sections)
     for n, planned in enumerate(plan.sections, 1):
