@@ -1,0 +1,39 @@
+"""Figure helpers: literal labels, plain log-axis numbers, opaque deterministic PNGs."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cohortpress import figures
+
+
+@pytest.mark.parametrize("value, text", [(1.0, "1"), (10.0, "10"), (1000.0, "1000"),
+                                         (0.5, "0.5"), (0.01, "0.01"), (2e6, "2000000"),
+                                         (-3.0, "\u22123")])
+def test_plain_numbers(value, text):
+    assert figures.plain_number(value) == text
+
+
+def test_a_log_axis_is_labelled_with_plain_numbers_and_labels_are_literal():
+    import matplotlib.pyplot as plt
+
+    samples = [np.array([2.0, 15.0, 180.0, 1500.0]), np.array([5.0, 40.0, 700.0])]
+    # A "$" in a label from a config is a dollar sign: TeX would fail on this one.
+    png = figures.dot_plot(["A", "B"], samples, ylabel=r"Cost in $\frac{$", log_scale=True)
+    image = Image.open(io.BytesIO(png))
+    assert image.mode == "RGB" and image.info["dpi"][0] == pytest.approx(figures.DPI, abs=0.01)
+    assert png == figures.dot_plot(["A", "B"], samples, ylabel=r"Cost in $\frac{$",
+                                   log_scale=True)
+    fig, ax = plt.subplots()
+    ax.set_yscale("log")
+    ax.set_ylim(2, 1500)
+    ax.yaxis.set_major_formatter(figures._plain_log_formatter())
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    plt.close(fig)
+    assert labels and all("$" not in label for label in labels)
+    assert {"10", "100", "1000"} <= set(labels)
