@@ -104,4 +104,9 @@ def cohortpress_render_pdf(html: str, output: Path, settings: dict[str, Any]) ->
     ``language``, ``date`` (the report's date, or ``None``), ``pdf_variant`` (``None`` or
     ``"pdf/a-3b"``), ``attachments`` (paths to embed), ``base_url`` and ``static`` (the
     folder of the package's static files).
+
+    When no plugin implements this hook, the build runs the built-in renderer in a worker
+    process started as soon as the config is read, so that WeasyPrint loads while the
+    analyses run; a plugin's implementation is called in the build's own process, after the
+    table exports are written.
     """
