@@ -103,10 +103,31 @@ def test_the_build_renders_in_process_when_the_worker_is_unavailable(project, mo
     assert (project.out / "report.pdf").read_bytes().startswith(b"%PDF")
 
 
-def test_a_build_with_a_worker_equals_one_without(project, tmp_path, cp):
+@pytest.mark.parametrize("variant", [None, "pdf/a-3b"])
+def test_a_build_with_a_worker_equals_one_without(project, tmp_path, cp, variant):
+    if variant:  # the worker reads results.json from the staging folder to embed it
+        text = project.config.read_text(encoding="utf-8")
+        project.write("report.toml", text.replace('date = "2024-05-31"',
+                                                  f'date = "2024-05-31"\npdf_variant = "{variant}"'))
     build(project.config, tmp_path / "with", progress=Progress(quiet=True), pdf_worker=True)
     build(project.config, tmp_path / "without", progress=Progress(quiet=True), pdf_worker=False)
     assert cp.snapshot(tmp_path / "with") == cp.snapshot(tmp_path / "without")
+    if variant:
+        assert b"results.json" in _inflated((tmp_path / "with" / "report.pdf").read_bytes())
+
+
+def _inflated(pdf: bytes) -> bytes:
+    """The PDF's Flate streams, inflated (the attachment's name sits in an object stream)."""
+    import re
+    import zlib
+
+    parts = []
+    for match in re.finditer(rb"stream\r?\n", pdf):
+        try:
+            parts.append(zlib.decompressobj().decompress(pdf[match.end():]))
+        except zlib.error:
+            continue
+    return b"\n".join(parts)
 
 
 def _watch_workers(monkeypatch) -> list[PdfWorker]:
