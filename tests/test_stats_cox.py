@@ -345,11 +345,27 @@ def test_reusing_the_prepared_data_changes_no_number(with_strata):
     reused = fit_cox(None, None, None, names, prepared=prepared)
     np.testing.assert_array_equal(reused.coef, fit.coef)
     np.testing.assert_array_equal(reused.var, fit.var)
-    for drop in (["stage2", "stage3"], ["age"], ["sex", "crp"]):
+    for drop in (["stage2", "stage3"], ["age"], ["sex", "crp"], ["stage2", "stage3", "age", "sex"]):
         anew = lr_test_terms(X, time, event, names, drop, strata=strata, full_fit=fit)
         again = lr_test_terms(X, time, event, names, drop, strata=strata, full_fit=fit,
                               prepared=prepared)
         assert again == anew
+    # The sub-model's data are those of preparing it anew, whatever columns are kept.
+    from cohortpress.stats.cox import _kept_columns
+
+    for keep in ([2], [0, 1], [2, 3, 4], [4]):
+        kept = _kept_columns(prepared, keep)
+        anew = prepare_cox_data(X[:, keep], time, event, [names[j] for j in keep], strata)
+        for field in ("xt1", "x_event_sum", "spread", "order", "event_rows"):
+            np.testing.assert_array_equal(getattr(kept, field), getattr(anew, field))
+    # A factor and one covariate: dropping the factor leaves a single column.
+    small = ["stage2", "stage3", "age"]
+    fit_small = fit_cox(X[:, :3], time, event, small, strata=strata)
+    prepared_small = prepare_cox_data(X[:, :3], time, event, small, strata)
+    assert lr_test_terms(X[:, :3], time, event, small, ["stage2", "stage3"], strata=strata,
+                         full_fit=fit_small, prepared=prepared_small) == \
+        lr_test_terms(X[:, :3], time, event, small, ["stage2", "stage3"], strata=strata,
+                      full_fit=fit_small)
     groups = {"stage": ["stage2", "stage3"], "age": ["age"], "sex": ["sex"], "crp": ["crp"]}
     zph = cox_zph(fit, X, time, event, strata, groups=groups)
     zph_again = cox_zph(fit, X, time, event, strata, groups=groups, prepared=prepared)

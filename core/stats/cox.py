@@ -255,7 +255,9 @@ def prepare_cox_data(X, time, event, names: Sequence[str], strata=None) -> CoxDa
     xt1 = np.empty((x.shape[1] + 1, x.shape[0]))
     xt1[0] = 1.0
     xt1[1:] = x.T[:, order]
-    xt1[1:] -= x.mean(axis=0)[:, None]
+    # Each covariate is centred on the mean of its own (contiguous) row, so a column gives
+    # the same bits whichever other columns are in the model (see _kept_columns).
+    xt1[1:] -= xt1[1:].mean(axis=1, keepdims=True)
     stratum_changes = (np.zeros(time.size - 1, dtype=bool) if sorted_strata is None
                        else sorted_strata[1:] != sorted_strata[:-1])
     stratum_row_start = _run_starts(stratum_changes)
