@@ -10,6 +10,7 @@ identical inputs.
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -42,21 +43,35 @@ class Curve:
     start: float = 1.0
 
 
+#: The house style, applied while our figures are drawn (not to the process's rcParams, so a
+#: plugin drawing its own figures keeps Matplotlib's defaults).
+STYLE = {
+    # Labels come from configs and data: a "$" is a dollar sign, never TeX.
+    "text.parse_math": False,
+    "font.family": "DejaVu Sans", "font.size": 7, "axes.linewidth": 0.6,
+    "xtick.major.width": 0.6, "ytick.major.width": 0.6, "xtick.major.size": 2.5,
+    "ytick.major.size": 2.5, "legend.frameon": False, "svg.hashsalt": "cohortpress",
+    "path.simplify": True,
+}
+
+
 def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({
-        # Labels come from configs and data: a "$" is a dollar sign, never TeX.
-        "text.parse_math": False,
-        "font.family": "DejaVu Sans", "font.size": 7, "axes.linewidth": 0.6,
-        "xtick.major.width": 0.6, "ytick.major.width": 0.6, "xtick.major.size": 2.5,
-        "ytick.major.size": 2.5, "legend.frameon": False, "svg.hashsalt": "cohortpress",
-        "path.simplify": True,
-    })
     return plt
+
+
+def _house_style(draw):
+    """Run a figure function with :data:`STYLE` in force."""
+    @functools.wraps(draw)
+    def styled(*args, **kwargs):
+        with _pyplot().rc_context(STYLE):
+            return draw(*args, **kwargs)
+
+    return styled
 
 
 def at_risk(curve: Curve, times: Sequence[float]) -> list[int]:
@@ -77,6 +92,7 @@ def _thin(x: np.ndarray, y: np.ndarray, limit: int = MAX_CENSOR_MARKS):
     return x[keep], y[keep]
 
 
+@_house_style
 def step_figure(curves: Sequence[Curve], *, xlabel: str, ylabel: str, xmax: float | None = None,
                 risk_times: Sequence[float] | None = None, annotation: str = "",
                 ci_bands: bool = False, median_line: bool = False, percent: bool = True,
@@ -154,8 +170,13 @@ def _risk_table(fig, ax, curves, times, height_in, table_height) -> None:
 
 
 def plain_number(value: float) -> str:
-    """A tick value as a reader writes it: 0.5, 10, 1000 (no exponent, no trailing zeros)."""
-    return np.format_float_positional(value, trim="-").replace("-", "\u2212")
+    """A tick value as a reader writes it: 0.5, 10, 1000 (no exponent, no trailing zeros).
+
+    Rounded to 12 significant digits first: tick positions such as 3 x 0.1 are not exact
+    in binary and would print as 0.30000000000000004.
+    """
+    rounded = float(f"{value:.12g}")
+    return np.format_float_positional(rounded, trim="-").replace("-", "\u2212")
 
 
 def _plain_log_formatter():
@@ -195,6 +216,7 @@ def _save(fig, plt) -> bytes:
     return buffer.getvalue()
 
 
+@_house_style
 def grouped_bars(categories: Sequence[str], groups: Sequence[str], percents: np.ndarray,
                  counts: np.ndarray, *, ylabel: str, xlabel: str = "", annotation: str = "",
                  width_mm: float = SINGLE_COLUMN_MM) -> bytes:
@@ -229,6 +251,7 @@ def grouped_bars(categories: Sequence[str], groups: Sequence[str], percents: np.
     return _save(fig, plt)
 
 
+@_house_style
 def dot_plot(groups: Sequence[str], samples: Sequence[np.ndarray], *, ylabel: str,
              log_scale: bool = False, reference_lines: Sequence[float] = (),
              annotation: str = "", width_mm: float = SINGLE_COLUMN_MM, seed: int = 1) -> bytes:

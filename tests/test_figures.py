@@ -13,7 +13,9 @@ from cohortpress import figures
 
 @pytest.mark.parametrize("value, text", [(1.0, "1"), (10.0, "10"), (1000.0, "1000"),
                                          (0.5, "0.5"), (0.01, "0.01"), (2e6, "2000000"),
-                                         (-3.0, "\u22123")])
+                                         (-3.0, "\u22123"), (3 * 0.1, "0.3"),
+                                         (6 * 0.1, "0.6"), (1e-5, "0.00001"),
+                                         (0.000009999999999999999, "0.00001")])
 def test_plain_numbers(value, text):
     assert figures.plain_number(value) == text
 
@@ -37,3 +39,18 @@ def test_a_log_axis_is_labelled_with_plain_numbers_and_labels_are_literal():
     plt.close(fig)
     assert labels and all("$" not in label for label in labels)
     assert {"10", "100", "1000"} <= set(labels)
+
+
+def test_log_ticks_below_one_are_short():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.set_yscale("log")
+    ax.set_ylim(0.25, 6)
+    for axis_formatter in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+        axis_formatter(figures._plain_log_formatter())
+    fig.canvas.draw()
+    labels = [t.get_text() for t in (*ax.get_yticklabels(), *ax.get_yticklabels(minor=True))
+              if t.get_text()]
+    plt.close(fig)
+    assert labels and all(len(label) <= 4 for label in labels), labels
