@@ -140,7 +140,8 @@ def write_outputs(plan: "Plan", cohort: "Cohort", sections: Sequence[Section], o
         if config.report.pdf_variant:
             pdf_settings["attachments"] = [staging / "results.json"]
         t0 = time.perf_counter()
-        pdf = _PendingPdf(plan, html, staging / "report.pdf", pdf_settings, pdf_worker)
+        pdf = _PendingPdf(plan, html, staging / "report.pdf", pdf_settings, pdf_worker,
+                          progress)
         for stem, table in table_files(sections):
             _write(staging / "tables" / f"{stem}.csv", table_csv(table))
             written.append(f"tables/{stem}.csv")
@@ -165,6 +166,10 @@ def write_outputs(plan: "Plan", cohort: "Cohort", sections: Sequence[Section], o
         progress.timed("rendered PDF", time.perf_counter() - t0)
         written.insert(0, "report.pdf")
         _move_into_place(staging, out_dir, written)
+    except BaseException:
+        if pdf_worker is not None:  # it must not write into the folder removed below
+            pdf_worker.close()
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return written
@@ -174,9 +179,9 @@ class _PendingPdf:
     """The PDF: sent to the worker at once, or rendered through the hook by :meth:`wait`."""
 
     def __init__(self, plan: "Plan", html: str, output: Path, settings: dict,
-                 worker: "PdfWorker | None"):
+                 worker: "PdfWorker | None", progress: "Progress"):
         self.plan, self.html, self.output, self.settings = plan, html, output, settings
-        self.worker = worker
+        self.worker, self.progress = worker, progress
         if worker is not None:
             worker.submit(html, output, settings)
 
@@ -188,8 +193,9 @@ class _PendingPdf:
                 try:
                     self.worker.wait()
                     return
-                except WorkerUnavailable:
-                    pass  # render here, as without a worker
+                except WorkerUnavailable as exc:  # render here: the same PDF, later
+                    self.progress.say(f"the PDF worker process is unavailable ({exc}); "
+                                      f"rendering the PDF in this process")
             done = self.plan.plugins.hook.cohortpress_render_pdf(
                 html=self.html, output=self.output, settings=self.settings)
             if not done:  # pragma: no cover - the built-in renderer always answers

@@ -62,6 +62,14 @@ def _receive(stream: BinaryIO) -> dict[str, Any] | None:
     return json.loads(data.decode("utf-8"))
 
 
+#: Which file this module is: the worker must run this same installation of cohortpress.
+_THIS_MODULE = str(Path(__file__).resolve())
+
+
+def _unavailable(message: str) -> dict[str, Any]:
+    return {"error": "unavailable", "message": message}
+
+
 def _jsonable(settings: dict[str, Any]) -> dict[str, Any]:
     out = dict(settings)
     out["attachments"] = [str(p) for p in settings.get("attachments") or ()]
@@ -115,16 +123,24 @@ class PdfWorker:
             try:
                 ready = _receive(self._replies)
                 if not ready or not ready.get("ready"):
-                    self._reply = {"error": "unavailable",
-                                   "message": (ready or {}).get("message", "no answer")}
+                    self._reply = _unavailable((ready or {}).get("message", "no answer"))
+                    return
+                if ready.get("module") != _THIS_MODULE:  # another installation answered
+                    self._reply = _unavailable(f"the worker runs {ready.get('module')}")
                     return
                 self.stats["ready_after"] = ready["time"] - self.started
-                _send(self._process.stdin, request)
-                self._reply = _receive(self._replies)
-                if self._reply:
-                    self.stats.update(self._reply.get("stats", {}))
-            except (OSError, ValueError):
-                self._reply = None
+                try:
+                    _send(self._process.stdin, request)
+                except OSError as exc:  # it died after warming up, before taking the work
+                    self._reply = _unavailable(f"{type(exc).__name__}: {exc}")
+                    return
+                reply = _receive(self._replies)
+                # Ended without an answer (killed, out of memory): the work can be redone here.
+                self._reply = reply if reply is not None else _unavailable(
+                    "it ended while rendering")
+                self.stats.update(self._reply.get("stats", {}))
+            except Exception as exc:  # reported by wait(), not lost in this thread
+                self._reply = {"error": "exception", "message": f"{type(exc).__name__}: {exc}"}
 
         self._thread = threading.Thread(target=exchange, name="pdf-worker", daemon=True)
         self._thread.start()
@@ -132,17 +148,14 @@ class PdfWorker:
     def wait(self) -> None:
         """Wait for the PDF; raise what the renderer raised.
 
-        Raises :class:`WorkerUnavailable` when the worker could not start (the caller then
-        renders in its own process), :class:`cohortpress.pdf.ForbiddenURL` for a refused
-        URL, :class:`PdfRenderError` for anything else.
+        Raises :class:`WorkerUnavailable` when the worker could not start, or ended
+        without answering (the caller then renders in its own process: the result is the
+        same), :class:`cohortpress.pdf.ForbiddenURL` for a refused URL,
+        :class:`PdfRenderError` for anything else WeasyPrint raised.
         """
         assert self._thread is not None, "submit() first"
         self._thread.join()
-        reply = self._reply
-        if reply is None:
-            code = self._process.poll()
-            self.close()
-            raise PdfRenderError(f"the PDF renderer stopped unexpectedly (exit code {code})")
+        reply = self._reply or {"error": "exception", "message": "no reply"}
         if reply.get("ok"):
             return
         if reply.get("error") == "unavailable":
@@ -206,7 +219,7 @@ def serve(language: str, stdin: BinaryIO, replies: BinaryIO) -> int:
         return 3
     # What is loaded now lives until the worker ends: keep the collector from walking it.
     gc.freeze()
-    _send(replies, {"ready": True, "time": time.time()})
+    _send(replies, {"ready": True, "time": time.time(), "module": _THIS_MODULE})
     while True:
         request = _receive(stdin)
         if request is None:
@@ -235,9 +248,17 @@ def _peak_mb() -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m cohortpress.pdfworker LANGUAGE REPLY_FD`` (started by :class:`PdfWorker`)."""
+    import signal
+
+    # Ctrl-C in the terminal reaches the whole process group: the build answers it (and
+    # kills this process); the worker itself has nothing to say.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     language, reply_fd = sys.argv[1:3] if argv is None else argv
-    with os.fdopen(int(reply_fd), "wb") as replies:
-        return serve(language, sys.stdin.buffer, replies)
+    try:
+        with os.fdopen(int(reply_fd), "wb") as replies:
+            return serve(language, sys.stdin.buffer, replies)
+    except BrokenPipeError:  # the build is gone: nobody to answer
+        return 0
 
 
 if __name__ == "__main__":

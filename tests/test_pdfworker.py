@@ -3,6 +3,7 @@ that cannot start replaced by rendering in process, and never a worker left behi
 
 from __future__ import annotations
 
+import io
 import os
 
 import pytest
@@ -86,6 +87,42 @@ def test_a_dead_worker_is_unavailable(tmp_path):
     worker.close()
 
 
+def _ready(worker: PdfWorker, timeout: float = 60.0) -> None:
+    """Wait until the worker has warmed up (its ready message is in the reply pipe)."""
+    import select
+
+    readable, _, _ = select.select([worker._replies], [], [], timeout)
+    assert readable, "the worker did not get ready"
+
+
+def test_a_worker_killed_after_warming_up_is_unavailable(tmp_path):
+    worker = started()
+    _ready(worker)
+    worker._process.kill()
+    worker._process.wait()
+    with pytest.raises(WorkerUnavailable):
+        worker.render(DOCUMENT, tmp_path / "x.pdf", SETTINGS)
+    worker.close()
+
+
+def test_another_installation_is_not_used(tmp_path, monkeypatch):
+    import cohortpress.pdfworker as module
+
+    monkeypatch.setattr(module, "_THIS_MODULE", "elsewhere/cohortpress/pdfworker.py")
+    with started() as worker, pytest.raises(WorkerUnavailable, match="the worker runs"):
+        worker.render(DOCUMENT, tmp_path / "x.pdf", SETTINGS)
+
+
+def test_ctrl_c_is_left_to_the_build(tmp_path):
+    import signal
+
+    with started() as worker:
+        _ready(worker)
+        worker._process.send_signal(signal.SIGINT)
+        worker.render(DOCUMENT, tmp_path / "x.pdf", SETTINGS)
+    assert (tmp_path / "x.pdf").read_bytes().startswith(b"%PDF")
+
+
 def test_the_build_renders_in_process_when_the_worker_is_unavailable(project, monkeypatch):
     calls = []
     original = PdfWorker.start.__func__
@@ -98,18 +135,43 @@ def test_the_build_renders_in_process_when_the_worker_is_unavailable(project, mo
         return worker
 
     monkeypatch.setattr(PdfWorker, "start", classmethod(unavailable))
-    outcome = build(project.config, project.out, progress=Progress(quiet=True), pdf_worker=True)
+    said = io.StringIO()
+    outcome = build(project.config, project.out, progress=Progress(stream=said),
+                    pdf_worker=True)
     assert calls and outcome.exit_code == 0
     assert (project.out / "report.pdf").read_bytes().startswith(b"%PDF")
+    assert "rendering the PDF in this process" in said.getvalue()
+
+
+def test_a_failed_export_kills_the_worker_and_keeps_the_previous_report(project, monkeypatch,
+                                                                        cp):
+    import cohortpress.exports
+
+    build(project.config, project.out, progress=Progress(quiet=True), pdf_worker=False)
+    before = cp.snapshot(project.out)
+    workers = _watch_workers(monkeypatch)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(cohortpress.exports, "write_table_exports", broken)
+    with pytest.raises(OSError, match="simulated"):
+        build(project.config, project.out, progress=Progress(quiet=True), pdf_worker=True)
+    assert len(workers) == 1 and workers[0]._process.poll() is not None
+    assert cp.snapshot(project.out) == before
+    assert cp.staging_leftovers(project.out) == []
 
 
 @pytest.mark.parametrize("variant", [None, "pdf/a-3b"])
-def test_a_build_with_a_worker_equals_one_without(project, tmp_path, cp, variant):
+def test_a_build_with_a_worker_equals_one_without(project, tmp_path, cp, variant,
+                                                  monkeypatch):
     if variant:  # the worker reads results.json from the staging folder to embed it
         text = project.config.read_text(encoding="utf-8")
         project.write("report.toml", text.replace('date = "2024-05-31"',
                                                   f'date = "2024-05-31"\npdf_variant = "{variant}"'))
+    workers = _watch_workers(monkeypatch)
     build(project.config, tmp_path / "with", progress=Progress(quiet=True), pdf_worker=True)
+    assert workers[0].stats["seconds"] > 0  # the worker rendered it, no fallback
     build(project.config, tmp_path / "without", progress=Progress(quiet=True), pdf_worker=False)
     assert cp.snapshot(tmp_path / "with") == cp.snapshot(tmp_path / "without")
     if variant:
