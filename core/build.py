@@ -442,11 +442,15 @@ def _build(plan: Plan, out_dir: Path, strict: bool, progress: Progress, started:
     # The modules and the cohort live as long as the build: the garbage collector need not
     # walk them again during every analysis (a tenth of a small report's time). Unfrozen
     # at the end, so that a process building many reports collects as usual.
-    gc.freeze()
+    # (A caller that froze objects itself, such as a server before forking, keeps them so.)
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
     try:
         return _run_and_write(plan, cohort, out_dir, strict, progress, started, pdf_worker)
     finally:
-        gc.unfreeze()
+        if freeze:
+            gc.unfreeze()
 
 
 def _run_and_write(plan: Plan, cohort, out_dir: Path, strict: bool, progress: Progress,

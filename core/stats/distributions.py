@@ -75,7 +75,11 @@ def chi2_ppf(q, df):
 
 
 def rank_average(values) -> np.ndarray:
-    """Ranks 1..n, ties given the mean of their ranks (R: ``rank(x)``)."""
+    """Ranks 1..n, ties given the mean of their ranks (R: ``rank(x)``).
+
+    For finite values (``nan`` would get ranks of its own, where ``scipy.stats.rankdata``
+    returns all ``nan``; callers check their data first).
+    """
     values = np.asarray(values)
     order = np.argsort(values, kind="mergesort")
     ordered = values[order]
