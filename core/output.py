@@ -175,6 +175,11 @@ def write_outputs(plan: "Plan", cohort: "Cohort", sections: Sequence[Section], o
     return written
 
 
+#: Seconds the PDF worker may take to lay out and write the PDF (a 12-page report takes 1-2 s;
+#: ``$COHORTPRESS_RENDER_TIMEOUT`` sets this limit and the templates' together).
+PDF_TIMEOUT = 600.0
+
+
 class _PendingPdf:
     """The PDF: sent to the worker at once, or rendered through the hook by :meth:`wait`."""
 
@@ -190,8 +195,10 @@ class _PendingPdf:
 
         try:
             if self.worker is not None:
+                from cohortpress.render import render_timeout
+
                 try:
-                    self.worker.wait()
+                    self.worker.wait(render_timeout(PDF_TIMEOUT))
                     return
                 except WorkerUnavailable as exc:  # render here: the same PDF, later
                     self.progress.say(f"the PDF worker process is unavailable ({exc}); "

@@ -41,6 +41,10 @@ class WorkerUnavailable(Exception):
     """The worker is gone before it accepted the work: render in this process instead."""
 
 
+class PdfTimeout(UserError):
+    """The PDF took longer than the render time limit; the worker was stopped."""
+
+
 class PdfRenderError(RuntimeError):
     """WeasyPrint failed in the worker (an unexpected error, not a user error)."""
 
@@ -145,8 +149,11 @@ class PdfWorker:
         self._thread = threading.Thread(target=exchange, name="pdf-worker", daemon=True)
         self._thread.start()
 
-    def wait(self) -> None:
-        """Wait for the PDF; raise what the renderer raised.
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for the PDF, at most ``timeout`` seconds; raise what the renderer raised.
+
+        Past ``timeout`` the worker is killed and :class:`PdfTimeout` raised (rendering here
+        instead would only hang the build).
 
         Raises :class:`WorkerUnavailable` when the worker could not start, or ended
         without answering (the caller then renders in its own process: the result is the
@@ -154,7 +161,12 @@ class PdfWorker:
         :class:`PdfRenderError` for anything else WeasyPrint raised.
         """
         assert self._thread is not None, "submit() first"
-        self._thread.join()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self.close()
+            raise PdfTimeout(f"laying out the PDF took longer than {timeout:g} s (a stylesheet "
+                             f"or template that makes pages without end?)",
+                             key="$COHORTPRESS_RENDER_TIMEOUT")
         reply = self._reply or {"error": "exception", "message": "no reply"}
         if reply.get("ok"):
             return

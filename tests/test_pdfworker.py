@@ -113,6 +113,18 @@ def test_another_installation_is_not_used(tmp_path, monkeypatch):
         worker.render(DOCUMENT, tmp_path / "x.pdf", SETTINGS)
 
 
+def test_a_pdf_past_the_time_limit_stops_the_worker(tmp_path):
+    from cohortpress.pdfworker import PdfTimeout
+
+    worker = started()
+    worker.submit(DOCUMENT, tmp_path / "x.pdf", SETTINGS)
+    with pytest.raises(PdfTimeout, match="longer than 0.001 s") as raised:
+        worker.wait(timeout=0.001)
+    assert raised.value.key == "$COHORTPRESS_RENDER_TIMEOUT"
+    assert worker._process.poll() is not None
+    worker.close()
+
+
 def test_ctrl_c_is_left_to_the_build(tmp_path):
     import signal
 
