@@ -80,3 +80,7 @@ def test_worker_times_every_stage(tmp_path):
 
 def test_rss_is_measured():
     assert run._rss_mb() > 1
+
+
+def test_the_font_subsetter_is_named():
+    assert run.font_subsetter() == "HarfBuzz" or "libharfbuzz-subset0" in run.font_subsetter()
