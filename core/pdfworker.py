@@ -8,13 +8,16 @@ it is sent with :func:`cohortpress.pdf.write_pdf` (the same function, so the sam
 the main process writes the table exports.
 
 Protocol: length-prefixed JSON messages, requests on the worker's stdin and replies on a
-pipe of their own. A request is
-``{"html", "output", "settings"}``; the reply ``{"ok": true}`` or
-``{"error": kind, "message": ...}``. The worker ends at end of input, so it never outlives
-its build. If it cannot start, or dies before it has accepted the work, the build renders in
-its own process instead, as it would without a worker.
+pipe of their own (so that nothing a library prints can mix with them). The worker first
+says whether it is ready (``{"ready": true, "module": ...}``, or false with the reason);
+a request is ``{"html", "output", "settings"}``; the reply ``{"ok": true, "stats": ...}``
+or ``{"error": kind, "message": ...}``. The worker ends at end of input and ignores Ctrl-C
+(the build answers it and kills the worker), so it never outlives its build.
 
-The worker first says whether it is ready (``{"ready": true}``, or false with the reason).
+If the worker cannot start, is another installation of cohortpress, or ends without
+answering, the build renders in its own process instead, as it would without a worker: the
+result is the same. A rendering past the time limit kills the worker and fails the build
+(rendering here would only hang).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ _HEADER = struct.Struct(">Q")
 
 
 class WorkerUnavailable(Exception):
-    """The worker is gone before it accepted the work: render in this process instead."""
+    """The worker could not do the work: render in this process instead."""
 
 
 class PdfTimeout(UserError):
