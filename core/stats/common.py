@@ -1,8 +1,13 @@
-"""Result types shared by the statistical modules."""
+"""Result types and input checks shared by the statistical modules."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from cohortpress.errors import StatisticsError
 
 
 @dataclass(frozen=True)
@@ -31,3 +36,47 @@ class TestResult:
     statistic: float | None = None
     df: float | None = None
     note: str | None = None
+
+
+def design_matrix(X, names: Sequence[str]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """``X`` as a 2-D float array (a vector is one column) with one name per column.
+
+    Raises
+    ------
+    StatisticsError
+        If ``X`` has more than two dimensions or the names do not match its columns.
+    """
+    x = np.asarray(X, dtype=float)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2:
+        raise StatisticsError(f"the design matrix must be 2-dimensional, not {x.ndim}-dimensional")
+    names = tuple(str(name) for name in names)
+    if len(names) != x.shape[1]:
+        raise StatisticsError(f"{len(names)} names given for {x.shape[1]} design-matrix columns")
+    return x, names
+
+
+def check_finite_columns(x: np.ndarray, names: Sequence[str]) -> None:
+    """Raise a StatisticsError naming every column of ``x`` with a missing or infinite value."""
+    finite = np.isfinite(x).all(axis=0)
+    if not finite.all():
+        raise StatisticsError("missing or non-finite values in column(s) " + ", ".join(
+            f"'{names[j]}'" for j in np.flatnonzero(~finite)))
+
+
+def float_vector(values, name: str = "values") -> np.ndarray:
+    """``values`` as a 1-D float array (missing values stay ``nan``).
+
+    Raises
+    ------
+    StatisticsError
+        If the values are not numbers or not one-dimensional; ``name`` says which input.
+    """
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise StatisticsError(f"{name} must contain numbers") from None
+    if array.ndim != 1:
+        raise StatisticsError(f"{name} must be a 1-D array; got {array.ndim} dimensions")
+    return array

@@ -15,11 +15,11 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from cohortpress.stats.distributions import chi2_sf, f_sf, t_sf
 from scipy.special import ndtr
 
 from cohortpress.errors import StatisticsError
-from cohortpress.stats.common import TestResult
+from cohortpress.stats.common import TestResult, float_vector
+from cohortpress.stats.distributions import chi2_sf, f_sf, t_sf
 from cohortpress.stats.exact import (DEFAULT_MAX_STEPS, DEFAULT_MONTE_CARLO_SEED,
                                      DEFAULT_MONTE_CARLO_TABLES, FISHER_METHOD,
                                      ExactTestTooCostly, as_contingency_table,
@@ -47,12 +47,7 @@ _WILCOXON_EXACT_MAX_WORK = 200_000_000
 
 def _sample(values, name: str) -> np.ndarray:
     """A 1-D float array of the non-missing values; ``NaN`` dropped, infinities refused."""
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise StatisticsError(f"{name} must contain numbers") from None
-    if array.ndim != 1:
-        raise StatisticsError(f"{name} must be a 1-D array; got {array.ndim} dimensions")
+    array = float_vector(values, name)
     array = array[~np.isnan(array)]
     if np.isinf(array).any():
         raise StatisticsError(f"{name} contains infinite values")

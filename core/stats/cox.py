@@ -26,7 +26,7 @@ import numpy as np
 import scipy.linalg
 
 from cohortpress.errors import StatisticsError
-from cohortpress.stats.common import TestResult
+from cohortpress.stats.common import TestResult, check_finite_columns, design_matrix
 from cohortpress.stats.distributions import chi2_sf, norm_ppf, norm_sf
 
 __all__ = ["CoxFit", "fit_cox", "lr_test_terms"]
@@ -268,15 +268,8 @@ def prepare_cox_data(X, time, event, names: Sequence[str], strata=None) -> CoxDa
 
 
 def _validated_arrays(X, time, event, names):
-    x = np.asarray(X, dtype=float)
-    if x.ndim == 1:
-        x = x[:, None]
-    if x.ndim != 2:
-        raise StatisticsError(f"the design matrix must be 2-dimensional, not {x.ndim}-dimensional")
+    x, names = design_matrix(X, names)
     n, p = x.shape
-    names = tuple(str(name) for name in names)
-    if len(names) != p:
-        raise StatisticsError(f"{len(names)} names given for {p} design-matrix columns")
     if len(set(names)) != p:
         raise StatisticsError("design-matrix column names must be unique")
     if p == 0:
@@ -289,10 +282,7 @@ def _validated_arrays(X, time, event, names):
     for label, values in (("time", time), ("event", event)):
         if not np.isfinite(values).all():
             raise StatisticsError(f"{label} has missing or non-finite values")
-    finite_columns = np.isfinite(x).all(axis=0)
-    if not finite_columns.all():
-        raise StatisticsError("missing or non-finite values in column(s) " + ", ".join(
-            f"'{names[j]}'" for j in np.flatnonzero(~finite_columns)))
+    check_finite_columns(x, names)
     if not ((event == 0.0) | (event == 1.0)).all():
         raise StatisticsError("event must be coded 0 (censored) or 1 (event)")
     return x, time, event == 1.0, names

@@ -34,7 +34,7 @@ import scipy.linalg
 from scipy import special
 
 from cohortpress.errors import StatisticsError
-from cohortpress.stats.common import TestResult
+from cohortpress.stats.common import TestResult, check_finite_columns, design_matrix
 from cohortpress.stats.distributions import chi2_ppf, chi2_sf, norm_ppf, norm_sf
 from cohortpress.stats.cox import raise_if_collinear
 
@@ -158,23 +158,13 @@ class _Design:
 
 
 def _prepare_design(X, y, names: Sequence[str], intercept: bool) -> _Design:
-    x = np.asarray(X, dtype=float)
-    if x.ndim == 1:
-        x = x[:, None]
-    if x.ndim != 2:
-        raise StatisticsError(f"the design matrix must be 2-dimensional, not {x.ndim}-dimensional")
-    names = tuple(str(name) for name in names)
-    if len(names) != x.shape[1]:
-        raise StatisticsError(f"{len(names)} names given for {x.shape[1]} design-matrix columns")
+    x, names = design_matrix(X, names)
     outcome = np.asarray(y, dtype=float).ravel()
     if outcome.size != x.shape[0]:
         raise StatisticsError(f"y has {outcome.size} values for {x.shape[0]} rows")
     if not np.isfinite(outcome).all():
         raise StatisticsError("y has missing or non-finite values")
-    finite = np.isfinite(x).all(axis=0)
-    if not finite.all():
-        raise StatisticsError("missing or non-finite values in column(s) " + ", ".join(
-            f"'{names[j]}'" for j in np.flatnonzero(~finite)))
+    check_finite_columns(x, names)
     if not ((outcome == 0.0) | (outcome == 1.0)).all():
         raise StatisticsError("y must be coded 0/1")
     if outcome.min() == outcome.max():

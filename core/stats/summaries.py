@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cohortpress.errors import StatisticsError
+from cohortpress.stats.common import float_vector
 
 
 @dataclass(frozen=True)
@@ -61,16 +62,6 @@ class CategoricalCounts:
     def proportions(self) -> tuple[float, ...]:
         """Share of each level among the non-missing values (``nan`` if there are none)."""
         return tuple(count / self.n if self.n else float("nan") for count in self.counts)
-
-
-def _float_column(values, name: str = "values") -> np.ndarray:
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise StatisticsError(f"{name} must contain numbers") from None
-    if array.ndim != 1:
-        raise StatisticsError(f"{name} must be a 1-D array; got {array.ndim} dimensions")
-    return array
 
 
 def _mean_and_sum_of_squares(values: np.ndarray) -> tuple[float, float]:
@@ -136,7 +127,7 @@ def continuous_summary(values) -> ContinuousSummary:
     StatisticsError
         If there is no non-missing value, or a value is infinite.
     """
-    array = _float_column(values)
+    array = float_vector(values)
     missing = np.isnan(array)
     present = array[~missing]  # a copy: partitioned in place below
     n = len(present)
