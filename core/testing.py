@@ -14,7 +14,9 @@ Everything a plugin's test suite needs, without data of its own:
   getting the exit code, the results records and the PDF's text back;
 * :func:`read_results`: read a ``results.json`` and check it keeps the contract;
 * :func:`assert_section_renders`: render a section's blocks through the real Jinja
-  templates and check for template errors and unescaped text.
+  templates and check for template errors and unescaped text;
+* :func:`r_values`: numbers from an R fixture written by ``jsonlite`` (``NA``, ``NaN`` and
+  ``Inf`` arrive as strings), for checking a statistic against R.
 
 A test of an analysis, end to end::
 
@@ -47,6 +49,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, Union
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
     from cohortpress.cohort import Cohort
     from cohortpress.model import Analysis, Options, Section
 
@@ -60,6 +64,7 @@ __all__ = [
     "read_results",
     "assert_section_renders",
     "dump_toml",
+    "r_values",
     "RESULT_FIELDS",
 ]
 
@@ -69,6 +74,26 @@ DEMO_CONFIG = "demo_report.toml"
 #: The fields of a results record, in the order of the results-file contract.
 RESULT_FIELDS = ("section", "context", "variable", "variable_level", "group", "group_level",
                  "stat_name", "stat", "formatted")
+
+
+#: How jsonlite writes R's special values (as strings, where JSON has no number for them).
+R_SPECIAL_VALUES = {"NA": math.nan, "NaN": math.nan, "Inf": math.inf, "-Inf": -math.inf}
+
+
+def r_values(value) -> "np.ndarray":
+    """A number, or a (nested) list of numbers, written by R's ``jsonlite``, as a float array.
+
+    ``"NA"``, ``"NaN"``, ``"Inf"`` and ``"-Inf"`` become ``nan`` and infinities; a scalar
+    becomes a one-element array.
+    """
+    import numpy as np
+
+    def convert(item):
+        if isinstance(item, list):
+            return [convert(x) for x in item]
+        return R_SPECIAL_VALUES.get(item, item) if isinstance(item, str) else item
+
+    return np.atleast_1d(np.array(convert(value), dtype=float))
 
 
 # --------------------------------------------------------------------------- the demo cohort

@@ -11,26 +11,17 @@ import pytest
 from cohortpress.errors import StatisticsError
 from cohortpress.stats.competing import cif_at, cumulative_incidence, gray_test
 from cohortpress.stats.survival import kaplan_meier, km_at
+from cohortpress.testing import r_values
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "cuminc.json").read_text())
 DATASETS = FIXTURE["datasets"]
-R_SPECIAL = {"NA": np.nan, "NaN": np.nan, "Inf": np.inf, "-Inf": -np.inf}
 RTOL, ATOL = 1e-10, 1e-14
-
-
-def as_array(value) -> np.ndarray:
-    """A value written by jsonlite as floats (NA, NaN and Inf arrive as strings)."""
-    def convert(item):
-        if isinstance(item, list):
-            return [convert(x) for x in item]
-        return R_SPECIAL.get(item, item) if isinstance(item, str) else item
-    return np.atleast_1d(np.array(convert(value), dtype=float))
 
 
 def data_of(name):
     ds = DATASETS[name]
-    return (as_array(ds["time"]), as_array(ds["status"]).astype(int),
-            as_array(ds["group"]).astype(int), as_array(ds["strata"]).astype(int))
+    return (r_values(ds["time"]), r_values(ds["status"]).astype(int),
+            r_values(ds["group"]).astype(int), r_values(ds["strata"]).astype(int))
 
 
 def curve_cases():
@@ -58,7 +49,7 @@ def test_curve_matches_cuminc(name, group, cause, curve):
     fit = fit_of(name, group, cause)
     # cuminc's vectors trace the step function's corners: (0, 0), then for each event
     # time t the pair (t, F before), (t, F after), and finally the last follow-up time.
-    time, estimate, variance = (as_array(curve[key]) for key in ("time", "est", "var"))
+    time, estimate, variance = (r_values(curve[key]) for key in ("time", "est", "var"))
     np.testing.assert_array_equal(fit.time, time[2:-1:2])
     np.testing.assert_allclose(fit.estimate, estimate[2:-1:2], rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(fit.variance, variance[2:-1:2], rtol=RTOL, atol=ATOL)
@@ -68,15 +59,15 @@ def test_curve_matches_cuminc(name, group, cause, curve):
 @pytest.mark.parametrize(("name", "group", "cause", "curve"), CURVES, ids=CURVE_IDS)
 def test_landmarks_match_timepoints_with_log_minus_log_interval(name, group, cause, curve):
     expected = curve["landmarks"]
-    landmarks = cif_at(fit_of(name, group, cause), as_array(DATASETS[name]["landmarks"]))
-    np.testing.assert_array_equal(landmarks.time, as_array(expected["time"]))
-    np.testing.assert_allclose(landmarks.estimate, as_array(expected["est"]),
+    landmarks = cif_at(fit_of(name, group, cause), r_values(DATASETS[name]["landmarks"]))
+    np.testing.assert_array_equal(landmarks.time, r_values(expected["time"]))
+    np.testing.assert_allclose(landmarks.estimate, r_values(expected["est"]),
                                rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(landmarks.std_err**2, as_array(expected["var"]),
+    np.testing.assert_allclose(landmarks.std_err**2, r_values(expected["var"]),
                                rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(landmarks.conf_low, as_array(expected["conf_low"]),
+    np.testing.assert_allclose(landmarks.conf_low, r_values(expected["conf_low"]),
                                rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(landmarks.conf_high, as_array(expected["conf_high"]),
+    np.testing.assert_allclose(landmarks.conf_high, r_values(expected["conf_high"]),
                                rtol=RTOL, atol=ATOL)
 
 

@@ -15,29 +15,20 @@ from cohortpress.stats.logrank import (
     logrank_trend_test,
     pairwise_logrank,
 )
+from cohortpress.testing import r_values
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "survival_logrank.json").read_text())
-R_SPECIAL = {"NA": np.nan, "NaN": np.nan, "Inf": np.inf, "-Inf": -np.inf}
 RTOL, ATOL = 1e-10, 1e-13
-
-
-def as_array(value) -> np.ndarray:
-    """A value written by jsonlite as floats (NA, NaN and Inf arrive as strings)."""
-    def convert(item):
-        if isinstance(item, list):
-            return [convert(x) for x in item]
-        return R_SPECIAL.get(item, item) if isinstance(item, str) else item
-    return np.atleast_1d(np.array(convert(value), dtype=float))
 
 
 def data_of(name):
     ds = FIXTURE["datasets"][name]
-    return (as_array(ds["time"]), as_array(ds["event"]).astype(int),
-            as_array(ds["group"]).astype(int), as_array(ds["strata"]).astype(int))
+    return (r_values(ds["time"]), r_values(ds["event"]).astype(int),
+            r_values(ds["group"]).astype(int), r_values(ds["strata"]).astype(int))
 
 
 def assert_close(actual, expected, rtol=RTOL):
-    np.testing.assert_allclose(np.asarray(actual, dtype=float), as_array(expected),
+    np.testing.assert_allclose(np.asarray(actual, dtype=float), r_values(expected),
                                rtol=rtol, atol=ATOL)
 
 
@@ -87,8 +78,8 @@ def test_pairwise_matches_survdiff_and_p_adjust(case, adjust):
     time, event, group, _ = data_of(case["dataset"])
     result = pairwise_logrank(time, event, group, adjust=adjust, rho=case["rho"])
     pairs = [(c.group_a, c.group_b) for c in result.comparisons]
-    assert pairs == list(zip(as_array(case["group_a"]).astype(int).tolist(),
-                             as_array(case["group_b"]).astype(int).tolist()))
+    assert pairs == list(zip(r_values(case["group_a"]).astype(int).tolist(),
+                             r_values(case["group_b"]).astype(int).tolist()))
     assert_close([c.p_value for c in result.comparisons], case["p"])
     assert_close([c.p_adjusted for c in result.comparisons], case[adjust])
     assert result.adjust == adjust

@@ -17,25 +17,16 @@ from cohortpress.stats.survival import (
     km_median,
     reverse_km_median_followup,
 )
+from cohortpress.testing import r_values
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "survival_km.json").read_text())
 DATASETS = FIXTURE["datasets"]
-R_SPECIAL = {"NA": np.nan, "NaN": np.nan, "Inf": np.inf, "-Inf": -np.inf}
 RTOL, ATOL = 1e-12, 1e-14  # the JSON carries 15 significant digits
-
-
-def as_array(value) -> np.ndarray:
-    """A value written by jsonlite as floats (NA, NaN and Inf arrive as strings)."""
-    def convert(item):
-        if isinstance(item, list):
-            return [convert(x) for x in item]
-        return R_SPECIAL.get(item, item) if isinstance(item, str) else item
-    return np.atleast_1d(np.array(convert(value), dtype=float))
 
 
 def data_of(name, subset="all"):
     ds = DATASETS[name]
-    time, event, group = as_array(ds["time"]), as_array(ds["event"]), as_array(ds["group"])
+    time, event, group = r_values(ds["time"]), r_values(ds["event"]), r_values(ds["group"])
     rows = slice(None) if subset == "all" else group == int(subset.removeprefix("group"))
     return time[rows], event[rows].astype(int), group[rows].astype(int)
 
@@ -45,7 +36,7 @@ FIT_IDS = [f"{name}-{fit['subset']}-{fit['conf_type']}" for name, fit in FIT_CAS
 
 
 def assert_matches(actual, expected):
-    np.testing.assert_allclose(np.asarray(actual, dtype=float), as_array(expected),
+    np.testing.assert_allclose(np.asarray(actual, dtype=float), r_values(expected),
                                rtol=RTOL, atol=ATOL, equal_nan=True)
 
 
@@ -62,7 +53,7 @@ def test_curve_matches_survfit(name, case):
 def test_landmarks_match_summary_with_extend(name, case):
     time, event, _ = data_of(name, case["subset"])
     fit = kaplan_meier(time, event, conf_type=case["conf_type"])
-    landmarks = km_at(fit, as_array(DATASETS[name]["landmarks"]))
+    landmarks = km_at(fit, r_values(DATASETS[name]["landmarks"]))
     for field, expected in case["landmarks"].items():
         assert_matches(getattr(landmarks, field), expected)
 

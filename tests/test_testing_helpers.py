@@ -328,3 +328,15 @@ def test_dump_toml_round_trips_a_config():
     assert tomllib.loads(dump_toml(document)) == document
     with pytest.raises(ValueError):
         dump_toml({"x": float("nan")})
+
+
+def test_r_values_reads_what_jsonlite_writes():
+    import numpy as np
+
+    from cohortpress.testing import r_values
+
+    values = r_values([1, "NA", 2.5, "Inf", "-Inf", "NaN"])
+    assert values.dtype == float and values.shape == (6,)
+    np.testing.assert_array_equal(values, [1.0, np.nan, 2.5, np.inf, -np.inf, np.nan])
+    assert r_values(3).shape == (1,)
+    assert r_values([[1, "NA"], [2, 3]]).shape == (2, 2)
