@@ -36,6 +36,15 @@ def _p_text(context, p) -> str:
     return f"p {text}" if text[0] in "<>" else f"p = {text}"
 
 
+def _test_record(result, variable: str, group: str, context) -> Result:
+    return Result("test", "p.value", result.p_value, variable=variable, group=group,
+                  formatted=context.format_p(result.p_value))
+
+
+def _test_sentence(info, method: str) -> str:
+    return f"The distribution of {info.label.lower()} was compared between groups with {method}."
+
+
 def run(cohort, options: DistributionOptions, context: SectionContext):
     from cohortpress import figures
     from cohortpress.grouping import group_cohort
@@ -70,11 +79,8 @@ def run(cohort, options: DistributionOptions, context: SectionContext):
             result = comparisons.fisher_test(counts) if test == "fisher" else \
                 comparisons.chisq_test(counts, correct=False)
             annotation = f"{_p_text(context, result.p_value)} ({result.method})"
-            results.append(Result("test", "p.value", result.p_value, variable=options.variable,
-                                  group=groups.variable,
-                                  formatted=context.format_p(result.p_value)))
-            methods.append(f"The distribution of {info.label.lower()} was compared between "
-                           f"groups with {result.method}.")
+            results.append(_test_record(result, options.variable, groups.variable, context))
+            methods.append(_test_sentence(info, result.method))
         png = figures.grouped_bars(list(info.levels), list(groups.levels), percents, counts,
                                    ylabel=options.ylabel or "Patients (%)",
                                    xlabel=info.label_with_unit(), annotation=annotation,
@@ -105,11 +111,8 @@ def run(cohort, options: DistributionOptions, context: SectionContext):
             result = comparisons.wilcoxon_rank_sum(*present[:2]) if test == "wilcoxon" and \
                 len(present) == 2 else comparisons.kruskal_test(present)
             annotation = f"{_p_text(context, result.p_value)}"
-            results.append(Result("test", "p.value", result.p_value, variable=options.variable,
-                                  group=groups.variable,
-                                  formatted=context.format_p(result.p_value)))
-            methods.append(f"The distribution of {info.label.lower()} was compared between "
-                           f"groups with the {result.method}.")
+            results.append(_test_record(result, options.variable, groups.variable, context))
+            methods.append(_test_sentence(info, f"the {result.method}"))
         png = figures.dot_plot(list(groups.levels), samples,
                                ylabel=options.ylabel or info.label_with_unit(),
                                log_scale=options.log_scale,
