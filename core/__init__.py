@@ -11,32 +11,33 @@ from __future__ import annotations
 
 import pluggy
 
-__version__ = "0.1.0"
+from cohortpress.common.version import __version__
 
 #: The marker for hook implementations, in built-in and third-party plugins alike.
 hookimpl = pluggy.HookimplMarker("cohortpress")
 
 _LAZY = {
-    "Analysis": "cohortpress.model",
-    "Options": "cohortpress.model",
-    "Variable": "cohortpress.model",
-    "EndpointName": "cohortpress.model",
-    "SectionContext": "cohortpress.model",
-    "Section": "cohortpress.model",
-    "Table": "cohortpress.model",
-    "Row": "cohortpress.model",
-    "Cell": "cohortpress.model",
-    "Footnote": "cohortpress.model",
-    "Figure": "cohortpress.model",
-    "Paragraph": "cohortpress.model",
-    "ErrorBlock": "cohortpress.model",
-    "CustomBlock": "cohortpress.model",
-    "Result": "cohortpress.model",
-    "Cohort": "cohortpress.cohort",
-    "UserError": "cohortpress.errors",
-    "ConfigError": "cohortpress.errors",
-    "DataError": "cohortpress.errors",
-    "StatisticsError": "cohortpress.errors",
+    "Analysis": "cohortpress.api.model",
+    "Options": "cohortpress.api.model",
+    "Variable": "cohortpress.api.model",
+    "EndpointName": "cohortpress.api.model",
+    "SectionContext": "cohortpress.api.model",
+    "Section": "cohortpress.api.model",
+    "Table": "cohortpress.api.model",
+    "Row": "cohortpress.api.model",
+    "Cell": "cohortpress.api.model",
+    "Footnote": "cohortpress.api.model",
+    "Figure": "cohortpress.api.model",
+    "Paragraph": "cohortpress.api.model",
+    "ErrorBlock": "cohortpress.api.model",
+    "CustomBlock": "cohortpress.api.model",
+    "Result": "cohortpress.api.model",
+    "Cohort": "cohortpress.data.cohort",
+    "RawCohort": "cohortpress.data.readers",
+    "UserError": "cohortpress.common.errors",
+    "ConfigError": "cohortpress.common.errors",
+    "DataError": "cohortpress.common.errors",
+    "StatisticsError": "cohortpress.common.errors",
 }
 
 __all__ = ["__version__", "hookimpl", *_LAZY]

@@ -19,7 +19,7 @@ import os
 import sys
 from typing import Sequence
 
-from cohortpress import __version__
+from cohortpress.common.version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    from cohortpress.errors import UserError
+    from cohortpress.common.errors import UserError
 
     try:
         return COMMANDS[args.command](args)
@@ -113,7 +113,7 @@ def run() -> None:
 
 
 def _build(args) -> int:
-    from cohortpress.build import Progress, build
+    from cohortpress.app.build import Progress, build
 
     outcome = build(args.config, args.output, strict=args.strict,
                     progress=Progress(quiet=args.quiet))
@@ -121,7 +121,7 @@ def _build(args) -> int:
 
 
 def _validate(args) -> int:
-    from cohortpress.build import Progress, validate
+    from cohortpress.app.build import Progress, validate
 
     progress = Progress(quiet=args.quiet)
     plan, cohort = validate(args.config, progress)
@@ -133,7 +133,7 @@ def _validate(args) -> int:
 def _plugins(args) -> int:
     import json
 
-    from cohortpress.pluginmanager import make_plugins
+    from cohortpress.app.plugins import make_plugins
 
     plugins = make_plugins()
     if args.json:
@@ -158,13 +158,13 @@ def _plugins(args) -> int:
 
 
 def _verify(args) -> int:
-    from cohortpress.verify import run_verify
+    from cohortpress.app.verify import run_verify
 
     return run_verify(args.config, args.output, quiet=args.quiet)
 
 
 def _new_plugin(args) -> int:
-    from cohortpress.scaffold import new_plugin
+    from cohortpress.app.scaffold import new_plugin
 
     path = new_plugin(args.name, args.directory)
     print(f"created {path}; next: pip install -e {path} && pytest {path}")

@@ -19,8 +19,8 @@ import numpy as np
 from pydantic import Field
 
 from cohortpress import hookimpl
-from cohortpress.errors import StatisticsError
-from cohortpress.model import (Analysis, Cell, EndpointName, Footnote, Options, Result,
+from cohortpress.common.errors import StatisticsError
+from cohortpress.api.model import (Analysis, Cell, EndpointName, Footnote, Options, Result,
                                SectionContext, Table, Variable)
 
 
@@ -51,7 +51,7 @@ def _fit(design, endpoint, keep, strata, options):
 
 def _model_column(title, design, endpoint, strata, options, *, zph: bool):
     """Fit one model and describe it as a table column (flags instead of failures)."""
-    from cohortpress.regression import ModelColumn, estimates_from, separated_variables
+    from cohortpress.kit.regression import ModelColumn, estimates_from, separated_variables
     from cohortpress.stats.cox import lr_test_terms
 
     column = ModelColumn(title)
@@ -111,7 +111,7 @@ def _fit_threads() -> int:
 
 def _univariable_column(cohort, variable, also, endpoint, strata, options, references):
     """One covariate's own model, with the multivariable model's reference level."""
-    from cohortpress.design import build_design
+    from cohortpress.kit.design import build_design
 
     single = build_design(cohort, [variable], also, references)
     column, _ = _model_column("Univariable", single, endpoint, strata, options, zph=False)
@@ -119,8 +119,8 @@ def _univariable_column(cohort, variable, also, endpoint, strata, options, refer
 
 
 def run(cohort, options: CoxOptions, context: SectionContext):
-    from cohortpress.design import build_design
-    from cohortpress.regression import ModelColumn, RegressionTable
+    from cohortpress.kit.design import build_design
+    from cohortpress.kit.regression import ModelColumn, RegressionTable
 
     endpoint = cohort.endpoint(options.endpoint)
     strata = None

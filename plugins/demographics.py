@@ -24,10 +24,10 @@ from typing import Literal
 import numpy as np
 
 from cohortpress import hookimpl
-from cohortpress.errors import DataError, StatisticsError
-from cohortpress.formatting import fmt_n_percent, fmt_num, in_sentence
-from cohortpress.grouping import Grouping, group_cohort
-from cohortpress.model import (Analysis, Cell, Footnote, Options, Result, Row, SectionContext,
+from cohortpress.common.errors import DataError, StatisticsError
+from cohortpress.common.formatting import fmt_n_percent, fmt_num, in_sentence
+from cohortpress.data.grouping import Grouping, group_cohort
+from cohortpress.api.model import (Analysis, Cell, Footnote, Options, Result, Row, SectionContext,
                                Table, Variable)
 from pydantic import Field
 
@@ -497,7 +497,7 @@ class _TableBuilder:
 
 
 def _format_continuous(summary, stat: str, digits: int, significant: int | None = None) -> str:
-    from cohortpress.formatting import fmt_significant
+    from cohortpress.common.formatting import fmt_significant
 
     if summary.n == 0:
         return "\u2013"

@@ -15,8 +15,8 @@ import numpy as np
 from pydantic import Field
 
 from cohortpress import hookimpl
-from cohortpress.errors import DataError
-from cohortpress.model import Analysis, Figure, Options, Result, SectionContext, Variable
+from cohortpress.common.errors import DataError
+from cohortpress.api.model import Analysis, Figure, Options, Result, SectionContext, Variable
 
 
 class DistributionOptions(Options):
@@ -46,8 +46,8 @@ def _test_sentence(info, method: str) -> str:
 
 
 def run(cohort, options: DistributionOptions, context: SectionContext):
-    from cohortpress import figures
-    from cohortpress.grouping import group_cohort
+    from cohortpress.kit import figures
+    from cohortpress.data.grouping import group_cohort
     from cohortpress.stats import comparisons
 
     info = cohort.variable(options.variable)

@@ -1,8 +1,8 @@
 """Built-in analysis ``kmt2a_partners``: KMT2A status and partner chromosomes by group.
 
 Reads what laboratories record — ISCN karyotypes, fusion names, or the partner itself —
-with :func:`cohortpress.cytogenetics.parse_kmt2a`, then builds two cross-tabulations with
-:func:`cohortpress.plugins.crosstab.crosstab_table`: KMT2A status by group (with a test) and
+with :func:`cohortpress.data.cytogenetics.parse_kmt2a`, then builds two cross-tabulations with
+:func:`cohortpress.kit.crosstab.crosstab_table`: KMT2A status by group (with a test) and
 partner by group, as n (%) of the rearranged patients whose partner is known. Patients whose
 partner is not specified are counted in a footnote; text the parser cannot read is listed
 by patient id (in ``cohortpress validate`` and under the section), never guessed.
@@ -18,8 +18,8 @@ import numpy as np
 from pydantic import Field
 
 from cohortpress import hookimpl
-from cohortpress.errors import DataError
-from cohortpress.model import Analysis, Footnote, Options, Result, SectionContext, Variable
+from cohortpress.common.errors import DataError
+from cohortpress.api.model import Analysis, Footnote, Options, Result, SectionContext, Variable
 
 CategoricalTest = Literal["fisher", "chisq", "chisq_yates", "none"]
 
@@ -45,7 +45,7 @@ class Kmt2aOptions(Options):
 
 def findings_for(cohort, options: Kmt2aOptions):
     """The parser's finding for every patient (distinct texts are parsed once)."""
-    from cohortpress.cytogenetics import parse_kmt2a_many
+    from cohortpress.data.cytogenetics import parse_kmt2a_many
 
     info = cohort.variable(options.source)
     values = cohort.values(options.source)
@@ -76,9 +76,9 @@ def _chromosome_key(label: str):
 
 
 def run(cohort, options: Kmt2aOptions, context: SectionContext):
-    from cohortpress.cytogenetics import partner_label
-    from cohortpress.grouping import group_cohort
-    from cohortpress.plugins.crosstab import CrosstabSpec, crosstab_table
+    from cohortpress.data.cytogenetics import partner_label
+    from cohortpress.data.grouping import group_cohort
+    from cohortpress.kit.crosstab import CrosstabSpec, crosstab_table
 
     by = options.by if options.by is not None else cohort.group
     if by is None:

@@ -16,8 +16,8 @@ import numpy as np
 from pydantic import Field
 
 from cohortpress import hookimpl
-from cohortpress.errors import DataError, StatisticsError
-from cohortpress.model import (Analysis, Footnote, Options, Result, SectionContext, Table,
+from cohortpress.common.errors import DataError, StatisticsError
+from cohortpress.api.model import (Analysis, Footnote, Options, Result, SectionContext, Table,
                                Variable)
 
 
@@ -48,7 +48,7 @@ def outcome_vector(cohort, name: str) -> tuple[np.ndarray, np.ndarray, str]:
 
 
 def _model_column(title, design, y, options):
-    from cohortpress.regression import ModelColumn, estimates_from, separated_variables
+    from cohortpress.kit.regression import ModelColumn, estimates_from, separated_variables
     from cohortpress.stats.logistic import fit_logistic, lr_test_terms
 
     column = ModelColumn(title)
@@ -95,8 +95,8 @@ def _model_column(title, design, y, options):
 
 
 def run(cohort, options: LogisticOptions, context: SectionContext):
-    from cohortpress.design import build_design
-    from cohortpress.regression import ModelColumn, RegressionTable
+    from cohortpress.kit.design import build_design
+    from cohortpress.kit.regression import ModelColumn, RegressionTable
 
     y, known, event_level = outcome_vector(cohort, options.outcome)
     full = build_design(cohort, options.covariates, [known])

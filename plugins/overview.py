@@ -7,7 +7,7 @@ of follow-up. Small on purpose: it proves the path from config to PDF end to end
 from __future__ import annotations
 
 from cohortpress import hookimpl
-from cohortpress.model import (Analysis, EndpointName, Footnote, Options, Result, Row,
+from cohortpress.api.model import (Analysis, EndpointName, Footnote, Options, Result, Row,
                                SectionContext, Table, Variable)
 
 
@@ -20,7 +20,7 @@ class OverviewOptions(Options):
 def run(cohort, options: OverviewOptions, context: SectionContext):
     import numpy as np
 
-    from cohortpress.formatting import fmt_n_percent, fmt_num
+    from cohortpress.common.formatting import fmt_n_percent, fmt_num
 
     by = options.by or cohort.group
     groups = list(cohort.variable(by).levels) if by else []

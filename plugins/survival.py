@@ -20,9 +20,9 @@ import numpy as np
 from pydantic import Field
 
 from cohortpress import hookimpl
-from cohortpress.errors import DataError, StatisticsError
-from cohortpress.formatting import fmt_num, in_sentence
-from cohortpress.model import (Analysis, Cell, EndpointName, Figure, Footnote, Options, Result,
+from cohortpress.common.errors import DataError, StatisticsError
+from cohortpress.common.formatting import fmt_num, in_sentence
+from cohortpress.api.model import (Analysis, Cell, EndpointName, Figure, Footnote, Options, Result,
                                Row, SectionContext, Table, Variable)
 
 #: A time in the endpoint's unit: finite and not negative.
@@ -70,7 +70,7 @@ def _time_unit_word(unit: str, value: float) -> str:
 
 class _SurvivalSection:
     def __init__(self, cohort, options: SurvivalOptions, context: SectionContext):
-        from cohortpress.grouping import group_cohort
+        from cohortpress.data.grouping import group_cohort
 
         self.cohort = cohort
         self.options = options
@@ -383,7 +383,7 @@ class _SurvivalSection:
     # ------------------------------------------------------------------ figures
 
     def km_figure(self, name, endpoint, curves) -> Figure:
-        from cohortpress.figures import step_figure
+        from cohortpress.kit.figures import step_figure
 
         drawn = [self.curve(label, fit) for label, fit in curves]
         annotation = ""
@@ -407,7 +407,7 @@ class _SurvivalSection:
         return Figure(png, caption, alt, width_mm=self.options.width_mm, name=name)
 
     def curve(self, label, fit):
-        from cohortpress.figures import Curve
+        from cohortpress.kit.figures import Curve
 
         censored = fit.n_censor > 0
         return Curve(label, fit.time, fit.surv, fit.conf_low, fit.conf_high,
@@ -422,7 +422,7 @@ class _SurvivalSection:
         return list(np.arange(0.0, limit + 1e-9, step))
 
     def cif_figure(self, name, endpoint, curves, gray_p) -> Figure:
-        from cohortpress.figures import Curve, step_figure
+        from cohortpress.kit.figures import Curve, step_figure
 
         drawn = [Curve(label, fit.time, fit.estimate, start=0.0) for label, fit in curves]
         top = max(0.2, min(1.0, np.ceil(max(float(f.estimate.max()) if len(f.estimate) else 0

@@ -18,7 +18,7 @@ import textwrap
 from pathlib import Path
 
 # Builds in this process render their PDFs here, with WeasyPrint loaded once for the session
-# (cohortpress.build starts a PDF worker process only while WeasyPrint is not loaded). The
+# (cohortpress.app.build starts a PDF worker process only while WeasyPrint is not loaded). The
 # worker is tested in test_pdfworker.py and by every command run in a subprocess.
 import weasyprint  # noqa: E402,F401
 
@@ -169,13 +169,13 @@ class Project:
         return path
 
     def plan(self):
-        from cohortpress.build import plan_build
+        from cohortpress.app.build import plan_build
 
         return plan_build(self.config)
 
     def cohort(self):
         """The typed cohort, through the real plan and reader hook."""
-        from cohortpress.build import load_cohort
+        from cohortpress.app.build import load_cohort
 
         return load_cohort(self.plan())
 

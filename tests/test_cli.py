@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cohortpress import __version__
+from cohortpress.common.version import __version__
 
 
 def test_version(capsys, cp):
@@ -67,12 +67,12 @@ def test_missing_config_file(capsys, cp, tmp_path):
 
 def test_unexpected_errors_are_exit_1_without_traceback_unless_debug(capsys, cp, monkeypatch,
                                                                       tmp_path):
-    import cohortpress.build
+    import cohortpress.app.build
 
     def explode(*args, **kwargs):
         raise RuntimeError("something\nunexpected")
 
-    monkeypatch.setattr(cohortpress.build, "build", explode)
+    monkeypatch.setattr(cohortpress.app.build, "build", explode)
     result = cp.run_cli(["build", tmp_path / "r.toml"], capsys)
     assert result.code == 1
     assert result.err_lines == [
@@ -83,12 +83,12 @@ def test_unexpected_errors_are_exit_1_without_traceback_unless_debug(capsys, cp,
 
 
 def test_interrupt_is_exit_130(capsys, cp, monkeypatch, tmp_path):
-    import cohortpress.build
+    import cohortpress.app.build
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cohortpress.build, "build", interrupted)
+    monkeypatch.setattr(cohortpress.app.build, "build", interrupted)
     result = cp.run_cli(["build", tmp_path / "r.toml"], capsys)
     assert result.code == 130 and "previous report is untouched" in result.err
 

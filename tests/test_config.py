@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cohortpress.config import load_config
-from cohortpress.errors import ConfigError
+from cohortpress.config.schema import load_config
+from cohortpress.common.errors import ConfigError
 
 MINIMAL = """\
 [report]
@@ -152,7 +152,7 @@ def test_section_keys_have_index_paths(tmp_path):
 
 
 def test_section_options_are_validated_against_the_analysis_with_key_paths(tmp_path):
-    from cohortpress.build import plan_build
+    from cohortpress.app.build import plan_build
 
     text = MINIMAL + ('[[section]]\nid = "a"\nanalysis = "overview"\n'
                       '[[section]]\nid = "b"\nanalysis = "overview"\nby = 3\n')

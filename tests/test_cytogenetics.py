@@ -1,4 +1,4 @@
-"""Tests for cohortpress.cytogenetics: KMT2A status and partner from laboratory text."""
+"""Tests for cohortpress.data.cytogenetics: KMT2A status and partner from laboratory text."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cohortpress.cytogenetics import (
+from cohortpress.data.cytogenetics import (
     GENE_ALIASES,
     KMT2A_NAMES,
     PARTNER_BANDS,
@@ -26,7 +26,7 @@ from cohortpress.cytogenetics import (
     partner_gene_for_band,
     partner_label,
 )
-from cohortpress.errors import UserError
+from cohortpress.common.errors import UserError
 
 CORPUS_PATH = Path(__file__).parent / "fixtures" / "iscn_corpus.toml"
 CORPUS = tomllib.loads(CORPUS_PATH.read_text(encoding="utf-8"))["case"]

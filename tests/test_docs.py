@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 import cohortpress
-from cohortpress import hookspecs
-from cohortpress.scaffold import new_plugin
+from cohortpress.api import hookspecs
+from cohortpress.app.scaffold import new_plugin
 from cohortpress.testing import build_report
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ curve sitting at exactly 0.5, a median not reached, landmarks past the last foll
 covariate separating the logistic outcome, a factor whose first level drops out of the
 complete cases). Each config uses every built-in analysis with options unlike the defaults.
 
-Each report is built once per module through :func:`cohortpress.build.build`; its
+Each report is built once per module through :func:`cohortpress.app.build.build`; its
 ``results.json`` is compared with the records R computed from the same CSV
 (``tests/fixtures/r/e2e_<cohort>.R`` writes ``tests/fixtures/e2e_<cohort>.json``): every R
 record must be in the report and agree to a relative 1e-6 (counts exactly), and every record
@@ -33,8 +33,8 @@ from pathlib import Path
 import pytest
 
 from cohortpress import hookimpl
-from cohortpress.build import Progress, build
-from cohortpress.pluginmanager import make_plugins
+from cohortpress.app.build import Progress, build
+from cohortpress.app.plugins import make_plugins
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "e2e"

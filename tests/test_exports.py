@@ -14,9 +14,9 @@ import zipfile
 
 import pytest
 
-from cohortpress.exports import (neutralise, table_csv, table_grid, write_docx,
+from cohortpress.render.exports import (neutralise, table_csv, table_grid, write_docx,
                                  write_table_exports, write_xlsx)
-from cohortpress.model import Cell, Footnote, Row, Table
+from cohortpress.api.model import Cell, Footnote, Row, Table
 
 DATE = dt.datetime(2024, 5, 31)
 

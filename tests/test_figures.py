@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cohortpress import figures
+from cohortpress.kit import figures
 
 
 @pytest.mark.parametrize("value, text", [(1.0, "1"), (10.0, "10"), (1000.0, "1000"),

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cohortpress.formatting import (MINUS, fmt_count, fmt_n_percent, fmt_num, fmt_percent,
+from cohortpress.common.formatting import (MINUS, fmt_count, fmt_n_percent, fmt_num, fmt_percent,
                                     fmt_range, format_p, round_half_up)
 
 DASH = "\u2013"

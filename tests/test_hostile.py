@@ -184,9 +184,9 @@ def test_data_urls_are_allowed(cp, tmp_path):
     project.write("t/report.html.j2", EXTENDS + f'<img src="{pixel}" alt="dot">'
                   "{% endblock %}\n")
     # Only the fetcher is under test: render the HTML to PDF bytes directly.
-    from cohortpress.build import load_cohort, run_section
-    from cohortpress.pdf import write_pdf
-    from cohortpress.report import render_report
+    from cohortpress.app.build import load_cohort, run_section
+    from cohortpress.render.pdf import write_pdf
+    from cohortpress.render.report import render_report
 
     plan = project.plan()
     cohort = load_cohort(plan)
@@ -265,7 +265,7 @@ def test_no_machine_path_reaches_the_report_files(tmp_path):
     import shutil
     import subprocess
 
-    from cohortpress.build import Progress, build
+    from cohortpress.app.build import Progress, build
 
     folder = tmp_path / "study"
     folder.mkdir()

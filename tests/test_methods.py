@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from cohortpress.methods import (compose_methods, merge_parallel, missing_counts,
+from cohortpress.render.methods import (compose_methods, merge_parallel, missing_counts,
                                  section_kind, software_paragraph)
-from cohortpress.model import Figure, Result, Section
+from cohortpress.api.model import Figure, Result, Section
 
 
 def cohort_csv() -> str:
@@ -80,8 +80,8 @@ variables = [{ variable = "sex", test = "fisher" }, { variable = "age", test = "
 
 
 def compose(cp, tmp_path, toml: str = TOML) -> list[str]:
-    from cohortpress.build import load_cohort, run_section
-    from cohortpress.report import methods_paragraphs
+    from cohortpress.app.build import load_cohort, run_section
+    from cohortpress.render.report import methods_paragraphs
 
     project = cp.Project(tmp_path / "p", toml=toml, csv=cohort_csv())
     plan = project.plan()
@@ -117,7 +117,7 @@ def test_software_with_versions(default):
     import numpy
     import scipy
 
-    from cohortpress import __version__
+    from cohortpress.common.version import __version__
 
     software = default[-1]
     assert f"cohortpress {__version__}" in software
@@ -229,7 +229,7 @@ def test_software_paragraph_cites_plugins_and_figures_only_when_there_are_some()
 
 
 def test_failed_sections_contribute_nothing(cp, tmp_path):
-    from cohortpress.config import load_config
+    from cohortpress.config.schema import load_config
 
     project = cp.Project(tmp_path / "p", toml=TOML, csv=cohort_csv())
     config = load_config(project.config)

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from cohortpress.pdf import attachment_date, write_pdf
-from cohortpress.render import static_dir
+from cohortpress.render.dates import file_stamp
+from cohortpress.render.pdf import write_pdf
+from cohortpress.render.html import static_dir
 
 
 # --------------------------------------------------------------------------- reading a PDF
@@ -153,9 +154,9 @@ def test_an_untagged_pdf_fails_these_checks(tmp_path):
     assert b"/StructTreeRoot" not in objects and ALT not in pdf_strings(objects, "Alt")
 
 
-def test_attachment_date():
-    assert attachment_date("2024-05-31T00:00:00Z").isoformat() == "2024-05-31T00:00:00"
-    assert attachment_date(None).year == 1970  # SOURCE_DATE_EPOCH is 0 in a build
+def test_file_stamp():
+    assert file_stamp("2024-05-31T00:00:00Z").isoformat() == "2024-05-31T00:00:00"
+    assert file_stamp(None).year == 1970  # SOURCE_DATE_EPOCH is 0 in a build
 
 
 def test_pdf_a_3b_with_results_attached_is_deterministic(tmp_path):

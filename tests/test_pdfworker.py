@@ -8,11 +8,11 @@ import os
 
 import pytest
 
-from cohortpress.build import Progress, build
-from cohortpress.errors import UserError
-from cohortpress.pdf import ForbiddenURL, write_pdf
-from cohortpress.pdfworker import PdfRenderError, PdfWorker, WorkerUnavailable
-from cohortpress.render import static_dir
+from cohortpress.app.build import Progress, build
+from cohortpress.common.errors import UserError
+from cohortpress.render.pdf import ForbiddenURL, write_pdf
+from cohortpress.render.pdfworker import PdfRenderError, PdfWorker, WorkerUnavailable
+from cohortpress.render.html import static_dir
 
 STATIC = static_dir()
 SETTINGS = {"base_url": STATIC.as_uri() + "/", "static": str(STATIC), "title": "t",
@@ -106,7 +106,7 @@ def test_a_worker_killed_after_warming_up_is_unavailable(tmp_path):
 
 
 def test_another_installation_is_not_used(tmp_path, monkeypatch):
-    import cohortpress.pdfworker as module
+    import cohortpress.render.pdfworker as module
 
     monkeypatch.setattr(module, "_THIS_MODULE", "elsewhere/cohortpress/pdfworker.py")
     with started() as worker, pytest.raises(WorkerUnavailable, match="the worker runs"):
@@ -114,7 +114,7 @@ def test_another_installation_is_not_used(tmp_path, monkeypatch):
 
 
 def test_a_pdf_past_the_time_limit_stops_the_worker(tmp_path):
-    from cohortpress.pdfworker import PdfTimeout
+    from cohortpress.render.pdfworker import PdfTimeout
 
     worker = started()
     worker.submit(DOCUMENT, tmp_path / "x.pdf", SETTINGS)
@@ -157,7 +157,7 @@ def test_the_build_renders_in_process_when_the_worker_is_unavailable(project, mo
 
 def test_a_failed_export_kills_the_worker_and_keeps_the_previous_report(project, monkeypatch,
                                                                         cp):
-    import cohortpress.exports
+    import cohortpress.render.exports
 
     build(project.config, project.out, progress=Progress(quiet=True), pdf_worker=False)
     before = cp.snapshot(project.out)
@@ -166,7 +166,7 @@ def test_a_failed_export_kills_the_worker_and_keeps_the_previous_report(project,
     def broken(*args, **kwargs):
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(cohortpress.exports, "write_table_exports", broken)
+    monkeypatch.setattr(cohortpress.render.exports, "write_table_exports", broken)
     with pytest.raises(OSError, match="simulated"):
         build(project.config, project.out, progress=Progress(quiet=True), pdf_worker=True)
     assert len(workers) == 1 and workers[0]._process.poll() is not None

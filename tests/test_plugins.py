@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from cohortpress import pluginmanager
-from cohortpress.errors import ConfigError
-from cohortpress.pluginmanager import BUILTIN_PLUGINS, HOOK_NAMES, make_plugins
+from cohortpress.app import plugins as pluginmanager
+from cohortpress.common.errors import ConfigError
+from cohortpress.app.plugins import BUILTIN_PLUGINS, HOOK_NAMES, make_plugins
 
 GOOD = '''
 from cohortpress import hookimpl, Analysis, Options, Paragraph, Result
@@ -94,7 +94,7 @@ def test_plugins_plain_listing(capsys, cp):
 
 
 def test_every_hook_is_prefixed_and_documented():
-    from cohortpress import hookspecs
+    from cohortpress.api import hookspecs
 
     for name in HOOK_NAMES:
         assert name.startswith("cohortpress_")
@@ -122,7 +122,7 @@ def test_a_plugin_file_named_in_the_config_adds_an_analysis(cp, tmp_path):
     assert info.hooks == ("cohortpress_analyses",)
     section = plan.sections[1]
     assert section.analysis.name == "greet" and section.options.greeting == "bonjour"
-    from cohortpress.build import load_cohort, run_section
+    from cohortpress.app.build import load_cohort, run_section
 
     ran = run_section(section, load_cohort(plan), plan.config, 30)
     assert not ran.failed and ran.blocks[0].text == "bonjour from 8 patients"
@@ -163,7 +163,7 @@ def test_check_pending_would_take_every_plugin_down_without_the_per_plugin_check
     bad = plugin_file(tmp_path, "unprefixed", BROKEN["unprefixed_hook"])
     module = pluginmanager._import_file(bad)
     raw = pluggy.PluginManager("cohortpress")
-    from cohortpress import hookspecs
+    from cohortpress.api import hookspecs
 
     raw.add_hookspecs(hookspecs)
     raw.register(module)
@@ -257,7 +257,7 @@ def test_plugins_json_shows_load_errors(tmp_path, monkeypatch, capsys, cp):
 
 READER = '''
 from cohortpress import hookimpl
-from cohortpress.readers import RawCohort
+from cohortpress.data.readers import RawCohort
 
 @hookimpl
 def cohortpress_read_cohort(path, fmt, columns, options):

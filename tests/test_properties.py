@@ -28,9 +28,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from cohortpress.cohort import build_cohort
-from cohortpress.config import Config
-from cohortpress.errors import StatisticsError, UserError
+from cohortpress.data.cohort import build_cohort
+from cohortpress.config.schema import Config
+from cohortpress.common.errors import StatisticsError, UserError
 from cohortpress.stats import comparisons
 from cohortpress.stats.competing import gray_test
 from cohortpress.stats.logrank import logrank_test, logrank_trend_test

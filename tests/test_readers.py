@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cohortpress.errors import DataError
-from cohortpress.readers import file_columns, guess_format, read_cohort_file
+from cohortpress.common.errors import DataError
+from cohortpress.data.readers import file_columns, guess_format, read_cohort_file
 
 TOML = """\
 [report]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cohortpress.build import Progress, build
+from cohortpress.app.build import Progress, build
 
 
 def _cohort(n: int = 120, seed: int = 7) -> pd.DataFrame:

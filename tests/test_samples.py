@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cohortpress.build import Progress, build
-from cohortpress.verify import compare, load_published
+from cohortpress.app.build import Progress, build
+from cohortpress.app.verify import compare, load_published
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ("belgian_infant_leukaemia", "mll10_infant_kmt2a")

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from cohortpress import cli
-from cohortpress.errors import UserError
-from cohortpress.scaffold import new_plugin, plugin_names
+from cohortpress.common.errors import UserError
+from cohortpress.app.scaffold import new_plugin, plugin_names
 from cohortpress.testing import assert_section_renders, run_analysis
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cohortpress.errors import StatisticsError
+from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.competing import cif_at, cumulative_incidence, gray_test
 from cohortpress.stats.survival import kaplan_meier, km_at
 from cohortpress.testing import r_values

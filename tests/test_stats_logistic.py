@@ -22,7 +22,7 @@ import pytest
 import scipy.optimize
 from scipy import special, stats
 
-from cohortpress.errors import StatisticsError
+from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.logistic import detect_separation, fit_logistic, lr_test_terms
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "glm_binomial.json").read_text())

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cohortpress.errors import StatisticsError
+from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.summaries import (
     CategoricalCounts,
     categorical_counts,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cohortpress.errors import ConfigError, DataError, StatisticsError
-from cohortpress.model import (Analysis, Cell, ErrorBlock, Figure, Footnote, Options,
+from cohortpress.common.errors import ConfigError, DataError, StatisticsError
+from cohortpress.api.model import (Analysis, Cell, ErrorBlock, Figure, Footnote, Options,
                                Paragraph, Result, Row, Table)
 from cohortpress.testing import (RESULT_FIELDS, assert_section_renders, build_report,
                                  demo_cohort_path, demo_config_path, dump_toml,
@@ -256,7 +256,7 @@ def test_read_results_checks_the_contract(tmp_path):
 
 
 def _section(*blocks):
-    from cohortpress.model import Section
+    from cohortpress.api.model import Section
 
     return Section("s", "S", blocks=tuple(blocks))
 

@@ -25,7 +25,7 @@ PROJECT = "cohortpress"
 
 def hooks() -> list:
     """The hook specifications, in the order they are defined."""
-    from cohortpress import hookspecs
+    from cohortpress.api import hookspecs
 
     found = [obj for name, obj in vars(hookspecs).items()
              if name.startswith(f"{PROJECT}_") and inspect.isfunction(obj)]
@@ -97,7 +97,7 @@ def docstring_markdown(doc: str) -> str:
 
 def render() -> str:
     """The whole of docs/hooks.md."""
-    from cohortpress import hookspecs
+    from cohortpress.api import hookspecs
 
     specs = hooks()
     parts = [HEADER, "", "# Hook reference", ""]

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from cohortpress.errors import StatisticsError
+from cohortpress.common.errors import StatisticsError
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import functools
 import numpy as np
 from scipy.special import ndtr
 
-from cohortpress.errors import StatisticsError
+from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import TestResult, float_vector
 from cohortpress.stats.distributions import chi2_sf, f_sf, t_sf
 from cohortpress.stats.exact import (DEFAULT_MAX_STEPS, DEFAULT_MONTE_CARLO_SEED,

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import ndtri
 
-from cohortpress.errors import StatisticsError
+from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import TestResult
 from cohortpress.stats.distributions import chi2_sf
 from cohortpress.stats.survival import (

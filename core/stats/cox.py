@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 import scipy.linalg
 
-from cohortpress.errors import StatisticsError
+from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import TestResult, check_finite_columns, design_matrix
 from cohortpress.stats.distributions import chi2_sf, norm_ppf, norm_sf
 

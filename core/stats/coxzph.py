@@ -26,7 +26,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from cohortpress.errors import StatisticsError
+from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import TestResult
 from cohortpress.stats.distributions import chi2_sf, rank_average
 from cohortpress.stats.cox import (

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln, xlogy
 
-from cohortpress.errors import StatisticsError
+from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import TestResult
 
 FISHER_METHOD = "Fisher's exact test"

@@ -33,7 +33,7 @@ import numpy as np
 import scipy.linalg
 from scipy import special
 
-from cohortpress.errors import StatisticsError
+from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import TestResult, check_finite_columns, design_matrix
 from cohortpress.stats.distributions import chi2_ppf, chi2_sf, norm_ppf, norm_sf
 from cohortpress.stats.cox import raise_if_collinear

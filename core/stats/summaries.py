@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cohortpress.errors import StatisticsError
+from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import float_vector
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from cohortpress.errors import StatisticsError
+from cohortpress.common.errors import StatisticsError
 
 __all__ = [
     "CONF_TYPES",

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from cohortpress.model import Cell, Row, Table
+from cohortpress.api.model import Table, cell_text, table_grid, table_rows
+from cohortpress.render.dates import file_stamp
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -34,67 +34,6 @@ def neutralise(text: str) -> str:
     if text and text.startswith(FORMULA_TRIGGERS):
         return "'" + text
     return text
-
-
-# --------------------------------------------------------------------------- the grid
-
-
-@dataclass(frozen=True)
-class Slot:
-    """One position of a table's grid: the cell that starts there, or ``None`` if covered."""
-
-    cell: Cell | None
-    row: Row
-    header: bool
-    first_column: bool
-
-
-def table_grid(table: Table) -> list[list[Slot]]:
-    """Header and body rows on a rectangular grid, spans honoured.
-
-    A cell is placed at the first free position of its row (positions covered by a row span
-    from above are skipped) and covers ``rowspan`` × ``colspan`` positions; only the top-left
-    one holds it.
-    """
-    rows = [(row, True) for row in table.header] + [(row, False) for row in table.body]
-    taken: dict[tuple[int, int], None] = {}
-    placed: dict[tuple[int, int], Cell] = {}
-    width = 0
-    for r, (row, _) in enumerate(rows):
-        c = 0
-        for cell in row.cells:
-            while (r, c) in taken:
-                c += 1
-            placed[(r, c)] = cell
-            for rr in range(r, r + max(cell.rowspan, 1)):
-                for cc in range(c, c + max(cell.colspan, 1)):
-                    taken[(rr, cc)] = None
-            c += max(cell.colspan, 1)
-        width = max(width, c)
-    width = max([width] + [cc + 1 for (_, cc) in taken])
-    return [[Slot(placed.get((r, c)), row, header, c == 0) for c in range(width)]
-            for r, (row, header) in enumerate(rows)]
-
-
-def cell_text(cell: Cell | None) -> str:
-    """A cell's text with its footnote marks in brackets: ``0.004[a]``."""
-    if cell is None:
-        return ""
-    return cell.text + "".join(f"[{m}]" for m in cell.marks)
-
-
-def table_rows(table: Table) -> list[list[str]]:
-    """The grid as plain text rows (row labels indented by two spaces per level), for CSV."""
-    out = []
-    for grid_row in table_grid(table):
-        texts = []
-        for slot in grid_row:
-            text = cell_text(slot.cell)
-            if slot.first_column and slot.cell is not None and slot.row.indent and not slot.header:
-                text = "  " * slot.row.indent + text
-            texts.append(text)
-        out.append(texts)
-    return out
 
 
 def table_csv(table: Table) -> str:
@@ -141,7 +80,7 @@ def write_xlsx(tables: Sequence[tuple[str, Table]], path: Path, *,
     from openpyxl.styles import Alignment, Font, Side
     from openpyxl.utils import get_column_letter
 
-    stamp = date or _default_date()
+    stamp = date or file_stamp(None)
     workbook = Workbook()
     workbook.remove(workbook.active)
     workbook.properties.creator = "cohortpress"
@@ -221,7 +160,7 @@ def write_docx(tables: Sequence[tuple[str, Table]], path: Path, title: str, *,
     """
     from docx import Document
 
-    stamp = date or _default_date()
+    stamp = date or file_stamp(None)
     document = Document()
     properties = document.core_properties
     properties.title = title
@@ -400,12 +339,6 @@ def _cell_borders(bottom: int | None = None, top: int | None = None):
 # --------------------------------------------------------------------------- zip files
 
 
-def _default_date() -> dt.datetime:
-    from cohortpress.pdf import attachment_date
-
-    return attachment_date(None)
-
-
 def _save_zip(save, path: Path, stamp: dt.datetime) -> None:
     """Save a zip container through ``save(file)`` and write it to ``path`` with fixed member
     dates, so identical inputs give identical bytes; pin the document dates that the
@@ -452,11 +385,9 @@ def write_table_exports(tables: Sequence[tuple[str, Table]], folder: Path, kinds
     ask for one file per table), and all of them are gathered in ``tables.docx`` and
     ``tables.xlsx``. Tables are numbered as in the report.
     """
-    from cohortpress.pdf import attachment_date
-
     if not tables:
         return []
-    stamp = attachment_date(date_iso)
+    stamp = file_stamp(date_iso)
     written = []
     numbers = list(range(1, len(tables) + 1))
     for kind in ("xlsx", "docx"):

@@ -23,11 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from cohortpress.model import Section
+from cohortpress.api.model import Section
+from cohortpress.common.errors import DataError
+from cohortpress.data.cohort import section_subset
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cohortpress.cohort import Cohort
-    from cohortpress.config import Config
+    from cohortpress.config.schema import Config
+    from cohortpress.data.cohort import Cohort
 
 DESCRIPTIVE, SURVIVAL, REGRESSION = "descriptive", "survival", "regression"
 ORDER = (DESCRIPTIVE, SURVIVAL, REGRESSION)
@@ -257,10 +259,8 @@ def _subset_sentence(cohort: "Cohort", head, section: Section) -> str:
     """"The analysis in “Title” was restricted to the 25 patients with leukaemia type = ALL"."""
     conditions = _join([_condition_text(cohort, c) for c in head.subset])
     try:
-        from cohortpress.build import section_subset
-
-        n = f"the {section_subset(cohort, head).n} "
-    except Exception:  # the section ran, so this does not fail; the count is a nicety
+        n = f"the {section_subset(cohort, head.subset, head.id).n} "
+    except DataError:  # the section failed on its subset: its error block says why
         n = ""
     return (f"The analysis in \u201c{section.title.rstrip('.')}\u201d was restricted to "
             f"{n}patients with {conditions}.")

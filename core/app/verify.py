@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cohortpress.errors import ConfigError
+from cohortpress.common.errors import ConfigError
 
 MATCH_KEYS = ("section", "context", "variable", "variable_level", "group", "group_level",
               "stat_name")
@@ -95,7 +95,7 @@ def load_published(path: Path) -> PublishedFile:
     try:
         return PublishedFile.model_validate(raw)
     except ValidationError as exc:
-        from cohortpress.config import config_error
+        from cohortpress.config.schema import config_error
 
         raise config_error(exc, path, raw, model=PublishedFile) from None
 
@@ -183,8 +183,8 @@ def run_verify(config_path: str | Path, output: str | Path | None = None, *,
     """Rebuild, compare, print the table; 0 when everything matches, 1 on a mismatch."""
     import json
 
-    from cohortpress.build import Progress, build
-    from cohortpress.config import load_config
+    from cohortpress.app.build import Progress, build
+    from cohortpress.config.schema import load_config
 
     config = load_config(config_path)
     if config.published is None:

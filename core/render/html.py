@@ -19,9 +19,9 @@ from typing import Any, Sequence
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from cohortpress.errors import UserError
-from cohortpress.formatting import format_p, fmt_num
-from cohortpress.model import Figure, Section, Table
+from cohortpress.common.errors import UserError
+from cohortpress.common.formatting import format_p, fmt_num
+from cohortpress.api.model import Figure, Section, Table
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "templates" / "static"
 

@@ -19,9 +19,10 @@ from typing import Any, Iterable
 
 import pluggy
 
-from cohortpress import __version__, hookspecs
-from cohortpress.errors import PluginError
-from cohortpress.model import Analysis
+from cohortpress.common.version import __version__
+from cohortpress.api import hookspecs
+from cohortpress.common.errors import PluginError
+from cohortpress.api.model import Analysis
 
 ENTRY_POINT_GROUP = "cohortpress"
 

@@ -24,8 +24,8 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from cohortpress import __version__
-from cohortpress.errors import UserError
+from cohortpress.common.version import __version__
+from cohortpress.common.errors import UserError
 
 __all__ = ["new_plugin", "plugin_names", "PluginNames"]
 

@@ -92,7 +92,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from cohortpress.errors import UserError
+from cohortpress.common.errors import UserError
 
 REARRANGED = "rearranged"
 NOT_REARRANGED = "not rearranged"

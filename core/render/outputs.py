@@ -7,83 +7,24 @@ fails or is killed before that leaves the previous report as it was.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import platform
 import shutil
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from cohortpress import __version__
-from cohortpress.errors import UserError
-from cohortpress.model import Figure, Section, Table
+from cohortpress.common.errors import UserError
+from cohortpress.api.model import Figure, Section, Table
+from cohortpress.render.dates import report_date_iso
+from cohortpress.render.provenance import results_document
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cohortpress.build import Plan, Progress
-    from cohortpress.cohort import Cohort
-    from cohortpress.pdfworker import PdfWorker
-
-PACKAGES = ("numpy", "scipy", "pandas", "lifelines", "statsmodels", "matplotlib", "jinja2",
-            "weasyprint", "pluggy", "pydantic")
-
-
-@functools.lru_cache(maxsize=1)
-def _versions() -> tuple[tuple[str, str], ...]:
-    return tuple(_package_versions().items())
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of cohortpress, Python and the libraries the statistics and PDF rely on
-    (looked up once per process: results.json, the methods and the provenance all cite them)."""
-    return dict(_versions())
-
-
-def _package_versions() -> dict[str, str]:
-    """Versions of cohortpress, Python and the libraries the statistics and PDF rely on."""
-    versions = {"cohortpress": __version__, "python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:  # pragma: no cover
-            versions[name] = "not installed"
-    return versions
-
-
-def results_document(plan: "Plan", cohort: "Cohort", sections: Sequence[Section]) -> dict:
-    """The results file (contract): report metadata and every record, unrounded."""
-    config = plan.config
-    generated = package_versions()
-    generated.update({f"plugin:{_plugin_name(p, config.folder)}": p.version
-                      for p in plan.plugins.infos if p.source != "builtin"})
-    return {
-        "report": {
-            "title": config.report.title,
-            "generated_with": generated,
-            "cohort": {
-                "source": _relative(config.cohort.path, config.folder),
-                "sha256": cohort.sha256,
-                "n_rows": cohort.n,
-            },
-        },
-        "results": [r.as_dict() for s in sections for r in s.results],
-    }
-
-
-def _plugin_name(info, folder: Path) -> str:
-    """A plugin file by its path relative to the config: no machine path in the results."""
-    return _relative(Path(info.name), folder) if info.source == "file" else info.name
-
-
-def _relative(path: Path, folder: Path) -> str:
-    try:
-        return Path(os.path.relpath(path, folder)).as_posix()
-    except ValueError:  # pragma: no cover - another drive
-        return path.name
-
+    from cohortpress.common.progress import Progress
+    from cohortpress.render.job import RenderPlan
+    from cohortpress.data.cohort import Cohort
+    from cohortpress.render.pdfworker import PdfWorker
 
 def table_files(sections: Sequence[Section]) -> list[tuple[str, Table]]:
     """``(file stem, table)`` for every table: ``<section>`` then ``<section>-<name|n>``."""
@@ -107,19 +48,19 @@ def figure_files(sections: Sequence[Section]) -> list[tuple[str, Figure]]:
 
 def table_csv(table: Table) -> str:
     """Caption, header and body on the table's grid (spans honoured), notes."""
-    from cohortpress.exports import table_csv as grid_csv
+    from cohortpress.render.exports import table_csv as grid_csv
 
     return grid_csv(table)
 
 
-def write_outputs(plan: "Plan", cohort: "Cohort", sections: Sequence[Section], out_dir: Path,
+def write_outputs(plan: "RenderPlan", cohort: "Cohort", sections: Sequence[Section], out_dir: Path,
                   progress: "Progress", pdf_worker: "PdfWorker | None" = None) -> list[str]:
     """Render and write every output, then move them into ``out_dir`` together.
 
-    With ``pdf_worker`` (see :mod:`cohortpress.pdfworker`) the PDF is rendered in that
+    With ``pdf_worker`` (see :mod:`cohortpress.render.pdfworker`) the PDF is rendered in that
     process while this one writes the table exports.
     """
-    from cohortpress.report import render_report
+    from cohortpress.render.report import render_report
 
     config = plan.config
     out_dir = Path(out_dir)
@@ -146,10 +87,10 @@ def write_outputs(plan: "Plan", cohort: "Cohort", sections: Sequence[Section], o
             _write(staging / "tables" / f"{stem}.csv", table_csv(table))
             written.append(f"tables/{stem}.csv")
         if "xlsx" in exports or "docx" in exports:
-            from cohortpress.exports import write_table_exports
+            from cohortpress.render.exports import write_table_exports
 
             names = write_table_exports(table_files(sections), staging / "tables", exports,
-                                        config.report.title, _iso_date(config.report.date))
+                                        config.report.title, report_date_iso(config.report.date))
             written.extend(f"tables/{name}" for name in names)
         if "png" in exports:
             for stem, figure in figure_files(sections):
@@ -158,7 +99,7 @@ def write_outputs(plan: "Plan", cohort: "Cohort", sections: Sequence[Section], o
                 target.write_bytes(figure.png)
                 written.append(f"figures/{stem}.png")
         if "html" in exports:
-            from cohortpress.report import standalone_html
+            from cohortpress.render.report import standalone_html
 
             _write(staging / "report.html", standalone_html(html))
             written.append("report.html")
@@ -183,7 +124,7 @@ PDF_TIMEOUT = 600.0
 class _PendingPdf:
     """The PDF: sent to the worker at once, or rendered through the hook by :meth:`wait`."""
 
-    def __init__(self, plan: "Plan", html: str, output: Path, settings: dict,
+    def __init__(self, plan: "RenderPlan", html: str, output: Path, settings: dict,
                  worker: "PdfWorker | None", progress: "Progress"):
         self.plan, self.html, self.output, self.settings = plan, html, output, settings
         self.worker, self.progress = worker, progress
@@ -191,11 +132,11 @@ class _PendingPdf:
             worker.submit(html, output, settings)
 
     def wait(self) -> None:
-        from cohortpress.pdfworker import WorkerUnavailable
+        from cohortpress.render.pdfworker import WorkerUnavailable
 
         try:
             if self.worker is not None:
-                from cohortpress.render import render_timeout
+                from cohortpress.render.html import render_timeout
 
                 try:
                     self.worker.wait(render_timeout(PDF_TIMEOUT))
@@ -211,12 +152,6 @@ class _PendingPdf:
             if not exc.file:
                 exc.file = str(self.plan.config.source)
             raise
-
-
-def builtin_pdf_renderer(plan: "Plan") -> bool:
-    """True when the built-in renderer is the only ``cohortpress_render_pdf``."""
-    impls = plan.plugins.hook.cohortpress_render_pdf.get_hookimpls()
-    return [impl.plugin_name for impl in impls] == ["cohortpress.plugins.pdf"]
 
 
 #: A staging folder whose build cannot be told alive is removed after this many seconds.
@@ -272,13 +207,6 @@ def _process_alive(pid: int) -> bool:
     except (PermissionError, OSError):
         return True
     return True
-
-
-def _iso_date(text: str | None) -> str | None:
-    from cohortpress.report import report_date
-
-    date = report_date(text)
-    return date["iso"] if date else None
 
 
 def _write(path: Path, text: str) -> None:

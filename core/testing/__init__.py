@@ -9,7 +9,7 @@ Everything a plugin's test suite needs, without data of its own:
   start, death and last-contact dates. The values were drawn from a seeded random generator
   (``tools/make_demo_cohort.py`` in the source tree); they describe no real patients;
 * :func:`run_analysis`: validate options and run one analysis exactly as a build would,
-  without rendering, and get its :class:`~cohortpress.model.Section`;
+  without rendering, and get its :class:`~cohortpress.api.model.Section`;
 * :func:`build_report`: write a config into a temporary folder and run the real build,
   getting the exit code, the results records and the PDF's text back;
 * :func:`read_results`: read a ``results.json`` and check it keeps the contract;
@@ -51,8 +51,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, Union
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from cohortpress.cohort import Cohort
-    from cohortpress.model import Analysis, Options, Section
+    from cohortpress.data.cohort import Cohort
+    from cohortpress.api.model import Analysis, Options, Section
 
 __all__ = [
     "demo_cohort_path",
@@ -102,7 +102,7 @@ def r_values(value) -> "np.ndarray":
 def _data_dir() -> Path:
     from importlib.resources import files
 
-    return Path(str(files("cohortpress") / "data"))
+    return Path(str(files("cohortpress.testing") / "demo"))
 
 
 def demo_cohort_path() -> Path:
@@ -138,7 +138,7 @@ def demo_config_path() -> Path:
 
 
 def load_demo_cohort(config: str | os.PathLike[str] | None = None) -> "Cohort":
-    """Load the demo cohort as the typed :class:`~cohortpress.cohort.Cohort` analyses receive.
+    """Load the demo cohort as the typed :class:`~cohortpress.data.cohort.Cohort` analyses receive.
 
     The cohort is read through the reader hook and typed from the config exactly as a build
     does: categorical columns become ordered ``pandas.Categorical`` of their display labels
@@ -156,9 +156,9 @@ def load_demo_cohort(config: str | os.PathLike[str] | None = None) -> "Cohort":
     Cohort
         A new object on every call: an analysis that changes it cannot affect another test.
     """
-    from cohortpress.build import Plan, load_cohort, plan_build
-    from cohortpress.config import load_config
-    from cohortpress.pluginmanager import make_plugins
+    from cohortpress.app.build import Plan, load_cohort, plan_build
+    from cohortpress.config.schema import load_config
+    from cohortpress.app.plugins import make_plugins
 
     if config is None:
         # The demo needs nothing but the built-in reader: do not depend on what is installed.
@@ -177,11 +177,11 @@ def run_analysis(analysis: "Analysis | str", options: "Mapping[str, Any] | Optio
                  p_digits: int = 3, percent_digits: int = 0) -> "Section":
     """Validate ``options`` and run one analysis as a build would, without rendering.
 
-    The options are validated with the analysis's :class:`~cohortpress.model.Options` model
+    The options are validated with the analysis's :class:`~cohortpress.api.model.Options` model
     (unknown keys, wrong types), every option typed ``Variable`` or ``EndpointName`` is
     checked against the cohort, the analysis runs with a
-    :class:`~cohortpress.model.SectionContext`, and its output is checked the way the build
-    checks it (a :class:`~cohortpress.model.Section` of known block types, no ``nan`` in a
+    :class:`~cohortpress.api.model.SectionContext`, and its output is checked the way the build
+    checks it (a :class:`~cohortpress.api.model.Section` of known block types, no ``nan`` in a
     cell, no NaN printed as a number). Unlike a build, an exception from the analysis is
     not turned into an error block: it propagates, with its traceback, to the test.
 
@@ -210,17 +210,17 @@ def run_analysis(analysis: "Analysis | str", options: "Mapping[str, Any] | Optio
     ------
     LookupError
         No analysis has that name (the message lists the available ones and load errors).
-    cohortpress.errors.ConfigError
+    cohortpress.common.errors.ConfigError
         The options are invalid, or name a variable or endpoint the cohort does not have.
     AssertionError
         The analysis returned something the build would reject.
     """
     from pydantic import BaseModel, ValidationError
 
-    from cohortpress.build import collect_references
-    from cohortpress.config import config_error
-    from cohortpress.errors import ConfigError
-    from cohortpress.model import Analysis, SectionContext
+    from cohortpress.app.build import collect_references
+    from cohortpress.config.schema import config_error
+    from cohortpress.common.errors import ConfigError
+    from cohortpress.api.model import Analysis, SectionContext
 
     analysis = _resolve_analysis(analysis, plugin_files)
     if not isinstance(analysis, Analysis):
@@ -255,7 +255,7 @@ def run_analysis(analysis: "Analysis | str", options: "Mapping[str, Any] | Optio
 def _resolve_analysis(analysis: Any, plugin_files: Iterable[str | os.PathLike[str]]):
     if not isinstance(analysis, str):
         return analysis
-    from cohortpress.pluginmanager import make_plugins
+    from cohortpress.app.plugins import make_plugins
 
     plugins = make_plugins([Path(p) for p in plugin_files])
     found = plugins.analysis(analysis)
@@ -269,7 +269,7 @@ def _resolve_analysis(analysis: Any, plugin_files: Iterable[str | os.PathLike[st
 
 def _check_section(section: Any, name: str) -> "Section":
     """The build's own checks of an analysis's output, as an AssertionError."""
-    from cohortpress.build import _checked
+    from cohortpress.app.build import _checked
 
     try:
         return _checked(section, name)
@@ -438,8 +438,8 @@ def build_report(config_or_sections: ConfigLike, tmp_path: str | os.PathLike[str
         The paths, exit code, progress log and sections, with :meth:`BuiltReport.results`
         and :meth:`BuiltReport.pdf_text` to read the outputs back.
     """
-    from cohortpress.build import Progress, build
-    from cohortpress.errors import UserError
+    from cohortpress.app.build import Progress, build
+    from cohortpress.common.errors import UserError
 
     folder = Path(tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
@@ -627,9 +627,9 @@ def assert_section_renders(section: "Section", *,
     import jinja2
     from markupsafe import escape
 
-    from cohortpress.model import ErrorBlock, Figure, Paragraph, Table
-    from cohortpress.pluginmanager import make_plugins
-    from cohortpress.render import make_environment, number_blocks
+    from cohortpress.api.model import ErrorBlock, Figure, Paragraph, Table
+    from cohortpress.app.plugins import make_plugins
+    from cohortpress.render.html import make_environment, number_blocks
 
     section = _check_section(section, section.id if hasattr(section, "id") else "section")
     plugins = make_plugins([Path(p) for p in plugin_files], entry_points=entry_points)

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from markupsafe import Markup
 
-from cohortpress import __version__
-from cohortpress.errors import ConfigError
-from cohortpress.model import Section
-from cohortpress.output import _plugin_name, _relative, package_versions
-from cohortpress.render import make_environment, number_blocks, render_html, static_dir
+from cohortpress.common.version import __version__
+from cohortpress.common.errors import ConfigError
+from cohortpress.api.model import Section
+from cohortpress.render.dates import report_date
+from cohortpress.render.provenance import package_versions, plugin_name, relative_path
+from cohortpress.render.html import make_environment, number_blocks, render_html, static_dir
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cohortpress.build import Plan
-    from cohortpress.cohort import Cohort
+    from cohortpress.render.job import RenderPlan
+    from cohortpress.data.cohort import Cohort
 
 STYLE_FILES = {"journal": "journal.css", "compact": "compact.css"}
 #: The @font-face rules of the bundled fonts: in the PDF's stylesheet, not in report.html.
 FONTS_FILE = "fonts.css"
 
 
-def render_report(plan: "Plan", cohort: "Cohort", sections: Sequence[Section]):
+def render_report(plan: "RenderPlan", cohort: "Cohort", sections: Sequence[Section]):
     """Render the report's HTML; returns ``(html, settings for the PDF renderer)``."""
     config = plan.config
     plugin_dirs = [Path(d) for dirs in plan.plugins.hook.cohortpress_template_dirs()
@@ -72,21 +72,6 @@ def _style_text(name: str, static: Path) -> str:
     return (static / name).read_text(encoding="utf-8").replace("</", "<\\/")
 
 
-def report_date(text: str | None) -> dict[str, str] | None:
-    """The report's date as printed and as ISO (for PDF metadata); ``None`` if not set.
-
-    The build itself never stamps the current time: the same inputs give the same bytes.
-    """
-    if not text:
-        return None
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError("report.date must be an ISO date such as 2024-05-31",
-                          key="report.date") from None
-    return {"printed": f"{day.day} {day:%B %Y}", "iso": f"{day.isoformat()}T00:00:00Z"}
-
-
 def stylesheet(config, static: Path) -> str:
     """Base print CSS, the chosen style, then the user's CSS files (in that order)."""
     parts = [(static / "base.css").read_text(encoding="utf-8"),
@@ -102,16 +87,16 @@ def stylesheet(config, static: Path) -> str:
     return css.replace("</", "<\\/")
 
 
-def methods_paragraphs(plan: "Plan", cohort: "Cohort", sections: Sequence[Section]) -> list[str]:
+def methods_paragraphs(plan: "RenderPlan", cohort: "Cohort", sections: Sequence[Section]) -> list[str]:
     """The statistical-methods text, written from what actually ran.
 
     Sentences come from the sections (each analysis describes its own tests and options),
-    arranged by :func:`cohortpress.methods.compose_methods`: descriptive statistics and
+    arranged by :func:`cohortpress.render.methods.compose_methods`: descriptive statistics and
     tests, survival, regression, missing data, then the software with versions.
     """
-    from cohortpress.methods import compose_methods
+    from cohortpress.render.methods import compose_methods
 
-    plugins = [(_plugin_name(p, plan.config.folder), p.version) for p in plan.plugins.infos
+    plugins = [(plugin_name(p, plan.config.folder), p.version) for p in plan.plugins.infos
                if p.source != "builtin"]
     return compose_methods(plan.config, cohort, sections, package_versions(), plugins)
 
@@ -124,10 +109,10 @@ def abbreviations(config, sections: Sequence[Section]) -> list[tuple[str, str]]:
     return sorted(merged.items(), key=lambda kv: kv[0].lower())
 
 
-def provenance(plan: "Plan", cohort: "Cohort") -> dict[str, Any]:
+def provenance(plan: "RenderPlan", cohort: "Cohort") -> dict[str, Any]:
     config = plan.config
     return {
-        "cohort_file": _relative(cohort.source, config.folder),
+        "cohort_file": relative_path(cohort.source, config.folder),
         "sha256": cohort.sha256,
         "rows_read": cohort.n_rows_read,
         "rows_used": cohort.n,
@@ -135,6 +120,6 @@ def provenance(plan: "Plan", cohort: "Cohort") -> dict[str, Any]:
         "config_file": config.source.name,
         "config_text": config.text,
         "versions": package_versions(),
-        "plugins": [{"name": _plugin_name(p, config.folder), "version": p.version,
+        "plugins": [{"name": plugin_name(p, config.folder), "version": p.version,
                      "source": p.source} for p in plan.plugins.infos],
     }

@@ -19,11 +19,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from cohortpress.config import Config, SectionHead, load_config, validate_section_options
-from cohortpress.errors import ConfigError, DataError, StatisticsError, UserError
-from cohortpress.model import (BLOCK_TYPES, Analysis, ErrorBlock, Options, Result, Section,
+from cohortpress.config.schema import Config, SectionHead, load_config, validate_section_options
+from cohortpress.data.cohort import section_subset
+from cohortpress.common.errors import ConfigError, DataError, StatisticsError, UserError
+from cohortpress.api.model import (BLOCK_TYPES, Analysis, ErrorBlock, Options, Result, Section,
                                SectionContext, Table, _Reference)
-from cohortpress.pluginmanager import Plugins, make_plugins
+from cohortpress.app.plugins import Plugins, make_plugins
+from cohortpress.common.progress import Progress
 
 EXIT_OK, EXIT_SECTION_FAILED, EXIT_USER_ERROR = 0, 1, 2
 
@@ -36,22 +38,6 @@ class StrictFailure(UserError):
     """
 
     exit_code = EXIT_SECTION_FAILED
-
-
-class Progress:
-    """Progress lines on stderr, one per stage and per section (silent when ``quiet``)."""
-
-    def __init__(self, quiet: bool = False, stream=None):
-        self.quiet = quiet
-        self.stream = stream or sys.stderr
-        self.started = time.perf_counter()
-
-    def say(self, text: str) -> None:
-        if not self.quiet:
-            print(f"cohortpress: {text}", file=self.stream, flush=True)
-
-    def timed(self, text: str, seconds: float) -> None:
-        self.say(f"{text} ({seconds:.2f} s)")
 
 
 # --------------------------------------------------------------------------- preparing
@@ -184,9 +170,9 @@ def check_references(plan: Plan, available: Iterable[str]) -> None:
 
 
 def load_cohort(plan: Plan, progress: Progress | None = None):
-    """Read the cohort through the reader hook and type it (see :mod:`cohortpress.cohort`)."""
-    from cohortpress.cohort import build_cohort, file_sha256, needed_columns
-    from cohortpress.readers import file_columns, guess_format
+    """Read the cohort through the reader hook and type it (see :mod:`cohortpress.data.cohort`)."""
+    from cohortpress.data.cohort import build_cohort, file_sha256, needed_columns
+    from cohortpress.data.readers import file_columns, guess_format
 
     progress = progress or Progress(quiet=True)
     config = plan.config
@@ -280,7 +266,7 @@ def _who_needs(plan: Plan, column: str) -> str | None:
             if column in getattr(ep, attr):
                 return f"endpoints.{ep_name}.{attr}[{getattr(ep, attr).index(column)}]"
     for name, spec in config.derived.items():
-        from cohortpress.cohort import derived_sources
+        from cohortpress.data.cohort import derived_sources
 
         if column in derived_sources(spec):
             return f"derived.{name}"
@@ -306,7 +292,7 @@ def run_section(planned: PlannedSection, cohort, config: Config, timeout: float)
                              config_dir=str(config.folder))
     try:
         if head.subset:
-            cohort = section_subset(cohort, head)
+            cohort = section_subset(cohort, head.subset, head.id)
         section = _call_with_timeout(planned.analysis.run, (cohort, planned.options, context),
                                      timeout)
         section = _checked(section, planned.analysis.name)
@@ -320,25 +306,6 @@ def run_section(planned: PlannedSection, cohort, config: Config, timeout: float)
                        f"{type(exc).__name__}: {_one_line(exc)}")
     results = tuple(replace(r, section=head.id) for r in section.results)
     return replace(section, id=head.id, title=title, results=results)
-
-
-def section_subset(cohort, head: SectionHead):
-    """The patients a section's ``subset`` conditions select (all must hold)."""
-    import numpy as np
-
-    from cohortpress.cohort import describe_condition, evaluate
-
-    keep = np.ones(cohort.n, dtype=bool)
-    for i, cond in enumerate(head.subset):
-        if cond.variable not in cohort.variables:
-            raise DataError(f"unknown variable '{cond.variable}'",
-                            key=f"section '{head.id}'.subset[{i}].variable")
-        holds, _ = evaluate(cond, cohort.values(cond.variable), cohort.variable(cond.variable))
-        keep &= holds
-    if not keep.any():
-        raise DataError("no patients left after the section's subset",
-                        key=f"section '{head.id}'.subset")
-    return cohort.subset(keep, "; ".join(describe_condition(c) for c in head.subset))
 
 
 def _call_with_timeout(function, args, timeout: float):
@@ -408,7 +375,7 @@ def build(config_path: str | Path, output: str | Path | None = None, *, strict: 
     """Build the report; raises UserError for bad config or data (exit code 2).
 
     ``pdf_worker``: render the PDF in a second process started now, so that WeasyPrint
-    loads while the analyses run (see :mod:`cohortpress.pdfworker`). The default, None,
+    loads while the analyses run (see :mod:`cohortpress.render.pdfworker`). The default, None,
     does so unless WeasyPrint is already loaded in this process (a notebook or a test
     session that rendered before), where rendering here is as quick.
     """
@@ -421,19 +388,24 @@ def build(config_path: str | Path, output: str | Path | None = None, *, strict: 
                  f"{len(plan.plugins.infos)} plugins")
     for error in plan.plugins.load_errors:
         progress.say(f"warning: plugin '{error.name}' failed to load: {error.message}")
-    from cohortpress.output import builtin_pdf_renderer
-    from cohortpress.pdfworker import PdfWorker
+    from cohortpress.render.pdfworker import PdfWorker
 
     if pdf_worker is None:
         pdf_worker = "weasyprint" not in sys.modules
     # The PDF renderer gets ready in a second process while the cohort is read and analysed.
     worker = PdfWorker.start(config.report.language) \
-        if pdf_worker and builtin_pdf_renderer(plan) else None
+        if pdf_worker and _builtin_pdf_renderer(plan) else None
     try:
         return _build(plan, out_dir, strict, progress, started, worker)
     finally:
         if worker is not None:
             worker.close()
+
+
+def _builtin_pdf_renderer(plan: Plan) -> bool:
+    """True when the built-in renderer is the only ``cohortpress_render_pdf``."""
+    impls = plan.plugins.hook.cohortpress_render_pdf.get_hookimpls()
+    return [impl.plugin_name for impl in impls] == ["cohortpress.plugins.pdf"]
 
 
 def _build(plan: Plan, out_dir: Path, strict: bool, progress: Progress, started: float,
@@ -455,7 +427,7 @@ def _build(plan: Plan, out_dir: Path, strict: bool, progress: Progress, started:
 
 def _run_and_write(plan: Plan, cohort, out_dir: Path, strict: bool, progress: Progress,
                    started: float, pdf_worker) -> BuildOutcome:
-    from cohortpress.output import write_outputs
+    from cohortpress.render.outputs import write_outputs
 
     config = plan.config
     sections = []

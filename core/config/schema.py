@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from cohortpress.errors import ConfigError
+from cohortpress.common.errors import ConfigError
 
 Scalar = Union[str, int, float, bool]
 

@@ -9,14 +9,14 @@ rendering with an error.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from cohortpress.errors import UserError
+from cohortpress.common.errors import UserError
+from cohortpress.render.dates import file_stamp
 
 
 class ForbiddenURL(UserError):
@@ -68,7 +68,7 @@ def write_pdf(html: str, output: Path, settings: dict[str, Any]) -> None:
 
     os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
     fetcher, forbidden = make_fetcher(Path(settings["static"]))
-    stamp = attachment_date(settings.get("date"))
+    stamp = file_stamp(settings.get("date"))
     # Attachments are our own outputs (results.json), read here rather than through the
     # fetcher, which only serves static files. "Data": the file holds the data the tables
     # and figures are drawn from (ISO 32000-2, 7.11.3).
@@ -95,14 +95,3 @@ def write_pdf(html: str, output: Path, settings: dict[str, Any]) -> None:
 ATTACHMENT_DESCRIPTIONS = {
     "results.json": "Every number in this report, unrounded (analysis results data)",
 }
-
-
-def attachment_date(iso: str | None) -> dt.datetime:
-    """The date stamped on attachments: the report's date, else ``SOURCE_DATE_EPOCH``."""
-    if iso:
-        return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).replace(tzinfo=None)
-    try:
-        epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "0") or 0)
-    except ValueError:
-        epoch = 0
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).replace(tzinfo=None)

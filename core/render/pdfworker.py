@@ -4,7 +4,7 @@ WeasyPrint takes about half a second to import and a little more to load its fon
 hyphenation dictionary, and the PDF is the last and longest step of a small report. A build
 therefore starts this worker as soon as its config is read: the worker imports and warms up
 WeasyPrint on the second core while the cohort is read and analysed, then renders the HTML
-it is sent with :func:`cohortpress.pdf.write_pdf` (the same function, so the same bytes) while
+it is sent with :func:`cohortpress.render.pdf.write_pdf` (the same function, so the same bytes) while
 the main process writes the table exports.
 
 Protocol: length-prefixed JSON messages, requests on the worker's stdin and replies on a
@@ -35,7 +35,7 @@ from html import escape
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from cohortpress.errors import UserError
+from cohortpress.common.errors import UserError
 
 _HEADER = struct.Struct(">Q")
 
@@ -96,7 +96,7 @@ class PdfWorker:
         try:
             self._process = subprocess.Popen(
                 # -P: the working folder is not put on the worker's import path.
-                [sys.executable, "-P", "-m", "cohortpress.pdfworker", language,
+                [sys.executable, "-P", "-m", "cohortpress.render.pdfworker", language,
                  str(reply_write)],
                 stdin=subprocess.PIPE, stdout=2, pass_fds=(reply_write,), env=env)
         except BaseException:
@@ -160,7 +160,7 @@ class PdfWorker:
 
         Raises :class:`WorkerUnavailable` when the worker could not start, or ended
         without answering (the caller then renders in its own process: the result is the
-        same), :class:`cohortpress.pdf.ForbiddenURL` for a refused URL,
+        same), :class:`cohortpress.render.pdf.ForbiddenURL` for a refused URL,
         :class:`PdfRenderError` for anything else WeasyPrint raised.
         """
         assert self._thread is not None, "submit() first"
@@ -177,7 +177,7 @@ class PdfWorker:
             self.close()
             raise WorkerUnavailable(reply.get("message", ""))
         if reply.get("error") == "forbidden":
-            from cohortpress.pdf import ForbiddenURL
+            from cohortpress.render.pdf import ForbiddenURL
 
             raise ForbiddenURL(reply["message"])
         if reply.get("error") == "user":
@@ -214,7 +214,7 @@ def _warm_up(language: str) -> None:
     """Load what every rendering needs once: fonts, Pango, the hyphenation dictionary."""
     import weasyprint
 
-    from cohortpress.render import static_dir
+    from cohortpress.render.html import static_dir
 
     static = static_dir()
     fonts = (static / "fonts.css").read_text(encoding="utf-8")
@@ -228,7 +228,7 @@ def serve(language: str, stdin: BinaryIO, replies: BinaryIO) -> int:
     """Warm up, say whether ready, then render each request until end of input."""
     try:
         _warm_up(language)
-        from cohortpress.pdf import ForbiddenURL, write_pdf
+        from cohortpress.render.pdf import ForbiddenURL, write_pdf
     except Exception as exc:  # e.g. WeasyPrint's libraries missing: the build renders itself
         _send(replies, {"ready": False, "message": f"{type(exc).__name__}: {exc}"})
         return 3
@@ -262,7 +262,7 @@ def _peak_mb() -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m cohortpress.pdfworker LANGUAGE REPLY_FD`` (started by :class:`PdfWorker`)."""
+    """``python -m cohortpress.render.pdfworker LANGUAGE REPLY_FD`` (started by :class:`PdfWorker`)."""
     import signal
 
     # Ctrl-C in the terminal reaches the whole process group: the build answers it (and

@@ -1,0 +1,63 @@
+"""Splitting a cohort by a grouping variable: the columns of most tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cohortpress.common.errors import DataError
+
+
+@dataclass(frozen=True, eq=False)
+class Grouping:
+    """Patients split by a categorical variable.
+
+    Attributes
+    ----------
+    variable : str or None
+        The grouping variable (``None``: everyone in one group).
+    label : str
+        Its label.
+    levels : tuple of str
+        The groups, in the variable's level order (empty groups kept: they are reported).
+    codes : ndarray of int
+        Each patient's group index; -1 where the group is missing.
+    sizes : tuple of int
+        Patients per group.
+    """
+
+    variable: str | None
+    label: str
+    levels: tuple[str, ...]
+    codes: np.ndarray
+    sizes: tuple[int, ...]
+
+    @property
+    def n_missing(self) -> int:
+        return int((self.codes < 0).sum())
+
+    @property
+    def n_grouped(self) -> int:
+        return int((self.codes >= 0).sum())
+
+    def mask(self, index: int) -> np.ndarray:
+        return self.codes == index
+
+    def empty_groups(self) -> list[str]:
+        return [lv for lv, n in zip(self.levels, self.sizes) if n == 0]
+
+
+def group_cohort(cohort, by: str | None) -> Grouping:
+    """The :class:`Grouping` of ``cohort`` by ``by`` (everyone together when ``None``)."""
+    if by is None:
+        codes = np.zeros(cohort.n, dtype=np.int64)
+        return Grouping(None, "", ("Overall",), codes, (cohort.n,))
+    info = cohort.variable(by)
+    if info.kind not in ("categorical", "binary"):
+        raise DataError(f"grouping variable '{by}' is {info.kind}; it must be categorical "
+                        f"(derive groups with a 'cut' in [derived])", column=by)
+    values = cohort.values(by)
+    codes = np.asarray(values.cat.codes, dtype=np.int64)
+    sizes = tuple(int(n) for n in np.bincount(codes[codes >= 0], minlength=len(info.levels)))
+    return Grouping(by, info.label, info.levels, codes, sizes)

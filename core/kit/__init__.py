@@ -1,0 +1,62 @@
+"""Layer 5: building blocks that analyses share — the stable kit for plugin authors.
+
+Everything listed in ``__all__`` keeps its name and signature within a major release::
+
+    from cohortpress.kit import fmt_num, fmt_n_percent, group_cohort, crosstab_table
+
+Number formatting as journals print it, splitting a cohort by a grouping variable,
+cross-tables, regression tables, design matrices and survival figures. Loaded lazily, so
+importing the kit costs nothing until a name is used (figures load matplotlib).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    # numbers as journals print them
+    "fmt_num": "cohortpress.common.formatting",
+    "fmt_count": "cohortpress.common.formatting",
+    "fmt_percent": "cohortpress.common.formatting",
+    "fmt_n_percent": "cohortpress.common.formatting",
+    "fmt_range": "cohortpress.common.formatting",
+    "fmt_significant": "cohortpress.common.formatting",
+    "format_p": "cohortpress.common.formatting",
+    "round_half_up": "cohortpress.common.formatting",
+    "in_sentence": "cohortpress.common.formatting",
+    "humanise": "cohortpress.common.formatting",
+    # the columns of most tables
+    "Grouping": "cohortpress.data.grouping",
+    "group_cohort": "cohortpress.data.grouping",
+    # cross-tables
+    "CrosstabSpec": "cohortpress.kit.crosstab",
+    "CrosstabResult": "cohortpress.kit.crosstab",
+    "crosstab_table": "cohortpress.kit.crosstab",
+    # regression
+    "Design": "cohortpress.kit.design",
+    "Term": "cohortpress.kit.design",
+    "build_design": "cohortpress.kit.design",
+    "ModelColumn": "cohortpress.kit.regression",
+    "RegressionTable": "cohortpress.kit.regression",
+    "estimates_from": "cohortpress.kit.regression",
+    # figures
+    "Curve": "cohortpress.kit.figures",
+    "step_figure": "cohortpress.kit.figures",
+    "grouped_bars": "cohortpress.kit.figures",
+    "dot_plot": "cohortpress.kit.figures",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'cohortpress.kit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
