@@ -45,7 +45,7 @@ def main(argv=None) -> int:
         folder = generate.ensure_cohort(n, formats=(args.format,), times=args.times)
         config = folder / f"report-{args.format}.toml"
 
-    from cohortpress.build import Progress, load_cohort, plan_build, run_section
+    from cohortpress.app.build import Progress, load_cohort, plan_build, run_section
     if os.environ.get("PRELOAD"):  # import heavy libraries first, to profile the work alone
         for module in os.environ["PRELOAD"].split(","):
             __import__(module)
@@ -66,7 +66,7 @@ def main(argv=None) -> int:
             print(f"{name}: {time.perf_counter() - started:.2f} s", file=sys.stderr)
 
     cohort = stage("load", load_cohort, plan, Progress(quiet=True))
-    from cohortpress.model import SectionContext
+    from cohortpress.api.model import SectionContext
 
     sections = []
     for planned in plan.sections:
@@ -77,8 +77,8 @@ def main(argv=None) -> int:
         sections.append(stage(planned.head.id, planned.analysis.run, cohort, planned.options,
                               context))
     if args.stage in ("all", "render"):
-        from cohortpress.pdf import write_pdf
-        from cohortpress.report import render_report
+        from cohortpress.render.pdf import write_pdf
+        from cohortpress.render.report import render_report
 
         html, settings = stage("render", render_report, plan, cohort, sections)
         out = HERE / "results" / "profile.pdf"

@@ -172,33 +172,33 @@ def worker(config: str, output: str, json_path: str) -> int:
     process_started = time.perf_counter()
     recorder = Recorder()
     stage = recorder.start("import cohortpress")
-    import cohortpress.build as build_module
-    import cohortpress.cohort
-    import cohortpress.output
-    import cohortpress.pdf
-    import cohortpress.pdfworker
+    import cohortpress.app.build as build_module
+    import cohortpress.data.cohort
+    import cohortpress.render.outputs
+    import cohortpress.render.pdf
+    import cohortpress.render.pdfworker
     import cohortpress.plugins.readers
-    import cohortpress.readers
-    import cohortpress.report
+    import cohortpress.data.readers
+    import cohortpress.render.report
     recorder.end(stage)
 
     _wrap(build_module, "plan_build", recorder, "config + plugins")
     _wrap(build_module, "load_cohort", recorder, "load cohort (checks)")
-    _wrap(cohortpress.readers, "read_cohort_file", recorder, "read file")
-    _wrap(cohortpress.cohort, "file_sha256", recorder, "sha256 of the file")
-    _wrap(cohortpress.cohort, "build_cohort", recorder, "type + derive + endpoints")
+    _wrap(cohortpress.data.readers, "read_cohort_file", recorder, "read file")
+    _wrap(cohortpress.data.cohort, "file_sha256", recorder, "sha256 of the file")
+    _wrap(cohortpress.data.cohort, "build_cohort", recorder, "type + derive + endpoints")
     _wrap(build_module, "run_section", recorder,
           lambda planned, *a, **k: f"section {planned.head.id} ({planned.analysis.name})")
-    _wrap(cohortpress.output, "write_outputs", recorder,
+    _wrap(cohortpress.render.outputs, "write_outputs", recorder,
           "write results.json, tables, xlsx, docx, png")
-    _wrap(cohortpress.report, "render_report", recorder, "render HTML")
+    _wrap(cohortpress.render.report, "render_report", recorder, "render HTML")
     # The PDF is rendered by the worker process while this one writes the exports; what is
     # left to wait for after them is the PDF's share of the critical path. (Without a
     # worker, write_pdf runs here and is timed as before.)
-    _wrap(cohortpress.output._PendingPdf, "wait", recorder, "render PDF (what is left after the exports)")
-    _wrap(cohortpress.pdf, "write_pdf", recorder, "render PDF (in this process)")
+    _wrap(cohortpress.render.outputs._PendingPdf, "wait", recorder, "render PDF (what is left after the exports)")
+    _wrap(cohortpress.render.pdf, "write_pdf", recorder, "render PDF (in this process)")
     workers = []
-    start_worker = cohortpress.pdfworker.PdfWorker.start.__func__
+    start_worker = cohortpress.render.pdfworker.PdfWorker.start.__func__
 
     def start_and_watch(cls, *args, **kwargs):
         started = start_worker(cls, *args, **kwargs)
@@ -207,7 +207,7 @@ def worker(config: str, output: str, json_path: str) -> int:
             workers.append(started)
         return started
 
-    cohortpress.pdfworker.PdfWorker.start = classmethod(start_and_watch)
+    cohortpress.render.pdfworker.PdfWorker.start = classmethod(start_and_watch)
 
     total = recorder.start("build (total)")
     outcome = build_module.build(config, output, progress=build_module.Progress(quiet=True))

@@ -46,7 +46,7 @@ def test_generator_is_seeded_and_formats_agree(tmp_path):
 
 
 def test_config_validates_and_reads_only_its_columns(tmp_path):
-    from cohortpress.build import load_cohort, plan_build
+    from cohortpress.app.build import load_cohort, plan_build
 
     folder = generate.ensure_cohort(1200, tmp_path, formats=("parquet",), quiet=True)
     plan = plan_build(folder / "report-parquet.toml")

@@ -31,7 +31,7 @@ def poisson_rate(events: int, person_time: float, conf_level: float = 0.95):
 
 
 def run(cohort, options: RateOptions, context: SectionContext):
-    from cohortpress.formatting import fmt_num
+    from cohortpress.kit import fmt_num
 
     endpoint = cohort.endpoint(options.endpoint)
     groups = [("Overall", slice(None))]
