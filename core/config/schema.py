@@ -8,7 +8,6 @@ by :func:`validate_section_options`.
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -16,6 +15,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cohortpress.common.errors import ConfigError
+from cohortpress.common.suggest import did_you_mean
 
 Scalar = Union[str, int, float, bool]
 
@@ -407,7 +407,7 @@ def _message(error: dict, loc: tuple, raw: Any, model: type[BaseModel] | None) -
     kind = error["type"]
     if kind == "extra_forbidden":
         known = _known_keys(loc[:-1], model, raw)
-        hint = _did_you_mean(str(loc[-1]), known)
+        hint = _key_hint(str(loc[-1]), known)
         return f"unknown key{hint}"
     if kind == "missing":
         return "required key is missing"
@@ -426,10 +426,10 @@ def _message(error: dict, loc: tuple, raw: Any, model: type[BaseModel] | None) -
     return msg[0].lower() + msg[1:] if msg else kind
 
 
-def _did_you_mean(word: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
-    if close:
-        return f"; did you mean '{close[0]}'?"
+def _key_hint(word: str, known: list[str]) -> str:
+    """The closest allowed key, or failing that the list of allowed keys."""
+    if close := did_you_mean(word, known):
+        return close
     if known:
         return f"; allowed keys: {', '.join(sorted(known))}"
     return ""
