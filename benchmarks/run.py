@@ -173,7 +173,7 @@ def worker(config: str, output: str, json_path: str) -> int:
     recorder = Recorder()
     stage = recorder.start("import cohortpress")
     import cohortpress.app.build as build_module
-    import cohortpress.data.cohort
+    import cohortpress.data.load
     import cohortpress.render.outputs
     import cohortpress.render.pdf
     import cohortpress.render.pdfworker
@@ -185,8 +185,8 @@ def worker(config: str, output: str, json_path: str) -> int:
     _wrap(build_module, "plan_build", recorder, "config + plugins")
     _wrap(build_module, "load_cohort", recorder, "load cohort (checks)")
     _wrap(cohortpress.data.readers, "read_cohort_file", recorder, "read file")
-    _wrap(cohortpress.data.cohort, "file_sha256", recorder, "sha256 of the file")
-    _wrap(cohortpress.data.cohort, "build_cohort", recorder, "type + derive + endpoints")
+    _wrap(cohortpress.data.load, "file_sha256", recorder, "sha256 of the file")
+    _wrap(cohortpress.data.load, "build_cohort", recorder, "type + derive + endpoints")
     _wrap(build_module, "run_section", recorder,
           lambda planned, *a, **k: f"section {planned.head.id} ({planned.analysis.name})")
     _wrap(cohortpress.render.outputs, "write_outputs", recorder,

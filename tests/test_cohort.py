@@ -333,7 +333,7 @@ def test_no_rows_left_after_filters(cp, tmp_path):
 
 
 def test_only_the_columns_the_report_needs_are_read(cp, tmp_path):
-    from cohortpress.data.cohort import needed_columns
+    from cohortpress.data.load import needed_columns
 
     project = make(cp, tmp_path, extra=DERIVED)
     plan = project.plan()

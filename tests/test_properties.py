@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from cohortpress.data.cohort import build_cohort
+from cohortpress.data.load import build_cohort
 from cohortpress.config.schema import Config
 from cohortpress.common.errors import StatisticsError, UserError
 from cohortpress.stats import comparisons

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from cohortpress.config.schema import Config, SectionHead, load_config, validate_section_options
-from cohortpress.data.cohort import section_subset
+from cohortpress.data.conditions import section_subset
 from cohortpress.common.errors import ConfigError, DataError, StatisticsError, UserError
 from cohortpress.api.model import (BLOCK_TYPES, Analysis, ErrorBlock, Options, Result, Section,
                                SectionContext, Table, _Reference)
@@ -171,7 +171,7 @@ def check_references(plan: Plan, available: Iterable[str]) -> None:
 
 def load_cohort(plan: Plan, progress: Progress | None = None):
     """Read the cohort through the reader hook and type it (see :mod:`cohortpress.data.cohort`)."""
-    from cohortpress.data.cohort import build_cohort, file_sha256, needed_columns
+    from cohortpress.data.load import build_cohort, file_sha256, needed_columns
     from cohortpress.data.readers import file_columns, guess_format
 
     progress = progress or Progress(quiet=True)
@@ -266,7 +266,7 @@ def _who_needs(plan: Plan, column: str) -> str | None:
             if column in getattr(ep, attr):
                 return f"endpoints.{ep_name}.{attr}[{getattr(ep, attr).index(column)}]"
     for name, spec in config.derived.items():
-        from cohortpress.data.cohort import derived_sources
+        from cohortpress.data.derive import derived_sources
 
         if column in derived_sources(spec):
             return f"derived.{name}"

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from cohortpress.api.model import Section
 from cohortpress.common.errors import DataError
-from cohortpress.data.cohort import section_subset
+from cohortpress.data.conditions import section_subset
 
 if TYPE_CHECKING:  # pragma: no cover
     from cohortpress.config.schema import Config
