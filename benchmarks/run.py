@@ -178,13 +178,13 @@ def worker(config: str, output: str, json_path: str) -> int:
     import cohortpress.render.pdf
     import cohortpress.render.pdfworker
     import cohortpress.plugins.readers
-    import cohortpress.data.readers
+    import cohortpress.data.files
     import cohortpress.render.report
     recorder.end(stage)
 
     _wrap(build_module, "plan_build", recorder, "config + plugins")
     _wrap(build_module, "load_cohort", recorder, "load cohort (checks)")
-    _wrap(cohortpress.data.readers, "read_cohort_file", recorder, "read file")
+    _wrap(cohortpress.data.files, "read_cohort_file", recorder, "read file")
     _wrap(cohortpress.data.load, "file_sha256", recorder, "sha256 of the file")
     _wrap(cohortpress.data.load, "build_cohort", recorder, "type + derive + endpoints")
     _wrap(build_module, "run_section", recorder,

@@ -33,7 +33,7 @@ _LAZY = {
     "CustomBlock": "cohortpress.api.model",
     "Result": "cohortpress.api.model",
     "Cohort": "cohortpress.data.cohort",
-    "RawCohort": "cohortpress.data.readers",
+    "RawCohort": "cohortpress.data.files",
     "UserError": "cohortpress.common.errors",
     "ConfigError": "cohortpress.common.errors",
     "DataError": "cohortpress.common.errors",

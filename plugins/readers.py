@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cohortpress import hookimpl
-from cohortpress.data.readers import FORMATS, read_cohort_file
+from cohortpress.data.files import FORMATS, read_cohort_file
 
 
 @hookimpl(trylast=True)

@@ -257,7 +257,7 @@ def test_plugins_json_shows_load_errors(tmp_path, monkeypatch, capsys, cp):
 
 READER = '''
 from cohortpress import hookimpl
-from cohortpress.data.readers import RawCohort
+from cohortpress.data.files import RawCohort
 
 @hookimpl
 def cohortpress_read_cohort(path, fmt, columns, options):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from cohortpress.common.errors import DataError
-from cohortpress.data.readers import file_columns, guess_format, read_cohort_file
+from cohortpress.data.files import file_columns, guess_format, read_cohort_file
 
 TOML = """\
 [report]

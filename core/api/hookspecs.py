@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from cohortpress.config.schema import Config
     from cohortpress.api.model import Analysis, Section
-    from cohortpress.data.readers import RawCohort
+    from cohortpress.data.files import RawCohort
 
 hookspec = pluggy.HookspecMarker("cohortpress")
 

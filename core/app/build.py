@@ -172,7 +172,7 @@ def check_references(plan: Plan, available: Iterable[str]) -> None:
 def load_cohort(plan: Plan, progress: Progress | None = None):
     """Read the cohort through the reader hook and type it (see :mod:`cohortpress.data.cohort`)."""
     from cohortpress.data.load import build_cohort, file_sha256, needed_columns
-    from cohortpress.data.readers import file_columns, guess_format
+    from cohortpress.data.files import file_columns, guess_format
 
     progress = progress or Progress(quiet=True)
     config = plan.config
