@@ -66,7 +66,7 @@ def main(argv=None) -> int:
             print(f"{name}: {time.perf_counter() - started:.2f} s", file=sys.stderr)
 
     cohort = stage("load", load_cohort, plan, Progress(quiet=True))
-    from cohortpress.api.model import SectionContext
+    from cohortpress.api.sections import SectionContext
 
     sections = []
     for planned in plan.sections:

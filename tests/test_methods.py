@@ -8,7 +8,9 @@ import pytest
 
 from cohortpress.render.methods import (compose_methods, merge_parallel, missing_counts,
                                  section_kind, software_paragraph)
-from cohortpress.api.model import Figure, Result, Section
+from cohortpress.api.blocks import Figure
+from cohortpress.api.results import Result
+from cohortpress.api.sections import Section
 
 
 def cohort_csv() -> str:

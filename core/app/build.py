@@ -22,8 +22,10 @@ from typing import Any, Iterable, Sequence
 from cohortpress.config.schema import Config, SectionHead, load_config, validate_section_options
 from cohortpress.data.cohort import section_subset
 from cohortpress.common.errors import ConfigError, DataError, StatisticsError, UserError
-from cohortpress.api.model import (BLOCK_TYPES, Analysis, ErrorBlock, Options, Result, Section,
-                               SectionContext, Table, _Reference)
+from cohortpress.api.options import Options, _Reference
+from cohortpress.api.blocks import BLOCK_TYPES, ErrorBlock, Table
+from cohortpress.api.results import Result
+from cohortpress.api.sections import Analysis, Section, SectionContext
 from cohortpress.app.plugins import Plugins, make_plugins
 from cohortpress.common.progress import Progress
 

@@ -21,7 +21,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from cohortpress.common.errors import UserError
 from cohortpress.common.formatting import format_p, fmt_num
-from cohortpress.api.model import Figure, Section, Table
+from cohortpress.api.blocks import Figure, Table
+from cohortpress.api.sections import Section
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "templates" / "static"
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from cohortpress.common.errors import UserError
-from cohortpress.api.model import Figure, Section, Table
+from cohortpress.api.blocks import Figure, Table
+from cohortpress.api.sections import Section
 from cohortpress.render.dates import report_date_iso
 from cohortpress.render.provenance import results_document
 

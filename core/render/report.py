@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 from cohortpress.common.version import __version__
 from cohortpress.common.errors import ConfigError
-from cohortpress.api.model import Section
+from cohortpress.api.sections import Section
 from cohortpress.render.dates import report_date
 from cohortpress.render.provenance import package_versions, plugin_name, relative_path
 from cohortpress.render.html import make_environment, number_blocks, render_html, static_dir

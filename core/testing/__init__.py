@@ -52,7 +52,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
     from cohortpress.data.cohort import Cohort
-    from cohortpress.api.model import Analysis, Options, Section
+    from cohortpress.api.options import Options
+    from cohortpress.api.sections import Analysis, Section
 
 __all__ = [
     "demo_cohort_path",
@@ -220,7 +221,7 @@ def run_analysis(analysis: "Analysis | str", options: "Mapping[str, Any] | Optio
     from cohortpress.app.build import collect_references
     from cohortpress.config.schema import config_error
     from cohortpress.common.errors import ConfigError
-    from cohortpress.api.model import Analysis, SectionContext
+    from cohortpress.api.sections import Analysis, SectionContext
 
     analysis = _resolve_analysis(analysis, plugin_files)
     if not isinstance(analysis, Analysis):
@@ -627,7 +628,7 @@ def assert_section_renders(section: "Section", *,
     import jinja2
     from markupsafe import escape
 
-    from cohortpress.api.model import ErrorBlock, Figure, Paragraph, Table
+    from cohortpress.api.blocks import ErrorBlock, Figure, Paragraph, Table
     from cohortpress.app.plugins import make_plugins
     from cohortpress.render.html import make_environment, number_blocks
 
