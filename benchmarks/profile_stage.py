@@ -77,8 +77,8 @@ def main(argv=None) -> int:
         sections.append(stage(planned.head.id, planned.analysis.run, cohort, planned.options,
                               context))
     if args.stage in ("all", "render"):
-        from cohortpress.render.pdf import write_pdf
-        from cohortpress.render.report import render_report
+        from cohortpress.render.weasy import write_pdf
+        from cohortpress.render.context import render_report
 
         html, settings = stage("render", render_report, plan, cohort, sections)
         out = HERE / "results" / "profile.pdf"

@@ -429,7 +429,7 @@ def _build(plan: Plan, out_dir: Path, strict: bool, progress: Progress, started:
 
 def _run_and_write(plan: Plan, cohort, out_dir: Path, strict: bool, progress: Progress,
                    started: float, pdf_worker) -> BuildOutcome:
-    from cohortpress.render.outputs import write_outputs
+    from cohortpress.render.write import write_outputs
 
     config = plan.config
     sections = []

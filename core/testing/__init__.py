@@ -630,7 +630,7 @@ def assert_section_renders(section: "Section", *,
 
     from cohortpress.api.blocks import ErrorBlock, Figure, Paragraph, Table
     from cohortpress.app.plugins import make_plugins
-    from cohortpress.render.html import make_environment, number_blocks
+    from cohortpress.render.jinja import make_environment, number_blocks
 
     section = _check_section(section, section.id if hasattr(section, "id") else "section")
     plugins = make_plugins([Path(p) for p in plugin_files], entry_points=entry_points)

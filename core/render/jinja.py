@@ -1,4 +1,5 @@
-"""From sections to the report's HTML, with Jinja.
+"""The Jinja side of rendering: the environment, the numbering of tables and figures, and
+rendering a template within a time limit.
 
 The environment is sandboxed, autoescaping (``autoescape=True`` explicitly:
 ``select_autoescape`` does not match ``*.html.j2``) and uses ``StrictUndefined``. Templates
@@ -23,9 +24,6 @@ from cohortpress.common.errors import UserError
 from cohortpress.common.formatting import format_p, fmt_num
 from cohortpress.api.blocks import Figure, Table
 from cohortpress.api.sections import Section
-
-STATIC_DIR = Path(__file__).resolve().parent.parent / "templates" / "static"
-
 
 def static_dir() -> Path:
     """The package's static folder (CSS and fonts); the only local files a PDF may read."""
