@@ -1,6 +1,8 @@
 """cohortpress: publication-style statistical reports for clinical cohort studies.
 
-Plugin authors import everything they need from here::
+The public API for plugin authors is this module (the hook marker, the value types, the
+errors, ``Cohort`` and ``RawCohort``), :mod:`cohortpress.kit` (shared building blocks) and
+:mod:`cohortpress.testing`; every other module is internal (docs/plugins.md)::
 
     from cohortpress import hookimpl, Analysis, Options, Variable, Section, Table, Row, Cell
 

@@ -1,4 +1,4 @@
-"""The build: config ▸ cohort ▸ analyses ▸ sections ▸ render, in one direction.
+"""The build: config ▸ cohort ▸ analyses ▸ sections ▸ render, in that order.
 
 The core runs every analysis itself: an exception becomes an error block in that section,
 the rest of the report is built and the exit code is 1 (``strict`` makes it fatal). Every
@@ -35,8 +35,8 @@ EXIT_OK, EXIT_SECTION_FAILED, EXIT_USER_ERROR = 0, 1, 2
 class StrictFailure(UserError):
     """A section failed under ``--strict``: nothing is written and the exit code is 1.
 
-    DESIGN section 6: exit code 1 means "a section failed (report still written, or nothing
-    written under --strict)"; bad config or data (exit code 2) is a different thing.
+    The exit codes are a contract (README, "Commands"): 1 means "a section failed (report
+    still written, or nothing written under --strict)"; bad config or data is exit code 2.
     """
 
     exit_code = EXIT_SECTION_FAILED

@@ -9,7 +9,7 @@ Everything a plugin's test suite needs, without data of its own:
   start, death and last-contact dates. The values were drawn from a seeded random generator
   (``tools/make_demo_cohort.py`` in the source tree); they describe no real patients;
 * :func:`run_analysis`: validate options and run one analysis exactly as a build would,
-  without rendering, and get its :class:`~cohortpress.api.model.Section`;
+  without rendering, and get its :class:`~cohortpress.Section`;
 * :func:`build_report`: write a config into a temporary folder and run the real build,
   getting the exit code, the results records and the PDF's text back;
 * :func:`read_results`: read a ``results.json`` and check it keeps the contract;
@@ -178,11 +178,11 @@ def run_analysis(analysis: "Analysis | str", options: "Mapping[str, Any] | Optio
                  p_digits: int = 3, percent_digits: int = 0) -> "Section":
     """Validate ``options`` and run one analysis as a build would, without rendering.
 
-    The options are validated with the analysis's :class:`~cohortpress.api.model.Options` model
+    The options are validated with the analysis's :class:`~cohortpress.Options` model
     (unknown keys, wrong types), every option typed ``Variable`` or ``EndpointName`` is
     checked against the cohort, the analysis runs with a
-    :class:`~cohortpress.api.model.SectionContext`, and its output is checked the way the build
-    checks it (a :class:`~cohortpress.api.model.Section` of known block types, no ``nan`` in a
+    :class:`~cohortpress.SectionContext`, and its output is checked the way the build
+    checks it (a :class:`~cohortpress.Section` of known block types, no ``nan`` in a
     cell, no NaN printed as a number). Unlike a build, an exception from the analysis is
     not turned into an error block: it propagates, with its traceback, to the test.
 
