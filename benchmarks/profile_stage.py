@@ -66,7 +66,7 @@ def main(argv=None) -> int:
             print(f"{name}: {time.perf_counter() - started:.2f} s", file=sys.stderr)
 
     cohort = stage("load", load_cohort, plan, Progress(quiet=True))
-    from cohortpress.api.model import SectionContext
+    from cohortpress.api.sections import SectionContext
 
     sections = []
     for planned in plan.sections:
@@ -77,8 +77,8 @@ def main(argv=None) -> int:
         sections.append(stage(planned.head.id, planned.analysis.run, cohort, planned.options,
                               context))
     if args.stage in ("all", "render"):
-        from cohortpress.render.pdf import write_pdf
-        from cohortpress.render.report import render_report
+        from cohortpress.render.weasy import write_pdf
+        from cohortpress.render.context import render_report
 
         html, settings = stage("render", render_report, plan, cohort, sections)
         out = HERE / "results" / "profile.pdf"

@@ -174,12 +174,12 @@ def worker(config: str, output: str, json_path: str) -> int:
     stage = recorder.start("import cohortpress")
     import cohortpress.app.build as build_module
     import cohortpress.data.load
-    import cohortpress.render.outputs
-    import cohortpress.render.pdf
+    import cohortpress.render.write
+    import cohortpress.render.weasy
     import cohortpress.render.pdfworker
     import cohortpress.plugins.readers
     import cohortpress.data.files
-    import cohortpress.render.report
+    import cohortpress.render.context
     recorder.end(stage)
 
     _wrap(build_module, "plan_build", recorder, "config + plugins")
@@ -189,14 +189,14 @@ def worker(config: str, output: str, json_path: str) -> int:
     _wrap(cohortpress.data.load, "build_cohort", recorder, "type + derive + endpoints")
     _wrap(build_module, "run_section", recorder,
           lambda planned, *a, **k: f"section {planned.head.id} ({planned.analysis.name})")
-    _wrap(cohortpress.render.outputs, "write_outputs", recorder,
+    _wrap(cohortpress.render.write, "write_outputs", recorder,
           "write results.json, tables, xlsx, docx, png")
-    _wrap(cohortpress.render.report, "render_report", recorder, "render HTML")
+    _wrap(cohortpress.render.context, "render_report", recorder, "render HTML")
     # The PDF is rendered by the worker process while this one writes the exports; what is
     # left to wait for after them is the PDF's share of the critical path. (Without a
     # worker, write_pdf runs here and is timed as before.)
-    _wrap(cohortpress.render.outputs._PendingPdf, "wait", recorder, "render PDF (what is left after the exports)")
-    _wrap(cohortpress.render.pdf, "write_pdf", recorder, "render PDF (in this process)")
+    _wrap(cohortpress.render.write._PendingPdf, "wait", recorder, "render PDF (what is left after the exports)")
+    _wrap(cohortpress.render.weasy, "write_pdf", recorder, "render PDF (in this process)")
     workers = []
     start_worker = cohortpress.render.pdfworker.PdfWorker.start.__func__
 

@@ -1,6 +1,8 @@
 """cohortpress: publication-style statistical reports for clinical cohort studies.
 
-Plugin authors import everything they need from here::
+The public API for plugin authors is this module (the hook marker, the value types, the
+errors, ``Cohort`` and ``RawCohort``), :mod:`cohortpress.kit` (shared building blocks) and
+:mod:`cohortpress.testing`; every other module is internal (docs/plugins.md)::
 
     from cohortpress import hookimpl, Analysis, Options, Variable, Section, Table, Row, Cell
 
@@ -17,21 +19,21 @@ from cohortpress.common.version import __version__
 hookimpl = pluggy.HookimplMarker("cohortpress")
 
 _LAZY = {
-    "Analysis": "cohortpress.api.model",
-    "Options": "cohortpress.api.model",
-    "Variable": "cohortpress.api.model",
-    "EndpointName": "cohortpress.api.model",
-    "SectionContext": "cohortpress.api.model",
-    "Section": "cohortpress.api.model",
-    "Table": "cohortpress.api.model",
-    "Row": "cohortpress.api.model",
-    "Cell": "cohortpress.api.model",
-    "Footnote": "cohortpress.api.model",
-    "Figure": "cohortpress.api.model",
-    "Paragraph": "cohortpress.api.model",
-    "ErrorBlock": "cohortpress.api.model",
-    "CustomBlock": "cohortpress.api.model",
-    "Result": "cohortpress.api.model",
+    "Analysis": "cohortpress.api.sections",
+    "Options": "cohortpress.api.options",
+    "Variable": "cohortpress.api.options",
+    "EndpointName": "cohortpress.api.options",
+    "SectionContext": "cohortpress.api.sections",
+    "Section": "cohortpress.api.sections",
+    "Table": "cohortpress.api.blocks",
+    "Row": "cohortpress.api.blocks",
+    "Cell": "cohortpress.api.blocks",
+    "Footnote": "cohortpress.api.blocks",
+    "Figure": "cohortpress.api.blocks",
+    "Paragraph": "cohortpress.api.blocks",
+    "ErrorBlock": "cohortpress.api.blocks",
+    "CustomBlock": "cohortpress.api.blocks",
+    "Result": "cohortpress.api.results",
     "Cohort": "cohortpress.data.cohort",
     "RawCohort": "cohortpress.data.files",
     "UserError": "cohortpress.common.errors",

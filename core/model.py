@@ -1,5 +1,9 @@
-"""Deprecated: moved to :mod:`cohortpress.api.model`; import from ``cohortpress`` (removed in 0.3)."""
+"""Deprecated: split into :mod:`cohortpress.api.options`, :mod:`~cohortpress.api.blocks`,
+:mod:`~cohortpress.api.results` and :mod:`~cohortpress.api.sections`; import from
+``cohortpress`` (removed in 0.3)."""
 
 from cohortpress._compat import moved
 
-__getattr__ = moved(__name__, "cohortpress.api.model", "cohortpress")
+__getattr__ = moved(__name__, ("cohortpress.api.options", "cohortpress.api.blocks",
+                               "cohortpress.api.results", "cohortpress.api.sections"),
+                    "cohortpress")

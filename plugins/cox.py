@@ -20,8 +20,10 @@ from pydantic import Field
 
 from cohortpress import hookimpl
 from cohortpress.common.errors import StatisticsError
-from cohortpress.api.model import (Analysis, Cell, EndpointName, Footnote, Options, Result,
-                               SectionContext, Table, Variable)
+from cohortpress.api.options import EndpointName, Options, Variable
+from cohortpress.api.blocks import Cell, Footnote, Table
+from cohortpress.api.results import Result
+from cohortpress.api.sections import Analysis, SectionContext
 
 
 class CoxOptions(Options):

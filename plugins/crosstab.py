@@ -14,7 +14,9 @@ from pydantic import Field
 
 from cohortpress import hookimpl
 from cohortpress.common.errors import DataError
-from cohortpress.api.model import Analysis, Options, Result, SectionContext, Variable
+from cohortpress.api.options import Options, Variable
+from cohortpress.api.results import Result
+from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.kit.crosstab import CrosstabSpec, crosstab_table
 
 Percent = Literal["column", "row", "total", "none"]

@@ -27,8 +27,10 @@ from cohortpress import hookimpl
 from cohortpress.common.errors import DataError, StatisticsError
 from cohortpress.common.formatting import fmt_n_percent, fmt_num, in_sentence
 from cohortpress.data.grouping import Grouping, group_cohort
-from cohortpress.api.model import (Analysis, Cell, Footnote, Options, Result, Row, SectionContext,
-                               Table, Variable)
+from cohortpress.api.options import Options, Variable
+from cohortpress.api.blocks import Cell, Footnote, Row, Table
+from cohortpress.api.results import Result
+from cohortpress.api.sections import Analysis, SectionContext
 from pydantic import Field
 
 TestName = Literal["auto", "fisher", "chisq", "chisq_yates", "t_test", "welch", "wilcoxon",

@@ -16,7 +16,10 @@ from pydantic import Field
 
 from cohortpress import hookimpl
 from cohortpress.common.errors import DataError
-from cohortpress.api.model import Analysis, Figure, Options, Result, SectionContext, Variable
+from cohortpress.api.options import Options, Variable
+from cohortpress.api.blocks import Figure
+from cohortpress.api.results import Result
+from cohortpress.api.sections import Analysis, SectionContext
 
 
 class DistributionOptions(Options):

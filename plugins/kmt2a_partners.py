@@ -19,7 +19,10 @@ from pydantic import Field
 
 from cohortpress import hookimpl
 from cohortpress.common.errors import DataError
-from cohortpress.api.model import Analysis, Footnote, Options, Result, SectionContext, Variable
+from cohortpress.api.options import Options, Variable
+from cohortpress.api.blocks import Footnote
+from cohortpress.api.results import Result
+from cohortpress.api.sections import Analysis, SectionContext
 
 CategoricalTest = Literal["fisher", "chisq", "chisq_yates", "none"]
 

@@ -17,8 +17,10 @@ from pydantic import Field
 
 from cohortpress import hookimpl
 from cohortpress.common.errors import DataError, StatisticsError
-from cohortpress.api.model import (Analysis, Footnote, Options, Result, SectionContext, Table,
-                               Variable)
+from cohortpress.api.options import Options, Variable
+from cohortpress.api.blocks import Footnote, Table
+from cohortpress.api.results import Result
+from cohortpress.api.sections import Analysis, SectionContext
 
 
 class LogisticOptions(Options):

@@ -7,8 +7,10 @@ of follow-up. Small on purpose: it proves the path from config to PDF end to end
 from __future__ import annotations
 
 from cohortpress import hookimpl
-from cohortpress.api.model import (Analysis, EndpointName, Footnote, Options, Result, Row,
-                               SectionContext, Table, Variable)
+from cohortpress.api.options import EndpointName, Options, Variable
+from cohortpress.api.blocks import Footnote, Row, Table
+from cohortpress.api.results import Result
+from cohortpress.api.sections import Analysis, SectionContext
 
 
 class OverviewOptions(Options):

@@ -7,7 +7,7 @@ from cohortpress import hookimpl
 
 @hookimpl(trylast=True)
 def cohortpress_render_pdf(html, output, settings):
-    from cohortpress.render.pdf import write_pdf
+    from cohortpress.render.weasy import write_pdf
 
     write_pdf(html, output, settings)
     return True

@@ -22,8 +22,10 @@ from pydantic import Field
 from cohortpress import hookimpl
 from cohortpress.common.errors import DataError, StatisticsError
 from cohortpress.common.formatting import fmt_num, in_sentence
-from cohortpress.api.model import (Analysis, Cell, EndpointName, Figure, Footnote, Options, Result,
-                               Row, SectionContext, Table, Variable)
+from cohortpress.api.options import EndpointName, Options, Variable
+from cohortpress.api.blocks import Cell, Figure, Footnote, Row, Table
+from cohortpress.api.results import Result
+from cohortpress.api.sections import Analysis, SectionContext
 
 #: A time in the endpoint's unit: finite and not negative.
 TimePoint = Annotated[float, Field(ge=0, allow_inf_nan=False)]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from cohortpress.app.build import load_cohort, plan_build, run_section
-from cohortpress.render.outputs import remove_stale_staging, staging_prefix
+from cohortpress.render.write import remove_stale_staging, staging_prefix
 
 RECORD_FIELDS = {"section", "context", "variable", "variable_level", "group", "group_level",
                  "stat_name", "stat", "formatted"}

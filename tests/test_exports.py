@@ -16,7 +16,7 @@ import pytest
 
 from cohortpress.render.exports import (neutralise, table_csv, table_grid, write_docx,
                                  write_table_exports, write_xlsx)
-from cohortpress.api.model import Cell, Footnote, Row, Table
+from cohortpress.api.blocks import Cell, Footnote, Row, Table
 
 DATE = dt.datetime(2024, 5, 31)
 

@@ -185,8 +185,8 @@ def test_data_urls_are_allowed(cp, tmp_path):
                   "{% endblock %}\n")
     # Only the fetcher is under test: render the HTML to PDF bytes directly.
     from cohortpress.app.build import load_cohort, run_section
-    from cohortpress.render.pdf import write_pdf
-    from cohortpress.render.report import render_report
+    from cohortpress.render.weasy import write_pdf
+    from cohortpress.render.context import render_report
 
     plan = project.plan()
     cohort = load_cohort(plan)

@@ -8,7 +8,9 @@ import pytest
 
 from cohortpress.render.methods import (compose_methods, merge_parallel, missing_counts,
                                  section_kind, software_paragraph)
-from cohortpress.api.model import Figure, Result, Section
+from cohortpress.api.blocks import Figure
+from cohortpress.api.results import Result
+from cohortpress.api.sections import Section
 
 
 def cohort_csv() -> str:
@@ -81,7 +83,7 @@ variables = [{ variable = "sex", test = "fisher" }, { variable = "age", test = "
 
 def compose(cp, tmp_path, toml: str = TOML) -> list[str]:
     from cohortpress.app.build import load_cohort, run_section
-    from cohortpress.render.report import methods_paragraphs
+    from cohortpress.render.context import methods_paragraphs
 
     project = cp.Project(tmp_path / "p", toml=toml, csv=cohort_csv())
     plan = project.plan()

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from cohortpress.render.dates import file_stamp
-from cohortpress.render.pdf import write_pdf
-from cohortpress.render.html import static_dir
+from cohortpress.render.weasy import write_pdf
+from cohortpress.render.jinja import static_dir
 
 
 # --------------------------------------------------------------------------- reading a PDF

@@ -10,9 +10,9 @@ import pytest
 
 from cohortpress.app.build import Progress, build
 from cohortpress.common.errors import UserError
-from cohortpress.render.pdf import ForbiddenURL, write_pdf
+from cohortpress.render.weasy import ForbiddenURL, write_pdf
 from cohortpress.render.pdfworker import PdfRenderError, PdfWorker, WorkerUnavailable
-from cohortpress.render.html import static_dir
+from cohortpress.render.jinja import static_dir
 
 STATIC = static_dir()
 SETTINGS = {"base_url": STATIC.as_uri() + "/", "static": str(STATIC), "title": "t",

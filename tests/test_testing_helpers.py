@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from cohortpress.common.errors import ConfigError, DataError, StatisticsError
-from cohortpress.api.model import (Analysis, Cell, ErrorBlock, Figure, Footnote, Options,
-                               Paragraph, Result, Row, Table)
+from cohortpress.api.options import Options
+from cohortpress.api.blocks import Cell, ErrorBlock, Figure, Footnote, Paragraph, Row, Table
+from cohortpress.api.results import Result
+from cohortpress.api.sections import Analysis
 from cohortpress.testing import (RESULT_FIELDS, assert_section_renders, build_report,
                                  demo_cohort_path, demo_config_path, dump_toml,
                                  load_demo_cohort, read_results, run_analysis)
@@ -256,7 +258,7 @@ def test_read_results_checks_the_contract(tmp_path):
 
 
 def _section(*blocks):
-    from cohortpress.api.model import Section
+    from cohortpress.api.sections import Section
 
     return Section("s", "S", blocks=tuple(blocks))
 

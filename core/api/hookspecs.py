@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import jinja2
 
     from cohortpress.config.schema import Config
-    from cohortpress.api.model import Analysis, Section
+    from cohortpress.api.sections import Analysis, Section
     from cohortpress.data.files import RawCohort
 
 hookspec = pluggy.HookspecMarker("cohortpress")
@@ -68,7 +68,7 @@ def cohortpress_template_dirs() -> Sequence[Path]:
 
     They are searched after the user's template folder and before the built-in templates,
     so a plugin can provide ``blocks/<kind>.html.j2`` for its own block kinds (sections may
-    hold :class:`cohortpress.api.model.CustomBlock` values) or override a built-in template.
+    hold :class:`cohortpress.CustomBlock` values) or override a built-in template.
     Runs once per build.
     """
 

@@ -1,4 +1,4 @@
-"""The build: config ▸ cohort ▸ analyses ▸ sections ▸ render, in one direction.
+"""The build: config ▸ cohort ▸ analyses ▸ sections ▸ render, in that order.
 
 The core runs every analysis itself: an exception becomes an error block in that section,
 the rest of the report is built and the exit code is 1 (``strict`` makes it fatal). Every
@@ -22,8 +22,10 @@ from typing import Any, Iterable, Sequence
 from cohortpress.config.schema import Config, SectionHead, load_config, validate_section_options
 from cohortpress.data.conditions import section_subset
 from cohortpress.common.errors import ConfigError, DataError, StatisticsError, UserError
-from cohortpress.api.model import (BLOCK_TYPES, Analysis, ErrorBlock, Options, Result, Section,
-                               SectionContext, Table, _Reference)
+from cohortpress.api.options import Options, _Reference
+from cohortpress.api.blocks import BLOCK_TYPES, ErrorBlock, Table
+from cohortpress.api.results import Result
+from cohortpress.api.sections import Analysis, Section, SectionContext
 from cohortpress.app.plugins import Plugins, make_plugins
 from cohortpress.common.progress import Progress
 
@@ -33,8 +35,8 @@ EXIT_OK, EXIT_SECTION_FAILED, EXIT_USER_ERROR = 0, 1, 2
 class StrictFailure(UserError):
     """A section failed under ``--strict``: nothing is written and the exit code is 1.
 
-    DESIGN section 6: exit code 1 means "a section failed (report still written, or nothing
-    written under --strict)"; bad config or data (exit code 2) is a different thing.
+    The exit codes are a contract (README, "Commands"): 1 means "a section failed (report
+    still written, or nothing written under --strict)"; bad config or data is exit code 2.
     """
 
     exit_code = EXIT_SECTION_FAILED
@@ -427,7 +429,7 @@ def _build(plan: Plan, out_dir: Path, strict: bool, progress: Progress, started:
 
 def _run_and_write(plan: Plan, cohort, out_dir: Path, strict: bool, progress: Progress,
                    started: float, pdf_worker) -> BuildOutcome:
-    from cohortpress.render.outputs import write_outputs
+    from cohortpress.render.write import write_outputs
 
     config = plan.config
     sections = []

@@ -22,7 +22,7 @@ import pluggy
 from cohortpress.common.version import __version__
 from cohortpress.api import hookspecs
 from cohortpress.common.errors import PluginError
-from cohortpress.api.model import Analysis
+from cohortpress.api.sections import Analysis
 
 ENTRY_POINT_GROUP = "cohortpress"
 

@@ -11,7 +11,9 @@ from typing import Sequence
 
 import numpy as np
 
-from cohortpress.api.model import Cell, Footnote, Result, Row, SectionContext, Table
+from cohortpress.api.blocks import Cell, Footnote, Row, Table
+from cohortpress.api.results import Result
+from cohortpress.api.sections import SectionContext
 from cohortpress.common.errors import StatisticsError
 from cohortpress.common.formatting import fmt_n_percent, in_sentence
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from cohortpress.kit.design import Design, Term
 from cohortpress.common.formatting import fmt_num
-from cohortpress.api.model import Cell, Footnote, Result, Row
+from cohortpress.api.blocks import Cell, Footnote, Row
+from cohortpress.api.results import Result
 
 NOT_ESTIMABLE = "not estimable"
 

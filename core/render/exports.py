@@ -23,7 +23,7 @@ import io
 from pathlib import Path
 from typing import Sequence
 
-from cohortpress.api.model import Table, cell_text, table_grid, table_rows
+from cohortpress.api.blocks import Table, cell_text, table_grid, table_rows
 from cohortpress.render.dates import file_stamp
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from cohortpress.api.model import Section
+from cohortpress.api.sections import Section
 from cohortpress.common.errors import DataError
 from cohortpress.data.conditions import section_subset
 

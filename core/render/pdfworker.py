@@ -4,8 +4,8 @@ WeasyPrint takes about half a second to import and a little more to load its fon
 hyphenation dictionary, and the PDF is the last and longest step of a small report. A build
 therefore starts this worker as soon as its config is read: the worker imports and warms up
 WeasyPrint on the second core while the cohort is read and analysed, then renders the HTML
-it is sent with :func:`cohortpress.render.pdf.write_pdf` (the same function, so the same bytes) while
-the main process writes the table exports.
+it is sent with :func:`cohortpress.render.weasy.write_pdf` (the same function, so the same
+bytes) while the main process writes the table exports.
 
 Protocol: length-prefixed JSON messages, requests on the worker's stdin and replies on a
 pipe of their own (so that nothing a library prints can mix with them). The worker first
@@ -160,7 +160,7 @@ class PdfWorker:
 
         Raises :class:`WorkerUnavailable` when the worker could not start, or ended
         without answering (the caller then renders in its own process: the result is the
-        same), :class:`cohortpress.render.pdf.ForbiddenURL` for a refused URL,
+        same), :class:`cohortpress.render.weasy.ForbiddenURL` for a refused URL,
         :class:`PdfRenderError` for anything else WeasyPrint raised.
         """
         assert self._thread is not None, "submit() first"
@@ -177,7 +177,7 @@ class PdfWorker:
             self.close()
             raise WorkerUnavailable(reply.get("message", ""))
         if reply.get("error") == "forbidden":
-            from cohortpress.render.pdf import ForbiddenURL
+            from cohortpress.render.weasy import ForbiddenURL
 
             raise ForbiddenURL(reply["message"])
         if reply.get("error") == "user":
@@ -214,7 +214,7 @@ def _warm_up(language: str) -> None:
     """Load what every rendering needs once: fonts, Pango, the hyphenation dictionary."""
     import weasyprint
 
-    from cohortpress.render.html import static_dir
+    from cohortpress.render.jinja import static_dir
 
     static = static_dir()
     fonts = (static / "fonts.css").read_text(encoding="utf-8")
@@ -228,7 +228,7 @@ def serve(language: str, stdin: BinaryIO, replies: BinaryIO) -> int:
     """Warm up, say whether ready, then render each request until end of input."""
     try:
         _warm_up(language)
-        from cohortpress.render.pdf import ForbiddenURL, write_pdf
+        from cohortpress.render.weasy import ForbiddenURL, write_pdf
     except Exception as exc:  # e.g. WeasyPrint's libraries missing: the build renders itself
         _send(replies, {"ready": False, "message": f"{type(exc).__name__}: {exc}"})
         return 3

@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from cohortpress.api.model import Section
+from cohortpress.api.sections import Section
 from cohortpress.common.version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -9,7 +9,7 @@ Everything a plugin's test suite needs, without data of its own:
   start, death and last-contact dates. The values were drawn from a seeded random generator
   (``tools/make_demo_cohort.py`` in the source tree); they describe no real patients;
 * :func:`run_analysis`: validate options and run one analysis exactly as a build would,
-  without rendering, and get its :class:`~cohortpress.api.model.Section`;
+  without rendering, and get its :class:`~cohortpress.Section`;
 * :func:`build_report`: write a config into a temporary folder and run the real build,
   getting the exit code, the results records and the PDF's text back;
 * :func:`read_results`: read a ``results.json`` and check it keeps the contract;
@@ -52,7 +52,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
     from cohortpress.data.cohort import Cohort
-    from cohortpress.api.model import Analysis, Options, Section
+    from cohortpress.api.options import Options
+    from cohortpress.api.sections import Analysis, Section
 
 __all__ = [
     "demo_cohort_path",
@@ -177,11 +178,11 @@ def run_analysis(analysis: "Analysis | str", options: "Mapping[str, Any] | Optio
                  p_digits: int = 3, percent_digits: int = 0) -> "Section":
     """Validate ``options`` and run one analysis as a build would, without rendering.
 
-    The options are validated with the analysis's :class:`~cohortpress.api.model.Options` model
+    The options are validated with the analysis's :class:`~cohortpress.Options` model
     (unknown keys, wrong types), every option typed ``Variable`` or ``EndpointName`` is
     checked against the cohort, the analysis runs with a
-    :class:`~cohortpress.api.model.SectionContext`, and its output is checked the way the build
-    checks it (a :class:`~cohortpress.api.model.Section` of known block types, no ``nan`` in a
+    :class:`~cohortpress.SectionContext`, and its output is checked the way the build
+    checks it (a :class:`~cohortpress.Section` of known block types, no ``nan`` in a
     cell, no NaN printed as a number). Unlike a build, an exception from the analysis is
     not turned into an error block: it propagates, with its traceback, to the test.
 
@@ -220,7 +221,7 @@ def run_analysis(analysis: "Analysis | str", options: "Mapping[str, Any] | Optio
     from cohortpress.app.build import collect_references
     from cohortpress.config.schema import config_error
     from cohortpress.common.errors import ConfigError
-    from cohortpress.api.model import Analysis, SectionContext
+    from cohortpress.api.sections import Analysis, SectionContext
 
     analysis = _resolve_analysis(analysis, plugin_files)
     if not isinstance(analysis, Analysis):
@@ -627,9 +628,9 @@ def assert_section_renders(section: "Section", *,
     import jinja2
     from markupsafe import escape
 
-    from cohortpress.api.model import ErrorBlock, Figure, Paragraph, Table
+    from cohortpress.api.blocks import ErrorBlock, Figure, Paragraph, Table
     from cohortpress.app.plugins import make_plugins
-    from cohortpress.render.html import make_environment, number_blocks
+    from cohortpress.render.jinja import make_environment, number_blocks
 
     section = _check_section(section, section.id if hasattr(section, "id") else "section")
     plugins = make_plugins([Path(p) for p in plugin_files], entry_points=entry_points)

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from cohortpress.common.errors import UserError
-from cohortpress.api.model import Figure, Section, Table
+from cohortpress.api.blocks import Figure, Table
+from cohortpress.api.sections import Section
 from cohortpress.render.dates import report_date_iso
 from cohortpress.render.provenance import results_document
 
@@ -60,7 +61,7 @@ def write_outputs(plan: "RenderPlan", cohort: "Cohort", sections: Sequence[Secti
     With ``pdf_worker`` (see :mod:`cohortpress.render.pdfworker`) the PDF is rendered in that
     process while this one writes the table exports.
     """
-    from cohortpress.render.report import render_report
+    from cohortpress.render.context import render_report
 
     config = plan.config
     out_dir = Path(out_dir)
@@ -99,7 +100,7 @@ def write_outputs(plan: "RenderPlan", cohort: "Cohort", sections: Sequence[Secti
                 target.write_bytes(figure.png)
                 written.append(f"figures/{stem}.png")
         if "html" in exports:
-            from cohortpress.render.report import standalone_html
+            from cohortpress.render.context import standalone_html
 
             _write(staging / "report.html", standalone_html(html))
             written.append("report.html")
@@ -136,7 +137,7 @@ class _PendingPdf:
 
         try:
             if self.worker is not None:
-                from cohortpress.render.html import render_timeout
+                from cohortpress.render.jinja import render_timeout
 
                 try:
                     self.worker.wait(render_timeout(PDF_TIMEOUT))

@@ -1,4 +1,5 @@
-"""The report's rendering context: sections, methods paragraph, provenance, styles."""
+"""The report's rendering context: sections, methods paragraph, provenance, styles; the page's
+HTML rendered from it, and the settings the PDF renderer receives."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from markupsafe import Markup
 
 from cohortpress.common.version import __version__
 from cohortpress.common.errors import ConfigError
-from cohortpress.api.model import Section
+from cohortpress.api.sections import Section
 from cohortpress.render.dates import report_date
 from cohortpress.render.provenance import package_versions, plugin_name, relative_path
-from cohortpress.render.html import make_environment, number_blocks, render_html, static_dir
+from cohortpress.render.jinja import make_environment, number_blocks, render_html, static_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     from cohortpress.render.job import RenderPlan
@@ -87,7 +88,8 @@ def stylesheet(config, static: Path) -> str:
     return css.replace("</", "<\\/")
 
 
-def methods_paragraphs(plan: "RenderPlan", cohort: "Cohort", sections: Sequence[Section]) -> list[str]:
+def methods_paragraphs(plan: "RenderPlan", cohort: "Cohort",
+                       sections: Sequence[Section]) -> list[str]:
     """The statistical-methods text, written from what actually ran.
 
     Sentences come from the sections (each analysis describes its own tests and options),

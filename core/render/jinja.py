@@ -1,4 +1,5 @@
-"""From sections to the report's HTML, with Jinja.
+"""The Jinja side of rendering: the environment, the numbering of tables and figures, and
+rendering a template within a time limit.
 
 The environment is sandboxed, autoescaping (``autoescape=True`` explicitly:
 ``select_autoescape`` does not match ``*.html.j2``) and uses ``StrictUndefined``. Templates
@@ -21,10 +22,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from cohortpress.common.errors import UserError
 from cohortpress.common.formatting import format_p, fmt_num
-from cohortpress.api.model import Figure, Section, Table
-
-STATIC_DIR = Path(__file__).resolve().parent.parent / "templates" / "static"
-
+from cohortpress.api.blocks import Figure, Table
+from cohortpress.api.sections import Section
 
 def static_dir() -> Path:
     """The package's static folder (CSS and fonts); the only local files a PDF may read."""

@@ -1,0 +1,40 @@
+"""The options of an analysis: the keys of its ``[[section]]`` table, validated by pydantic.
+
+Options fields typed :data:`Variable` or :data:`EndpointName` carry a reference marker; the
+build reads it to check every such name against the cohort before any analysis runs, and to
+load only the columns some section names.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Reference:
+    """Marks an option field whose value names something in the cohort."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"<reference to a {self.kind}>"
+
+
+#: An option that names a cohort variable (a column, a derived variable).
+#: The core checks every such name before any analysis runs, and loads only those columns.
+Variable = Annotated[str, _Reference("variable")]
+#: An option that names an endpoint declared in ``[endpoints]``.
+EndpointName = Annotated[str, _Reference("endpoint")]
+
+
+class Options(BaseModel):
+    """Base class of an analysis's options: the keys of its ``[[section]]`` table.
+
+    Unknown keys are errors (with a "did you mean" suggestion); fields typed
+    :data:`Variable` or :data:`EndpointName` are checked against the cohort before any
+    analysis runs.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
