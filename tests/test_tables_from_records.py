@@ -18,7 +18,7 @@ from cohortpress.testing import run_analysis
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = sorted(ROOT.glob("sample_reports/*/report.toml"))
-ANALYSES = ("cox", "logistic")
+ANALYSES = ("cox", "logistic", "survival")
 
 
 def round_trip(results) -> list[Result]:
@@ -61,6 +61,16 @@ DEMO_CASES = {
                             "ci": "wald", "conf_level": 0.9, "digits": 3},
     "logistic-multivariable-only": {"outcome": "arm", "covariates": ["sex", "ldh"],
                                     "univariable": False, "caption": "Odds."},
+    "survival": {"endpoints": ["os"], "landmarks": [5, 1, 3], "figure": False},
+    "survival-pairwise": {"endpoints": ["os"], "by": "stage", "pairwise": True,
+                          "adjust": "BH", "landmarks": [2], "estimate": "se",
+                          "conf_type": "log-log", "caption": "By stage.", "figure": False},
+    "survival-trend-strata": {"endpoints": ["os"], "by": "stage", "test": "trend",
+                              "strata": "sex", "median": False, "followup": False,
+                              "figure": False},
+    "survival-no-test": {"endpoints": ["os"], "by": "sex", "test": "none", "overall": False,
+                         "conf_type": "plain", "conf_level": 0.9, "time_digits": 2,
+                         "landmarks": [4], "figure": False},
 }
 
 
