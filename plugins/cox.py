@@ -176,24 +176,10 @@ def tables_from_records(results: Sequence[Result], options: CoxOptions,
     per_term = {r.variable: r.formatted for r in zph
                 if r.stat_name == "p.value" and r.variable != "GLOBAL"}
     ph_column = options.ph_check == "column" and bool(per_term)
-    notes = []
-    global_p = next((r.stat for r in zph if r.variable == "GLOBAL" and r.stat_name == "p.value"),
-                    _ABSENT)
-    if global_p is not _ABSENT:
-        shown = format_p(global_p, context.p_digits)
-        notes.append(Footnote(f"Proportional hazards (Schoenfeld residual score test, "
-                              f"Kaplan\u2013Meier time scale, as R's cox.zph): global "
-                              f"p {shown if shown[0] in '<>' else '= ' + shown}"
-                              f"{'; PH p per covariate in the last column' if options.ph_check == 'column' else ''}."))
-    term_method = next((r.stat for r in cox if r.stat_name == "method.term"), None)
-    strata = about.get("strata")
-    notes.append(Footnote(f"HR: hazard ratio; CI: Wald confidence interval; p: Wald test"
-                          f"{', ' + term_method.lower() + ' for factors with more than two levels' if term_method else ''}. "
-                          f"Ties handled by {about['ties'].formatted}'s "
-                          f"method{'; stratified by ' + strata.formatted if strata else ''}."))
+    notes = _ph_notes(zph, options, context) + [_method_note(cox, about)]
     if about["n.incomplete"].stat:
-        notes.append(Footnote(f"Complete cases: {about['n.incomplete'].stat} patients with a missing "
-                              f"covariate were excluded from the multivariable model "
+        notes.append(Footnote(f"Complete cases: {about['n.incomplete'].stat} patients with a "
+                              f"missing covariate were excluded from the multivariable model "
                               f"(univariable models use every patient with that covariate)."))
     caption = options.caption or f"Cox regression for {about['outcome.label'].stat.lower()}."
     layout = RegressionLayout(caption, ratio_name="HR", ratio_stat="hr",
@@ -204,7 +190,27 @@ def tables_from_records(results: Sequence[Result], options: CoxOptions,
     return (regression_table(cox, layout, context_name="coxph"),)
 
 
-_ABSENT = object()
+def _ph_notes(zph: Sequence[Result], options: CoxOptions, context) -> list[Footnote]:
+    """The global proportional-hazards test, from the ``cox.zph`` records."""
+    test = next((r for r in zph if r.variable == "GLOBAL" and r.stat_name == "p.value"), None)
+    if test is None:
+        return []
+    shown = format_p(test.stat, context.p_digits)
+    where = "; PH p per covariate in the last column" if options.ph_check == "column" else ""
+    return [Footnote(f"Proportional hazards (Schoenfeld residual score test, "
+                     f"Kaplan\u2013Meier time scale, as R's cox.zph): global "
+                     f"p {shown if shown[0] in '<>' else '= ' + shown}{where}.")]
+
+
+def _method_note(cox: Sequence[Result], about: dict[str, Result]) -> Footnote:
+    """The abbreviations and the methods behind the numbers: tests, ties, strata."""
+    term_method = next((r.stat for r in cox if r.stat_name == "method.term"), None)
+    factors = f", {term_method.lower()} for factors with more than two levels" \
+        if term_method else ""
+    strata = about.get("strata")
+    stratified = f"; stratified by {strata.formatted}" if strata else ""
+    return Footnote(f"HR: hazard ratio; CI: Wald confidence interval; p: Wald test{factors}. "
+                    f"Ties handled by {about['ties'].formatted}'s method{stratified}.")
 
 
 def _fit_records(fit, title, endpoint) -> list[Result]:

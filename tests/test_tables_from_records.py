@@ -124,3 +124,38 @@ def test_a_record_changed_changes_the_table():
     (table,) = rebuilt_tables(analysis, records, options, context)
     assert "9.99 (1.00\u20139.99)" in [c.text for row in table.body for c in row.cells]
     assert table != shown_tables(section)[0]
+
+
+def test_the_kits_regression_table_builds_from_model_columns_through_records():
+    """A plugin author's ``RegressionTable`` of hand-made columns goes through the records
+    as well: the texts, the flags and their marks, the n row."""
+    from cohortpress.api.model import Footnote
+    from cohortpress.kit import ModelColumn, RegressionTable, Term
+    from cohortpress.kit.regression import Estimate
+
+    age = Term("age", "Age, years", "continuous", ("age",))
+    stage = Term("stage", "Stage", "categorical", ("stage=II", "stage=III"), ("I", "II", "III"),
+                 "I")
+    univariable = ModelColumn(
+        "Univariable", term_tests={"stage": (0.0312, "Likelihood-ratio test")},
+        n={"age": (100, 40), "stage": (98, 39)},
+        estimates={"age": Estimate("age", 0.1, 0.05, 2.0, 0.045, 1.105, 1.002, 1.219),
+                   "stage=II": Estimate("stage=II", -0.7, 0.3, -2.0, 0.05, 0.5, 0.25, 1.0),
+                   "stage=III": Estimate("stage=III", 0.7, 0.1, 7.0, 1e-5, 2.0, 1.5, 2.5)})
+    multivariable = ModelColumn(
+        "Multivariable", flags={"stage": "separation"}, n={"age": (98, 39), "stage": (98, 39)},
+        estimates={"age": Estimate("age", 0.18, 0.04, 4.5, 0.2, 1.2, 1.1, 1.3)})
+    table = RegressionTable([age, stage], [univariable, multivariable], ratio_name="HR",
+                            conf_level=0.95, context=SectionContext("t", "t"))
+    assert [[c.text for c in row.cells] for row in table.body()] == [
+        ["Age, years", "1.11 (1.00\u20131.22)", "0.045", "1.20 (1.10\u20131.30)", "0.200"],
+        ["Stage", "", "0.031", "not estimable", ""],
+        ["I", "1 (reference)", "", "", ""],
+        ["II", "0.50 (0.25\u20131.00)", "0.050", "", ""],
+        ["III", "2.00 (1.50\u20132.50)", "<0.001", "", ""],
+        ["Patients (events)", "98\u2013100 per model", "", "98 (39)", ""],
+    ]
+    assert [c.text for c in table.header()[1].cells] == ["HR (95% CI)", "p-value"] * 2
+    assert table.footnotes() == [Footnote("Likelihood-ratio test.", "a"),
+                                 Footnote("separation.", "b")]
+    assert len(table.results) == 4 * 7 and len(table.term_records()) == 10
