@@ -12,18 +12,21 @@ become a flag with a footnote in the table; the rest of the report is unaffected
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
-from typing import Literal
+from typing import Literal, Sequence
 
 import numpy as np
 from pydantic import Field
 
 from cohortpress import hookimpl
 from cohortpress.common.errors import StatisticsError
+from cohortpress.api.blocks import Footnote, Table
 from cohortpress.api.options import EndpointName, Options, Variable
-from cohortpress.api.blocks import Cell, Footnote, Table
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
+from cohortpress.common.formatting import format_p
+from cohortpress.kit.regression import (Fitted, RegressionModel, estimates_from, fit_models,
+                                        layout_records, model_records)
+from cohortpress.kit.regression_table import RegressionLayout, regression_table
 
 
 class CoxOptions(Options):
@@ -40,70 +43,61 @@ class CoxOptions(Options):
     caption: str | None = None
 
 
-def _fit(design, endpoint, keep, strata, options):
-    """The fitted model and its prepared data (sorted once, reused by its tests)."""
-    from cohortpress.stats.cox import fit_cox, prepare_cox_data
+class _CoxModel(RegressionModel):
+    """Cox regression of one endpoint: Efron or Breslow ties, optional strata."""
 
-    prepared = prepare_cox_data(design.X, endpoint.time[keep], endpoint.event[keep],
-                                design.names, None if strata is None else strata[keep])
-    fit = fit_cox(None, None, None, design.names, ties=options.ties,
-                  conf_level=options.conf_level, prepared=prepared)
-    return fit, prepared
+    separation_reason = ("monotone likelihood (separation): the hazard ratio is infinite or "
+                         "zero; consider Firth's penalised likelihood or merging levels")
 
+    def __init__(self, endpoint, strata, options: CoxOptions):
+        self.endpoint = endpoint
+        self.strata = strata
+        self.options = options
 
-def _model_column(title, design, endpoint, strata, options, *, zph: bool):
-    """Fit one model and describe it as a table column (flags instead of failures)."""
-    from cohortpress.kit.regression import ModelColumn, estimates_from, separated_variables
-    from cohortpress.stats.cox import lr_test_terms
+    def _rows(self, design):
+        keep = design.keep
+        strata = None if self.strata is None else self.strata[keep]
+        return self.endpoint.time[keep], self.endpoint.event[keep], strata
 
-    column = ModelColumn(title)
-    keep = design.keep
-    n, events = int(keep.sum()), int(endpoint.event[keep].sum())
-    if n == 0:
-        for term in design.terms:
-            column.flags[term.variable] = "no patient has complete data for this model"
-        return column, None
-    try:
-        fit, prepared = _fit(design, endpoint, keep, strata, options)
-    except StatisticsError as exc:
-        for term in design.terms:
-            column.flags[term.variable] = str(exc)
-        return column, None
-    flagged = separated_variables(design, fit.separated)
-    for variable in flagged:
-        column.flags[variable] = ("monotone likelihood (separation): the hazard ratio is "
-                                  "infinite or zero; consider Firth's penalised likelihood or "
-                                  "merging levels")
-    if not fit.converged and not fit.separated:
-        for term in design.terms:
-            column.flags[term.variable] = fit.reason or "the model did not converge"
-    column.estimates = estimates_from(fit.names, fit.coef, fit.se, fit.z, fit.p, fit.hr,
-                                      fit.conf_low, fit.conf_high)
-    for term in design.terms:
-        column.n[term.variable] = (n, events)
-        if len(term.columns) > 1 and term.variable not in column.flags:
-            test = lr_test_terms(design.X, endpoint.time[keep], endpoint.event[keep],
-                                 design.names, term.columns, ties=options.ties,
-                                 strata=None if strata is None else strata[keep], full_fit=fit,
-                                 prepared=prepared)
-            column.term_tests[term.variable] = (test.p_value, "Likelihood-ratio test")
-    zph_result = None
-    if zph and fit.converged and not column.flags:
-        zph_result = _zph(fit, design, endpoint, keep, strata, prepared)
-    return column, (fit, zph_result)
+    def fit(self, design) -> Fitted:
+        """The fitted model and its prepared data (sorted once, reused by its tests)."""
+        from cohortpress.stats.cox import fit_cox, prepare_cox_data
 
+        time, event, strata = self._rows(design)
+        prepared = prepare_cox_data(design.X, time, event, design.names, strata)
+        fit = fit_cox(None, None, None, design.names, ties=self.options.ties,
+                      conf_level=self.options.conf_level, prepared=prepared)
+        return Fitted(fit, prepared)
 
-def _zph(fit, design, endpoint, keep, strata, prepared):
-    from cohortpress.stats.coxzph import cox_zph
+    def estimates(self, design, fitted, column):
+        fit = fitted.fit
+        return estimates_from(fit.names, fit.coef, fit.se, fit.z, fit.p, fit.hr,
+                              fit.conf_low, fit.conf_high)
 
-    groups = {t.variable: list(t.columns) for t in design.terms}
-    try:
-        result = cox_zph(fit, design.X, endpoint.time[keep], endpoint.event[keep],
-                         None if strata is None else strata[keep], transform="km",
-                         groups=groups, prepared=prepared)
-    except StatisticsError:
-        return None
-    return result
+    def counts(self, design, fitted):
+        return design.n, int(self.endpoint.event[design.keep].sum())
+
+    def term_test(self, design, columns, fitted) -> float:
+        from cohortpress.stats.cox import lr_test_terms
+
+        time, event, strata = self._rows(design)
+        return lr_test_terms(design.X, time, event, design.names, columns,
+                             ties=self.options.ties, strata=strata, full_fit=fitted.fit,
+                             prepared=fitted.data).p_value
+
+    def ph_check(self, column, design, fitted):
+        """R's ``cox.zph(transform = "km")`` of a model that converged with no flag."""
+        from cohortpress.stats.coxzph import cox_zph
+
+        if fitted is None or not fitted.fit.converged or column.flags:
+            return None
+        time, event, strata = self._rows(design)
+        groups = {t.variable: list(t.columns) for t in design.terms}
+        try:
+            return cox_zph(fitted.fit, design.X, time, event, strata, transform="km",
+                           groups=groups, prepared=fitted.data)
+        except StatisticsError:
+            return None
 
 
 def _fit_threads() -> int:
@@ -111,101 +105,117 @@ def _fit_threads() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def _univariable_column(cohort, variable, also, endpoint, strata, options, references):
-    """One covariate's own model, with the multivariable model's reference level."""
-    from cohortpress.kit.design import build_design
-
-    single = build_design(cohort, [variable], also, references)
-    column, _ = _model_column("Univariable", single, endpoint, strata, options, zph=False)
-    return column, single.terms[0]
-
-
 def run(cohort, options: CoxOptions, context: SectionContext):
-    from cohortpress.kit.design import build_design
-    from cohortpress.kit.regression import ModelColumn, RegressionTable
-
     endpoint = cohort.endpoint(options.endpoint)
     strata = None
     also = []
     if options.strata is not None:
         strata = np.asarray(cohort.values(options.strata).cat.codes, dtype=np.int64)
         also.append(strata >= 0)
-    full = build_design(cohort, options.covariates, also)
-    columns, results, warnings, notes = [], [], [], []
-    zph_fit = None
-    wants_multi = options.multivariable and (len(full.terms) > 1 or not options.univariable)
-    # The models are independent and NumPy releases the GIL in their heavy parts: fit them
-    # on up to two threads (the longest, multivariable, first); results are read in order.
-    with ThreadPoolExecutor(max_workers=_fit_threads()) as pool:
-        multi_job = pool.submit(_model_column, "Multivariable", full, endpoint, strata,
-                                options, zph=options.ph_check != "none") if wants_multi else None
-        uni_jobs = [pool.submit(_univariable_column, cohort, term.variable, also, endpoint,
-                                strata, options, full.references()) for term in full.terms] \
-            if options.univariable else []
-        # Rows follow each term's univariable design where there is one: its complete cases
-        # include every level the multivariable model has, and perhaps more.
-        layout = {t.variable: t for t in full.terms}
-        if options.univariable:
-            fitted = [job.result() for job in uni_jobs]
-            layout.update({term.variable: term for _, term in fitted})
-            columns.append(ModelColumn.combined("Univariable", [col for col, _ in fitted]))
-        multi_result = multi_job.result() if wants_multi else None
-    if wants_multi:
-        multi, fitted = multi_result
-        columns.append(multi)
-        if fitted is not None:
-            fit, zph_fit = fitted
-            results += _model_records(fit, "multivariable", options.endpoint)
-            epv = fit.n_events / max(len(fit.names), 1)
-            if epv < options.events_per_variable:
-                warnings.append(f"{fit.n_events} events for {len(fit.names)} parameters "
-                                f"({epv:.1f} per parameter, fewer than "
-                                f"{options.events_per_variable:g}): estimates may be unstable.")
-        if zph_fit is not None and options.ph_check == "column":
-            for name, p in zip(zph_fit.names, zph_fit.p):
-                multi.extra[name] = Cell(context.format_p(float(p)))
-    builder = RegressionTable([layout[t.variable] for t in full.terms], columns, ratio_name="HR",
-                              conf_level=options.conf_level, context=context,
-                              digits=options.digits,
-                              extra_header="PH p" if options.ph_check == "column" and zph_fit
-                              is not None else None)
-    header, body = builder.header(), builder.body()
-    results += builder.results + builder.term_records()
+    model = _CoxModel(endpoint, strata, options)
+    models = fit_models(model, cohort, options.covariates, also,
+                        univariable=options.univariable, multivariable=options.multivariable,
+                        threads=_fit_threads(),
+                        follow_up=model.ph_check if options.ph_check != "none" else None)
+    results, warnings = [], []
+    if models.multivariable is not None:
+        fit = models.multivariable.fit
+        results += _fit_records(fit, "multivariable", options.endpoint)
+        epv = fit.n_events / max(len(fit.names), 1)
+        if epv < options.events_per_variable:
+            warnings.append(f"{fit.n_events} events for {len(fit.names)} parameters "
+                            f"({epv:.1f} per parameter, fewer than "
+                            f"{options.events_per_variable:g}): estimates may be unstable.")
+    results += model_records(models.terms, models.columns, context_name="coxph",
+                             ratio_stat="hr", digits=options.digits, p_digits=context.p_digits)
+    zph_fit = models.follow_up
     if zph_fit is not None:
         results += _zph_records(zph_fit, options.endpoint, context)
-        g = zph_fit.global_test
-        shown = context.format_p(g.p_value)
-        notes.append(Footnote(f"Proportional hazards (Schoenfeld residual score test, "
-                              f"Kaplan\u2013Meier time scale, as R's cox.zph): global "
-                              f"p {shown if shown[0] in '<>' else '= ' + shown}"
-                              f"{'; PH p per covariate in the last column' if options.ph_check == 'column' else ''}."))
-    notes = builder.footnotes() + notes
-    notes.append(Footnote(f"HR: hazard ratio; CI: Wald confidence interval; p: Wald test"
-                          f"{', likelihood-ratio test for factors with more than two levels' if any(c.term_tests for c in columns) else ''}. "
-                          f"Ties handled by {'Efron' if options.ties == 'efron' else 'Breslow'}'s "
-                          f"method{'; stratified by ' + cohort.variable(options.strata).label.lower() if options.strata else ''}."))
-    if full.n_dropped:
-        notes.append(Footnote(f"Complete cases: {full.n_dropped} patients with a missing "
-                              f"covariate were excluded from the multivariable model "
-                              f"(univariable models use every patient with that covariate)."))
-    caption = options.caption or f"Cox regression for {endpoint.label.lower()}."
-    table = Table(caption, header, tuple(body), tuple(notes))
+    results += layout_records(models.terms, models.columns, context_name="coxph")
+    results += _table_records(cohort, endpoint, options, models.design)
+    tables = tables_from_records(results, options, context)
+    strata_text = (', stratified by ' + cohort.variable(options.strata).label.lower()
+                   if options.strata else '')
     methods = [f"Associations with {endpoint.label.lower()} were estimated with Cox "
-               f"proportional-hazards regression ({'Efron' if options.ties == 'efron' else 'Breslow'} "
-               f"method for ties{', stratified by ' + cohort.variable(options.strata).label.lower() if options.strata else ''}), "
+               f"proportional-hazards regression ({_TIES[options.ties]} "
+               f"method for ties{strata_text}), "
                f"reporting hazard ratios with Wald {options.conf_level:.0%} confidence intervals; "
                f"models used complete cases."]
     if zph_fit is not None:
         methods.append("The proportional-hazards assumption was checked with the score test "
                        "on scaled Schoenfeld residuals against the Kaplan\u2013Meier time scale "
                        "(as R's cox.zph).")
-    return context.section(blocks=[table], results=results, methods=methods,
+    return context.section(blocks=tables, results=results, methods=methods,
                            warnings=tuple(warnings),
                            abbreviations=(("HR", "hazard ratio"), ("CI", "confidence interval"),
                                           ("PH", "proportional hazards")))
 
 
-def _model_records(fit, title, endpoint) -> list[Result]:
+_TIES = {"efron": "Efron", "breslow": "Breslow"}
+
+
+def _table_records(cohort, endpoint, options: CoxOptions, design) -> list[Result]:
+    """What the table names besides the models: the endpoint, the CI level, the method for
+    ties, the strata and the patients left out for a missing value."""
+    common = dict(variable=options.endpoint)
+    out = [Result("coxph", "outcome.label", endpoint.label, **common),
+           Result("coxph", "conf.level", options.conf_level, **common),
+           Result("coxph", "ties", options.ties, formatted=_TIES[options.ties], **common)]
+    if options.strata:
+        out.append(Result("coxph", "strata", options.strata,
+                          formatted=cohort.variable(options.strata).label.lower(), **common))
+    out.append(Result("coxph", "n.incomplete", design.n_dropped, **common))
+    return out
+
+
+def tables_from_records(results: Sequence[Result], options: CoxOptions,
+                        context: SectionContext) -> tuple[Table, ...]:
+    """The section's table from its records alone; ``options`` and ``context`` give only
+    the layout (caption, the PH column, p-value digits)."""
+    cox = [r for r in results if r.context == "coxph"]
+    zph = [r for r in results if r.context == "cox.zph"]
+    about = {r.stat_name: r for r in cox if r.group is None and r.variable == options.endpoint}
+    per_term = {r.variable: r.formatted for r in zph
+                if r.stat_name == "p.value" and r.variable != "GLOBAL"}
+    ph_column = options.ph_check == "column" and bool(per_term)
+    notes = _ph_notes(zph, options, context) + [_method_note(cox, about)]
+    if about["n.incomplete"].stat:
+        notes.append(Footnote(f"Complete cases: {about['n.incomplete'].stat} patients with a "
+                              f"missing covariate were excluded from the multivariable model "
+                              f"(univariable models use every patient with that covariate)."))
+    caption = options.caption or f"Cox regression for {about['outcome.label'].stat.lower()}."
+    layout = RegressionLayout(caption, ratio_name="HR", ratio_stat="hr",
+                              n_label="Patients (events)",
+                              extra_header="PH p" if ph_column else None,
+                              extra={"multivariable": per_term} if ph_column else {},
+                              notes=tuple(notes))
+    return (regression_table(cox, layout, context_name="coxph"),)
+
+
+def _ph_notes(zph: Sequence[Result], options: CoxOptions, context) -> list[Footnote]:
+    """The global proportional-hazards test, from the ``cox.zph`` records."""
+    test = next((r for r in zph if r.variable == "GLOBAL" and r.stat_name == "p.value"), None)
+    if test is None:
+        return []
+    shown = format_p(test.stat, context.p_digits)
+    where = "; PH p per covariate in the last column" if options.ph_check == "column" else ""
+    return [Footnote(f"Proportional hazards (Schoenfeld residual score test, "
+                     f"Kaplan\u2013Meier time scale, as R's cox.zph): global "
+                     f"p {shown if shown[0] in '<>' else '= ' + shown}{where}.")]
+
+
+def _method_note(cox: Sequence[Result], about: dict[str, Result]) -> Footnote:
+    """The abbreviations and the methods behind the numbers: tests, ties, strata."""
+    term_method = next((r.stat for r in cox if r.stat_name == "method.term"), None)
+    factors = f", {term_method.lower()} for factors with more than two levels" \
+        if term_method else ""
+    strata = about.get("strata")
+    stratified = f"; stratified by {strata.formatted}" if strata else ""
+    return Footnote(f"HR: hazard ratio; CI: Wald confidence interval; p: Wald test{factors}. "
+                    f"Ties handled by {about['ties'].formatted}'s method{stratified}.")
+
+
+def _fit_records(fit, title, endpoint) -> list[Result]:
     out = []
     for name, test in (("lr", fit.lr_test), ("wald", fit.wald_test), ("score", fit.score_test)):
         out.append(Result("coxph", f"{name}.statistic", test.statistic, variable=endpoint,

@@ -10,17 +10,20 @@ Firth-penalised estimates (with penalised profile-likelihood intervals and p-val
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Sequence
 
 import numpy as np
 from pydantic import Field
 
 from cohortpress import hookimpl
-from cohortpress.common.errors import DataError, StatisticsError
-from cohortpress.api.options import Options, Variable
+from cohortpress.common.errors import DataError
 from cohortpress.api.blocks import Footnote, Table
+from cohortpress.api.options import Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
+from cohortpress.kit.regression import (Fitted, RegressionModel, estimates_from, fit_models,
+                                        layout_records, model_records)
+from cohortpress.kit.regression_table import RegressionLayout, regression_table
 
 
 class LogisticOptions(Options):
@@ -49,113 +52,120 @@ def outcome_vector(cohort, name: str) -> tuple[np.ndarray, np.ndarray, str]:
     return y, known, info.positive
 
 
-def _model_column(title, design, y, options):
-    from cohortpress.kit.regression import ModelColumn, estimates_from, separated_variables
-    from cohortpress.stats.logistic import fit_logistic, lr_test_terms
+class _LogisticModel(RegressionModel):
+    """Logistic regression of a 0/1 outcome, by maximum likelihood or Firth's method."""
 
-    column = ModelColumn(title)
-    yk = y[design.keep]
-    if design.n == 0:
-        for term in design.terms:
-            column.flags[term.variable] = "no patient has complete data for this model"
-        return column, None
-    try:
-        fit = fit_logistic(design.X, yk, design.names, firth=options.firth,
-                           conf_level=options.conf_level, profile=options.ci == "profile")
-    except StatisticsError as exc:
-        for term in design.terms:
-            column.flags[term.variable] = str(exc)
-        return column, None
-    skip = ("(Intercept)",)
-    low, high = fit.conf_low, fit.conf_high
-    if options.ci == "profile":
-        estimable = [i for i, name in enumerate(fit.names)
-                     if name not in fit.separated and name not in skip]
-        if all(np.isfinite(fit.profile_low[i]) and np.isfinite(fit.profile_high[i])
-               for i in estimable):
-            low, high = fit.profile_low, fit.profile_high
-        else:
-            column.notes.append("profile-likelihood limits are undefined when a covariate is "
-                                "separated; Wald limits are shown instead.")
-    p = fit.p_lr if options.firth else fit.p
-    column.estimates = estimates_from(fit.names, fit.coef, fit.se, fit.z, p, fit.odds_ratio,
-                                      low, high, skip=skip)
-    for variable in separated_variables(design, fit.separated):
-        column.flags[variable] = ("separation: the outcome is perfectly predicted by this "
-                                  "covariate, so its maximum-likelihood odds ratio is infinite "
-                                  "or zero; set firth = true for penalised estimates")
-    if not fit.converged and not fit.separated:
-        for term in design.terms:
-            column.flags[term.variable] = fit.reason or "the model did not converge"
-    n, events = int(fit.n), int(fit.n_events)
-    for term in design.terms:
-        column.n[term.variable] = (n, events)
-        if len(term.columns) > 1 and term.variable not in column.flags:
-            test = lr_test_terms(design.X, yk, design.names, term.columns, firth=options.firth)
-            column.term_tests[term.variable] = (test.p_value, "Likelihood-ratio test")
-    return column, fit
+    separation_reason = ("separation: the outcome is perfectly predicted by this "
+                         "covariate, so its maximum-likelihood odds ratio is infinite "
+                         "or zero; set firth = true for penalised estimates")
+
+    def __init__(self, y: np.ndarray, options: LogisticOptions):
+        self.y = y
+        self.options = options
+
+    def fit(self, design) -> Fitted:
+        from cohortpress.stats.logistic import fit_logistic
+
+        return Fitted(fit_logistic(design.X, self.y[design.keep], design.names,
+                                   firth=self.options.firth,
+                                   conf_level=self.options.conf_level,
+                                   profile=self.options.ci == "profile"))
+
+    def estimates(self, design, fitted, column):
+        fit = fitted.fit
+        skip = ("(Intercept)",)
+        low, high = fit.conf_low, fit.conf_high
+        if self.options.ci == "profile":
+            estimable = [i for i, name in enumerate(fit.names)
+                         if name not in fit.separated and name not in skip]
+            if all(np.isfinite(fit.profile_low[i]) and np.isfinite(fit.profile_high[i])
+                   for i in estimable):
+                low, high = fit.profile_low, fit.profile_high
+            else:
+                column.notes.append("profile-likelihood limits are undefined when a covariate "
+                                    "is separated; Wald limits are shown instead.")
+        p = fit.p_lr if self.options.firth else fit.p
+        return estimates_from(fit.names, fit.coef, fit.se, fit.z, p, fit.odds_ratio,
+                              low, high, skip=skip)
+
+    def counts(self, design, fitted):
+        return int(fitted.fit.n), int(fitted.fit.n_events)
+
+    def term_test(self, design, columns, fitted) -> float:
+        from cohortpress.stats.logistic import lr_test_terms
+
+        return lr_test_terms(design.X, self.y[design.keep], design.names, columns,
+                             firth=self.options.firth).p_value
 
 
-def run(cohort, options: LogisticOptions, context: SectionContext):
-    from cohortpress.kit.design import build_design
-    from cohortpress.kit.regression import ModelColumn, RegressionTable
-
-    y, known, event_level = outcome_vector(cohort, options.outcome)
-    full = build_design(cohort, options.covariates, [known])
-    columns, results, warnings = [], [], []
-    layout = {t.variable: t for t in full.terms}
-    if options.univariable:
-        singles = [build_design(cohort, [t.variable], [known], full.references())
-                   for t in full.terms]
-        layout.update({single.terms[0].variable: single.terms[0] for single in singles})
-        columns.append(ModelColumn.combined(
-            "Univariable", [_model_column("Univariable", single, y, options)[0]
-                            for single in singles]))
-    if options.multivariable and (len(full.terms) > 1 or not options.univariable):
-        multi, fit = _model_column("Multivariable", full, y, options)
-        columns.append(multi)
-        if fit is not None:
-            n_params = len(fit.names) - 1
-            epv = min(fit.n_events, fit.n - fit.n_events) / max(n_params, 1)
-            if epv < options.events_per_variable:
-                warnings.append(f"{min(fit.n_events, fit.n - fit.n_events)} patients in the "
-                                f"smaller outcome group for {n_params} parameters ({epv:.1f} "
-                                f"per parameter, fewer than {options.events_per_variable:g}): "
-                                f"estimates may be unstable.")
-            for stat, value in (("lr.statistic", fit.lr_test.statistic),
-                                ("lr.p.value", fit.lr_test.p_value),
-                                ("deviance", fit.deviance), ("null.deviance", fit.null_deviance),
-                                ("aic", fit.aic)):
-                results.append(Result("logistic", stat, value, variable=options.outcome,
-                                      group="model", group_level="multivariable"))
-    builder = RegressionTable([layout[t.variable] for t in full.terms], columns, ratio_name="OR",
-                              conf_level=options.conf_level, context=context,
-                              digits=options.digits, context_name="logistic", ratio_stat="or")
-    header, body = builder.header(), builder.body()
-    results += builder.results + builder.term_records()
-    outcome_label = cohort.variable(options.outcome).label
+def _methods_named(options: LogisticOptions) -> tuple[str, str, str]:
+    """The estimator, the kind of confidence interval and the test, as the report names them."""
     ci_text = "profile-likelihood" if options.ci == "profile" else "Wald"
     if options.firth:
         ci_text = "penalised profile-likelihood" if options.ci == "profile" else "Wald"
-    notes = builder.footnotes()
     estimator = "Firth's penalised likelihood" if options.firth else "maximum likelihood"
     p_text = "penalised likelihood-ratio test" if options.firth else "Wald test"
-    notes.append(Footnote(f"OR: odds ratio of {outcome_label.lower()} = {event_level}; CI: "
-                          f"{ci_text} confidence interval; p: {p_text}; estimated by "
-                          f"{estimator}."))
-    if full.n_dropped:
-        notes.append(Footnote(f"Complete cases: {full.n_dropped} patients with a missing "
-                              f"outcome or covariate were excluded from the multivariable "
-                              f"model."))
-    caption = options.caption or f"Logistic regression for {outcome_label.lower()}."
-    table = Table(caption, header, tuple(body), tuple(notes))
+    return estimator, ci_text, p_text
+
+
+def run(cohort, options: LogisticOptions, context: SectionContext):
+    y, known, event_level = outcome_vector(cohort, options.outcome)
+    models = fit_models(_LogisticModel(y, options), cohort, options.covariates, [known],
+                        univariable=options.univariable, multivariable=options.multivariable)
+    results, warnings = [], []
+    fit = models.multivariable.fit if models.multivariable is not None else None
+    if fit is not None:
+        n_params = len(fit.names) - 1
+        epv = min(fit.n_events, fit.n - fit.n_events) / max(n_params, 1)
+        if epv < options.events_per_variable:
+            warnings.append(f"{min(fit.n_events, fit.n - fit.n_events)} patients in the "
+                            f"smaller outcome group for {n_params} parameters ({epv:.1f} "
+                            f"per parameter, fewer than {options.events_per_variable:g}): "
+                            f"estimates may be unstable.")
+        for stat, value in (("lr.statistic", fit.lr_test.statistic),
+                            ("lr.p.value", fit.lr_test.p_value),
+                            ("deviance", fit.deviance), ("null.deviance", fit.null_deviance),
+                            ("aic", fit.aic)):
+            results.append(Result("logistic", stat, value, variable=options.outcome,
+                                  group="model", group_level="multivariable"))
+    results += model_records(models.terms, models.columns, context_name="logistic",
+                             ratio_stat="or", digits=options.digits, p_digits=context.p_digits)
+    results += layout_records(models.terms, models.columns, context_name="logistic")
+    outcome_label = cohort.variable(options.outcome).label
+    estimator, ci_text, p_text = _methods_named(options)
+    common = dict(variable=options.outcome)
+    results += [Result("logistic", "outcome.label", outcome_label, **common),
+                Result("logistic", "outcome.level", event_level, **common),
+                Result("logistic", "conf.level", options.conf_level, **common),
+                Result("logistic", "method", estimator, **common),
+                Result("logistic", "conf.method", ci_text, **common),
+                Result("logistic", "p.method", p_text, **common),
+                Result("logistic", "n.incomplete", models.design.n_dropped, **common)]
     methods = [f"Predictors of {outcome_label.lower()} ({event_level}) were evaluated with "
                f"logistic regression fitted by {estimator}, reporting odds ratios with "
                f"{ci_text} {options.conf_level:.0%} confidence intervals; separation was "
                f"checked for each model; models used complete cases."]
-    return context.section(blocks=[table], results=results, methods=methods,
-                           warnings=tuple(warnings),
+    return context.section(blocks=tables_from_records(results, options, context),
+                           results=results, methods=methods, warnings=tuple(warnings),
                            abbreviations=(("OR", "odds ratio"), ("CI", "confidence interval")))
+
+
+def tables_from_records(results: Sequence[Result], options: LogisticOptions,
+                        context: SectionContext) -> tuple[Table, ...]:
+    """The section's table from its records alone; ``options`` gives only the caption."""
+    about = {r.stat_name: r.stat for r in results if r.context == "logistic"
+             and r.group is None and r.variable == options.outcome}
+    notes = [Footnote(f"OR: odds ratio of {about['outcome.label'].lower()} = "
+                      f"{about['outcome.level']}; CI: {about['conf.method']} confidence "
+                      f"interval; p: {about['p.method']}; estimated by {about['method']}.")]
+    if about["n.incomplete"]:
+        notes.append(Footnote(f"Complete cases: {about['n.incomplete']} patients with a missing "
+                              f"outcome or covariate were excluded from the multivariable "
+                              f"model."))
+    caption = options.caption or f"Logistic regression for {about['outcome.label'].lower()}."
+    layout = RegressionLayout(caption, ratio_name="OR", ratio_stat="or",
+                              n_label="Patients (outcomes)", notes=tuple(notes))
+    return (regression_table(results, layout, context_name="logistic"),)
 
 
 @hookimpl

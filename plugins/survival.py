@@ -14,7 +14,7 @@ at the landmarks with Gray's test. Every estimator is checked against R's ``surv
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Sequence
 
 import numpy as np
 from pydantic import Field
@@ -22,16 +22,14 @@ from pydantic import Field
 from cohortpress import hookimpl
 from cohortpress.common.errors import DataError, StatisticsError
 from cohortpress.common.formatting import fmt_num, in_sentence
+from cohortpress.api.blocks import Figure, Table
 from cohortpress.api.options import EndpointName, Options, Variable
-from cohortpress.api.blocks import Cell, Figure, Footnote, Row, Table
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
+from cohortpress.kit.survival_table import CONF_TYPE_TEXT, SurvivalLayout, survival_tables
 
 #: A time in the endpoint's unit: finite and not negative.
 TimePoint = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-
-CONF_TYPE_TEXT = {"log": "log transform",
-                  "log-log": "log(−log) transform", "plain": "linear (plain) scale"}
 
 
 class SurvivalOptions(Options):
@@ -65,11 +63,6 @@ class SurvivalOptions(Options):
     cumulative_incidence: bool = True
 
 
-def _time_unit_word(unit: str, value: float) -> str:
-    word = unit.rstrip("s")
-    return f"{value:g}-{word}"
-
-
 class _SurvivalSection:
     def __init__(self, cohort, options: SurvivalOptions, context: SectionContext):
         from cohortpress.data.grouping import group_cohort
@@ -81,38 +74,19 @@ class _SurvivalSection:
         self.groups = group_cohort(cohort, self.by)
         self.row_order = None  # the order add_endpoint takes the patients in
         self.results: list[Result] = []
-        self.rows: list[Row] = []
-        self.notes: list[Footnote] = []
+        self.km_endpoints: list[str] = []
         self.methods: list[str] = []
         self.figures: list[Figure] = []
         self.warnings: list[str] = []
         self.test_method: str | None = None
-        self.cuminc_tables: list[Table] = []
         self.landmarks = sorted(set(options.landmarks))
         if options.strata is not None:
             info = cohort.variable(options.strata)
             if info.kind not in ("categorical", "binary"):
                 raise DataError(f"strata variable '{options.strata}' must be categorical",
                                 column=options.strata)
-
-    # ------------------------------------------------------------------ columns
-
-    def header(self) -> tuple[Row, ...]:
-        cells = [Cell("", align="left"), Cell("n"), Cell("Events")]
-        for t in self.landmarks:
-            what = "% (SE)" if self.options.estimate == "se" else \
-                f"% ({self.options.conf_level:.0%} CI)"
-            cells.append(Cell(f"{_time_unit_word(self.unit_hint, t)} {what}"))
-        if self.options.median:
-            cells.append(Cell(f"Median, {self.unit_hint} ({self.options.conf_level:.0%} CI)"))
-        if self.show_p:
-            cells.append(Cell("p-value"))
-        return (Row(tuple(cells)),)
-
-    @property
-    def unit_hint(self) -> str:
-        units = {self.cohort.endpoint(e).unit for e in self.options.endpoints}
-        return units.pop() if len(units) == 1 else "time"
+        if self.groups.variable is not None:
+            self.results.append(Result("survfit", "label", self.groups.label, group=self.by))
 
     @property
     def show_p(self) -> bool:
@@ -147,13 +121,13 @@ class _SurvivalSection:
             # patients from risk: such endpoints get the Aalen-Johansen estimate only.
             self.add_cumulative_incidence(name, endpoint)
             return
+        self.km_endpoints.append(name)
+        self.describe("survfit", name, endpoint)
+        self.results.append(Result("survfit", "conf.type", self.options.conf_type,
+                                   variable=name))
         grouped = self.groups.codes >= 0
-        p_cell = self.compare(endpoint) if self.show_p else None
-        header_cells = [Cell(endpoint.label, align="left")] + \
-            [Cell("") for _ in range(2 + len(self.landmarks) + int(self.options.median))]
         if self.show_p:
-            header_cells.append(p_cell or Cell(""))
-        self.rows.append(Row(tuple(header_cells), role="group"))
+            self.compare(endpoint)
         curves = []
         members = [(level, self.groups.codes == i) for i, level in enumerate(self.groups.levels)]
         if self.options.overall and (self.groups.variable is None or len(members) > 1):
@@ -162,10 +136,11 @@ class _SurvivalSection:
         for level, mask in members:
             time, event = endpoint.time[mask], endpoint.event[mask]
             group_level = None if level in ("Overall", "All patients") else level
+            group = self.by if group_level is not None else None
+            self.record(name, None, group, group_level, "row.label", level)
             if len(time) == 0:
-                self.rows.append(Row.of(level, 0, 0, *["\u2013"] * (
-                    len(self.landmarks) + int(self.options.median)),
-                    *([""] if self.show_p else []), indent=1))
+                self.record(name, None, group, group_level, "n", 0)
+                self.record(name, None, group, group_level, "n.event", 0)
                 self.warnings.append(f"{endpoint.label}: group '{level}' has no patients.")
                 continue
             fit = kaplan_meier(time, event, self.options.conf_type, self.options.conf_level)
@@ -180,12 +155,19 @@ class _SurvivalSection:
         if self.options.figure and curves:
             self.figures.append(self.km_figure(name, endpoint, curves))
 
+    def describe(self, context: str, name: str, endpoint) -> None:
+        """Records of what the table says about an endpoint: its label, its time unit and
+        the level of its confidence intervals."""
+        for stat, value in (("label", endpoint.label), ("time.unit", endpoint.unit),
+                            ("conf.level", self.options.conf_level)):
+            self.results.append(Result(context, stat, value, variable=name))
+
     def add_row(self, name, endpoint, level, group_level, fit, time, event) -> None:
+        """The records of one group's row: patients, events, landmarks, median."""
         from cohortpress.stats.survival import km_at, km_median
 
         group = self.by if group_level is not None else None
         n, events = len(time), int(event.sum())
-        cells = [Cell(str(n)), Cell(str(events))]
         self.record(name, None, group, group_level, "n", n)
         self.record(name, None, group, group_level, "n.event", events)
         if self.landmarks:
@@ -193,7 +175,6 @@ class _SurvivalSection:
             for k, t in enumerate(marks.time):
                 text = self.format_estimate(marks.surv[k], marks.std_err[k], marks.conf_low[k],
                                             marks.conf_high[k])
-                cells.append(Cell(text))
                 for stat, values in (("surv", marks.surv), ("std.err", marks.std_err),
                                      ("conf.low", marks.conf_low),
                                      ("conf.high", marks.conf_high),
@@ -203,13 +184,9 @@ class _SurvivalSection:
         if self.options.median:
             median = km_median(fit)
             text = self.format_median(median)
-            cells.append(Cell(text))
             self.record(name, None, group, group_level, "median", median.median, text)
             self.record(name, None, group, group_level, "median.conf.low", median.conf_low)
             self.record(name, None, group, group_level, "median.conf.high", median.conf_high)
-        if self.show_p:
-            cells.append(Cell(""))
-        self.rows.append(Row((Cell(level, align="left"), *cells), indent=1))
 
     def format_estimate(self, surv, se, low, high) -> str:
         d = self.options.percent_digits
@@ -247,7 +224,7 @@ class _SurvivalSection:
         codes = np.asarray(self.cohort.values(self.options.strata).cat.codes, dtype=np.int64)
         return codes if self.row_order is None else codes[self.row_order]
 
-    def compare(self, endpoint) -> Cell | None:
+    def compare(self, endpoint) -> None:
         from cohortpress.stats.logrank import logrank_test, logrank_trend_test
 
         mask = self.groups.codes >= 0
@@ -259,7 +236,7 @@ class _SurvivalSection:
         if len(present) < 2:
             self.warnings.append(f"{endpoint.label}: fewer than two groups with patients; "
                                  f"no test.")
-            return None
+            return
         args = (endpoint.time[mask], endpoint.event[mask], self.groups.codes[mask])
         try:
             if self.options.test == "trend":
@@ -270,7 +247,7 @@ class _SurvivalSection:
                                       strata=strata).test
         except StatisticsError as exc:
             self.warnings.append(f"{endpoint.label}: no group comparison ({exc}).")
-            return None
+            return
         self.test_method = result.method
         formatted = self.context.format_p(result.p_value)
         for stat, value in (("statistic", result.statistic), ("df", result.df),
@@ -282,7 +259,6 @@ class _SurvivalSection:
                                    group=self.by))
         if self.options.pairwise and len(present) > 2:
             self.add_pairwise(endpoint, mask, strata)
-        return Cell(formatted, marks=("a",))
 
     def add_pairwise(self, endpoint, mask, strata) -> None:
         from cohortpress.stats.logrank import pairwise_logrank
@@ -291,19 +267,17 @@ class _SurvivalSection:
                                   self.groups.codes[mask], adjust=self.options.adjust,
                                   rho=self.options.rho, gamma=self.options.gamma,
                                   strata=strata)
-        texts = []
+        self.results.append(Result("survdiff.pairwise", "adjust.method", self.options.adjust,
+                                   variable=endpoint.name, group=self.by))
         for comp in result.comparisons:
             a, b = self.groups.levels[comp.group_a], self.groups.levels[comp.group_b]
             formatted = self.context.format_p(comp.p_adjusted)
-            texts.append(f"{a} vs {b}, p {formatted if formatted[0] in '<>' else '= ' + formatted}")
             for stat, value in (("statistic", comp.statistic), ("p.value", comp.p_value),
                                 ("p.adjusted", comp.p_adjusted)):
                 self.results.append(Result("survdiff.pairwise", stat, value,
                                            variable=endpoint.name, variable_level=f"{a} vs {b}",
                                            group=self.by,
                                            formatted=formatted if stat == "p.adjusted" else None))
-        self.notes.append(Footnote(f"{endpoint.label}, pairwise log-rank tests with "
-                                   f"{_adjust_name(self.options.adjust)}: {'; '.join(texts)}."))
 
     # ------------------------------------------------------------------ follow-up
 
@@ -314,13 +288,6 @@ class _SurvivalSection:
         if len(time) == 0:
             return
         followup = reverse_km_median_followup(time, event, conf_level=self.options.conf_level)
-        d = self.options.time_digits
-        if np.isfinite(followup.median):
-            text = fmt_num(followup.median, d)
-            ci = (f" ({fmt_num(followup.conf_low, d) if np.isfinite(followup.conf_low) else 'NR'}"
-                  f"\u2013{fmt_num(followup.conf_high, d) if np.isfinite(followup.conf_high) else 'NR'})")
-            self.notes.append(Footnote(f"{endpoint.label}: median follow-up {text} "
-                                       f"{endpoint.unit}{ci}, by reverse Kaplan\u2013Meier."))
         for stat, value in (("median", followup.median), ("conf.low", followup.conf_low),
                             ("conf.high", followup.conf_high)):
             self.results.append(Result("followup", stat, float(value), variable=name))
@@ -330,8 +297,8 @@ class _SurvivalSection:
     def add_cumulative_incidence(self, name, endpoint) -> None:
         from cohortpress.stats.competing import cif_at, cumulative_incidence, gray_test
 
+        self.describe("cuminc", name, endpoint)
         grouped = self.groups.codes >= 0
-        rows = []
         curves = []
         for i, level in enumerate(self.groups.levels):
             mask = self.groups.codes == i
@@ -340,11 +307,14 @@ class _SurvivalSection:
             fit = cumulative_incidence(endpoint.time[mask], endpoint.status[mask], cause=1)
             marks = cif_at(fit, self.landmarks, self.options.conf_level) if self.landmarks \
                 else None
-            cells = []
+            status = endpoint.status[mask]
+            for stat, value in (("n", int(mask.sum())), ("n.event", int((status == 1).sum())),
+                                ("n.competing", int((status == 2).sum()))):
+                self.results.append(Result("cuminc", stat, value, variable=name, group=self.by,
+                                           group_level=level))
             for k, t in enumerate(self.landmarks):
                 est, se = marks.estimate[k], marks.std_err[k]
                 text = self.format_estimate(est, se, marks.conf_low[k], marks.conf_high[k])
-                cells.append(text)
                 for stat, value in (("estimate", est), ("std.error", se),
                                     ("conf.low", marks.conf_low[k]),
                                     ("conf.high", marks.conf_high[k])):
@@ -352,8 +322,6 @@ class _SurvivalSection:
                                                variable_level=float(t), group=self.by,
                                                group_level=level,
                                                formatted=text if stat == "estimate" else None))
-            rows.append(Row.of(level, int(mask.sum()), int((endpoint.status[mask] == 1).sum()),
-                               int((endpoint.status[mask] == 2).sum()), *cells, indent=0))
             curves.append((level, fit))
         gray_cell = ""
         if len(curves) >= 2:
@@ -364,18 +332,8 @@ class _SurvivalSection:
                                 ("p.value", test.p_value)):
                 self.results.append(Result("cuminc", stat, value, variable=name, group=self.by,
                                            formatted=gray_cell if stat == "p.value" else None))
-        what = "% (SE)" if self.options.estimate == "se" else f"% ({self.options.conf_level:.0%} CI)"
-        header = Row.of("", "n", "Events", "Competing events",
-                        *[f"{_time_unit_word(endpoint.unit, t)} {what}" for t in self.landmarks])
-        notes = [Footnote("Cumulative incidence by the Aalen\u2013Johansen estimator, with "
-                          "competing events as defined for the endpoint; confidence intervals "
-                          "on the log(\u2212log) scale.")]
-        if gray_cell:
-            shown = gray_cell if gray_cell[0] in "<>" else f"= {gray_cell}"
-            notes.append(Footnote(f"Gray's test: p {shown}."))
-        self.cuminc_tables.append(Table(
-            f"{endpoint.label}: cumulative incidence with competing risks.", (header,),
-            tuple(rows), tuple(notes), name=f"{name}-cuminc"))
+            self.results.append(Result("cuminc", "method", "Gray's test", variable=name,
+                                       group=self.by))
         self.methods.append("Cumulative incidence in the presence of competing events was "
                             "estimated with the Aalen\u2013Johansen estimator and compared "
                             "between groups with Gray's test.")
@@ -444,26 +402,8 @@ class _SurvivalSection:
 
     # ------------------------------------------------------------------ text
 
-    def footnotes(self) -> list[Footnote]:
-        notes = []
-        if self.test_method:
-            notes.append(Footnote(f"{self.test_method}.", "a"))
-        if self.landmarks:
-            est = "standard errors by Greenwood's formula" if self.options.estimate == "se" \
-                else (f"{self.options.conf_level:.0%} confidence intervals with Greenwood "
-                      f"standard errors on the {CONF_TYPE_TEXT[self.options.conf_type]}")
-            default = " (R survival's default)" if self.options.conf_type == "log" and \
-                self.options.estimate != "se" else ""
-            notes.append(Footnote(f"Kaplan\u2013Meier estimates in percent, with {est}{default}."))
-        if self.options.median:
-            notes.append(Footnote("NR: not reached."))
-        units = {self.cohort.endpoint(e).unit for e in self.options.endpoints}
-        if units & {"years", "months"}:
-            notes.append(Footnote("Time in years of 365.25 days (months of 365.25/12 days)."))
-        return notes + self.notes
-
     def method_sentences(self) -> list[str]:
-        if not self.rows:
+        if not self.km_endpoints:
             return list(self.methods)
         sentences = [f"Survival was estimated with the Kaplan\u2013Meier method, with "
                      f"Greenwood standard errors and {self.options.conf_level:.0%} confidence "
@@ -487,11 +427,6 @@ class _SurvivalSection:
         return sentences + self.methods
 
 
-def _adjust_name(method: str) -> str:
-    return {"holm": "Holm's adjustment", "bonferroni": "Bonferroni's adjustment",
-            "BH": "the Benjamini\u2013Hochberg adjustment", "none": "no adjustment"}[method]
-
-
 def _nice_step(limit: float) -> float:
     raw = limit / 5 if limit > 0 else 1.0
     magnitude = 10 ** np.floor(np.log10(raw))
@@ -505,17 +440,21 @@ def run(cohort, options: SurvivalOptions, context: SectionContext):
     section = _SurvivalSection(cohort, options, context)
     for name in options.endpoints:
         section.add_endpoint(name)
-    caption = options.caption or (
-        f"Survival{' by ' + section.groups.label.lower() if section.groups.variable else ''}.")
-    blocks = []
-    if section.rows:
-        blocks.append(Table(caption, section.header(), tuple(section.rows),
-                            tuple(section.footnotes())))
-    blocks += [*section.cuminc_tables, *section.figures]
+    blocks = [*tables_from_records(section.results, options, context), *section.figures]
     return context.section(blocks=blocks, results=section.results,
                            methods=section.method_sentences(), warnings=tuple(section.warnings),
                            abbreviations=(("CI", "confidence interval"),
                                           ("SE", "standard error")))
+
+
+def tables_from_records(results: Sequence[Result], options: SurvivalOptions,
+                        context: SectionContext) -> tuple[Table, ...]:
+    """The section's tables from its records alone; ``options`` gives only the layout
+    (caption, landmark columns, CI or SE, the median and p-value columns, digits)."""
+    return survival_tables(results, SurvivalLayout(
+        caption=options.caption, landmarks=tuple(sorted(set(options.landmarks))),
+        estimate=options.estimate, median=options.median, test=options.test != "none",
+        time_digits=options.time_digits))
 
 
 @hookimpl

@@ -60,6 +60,17 @@ R_METHODS = {
 
 #: Records of the report that R has no counterpart for: (context, stat_name).
 NOT_FROM_R = {("coxph", "method.term"), ("logistic", "method.term"), ("survdiff", "method")}
+#: ... nor for the records that say what a table shows besides its numbers (labels, levels,
+#: the methods its footnotes name): the tables are built from the records alone.
+NOT_FROM_R |= {(context, name) for context in ("coxph", "logistic") for name in (
+    "model.title", "not.estimable", "note", "label", "var_type", "reference_row",
+    "outcome.label", "outcome.level", "conf.level", "ties", "strata", "n.incomplete",
+    "method", "conf.method", "p.method")}
+NOT_FROM_R |= {("survfit", name) for name in ("label", "time.unit", "conf.level", "conf.type",
+                                             "row.label")}
+NOT_FROM_R |= {("cuminc", name) for name in ("label", "time.unit", "conf.level", "n", "n.event",
+                                            "n.competing", "method")}
+NOT_FROM_R |= {("survdiff.pairwise", "adjust.method")}
 
 #: Sections where the report disagrees with R, diagnosed; their tests are strict xfails.
 #: (Fixed and emptied: pairwise log-rank now uses the section's strata and weights, and

@@ -109,10 +109,16 @@ covariates = ["arm", "age"]
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def project(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("models")
     _cohort().to_csv(folder / "cohort.csv", index=False)
     (folder / "report.toml").write_text(CONFIG, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def built(project):
+    folder = project
     out = folder / "out"
     outcome = build(folder / "report.toml", out, progress=Progress(quiet=True))
     records = json.loads((out / "results.json").read_text(encoding="utf-8"))["results"]
@@ -195,3 +201,30 @@ def test_firth_gives_a_finite_penalised_estimate_for_the_separated_covariate(bui
     highs = _records(records, "logit_firth", variable="marker", stat_name="conf.high")
     assert all(r["stat"] is not None and math.isfinite(r["stat"]) for r in highs)
     assert "Firth" in tables["logit_firth"]
+
+
+def test_flagged_tables_are_rebuilt_from_their_records_alone(project):
+    """Flags, their footnotes and the models' notes are records too: each table, rebuilt
+    from its section's records after a round trip through ``results.json``'s form, is the
+    table the section shows."""
+    import importlib
+
+    from cohortpress.api.blocks import Table
+    from cohortpress.api.results import Result
+    from cohortpress.api.sections import SectionContext
+    from cohortpress.app.build import load_cohort, plan_build, run_section
+
+    plan = plan_build(project / "report.toml")
+    cohort = load_cohort(plan)
+    flagged = 0
+    for planned in plan.sections:
+        if planned.analysis.name not in ("cox", "logistic"):
+            continue
+        section = run_section(planned, cohort, plan.config, timeout=600)
+        records = [Result(**r.as_dict()) for r in section.results]
+        module = importlib.import_module(planned.analysis.run.__module__)
+        context = SectionContext(id=section.id, title=section.title)
+        rebuilt = module.tables_from_records(records, planned.options, context)
+        assert tuple(rebuilt) == tuple(b for b in section.blocks if isinstance(b, Table))
+        flagged += any(r.stat_name == "not.estimable" for r in records)
+    assert flagged >= 4

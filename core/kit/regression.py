@@ -1,25 +1,32 @@
-"""Regression tables: univariable and multivariable models side by side.
+"""Regression analyses' shared skeleton: fit the models, describe them as results records.
 
-Shared by the ``cox`` and ``logistic`` analyses. Each model column shows the ratio (HR or
-OR) with its confidence interval and the p-value; categorical covariates show their
-reference level; a term the model cannot estimate (separation, non-convergence, a constant
-or collinear covariate) shows a flag with a footnote that says why, never a meaningless
-number.
+Shared by the ``cox`` and ``logistic`` analyses, which differ only in their model (a
+:class:`RegressionModel`): one model per covariate (the univariable column) and one with
+every covariate (the multivariable column), a likelihood-ratio test for each factor with
+more than two levels, n and events of each model, and a term the model cannot estimate
+(separation, non-convergence, a constant or collinear covariate) flagged with the reason,
+never a meaningless number. The records (:func:`model_records`) hold everything the table
+shows; :func:`cohortpress.kit.regression_table.regression_table` builds the table from them.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from cohortpress.kit.design import Design, Term
-from cohortpress.common.formatting import fmt_num
 from cohortpress.api.blocks import Cell, Footnote, Row
 from cohortpress.api.results import Result
+from cohortpress.common.errors import StatisticsError
+from cohortpress.common.formatting import fmt_num, format_p
+from cohortpress.kit.design import Design, Term, build_design
 
 NOT_ESTIMABLE = "not estimable"
+NO_COMPLETE_CASES = "no patient has complete data for this model"
+TERM_TEST_METHOD = "Likelihood-ratio test"
 
 
 @dataclass(frozen=True)
@@ -67,173 +74,248 @@ class ModelColumn:
             merged.notes += [n for n in column.notes if n not in merged.notes]
         return merged
 
+    @property
+    def level(self) -> str:
+        """The ``group_level`` of this model's records: its title in lower case."""
+        return self.title.lower()
 
-class RegressionTable:
-    """Builds the rows, marks and records of a regression table."""
+    def flag(self, variable: str) -> str | None:
+        """Why ``variable`` has no estimate in this model, or ``None``."""
+        return self.failure or self.flags.get(variable)
 
-    def __init__(self, terms: Sequence[Term], columns: Sequence[ModelColumn], *,
-                 ratio_name: str, conf_level: float, context, digits: int = 2,
-                 extra_header: str | None = None, context_name: str = "coxph",
-                 ratio_stat: str = "hr"):
-        self.terms = list(terms)
-        self.columns = list(columns)
-        self.ratio_name = ratio_name
-        self.conf_level = conf_level
-        self.context = context
-        self.digits = digits
-        self.extra_header = extra_header
-        self.context_name = context_name
-        self.ratio_stat = ratio_stat
-        self.flag_notes: dict[str, str] = {}
-        self.results: list[Result] = []
 
-    def header(self) -> tuple[Row, ...]:
-        top = [Cell("Characteristic", align="left", rowspan=2)]
-        bottom = []
-        for col in self.columns:
-            width = 2 + (1 if self.extra_header and col.extra else 0)
-            top.append(Cell(col.title, colspan=width))
-            bottom += [Cell(f"{self.ratio_name} ({self.conf_level:.0%} CI)"), Cell("p-value")]
-            if self.extra_header and col.extra:
-                bottom.append(Cell(self.extra_header))
-        return (Row(tuple(top)), Row(tuple(bottom)))
+# --------------------------------------------------------------------------- fitting
 
-    def body(self) -> list[Row]:
-        rows: list[Row] = []
-        for term in self.terms:
-            if term.is_factor:
-                rows.append(Row((Cell(term.label, align="left"),
-                                 *self._cells_for_header(term)), role="group"))
-                rows.append(Row((Cell(term.reference or "", align="left"),
-                                 *self._reference_cells(term)), indent=1))
-                for level, column in zip(term.levels[1:], term.columns):
-                    rows.append(Row((Cell(level, align="left"),
-                                     *self._estimate_cells(term, column, level)), indent=1))
-            else:
-                rows.append(Row((Cell(term.label, align="left"),
-                                 *self._estimate_cells(term, term.columns[0], None,
-                                                       with_extra=True))))
-        rows.append(self._n_row())
-        return rows
 
-    def _width(self, col: ModelColumn) -> int:
-        return 2 + (1 if self.extra_header and col.extra else 0)
+@dataclass(frozen=True)
+class Fitted:
+    """A fitted model and whatever the analysis reuses for its tests (prepared data).
 
-    def _cells_for_header(self, term: Term) -> list[Cell]:
-        cells = []
-        for col in self.columns:
-            flag = self._flag_cell(col, term)
-            if flag is not None:
-                cells += [flag] + [Cell("")] * (self._width(col) - 1)
-                continue
-            test = col.term_tests.get(term.variable) if len(term.columns) > 1 else None
-            p_cell = Cell("")
-            if test is not None:
-                p, method = test
-                mark = self._mark(method)
-                p_cell = Cell(self.context.format_p(p), marks=(mark,))
-            cells += [Cell(""), p_cell]
-            if self.extra_header and col.extra:
-                cells.append(col.extra.get(term.variable, Cell("")))
-        return cells
+    ``fit`` has ``converged`` (bool), ``separated`` (design columns with an infinite
+    estimate) and ``reason`` (why it did not converge, or ``None``).
+    """
 
-    def _reference_cells(self, term: Term) -> list[Cell]:
-        cells = []
-        for col in self.columns:
-            if self._flag_cell(col, term) is not None or term.variable not in col.n:
-                cells += [Cell("")] * self._width(col)
-                continue
-            cells += [Cell("1 (reference)"), Cell("")]
-            if self.extra_header and col.extra:
-                cells.append(Cell(""))
-        return cells
+    fit: Any
+    data: Any = None
 
-    def _estimate_cells(self, term: Term, column: str, level, with_extra: bool = False):
-        cells = []
-        for col in self.columns:
-            flag = self._flag_cell(col, term)
-            if flag is not None:
-                # A factor shows its flag on its heading row; its level rows stay empty.
-                first = Cell("") if term.is_factor else flag
-                cells += [first] + [Cell("")] * (self._width(col) - 1)
-                continue
-            est = col.estimates.get(column)
-            if est is None or term.variable not in col.n:
-                cells += [Cell("")] * self._width(col)
-                continue
-            text = self._ratio_text(est)
-            p_text = self.context.format_p(est.p_value)
-            cells += [Cell(text), Cell(p_text)]
-            if self.extra_header and col.extra:
-                cells.append(col.extra.get(term.variable, Cell("")) if with_extra else Cell(""))
-            self._record(col, term, level, est, text, p_text)
-        return cells
 
-    def _ratio_text(self, est: Estimate) -> str:
-        d = self.digits
-        return f"{fmt_num(est.ratio, d)} ({fmt_num(est.conf_low, d)}\u2013{fmt_num(est.conf_high, d)})"
+class RegressionModel(ABC):
+    """What one kind of regression brings to the shared skeleton (:func:`fit_models`).
 
-    def _flag_cell(self, col: ModelColumn, term: Term) -> Cell | None:
-        reason = col.failure or col.flags.get(term.variable)
-        if reason is None:
-            return None
-        mark = self._mark(reason, flag=True)
-        return Cell(NOT_ESTIMABLE, marks=(mark,))
+    Attributes
+    ----------
+    separation_reason : str
+        The flag's footnote for a covariate whose estimate is infinite.
+    """
 
-    def _mark(self, text: str, flag: bool = False) -> str:
-        if text not in self.flag_notes:
-            self.flag_notes[text] = "abcdefghijklmnop"[len(self.flag_notes)]
-        return self.flag_notes[text]
+    separation_reason: str = "separation: the estimate is infinite or zero"
 
-    def _n_row(self) -> Row:
-        cells = []
-        for col in self.columns:
-            counts = set(col.n.values())
-            if col.failure or not counts:
-                text = ""
-            elif len(counts) == 1:
-                n, events = counts.pop()
-                text = f"{n} ({events})"
-            else:
-                lows = min(c[0] for c in counts), max(c[0] for c in counts)
-                text = f"{lows[0]}\u2013{lows[1]} per model"
-            cells += [Cell(text)] + [Cell("")] * (self._width(col) - 1)
-        label = "Patients (events)" if self.context_name == "coxph" else "Patients (outcomes)"
-        return Row((Cell(label, align="left"), *cells), role="total")
+    @abstractmethod
+    def fit(self, design: Design) -> Fitted:
+        """Fit the model on ``design``'s complete cases; raise ``StatisticsError`` if it
+        cannot be fitted at all (a constant or collinear covariate, no events...)."""
 
-    def _record(self, col: ModelColumn, term: Term, level, est: Estimate, text, p_text):
-        common = dict(variable=term.variable, variable_level=level, group="model",
-                      group_level=col.title.lower())
-        for stat, value in (("estimate", est.estimate), ("std.error", est.std_error),
-                            ("statistic", est.statistic), ("p.value", est.p_value),
-                            (self.ratio_stat, est.ratio), ("conf.low", est.conf_low),
-                            ("conf.high", est.conf_high)):
-            formatted = text if stat == self.ratio_stat else (p_text if stat == "p.value" else None)
-            self.results.append(Result(self.context_name, stat, float(value),
-                                       formatted=formatted, **common))
+    @abstractmethod
+    def estimates(self, design: Design, fitted: Fitted,
+                  column: ModelColumn) -> dict[str, Estimate]:
+        """The estimates by design column (``column.notes`` may say how they were got)."""
 
-    def footnotes(self) -> list[Footnote]:
-        notes = [Footnote(text if text.endswith(".") else text + ".", mark)
-                 for text, mark in self.flag_notes.items()]
-        for col in self.columns:
-            notes += [Footnote(f"{col.title} model: {n}") for n in col.notes]
-        return notes
+    @abstractmethod
+    def counts(self, design: Design, fitted: Fitted) -> tuple[int, int]:
+        """Patients and events (or outcomes) of the model."""
 
-    def term_records(self) -> list[Result]:
-        out = []
-        for col in self.columns:
-            for variable, (p, method) in col.term_tests.items():
-                out.append(Result(self.context_name, "p.value.term", float(p), variable=variable,
-                                  group="model", group_level=col.title.lower(),
-                                  formatted=self.context.format_p(p)))
-                out.append(Result(self.context_name, "method.term", method, variable=variable,
-                                  group="model", group_level=col.title.lower()))
-            for variable, (n, events) in col.n.items():
-                out.append(Result(self.context_name, "nobs", n, variable=variable,
-                                  group="model", group_level=col.title.lower()))
-                out.append(Result(self.context_name, "n.event", events, variable=variable,
-                                  group="model", group_level=col.title.lower()))
-        return out
+    @abstractmethod
+    def term_test(self, design: Design, columns: Sequence[str], fitted: Fitted) -> float:
+        """The likelihood-ratio p-value for dropping ``columns`` from the model."""
+
+
+def fit_column(model: RegressionModel, title: str,
+               design: Design) -> tuple[ModelColumn, Fitted | None]:
+    """Fit one model and describe it as a table column (flags instead of failures)."""
+    column = ModelColumn(title)
+    if design.n == 0:
+        for term in design.terms:
+            column.flags[term.variable] = NO_COMPLETE_CASES
+        return column, None
+    try:
+        fitted = model.fit(design)
+    except StatisticsError as exc:
+        for term in design.terms:
+            column.flags[term.variable] = str(exc)
+        return column, None
+    fit = fitted.fit
+    column.estimates = model.estimates(design, fitted, column)
+    for variable in separated_variables(design, fit.separated):
+        column.flags[variable] = model.separation_reason
+    if not fit.converged and not fit.separated:
+        for term in design.terms:
+            column.flags[term.variable] = fit.reason or "the model did not converge"
+    counts = model.counts(design, fitted)
+    for term in design.terms:
+        column.n[term.variable] = counts
+        if len(term.columns) > 1 and term.variable not in column.flags:
+            p = model.term_test(design, term.columns, fitted)
+            column.term_tests[term.variable] = (p, TERM_TEST_METHOD)
+    return column, fitted
+
+
+@dataclass
+class FittedModels:
+    """The univariable and multivariable models of one regression table.
+
+    Attributes
+    ----------
+    design : Design
+        The multivariable design (complete cases in every covariate).
+    terms : list of Term
+        The table's rows: each covariate's univariable term where there is one (its
+        complete cases include every level the multivariable model has, and perhaps more).
+    columns : list of ModelColumn
+        Univariable (if asked), then multivariable (if asked and it differs).
+    multivariable : Fitted or None
+        The multivariable fit, if it could be fitted.
+    follow_up : Any
+        What ``follow_up`` returned for the multivariable model.
+    """
+
+    design: Design
+    terms: list[Term]
+    columns: list[ModelColumn]
+    multivariable: Fitted | None = None
+    follow_up: Any = None
+
+
+def fit_models(model: RegressionModel, cohort, covariates: Sequence[str],
+               also_complete: Sequence[np.ndarray] = (), *, univariable: bool = True,
+               multivariable: bool = True, threads: int = 1,
+               follow_up: Callable[[ModelColumn, Design, Fitted | None], Any] | None = None
+               ) -> FittedModels:
+    """Fit the univariable models and the multivariable one.
+
+    The models are independent and NumPy releases the GIL in their heavy parts: with
+    ``threads`` > 1 they are fitted on that many threads (the longest, multivariable, first);
+    results are read in order, so the threads change no number. ``follow_up`` runs on the
+    multivariable model right after its fit, in the same thread (a model check, say).
+    A multivariable model with a single covariate repeats the univariable one: it is left
+    out unless it is the only column.
+    """
+    full = build_design(cohort, covariates, also_complete)
+    wants_multi = multivariable and (len(full.terms) > 1 or not univariable)
+    references = full.references()
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        multi_job = pool.submit(_multivariable, model, full, follow_up) if wants_multi else None
+        uni_jobs = [pool.submit(_univariable, model, cohort, term.variable, also_complete,
+                                references) for term in full.terms] if univariable else []
+        layout = {t.variable: t for t in full.terms}
+        columns = []
+        if univariable:
+            fitted = [job.result() for job in uni_jobs]
+            layout.update({term.variable: term for _, term in fitted})
+            columns.append(ModelColumn.combined("Univariable", [col for col, _ in fitted]))
+        models = FittedModels(full, [layout[t.variable] for t in full.terms], columns)
+        if multi_job is not None:
+            multi, models.multivariable, models.follow_up = multi_job.result()
+            columns.append(multi)
+    return models
+
+
+def _multivariable(model, design, follow_up):
+    column, fitted = fit_column(model, "Multivariable", design)
+    extra = follow_up(column, design, fitted) if follow_up is not None else None
+    return column, fitted, extra
+
+
+def _univariable(model, cohort, variable, also_complete, references):
+    """One covariate's own model, with the multivariable model's reference level."""
+    single = build_design(cohort, [variable], also_complete, references)
+    column, _ = fit_column(model, "Univariable", single)
+    return column, single.terms[0]
+
+
+# --------------------------------------------------------------------------- records
+
+
+def model_records(terms: Sequence[Term], columns: Sequence[ModelColumn], *, context_name: str,
+                  ratio_stat: str, digits: int, p_digits: int) -> list[Result]:
+    """The records of the models' estimates, tests and counts, in the table's order.
+
+    Estimates (``estimate``, ``std.error``, ``statistic``, ``p.value``, the ratio,
+    ``conf.low``, ``conf.high``) by term and level, then per model the factors'
+    ``p.value.term`` and ``method.term``, and ``nobs`` and ``n.event`` by term.
+    """
+    out = []
+    for term in terms:
+        levels = list(zip(term.levels[1:], term.columns)) if term.is_factor \
+            else [(None, term.columns[0])]
+        for level, design_column in levels:
+            for col in columns:
+                est = col.estimates.get(design_column)
+                if col.flag(term.variable) is None and est is not None and \
+                        term.variable in col.n:
+                    out += _estimate_records(col, term, level, est, context_name=context_name,
+                                             ratio_stat=ratio_stat, digits=digits,
+                                             p_digits=p_digits)
+    for col in columns:
+        common = dict(group="model", group_level=col.level)
+        for variable, (p, method) in col.term_tests.items():
+            out.append(Result(context_name, "p.value.term", float(p), variable=variable,
+                              formatted=format_p(p, p_digits), **common))
+            out.append(Result(context_name, "method.term", method, variable=variable,
+                              **common))
+        for variable, (n, events) in col.n.items():
+            out.append(Result(context_name, "nobs", n, variable=variable, **common))
+            out.append(Result(context_name, "n.event", events, variable=variable, **common))
+    return out
+
+
+def ratio_text(ratio: float, low: float, high: float, digits: int) -> str:
+    """``1.23 (0.45–3.21)``: a ratio and its confidence interval."""
+    return f"{fmt_num(ratio, digits)} ({fmt_num(low, digits)}\u2013{fmt_num(high, digits)})"
+
+
+def _estimate_records(col, term, level, est, *, context_name, ratio_stat, digits, p_digits):
+    common = dict(variable=term.variable, variable_level=level, group="model",
+                  group_level=col.level)
+    text = ratio_text(est.ratio, est.conf_low, est.conf_high, digits)
+    p_text = format_p(est.p_value, p_digits)
+    out = []
+    for stat, value in (("estimate", est.estimate), ("std.error", est.std_error),
+                        ("statistic", est.statistic), ("p.value", est.p_value),
+                        (ratio_stat, est.ratio), ("conf.low", est.conf_low),
+                        ("conf.high", est.conf_high)):
+        formatted = text if stat == ratio_stat else (p_text if stat == "p.value" else None)
+        out.append(Result(context_name, stat, float(value), formatted=formatted, **common))
+    return out
+
+
+def layout_records(terms: Sequence[Term], columns: Sequence[ModelColumn], *,
+                   context_name: str) -> list[Result]:
+    """The records that say what the table shows besides the numbers.
+
+    Per model (``group = "model"``): ``model.title``, in the table's column order; per term
+    not estimated, ``not.estimable`` with the reason; each note about the model (``note``).
+    Per term, in the table's row order: ``label`` (the row label), ``var_type``
+    (``continuous``, ``binary`` or ``categorical``) and, for factors, ``reference_row`` for
+    each level in order (true for the reference level).
+    """
+    out = []
+    for col in columns:
+        common = dict(group="model", group_level=col.level)
+        out.append(Result(context_name, "model.title", col.title, **common))
+        for term in terms:
+            reason = col.flag(term.variable)
+            if reason is not None:
+                out.append(Result(context_name, "not.estimable", reason, variable=term.variable,
+                                  formatted=NOT_ESTIMABLE, **common))
+        out += [Result(context_name, "note", note, **common) for note in col.notes]
+    for term in terms:
+        out.append(Result(context_name, "label", term.label, variable=term.variable))
+        out.append(Result(context_name, "var_type", term.kind, variable=term.variable))
+        if term.is_factor:
+            out += [Result(context_name, "reference_row", level == term.reference,
+                           variable=term.variable, variable_level=level)
+                    for level in term.levels]
+    return out
 
 
 def estimates_from(names: Sequence[str], coef, se, z, p, ratio, low, high,
@@ -243,8 +325,8 @@ def estimates_from(names: Sequence[str], coef, se, z, p, ratio, low, high,
     for i, name in enumerate(names):
         if name in skip:
             continue
-        out[name] = Estimate(name, float(coef[i]), float(se[i]), float(z[i]), float(p[i]),
-                             float(ratio[i]), float(low[i]), float(high[i]))
+        out[name] = Estimate(name, float(coef[i]), float(se[i]), float(z[i]),
+                             float(p[i]), float(ratio[i]), float(low[i]), float(high[i]))
     return out
 
 
@@ -256,3 +338,51 @@ def separated_variables(design: Design, separated: Sequence[str]) -> set[str]:
 
 def finite(values) -> bool:
     return bool(np.all(np.isfinite(values)))
+
+
+# --------------------------------------------------------------------------- kit API
+
+
+class RegressionTable:
+    """A regression table from model columns, through their records.
+
+    Kept for plugin authors who build :class:`ModelColumn` themselves; the built-in
+    analyses use :func:`fit_models`, :func:`model_records`, :func:`layout_records` and
+    :func:`cohortpress.kit.regression_table.regression_table` directly. ``extra_header``
+    titles an extra column holding each model's ``extra`` cells.
+    """
+
+    def __init__(self, terms: Sequence[Term], columns: Sequence[ModelColumn], *,
+                 ratio_name: str, conf_level: float, context, digits: int = 2,
+                 extra_header: str | None = None, context_name: str = "coxph",
+                 ratio_stat: str = "hr"):
+        from cohortpress.kit.regression_table import RegressionLayout, regression_table
+
+        p_digits = getattr(context, "p_digits", 3)
+        records = model_records(terms, columns, context_name=context_name,
+                                ratio_stat=ratio_stat, digits=digits, p_digits=p_digits)
+        n_estimates = sum(1 for r in records if r.stat_name not in (
+            "p.value.term", "method.term", "nobs", "n.event"))
+        self.results: list[Result] = records[:n_estimates]
+        self._term_records = records[n_estimates:]
+        extra = {col.level: {v: cell.text for v, cell in col.extra.items()}
+                 for col in columns if col.extra} if extra_header else {}
+        layout = RegressionLayout(
+            caption="", ratio_name=ratio_name, ratio_stat=ratio_stat,
+            n_label="Patients (events)" if context_name == "coxph" else "Patients (outcomes)",
+            extra_header=extra_header, extra=extra)
+        self._table = regression_table(
+            [*records, *layout_records(terms, columns, context_name=context_name),
+             Result(context_name, "conf.level", conf_level)], layout, context_name=context_name)
+
+    def header(self) -> tuple[Row, ...]:
+        return self._table.header
+
+    def body(self) -> list[Row]:
+        return list(self._table.body)
+
+    def footnotes(self) -> list[Footnote]:
+        return list(self._table.footnotes)
+
+    def term_records(self) -> list[Result]:
+        return list(self._term_records)

@@ -1,0 +1,273 @@
+"""A regression table built from its section's results records alone.
+
+The univariable and multivariable columns side by side: each model shows the ratio (HR or
+OR) with its confidence interval and the p-value, categorical covariates their reference
+level, a factor with more than two levels its likelihood-ratio p on its heading row, and a
+term the model could not estimate a flag whose footnote says why. Every text comes from a
+record (:func:`cohortpress.kit.regression.model_records` and
+:func:`~cohortpress.kit.regression.layout_records`), so the table and ``results.json``
+cannot disagree; the caller chooses only the layout (:class:`RegressionLayout`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
+
+from cohortpress.api.blocks import Cell, Footnote, Row, Table
+from cohortpress.api.results import Result
+
+NOT_ESTIMABLE = "not estimable"
+MARKS = "abcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass(frozen=True)
+class RegressionLayout:
+    """How a regression table is laid out: everything that is not in its records.
+
+    Attributes
+    ----------
+    caption : str
+    ratio_name, ratio_stat : str
+        The ratio's abbreviation in the header (``"HR"``) and its records' ``stat_name``
+        (``"hr"``).
+    n_label : str
+        The label of the last row, patients and events per model.
+    extra_header : str or None
+        The title of an extra column, for the models that have texts in ``extra``.
+    extra : mapping
+        Texts of the extra column: by model (``group_level``), then by variable.
+    notes : tuple of Footnote
+        Footnotes after the table's own (the flags' reasons and the models' notes).
+    """
+
+    caption: str
+    ratio_name: str
+    ratio_stat: str
+    n_label: str
+    extra_header: str | None = None
+    extra: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    notes: tuple[Footnote, ...] = ()
+
+
+@dataclass
+class _Term:
+    variable: str
+    label: str
+    kind: str = "continuous"
+    levels: list = field(default_factory=list)
+    reference: str | None = None
+
+    @property
+    def is_factor(self) -> bool:
+        return self.kind in ("categorical", "binary")
+
+
+@dataclass
+class _Model:
+    level: str
+    title: str
+    shown: dict = field(default_factory=dict)  # (variable, level) -> (ratio text, p text)
+    flags: dict = field(default_factory=dict)  # variable -> reason
+    term_tests: dict = field(default_factory=dict)  # variable -> (p text, method)
+    n: dict = field(default_factory=dict)  # variable -> (n, events)
+    notes: list = field(default_factory=list)
+
+
+def regression_table(records: Iterable[Result], layout: RegressionLayout, *,
+                     context_name: str) -> Table:
+    """The regression table of ``records`` (those of context ``context_name``).
+
+    Parameters
+    ----------
+    records : iterable of Result
+        A section's records; they must include ``conf.level`` and the layout records.
+    layout : RegressionLayout
+    context_name : str
+        ``"coxph"``, ``"logistic"``...
+
+    Returns
+    -------
+    Table
+    """
+    records = [r for r in records if r.context == context_name]
+    terms, models = _terms(records), _models(records, layout.ratio_stat)
+    conf_level = next(r.stat for r in records
+                      if r.stat_name == "conf.level" and r.group is None)
+    builder = _Builder(terms, models, layout)
+    return Table(layout.caption, builder.header(conf_level), tuple(builder.body()),
+                 tuple(builder.footnotes()))
+
+
+def _terms(records: Sequence[Result]) -> list[_Term]:
+    terms: dict[str, _Term] = {}
+    for r in records:
+        if r.group is not None:
+            continue
+        if r.stat_name == "label":
+            terms[r.variable] = _Term(r.variable, r.stat)
+        elif r.stat_name == "var_type":
+            terms[r.variable].kind = r.stat
+        elif r.stat_name == "reference_row":
+            terms[r.variable].levels.append(r.variable_level)
+            if r.stat:
+                terms[r.variable].reference = r.variable_level
+    return list(terms.values())
+
+
+def _models(records: Sequence[Result], ratio_stat: str) -> list[_Model]:
+    models = {r.group_level: _Model(r.group_level, r.stat) for r in records
+              if r.group == "model" and r.stat_name == "model.title"}
+    p_values = {}
+    events = {}
+    for r in records:
+        model = models.get(r.group_level) if r.group == "model" else None
+        if model is None:
+            continue
+        key = (r.variable, r.variable_level)
+        if r.stat_name == ratio_stat:
+            model.shown[key] = r.formatted
+        elif r.stat_name == "p.value":
+            p_values[(model.level, key)] = r.formatted
+        elif r.stat_name == "not.estimable":
+            model.flags[r.variable] = r.stat
+        elif r.stat_name == "p.value.term":
+            model.term_tests[r.variable] = (r.formatted, None)
+        elif r.stat_name == "method.term":
+            model.term_tests[r.variable] = (model.term_tests[r.variable][0], r.stat)
+        elif r.stat_name == "nobs":
+            model.n[r.variable] = r.stat
+        elif r.stat_name == "n.event":
+            events[(model.level, r.variable)] = r.stat
+        elif r.stat_name == "note":
+            model.notes.append(r.stat)
+    for model in models.values():
+        model.shown = {key: (text, p_values.get((model.level, key)))
+                       for key, text in model.shown.items()}
+        model.n = {v: (n, events[(model.level, v)]) for v, n in model.n.items()}
+    return list(models.values())
+
+
+class _Builder:
+    """The rows and footnote marks of one table (marks in order of first use)."""
+
+    def __init__(self, terms: list[_Term], models: list[_Model], layout: RegressionLayout):
+        self.terms = terms
+        self.models = models
+        self.layout = layout
+        self.marks: dict[str, str] = {}
+
+    def _extra(self, model: _Model) -> Mapping[str, str] | None:
+        if not self.layout.extra_header:
+            return None
+        return self.layout.extra.get(model.level) or None
+
+    def _width(self, model: _Model) -> int:
+        return 2 + (1 if self._extra(model) else 0)
+
+    def header(self, conf_level: float) -> tuple[Row, ...]:
+        top = [Cell("Characteristic", align="left", rowspan=2)]
+        bottom = []
+        for model in self.models:
+            top.append(Cell(model.title, colspan=self._width(model)))
+            bottom += [Cell(f"{self.layout.ratio_name} ({conf_level:.0%} CI)"), Cell("p-value")]
+            if self._extra(model):
+                bottom.append(Cell(self.layout.extra_header))
+        return (Row(tuple(top)), Row(tuple(bottom)))
+
+    def body(self) -> list[Row]:
+        rows: list[Row] = []
+        for term in self.terms:
+            if term.is_factor:
+                rows.append(Row((Cell(term.label, align="left"), *self._heading_cells(term)),
+                                role="group"))
+                rows.append(Row((Cell(term.reference or "", align="left"),
+                                 *self._reference_cells(term)), indent=1))
+                for level in term.levels[1:]:
+                    rows.append(Row((Cell(level, align="left"),
+                                     *self._estimate_cells(term, level)), indent=1))
+            else:
+                rows.append(Row((Cell(term.label, align="left"),
+                                 *self._estimate_cells(term, None, with_extra=True))))
+        rows.append(self._n_row())
+        return rows
+
+    def _heading_cells(self, term: _Term) -> list[Cell]:
+        cells = []
+        for model in self.models:
+            flag = self._flag_cell(model, term)
+            if flag is not None:
+                cells += [flag] + [Cell("")] * (self._width(model) - 1)
+                continue
+            test = model.term_tests.get(term.variable) if len(term.levels) > 2 else None
+            p_cell = Cell("")
+            if test is not None:
+                p_text, method = test
+                p_cell = Cell(p_text, marks=(self._mark(method),))
+            cells += [Cell(""), p_cell]
+            extra = self._extra(model)
+            if extra:
+                cells.append(Cell(extra.get(term.variable, "")))
+        return cells
+
+    def _reference_cells(self, term: _Term) -> list[Cell]:
+        cells = []
+        for model in self.models:
+            if self._flag_cell(model, term) is not None or term.variable not in model.n:
+                cells += [Cell("")] * self._width(model)
+                continue
+            cells += [Cell("1 (reference)"), Cell("")]
+            if self._extra(model):
+                cells.append(Cell(""))
+        return cells
+
+    def _estimate_cells(self, term: _Term, level, with_extra: bool = False) -> list[Cell]:
+        cells = []
+        for model in self.models:
+            flag = self._flag_cell(model, term)
+            if flag is not None:
+                # A factor shows its flag on its heading row; its level rows stay empty.
+                first = Cell("") if term.is_factor else flag
+                cells += [first] + [Cell("")] * (self._width(model) - 1)
+                continue
+            shown = model.shown.get((term.variable, level))
+            if shown is None or term.variable not in model.n:
+                cells += [Cell("")] * self._width(model)
+                continue
+            cells += [Cell(shown[0]), Cell(shown[1])]
+            extra = self._extra(model)
+            if extra:
+                cells.append(Cell(extra.get(term.variable, "") if with_extra else ""))
+        return cells
+
+    def _flag_cell(self, model: _Model, term: _Term) -> Cell | None:
+        reason = model.flags.get(term.variable)
+        if reason is None:
+            return None
+        return Cell(NOT_ESTIMABLE, marks=(self._mark(reason),))
+
+    def _mark(self, text: str) -> str:
+        if text not in self.marks:
+            self.marks[text] = MARKS[len(self.marks)]
+        return self.marks[text]
+
+    def _n_row(self) -> Row:
+        cells = []
+        for model in self.models:
+            counts = set(model.n.values())
+            if not counts:
+                text = ""
+            elif len(counts) == 1:
+                n, events = counts.pop()
+                text = f"{n} ({events})"
+            else:
+                text = f"{min(c[0] for c in counts)}\u2013{max(c[0] for c in counts)} per model"
+            cells += [Cell(text)] + [Cell("")] * (self._width(model) - 1)
+        return Row((Cell(self.layout.n_label, align="left"), *cells), role="total")
+
+    def footnotes(self) -> list[Footnote]:
+        notes = [Footnote(text if text.endswith(".") else text + ".", mark)
+                 for text, mark in self.marks.items()]
+        for model in self.models:
+            notes += [Footnote(f"{model.title} model: {n}") for n in model.notes]
+        return notes + list(self.layout.notes)
