@@ -40,7 +40,7 @@ class CoxOptions(Options):
 
 def _fit(design, endpoint, keep, strata, options):
     """The fitted model and its prepared data (sorted once, reused by its tests)."""
-    from cohortpress.stats.cox import fit_cox, prepare_cox_data
+    from cohortpress.stats.coxph import fit_cox, prepare_cox_data
 
     prepared = prepare_cox_data(design.X, endpoint.time[keep], endpoint.event[keep],
                                 design.names, None if strata is None else strata[keep])
@@ -52,7 +52,7 @@ def _fit(design, endpoint, keep, strata, options):
 def _model_column(title, design, endpoint, strata, options, *, zph: bool):
     """Fit one model and describe it as a table column (flags instead of failures)."""
     from cohortpress.kit.regression import ModelColumn, estimates_from, separated_variables
-    from cohortpress.stats.cox import lr_test_terms
+    from cohortpress.stats.coxph import lr_test_terms
 
     column = ModelColumn(title)
     keep = design.keep
@@ -92,7 +92,7 @@ def _model_column(title, design, endpoint, strata, options, *, zph: bool):
 
 
 def _zph(fit, design, endpoint, keep, strata, prepared):
-    from cohortpress.stats.coxzph import cox_zph
+    from cohortpress.stats.coxph import cox_zph
 
     groups = {t.variable: list(t.columns) for t in design.terms}
     try:

@@ -49,7 +49,7 @@ def outcome_vector(cohort, name: str) -> tuple[np.ndarray, np.ndarray, str]:
 
 def _model_column(title, design, y, options):
     from cohortpress.kit.regression import ModelColumn, estimates_from, separated_variables
-    from cohortpress.stats.logistic import fit_logistic, lr_test_terms
+    from cohortpress.stats.logit import fit_logistic, lr_test_terms
 
     column = ModelColumn(title)
     yk = y[design.keep]

@@ -32,7 +32,7 @@ import numpy as np
 from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import TestResult
 from cohortpress.stats.distributions import chi2_sf
-from cohortpress.stats.survival import (
+from cohortpress.stats.event_times import (
     check_codes,
     check_time_event,
     compact_codes,
