@@ -38,7 +38,7 @@ INFINITE_TOLERANCE = math.sqrt(CONVERGENCE_EPS)
 #: A coefficient whose log hazard ratio per standard deviation of its covariate exceeds this
 #: is treated as infinite (a hazard ratio of e^10 = 22,000 per typical difference).
 MAX_SCALED_COEFFICIENT = 10.0
-#: Relative norm of a centred column left after projecting out the columns before it,
+
 
 @dataclass(frozen=True, eq=False)
 class CoxFit:

@@ -28,6 +28,9 @@ _DBL_EPSILON = np.finfo(float).eps
 
 @dataclass(frozen=True, eq=False)
 class IrlsResult:
+    """Where glm's IRLS stopped: ``last_weights`` are the working weights of its last
+    least-squares step, from which R takes the standard errors."""
+
     coef: np.ndarray
     mu: np.ndarray
     last_weights: np.ndarray
