@@ -61,7 +61,7 @@ class _CoxModel(RegressionModel):
 
     def fit(self, design) -> Fitted:
         """The fitted model and its prepared data (sorted once, reused by its tests)."""
-        from cohortpress.stats.cox import fit_cox, prepare_cox_data
+        from cohortpress.stats.coxph import fit_cox, prepare_cox_data
 
         time, event, strata = self._rows(design)
         prepared = prepare_cox_data(design.X, time, event, design.names, strata)
@@ -78,7 +78,7 @@ class _CoxModel(RegressionModel):
         return design.n, int(self.endpoint.event[design.keep].sum())
 
     def term_test(self, design, columns, fitted) -> float:
-        from cohortpress.stats.cox import lr_test_terms
+        from cohortpress.stats.coxph import lr_test_terms
 
         time, event, strata = self._rows(design)
         return lr_test_terms(design.X, time, event, design.names, columns,
@@ -87,7 +87,7 @@ class _CoxModel(RegressionModel):
 
     def ph_check(self, column, design, fitted):
         """R's ``cox.zph(transform = "km")`` of a model that converged with no flag."""
-        from cohortpress.stats.coxzph import cox_zph
+        from cohortpress.stats.coxph import cox_zph
 
         if fitted is None or not fitted.fit.converged or column.flags:
             return None

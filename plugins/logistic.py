@@ -64,7 +64,7 @@ class _LogisticModel(RegressionModel):
         self.options = options
 
     def fit(self, design) -> Fitted:
-        from cohortpress.stats.logistic import fit_logistic
+        from cohortpress.stats.logit import fit_logistic
 
         return Fitted(fit_logistic(design.X, self.y[design.keep], design.names,
                                    firth=self.options.firth,
@@ -92,7 +92,7 @@ class _LogisticModel(RegressionModel):
         return int(fitted.fit.n), int(fitted.fit.n_events)
 
     def term_test(self, design, columns, fitted) -> float:
-        from cohortpress.stats.logistic import lr_test_terms
+        from cohortpress.stats.logit import lr_test_terms
 
         return lr_test_terms(design.X, self.y[design.keep], design.names, columns,
                              firth=self.options.firth).p_value

@@ -114,7 +114,7 @@ class _SurvivalSection:
             self.groups, self.row_order = groups, None
 
     def _add_endpoint(self, name: str, endpoint) -> None:
-        from cohortpress.stats.survival import kaplan_meier
+        from cohortpress.stats.kaplan_meier import kaplan_meier
 
         if endpoint.has_competing and self.options.cumulative_incidence:
             # 1 - Kaplan-Meier overstates the incidence when competing events remove
@@ -164,7 +164,7 @@ class _SurvivalSection:
 
     def add_row(self, name, endpoint, level, group_level, fit, time, event) -> None:
         """The records of one group's row: patients, events, landmarks, median."""
-        from cohortpress.stats.survival import km_at, km_median
+        from cohortpress.stats.kaplan_meier import km_at, km_median
 
         group = self.by if group_level is not None else None
         n, events = len(time), int(event.sum())
@@ -282,7 +282,7 @@ class _SurvivalSection:
     # ------------------------------------------------------------------ follow-up
 
     def add_followup(self, name, endpoint, grouped) -> None:
-        from cohortpress.stats.survival import reverse_km_median_followup
+        from cohortpress.stats.kaplan_meier import reverse_km_median_followup
 
         time, event = endpoint.time[grouped], endpoint.event[grouped]
         if len(time) == 0:

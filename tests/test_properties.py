@@ -34,7 +34,7 @@ from cohortpress.common.errors import StatisticsError, UserError
 from cohortpress.stats import comparisons
 from cohortpress.stats.competing import gray_test
 from cohortpress.stats.logrank import logrank_test, logrank_trend_test
-from cohortpress.stats.survival import CONF_TYPES, kaplan_meier, km_at, km_median
+from cohortpress.stats.kaplan_meier import CONF_TYPES, kaplan_meier, km_at, km_median
 from cohortpress.testing import run_analysis
 
 SCALE = int(os.environ.get("COHORTPRESS_PROPERTY_SCALE", "1"))

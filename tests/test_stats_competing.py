@@ -10,7 +10,7 @@ import pytest
 
 from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.competing import cif_at, cumulative_incidence, gray_test
-from cohortpress.stats.survival import kaplan_meier, km_at
+from cohortpress.stats.kaplan_meier import kaplan_meier, km_at
 from cohortpress.testing import r_values
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "cuminc.json").read_text())

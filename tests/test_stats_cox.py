@@ -1,4 +1,4 @@
-"""Tests of cohortpress.stats.cox and cohortpress.stats.coxzph.
+"""Tests of cohortpress.stats.coxph (the Cox fit and cox.zph).
 
 Reference values come from R 4.2 / survival 3.5.3 (tests/fixtures/r/cox_models.R, stored in
 tests/fixtures/cox_models.json); the risk-set algebra is also checked against a plain
@@ -15,15 +15,8 @@ import numpy as np
 import pytest
 
 from cohortpress.common.errors import StatisticsError
-from cohortpress.stats.cox import (
-    fit_cox,
-    lr_test_terms,
-    prepare_cox_data,
-    risk_set_terms,
-    score_vector,
-    weighted_information,
-)
-from cohortpress.stats.coxzph import cox_zph
+from cohortpress.stats.coxph import cox_zph, fit_cox, lr_test_terms, prepare_cox_data
+from cohortpress.stats.coxph.likelihood import risk_set_terms, score_vector, weighted_information
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "cox_models.json").read_text())
 CASES = {case["name"]: case for case in FIXTURE["cases"]}
@@ -328,8 +321,7 @@ def test_covariate_without_information_in_the_risk_sets_is_refused():
 def test_reusing_the_prepared_data_changes_no_number(with_strata):
     """The section prepares each model once and reuses it for the LR refits and cox.zph:
     bit for bit what preparing them anew gives."""
-    from cohortpress.stats.cox import fit_cox, lr_test_terms, prepare_cox_data
-    from cohortpress.stats.coxzph import cox_zph
+    from cohortpress.stats.coxph import cox_zph, fit_cox, lr_test_terms, prepare_cox_data
 
     rng = np.random.default_rng(11)
     n = 3000
@@ -351,10 +343,10 @@ def test_reusing_the_prepared_data_changes_no_number(with_strata):
                               prepared=prepared)
         assert again == anew
     # The sub-model's data are those of preparing it anew, whatever columns are kept.
-    from cohortpress.stats.cox import _kept_columns
+    from cohortpress.stats.coxph.data import kept_columns
 
     for keep in ([2], [0, 1], [2, 3, 4], [4]):
-        kept = _kept_columns(prepared, keep)
+        kept = kept_columns(prepared, keep)
         anew = prepare_cox_data(X[:, keep], time, event, [names[j] for j in keep], strata)
         for field in ("xt1", "x_event_sum", "spread", "order", "event_rows"):
             np.testing.assert_array_equal(getattr(kept, field), getattr(anew, field))

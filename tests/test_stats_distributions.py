@@ -62,12 +62,13 @@ def test_rank_average(values):
     same(d.rank_average(values), stats.rankdata(values))
 
 
-def test_no_scipy_stats_at_import():
+def test_no_scipy_stats_or_statsmodels_at_import():
     import subprocess
     import sys
 
-    code = ("import sys; import cohortpress.stats.comparisons, cohortpress.stats.cox, "
-            "cohortpress.stats.coxzph, cohortpress.stats.logistic, cohortpress.stats.logrank, "
-            "cohortpress.stats.competing; print('scipy.stats' in sys.modules)")
+    code = ("import sys; import cohortpress.stats.comparisons, cohortpress.stats.coxph, "
+            "cohortpress.stats.logit, cohortpress.stats.logrank, cohortpress.stats.kaplan_meier, "
+            "cohortpress.stats.competing, cohortpress.stats.summaries; "
+            "print('scipy.stats' in sys.modules, 'statsmodels' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "False False"

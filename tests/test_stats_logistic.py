@@ -1,4 +1,4 @@
-"""Tests of cohortpress.stats.logistic.
+"""Tests of cohortpress.stats.logit (logistic regression).
 
 Maximum-likelihood reference values come from R 4.2 ``glm(family = binomial)``, MASS's
 ``confint`` and an exact uniroot-based profile (tests/fixtures/r/glm_binomial.R, stored in
@@ -23,7 +23,7 @@ import scipy.optimize
 from scipy import special, stats
 
 from cohortpress.common.errors import StatisticsError
-from cohortpress.stats.logistic import detect_separation, fit_logistic, lr_test_terms
+from cohortpress.stats.logit import detect_separation, fit_logistic, lr_test_terms
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "glm_binomial.json").read_text())
 CASES = {case["name"]: case for case in FIXTURE["cases"]}

@@ -50,6 +50,22 @@ def test_quartiles_are_quantile_type_7(n):
         assert math.isnan(summary.sd)
 
 
+@pytest.mark.parametrize("n", [7, 64, 999, 200_001])
+@pytest.mark.parametrize("draw", ["lognormal", "few values"])
+def test_quartiles_agree_with_numpy_linear_quantile_with_missing_values(n, draw):
+    """Our type-7 quartiles are numpy's ``method="linear"`` on the non-missing values."""
+    rng = np.random.default_rng(n)
+    x = rng.lognormal(0.0, 3.0, n) if draw == "lognormal" else rng.integers(0, 5, n) * 0.1
+    x[rng.random(n) < 0.1] = np.nan
+    summary = continuous_summary(x)
+    present = x[~np.isnan(x)]
+    assert summary.n == present.size and summary.n_miss == n - present.size
+    np.testing.assert_allclose([summary.p25, summary.p75],
+                               np.quantile(present, [0.25, 0.75], method="linear"),
+                               rtol=1e-12, atol=0)
+    assert summary.median == np.median(present)
+
+
 def test_mean_and_sd_keep_precision_far_from_zero():
     x = 1e9 + np.array([0.1, 0.2, 0.3, 0.4])
     summary = continuous_summary(x)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from cohortpress.common.errors import StatisticsError
-from cohortpress.stats.survival import (
-    fix_near_ties,
+from cohortpress.stats.event_times import fix_near_ties
+from cohortpress.stats.kaplan_meier import (
     kaplan_meier,
     kaplan_meier_by_group,
     km_at,

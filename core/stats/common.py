@@ -80,3 +80,9 @@ def float_vector(values, name: str = "values") -> np.ndarray:
     if array.ndim != 1:
         raise StatisticsError(f"{name} must be a 1-D array; got {array.ndim} dimensions")
     return array
+
+
+def check_conf_level(conf_level: float) -> None:
+    """Raise a StatisticsError unless ``0 < conf_level < 1`` (``nan`` included)."""
+    if not 0.0 < conf_level < 1.0:
+        raise StatisticsError(f"conf_level must be between 0 and 1; got {conf_level!r}")

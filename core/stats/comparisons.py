@@ -20,11 +20,10 @@ from scipy.special import ndtr
 from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import TestResult, float_vector
 from cohortpress.stats.distributions import chi2_sf, f_sf, t_sf
-from cohortpress.stats.exact import (DEFAULT_MAX_STEPS, DEFAULT_MONTE_CARLO_SEED,
-                                     DEFAULT_MONTE_CARLO_TABLES, FISHER_METHOD,
-                                     ExactTestTooCostly, as_contingency_table,
-                                     drop_empty_margins, fisher_exact_2x2, fisher_exact_rxc,
-                                     fisher_monte_carlo)
+from cohortpress.stats.exact import (DEFAULT_MONTE_CARLO_SEED, DEFAULT_MONTE_CARLO_TABLES,
+                                     FISHER_METHOD, as_contingency_table, drop_empty_margins,
+                                     fisher_exact_2x2, fisher_monte_carlo)
+from cohortpress.stats.exact_rxc import DEFAULT_MAX_STEPS, ExactTestTooCostly, fisher_exact_rxc
 
 CHISQ_METHOD = "Pearson's chi-squared test"
 CHISQ_YATES_METHOD = "Pearson's chi-squared test with Yates' continuity correction"
@@ -120,7 +119,7 @@ def fisher_test(table, *, max_steps: int = DEFAULT_MAX_STEPS,
 
     A 2x2 table (after dropping empty rows and columns) uses the hypergeometric rule of
     :func:`~cohortpress.stats.exact.fisher_exact_2x2`; a larger one the exact
-    Fisher–Freeman–Halton p-value of :func:`~cohortpress.stats.exact.fisher_exact_rxc`. When
+    Fisher–Freeman–Halton p-value of :func:`~cohortpress.stats.exact_rxc.fisher_exact_rxc`. When
     that would take more than ``max_steps``, the p-value is simulated instead
     (:func:`~cohortpress.stats.exact.fisher_monte_carlo`) and ``note`` says so.
 

@@ -16,9 +16,9 @@ import numpy as np
 from scipy.special import ndtri
 
 from cohortpress.common.errors import StatisticsError
-from cohortpress.stats.common import TestResult
+from cohortpress.stats.common import TestResult, check_conf_level
 from cohortpress.stats.distributions import chi2_sf
-from cohortpress.stats.survival import (
+from cohortpress.stats.event_times import (
     check_codes,
     check_landmarks,
     check_time,
@@ -212,8 +212,7 @@ def cif_at(fit: CIFit, times, conf_level: float = 0.95) -> CIFLandmarks:
     -------
     CIFLandmarks
     """
-    if not 0 < conf_level < 1:
-        raise StatisticsError(f"conf_level must be between 0 and 1; got {conf_level!r}")
+    check_conf_level(conf_level)
     landmarks = np.sort(check_landmarks(times))
     row = np.searchsorted(fit.time, landmarks, side="right")  # 0: before the first event
     beyond = landmarks > fit.last_time

@@ -28,16 +28,12 @@ import numpy as np
 
 from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import TestResult
+from cohortpress.stats.coxph.data import CoxData, prepare_cox_data
+from cohortpress.stats.coxph.fit import CoxFit
+from cohortpress.stats.coxph.likelihood import (event_mean_total, risk_set_terms,
+                                                weighted_information)
 from cohortpress.stats.distributions import chi2_sf, rank_average
-from cohortpress.stats.cox import (
-    CoxData,
-    CoxFit,
-    event_mean_total,
-    prepare_cox_data,
-    risk_set_terms,
-    solve_information,
-    weighted_information,
-)
+from cohortpress.stats.linalg import solve_symmetric
 
 __all__ = ["ZphResult", "cox_zph"]
 
@@ -86,7 +82,7 @@ def cox_zph(fit: CoxFit, X, time, event, strata=None, *, transform: str = "km",
     Parameters
     ----------
     fit : CoxFit
-        The model, fitted by :func:`cohortpress.stats.cox.fit_cox` on the same data.
+        The model, fitted by :func:`cohortpress.stats.coxph.fit_cox` on the same data.
     X, time, event, strata
         The data the model was fitted to.
     transform : {"km", "identity", "rank", "log"}
@@ -199,4 +195,4 @@ def _score_statistic(score: np.ndarray, information: np.ndarray, p_columns: int,
                      columns: np.ndarray) -> float:
     keep = np.concatenate((np.arange(p_columns), p_columns + np.asarray(columns)))
     u = np.concatenate((np.zeros(p_columns), score[columns]))
-    return float(u @ solve_information(information[np.ix_(keep, keep)], u))
+    return float(u @ solve_symmetric(information[np.ix_(keep, keep)], u))

@@ -6,11 +6,8 @@ the curve, ``summary(fit, times=, extend=TRUE)`` for landmark estimates and
 interval. The reference values are produced by ``tests/fixtures/r/survival_km.R``.
 
 Like ``survfit`` (``timefix=TRUE``), times closer than about 1.5e-8 (absolutely, or relative
-to the mean time) are treated as ties; see :func:`fix_near_ties`.
-
-The building blocks at the end of the module (input checks and the per-time counting
-table) are shared with :mod:`cohortpress.stats.logrank` and
-:mod:`cohortpress.stats.competing`.
+to the mean time) are treated as ties; see :func:`~cohortpress.stats.event_times.fix_near_ties`.
+The input checks and the per-time counting table live in :mod:`cohortpress.stats.event_times`.
 """
 
 from __future__ import annotations
@@ -21,6 +18,10 @@ import numpy as np
 from scipy.special import ndtri
 
 from cohortpress.common.errors import StatisticsError
+from cohortpress.stats.common import check_conf_level
+from cohortpress.stats.event_times import (R_TOLERANCE, check_codes, check_landmarks,
+                                           check_time_event, compact_codes, read_only,
+                                           tabulate_by_time)
 
 __all__ = [
     "CONF_TYPES",
@@ -32,14 +33,9 @@ __all__ = [
     "km_at",
     "km_median",
     "reverse_km_median_followup",
-    "fix_near_ties",
 ]
 
 CONF_TYPES = ("log", "log-log", "plain")
-
-# survival's aeqSurv() and survmean() both use sqrt(machine epsilon) as their tolerance.
-_R_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
-
 
 @dataclass(frozen=True, eq=False)
 class KMFit:
@@ -169,7 +165,7 @@ def kaplan_meier(time, event, conf_type: str = "log", conf_level: float = 0.95, 
         Coverage, in (0, 1).
     timefix : bool
         Treat near-identical times as ties, as ``survfit`` does by default
-        (see :func:`fix_near_ties`).
+        (see :func:`~cohortpress.stats.event_times.fix_near_ties`).
 
     Returns
     -------
@@ -195,7 +191,7 @@ def kaplan_meier_by_group(time, event, group, conf_type: str = "log",
     The data are sorted once for all groups. Near-ties are fixed on the pooled times, as
     ``survfit`` does for a formula with groups, so a group's times can differ from those
     of :func:`kaplan_meier` run on that group alone when two times differ by less than the
-    tolerance of :func:`fix_near_ties`.
+    tolerance of :func:`~cohortpress.stats.event_times.fix_near_ties`.
 
     Parameters
     ----------
@@ -311,36 +307,6 @@ def reverse_km_median_followup(time, event, conf_type: str = "log", conf_level: 
     return km_median(reverse_fit)
 
 
-def fix_near_ties(time) -> np.ndarray:
-    """Merge near-identical times, as ``survival::aeqSurv`` (``timefix=TRUE``).
-
-    Sort the distinct times :math:`y_1 < y_2 < \\dots`; a gap
-    :math:`\\delta_i = y_{i+1} - y_i` is a tie when :math:`\\delta_i \\le \\tau` or
-    :math:`\\delta_i / \\bar{|y|} \\le \\tau`, with :math:`\\tau = \\sqrt{\\epsilon}
-    \\approx 1.5 \\times 10^{-8}`. Each run of tied times is replaced by its smallest time.
-    This keeps floating-point noise (e.g. times computed as date differences / 365.25)
-    from splitting what are really ties.
-
-    Parameters
-    ----------
-    time : ndarray of float
-        Checked times.
-
-    Returns
-    -------
-    ndarray of float
-        The times, with near-ties merged (the input itself when there are none).
-    """
-    distinct, position = np.unique(time, return_inverse=True)
-    starts = _near_tie_run_starts(distinct)
-    if starts.size == distinct.size:
-        return time
-    starts_run = np.zeros(distinct.size, dtype=bool)
-    starts_run[starts] = True
-    run_of_distinct = np.cumsum(starts_run) - 1
-    return distinct[starts][run_of_distinct[position.reshape(time.shape)]]
-
-
 # ----------------------------------------------------------------------------------------
 # Kaplan–Meier internals
 
@@ -409,11 +375,11 @@ def _counts_between(counts, curve_times, landmarks):
 
 def _first_time_at_or_below_half(curve, times) -> float:
     """R's ``minmin``: first time the curve is <= 0.5, averaging over an exact-0.5 plateau."""
-    kept = ~np.isnan(curve) & (curve < 0.5 + _R_TOLERANCE)
+    kept = ~np.isnan(curve) & (curve < 0.5 + R_TOLERANCE)
     if not kept.any():
         return float("nan")
     values, at = curve[kept], times[kept]
-    if abs(values[0] - 0.5) < _R_TOLERANCE:
+    if abs(values[0] - 0.5) < R_TOLERANCE:
         lower = np.flatnonzero(values < values[0])
         if lower.size:
             return float((at[0] + at[lower[0]]) / 2)
@@ -427,197 +393,5 @@ def _check_conf_type(conf_type: str) -> None:
 
 
 def _z_value(conf_level: float) -> float:
-    if not 0 < conf_level < 1:
-        raise StatisticsError(f"conf_level must be between 0 and 1; got {conf_level!r}")
+    check_conf_level(conf_level)
     return float(ndtri(1 - (1 - conf_level) / 2))
-
-
-# ----------------------------------------------------------------------------------------
-# Building blocks shared with the log-rank and competing-risks modules
-
-
-def check_landmarks(times) -> np.ndarray:
-    """Validate landmark times: one or more finite numbers >= 0, as a flat array."""
-    try:
-        landmarks = np.atleast_1d(np.asarray(times, dtype=float))
-    except (TypeError, ValueError):
-        raise StatisticsError("landmark times must be numbers") from None
-    if landmarks.ndim != 1 or landmarks.size == 0:
-        raise StatisticsError("give at least one landmark time, as a flat list")
-    if not np.isfinite(landmarks).all() or (landmarks < 0).any():
-        raise StatisticsError("landmark times must be finite and >= 0")
-    return landmarks
-
-
-def read_only(values) -> np.ndarray:
-    """The values as an array that cannot be modified (results are frozen dataclasses)."""
-    values = np.asarray(values)
-    values.flags.writeable = False
-    return values
-
-
-def check_time_event(time, event) -> tuple[np.ndarray, np.ndarray]:
-    """Validate and convert survival data.
-
-    Parameters
-    ----------
-    time : array_like of float
-        Follow-up times: finite and >= 0.
-    event : array_like of {0, 1} or bool
-        Event indicator.
-
-    Returns
-    -------
-    time : ndarray of float64
-    event : ndarray of intp
-        Values 0 and 1.
-
-    Raises
-    ------
-    StatisticsError
-        When the input is empty, not one-dimensional, of different lengths, has missing,
-        infinite or negative times, or event codes other than 0 and 1.
-    """
-    time = check_time(time)
-    event = check_codes(event, "event", len(time), n_codes=2,
-                        meaning="0 (censored) or 1 (event)")
-    return time, event
-
-
-def check_time(time) -> np.ndarray:
-    """Validate follow-up times: a non-empty flat array of finite numbers >= 0."""
-    try:
-        values = np.asarray(time, dtype=float)
-    except (TypeError, ValueError):
-        raise StatisticsError("time must be numeric") from None
-    if values.ndim != 1:
-        raise StatisticsError(f"time must be one-dimensional; got shape {values.shape}")
-    if values.size == 0:
-        raise StatisticsError("no observations")
-    if np.isnan(values).any():
-        raise StatisticsError(f"time has {int(np.isnan(values).sum())} missing (NaN) values")
-    if np.isinf(values).any():
-        raise StatisticsError("time has infinite values")
-    if (values < 0).any():
-        raise StatisticsError(f"time has {int((values < 0).sum())} negative values")
-    return values
-
-
-def check_codes(values, name: str, length: int, *, n_codes: int | None = None,
-                meaning: str | None = None) -> np.ndarray:
-    """Validate integer codes (event, status, group or strata).
-
-    Parameters
-    ----------
-    values : array_like of int, bool or integral float
-        The codes.
-    name : str
-        Argument name, for messages.
-    length : int
-        Required length (that of ``time``).
-    n_codes : int, optional
-        When given, codes must lie in ``0 .. n_codes - 1``.
-    meaning : str, optional
-        What the allowed codes mean, for the message.
-
-    Returns
-    -------
-    ndarray of intp
-    """
-    codes = np.asarray(values)
-    if codes.ndim != 1:
-        raise StatisticsError(f"{name} must be one-dimensional; got shape {codes.shape}")
-    if codes.size != length:
-        raise StatisticsError(
-            f"{name} has {codes.size} values but time has {length}; lengths must match")
-    if codes.dtype.kind == "b":
-        codes = codes.astype(np.intp)
-    elif codes.dtype.kind == "f":
-        if np.isnan(codes).any():
-            raise StatisticsError(f"{name} has missing (NaN) values")
-        if np.isinf(codes).any():
-            raise StatisticsError(f"{name} has infinite values")
-        if (codes != np.floor(codes)).any():
-            raise StatisticsError(f"{name} must hold integer codes")
-    elif codes.dtype.kind not in "iu":
-        raise StatisticsError(f"{name} must hold integer codes, not {codes.dtype} values")
-    if codes.size and codes.min() < 0:
-        raise StatisticsError(f"{name} codes must be >= 0; found {codes.min():g}")
-    if n_codes is not None and codes.size and codes.max() >= n_codes:
-        bad = np.unique(codes[codes >= n_codes])[:5]
-        raise StatisticsError(
-            f"{name} must be coded {meaning}; found {', '.join(f'{b:g}' for b in bad)}")
-    return codes.astype(np.intp, copy=False)
-
-
-def compact_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The codes present, ascending, and each observation's position among them.
-
-    Parameters
-    ----------
-    codes : ndarray of intp
-        Checked non-negative codes.
-
-    Returns
-    -------
-    present : ndarray of intp
-        Distinct codes, ascending.
-    index : ndarray of intp
-        ``present[index] == codes``.
-    """
-    largest = int(codes.max())
-    if largest >= codes.size:  # sparse codes: sorting is cheaper than a lookup table
-        present, index = np.unique(codes, return_inverse=True)
-        return present, index.reshape(codes.shape)
-    present = np.flatnonzero(np.bincount(codes, minlength=largest + 1))
-    lookup = np.zeros(largest + 1, dtype=np.intp)
-    lookup[present] = np.arange(present.size)
-    return present, lookup[codes]
-
-
-def tabulate_by_time(time, labels, n_labels: int, *, timefix: bool = True):
-    """Count observations by distinct time and label, sorting the data once.
-
-    Parameters
-    ----------
-    time : ndarray of float
-        Checked times.
-    labels : ndarray of intp
-        A code per observation in ``0 .. n_labels - 1`` (e.g. ``2 * group + event``).
-    n_labels : int
-        Number of possible labels.
-    timefix : bool
-        Merge near-identical times first, as :func:`fix_near_ties`.
-
-    Returns
-    -------
-    times : ndarray of float, shape (T,)
-        Distinct times, ascending.
-    counts : ndarray of int64, shape (T, n_labels)
-        Number of observations with each label at each time.
-    """
-    order = np.argsort(time)
-    sorted_time = time[order]
-    starts_run = np.empty(sorted_time.size, dtype=bool)
-    starts_run[0] = True
-    np.not_equal(sorted_time[1:], sorted_time[:-1], out=starts_run[1:])
-    if timefix:
-        distinct_rows = np.flatnonzero(starts_run)
-        kept = _near_tie_run_starts(sorted_time[distinct_rows])
-        if kept.size < distinct_rows.size:
-            starts_run[:] = False
-            starts_run[distinct_rows[kept]] = True
-    run = np.cumsum(starts_run) - 1
-    n_times = int(run[-1]) + 1
-    counts = np.bincount(run * n_labels + labels[order], minlength=n_times * n_labels)
-    return sorted_time[starts_run], counts.reshape(n_times, n_labels)
-
-
-def _near_tie_run_starts(distinct: np.ndarray) -> np.ndarray:
-    """Indices of the distinct times that start a run of near-ties (``aeqSurv``'s cuts)."""
-    gaps = np.diff(distinct)
-    if gaps.size == 0:
-        return np.arange(distinct.size)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tied = (gaps <= _R_TOLERANCE) | (gaps / np.mean(np.abs(distinct)) <= _R_TOLERANCE)
-    return np.flatnonzero(np.concatenate(([True], ~tied)))

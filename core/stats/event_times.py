@@ -1,0 +1,235 @@
+"""Survival inputs: checks, near-tie merging and the per-time counting table.
+
+Shared by :mod:`cohortpress.stats.kaplan_meier`, :mod:`cohortpress.stats.logrank` and
+:mod:`cohortpress.stats.competing`. Like R ``survival`` (``timefix=TRUE``), times closer than
+about 1.5e-8 (absolutely, or relative to the mean time) are treated as ties; see
+:func:`fix_near_ties`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cohortpress.common.errors import StatisticsError
+
+__all__ = ["R_TOLERANCE", "fix_near_ties", "check_landmarks", "read_only", "check_time_event",
+           "check_time", "check_codes", "compact_codes", "tabulate_by_time"]
+
+#: survival's aeqSurv() and survmean() both use sqrt(machine epsilon) as their tolerance.
+R_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
+
+
+def fix_near_ties(time) -> np.ndarray:
+    """Merge near-identical times, as ``survival::aeqSurv`` (``timefix=TRUE``).
+
+    Sort the distinct times :math:`y_1 < y_2 < \\dots`; a gap
+    :math:`\\delta_i = y_{i+1} - y_i` is a tie when :math:`\\delta_i \\le \\tau` or
+    :math:`\\delta_i / \\bar{|y|} \\le \\tau`, with :math:`\\tau = \\sqrt{\\epsilon}
+    \\approx 1.5 \\times 10^{-8}`. Each run of tied times is replaced by its smallest time.
+    This keeps floating-point noise (e.g. times computed as date differences / 365.25)
+    from splitting what are really ties.
+
+    Parameters
+    ----------
+    time : ndarray of float
+        Checked times.
+
+    Returns
+    -------
+    ndarray of float
+        The times, with near-ties merged (the input itself when there are none).
+    """
+    distinct, position = np.unique(time, return_inverse=True)
+    starts = _near_tie_run_starts(distinct)
+    if starts.size == distinct.size:
+        return time
+    starts_run = np.zeros(distinct.size, dtype=bool)
+    starts_run[starts] = True
+    run_of_distinct = np.cumsum(starts_run) - 1
+    return distinct[starts][run_of_distinct[position.reshape(time.shape)]]
+
+def check_landmarks(times) -> np.ndarray:
+    """Validate landmark times: one or more finite numbers >= 0, as a flat array."""
+    try:
+        landmarks = np.atleast_1d(np.asarray(times, dtype=float))
+    except (TypeError, ValueError):
+        raise StatisticsError("landmark times must be numbers") from None
+    if landmarks.ndim != 1 or landmarks.size == 0:
+        raise StatisticsError("give at least one landmark time, as a flat list")
+    if not np.isfinite(landmarks).all() or (landmarks < 0).any():
+        raise StatisticsError("landmark times must be finite and >= 0")
+    return landmarks
+
+
+def read_only(values) -> np.ndarray:
+    """The values as an array that cannot be modified (results are frozen dataclasses)."""
+    values = np.asarray(values)
+    values.flags.writeable = False
+    return values
+
+
+def check_time_event(time, event) -> tuple[np.ndarray, np.ndarray]:
+    """Validate and convert survival data.
+
+    Parameters
+    ----------
+    time : array_like of float
+        Follow-up times: finite and >= 0.
+    event : array_like of {0, 1} or bool
+        Event indicator.
+
+    Returns
+    -------
+    time : ndarray of float64
+    event : ndarray of intp
+        Values 0 and 1.
+
+    Raises
+    ------
+    StatisticsError
+        When the input is empty, not one-dimensional, of different lengths, has missing,
+        infinite or negative times, or event codes other than 0 and 1.
+    """
+    time = check_time(time)
+    event = check_codes(event, "event", len(time), n_codes=2,
+                        meaning="0 (censored) or 1 (event)")
+    return time, event
+
+
+def check_time(time) -> np.ndarray:
+    """Validate follow-up times: a non-empty flat array of finite numbers >= 0."""
+    try:
+        values = np.asarray(time, dtype=float)
+    except (TypeError, ValueError):
+        raise StatisticsError("time must be numeric") from None
+    if values.ndim != 1:
+        raise StatisticsError(f"time must be one-dimensional; got shape {values.shape}")
+    if values.size == 0:
+        raise StatisticsError("no observations")
+    if np.isnan(values).any():
+        raise StatisticsError(f"time has {int(np.isnan(values).sum())} missing (NaN) values")
+    if np.isinf(values).any():
+        raise StatisticsError("time has infinite values")
+    if (values < 0).any():
+        raise StatisticsError(f"time has {int((values < 0).sum())} negative values")
+    return values
+
+
+def check_codes(values, name: str, length: int, *, n_codes: int | None = None,
+                meaning: str | None = None) -> np.ndarray:
+    """Validate integer codes (event, status, group or strata).
+
+    Parameters
+    ----------
+    values : array_like of int, bool or integral float
+        The codes.
+    name : str
+        Argument name, for messages.
+    length : int
+        Required length (that of ``time``).
+    n_codes : int, optional
+        When given, codes must lie in ``0 .. n_codes - 1``.
+    meaning : str, optional
+        What the allowed codes mean, for the message.
+
+    Returns
+    -------
+    ndarray of intp
+    """
+    codes = np.asarray(values)
+    if codes.ndim != 1:
+        raise StatisticsError(f"{name} must be one-dimensional; got shape {codes.shape}")
+    if codes.size != length:
+        raise StatisticsError(
+            f"{name} has {codes.size} values but time has {length}; lengths must match")
+    if codes.dtype.kind == "b":
+        codes = codes.astype(np.intp)
+    elif codes.dtype.kind == "f":
+        if np.isnan(codes).any():
+            raise StatisticsError(f"{name} has missing (NaN) values")
+        if np.isinf(codes).any():
+            raise StatisticsError(f"{name} has infinite values")
+        if (codes != np.floor(codes)).any():
+            raise StatisticsError(f"{name} must hold integer codes")
+    elif codes.dtype.kind not in "iu":
+        raise StatisticsError(f"{name} must hold integer codes, not {codes.dtype} values")
+    if codes.size and codes.min() < 0:
+        raise StatisticsError(f"{name} codes must be >= 0; found {codes.min():g}")
+    if n_codes is not None and codes.size and codes.max() >= n_codes:
+        bad = np.unique(codes[codes >= n_codes])[:5]
+        raise StatisticsError(
+            f"{name} must be coded {meaning}; found {', '.join(f'{b:g}' for b in bad)}")
+    return codes.astype(np.intp, copy=False)
+
+
+def compact_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The codes present, ascending, and each observation's position among them.
+
+    Parameters
+    ----------
+    codes : ndarray of intp
+        Checked non-negative codes.
+
+    Returns
+    -------
+    present : ndarray of intp
+        Distinct codes, ascending.
+    index : ndarray of intp
+        ``present[index] == codes``.
+    """
+    largest = int(codes.max())
+    if largest >= codes.size:  # sparse codes: sorting is cheaper than a lookup table
+        present, index = np.unique(codes, return_inverse=True)
+        return present, index.reshape(codes.shape)
+    present = np.flatnonzero(np.bincount(codes, minlength=largest + 1))
+    lookup = np.zeros(largest + 1, dtype=np.intp)
+    lookup[present] = np.arange(present.size)
+    return present, lookup[codes]
+
+
+def tabulate_by_time(time, labels, n_labels: int, *, timefix: bool = True):
+    """Count observations by distinct time and label, sorting the data once.
+
+    Parameters
+    ----------
+    time : ndarray of float
+        Checked times.
+    labels : ndarray of intp
+        A code per observation in ``0 .. n_labels - 1`` (e.g. ``2 * group + event``).
+    n_labels : int
+        Number of possible labels.
+    timefix : bool
+        Merge near-identical times first, as :func:`fix_near_ties`.
+
+    Returns
+    -------
+    times : ndarray of float, shape (T,)
+        Distinct times, ascending.
+    counts : ndarray of int64, shape (T, n_labels)
+        Number of observations with each label at each time.
+    """
+    order = np.argsort(time)
+    sorted_time = time[order]
+    starts_run = np.empty(sorted_time.size, dtype=bool)
+    starts_run[0] = True
+    np.not_equal(sorted_time[1:], sorted_time[:-1], out=starts_run[1:])
+    if timefix:
+        distinct_rows = np.flatnonzero(starts_run)
+        kept = _near_tie_run_starts(sorted_time[distinct_rows])
+        if kept.size < distinct_rows.size:
+            starts_run[:] = False
+            starts_run[distinct_rows[kept]] = True
+    run = np.cumsum(starts_run) - 1
+    n_times = int(run[-1]) + 1
+    counts = np.bincount(run * n_labels + labels[order], minlength=n_times * n_labels)
+    return sorted_time[starts_run], counts.reshape(n_times, n_labels)
+
+
+def _near_tie_run_starts(distinct: np.ndarray) -> np.ndarray:
+    """Indices of the distinct times that start a run of near-ties (``aeqSurv``'s cuts)."""
+    gaps = np.diff(distinct)
+    if gaps.size == 0:
+        return np.arange(distinct.size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tied = (gaps <= R_TOLERANCE) | (gaps / np.mean(np.abs(distinct)) <= R_TOLERANCE)
+    return np.flatnonzero(np.concatenate(([True], ~tied)))
