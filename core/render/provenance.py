@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from cohortpress.data.cohort import Cohort
     from cohortpress.render.job import RenderPlan
 
-PACKAGES = ("numpy", "scipy", "pandas", "lifelines", "statsmodels", "matplotlib", "jinja2",
+PACKAGES = ("numpy", "scipy", "pandas", "statsmodels", "matplotlib", "jinja2",
             "weasyprint", "pluggy", "pydantic")
 
 
