@@ -162,3 +162,25 @@ def test_tables_show_the_records_numbers(analysis, options):
     assert changed != tables_of(section)
     assert any(re.search(r"\b1\d{3}\b", cell.text)  # a count shifted by 1000
                for table in changed for row in table.body for cell in row.cells)
+
+
+BAR_CASES = [{"variable": "stage"}, {"variable": "stage", "by": "sex", "test": "chisq"},
+             {"variable": "sex", "test": "none", "caption": "Sex.", "ylabel": "%"}]
+
+
+@pytest.mark.parametrize("options", BAR_CASES, ids=[str(i) for i in range(len(BAR_CASES))])
+def test_distribution_bars_redraw_from_records(options):
+    """The bar chart (counts, percentages, the test's annotation) is drawn from the records
+    alone: redrawn from records read back, it is the same figure, byte for byte."""
+    from cohortpress.api.model import Figure
+    from cohortpress.plugins import distribution
+
+    cohort = load_demo_cohort()
+    section = run_analysis("distribution", options, cohort)
+    validated = distribution.DistributionOptions(**options)
+    table_layout = distribution.layout(cohort, validated, demo_context())
+    figures = [b for b in section.blocks if isinstance(b, Figure)]
+    assert distribution.figures_from_records(read_back(section.results),
+                                             table_layout) == figures
+    shifted = [_shifted(r) for r in read_back(section.results)]
+    assert distribution.figures_from_records(shifted, table_layout) != figures
