@@ -24,7 +24,7 @@ SAMPLES = ("belgian_infant_leukaemia", "mll10_infant_kmt2a")
 
 #: The analyses whose tables are rendered from records, by the module that provides each.
 MODULES = {name: f"cohortpress.plugins.{name}"
-           for name in ("overview", "crosstab", "kmt2a_partners")}
+           for name in ("overview", "crosstab", "kmt2a_partners", "demographics")}
 
 
 def read_back(results) -> list[Result]:
@@ -60,6 +60,22 @@ DEMO_CASES = [
     ("crosstab", {"row": "sex", "percent": "none", "missing": "no", "row_header": "Sex",
                   "caption": "Sex by arm."}),
     ("crosstab", {"row": "stage", "missing": "no", "test": "none"}),
+    ("demographics", {"variables": ["age", "sex", "stage", "ldh"]}),
+    ("demographics", {"variables": ["age", "sex", "stage", "ldh"], "overall": True, "smd": True,
+                      "percent_of": "all", "missing": "always"}),
+    ("demographics", {"variables": [
+        "age", {"variable": "stage", "test": "chisq", "exclude_from_test": ["IV"],
+                "test_missing": True, "percent_digits": 1},
+        {"variable": "ldh", "stat": "mean_sd", "test": "welch", "digits": 2},
+        {"variable": "sex", "applies_to": ["Standard"], "label": "Gender"}]}),
+    ("demographics", {"by": "stage", "overall": True, "variables": [
+        "age", "sex", {"variable": "ldh", "stat": "median_iqr", "significant": 3,
+                       "test": "anova", "missing": "no"}]}),
+    ("demographics", {"by": "sex", "variables": ["age", "stage"], "p_value": False,
+                      "smd": True}),
+    ("demographics", {"by": "stage", "variables": [
+        {"variable": "ldh", "test": "kruskal", "applies_to": ["I", "II"]},
+        {"variable": "sex", "applies_to": ["III"]}]}),
 ]
 
 
@@ -184,3 +200,82 @@ def test_distribution_bars_redraw_from_records(options):
                                              table_layout) == figures
     shifted = [_shifted(r) for r in read_back(section.results)]
     assert distribution.figures_from_records(shifted, table_layout) != figures
+
+
+EDGE_CSV = """\
+id,arm,x,y,z,w,start,months,dead,keep
+1,A,1.0,,5,u,2010-01-01,24,1,yes
+2,A,2.0,,6,u,2010-02-01,35,0,yes
+3,A,3.0,,7,v,2010-03-01,10,1,yes
+4,B,,,8,v,2010-04-01,45,0,yes
+5,B,,,,u,2010-05-01,25,1,yes
+6,,4.0,,9,v,2010-06-01,20,0,yes
+7,A,5.0,,1,u,2010-07-01,26,1,no
+"""
+
+EDGE_TOML = """\
+[report]
+title = "Edge cases"
+
+[cohort]
+path = "cohort.csv"
+id = "id"
+group = "arm"
+filter = [{ variable = "keep", eq = "yes" }]
+
+[variables.arm]
+label = "Arm"
+levels = ["A", "B"]
+
+[variables.x]
+label = "X"
+kind = "continuous"
+
+[variables.z]
+label = "Z"
+kind = "continuous"
+
+[variables.y]
+label = "Y"
+levels = ["p", "q"]
+
+[variables.w]
+label = "W"
+levels = ["u", "v"]
+
+[variables.start]
+kind = "date"
+
+[endpoints.os]
+label = "Overall survival"
+time = "months"
+time_unit = "months"
+unit = "years"
+event = "dead"
+event_codes = [1]
+censor_codes = [0]
+"""
+
+EDGE_CASES = [
+    # a group without values (not tested), a variable without any value (not tested), dates
+    ("demographics", {"variables": ["x", "y", "w", {"variable": "z", "test": "t_test"},
+                                    "start"], "overall": True}),
+    ("crosstab", {"row": "y"}),  # nothing to test: the "No test" footnote
+    ("overview", {"endpoints": ["os"]}),  # patients with no arm; the filter's footnote
+]
+
+
+@pytest.mark.parametrize("analysis, options", EDGE_CASES,
+                         ids=[a for a, _ in EDGE_CASES])
+def test_edge_case_tables_rebuild_from_records(analysis, options, tmp_path):
+    (tmp_path / "cohort.csv").write_text(EDGE_CSV, encoding="utf-8")
+    (tmp_path / "report.toml").write_text(EDGE_TOML, encoding="utf-8")
+    cohort = load_demo_cohort(tmp_path / "report.toml")
+    section = run_analysis(analysis, options, cohort)
+    module = importlib.import_module(MODULES[analysis])
+    validated = module.cohortpress_analyses()[0].options(**options)
+    tables = tables_of(section)
+    notes = " ".join(note.text for table in tables for note in table.footnotes)
+    assert {"demographics": "Not tested", "crosstab": "No test",
+            "overview": "Restricted to"}[analysis] in notes
+    assert rebuilt(analysis, section, cohort, validated, demo_context()) == tables
