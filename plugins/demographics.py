@@ -453,9 +453,9 @@ def run(cohort, options: DemographicsOptions, context: SectionContext):
     by = options.by if options.by is not None else cohort.group
     groups = group_cohort(cohort, by)
     summariser = _Summariser(cohort, options, context, groups)
-    summariser.add_groups()
     for spec in _row_specs(options):
         summariser.add(spec)
+    summariser.add_groups()
     tables = tables_from_records(summariser.results, layout(cohort, options, context))
     warnings = [f"Group '{g}' has no patients." for g in groups.empty_groups()]
     return context.section(blocks=tables, results=summariser.results,

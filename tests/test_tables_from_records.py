@@ -279,3 +279,25 @@ def test_edge_case_tables_rebuild_from_records(analysis, options, tmp_path):
     assert {"demographics": "Not tested", "crosstab": "No test",
             "overview": "Restricted to"}[analysis] in notes
     assert rebuilt(analysis, section, cohort, validated, demo_context()) == tables
+
+
+def test_kit_crosstab_table_keeps_working_and_renders_from_its_records():
+    """``cohortpress.kit.crosstab_table`` (third-party plugins use it) gives the table its
+    own records render, named by the spec's row and column names."""
+    import numpy as np
+
+    from cohortpress.kit import CrosstabResult, CrosstabSpec, crosstab_table
+    from cohortpress.kit.crosstab import CrosstabLayout, crosstab_from_records
+
+    spec = CrosstabSpec(row_name="Response", row_levels=("Good", "Poor"),
+                        row_codes=np.array([0, 1, 1, 0, -1, 1, 0, 0]),
+                        col_name="arm", col_label="Arm", col_levels=("A", "B"),
+                        col_codes=np.array([0, 0, 1, 1, 1, -1, 0, 1]), test="chisq")
+    built = crosstab_table(spec, demo_context())
+    assert isinstance(built, CrosstabResult)
+    assert built.counts.tolist() == [[2, 2], [1, 1]]
+    assert [row.cells[0].text for row in built.table.body] == ["Good", "Poor", "Unknown",
+                                                               "Total"]
+    assert built.methods and built.table.footnotes[0].text.startswith("P >0.99 (Pearson")
+    assert crosstab_from_records(read_back(built.results),
+                                 CrosstabLayout.of(spec, demo_context())) == built.table

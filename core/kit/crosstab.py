@@ -131,8 +131,7 @@ def crosstab_records(spec: CrosstabSpec, context: SectionContext) -> CrosstabRec
     """
     counts, missing_by_col = _counts(spec)
     results: list[Result] = []
-    _cell_records(spec, counts, results)
-    _missing_records(spec, counts, missing_by_col, results)
+    _cell_records(spec, counts, missing_by_col, results)
     methods: list[str] = []
     if spec.test != "none":
         sentence = _test(spec, counts, context, results)
@@ -173,8 +172,10 @@ def _cell_text(percent: str, digits: int, n: int, base: int) -> str:
     return fmt_n_percent(n, base, digits)
 
 
-def _cell_records(spec: CrosstabSpec, counts: np.ndarray, results: list[Result]) -> None:
-    """``n``, ``N`` and ``p`` records of the cells, the row totals and the column totals."""
+def _cell_records(spec: CrosstabSpec, counts: np.ndarray, missing_by_col: np.ndarray,
+                  results: list[Result]) -> None:
+    """``n``, ``N`` and ``p`` records of the cells and the row totals, the missing values'
+    records (:func:`_missing_records`), then the column totals' ``n``, ``N`` and ``p``."""
     def record(level, col, n, base):
         text = _cell_text(spec.percent, spec.percent_digits, n, base)
         common = dict(variable=spec.row_name, variable_level=level,
@@ -189,6 +190,7 @@ def _cell_records(spec: CrosstabSpec, counts: np.ndarray, results: list[Result])
         if spec.totals:
             record(level, None, int(counts[i, :].sum()),
                    _percent_base(spec.percent, counts, i, None))
+    _missing_records(spec, counts, missing_by_col, results)
     if spec.totals:
         for j, col in enumerate(spec.col_levels):
             n = int(counts[:, j].sum())
