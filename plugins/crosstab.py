@@ -1,8 +1,10 @@
 """Built-in analysis ``crosstab``: a row variable by a column variable, with a test.
 
 Counts with row, column or total percentages, optional totals, and a test of association
-named in a footnote. The table itself is built by :func:`cohortpress.kit.crosstab.crosstab_table`,
-which ``kmt2a_partners`` and third-party plugins use too.
+named in a footnote. The counts and the test are the records of
+:func:`cohortpress.kit.crosstab.crosstab_records`; the table is rendered from those records
+alone by :func:`table_from_records` (the same building blocks serve ``kmt2a_partners`` and
+third-party plugins).
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from pydantic import Field
 
 from cohortpress import hookimpl
 from cohortpress.common.errors import DataError
+from cohortpress.api.blocks import Table
 from cohortpress.api.options import Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
-from cohortpress.kit.crosstab import CrosstabSpec, crosstab_table
+from cohortpress.kit.crosstab import (CrosstabLayout, CrosstabSpec, crosstab_from_records,
+                                      crosstab_records)
 
 Percent = Literal["column", "row", "total", "none"]
 CategoricalTest = Literal["fisher", "chisq", "chisq_yates", "none"]
@@ -41,6 +45,31 @@ class CrosstabOptions(Options):
 
 
 def run(cohort, options: CrosstabOptions, context: SectionContext):
+    spec = _spec(cohort, options, context)
+    computed = crosstab_records(spec, context)
+    results = [_with_names(r, options.row, spec.col_name) for r in computed.results]
+    tables = tables_from_records(results, _layout(spec, options, context))
+    return context.section(blocks=tables, results=results, methods=computed.methods)
+
+
+def layout(cohort, options: CrosstabOptions, context: SectionContext) -> CrosstabLayout:
+    """The table's layout: labels, caption and choices from the config, no count."""
+    return _layout(_spec(cohort, options, context), options, context)
+
+
+def _layout(spec: CrosstabSpec, options: CrosstabOptions,
+            context: SectionContext) -> CrosstabLayout:
+    # the records name the row variable by its config name (see _with_names)
+    return CrosstabLayout.of(spec, context, variable=options.row, group=spec.col_name)
+
+
+def tables_from_records(results, table_layout: CrosstabLayout) -> list[Table]:
+    """The section's table, from its results records alone."""
+    return [crosstab_from_records(results, table_layout)]
+
+
+def _spec(cohort, options: CrosstabOptions, context: SectionContext) -> CrosstabSpec:
+    """What to cross-tabulate: the row variable's codes by the column variable's groups."""
     from cohortpress.data.grouping import group_cohort
 
     row_info = cohort.variable(options.row)
@@ -51,10 +80,10 @@ def run(cohort, options: CrosstabOptions, context: SectionContext):
     if by is None:
         raise DataError("crosstab needs 'column' (or cohort.group)", key="column")
     groups = group_cohort(cohort, by)
-    spec = CrosstabSpec(
+    return CrosstabSpec(
         row_name=row_info.label, row_levels=row_info.levels,
         row_codes=np.asarray(cohort.values(options.row).cat.codes, dtype=np.int64),
-        col_name=groups.label, col_label=groups.label, col_levels=groups.levels,
+        col_name=by, col_label=groups.label, col_levels=groups.levels,
         col_codes=groups.codes, percent=options.percent,
         percent_digits=options.percent_digits if options.percent_digits is not None
         else context.percent_digits,
@@ -62,9 +91,6 @@ def run(cohort, options: CrosstabOptions, context: SectionContext):
         missing_label=row_info.missing_label, caption=options.caption or "",
         row_header=options.row_header, monte_carlo_tables=options.monte_carlo_tables,
         seed=options.seed)
-    built = crosstab_table(spec, context)
-    results = [_with_names(r, options.row, by) for r in built.results]
-    return context.section(blocks=[built.table], results=results, methods=built.methods)
 
 
 def _with_names(record: Result, row_var: str, col_var: str) -> Result:

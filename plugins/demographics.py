@@ -15,6 +15,9 @@ Default tests (each named in a footnote): categorical and binary variables, Fish
 test (exact for r x c tables too, with a seeded Monte Carlo only when the exact enumeration
 would be too costly); continuous variables, the Wilcoxon rank-sum test for two groups and
 the Kruskal–Wallis test for more; dates, no test.
+
+The analysis computes the results records first; the table is rendered from those records
+alone (:func:`tables_from_records`, with :func:`cohortpress.kit.table1.table1_from_records`).
 """
 
 from __future__ import annotations
@@ -27,19 +30,18 @@ from cohortpress import hookimpl
 from cohortpress.common.errors import DataError, StatisticsError
 from cohortpress.common.formatting import fmt_n_percent, fmt_num, in_sentence
 from cohortpress.data.grouping import Grouping, group_cohort
+from cohortpress.api.blocks import Table
 from cohortpress.api.options import Options, Variable
-from cohortpress.api.blocks import Cell, Footnote, Row, Table
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
+from cohortpress.kit.table1 import (Table1Layout, VariableLayout, applicable_columns,
+                                    format_summary, table1_from_records)
 from pydantic import Field
 
 TestName = Literal["auto", "fisher", "chisq", "chisq_yates", "t_test", "welch", "wilcoxon",
                    "kruskal", "anova", "none"]
 ContinuousStat = Literal["median_range", "median_iqr", "mean_sd"]
 
-STAT_LABELS = {"median_range": "Median (range)", "median_iqr": "Median (IQR)",
-               "mean_sd": "Mean (SD)"}
-MARKS = "abcdefghij"
 
 
 class RowSpec(Options):
@@ -74,11 +76,20 @@ class DemographicsOptions(Options):
     not_applicable: str = "n.a."
 
 
-# --------------------------------------------------------------------------- the analysis
+# --------------------------------------------------------------------------- the records
 
 
-class _TableBuilder:
-    """Accumulates rows, results, footnote marks and methods for one Table 1."""
+class _Summariser:
+    """Computes one Table 1's results records (and what its methods sentence names).
+
+    Records: ``group`` ``N`` per group, overall (``group`` null) and ``N_unknown``
+    (patients with no group); per variable and column, ``categorical`` ``n``/``N``/``p``,
+    ``missing`` ``N_miss``/``p``/``N`` (the column's patients), ``continuous``
+    statistics; ``test`` ``p.value``, ``method``, ``statistic``, ``df``, ``note``,
+    ``not.tested`` (the reason) and ``smd``. :func:`tables_from_records` reads nothing else.
+    Cell text is the table's business; the records keep the ``formatted`` text they always
+    had.
+    """
 
     def __init__(self, cohort, options: DemographicsOptions, context: SectionContext,
                  groups: Grouping):
@@ -86,12 +97,9 @@ class _TableBuilder:
         self.options = options
         self.context = context
         self.groups = groups
-        self.rows: list[Row] = []
         self.results: list[Result] = []
-        self.test_marks: dict[str, str] = {}
         self.test_notes: dict[str, set[str]] = {}
         self.tests_by_method: dict[str, list[str]] = {}
-        self.applies_notes: list[str] = []
 
     # columns ---------------------------------------------------------------------------
 
@@ -109,20 +117,15 @@ class _TableBuilder:
             levels.append(None)
         return levels
 
-    def header(self) -> Row:
-        cells = [Cell(self.options.header_label, align="left")]
+    def add_groups(self) -> None:
+        by = self.groups.variable
         for level, size in zip(self.groups.levels, self.groups.sizes):
-            cells.append(Cell(f"{level} (N = {size})"))
-            self.results.append(Result("group", "N", size, variable=self.groups.variable,
-                                       group=self.groups.variable, group_level=level,
-                                       formatted=str(size)))
-        if self.options.overall and self.groups.variable is not None:
-            cells.append(Cell(f"Overall (N = {self.groups.n_grouped})"))
-        if self.show_p:
-            cells.append(Cell("p-value"))
-        if self.show_smd:
-            cells.append(Cell("SMD"))
-        return Row(tuple(cells))
+            self.results.append(Result("group", "N", size, variable=by, group=by,
+                                       group_level=level, formatted=str(size)))
+        if by is not None:
+            self.results.append(Result("group", "N", self.groups.n_grouped, variable=by))
+            self.results.append(Result("group", "N_unknown", self.groups.n_missing,
+                                       variable=by))
 
     @property
     def show_p(self) -> bool:
@@ -132,137 +135,77 @@ class _TableBuilder:
     def show_smd(self) -> bool:
         return self.options.smd and len(self.groups.levels) == 2
 
-    def extra_cells(self, p_cell: Cell | None = None, smd_text: str = "") -> list[Cell]:
-        cells = []
-        if self.show_p:
-            cells.append(p_cell or Cell(""))
-        if self.show_smd:
-            cells.append(Cell(smd_text))
-        return cells
-
-    # rows ------------------------------------------------------------------------------
+    # variables -------------------------------------------------------------------------
 
     def add(self, spec: RowSpec) -> None:
         info = self.cohort.variable(spec.variable)
-        if info.kind in ("categorical", "binary"):
-            if info.kind == "binary":
-                self.add_binary(spec, info)
-            else:
-                self.add_categorical(spec, info)
-        elif info.kind == "continuous":
-            self.add_continuous(spec, info)
-        elif info.kind == "date":
-            self.add_dates(spec, info)
-        else:
+        adders = {"categorical": self.add_categorical, "binary": self.add_binary,
+                  "continuous": self.add_continuous, "date": self.add_dates}
+        if info.kind not in adders:
             raise DataError(f"variable '{spec.variable}' is {info.kind}; a Table 1 row needs "
                             f"a categorical, binary, continuous or date variable",
                             column=spec.variable)
+        adders[info.kind](spec, info)
 
     def applicable(self, spec: RowSpec) -> list[bool]:
-        if not spec.applies_to:
-            return [True] * len(self.column_levels)
-        unknown = set(spec.applies_to) - set(self.groups.levels)
-        if unknown:
-            raise DataError(f"applies_to names groups {sorted(unknown)} that are not among "
-                            f"{list(self.groups.levels)}", column=spec.variable)
-        return [lv is None or lv in spec.applies_to for lv in self.column_levels]
+        if spec.applies_to:
+            unknown = set(spec.applies_to) - set(self.groups.levels)
+            if unknown:
+                raise DataError(f"applies_to names groups {sorted(unknown)} that are not "
+                                f"among {list(self.groups.levels)}", column=spec.variable)
+        return applicable_columns(spec.applies_to, self.column_levels)
 
     def percent_digits(self, spec: RowSpec) -> int:
-        for value in (spec.percent_digits, self.options.percent_digits):
-            if value is not None:
-                return value
-        return self.context.percent_digits
+        return _percent_digits(spec, self.options, self.context.percent_digits)
 
-    def missing_mode(self, spec: RowSpec) -> str:
-        return spec.missing or self.options.missing
-
-    def add_categorical(self, spec: RowSpec, info) -> None:
-        values = self.cohort.values(spec.variable)
-        codes = np.asarray(values.cat.codes, dtype=np.int64)
-        n_levels = len(info.levels)
-        applicable = self.applicable(spec)
+    def count_levels(self, spec: RowSpec, info):
+        """Per column: the count of each level, the missing values, the patients."""
+        codes = np.asarray(self.cohort.values(spec.variable).cat.codes, dtype=np.int64)
         counts, missing, totals = [], [], []
         for mask in self.column_masks:
-            c = codes[mask]
-            counts.append(np.bincount(c[c >= 0], minlength=n_levels))
-            missing.append(int((c < 0).sum()))
+            tally = _count_codes(codes[mask], len(info.levels))
+            counts.append(tally[0])
+            missing.append(tally[1])
             totals.append(int(mask.sum()))
-        label = spec.label or info.label_with_unit()
-        p_cell, smd_text = self.categorical_test(spec, info, counts, missing, applicable)
-        self.rows.append(Row((Cell(label, align="left"),
-                              *[Cell("") for _ in self.column_masks],
-                              *self.extra_cells(p_cell, smd_text)), role="group"))
+        return counts, missing, totals
+
+    def add_levels(self, spec: RowSpec, levels, counts, missing, totals, applicable) -> None:
         digits = self.percent_digits(spec)
-        for k, level in enumerate(info.levels):
-            cells = []
+        for k, level in levels:
             for j, (count, miss, total) in enumerate(zip(counts, missing, totals)):
                 if not applicable[j]:
-                    cells.append(Cell(self.options.not_applicable))
                     continue
                 denominator = total - miss if self.options.percent_of == "non-missing" else total
                 n = int(count[k])
-                cells.append(Cell(fmt_n_percent(n, denominator, digits)))
                 self.record("categorical", spec.variable, level, j, "n", n,
                             fmt_n_percent(n, denominator, digits))
                 self.record("categorical", spec.variable, level, j, "N", denominator)
                 self.record("categorical", spec.variable, level, j, "p",
                             n / denominator if denominator else float("nan"))
-            self.rows.append(Row((Cell(level, align="left"), *cells, *self.extra_cells()),
-                                 indent=1))
-        self.add_missing_row(spec, info, missing, totals, applicable, digits)
 
-    def add_missing_row(self, spec, info, missing, totals, applicable, digits) -> None:
+    def add_categorical(self, spec: RowSpec, info) -> None:
+        counts, missing, totals = self.count_levels(spec, info)
+        applicable = self.applicable(spec)
+        self.categorical_test(spec, info, counts, missing, applicable)
+        self.add_levels(spec, enumerate(info.levels), counts, missing, totals, applicable)
+        self.add_missing(spec, missing, totals, applicable)
+
+    def add_binary(self, spec: RowSpec, info) -> None:
+        positive = info.levels.index(info.positive) if info.positive in info.levels else \
+            len(info.levels) - 1
+        counts, missing, totals = self.count_levels(spec, info)
+        applicable = self.applicable(spec)
+        self.add_levels(spec, [(positive, info.positive)], counts, missing, totals, applicable)
+        self.categorical_test(spec, info, counts, missing, applicable)
+        self.add_missing(spec, missing, totals, applicable)
+
+    def add_missing(self, spec: RowSpec, missing, totals, applicable) -> None:
         for j, (miss, total) in enumerate(zip(missing, totals)):
             if applicable[j]:
                 self.record("missing", spec.variable, None, j, "N_miss", miss)
                 self.record("missing", spec.variable, None, j, "p",
                             miss / total if total else float("nan"))
-        mode = self.missing_mode(spec)
-        relevant = [m for m, ok in zip(missing, applicable) if ok]
-        if mode == "no" or (mode == "ifany" and not any(relevant)):
-            return
-        cells = []
-        for miss, total, ok in zip(missing, totals, applicable):
-            if not ok:
-                cells.append(Cell(self.options.not_applicable))
-            elif self.options.percent_of == "all":
-                cells.append(Cell(fmt_n_percent(miss, total, digits)))
-            else:
-                cells.append(Cell(str(miss)))
-        self.rows.append(Row((Cell(info.missing_label, align="left"), *cells,
-                              *self.extra_cells()), indent=1))
-
-    def add_binary(self, spec: RowSpec, info) -> None:
-        values = self.cohort.values(spec.variable)
-        codes = np.asarray(values.cat.codes, dtype=np.int64)
-        positive = info.levels.index(info.positive) if info.positive in info.levels else \
-            len(info.levels) - 1
-        applicable = self.applicable(spec)
-        digits = self.percent_digits(spec)
-        counts, missing, totals, cells = [], [], [], []
-        for j, mask in enumerate(self.column_masks):
-            c = codes[mask]
-            counts.append(np.bincount(c[c >= 0], minlength=len(info.levels)))
-            miss = int((c < 0).sum())
-            missing.append(miss)
-            totals.append(int(mask.sum()))
-            if not applicable[j]:
-                cells.append(Cell(self.options.not_applicable))
-                continue
-            denominator = totals[-1] - miss if self.options.percent_of == "non-missing" \
-                else totals[-1]
-            n = int(counts[-1][positive])
-            text = fmt_n_percent(n, denominator, digits)
-            cells.append(Cell(text))
-            self.record("categorical", spec.variable, info.positive, j, "n", n, text)
-            self.record("categorical", spec.variable, info.positive, j, "N", denominator)
-            self.record("categorical", spec.variable, info.positive, j, "p",
-                        n / denominator if denominator else float("nan"))
-        p_cell, smd_text = self.categorical_test(spec, info, counts, missing, applicable)
-        label = spec.label or info.label
-        self.rows.append(Row((Cell(label, align="left"), *cells,
-                              *self.extra_cells(p_cell, smd_text))))
-        self.add_missing_row(spec, info, missing, totals, applicable, digits)
+                self.record("missing", spec.variable, None, j, "N", total)
 
     def add_continuous(self, spec: RowSpec, info) -> None:
         from cohortpress.stats.summaries import continuous_summary
@@ -270,67 +213,42 @@ class _TableBuilder:
         values = self.cohort.values(spec.variable).to_numpy(dtype=float)
         applicable = self.applicable(spec)
         digits = 1 if spec.digits is None else spec.digits
-        cells, samples, missing, totals = [], [], [], []
+        samples = []
         for j, mask in enumerate(self.column_masks):
             column = values[mask]
             present = column[~np.isnan(column)]
-            missing.append(int(np.isnan(column).sum()))
-            totals.append(int(mask.sum()))
             if not applicable[j]:
-                cells.append(Cell(self.options.not_applicable))
                 continue
             if j < len(self.groups.levels):
                 samples.append(present)
             if len(present) == 0:
-                cells.append(Cell("\u2013"))
                 self.record("continuous", spec.variable, None, j, "N", 0)
-                self.record("continuous", spec.variable, None, j, "N_miss", missing[-1])
+                self.record("continuous", spec.variable, None, j, "N_miss",
+                            int(np.isnan(column).sum()))
                 continue
             summary = continuous_summary(column)
-            text = _format_continuous(summary, spec.stat, digits, spec.significant)
-            cells.append(Cell(text))
+            text = format_summary(summary, spec.stat, digits, spec.significant)
             for stat_name in ("N", "N_miss", "mean", "sd", "median", "p25", "p75", "min", "max"):
-                attr = {"N": "n", "N_miss": "n_miss"}.get(stat_name, stat_name)
-                value = getattr(summary, attr)
+                value = getattr(summary, {"N": "n", "N_miss": "n_miss"}.get(stat_name, stat_name))
                 self.record("continuous", spec.variable, None, j, stat_name,
                             value, text if stat_name == "median" else None)
-        label = spec.label or info.label_with_unit()
-        p_cell, smd_text = self.continuous_test(spec, samples, applicable)
-        self.rows.append(Row((Cell(label, align="left"), *[Cell("") for _ in cells],
-                              *self.extra_cells(p_cell, smd_text)), role="group"))
-        self.rows.append(Row((Cell(STAT_LABELS[spec.stat], align="left"), *cells,
-                              *self.extra_cells()), indent=1))
-        mode = self.missing_mode(spec)
-        any_missing = any(m for m, ok in zip(missing, applicable) if ok)
-        if mode == "always" or (mode == "ifany" and any_missing):
-            self.rows.append(Row((Cell(info.missing_label, align="left"),
-                                  *[Cell(str(m)) if ok else Cell(self.options.not_applicable)
-                                    for m, ok in zip(missing, applicable)],
-                                  *self.extra_cells()), indent=1))
+        self.continuous_test(spec, samples)
 
     def add_dates(self, spec: RowSpec, info) -> None:
         values = self.cohort.values(spec.variable)
-        cells = []
         for j, mask in enumerate(self.column_masks):
             present = values[mask].dropna()
-            if present.empty:
-                cells.append(Cell("\u2013"))
-                continue
-            low, high = present.min(), present.max()
-            cells.append(Cell(f"{low:%Y-%m-%d} to {high:%Y-%m-%d}"))
-            self.record("continuous", spec.variable, None, j, "min", f"{low:%Y-%m-%d}")
-            self.record("continuous", spec.variable, None, j, "max", f"{high:%Y-%m-%d}")
-        label = spec.label or info.label
-        self.rows.append(Row((Cell(label, align="left"), *[Cell("") for _ in cells],
-                              *self.extra_cells()), role="group"))
-        self.rows.append(Row((Cell("Range", align="left"), *cells, *self.extra_cells()),
-                             indent=1))
+            if not present.empty:
+                self.record("continuous", spec.variable, None, j, "min",
+                            f"{present.min():%Y-%m-%d}")
+                self.record("continuous", spec.variable, None, j, "max",
+                            f"{present.max():%Y-%m-%d}")
 
     # tests -----------------------------------------------------------------------------
 
-    def categorical_test(self, spec, info, counts, missing, applicable):
+    def categorical_test(self, spec, info, counts, missing, applicable) -> None:
         if not self.show_p and not self.show_smd:
-            return None, ""
+            return
         n_groups = len(self.groups.levels)
         group_counts = [counts[j] for j in range(n_groups) if applicable[j]]
         group_missing = [missing[j] for j in range(n_groups) if applicable[j]]
@@ -344,29 +262,28 @@ class _TableBuilder:
         table = table[keep, :] if len(table) else table
         if spec.test_missing and info.missing_label not in spec.exclude_from_test:
             table = np.vstack([table, np.asarray(group_missing)[None, :]])
-        smd_text = ""
         if self.show_smd and table.shape[1] == 2:
             from cohortpress.stats.comparisons import smd_categorical
 
             sums = table.sum(axis=0)
             if (sums > 0).all():
                 smd = smd_categorical(table[:, 0] / sums[0], table[:, 1] / sums[1])
-                smd_text = fmt_num(smd, 2)
-                self.record("test", spec.variable, None, None, "smd", smd, smd_text)
+                self.record("test", spec.variable, None, None, "smd", smd, fmt_num(smd, 2))
         if not self.show_p:
-            return None, smd_text
+            return
         test = spec.test if spec.test != "auto" else \
             ("none" if spec.applies_to and len(group_counts) < 2 else "fisher")
         if test == "none" or table.shape[1] < 2:
-            return None, smd_text
+            return
         if test not in ("fisher", "chisq", "chisq_yates"):
             raise DataError(f"test '{test}' is for continuous variables; use fisher, chisq or "
                             f"chisq_yates for '{spec.variable}'", column=spec.variable)
         try:
             result = self.run_categorical_test(test, table)
         except StatisticsError as exc:
-            return self.untestable(spec, str(exc)), smd_text
-        return self.test_cell(spec, result), smd_text
+            self.untestable(spec, str(exc))
+            return
+        self.add_test(spec, result)
 
     def run_categorical_test(self, test: str, table: np.ndarray):
         from cohortpress.stats import comparisons
@@ -376,24 +293,23 @@ class _TableBuilder:
                                            seed=self.options.seed)
         return comparisons.chisq_test(table, correct=(test == "chisq_yates"))
 
-    def continuous_test(self, spec, samples, applicable):
+    def continuous_test(self, spec, samples) -> None:
         from cohortpress.stats import comparisons
 
-        smd_text = ""
         if self.show_smd and len(samples) == 2 and all(len(s) > 1 for s in samples):
             smd = comparisons.smd_continuous(samples[0], samples[1])
-            smd_text = fmt_num(smd, 2)
-            self.record("test", spec.variable, None, None, "smd", smd, smd_text)
+            self.record("test", spec.variable, None, None, "smd", smd, fmt_num(smd, 2))
         if not self.show_p or len(samples) < 2:
-            return None, smd_text
+            return
         test = spec.test
         if test == "auto":
             test = "wilcoxon" if len(samples) == 2 else "kruskal"
         if test == "none":
-            return None, smd_text
+            return
         empty = [lv for lv, s in zip(self.groups.levels, samples) if len(s) == 0]
         if empty:
-            return self.untestable(spec, f"no values in group {', '.join(empty)}"), smd_text
+            self.untestable(spec, f"no values in group {', '.join(empty)}")
+            return
         two_only = {"t_test": "t", "welch": "Welch t", "wilcoxon": "Wilcoxon rank-sum"}
         if test in two_only and len(samples) != 2:
             raise DataError(f"the {two_only[test]} test compares two groups, there are "
@@ -412,41 +328,33 @@ class _TableBuilder:
         try:
             result = runners[test]()
         except StatisticsError as exc:
-            return self.untestable(spec, str(exc)), smd_text
-        return self.test_cell(spec, result), smd_text
+            self.untestable(spec, str(exc))
+            return
+        self.add_test(spec, result)
 
-    def untestable(self, spec, reason: str) -> Cell:
-        mark = self.mark_for("not tested")
+    def untestable(self, spec, reason: str) -> None:
         self.test_notes.setdefault("not tested", set()).add(f"{spec.variable}: {reason}")
-        return Cell("\u2013", marks=(mark,))
+        self.results.append(Result("test", "not.tested", reason, variable=spec.variable,
+                                   group=self.groups.variable))
 
-    def test_cell(self, spec: RowSpec, result) -> Cell:
+    def add_test(self, spec: RowSpec, result) -> None:
         method = result.method
-        mark = self.mark_for(method)
         if result.note:
             self.test_notes.setdefault(method, set()).add(result.note)
         names = self.tests_by_method.setdefault(method, [])
         label = (spec.label or self.cohort.variable(spec.variable).label)
         if label not in names:
             names.append(label)
-        formatted = self.context.format_p(result.p_value)
-        variable = spec.variable
-        self.results.append(Result("test", "p.value", result.p_value, variable=variable,
-                                   group=self.groups.variable, formatted=formatted))
-        self.results.append(Result("test", "method", method, variable=variable,
-                                   group=self.groups.variable))
+        where = dict(variable=spec.variable, group=self.groups.variable)
+        self.results.append(Result("test", "p.value", result.p_value,
+                                   formatted=self.context.format_p(result.p_value), **where))
+        self.results.append(Result("test", "method", method, **where))
         if result.statistic is not None:
-            self.results.append(Result("test", "statistic", result.statistic, variable=variable,
-                                       group=self.groups.variable))
+            self.results.append(Result("test", "statistic", result.statistic, **where))
         if result.df is not None:
-            self.results.append(Result("test", "df", result.df, variable=variable,
-                                       group=self.groups.variable))
-        return Cell(formatted, marks=(mark,))
-
-    def mark_for(self, method: str) -> str:
-        if method not in self.test_marks:
-            self.test_marks[method] = MARKS[len(self.test_marks) % len(MARKS)]
-        return self.test_marks[method]
+            self.results.append(Result("test", "df", result.df, **where))
+        if result.note:
+            self.results.append(Result("test", "note", result.note, **where))
 
     # records ---------------------------------------------------------------------------
 
@@ -458,38 +366,15 @@ class _TableBuilder:
                                    variable_level=level, group=group, group_level=group_level,
                                    formatted=formatted))
 
-    # footnotes and methods -------------------------------------------------------------
-
-    def footnotes(self) -> list[Footnote]:
-        notes = []
-        for method, mark in self.test_marks.items():
-            if method == "not tested":
-                reasons = "; ".join(sorted(self.test_notes.get(method, ())))
-                notes.append(Footnote(f"Not tested ({reasons}).", mark))
-                continue
-            extra = "; ".join(sorted(self.test_notes.get(method, ())))
-            notes.append(Footnote(f"{method}{f' ({extra})' if extra else ''}.", mark))
-        of = "patients with known values" if self.options.percent_of == "non-missing" \
-            else "all patients in the column (unknown values included)"
-        notes.append(Footnote(f"Percentages are of {of}, rounded; they may not sum to 100."))
-        if self.groups.n_missing:
-            notes.append(Footnote(f"{self.groups.n_missing} patients with unknown "
-                                  f"{self.groups.label.lower()} are not shown."))
-        if any(self.options.not_applicable in c.text for r in self.rows for c in r.cells):
-            notes.append(Footnote(f"{self.options.not_applicable}: not applicable."))
-        return notes
+    # methods ---------------------------------------------------------------------------
 
     def methods(self) -> list[str]:
         if not self.tests_by_method:
             return []
         groups = " and ".join(self.groups.levels) if len(self.groups.levels) == 2 else \
             f"the {len(self.groups.levels)} {self.groups.label.lower()} groups"
-        parts = []
-        for method, names in self.tests_by_method.items():
-            if method == "not tested":
-                continue
-            parts.append(f"{_method_in_sentence(method)} for "
-                         f"{_join(in_sentence(n) for n in names)}")
+        parts = [f"{_method_in_sentence(method)} for {_join(in_sentence(n) for n in names)}"
+                 for method, names in self.tests_by_method.items()]
         sentence = (f"Characteristics were compared between {groups} with "
                     f"{_join(parts, last='; and ', sep='; ')}.")
         notes = sorted({n for m, ns in self.test_notes.items() if m != "not tested" for n in ns})
@@ -498,20 +383,21 @@ class _TableBuilder:
         return [sentence]
 
 
-def _format_continuous(summary, stat: str, digits: int, significant: int | None = None) -> str:
-    from cohortpress.common.formatting import fmt_significant
+def _count_codes(codes: np.ndarray, n_levels: int) -> tuple[np.ndarray, int]:
+    """The count of each level and the number of missing codes (-1)."""
+    from cohortpress.stats.summaries import categorical_counts
 
-    if summary.n == 0:
-        return "\u2013"
+    if n_levels == 0:  # a variable with no level at all: nothing to count but the missing
+        return np.zeros(0, dtype=np.int64), int((codes < 0).sum())
+    tally = categorical_counts(codes, n_levels)
+    return np.asarray(tally.counts, dtype=np.int64), tally.n_miss
 
-    def show(value):
-        return fmt_significant(value, significant) if significant else fmt_num(value, digits)
 
-    if stat == "median_range":
-        return f"{show(summary.median)} ({show(summary.min)}\u2013{show(summary.max)})"
-    if stat == "median_iqr":
-        return f"{show(summary.median)} ({show(summary.p25)}\u2013{show(summary.p75)})"
-    return f"{show(summary.mean)} ({show(summary.sd)})"
+def _percent_digits(spec, options, default: int) -> int:
+    for value in (spec.percent_digits, options.percent_digits):
+        if value is not None:
+            return value
+    return default
 
 
 def _method_in_sentence(method: str) -> str:
@@ -528,19 +414,55 @@ def _join(items, last: str = " and ", sep: str = ", ") -> str:
     return sep.join(items[:-1]) + last + items[-1]
 
 
+# --------------------------------------------------------------------------- the table
+
+
+def _row_specs(options: DemographicsOptions) -> list[RowSpec]:
+    return [RowSpec(variable=item) if isinstance(item, str) else item
+            for item in options.variables]
+
+
+def layout(cohort, options: DemographicsOptions, context: SectionContext) -> Table1Layout:
+    """Labels and choices from the config: each variable's kind, label and missing label."""
+    by = options.by if options.by is not None else cohort.group
+    variables = []
+    for spec in _row_specs(options):
+        info = cohort.variable(spec.variable)
+        default = info.label if info.kind in ("binary", "date") else info.label_with_unit()
+        variables.append(VariableLayout(
+            variable=spec.variable, kind=info.kind, label=spec.label or default,
+            missing_label=info.missing_label,
+            percent_digits=_percent_digits(spec, options, context.percent_digits),
+            stat=spec.stat, digits=1 if spec.digits is None else spec.digits,
+            significant=spec.significant, applies_to=tuple(spec.applies_to),
+            missing=spec.missing))
+    return Table1Layout(
+        by=by, group_label=cohort.variable(by).label if by is not None else "",
+        variables=tuple(variables), caption=options.caption,
+        header_label=options.header_label, overall=options.overall, p_value=options.p_value,
+        smd=options.smd, percent_of=options.percent_of, missing=options.missing,
+        not_applicable=options.not_applicable, p_digits=context.p_digits)
+
+
+def tables_from_records(results, table_layout: Table1Layout) -> list[Table]:
+    """Table 1, from the section's results records alone."""
+    return [table1_from_records(results, table_layout)]
+
+
+# --------------------------------------------------------------------------- the analysis
+
+
 def run(cohort, options: DemographicsOptions, context: SectionContext):
     by = options.by if options.by is not None else cohort.group
     groups = group_cohort(cohort, by)
-    empty = groups.empty_groups()
-    builder = _TableBuilder(cohort, options, context, groups)
-    for item in options.variables:
-        spec = RowSpec(variable=item) if isinstance(item, str) else item
-        builder.add(spec)
-    warnings = [f"Group '{g}' has no patients." for g in empty]
-    table = Table(options.caption, (builder.header(),), tuple(builder.rows),
-                  tuple(builder.footnotes()))
-    return context.section(blocks=[table], results=builder.results, methods=builder.methods(),
-                           warnings=tuple(warnings))
+    summariser = _Summariser(cohort, options, context, groups)
+    for spec in _row_specs(options):
+        summariser.add(spec)
+    summariser.add_groups()
+    tables = tables_from_records(summariser.results, layout(cohort, options, context))
+    warnings = [f"Group '{g}' has no patients." for g in groups.empty_groups()]
+    return context.section(blocks=tables, results=summariser.results,
+                           methods=summariser.methods(), warnings=tuple(warnings))
 
 
 @hookimpl

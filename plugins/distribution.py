@@ -5,10 +5,14 @@
 and, optionally, a test of association annotated. ``plot = "dots"``: every patient's value
 as a dot per group, the medians as bars, an optional log scale and reference lines (such as
 a clinical cut-off), with the Wilcoxon rank-sum or Kruskal–Wallis test annotated.
+
+The bar chart is drawn from the section's results records alone (:func:`figures_from_records`);
+the dot plot needs every patient's value, so only its test annotation comes from the records.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -16,10 +20,13 @@ from pydantic import Field
 
 from cohortpress import hookimpl
 from cohortpress.common.errors import DataError
-from cohortpress.api.options import Options, Variable
 from cohortpress.api.blocks import Figure
+from cohortpress.api.options import Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
+from cohortpress.common.formatting import format_p
+from cohortpress.data.grouping import group_cohort
+from cohortpress.kit.records import Records
 
 
 class DistributionOptions(Options):
@@ -34,14 +41,16 @@ class DistributionOptions(Options):
     width_mm: float = Field(85.0, ge=40, le=180)
 
 
-def _p_text(context, p) -> str:
-    text = context.format_p(p)
+def _p_text(p, p_digits: int) -> str:
+    text = format_p(p, digits=p_digits)
     return f"p {text}" if text[0] in "<>" else f"p = {text}"
 
 
-def _test_record(result, variable: str, group: str, context) -> Result:
-    return Result("test", "p.value", result.p_value, variable=variable, group=group,
-                  formatted=context.format_p(result.p_value))
+def _test_records(result, variable: str, group: str, context) -> list[Result]:
+    names = dict(variable=variable, group=group)
+    return [Result("test", "p.value", result.p_value,
+                   formatted=context.format_p(result.p_value), **names),
+            Result("test", "method", result.method, **names)]
 
 
 def _test_sentence(info, method: str) -> str:
@@ -49,84 +58,162 @@ def _test_sentence(info, method: str) -> str:
 
 
 def run(cohort, options: DistributionOptions, context: SectionContext):
-    from cohortpress.kit import figures
-    from cohortpress.data.grouping import group_cohort
-    from cohortpress.stats import comparisons
-
     info = cohort.variable(options.variable)
     groups = group_cohort(cohort, options.by if options.by is not None else cohort.group)
-    results, methods = [], []
-    annotation = ""
     if options.plot == "bars":
-        if info.kind not in ("categorical", "binary"):
-            raise DataError(f"plot = \"bars\" needs a categorical variable; '{options.variable}'"
-                            f" is {info.kind} (declare a cut in [derived], or use plot = "
-                            f"\"dots\")", column=options.variable)
-        codes = np.asarray(cohort.values(options.variable).cat.codes, dtype=np.int64)
-        ok = (codes >= 0) & (groups.codes >= 0)
-        counts = np.zeros((len(info.levels), len(groups.levels)), dtype=np.int64)
-        np.add.at(counts, (codes[ok], groups.codes[ok]), 1)
-        totals = counts.sum(axis=0)
-        percents = np.divide(100.0 * counts, totals, out=np.zeros(counts.shape),
-                             where=totals > 0)
-        for i, level in enumerate(info.levels):
-            for j, group in enumerate(groups.levels):
-                results.append(Result("categorical", "n", int(counts[i, j]),
-                                      variable=options.variable, variable_level=level,
-                                      group=groups.variable, group_level=group))
-                results.append(Result("categorical", "p", float(percents[i, j] / 100),
-                                      variable=options.variable, variable_level=level,
-                                      group=groups.variable, group_level=group))
-        test = "fisher" if options.test == "auto" else options.test
-        if test in ("fisher", "chisq") and len(groups.levels) > 1:
-            result = comparisons.fisher_test(counts) if test == "fisher" else \
-                comparisons.chisq_test(counts, correct=False)
-            annotation = f"{_p_text(context, result.p_value)} ({result.method})"
-            results.append(_test_record(result, options.variable, groups.variable, context))
-            methods.append(_test_sentence(info, result.method))
-        png = figures.grouped_bars(list(info.levels), list(groups.levels), percents, counts,
-                                   ylabel=options.ylabel or "Patients (%)",
-                                   xlabel=info.label_with_unit(), annotation=annotation,
-                                   width_mm=options.width_mm)
-        alt = "; ".join(f"{g}: " + ", ".join(f"{lv} {int(counts[i, j])}"
-                                              for i, lv in enumerate(info.levels))
-                        for j, g in enumerate(groups.levels))
+        results, methods = _bar_records(cohort, options, info, groups, context)
+        figures = figures_from_records(results, layout(cohort, options, context))
     else:
-        if info.kind != "continuous":
-            raise DataError(f"plot = \"dots\" needs a continuous variable; '{options.variable}'"
-                            f" is {info.kind}", column=options.variable)
-        values = cohort.values(options.variable).to_numpy(dtype=float)
-        samples = []
+        results, methods, figures = _dots(cohort, options, info, groups, context)
+    return context.section(blocks=figures, results=results, methods=methods)
+
+
+# --------------------------------------------------------------------------- bars
+
+
+def _bar_records(cohort, options: DistributionOptions, info, groups, context):
+    """``categorical`` ``n`` and ``p`` per category and group; ``test`` ``p.value`` and
+    ``method`` when a test ran."""
+    from cohortpress.stats import comparisons
+    from cohortpress.stats.summaries import contingency_table
+
+    if info.kind not in ("categorical", "binary"):
+        raise DataError(f"plot = \"bars\" needs a categorical variable; '{options.variable}'"
+                        f" is {info.kind} (declare a cut in [derived], or use plot = "
+                        f"\"dots\")", column=options.variable)
+    codes = np.asarray(cohort.values(options.variable).cat.codes, dtype=np.int64)
+    counts = contingency_table(codes, groups.codes, len(info.levels), len(groups.levels))
+    percents = _percents(counts)
+    results, methods = [], []
+    for i, level in enumerate(info.levels):
         for j, group in enumerate(groups.levels):
-            v = values[(groups.codes == j) & ~np.isnan(values)]
-            samples.append(v)
-            results.append(Result("continuous", "median", float(np.median(v)) if len(v)
-                                   else float("nan"), variable=options.variable,
-                                   group=groups.variable, group_level=group))
-        if options.log_scale and any((s <= 0).any() for s in samples):
-            raise DataError(f"a log scale needs positive values of '{options.variable}'",
-                            column=options.variable)
-        test = options.test
-        if test == "auto":
-            test = "wilcoxon" if len(samples) == 2 else "kruskal"
-        present = [s for s in samples if len(s)]
-        if test in ("wilcoxon", "kruskal") and len(present) >= 2:
-            result = comparisons.wilcoxon_rank_sum(*present[:2]) if test == "wilcoxon" and \
-                len(present) == 2 else comparisons.kruskal_test(present)
-            annotation = f"{_p_text(context, result.p_value)}"
-            results.append(_test_record(result, options.variable, groups.variable, context))
-            methods.append(_test_sentence(info, f"the {result.method}"))
-        png = figures.dot_plot(list(groups.levels), samples,
-                               ylabel=options.ylabel or info.label_with_unit(),
-                               log_scale=options.log_scale,
-                               reference_lines=options.reference_lines,
-                               annotation=annotation, width_mm=options.width_mm)
-        alt = "; ".join(f"{g}: median {np.median(s):.3g} of {len(s)} patients"
-                        for g, s in zip(groups.levels, samples) if len(s))
+            where = dict(variable=options.variable, variable_level=level,
+                         group=groups.variable, group_level=group)
+            results.append(Result("categorical", "n", int(counts[i, j]), **where))
+            results.append(Result("categorical", "p", float(percents[i, j] / 100), **where))
+    test = "fisher" if options.test == "auto" else options.test
+    if test in ("fisher", "chisq") and len(groups.levels) > 1:
+        result = comparisons.fisher_test(counts) if test == "fisher" else \
+            comparisons.chisq_test(counts, correct=False)
+        results += _test_records(result, options.variable, groups.variable, context)
+        methods.append(_test_sentence(info, result.method))
+    return results, methods
+
+
+def _percents(counts: np.ndarray) -> np.ndarray:
+    """Each count as a percentage of its column (0 in an empty column)."""
+    totals = counts.sum(axis=0)
+    return np.divide(100.0 * counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+
+
+@dataclass(frozen=True)
+class DistributionLayout:
+    """The figure's labels and choices (no count)."""
+
+    variable: str
+    group: str | None
+    caption: str
+    ylabel: str
+    xlabel: str
+    width_mm: float
+    p_digits: int
+
+
+def layout(cohort, options: DistributionOptions, context: SectionContext) -> DistributionLayout:
+    """Labels and choices from the config."""
+    info = cohort.variable(options.variable)
+    by = options.by if options.by is not None else cohort.group
+    group_label = cohort.variable(by).label if by is not None else ""
     caption = options.caption or f"Distribution of {info.label.lower()} by " \
-                                 f"{groups.label.lower()}."
-    figure = Figure(png, caption, f"{caption} {alt}.", width_mm=options.width_mm)
-    return context.section(blocks=[figure], results=results, methods=methods)
+                                 f"{group_label.lower()}."
+    default_ylabel = "Patients (%)" if options.plot == "bars" else info.label_with_unit()
+    return DistributionLayout(variable=options.variable, group=by, caption=caption,
+                              ylabel=options.ylabel or default_ylabel,
+                              xlabel=info.label_with_unit(), width_mm=options.width_mm,
+                              p_digits=context.p_digits)
+
+
+def figures_from_records(results, figure_layout: DistributionLayout) -> list[Figure]:
+    """The bar chart, from the section's results records alone: counts from the ``n``
+    records, percentages of their column totals, the test from the ``test`` records."""
+    from cohortpress.kit import figures
+
+    records = Records(results)
+    where = dict(context="categorical", stat_name="n", variable=figure_layout.variable)
+    categories = records.distinct("variable_level", **where)
+    groups = records.distinct("group_level", **where)
+    counts = np.array([[records.stat(variable_level=level, group=figure_layout.group,
+                                     group_level=group, **where) for group in groups]
+                       for level in categories], dtype=np.int64).reshape(len(categories),
+                                                                           len(groups))
+    percents = _percents(counts)
+    method = _test_stat(records, figure_layout, "method")
+    annotation = "" if method is None else \
+        f"{_p_text(_test_stat(records, figure_layout, 'p.value'), figure_layout.p_digits)} " \
+        f"({method})"
+    png = figures.grouped_bars(categories, groups, percents, counts,
+                               ylabel=figure_layout.ylabel, xlabel=figure_layout.xlabel,
+                               annotation=annotation, width_mm=figure_layout.width_mm)
+    alt = "; ".join(f"{g}: " + ", ".join(f"{lv} {int(counts[i, j])}"
+                                          for i, lv in enumerate(categories))
+                    for j, g in enumerate(groups))
+    return [_figure(png, alt, figure_layout)]
+
+
+def _test_stat(records: Records, figure_layout: DistributionLayout, stat_name: str):
+    return records.stat(context="test", stat_name=stat_name, variable=figure_layout.variable,
+                        group=figure_layout.group)
+
+
+def _figure(png: bytes, alt: str, figure_layout: DistributionLayout) -> Figure:
+    return Figure(png, figure_layout.caption, f"{figure_layout.caption} {alt}.",
+                  width_mm=figure_layout.width_mm)
+
+
+# --------------------------------------------------------------------------- dots
+
+
+def _dots(cohort, options: DistributionOptions, info, groups, context):
+    """Every patient's value as a dot: the figure needs the values themselves, so only its
+    test annotation comes from the records (``continuous`` ``median`` per group, ``test``
+    ``p.value`` and ``method``)."""
+    from cohortpress.kit import figures
+    from cohortpress.stats import comparisons
+
+    if info.kind != "continuous":
+        raise DataError(f"plot = \"dots\" needs a continuous variable; '{options.variable}'"
+                        f" is {info.kind}", column=options.variable)
+    values = cohort.values(options.variable).to_numpy(dtype=float)
+    results, methods, samples = [], [], []
+    for j, group in enumerate(groups.levels):
+        v = values[(groups.codes == j) & ~np.isnan(values)]
+        samples.append(v)
+        results.append(Result("continuous", "median", float(np.median(v)) if len(v)
+                              else float("nan"), variable=options.variable,
+                              group=groups.variable, group_level=group))
+    if options.log_scale and any((s <= 0).any() for s in samples):
+        raise DataError(f"a log scale needs positive values of '{options.variable}'",
+                        column=options.variable)
+    test = options.test
+    if test == "auto":
+        test = "wilcoxon" if len(samples) == 2 else "kruskal"
+    present = [s for s in samples if len(s)]
+    if test in ("wilcoxon", "kruskal") and len(present) >= 2:
+        result = comparisons.wilcoxon_rank_sum(*present[:2]) if test == "wilcoxon" and \
+            len(present) == 2 else comparisons.kruskal_test(present)
+        results += _test_records(result, options.variable, groups.variable, context)
+        methods.append(_test_sentence(info, f"the {result.method}"))
+    figure_layout = layout(cohort, options, context)
+    records = Records(results)
+    annotation = "" if _test_stat(records, figure_layout, "method") is None else \
+        _p_text(_test_stat(records, figure_layout, "p.value"), figure_layout.p_digits)
+    png = figures.dot_plot(list(groups.levels), samples, ylabel=figure_layout.ylabel,
+                           log_scale=options.log_scale,
+                           reference_lines=options.reference_lines,
+                           annotation=annotation, width_mm=options.width_mm)
+    alt = "; ".join(f"{g}: median {np.median(s):.3g} of {len(s)} patients"
+                    for g, s in zip(groups.levels, samples) if len(s))
+    return results, methods, [_figure(png, alt, figure_layout)]
 
 
 @hookimpl

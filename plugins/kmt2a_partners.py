@@ -1,17 +1,18 @@
 """Built-in analysis ``kmt2a_partners``: KMT2A status and partner chromosomes by group.
 
 Reads what laboratories record — ISCN karyotypes, fusion names, or the partner itself —
-with :func:`cohortpress.data.cytogenetics.parse_kmt2a`, then builds two cross-tabulations with
-:func:`cohortpress.kit.crosstab.crosstab_table`: KMT2A status by group (with a test) and
-partner by group, as n (%) of the rearranged patients whose partner is known. Patients whose
-partner is not specified are counted in a footnote; text the parser cannot read is listed
-by patient id (in ``cohortpress validate`` and under the section), never guessed.
+with :func:`cohortpress.data.cytogenetics.parse_kmt2a`, then computes the records of two
+cross-tabulations with :func:`cohortpress.kit.crosstab.crosstab_records` and renders both
+tables from those records alone (:func:`tables_from_records`): KMT2A status by group (with a
+test) and partner by group, as n (%) of the rearranged patients whose partner is known.
+Patients whose partner is not specified are counted in a footnote; text the parser cannot
+read is listed by patient id (in ``cohortpress validate`` and under the section), never guessed.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -19,12 +20,18 @@ from pydantic import Field
 
 from cohortpress import hookimpl
 from cohortpress.common.errors import DataError
+from cohortpress.api.blocks import Footnote, Table
 from cohortpress.api.options import Options, Variable
-from cohortpress.api.blocks import Footnote
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
+from cohortpress.data.grouping import group_cohort
+from cohortpress.kit.crosstab import (CrosstabLayout, CrosstabSpec, crosstab_from_records,
+                                      crosstab_records)
+from cohortpress.kit.records import Records
 
 CategoricalTest = Literal["fisher", "chisq", "chisq_yates", "none"]
+#: The records' variable names of the two tables.
+STATUS, PARTNER = "kmt2a_status", "kmt2a_partner"
 
 
 class Kmt2aOptions(Options):
@@ -79,44 +86,50 @@ def _chromosome_key(label: str):
 
 
 def run(cohort, options: Kmt2aOptions, context: SectionContext):
-    from cohortpress.data.cytogenetics import partner_label
-    from cohortpress.data.grouping import group_cohort
-    from cohortpress.kit.crosstab import CrosstabSpec, crosstab_table
-
-    by = options.by if options.by is not None else cohort.group
-    if by is None:
-        raise DataError("kmt2a_partners needs 'by' (or cohort.group)", key="by")
+    by = _by(cohort, options)
     groups = group_cohort(cohort, by)
     findings = findings_for(cohort, options)
     status = np.array([{"rearranged": 1, "not rearranged": 0}.get(f.status, -1)
                        for f in findings], dtype=np.int64)
-    header = options.group_header or groups.label
-    status_spec = CrosstabSpec(
-        row_name="KMT2A status", row_levels=(options.negative_label, options.positive_label),
-        row_codes=status, col_name=by, col_label=header, col_levels=groups.levels,
-        col_codes=groups.codes, percent="column",
-        percent_digits=options.status_percent_digits if options.status_percent_digits
-        is not None else context.percent_digits, test=options.status_test,
-        caption=options.status_caption)
-    status_table = crosstab_table(status_spec, context)
-    results = [_named(r, "kmt2a_status", by) for r in status_table.results]
-    blocks = [status_table.table]
-    methods = [_methods_sentence(options)] + status_table.methods
+    status_spec = _status_spec(status, groups, by, options, context)
+    status_records = crosstab_records(status_spec, context)
+    results = [_named(r, STATUS, by) for r in status_records.results]
+    methods = [_methods_sentence(options)] + status_records.methods
     if options.partner_table:
-        partner_block, partner_results, partner_methods = _partner_table(
-            findings, status, groups, options, context, header, by, partner_label,
-            CrosstabSpec, crosstab_table)
-        blocks.append(partner_block)
+        partner_results, partner_methods = _partner_records(findings, status, groups, by,
+                                                            options, context)
         results += partner_results
         methods += partner_methods
+    tables = tables_from_records(results, layout(cohort, options, context))
     warnings = _unreadable(cohort, options, findings)
-    return context.section(blocks=blocks, results=results, methods=methods,
+    return context.section(blocks=tables, results=results, methods=methods,
                            warnings=tuple(warnings),
                            abbreviations=(("KMT2A", "lysine methyltransferase 2A (MLL)"),))
 
 
-def _partner_table(findings, status, groups, options, context, header, by, partner_label,
-                   CrosstabSpec, crosstab_table):
+def _by(cohort, options: Kmt2aOptions) -> str:
+    by = options.by if options.by is not None else cohort.group
+    if by is None:
+        raise DataError("kmt2a_partners needs 'by' (or cohort.group)", key="by")
+    return by
+
+
+def _status_spec(status, groups, by: str, options: Kmt2aOptions, context) -> CrosstabSpec:
+    return CrosstabSpec(
+        row_name="KMT2A status", row_levels=(options.negative_label, options.positive_label),
+        row_codes=status, col_name=by, col_label=options.group_header or groups.label,
+        col_levels=groups.levels, col_codes=groups.codes, percent="column",
+        percent_digits=options.status_percent_digits if options.status_percent_digits
+        is not None else context.percent_digits, test=options.status_test,
+        caption=options.status_caption)
+
+
+def _partner_records(findings, status, groups, by: str, options: Kmt2aOptions, context):
+    """The partner cross-table's records, the patients whose partner is not specified
+    (``categorical`` ``n`` of level ``"not specified"`` per group) and the partners
+    collapsed into "Other" (``collapsed`` ``n`` per partner)."""
+    from cohortpress.data.cytogenetics import partner_label
+
     specified = np.array([f.status == "rearranged" and f.partner_specified for f in findings])
     labels = [partner_label(f, with_gene=options.gene_names) if ok else None
               for f, ok in zip(findings, specified)]
@@ -127,36 +140,91 @@ def _partner_table(findings, status, groups, options, context, header, by, partn
     rare = sorted((lb for lb, n in counts.items() if n < options.collapse_below),
                   key=_chromosome_key)
     shown = sorted((lb for lb in counts if lb not in rare), key=_chromosome_key)
-    levels = shown + (["Other"] if rare else [])
     index = {lb: i for i, lb in enumerate(shown)}
     codes = np.array([-1 if lb is None else index.get(lb, len(shown)) for lb in labels],
                      dtype=np.int64)
     unspecified = (status == 1) & ~specified
-    notes, marks = [], {}
-    results = []
-    for j, level in enumerate(groups.levels):
-        n = int((unspecified & (groups.codes == j)).sum())
-        results.append(Result("categorical", "n", n, variable="kmt2a_partner",
-                              variable_level="not specified", group=by, group_level=level))
-        if n:
-            marks[level] = ("*" * (len(marks) + 1),)
-            patients = "one patient" if n == 1 else f"{n} patients"
-            notes.append(Footnote(f"For {patients}, the translocation partner was not "
-                                  f"specified.", marks[level][0]))
-    if rare:
-        detail = ", ".join(f"{lb.replace('Chromosome ', 'chr ')} ({counts[lb]})" for lb in rare)
-        notes.append(Footnote(f"Other: partners with fewer than {options.collapse_below} "
-                              f"patients: {detail}."))
+    results = [Result("categorical", "n", int((unspecified & (groups.codes == j)).sum()),
+                      variable=PARTNER, variable_level="not specified", group=by,
+                      group_level=level)
+               for j, level in enumerate(groups.levels)]
+    results += [Result("collapsed", "n", counts[lb], variable=PARTNER, variable_level=lb)
+                for lb in rare]
     spec = CrosstabSpec(
-        row_name="KMT2A partner", row_levels=levels, row_codes=codes, col_name=by,
-        col_label=header, col_levels=groups.levels,
+        row_name="KMT2A partner", row_levels=shown + (["Other"] if rare else []),
+        row_codes=codes, col_name=by, col_label=options.group_header or groups.label,
+        col_levels=groups.levels,
         col_codes=np.where(specified, groups.codes, -1), percent="column",
         percent_digits=options.partner_percent_digits, test=options.partner_test,
-        missing="no", caption=options.partner_caption, col_marks=marks,
-        extra_footnotes=tuple(notes))
-    built = crosstab_table(spec, context)
-    results += [_named(r, "kmt2a_partner", by) for r in built.results]
-    return built.table, results, built.methods
+        missing="no")
+    computed = crosstab_records(spec, context)
+    results += [_named(r, PARTNER, by) for r in computed.results]
+    return results, computed.methods
+
+
+# --------------------------------------------------------------------------- the tables
+
+
+@dataclass(frozen=True)
+class Kmt2aLayout:
+    """How the two tables are laid out: labels, captions and choices, no count."""
+
+    by: str
+    group_header: str
+    options: Kmt2aOptions
+    p_digits: int
+    status_percent_digits: int
+
+
+def layout(cohort, options: Kmt2aOptions, context: SectionContext) -> Kmt2aLayout:
+    """The tables' layout from the config (the group header is the group variable's label
+    unless ``group_header`` says otherwise)."""
+    by = _by(cohort, options)
+    return Kmt2aLayout(
+        by=by, group_header=options.group_header or cohort.variable(by).label,
+        options=options, p_digits=context.p_digits,
+        status_percent_digits=options.status_percent_digits
+        if options.status_percent_digits is not None else context.percent_digits)
+
+
+def tables_from_records(results, table_layout: Kmt2aLayout) -> list[Table]:
+    """The status table and (unless ``partner_table = false``) the partner table, from the
+    section's results records alone."""
+    records = Records(results)
+    options = table_layout.options
+    common = dict(group=table_layout.by, col_label=table_layout.group_header,
+                  percent="column", p_digits=table_layout.p_digits)
+    tables = [crosstab_from_records(records, CrosstabLayout(
+        variable=STATUS, caption=options.status_caption,
+        percent_digits=table_layout.status_percent_digits, **common))]
+    if options.partner_table:
+        marks, notes = _partner_footnotes(records, table_layout)
+        tables.append(crosstab_from_records(records, CrosstabLayout(
+            variable=PARTNER, caption=options.partner_caption,
+            percent_digits=options.partner_percent_digits, missing="no", col_marks=marks,
+            extra_footnotes=tuple(notes), **common)))
+    return tables
+
+
+def _partner_footnotes(records: Records, table_layout: Kmt2aLayout):
+    """Marks on the groups with patients whose partner is not specified, their footnotes,
+    and the footnote listing the partners collapsed into "Other"."""
+    notes, marks = [], {}
+    for record in records.select(context="categorical", stat_name="n", variable=PARTNER,
+                                 variable_level="not specified", group=table_layout.by):
+        n = record.stat
+        if n:
+            marks[record.group_level] = ("*" * (len(marks) + 1),)
+            patients = "one patient" if n == 1 else f"{n} patients"
+            notes.append(Footnote(f"For {patients}, the translocation partner was not "
+                                  f"specified.", marks[record.group_level][0]))
+    rare = records.select(context="collapsed", stat_name="n", variable=PARTNER)
+    if rare:
+        detail = ", ".join(f"{r.variable_level.replace('Chromosome ', 'chr ')} ({r.stat})"
+                           for r in rare)
+        notes.append(Footnote(f"Other: partners with fewer than "
+                              f"{table_layout.options.collapse_below} patients: {detail}."))
+    return marks, notes
 
 
 def _named(record: Result, variable: str, by: str) -> Result:

@@ -1,16 +1,24 @@
 """Built-in analysis ``overview``: the cohort at a glance.
 
 Patients in total and per group, and for each endpoint the number of events and the range
-of follow-up. Small on purpose: it proves the path from config to PDF end to end.
+of follow-up. Small on purpose: it proves the path from config to PDF end to end. The
+numbers are computed as results records first; the table is rendered from those records
+alone (:func:`tables_from_records`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+
 from cohortpress import hookimpl
-from cohortpress.api.options import EndpointName, Options, Variable
 from cohortpress.api.blocks import Footnote, Row, Table
+from cohortpress.api.options import EndpointName, Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
+from cohortpress.common.formatting import fmt_n_percent, fmt_num
+from cohortpress.kit.records import Records
 
 
 class OverviewOptions(Options):
@@ -20,43 +28,119 @@ class OverviewOptions(Options):
 
 
 def run(cohort, options: OverviewOptions, context: SectionContext):
-    import numpy as np
+    results = overview_records(cohort, options)
+    tables = tables_from_records(results, layout(cohort, options, context))
+    return context.section(blocks=tables, results=results)
 
-    from cohortpress.common.formatting import fmt_n_percent, fmt_num
+
+# --------------------------------------------------------------------------- the records
+
+
+def overview_records(cohort, options: OverviewOptions) -> list[Result]:
+    """The section's records, all in context ``overview``.
+
+    ``N`` overall and per group (``group`` the by-variable); ``N_unknown`` of the
+    by-variable (patients in no group; not ``N_miss``, which the methods paragraph
+    reports as missing data of the variables compared); per endpoint (``variable``),
+    ``n.event``, ``min`` and ``max`` of the follow-up time overall and per group
+    (``min``/``max`` only for a group with patients).
+    """
+    from cohortpress.stats.summaries import categorical_counts
 
     by = options.by or cohort.group
-    groups = list(cohort.variable(by).levels) if by else []
-    values = cohort.values(by).astype(object).to_numpy() if by else None
-    masks = [values == g for g in groups] if by else []
-    header = Row.of("", "Overall", *groups)
-    header_rows = (header,)
     results = [Result("overview", "N", cohort.n)]
-    body = [Row.of("Patients, n", cohort.n, *[int(m.sum()) for m in masks])]
-    for g, m in zip(groups, masks):
-        results.append(Result("overview", "N", int(m.sum()), group=by, group_level=g))
-    if by:
-        n_missing = int(cohort.values(by).isna().sum())
-        if n_missing:
-            body.append(Row.of(f"{cohort.variable(by).label} unknown, n", n_missing))
+    if not by:
+        return results + _endpoint_records(cohort, options, None, [], [])
+    groups = list(cohort.variable(by).levels)
+    codes = np.asarray(cohort.values(by).cat.codes, dtype=np.int64)
+    sizes = categorical_counts(codes, len(groups)).counts if groups else ()
+    results += [Result("overview", "N", n, group=by, group_level=g)
+                for g, n in zip(groups, sizes)]
+    results.append(Result("overview", "N_unknown", int(cohort.values(by).isna().sum()),
+                          variable=by))
+    masks = [codes == j for j in range(len(groups))]
+    return results + _endpoint_records(cohort, options, by, groups, masks)
+
+
+def _endpoint_records(cohort, options: OverviewOptions, by, groups, masks) -> list[Result]:
+    results = []
     for name in options.endpoints:
         ep = cohort.endpoint(name)
-        body.append(Row.of(f"{ep.label}", role="group"))
-        events = [int(ep.event.sum())] + [int(ep.event[m].sum()) for m in masks]
-        totals = [cohort.n] + [int(m.sum()) for m in masks]
-        body.append(Row.of("Events, n (%)", *[fmt_n_percent(e, t, context.percent_digits)
-                                             for e, t in zip(events, totals)], indent=1))
-        spans = [ep.time] + [ep.time[m] for m in masks]
-        body.append(Row.of(f"Follow-up range ({ep.unit})",
-                           *[f"{fmt_num(np.min(t), 1)}\u2013{fmt_num(np.max(t), 1)}" if len(t)
-                             else "\u2013" for t in spans], indent=1))
-        results.append(Result("overview", "n.event", events[0], variable=name))
+        results.append(Result("overview", "n.event", int(ep.event.sum()), variable=name))
         results.append(Result("overview", "min", float(np.min(ep.time)), variable=name))
         results.append(Result("overview", "max", float(np.max(ep.time)), variable=name))
+        for g, mask in zip(groups, masks):
+            where = dict(variable=name, group=by, group_level=g)
+            results.append(Result("overview", "n.event", int(ep.event[mask].sum()), **where))
+            times = ep.time[mask]
+            if len(times):
+                results.append(Result("overview", "min", float(np.min(times)), **where))
+                results.append(Result("overview", "max", float(np.max(times)), **where))
+    return results
+
+
+# --------------------------------------------------------------------------- the table
+
+
+@dataclass(frozen=True)
+class OverviewLayout:
+    """The table's labels and choices (no count): the by-variable and its label, the
+    endpoints with their labels and time units, the caption, the filter's description."""
+
+    by: str | None
+    by_label: str
+    endpoints: tuple[tuple[str, str, str], ...]  # (name, label, unit)
+    caption: str
+    percent_digits: int
+    filter_text: str = ""
+
+
+def layout(cohort, options: OverviewOptions, context: SectionContext) -> OverviewLayout:
+    """The layout from the config: labels of the by-variable and of the endpoints."""
+    by = options.by or cohort.group
+    endpoints = tuple((name, cohort.endpoint(name).label, cohort.endpoint(name).unit)
+                      for name in options.endpoints)
+    return OverviewLayout(by=by or None, by_label=cohort.variable(by).label if by else "",
+                          endpoints=endpoints, caption=options.caption,
+                          percent_digits=context.percent_digits,
+                          filter_text=cohort.filter_text or "")
+
+
+def tables_from_records(results, table_layout: OverviewLayout) -> list[Table]:
+    """The overview table, from the section's results records alone."""
+    records = Records(results)
+    by = table_layout.by
+    groups = records.distinct("group_level", context="overview", stat_name="N",
+                              variable=None, group=by) if by else []
+    columns = [None, *groups]
+
+    def stat(stat_name, variable, level):
+        return records.stat(context="overview", stat_name=stat_name, variable=variable,
+                            group=by if level is not None else None, group_level=level)
+
+    sizes = [stat("N", None, g) for g in columns]
+    body = [Row.of("Patients, n", *sizes)]
+    n_unknown = records.stat(0, context="overview", stat_name="N_unknown", variable=by)
+    if by and n_unknown:
+        body.append(Row.of(f"{table_layout.by_label} unknown, n", n_unknown))
+    for name, label, unit in table_layout.endpoints:
+        body.append(Row.of(label, role="group"))
+        body.append(Row.of("Events, n (%)", *[
+            fmt_n_percent(stat("n.event", name, g), n, table_layout.percent_digits)
+            for g, n in zip(columns, sizes)], indent=1))
+        body.append(Row.of(f"Follow-up range ({unit})", *[
+            _range(stat("min", name, g), stat("max", name, g)) for g in columns], indent=1))
     notes = []
-    if cohort.filter_text:
-        notes.append(Footnote(f"Restricted to patients with {cohort.filter_text}."))
-    table = Table(options.caption, header_rows, tuple(body), tuple(notes))
-    return context.section(blocks=[table], results=results)
+    if table_layout.filter_text:
+        notes.append(Footnote(f"Restricted to patients with {table_layout.filter_text}."))
+    return [Table(table_layout.caption, (Row.of("", "Overall", *groups),), tuple(body),
+                  tuple(notes))]
+
+
+def _range(low, high) -> str:
+    if low is None:
+        return "\u2013"
+    return f"{fmt_num(low, 1)}\u2013{fmt_num(high, 1)}"
 
 
 @hookimpl

@@ -2,12 +2,17 @@
 
 The building block of the ``crosstab`` and ``kmt2a_partners`` analyses, and of any plugin
 that tabulates integer codes: fill a :class:`CrosstabSpec` and call :func:`crosstab_table`.
+
+It works in two steps, so that the table shows nothing its results records do not hold:
+:func:`crosstab_records` counts and tests, giving the records; :func:`crosstab_from_records`
+renders the table from those records alone and a :class:`CrosstabLayout` (labels, caption,
+digits, what to show) — as gtsummary renders a table from its cards ARD.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -15,7 +20,10 @@ from cohortpress.api.blocks import Cell, Footnote, Row, Table
 from cohortpress.api.results import Result
 from cohortpress.api.sections import SectionContext
 from cohortpress.common.errors import StatisticsError
-from cohortpress.common.formatting import fmt_n_percent, in_sentence
+from cohortpress.common.formatting import fmt_n_percent, format_p, in_sentence
+from cohortpress.kit.records import Records
+
+PERCENT_BASES = {"column": "column totals", "row": "row totals", "total": "the grand total"}
 
 
 @dataclass
@@ -55,114 +63,174 @@ class CrosstabResult:
     counts: np.ndarray
 
 
+@dataclass
+class CrosstabRecords:
+    """What :func:`crosstab_records` computes: the records, the methods sentence, the counts."""
+
+    results: list[Result]
+    methods: list[str]
+    counts: np.ndarray
+
+
+@dataclass(frozen=True)
+class CrosstabLayout:
+    """How a cross-table is laid out; no count in here, only choices and labels.
+
+    ``variable`` and ``group`` name the records to read (``variable``/``group`` fields of
+    the records); the levels and their order come from the records.
+    """
+
+    variable: str
+    group: str
+    col_label: str
+    caption: str
+    percent: str = "column"
+    percent_digits: int = 0
+    p_digits: int = 3
+    totals: bool = True
+    missing: str = "ifany"
+    missing_label: str = "Unknown"
+    row_header: str = ""
+    col_marks: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    extra_footnotes: Sequence[Footnote] = ()
+
+    @classmethod
+    def of(cls, spec: CrosstabSpec, context: SectionContext, variable: str | None = None,
+           group: str | None = None) -> "CrosstabLayout":
+        """The layout ``spec`` asks for, reading records named ``variable`` by ``group``
+        (by default the spec's ``row_name`` and ``col_name``, as :func:`crosstab_records`
+        names them)."""
+        return cls(variable=spec.row_name if variable is None else variable,
+                   group=spec.col_name if group is None else group,
+                   col_label=spec.col_label,
+                   caption=spec.caption or f"{spec.row_name} by {spec.col_label.lower()}.",
+                   percent=spec.percent, percent_digits=spec.percent_digits,
+                   p_digits=context.p_digits, totals=spec.totals, missing=spec.missing,
+                   missing_label=spec.missing_label, row_header=spec.row_header,
+                   col_marks=dict(spec.col_marks), extra_footnotes=tuple(spec.extra_footnotes))
+
+
 def crosstab_table(spec: CrosstabSpec, context: SectionContext) -> CrosstabResult:
     """Build the table, its results records and its methods sentence."""
-    n_rows, n_cols = len(spec.row_levels), len(spec.col_levels)
-    grouped = spec.col_codes >= 0
-    row_known = spec.row_codes >= 0
-    both = grouped & row_known
-    counts = np.zeros((n_rows, n_cols), dtype=np.int64)
-    np.add.at(counts, (spec.row_codes[both], spec.col_codes[both]), 1)
-    missing_by_col = np.bincount(spec.col_codes[grouped & ~row_known], minlength=n_cols)
-    show_missing = spec.missing == "ifany" and missing_by_col.sum() > 0
+    computed = crosstab_records(spec, context)
+    table = crosstab_from_records(computed.results, CrosstabLayout.of(spec, context))
+    return CrosstabResult(table, computed.results, computed.methods, computed.counts)
+
+
+# --------------------------------------------------------------------------- the records
+
+
+def crosstab_records(spec: CrosstabSpec, context: SectionContext) -> CrosstabRecords:
+    """Count, compute percentages and test: the cross-table's results records.
+
+    Records (``variable`` is ``spec.row_name``, ``group`` is ``spec.col_name``; a total has
+    ``variable_level`` or ``group_level`` ``None`` and a row total ``group`` ``None``):
+    ``crosstab`` ``n``, ``N`` (the percent base) and ``p`` for every cell and total;
+    ``crosstab`` ``N_obs`` per column (its patients); when the table shows an unknown row,
+    ``crosstab`` ``N_miss`` per column and overall (grouped patients whose row value is
+    unknown); ``test`` ``p.value``, ``method``, ``statistic``, ``df`` and ``note`` when a
+    test ran, ``not.tested`` (the reason) when it could not.
+    """
+    counts, missing_by_col = _counts(spec)
     results: list[Result] = []
-    body = _body_rows(spec, counts, missing_by_col, show_missing, results)
-    header = _header(spec)
-    notes = list(spec.extra_footnotes)
+    _cell_records(spec, counts, missing_by_col, results)
     methods: list[str] = []
     if spec.test != "none":
-        note, method_sentence = _test(spec, counts, context, results)
-        if note is not None:
-            notes.insert(0, note)
-            methods.append(method_sentence)
-    if spec.percent != "none":
-        basis = {"column": "column totals", "row": "row totals", "total": "the grand total"}
-        known = " of patients with known values" if show_missing else ""
-        notes.append(Footnote(f"Percentages are of {basis[spec.percent]}{known}, rounded."))
-    caption = spec.caption or f"{spec.row_name} by {spec.col_label.lower()}."
-    table = Table(caption, header, tuple(body), tuple(notes))
-    return CrosstabResult(table, results, methods, counts)
+        sentence = _test(spec, counts, context, results)
+        if sentence:
+            methods.append(sentence)
+    return CrosstabRecords(results, methods, counts)
 
 
-def _header(spec: CrosstabSpec) -> tuple[Row, ...]:
-    unit = " n (%)" if spec.percent != "none" else " n"
-    first = [Cell(spec.row_header, align="left", rowspan=2),
-             Cell(spec.col_label, colspan=len(spec.col_levels))]
-    second = [Cell(f"{lv}{unit}", marks=spec.col_marks.get(lv, ())) for lv in spec.col_levels]
-    if spec.totals:
-        first.append(Cell("Total", rowspan=2))
-    return (Row(tuple(first)), Row(tuple(second)))
+def _counts(spec: CrosstabSpec) -> tuple[np.ndarray, np.ndarray]:
+    """The row-by-column counts of patients with both values known, and per column the
+    patients whose row value is unknown."""
+    from cohortpress.stats.summaries import categorical_counts, contingency_table
+
+    n_rows, n_cols = len(spec.row_levels), len(spec.col_levels)
+    row_codes = np.asarray(spec.row_codes, dtype=np.int64)
+    col_codes = np.asarray(spec.col_codes, dtype=np.int64)
+    if n_rows and n_cols:
+        counts = contingency_table(row_codes, col_codes, n_rows, n_cols)
+    else:  # nothing to tabulate (no partner recorded, say): an empty table, not an error
+        counts = np.zeros((n_rows, n_cols), dtype=np.int64)
+    if not n_cols:
+        return counts, np.zeros(0, dtype=np.int64)
+    unknown_row = np.where(row_codes < 0, col_codes, -1)
+    return counts, np.asarray(categorical_counts(unknown_row, n_cols).counts, dtype=np.int64)
 
 
-def _percent_base(spec: CrosstabSpec, counts: np.ndarray, i: int | None, j: int | None) -> int:
-    if spec.percent == "column":
+def _percent_base(percent: str, counts: np.ndarray, i: int | None, j: int | None) -> int:
+    if percent == "column":
         return int(counts[:, j].sum()) if j is not None else int(counts.sum())
-    if spec.percent == "row":
+    if percent == "row":
         return int(counts[i, :].sum()) if i is not None else int(counts.sum())
     return int(counts.sum())
 
 
-def _cell_text(spec: CrosstabSpec, n: int, base: int) -> str:
-    if spec.percent == "none":
+def _cell_text(percent: str, digits: int, n: int, base: int) -> str:
+    if percent == "none":
         return str(n)
-    return fmt_n_percent(n, base, spec.percent_digits)
+    return fmt_n_percent(n, base, digits)
 
 
-def _body_rows(spec, counts, missing_by_col, show_missing, results) -> list[Row]:
-    rows = []
-    n_rows, n_cols = counts.shape
+def _cell_records(spec: CrosstabSpec, counts: np.ndarray, missing_by_col: np.ndarray,
+                  results: list[Result]) -> None:
+    """``n``, ``N`` and ``p`` records of the cells and the row totals, the missing values'
+    records (:func:`_missing_records`), then the column totals' ``n``, ``N`` and ``p``."""
+    def record(level, col, n, base):
+        text = _cell_text(spec.percent, spec.percent_digits, n, base)
+        common = dict(variable=spec.row_name, variable_level=level,
+                      group=spec.col_name if col is not None else None, group_level=col)
+        results.append(Result("crosstab", "n", n, formatted=text, **common))
+        results.append(Result("crosstab", "N", base, **common))
+        results.append(Result("crosstab", "p", n / base if base else float("nan"), **common))
+
     for i, level in enumerate(spec.row_levels):
-        cells = []
         for j, col in enumerate(spec.col_levels):
-            base = _percent_base(spec, counts, i, j)
-            n = int(counts[i, j])
-            text = _cell_text(spec, n, base)
-            cells.append(Cell(text))
-            _record(results, spec, level, col, n, base, text)
+            record(level, col, int(counts[i, j]), _percent_base(spec.percent, counts, i, j))
         if spec.totals:
-            n = int(counts[i, :].sum())
-            base = _percent_base(spec, counts, i, None)
-            text = _cell_text(spec, n, base)
-            cells.append(Cell(text))
-            _record(results, spec, level, None, n, base, text)
-        rows.append(Row((Cell(level, align="left"), *cells)))
-    if show_missing:
-        cells = [Cell(str(int(m))) for m in missing_by_col]
-        if spec.totals:
-            cells.append(Cell(str(int(missing_by_col.sum()))))
-        rows.append(Row((Cell(spec.missing_label, align="left"), *cells)))
-        for j, col in enumerate(spec.col_levels):
-            results.append(Result("crosstab", "N_miss", int(missing_by_col[j]),
-                                  variable=spec.row_name, group=spec.col_name, group_level=col))
+            record(level, None, int(counts[i, :].sum()),
+                   _percent_base(spec.percent, counts, i, None))
+    _missing_records(spec, counts, missing_by_col, results)
     if spec.totals:
-        cells = []
         for j, col in enumerate(spec.col_levels):
             n = int(counts[:, j].sum())
-            base = n if spec.percent == "column" else _percent_base(spec, counts, None, j)
-            text = _cell_text(spec, n, base)
-            cells.append(Cell(text))
-            _record(results, spec, None, col, n, base, text)
-        n = int(counts.sum())
-        text = _cell_text(spec, n, n)
-        cells.append(Cell(text))
-        _record(results, spec, None, None, n, n, text)
-        rows.append(Row((Cell("Total", align="left"), *cells), role="total"))
-    return rows
+            record(None, col, n,
+                   n if spec.percent == "column" else _percent_base(spec.percent, counts, None, j))
+        record(None, None, int(counts.sum()), int(counts.sum()))
 
 
-def _record(results, spec, level, col, n, base, text) -> None:
-    common = dict(variable=spec.row_name, variable_level=level,
-                  group=spec.col_name if col is not None else None, group_level=col)
-    results.append(Result("crosstab", "n", n, formatted=text, **common))
-    results.append(Result("crosstab", "N", base, **common))
-    results.append(Result("crosstab", "p", n / base if base else float("nan"), **common))
+def _missing_records(spec: CrosstabSpec, counts: np.ndarray, missing_by_col: np.ndarray,
+                     results: list[Result]) -> None:
+    """``N_obs`` per column (its patients, row value known or not); when the table shows
+    an unknown row (``missing = "ifany"`` and some row value unknown), ``N_miss`` per
+    column and overall.
+
+    Only then: the methods paragraph reports every ``N_miss`` record as missing data, and
+    with ``missing = "no"`` the unknown values are the patients the table is not about.
+    """
+    names = dict(variable=spec.row_name, group=spec.col_name)
+    for j, col in enumerate(spec.col_levels):
+        results.append(Result("crosstab", "N_obs", int(counts[:, j].sum() + missing_by_col[j]),
+                              group_level=col, **names))
+    if spec.missing != "ifany" or not missing_by_col.sum():
+        return
+    for j, col in enumerate(spec.col_levels):
+        results.append(Result("crosstab", "N_miss", int(missing_by_col[j]), group_level=col,
+                              **names))
+    results.append(Result("crosstab", "N_miss", int(missing_by_col.sum()),
+                          variable=spec.row_name))
 
 
-def _test(spec: CrosstabSpec, counts: np.ndarray, context: SectionContext, results):
+def _test(spec: CrosstabSpec, counts: np.ndarray, context: SectionContext,
+          results: list[Result]) -> str:
+    """Run the test, add its records and return the methods sentence ("" if none ran)."""
     from cohortpress.stats import comparisons
 
     if counts.shape[0] < 2 or counts.shape[1] < 2:
-        return None, ""
+        return ""
+    names = dict(variable=spec.row_name, group=spec.col_name)
     try:
         if spec.test == "fisher":
             result = comparisons.fisher_test(counts, n_tables=spec.monte_carlo_tables,
@@ -170,22 +238,119 @@ def _test(spec: CrosstabSpec, counts: np.ndarray, context: SectionContext, resul
         else:
             result = comparisons.chisq_test(counts, correct=(spec.test == "chisq_yates"))
     except StatisticsError as exc:
-        return Footnote(f"No test: {exc}."), ""
-    formatted = context.format_p(result.p_value)
-    results.append(Result("test", "p.value", result.p_value, variable=spec.row_name,
-                          group=spec.col_name, formatted=formatted))
-    results.append(Result("test", "method", result.method, variable=spec.row_name,
-                          group=spec.col_name))
+        results.append(Result("test", "not.tested", str(exc), **names))
+        return ""
+    results.append(Result("test", "p.value", result.p_value,
+                          formatted=context.format_p(result.p_value), **names))
+    results.append(Result("test", "method", result.method, **names))
     if result.statistic is not None:
-        results.append(Result("test", "statistic", result.statistic, variable=spec.row_name,
-                              group=spec.col_name))
+        results.append(Result("test", "statistic", result.statistic, **names))
     if result.df is not None:
-        results.append(Result("test", "df", result.df, variable=spec.row_name,
-                              group=spec.col_name))
-    p_text = formatted if formatted.startswith(("<", ">")) else f"= {formatted}"
+        results.append(Result("test", "df", result.df, **names))
+    if result.note:
+        results.append(Result("test", "note", result.note, **names))
     extra = f"; {result.note}" if result.note else ""
-    note = Footnote(f"P {p_text} ({result.method}{extra}).")
-    sentence = (f"The association of {in_sentence(spec.row_name)} with "
-                f"{in_sentence(spec.col_label)} "
-                f"was tested with {result.method}{extra}.")
-    return note, sentence
+    return (f"The association of {in_sentence(spec.row_name)} with "
+            f"{in_sentence(spec.col_label)} was tested with {result.method}{extra}.")
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def crosstab_from_records(records: Iterable[Result], layout: CrosstabLayout) -> Table:
+    """The cross-table, from its results records alone (see :func:`crosstab_records`).
+
+    Column levels come from the per-column ``N_obs`` records, row levels from the ``n``
+    records, both in the order written; every number shown is a record's ``stat``.
+    """
+    view = _CrosstabView(Records(records), layout)
+    body = [view.level_row(level) for level in view.row_levels]
+    if view.show_missing:
+        body.append(view.missing_row())
+    if layout.totals:
+        body.append(view.totals_row())
+    return Table(layout.caption, view.header(), tuple(body), tuple(view.footnotes()))
+
+
+class _CrosstabView:
+    """One cross-table's records, read for rendering."""
+
+    def __init__(self, records: Records, layout: CrosstabLayout):
+        self.records = records
+        self.layout = layout
+        self.names = dict(variable=layout.variable)
+        self.col_levels = records.distinct("group_level", context="crosstab",
+                                           stat_name="N_obs", group=layout.group,
+                                           **self.names)
+        self.row_levels = [lv for lv in records.distinct("variable_level", context="crosstab",
+                                                         stat_name="n", **self.names)
+                           if lv is not None]
+        self.n_missing = records.stat(0, context="crosstab", stat_name="N_miss", group=None,
+                                      **self.names)
+        self.show_missing = layout.missing == "ifany" and self.n_missing > 0
+
+    def header(self) -> tuple[Row, ...]:
+        layout = self.layout
+        unit = " n (%)" if layout.percent != "none" else " n"
+        first = [Cell(layout.row_header, align="left", rowspan=2),
+                 Cell(layout.col_label, colspan=len(self.col_levels))]
+        second = [Cell(f"{lv}{unit}", marks=layout.col_marks.get(lv, ()))
+                  for lv in self.col_levels]
+        if layout.totals:
+            first.append(Cell("Total", rowspan=2))
+        return (Row(tuple(first)), Row(tuple(second)))
+
+    def cell(self, level, col) -> Cell:
+        where = dict(context="crosstab", variable_level=level,
+                     group=self.layout.group if col is not None else None, group_level=col,
+                     **self.names)
+        n = self.records.stat(stat_name="n", **where)
+        base = self.records.stat(stat_name="N", **where)
+        return Cell(_cell_text(self.layout.percent, self.layout.percent_digits, n, base))
+
+    def cells(self, level) -> list[Cell]:
+        cells = [self.cell(level, col) for col in self.col_levels]
+        if self.layout.totals:
+            cells.append(self.cell(level, None))
+        return cells
+
+    def level_row(self, level) -> Row:
+        return Row((Cell(level, align="left"), *self.cells(level)))
+
+    def totals_row(self) -> Row:
+        return Row((Cell("Total", align="left"), *self.cells(None)), role="total")
+
+    def missing_row(self) -> Row:
+        cells = [Cell(str(self.records.stat(context="crosstab", stat_name="N_miss",
+                                            group=self.layout.group, group_level=col,
+                                            **self.names)))
+                 for col in self.col_levels]
+        if self.layout.totals:
+            cells.append(Cell(str(self.n_missing)))
+        return Row((Cell(self.layout.missing_label, align="left"), *cells))
+
+    def footnotes(self) -> list[Footnote]:
+        notes = list(self.layout.extra_footnotes)
+        test_note = self.test_footnote()
+        if test_note is not None:
+            notes.insert(0, test_note)
+        if self.layout.percent != "none":
+            known = " of patients with known values" if self.show_missing else ""
+            notes.append(Footnote(f"Percentages are of {PERCENT_BASES[self.layout.percent]}"
+                                  f"{known}, rounded."))
+        return notes
+
+    def test_footnote(self) -> Footnote | None:
+        where = dict(context="test", group=self.layout.group, **self.names)
+        reason = self.records.stat(stat_name="not.tested", **where)
+        if reason is not None:
+            return Footnote(f"No test: {reason}.")
+        method = self.records.stat(stat_name="method", **where)
+        if method is None:
+            return None
+        formatted = format_p(self.records.stat(stat_name="p.value", **where),
+                             digits=self.layout.p_digits)
+        p_text = formatted if formatted.startswith(("<", ">")) else f"= {formatted}"
+        note = self.records.stat(stat_name="note", **where)
+        extra = f"; {note}" if note else ""
+        return Footnote(f"P {p_text} ({method}{extra}).")
