@@ -144,7 +144,7 @@ def test_the_graph_is_not_empty():
     # A parser that found nothing would pass every test below.
     assert len(MODULES) > 60
     assert Edge("cohortpress.app.build", "cohortpress.render.outputs", "") not in EDGES
-    assert any(e.source == "cohortpress.app.build" and e.target == "cohortpress.data.cohort"
+    assert any(e.source == "cohortpress.app.run" and e.target == "cohortpress.data.cohort"
                for e in EDGES)
 
 

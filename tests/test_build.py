@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from cohortpress.app.build import load_cohort, plan_build, run_section
+from cohortpress.app.load import load_cohort
+from cohortpress.app.plan import plan_build
+from cohortpress.app.run import run_section
 from cohortpress.render.outputs import remove_stale_staging, staging_prefix
 
 RECORD_FIELDS = {"section", "context", "variable", "variable_level", "group", "group_level",

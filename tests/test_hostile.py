@@ -184,7 +184,8 @@ def test_data_urls_are_allowed(cp, tmp_path):
     project.write("t/report.html.j2", EXTENDS + f'<img src="{pixel}" alt="dot">'
                   "{% endblock %}\n")
     # Only the fetcher is under test: render the HTML to PDF bytes directly.
-    from cohortpress.app.build import load_cohort, run_section
+    from cohortpress.app.load import load_cohort
+    from cohortpress.app.run import run_section
     from cohortpress.render.pdf import write_pdf
     from cohortpress.render.report import render_report
 

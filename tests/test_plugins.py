@@ -122,7 +122,8 @@ def test_a_plugin_file_named_in_the_config_adds_an_analysis(cp, tmp_path):
     assert info.hooks == ("cohortpress_analyses",)
     section = plan.sections[1]
     assert section.analysis.name == "greet" and section.options.greeting == "bonjour"
-    from cohortpress.app.build import load_cohort, run_section
+    from cohortpress.app.load import load_cohort
+    from cohortpress.app.run import run_section
 
     ran = run_section(section, load_cohort(plan), plan.config, 30)
     assert not ran.failed and ran.blocks[0].text == "bonjour from 8 patients"
