@@ -48,7 +48,12 @@ def analyse(planned: PlannedSection, cohort, context: SectionContext) -> Section
     """
     if planned.head.subset:
         cohort = section_subset(cohort, planned.head.subset, planned.head.id)
-    section = checked(planned.analysis.run(cohort, planned.options, context))
+    return finished(planned.analysis.run(cohort, planned.options, context), context)
+
+
+def finished(section: Any, context: SectionContext) -> Section:
+    """What an analysis returned, checked (:func:`checked`), with the section's id and title."""
+    section = checked(section)
     results = tuple(replace(r, section=context.id) for r in section.results)
     return replace(section, id=context.id, title=context.title, results=results)
 
