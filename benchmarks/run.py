@@ -173,6 +173,7 @@ def worker(config: str, output: str, json_path: str) -> int:
     recorder = Recorder()
     stage = recorder.start("import cohortpress")
     import cohortpress.app.build as build_module
+    import cohortpress.app.run
     import cohortpress.data.cohort
     import cohortpress.render.outputs
     import cohortpress.render.pdf
@@ -187,8 +188,9 @@ def worker(config: str, output: str, json_path: str) -> int:
     _wrap(cohortpress.data.readers, "read_cohort_file", recorder, "read file")
     _wrap(cohortpress.data.cohort, "file_sha256", recorder, "sha256 of the file")
     _wrap(cohortpress.data.cohort, "build_cohort", recorder, "type + derive + endpoints")
-    _wrap(build_module, "run_section", recorder,
-          lambda planned, *a, **k: f"section {planned.head.id} ({planned.analysis.name})")
+    _wrap(cohortpress.app.run.SectionRunner, "run", recorder,
+          lambda runner, index: f"section {runner.sections[index].head.id} "
+                                f"({runner.sections[index].analysis.name})")
     _wrap(cohortpress.render.outputs, "write_outputs", recorder,
           "write results.json, tables, xlsx, docx, png")
     _wrap(cohortpress.render.report, "render_report", recorder, "render HTML")

@@ -1,7 +1,8 @@
 """Running one section: its analysis on the cohort, checked, within the section time limit.
 
-:func:`analyse` is the run itself (subset, analysis, checks of its output, the section's id
-and title); an exception propagates, as :mod:`cohortpress.testing` wants it.
+:func:`analyse` is the run itself (subset, analysis, then :func:`finished`: the checks of its
+output, the section's id and title); an exception propagates. :mod:`cohortpress.testing`
+runs an analysis in the test's process and finishes it with the same :func:`finished`.
 :class:`SectionRunner` is what the build uses: the same run in a child process that is
 killed when a section takes longer than ``report.section_timeout`` (see
 :mod:`cohortpress.common.timelimit`), with any failure, even a ``SystemExit``, turned into a
@@ -69,7 +70,7 @@ class SectionRunner:
 
     def __init__(self, sections: Sequence[PlannedSection], cohort, config: Config,
                  timeout: float):
-        self._sections = list(sections)
+        self.sections = list(sections)
         self._cohort = cohort
         self._config = config
         self._timeout = timeout
@@ -77,7 +78,7 @@ class SectionRunner:
 
     def run(self, index: int) -> Section:
         """The section ``sections[index]``, or a failed section saying why."""
-        planned = self._sections[index]
+        planned = self.sections[index]
         context = section_context(planned, self._config)
         name = planned.analysis.name
         try:
@@ -97,7 +98,7 @@ class SectionRunner:
 
     def _contained(self, index: int) -> Section:
         """In the worker: :func:`analyse`, with an attempt to end the program as an error."""
-        planned = self._sections[index]
+        planned = self.sections[index]
         try:
             return analyse(planned, self._cohort, section_context(planned, self._config))
         except (SystemExit, KeyboardInterrupt) as exc:
