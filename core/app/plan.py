@@ -43,7 +43,11 @@ class Plan:
 
 
 def plan_build(config_path: str | Path, *, plugins: Plugins | None = None) -> Plan:
-    """Load the config and plugins, and validate every section's options."""
+    """Load the config and plugins, and validate every section's options.
+
+    ``plugins``: a plugin manager made by the caller instead of from the config's ``plugins``
+    and ``disable_plugins`` (the names the config disables must then be disabled in it).
+    """
     config = load_config(config_path)
     _check_config_files(config)
     if plugins is None:
@@ -81,7 +85,7 @@ def _check_disabled_names(config: Config, plugins: Plugins) -> None:
     for i, name in enumerate(config.disable_plugins):
         if name not in plugins.disabled:
             raise ConfigError(f"no plugin named '{name}'"
-                              f"{did_you_mean(name, plugins.known_names())}",
+                              f"{did_you_mean(name, plugins.names)}",
                               file=str(config.source), key=f"disable_plugins[{i}]")
 
 

@@ -91,10 +91,6 @@ class Plugins:
         names = ", ".join(f"'{e.name}' ({e.message})" for e in self.load_errors)
         return f" (plugins that failed to load: {names})"
 
-    def known_names(self) -> list[str]:
-        """The names of the plugins met: built-ins, entry points and plugin files."""
-        return list(self.names)
-
     def disabled_owner(self, analysis: str) -> str | None:
         """The disabled plugin that provides ``analysis``, if any (imported to find out)."""
         for name, load in self.disabled.items():
