@@ -45,7 +45,10 @@ def main(argv=None) -> int:
         folder = generate.ensure_cohort(n, formats=(args.format,), times=args.times)
         config = folder / f"report-{args.format}.toml"
 
-    from cohortpress.app.build import Progress, load_cohort, plan_build, run_section
+    from cohortpress.app.load import load_cohort
+    from cohortpress.app.plan import plan_build
+    from cohortpress.app.run import run_section
+    from cohortpress.common.progress import Progress
     if os.environ.get("PRELOAD"):  # import heavy libraries first, to profile the work alone
         for module in os.environ["PRELOAD"].split(","):
             __import__(module)

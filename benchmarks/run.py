@@ -173,6 +173,7 @@ def worker(config: str, output: str, json_path: str) -> int:
     recorder = Recorder()
     stage = recorder.start("import cohortpress")
     import cohortpress.app.build as build_module
+    import cohortpress.app.run
     import cohortpress.data.load
     import cohortpress.render.write
     import cohortpress.render.weasy
@@ -187,8 +188,9 @@ def worker(config: str, output: str, json_path: str) -> int:
     _wrap(cohortpress.data.files, "read_cohort_file", recorder, "read file")
     _wrap(cohortpress.data.load, "file_sha256", recorder, "sha256 of the file")
     _wrap(cohortpress.data.load, "build_cohort", recorder, "type + derive + endpoints")
-    _wrap(build_module, "run_section", recorder,
-          lambda planned, *a, **k: f"section {planned.head.id} ({planned.analysis.name})")
+    _wrap(cohortpress.app.run.SectionRunner, "run", recorder,
+          lambda runner, index: f"section {runner.sections[index].head.id} "
+                                f"({runner.sections[index].analysis.name})")
     _wrap(cohortpress.render.write, "write_outputs", recorder,
           "write results.json, tables, xlsx, docx, png")
     _wrap(cohortpress.render.context, "render_report", recorder, "render HTML")

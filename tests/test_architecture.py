@@ -145,7 +145,7 @@ def test_the_graph_is_not_empty():
     assert len(MODULES) > 60
     assert any(e.source == "cohortpress.app.build" and e.target == "cohortpress.render.write"
                for e in EDGES)
-    assert any(e.source == "cohortpress.app.build" and e.target == "cohortpress.data.load"
+    assert any(e.source == "cohortpress.app.run" and e.target == "cohortpress.data.conditions"
                for e in EDGES)
 
 

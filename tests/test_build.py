@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from cohortpress.app.build import load_cohort, plan_build, run_section
+from cohortpress.app.load import load_cohort
+from cohortpress.app.plan import plan_build
+from cohortpress.app.run import run_section
 from cohortpress.render.write import remove_stale_staging, staging_prefix
 
 RECORD_FIELDS = {"section", "context", "variable", "variable_level", "group", "group_level",
@@ -240,6 +242,68 @@ def test_malformed_analysis_output_becomes_an_error_block(cp, tmp_path, body, wo
     section = run_section(plan.sections[1], load_cohort(plan), plan.config, 30)
     assert section.failed and section.id == "odd"
     assert words in section.blocks[0].message
+
+
+def _one_section_project(cp, tmp_path, body: str, sections: int = 1):
+    text = ('import os, sys, time\nfrom pathlib import Path\n'
+            'from cohortpress import hookimpl, Analysis, Paragraph\n'
+            f'def run(cohort, options, context):\n    {body}\n'
+            '@hookimpl\ndef cohortpress_analyses():\n    return [Analysis("odd", run)]\n')
+    heads = "".join(f'[[section]]\nid = "odd{i}"\nanalysis = "odd"\n' for i in range(sections))
+    project = cp.Project(tmp_path / "p", toml='plugins = ["odd.py"]\n' + cp.DEMO_TOML + heads)
+    project.write("odd.py", text)
+    return project
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="without fork a timed-out analysis runs on")
+def test_a_timed_out_analysis_is_stopped_not_left_running(cp, tmp_path):
+    project = _one_section_project(
+        cp, tmp_path, 'time.sleep(1.5); Path(context.config_dir, "late.txt").write_text("x")')
+    plan = plan_build(project.config)
+    section = run_section(plan.sections[1], load_cohort(plan), plan.config, 0.2)
+    assert section.failed and "did not finish within 0.2 s" in section.blocks[0].message
+    time.sleep(2.5)
+    assert not (project.root / "late.txt").exists()
+
+
+@pytest.mark.parametrize("body, words", [
+    ("sys.exit(3)", "the analysis 'odd' tried to end the program: it raised SystemExit (3)"),
+    ("raise SystemExit", "the analysis 'odd' tried to end the program: it raised SystemExit"),
+    ("raise KeyboardInterrupt",
+     "the analysis 'odd' tried to end the program: it raised KeyboardInterrupt"),
+    pytest.param("os._exit(7)", "the analysis 'odd' failed: the child process exited with "
+                 "status 7 without an answer",
+                 marks=pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")),
+])
+def test_an_analysis_that_tries_to_end_the_program_is_a_failed_section(cp, tmp_path, body,
+                                                                       words):
+    from cohortpress.app.build import build
+    from cohortpress.common.progress import Progress
+
+    project = _one_section_project(cp, tmp_path, body)
+    outcome = build(project.config, project.out, progress=Progress(quiet=True),
+                    pdf_worker=False)
+    assert outcome.exit_code == 1
+    (failed,) = [s for s in outcome.sections if s.failed]
+    assert failed.blocks[0].message.startswith(words)
+
+
+def test_the_sections_of_a_build_share_one_worker_process(cp, tmp_path):
+    from cohortpress.app.build import build
+    from cohortpress.common.progress import Progress
+
+    body = ('sys.modules[__name__].__dict__.setdefault("calls", []).append(1)\n'
+            '    return context.section(blocks=[Paragraph(f"{os.getpid()} '
+            '{len(sys.modules[__name__].calls)}")])')
+    project = _one_section_project(cp, tmp_path, body, sections=2)
+    outcome = build(project.config, project.out, progress=Progress(quiet=True),
+                    pdf_worker=False)
+    assert outcome.exit_code == 0
+    first, second = (s.blocks[0].text.split() for s in outcome.sections[1:])
+    # One process for both (its module state carries from one section to the next), and not
+    # this one where fork exists: what the analyses change in it is gone after the build.
+    assert first[0] == second[0] and (first[1], second[1]) == ("1", "2")
+    assert (first[0] != str(os.getpid())) == hasattr(os, "fork")
 
 
 # --------------------------------------------------------------------------- atomic output

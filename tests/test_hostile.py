@@ -5,6 +5,7 @@ and time-limited; the PDF renderer refuses every URL but data: and its own stati
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 import time
@@ -184,7 +185,8 @@ def test_data_urls_are_allowed(cp, tmp_path):
     project.write("t/report.html.j2", EXTENDS + f'<img src="{pixel}" alt="dot">'
                   "{% endblock %}\n")
     # Only the fetcher is under test: render the HTML to PDF bytes directly.
-    from cohortpress.app.build import load_cohort, run_section
+    from cohortpress.app.load import load_cohort
+    from cohortpress.app.run import run_section
     from cohortpress.render.weasy import write_pdf
     from cohortpress.render.context import render_report
 
@@ -239,11 +241,10 @@ def test_a_template_that_loops_for_ever_is_stopped(cp, tmp_path, capsys, monkeyp
     # limit the loop would run for hours (and the message would name 60 s).
     assert elapsed < 60
     assert not project.out.exists()
-    # The runaway render thread was stopped, not left spinning in this process.
-    deadline = time.monotonic() + 30
-    while any(t.name == "render" and t.is_alive() for t in threading.enumerate()):
-        assert time.monotonic() < deadline, "the render thread is still running"
-        time.sleep(0.05)
+    # The runaway render ran in a child process, killed: nothing is left spinning here.
+    # (Without fork it runs in a thread, abandoned: see cohortpress.common.timelimit.)
+    if hasattr(os, "fork"):
+        assert not any(t.name == "time-limited call" for t in threading.enumerate())
 
 
 def test_render_timeout_setting_must_be_a_positive_number(cp, tmp_path, capsys, monkeypatch):

@@ -82,7 +82,8 @@ variables = [{ variable = "sex", test = "fisher" }, { variable = "age", test = "
 
 
 def compose(cp, tmp_path, toml: str = TOML) -> list[str]:
-    from cohortpress.app.build import load_cohort, run_section
+    from cohortpress.app.load import load_cohort
+    from cohortpress.app.run import run_section
     from cohortpress.render.context import methods_paragraphs
 
     project = cp.Project(tmp_path / "p", toml=toml, csv=cohort_csv())

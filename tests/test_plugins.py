@@ -122,7 +122,8 @@ def test_a_plugin_file_named_in_the_config_adds_an_analysis(cp, tmp_path):
     assert info.hooks == ("cohortpress_analyses",)
     section = plan.sections[1]
     assert section.analysis.name == "greet" and section.options.greeting == "bonjour"
-    from cohortpress.app.build import load_cohort, run_section
+    from cohortpress.app.load import load_cohort
+    from cohortpress.app.run import run_section
 
     ran = run_section(section, load_cohort(plan), plan.config, 30)
     assert not ran.failed and ran.blocks[0].text == "bonjour from 8 patients"
@@ -310,7 +311,7 @@ def cohortpress_prepare_jinja_env(env):
 def cohortpress_process_sections(sections, config):
     extra = sections[0].__class__(id="added", title="Added by a plugin",
                                   blocks=(Paragraph("appended section"),))
-    return [*reversed(sections), extra]
+    sections[:] = [*reversed(sections), extra]
 
 @hookimpl
 def cohortpress_render_pdf(html, output, settings):
@@ -368,3 +369,124 @@ def test_process_sections_failure_is_named(cp, tmp_path, capsys):
     assert len(result.error_lines) == 1
     assert "plugin 'proc' failed in cohortpress_process_sections: KeyError" in result.err
     assert not project.out.exists()
+
+
+# --------------------------------------------------------------------------- process_sections
+
+APPEND = '''
+from cohortpress import hookimpl, Paragraph, Section
+
+@hookimpl
+def cohortpress_process_sections(sections):
+    seen = ",".join(s.id for s in sections)
+    sections.append(Section(id="{name}", title="{name}", blocks=(Paragraph(seen),)))
+'''
+
+WRAPPER = '''
+from cohortpress import hookimpl, Paragraph, Section
+
+@hookimpl(wrapper=True)
+def cohortpress_process_sections(sections, config):
+    before = [s.id for s in sections]
+    result = yield
+    after = ",".join(s.id for s in sections)
+    note = Section(id="wrapper", title="Wrapper",
+                   blocks=(Paragraph(f"before {{before}} after {{after}} result {{result}}"),))
+    return {replace}
+'''
+
+
+def _build_with(cp, tmp_path, files: dict[str, str]):
+    from cohortpress.app.build import build
+    from cohortpress.common.progress import Progress
+
+    names = ", ".join(f'"{name}.py"' for name in files)
+    project = cp.Project(tmp_path / "p", toml=f"plugins = [{names}]\n" + cp.DEMO_TOML)
+    for name, text in files.items():
+        plugin_file(project.root, name, text)
+    return build(project.config, project.out, progress=Progress(quiet=True), pdf_worker=False)
+
+
+def _texts(outcome) -> dict[str, str]:
+    return {s.id: s.blocks[0].text for s in outcome.sections if s.id != "overview"}
+
+
+def test_process_sections_implementations_chain_through_the_list(cp, tmp_path):
+    outcome = _build_with(cp, tmp_path, {"first": APPEND.format(name="one"),
+                                         "second": APPEND.format(name="two")})
+    # Last registered first; each sees the list as the previous one left it.
+    assert [s.id for s in outcome.sections] == ["overview", "two", "one"]
+    assert _texts(outcome) == {"two": "overview", "one": "overview,two"}
+
+
+def test_a_wrapper_wraps_the_whole_process_sections_chain(cp, tmp_path):
+    wrapper = WRAPPER.format(replace="[*sections, note]")
+    outcome = _build_with(cp, tmp_path, {"first": APPEND.format(name="one"),
+                                         "wrap": wrapper, "second": APPEND.format(name="two")})
+    assert [s.id for s in outcome.sections] == ["overview", "two", "one", "wrapper"]
+    assert _texts(outcome)["wrapper"] == \
+        "before ['overview'] after overview,two,one result None"
+
+
+def test_a_wrapper_can_replace_the_result_of_process_sections(cp, tmp_path):
+    outcome = _build_with(cp, tmp_path, {"first": APPEND.format(name="one"),
+                                         "wrap": WRAPPER.format(replace="[note]")})
+    assert [s.id for s in outcome.sections] == ["wrapper"]
+
+
+def test_a_returned_sequence_ends_the_process_sections_chain(cp, tmp_path):
+    returns = ('from cohortpress import hookimpl\n@hookimpl\n'
+               'def cohortpress_process_sections(sections):\n    return sections[:1]\n')
+    # "returns" is registered last, so called first: "one" never runs.
+    outcome = _build_with(cp, tmp_path, {"first": APPEND.format(name="one"),
+                                         "returns": returns})
+    assert [s.id for s in outcome.sections] == ["overview"]
+
+
+# --------------------------------------------------------------------------- disable_plugins
+
+
+def _project_disabling(cp, tmp_path, names: list[str], sections: str = ""):
+    listed = ", ".join(f'"{n}"' for n in names)
+    return cp.Project(tmp_path / "p", toml=f"disable_plugins = [{listed}]\n" + cp.DEMO_TOML
+                      + sections)
+
+
+def test_a_builtin_plugin_can_be_disabled_by_name(cp, tmp_path):
+    project = _project_disabling(cp, tmp_path, ["cohortpress.plugins.logistic"])
+    plan = project.plan()
+    names = [info.name for info in plan.plugins.infos]
+    assert "cohortpress.plugins.logistic" not in names and "cohortpress.plugins.cox" in names
+    assert "logistic" not in plan.plugins.analyses
+    assert plan.plugins.hook.cohortpress_analyses.get_hookimpls()  # the others still load
+
+
+def test_disabling_an_unknown_plugin_is_an_error_with_a_suggestion(cp, tmp_path):
+    project = _project_disabling(cp, tmp_path, ["cohortpress.plugins.pdf",
+                                                "cohortpress.plugins.logistik"])
+    with pytest.raises(ConfigError) as caught:
+        project.plan()
+    assert caught.value.key == "disable_plugins[1]"
+    assert caught.value.message == ("no plugin named 'cohortpress.plugins.logistik'; did you "
+                                    "mean 'cohortpress.plugins.logistic'?")
+
+
+def test_a_section_using_a_disabled_plugin_names_both(cp, tmp_path):
+    project = _project_disabling(
+        cp, tmp_path, ["cohortpress.plugins.survival"],
+        '[[section]]\nid = "km"\nanalysis = "survival"\nendpoints = ["os"]\n')
+    with pytest.raises(ConfigError) as caught:
+        project.plan()
+    assert caught.value.key == "section[1].analysis"
+    assert "'survival'" in caught.value.message
+    assert "'cohortpress.plugins.survival'" in caught.value.message
+    assert "disable_plugins" in caught.value.message
+
+
+def test_a_disabled_plugin_file_is_never_imported(cp, tmp_path):
+    project = cp.Project(tmp_path / "p", toml='plugins = ["broken.py"]\n'
+                         'disable_plugins = ["broken"]\n' + cp.DEMO_TOML)
+    plugin_file(project.root, "broken", BROKEN["raises_on_import"])
+    plan = project.plan()
+    assert plan.plugins.load_errors == []
+    assert list(plan.plugins.disabled) == ["broken"]

@@ -212,7 +212,8 @@ def test_flagged_tables_are_rebuilt_from_their_records_alone(project):
     from cohortpress.api.blocks import Table
     from cohortpress.api.results import Result
     from cohortpress.api.sections import SectionContext
-    from cohortpress.app.build import load_cohort, plan_build, run_section
+    from cohortpress.app.build import load_cohort, plan_build
+    from cohortpress.app.run import run_section
 
     plan = plan_build(project / "report.toml")
     cohort = load_cohort(plan)

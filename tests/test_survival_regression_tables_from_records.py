@@ -96,7 +96,7 @@ def sample(request):
 
 
 def test_sample_tables_are_their_records(sample):
-    from cohortpress.app.build import run_section
+    from cohortpress.app.run import run_section
 
     plan, cohort = sample
     checked = 0

@@ -107,7 +107,7 @@ def sample_runs():
 
 @pytest.mark.parametrize("sample", SAMPLES)
 def test_sample_tables_rebuild_from_records(sample, sample_runs):
-    from cohortpress.app.build import run_section
+    from cohortpress.app.run import run_section
     from cohortpress.data.conditions import section_subset
 
     plan, cohort = sample_runs[sample]

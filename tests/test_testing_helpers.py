@@ -98,6 +98,27 @@ def test_run_analysis_with_an_analysis_object_and_a_cohort():
     assert section.title == "Echo" and section.results[0].stat == 120
 
 
+def test_run_analysis_gives_what_the_build_gives(tmp_path):
+    """One run path: the section from run_analysis is the build's section, field by field."""
+    from cohortpress.app.load import load_cohort
+    from cohortpress.app.plan import plan_build
+    from cohortpress.app.run import run_section
+
+    config = tmp_path / "report.toml"
+    document = tomllib.loads(demo_config_path().read_text(encoding="utf-8"))
+    shutil.copyfile(demo_cohort_path(), tmp_path / "demo_cohort.csv")
+    document["section"] = [{"id": "demo", "analysis": "demographics", "title": "Patients",
+                            "variables": ["age", "sex", "stage", "ldh"]}]
+    config.write_text(dump_toml(document), encoding="utf-8")
+    plan = plan_build(config)
+    cohort = load_cohort(plan)
+    built = run_section(plan.sections[0], cohort, plan.config, 300)
+    direct = run_analysis("demographics", {"variables": ["age", "sex", "stage", "ldh"]},
+                          cohort, section_id="demo", title="Patients")
+    assert not built.failed
+    assert direct == built
+
+
 def test_run_analysis_reports_bad_options_like_the_config_does():
     with pytest.raises(ConfigError, match="key 'endpoint': unknown key; did you mean 'endpoints'"):
         run_analysis("overview", {"endpoint": ["os"]})

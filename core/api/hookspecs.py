@@ -83,15 +83,22 @@ def cohortpress_prepare_jinja_env(env: "jinja2.Environment") -> None:
     """
 
 
-@hookspec
-def cohortpress_process_sections(sections: Sequence["Section"],
+@hookspec(firstresult=True)
+def cohortpress_process_sections(sections: list["Section"],
                                  config: "Config") -> Sequence["Section"] | None:
     """Modify, reorder or add sections after all analyses ran and before rendering.
 
-    Implementations are chained, in pluggy's order (last registered first): each receives
-    the sections the previous one returned, and may declare only the arguments it needs.
-    Return ``None`` to leave them as they are. Sections are immutable: return new ones
-    (``dataclasses.replace``).
+    ``sections`` is a list that the implementations change in place (``sections[:] = ...``,
+    ``sections.append(...)``, ``sections.sort(...)``), in pluggy's order (last registered
+    first), each seeing it as the previous one left it; return ``None``. Sections are
+    immutable: put new ones in the list (``dataclasses.replace``). An implementation may
+    declare only the arguments it needs.
+
+    First-result: an implementation that returns a sequence ends the chain, and that
+    sequence is what the report shows. The hook is called once, through pluggy, so a
+    wrapper (``@hookimpl(wrapper=True)``) wraps the whole chain: after its ``yield`` the
+    list holds the chain's changes and the ``yield`` gives the returned sequence (or
+    ``None``); what the wrapper returns replaces it.
     """
 
 

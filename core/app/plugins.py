@@ -8,7 +8,6 @@ so every command and every test gets a fresh one.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.util
 import sys
@@ -22,6 +21,7 @@ import pluggy
 from cohortpress.common.version import __version__
 from cohortpress.api import hookspecs
 from cohortpress.common.errors import PluginError
+from cohortpress.common.suggest import did_you_mean
 from cohortpress.api.sections import Analysis
 
 ENTRY_POINT_GROUP = "cohortpress"
@@ -72,6 +72,10 @@ class Plugins:
     load_errors: list[LoadError] = field(default_factory=list)
     analyses: dict[str, Analysis] = field(default_factory=dict)
     analysis_owner: dict[str, str] = field(default_factory=dict)
+    #: Plugins turned off by name, each with the function that would import it.
+    disabled: dict[str, Any] = field(default_factory=dict)
+    #: Every plugin name met, loaded or not, in the order met.
+    names: list[str] = field(default_factory=list)
 
     @property
     def hook(self):
@@ -87,9 +91,21 @@ class Plugins:
         names = ", ".join(f"'{e.name}' ({e.message})" for e in self.load_errors)
         return f" (plugins that failed to load: {names})"
 
+    def disabled_owner(self, analysis: str) -> str | None:
+        """The disabled plugin that provides ``analysis``, if any (imported to find out)."""
+        for name, load in self.disabled.items():
+            try:
+                provided = getattr(load(), "cohortpress_analyses", None)
+                if provided is not None and any(a.name == analysis for a in provided() or ()):
+                    return name
+            except Exception:  # a disabled plugin may well be broken: that may be why
+                continue
+        return None
+
 
 def make_plugins(plugin_files: Iterable[Path] = (), *, entry_points: bool = True,
-                 builtins: Iterable[str] = BUILTIN_PLUGINS) -> Plugins:
+                 builtins: Iterable[str] = BUILTIN_PLUGINS,
+                 disabled: Iterable[str] = ()) -> Plugins:
     """Build a fresh plugin manager.
 
     Parameters
@@ -100,10 +116,16 @@ def make_plugins(plugin_files: Iterable[Path] = (), *, entry_points: bool = True
         Load installed distributions from the ``cohortpress`` entry-point group.
     builtins : iterable of str
         Module names of built-in plugins.
+    disabled : iterable of str
+        Names of plugins not to load (the config's ``disable_plugins``): they are blocked in
+        pluggy and never imported. A name that matches no plugin is ignored here and
+        reported by the plan, which knows the config key.
     """
     manager = pluggy.PluginManager("cohortpress")
     manager.add_hookspecs(hookspecs)
     plugins = Plugins(manager)
+    for name in disabled:
+        manager.set_blocked(name)
     for module_name in builtins:
         _register(plugins, module_name, lambda m=module_name: importlib.import_module(m),
                   source="builtin", version=__version__)
@@ -144,6 +166,10 @@ def _register(plugins: Plugins, name: str, load, *, source: str, version: str,
               label: str | None = None) -> None:
     """Import and register one plugin; on any failure record a load error and go on."""
     shown = label or name
+    plugins.names.append(name)
+    if plugins.manager.is_blocked(name):
+        plugins.disabled[name] = load
+        return
     try:
         plugin = load()
         _check_hook_names(plugin)
@@ -167,9 +193,7 @@ def _check_hook_names(plugin: Any) -> None:
     for attr in dir(plugin):
         if attr.startswith("cohortpress_") and attr not in HOOK_NAMES \
                 and callable(getattr(plugin, attr, None)):
-            close = difflib.get_close_matches(attr, sorted(HOOK_NAMES), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise PluginError(f"unknown hook '{attr}'{hint}")
+            raise PluginError(f"unknown hook '{attr}'{did_you_mean(attr, HOOK_NAMES)}")
 
 
 def _check_pending(manager: pluggy.PluginManager, plugin: Any) -> None:
@@ -185,9 +209,7 @@ def _check_pending(manager: pluggy.PluginManager, plugin: Any) -> None:
         if any(impl.plugin is plugin and not impl.optionalhook
                for impl in caller.get_hookimpls()):
             manager.unregister(plugin)
-            close = difflib.get_close_matches(f"cohortpress_{caller.name}", sorted(HOOK_NAMES),
-                                              n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(f"cohortpress_{caller.name}", HOOK_NAMES)
             raise PluginError(f"unknown hook '{caller.name}'{hint}")
 
 

@@ -289,6 +289,7 @@ class Config(Strict):
     derived: dict[str, Derived] = {}
     endpoints: dict[str, EndpointSettings] = {}
     plugins: list[Path] = []
+    disable_plugins: list[str] = []  # plugin names (as `cohortpress plugins` lists them)
     section: list[SectionHead] = []
     published: Path | None = None
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -24,6 +23,7 @@ from cohortpress.common.errors import UserError
 from cohortpress.common.formatting import format_p, fmt_num
 from cohortpress.api.blocks import Figure, Table
 from cohortpress.api.sections import Section
+from cohortpress.common.timelimit import TimeLimitExceeded, call_with_time_limit
 
 def static_dir() -> Path:
     """The package's static folder (CSS and fonts); the only local files a PDF may read."""
@@ -109,32 +109,25 @@ def number_blocks(sections: Sequence[Section]) -> list[SectionView]:
 
 def render_html(env: jinja2.Environment, context: dict[str, Any], *,
                 template: str = "report.html.j2", timeout: float = 60.0) -> str:
-    """Render ``template`` within ``timeout`` seconds (user templates can loop forever)."""
+    """Render ``template`` within ``timeout`` seconds (user templates can loop forever).
+
+    The rendering runs under :func:`cohortpress.common.timelimit.call_with_time_limit`: in a
+    forked child killed when it runs over (in a thread left behind where there is no fork).
+    Template errors become UserErrors in the child already, so that they cross as such.
+    """
     timeout = render_timeout(timeout)
-    outcome: dict[str, Any] = {}
 
-    def work():
+    def render() -> str:
         try:
-            try:
-                outcome["html"] = env.get_template(template).render(**context)
-            except _RenderInterrupted:
-                pass
-            except BaseException as exc:  # re-raised in the caller's thread
-                outcome["error"] = exc
-        except _RenderInterrupted:  # a second interruption, sent while unwinding
-            pass
+            return env.get_template(template).render(**context)
+        except Exception as exc:
+            raise _template_error(exc, template) from None
 
-    thread = threading.Thread(target=work, name="render", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        _interrupt(thread)
+    try:
+        return call_with_time_limit(render, timeout)
+    except TimeLimitExceeded:
         raise UserError(f"rendering the templates took longer than {timeout:g} s "
-                        f"(a template loop that does not end?)", file=template)
-    error = outcome.get("error")
-    if error is not None:
-        raise _template_error(error, template)
-    return outcome["html"]
+                        f"(a template loop that does not end?)", file=template) from None
 
 
 #: Overrides the render time limit (seconds): for tests, and for machines much slower than
@@ -155,40 +148,6 @@ def render_timeout(default: float) -> float:
         raise UserError(f"must be a positive number of seconds, got {text!r}",
                         key=f"${TIMEOUT_VARIABLE}")
     return value
-
-
-class _RenderInterrupted(BaseException):
-    """Raised inside a render thread that ran past its time limit."""
-
-
-def _interrupt(thread: threading.Thread) -> None:
-    """Stop a runaway render thread so it does not burn a CPU for the rest of the process.
-
-    Jinja compiles templates to Python code, so an exception set asynchronously in the
-    thread is raised at its next bytecode. It can be lost (raised inside a ``__del__`` or a
-    weakref callback that the garbage collector happens to run in that thread, where
-    Python only prints it), so it is sent again until the thread has ended: for a few
-    seconds here, then by a daemon watchdog. The render thread is a daemon in any case.
-    """
-    import ctypes
-    import time
-
-    if thread.ident is None:  # pragma: no cover - the thread was started
-        return
-
-    def send() -> None:
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
-                                                   ctypes.py_object(_RenderInterrupted))
-
-    def keep_sending(until: float) -> None:
-        while thread.is_alive() and time.monotonic() < until:
-            send()
-            thread.join(0.25)
-
-    keep_sending(time.monotonic() + 5.0)
-    if thread.is_alive():
-        threading.Thread(target=keep_sending, args=(time.monotonic() + 600.0,),
-                         name="render-stopper", daemon=True).start()
 
 
 def _template_error(error: BaseException, template: str) -> BaseException:

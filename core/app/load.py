@@ -1,0 +1,123 @@
+"""Reading the cohort a plan needs, after checking its columns against the plan.
+
+The columns every section, endpoint and derived variable uses are checked against the file
+(its header, when the format has one, before anything else is read), each missing one with
+the key that needs it and a "did you mean"; then the reader hook reads only those columns
+and :mod:`cohortpress.data.cohort` types them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Sequence
+
+from cohortpress.app.plan import Plan, check_references
+from cohortpress.common.errors import DataError, UserError
+from cohortpress.common.progress import Progress
+from cohortpress.common.suggest import did_you_mean
+from cohortpress.config.schema import Config
+from cohortpress.data.derive import derived_sources
+from cohortpress.data.load import build_cohort, file_sha256, needed_columns
+from cohortpress.data.files import file_columns, guess_format
+
+
+def load_cohort(plan: Plan, progress: Progress | None = None):
+    """Read the cohort through the reader hook and type it (see :mod:`cohortpress.data.cohort`)."""
+    progress = progress or Progress(quiet=True)
+    config = plan.config
+    path = config.cohort.path
+    shown = shown_path(path, config)
+    if not path.exists():
+        raise DataError("cohort file not found", file=shown, key="cohort.path")
+    if path.is_dir():
+        raise DataError("is a folder, not a cohort file", file=shown, key="cohort.path")
+    started = time.perf_counter()
+    fmt = guess_format(path, config.cohort.format)
+    reader_options = {"sheet": config.cohort.sheet, "encoding": config.cohort.encoding,
+                      "delimiter": config.cohort.delimiter}
+    try:
+        available = file_columns(path, fmt, reader_options) if fmt in \
+            ("csv", "parquet", "excel", "spss", "stata") else None
+    except UserError as exc:
+        exc.file = shown
+        raise
+    except PermissionError:
+        raise DataError("cannot read the cohort file (permission denied)", file=shown) from None
+    wanted = needed_columns(config, [n for _, kind, n in plan.references if kind == "variable"])
+    if available is not None:
+        _check_columns(plan, wanted, available, shown)
+        check_references(plan, available)
+    raw = plan.plugins.hook.cohortpress_read_cohort(
+        path=path, fmt=fmt, columns=sorted(wanted) if available is not None else None,
+        options=reader_options)
+    if raw is None:
+        raise DataError(f"no reader for the format '{fmt}'", file=shown, key="cohort.format")
+    if available is None:
+        _check_columns(plan, wanted, list(raw.data.columns), shown)
+        check_references(plan, list(raw.data.columns))
+    digest = file_sha256(path)
+    try:
+        cohort = build_cohort(config, raw.data, file_labels=raw.labels, sha256=digest,
+                              used=[n for _, k, n in plan.references if k == "variable"])
+    except UserError as exc:
+        if exc.file == str(path):
+            exc.file = shown
+        raise
+    progress.timed(f"loaded {shown}: {cohort.n} patients, {len(raw.data.columns)} columns",
+                   time.perf_counter() - started)
+    return cohort
+
+
+def shown_path(path: Path, config: Config) -> str:
+    """A path as short as it can be said: relative to the working folder when inside it."""
+    try:
+        relative = os.path.relpath(path, Path.cwd())
+    except ValueError:  # another drive
+        return str(path)
+    return str(path) if relative.startswith("..") else relative
+
+
+def _check_columns(plan: Plan, wanted: set[str], available: Sequence[str], shown: str) -> None:
+    missing = sorted(set(wanted) - set(available))
+    if not missing:
+        return
+    name = missing[0]
+    key = _who_needs(plan, name)
+    hint = did_you_mean(name, available)
+    if len(available) == 1 and not hint:
+        # One column whose name holds the others: the file uses another delimiter.
+        seps = [sep for sep in (";", "\t", "|", ",") if sep in str(available[0])]
+        if seps:
+            hint = (f"; the file has a single column '{available[0][:60]}': set "
+                    f"cohort.delimiter = {json.dumps(seps[0])}")
+    raise DataError(f"column '{name}' not found in the cohort{hint}", file=shown, key=key)
+
+
+def _who_needs(plan: Plan, column: str) -> str | None:
+    config = plan.config
+    for key, _, name in plan.references:
+        if name == column:
+            return key
+    if column in config.variables:
+        return f"variables.{column}"
+    if column == config.cohort.id:
+        return "cohort.id"
+    if column == config.cohort.group:
+        return "cohort.group"
+    for ep_name, ep in config.endpoints.items():
+        for attr in ("time", "event", "start", "last_contact"):
+            if getattr(ep, attr) == column:
+                return f"endpoints.{ep_name}.{attr}"
+        for attr in ("events", "competing"):
+            if column in getattr(ep, attr):
+                return f"endpoints.{ep_name}.{attr}[{getattr(ep, attr).index(column)}]"
+    for name, spec in config.derived.items():
+        if column in derived_sources(spec):
+            return f"derived.{name}"
+    for i, cond in enumerate(config.cohort.filter):
+        if cond.variable == column:
+            return f"cohort.filter[{i}].variable"
+    return None

@@ -1,0 +1,161 @@
+"""The plan of a build: the validated config, its plugins and what each section will run.
+
+Everything that can be checked before the cohort is read is checked here: the files the
+config names, the plugins it disables, every section's analysis and options. The variables
+and endpoints the options name are collected as references, checked against the cohort's
+columns once they are known (:func:`check_references`).
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from pydantic import BaseModel
+
+from cohortpress.api.options import Options, _Reference
+from cohortpress.api.sections import Analysis
+from cohortpress.app.plugins import Plugins, make_plugins
+from cohortpress.common.errors import ConfigError
+from cohortpress.common.suggest import did_you_mean
+from cohortpress.config.schema import Config, SectionHead, load_config, validate_section_options
+
+
+@dataclass(frozen=True)
+class PlannedSection:
+    """One ``[[section]]``: its place, its keys, its analysis and its validated options."""
+
+    index: int
+    head: SectionHead
+    analysis: Analysis
+    options: Options
+
+
+@dataclass
+class Plan:
+    """A validated config with its plugins and the analyses each section will run."""
+
+    config: Config
+    plugins: Plugins
+    sections: list[PlannedSection]
+    references: list[tuple[str, str, str]] = field(default_factory=list)  # (key, kind, name)
+
+
+def plan_build(config_path: str | Path, *, plugins: Plugins | None = None) -> Plan:
+    """Load the config and plugins, and validate every section's options.
+
+    ``plugins``: a plugin manager made by the caller instead of from the config's ``plugins``
+    and ``disable_plugins`` (the names the config disables must then be disabled in it).
+    """
+    config = load_config(config_path)
+    _check_config_files(config)
+    if plugins is None:
+        plugins = make_plugins(config.plugins, disabled=config.disable_plugins)
+    _check_disabled_names(config, plugins)
+    planned = []
+    references: list[tuple[str, str, str]] = []
+    for index, head in enumerate(config.section):
+        analysis = _analysis_of(config, plugins, index, head)
+        options = validate_section_options(config, index, head, analysis.options)
+        planned.append(PlannedSection(index, head, analysis, options))
+        references += collect_references(options, f"section[{index}]")
+        references += [(f"section[{index}].subset[{j}].variable", "variable", cond.variable)
+                       for j, cond in enumerate(head.subset)]
+    return Plan(config, plugins, planned, references)
+
+
+def _analysis_of(config: Config, plugins: Plugins, index: int, head: SectionHead) -> Analysis:
+    analysis = plugins.analysis(head.analysis)
+    if analysis is not None:
+        return analysis
+    key = f"section[{index}].analysis"
+    owner = plugins.disabled_owner(head.analysis)
+    if owner is not None:
+        raise ConfigError(f"the analysis '{head.analysis}' belongs to the plugin '{owner}', "
+                          f"which disable_plugins turns off", file=str(config.source), key=key)
+    hint = did_you_mean(head.analysis, plugins.analyses) or \
+        f"; available: {', '.join(sorted(plugins.analyses))}"
+    raise ConfigError(f"unknown analysis '{head.analysis}'{hint}{plugins.failed_plugin_hint()}",
+                      file=str(config.source), key=key)
+
+
+def _check_disabled_names(config: Config, plugins: Plugins) -> None:
+    """Every name in ``disable_plugins`` must be a plugin that would otherwise load."""
+    for i, name in enumerate(config.disable_plugins):
+        if name not in plugins.disabled:
+            raise ConfigError(f"no plugin named '{name}'"
+                              f"{did_you_mean(name, plugins.names)}",
+                              file=str(config.source), key=f"disable_plugins[{i}]")
+
+
+def _check_config_files(config: Config) -> None:
+    """Files and folders the config names must exist (the cohort is checked when loaded)."""
+    for i, path in enumerate(config.plugins):
+        if not path.is_file():
+            what = "is a folder, not a plugin file" if path.is_dir() else "plugin file not found"
+            raise ConfigError(f"{what}: {path}", file=str(config.source), key=f"plugins[{i}]")
+    templates = config.report.templates
+    if templates is not None and not templates.is_dir():
+        raise ConfigError(f"template folder not found: {templates}", file=str(config.source),
+                          key="report.templates")
+
+
+# --------------------------------------------------------------------------- references
+
+
+def collect_references(value: Any, key: str) -> list[tuple[str, str, str]]:
+    """Every (key path, kind, name) that an options model names in the cohort."""
+    found: list[tuple[str, str, str]] = []
+    if not isinstance(value, BaseModel):
+        return found
+    for name, info in type(value).model_fields.items():
+        marker = next((m for m in info.metadata if isinstance(m, _Reference)), None) \
+            or _marker_of(info.annotation)
+        found += _references_in(getattr(value, name), f"{key}.{name}", marker)
+    return found
+
+
+def _references_in(item: Any, path: str, marker) -> list[tuple[str, str, str]]:
+    if item is None:
+        return []
+    if isinstance(item, BaseModel):
+        return collect_references(item, path)
+    if isinstance(item, (list, tuple)):
+        out = []
+        for i, sub in enumerate(item):
+            out += _references_in(sub, f"{path}[{i}]", marker)
+        return out
+    if isinstance(item, dict):
+        out = []
+        for k, sub in item.items():
+            out += _references_in(sub, f"{path}.{k}", None)
+        return out
+    if marker is not None and isinstance(item, str):
+        return [(path, marker.kind, item)]
+    return []
+
+
+def _marker_of(annotation: Any):
+    """The reference marker inside an annotation such as ``list[Variable]``."""
+    stack = [annotation]
+    while stack:
+        item = stack.pop()
+        for meta in getattr(item, "__metadata__", ()):
+            if isinstance(meta, _Reference):
+                return meta
+        stack.extend(typing.get_args(item))
+    return None
+
+
+def check_references(plan: Plan, available: Iterable[str]) -> None:
+    """Every variable and endpoint a section names must exist: a ConfigError otherwise."""
+    variables = set(available) | set(plan.config.derived)
+    endpoints = set(plan.config.endpoints)
+    for key, kind, name in plan.references:
+        pool = variables if kind == "variable" else endpoints
+        if name not in pool:
+            where = "in the cohort or [derived]" if kind == "variable" else "in [endpoints]"
+            raise ConfigError(f"unknown {kind} '{name}' (not {where}){did_you_mean(name, pool)}",
+                              file=str(plan.config.source), key=key)
