@@ -1,5 +1,6 @@
 """Shared helpers for the foundation tests: a small project on disk, the CLI run in-process,
-PDF text read back with poppler, and one demo report built once per test session.
+PDF text read back with poppler, one demo report built once per test session, and
+``by_meaning`` (tests/by_meaning.py) to compare a report's outputs by what they say.
 
 Nothing here refers to a machine path: projects live in pytest's ``tmp_path`` and the
 repository is found from this file.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
 import io
 import shutil
 import types
@@ -226,6 +228,20 @@ def squeeze(text: str) -> str:
     return "".join(c for c in text if not c.isspace() and c not in drop)
 
 
+# --------------------------------------------------------------------------- by meaning
+
+
+def _load_by_meaning():
+    spec = importlib.util.spec_from_file_location("cohortpress_tests_by_meaning",
+                                                  Path(__file__).with_name("by_meaning.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+by_meaning = _load_by_meaning()
+
+
 # --------------------------------------------------------------------------- one shared build
 
 
@@ -258,4 +274,4 @@ def cp():
         REPO=REPO, DEMO_CSV=DEMO_CSV, DEMO_TOML=DEMO_TOML, Project=Project, run_cli=run_cli,
         run_cli_subprocess=run_cli_subprocess, snapshot=snapshot,
         staging_leftovers=staging_leftovers, poppler=poppler, pdf_text=pdf_text,
-        squeeze=squeeze)
+        squeeze=squeeze, by_meaning=by_meaning)
