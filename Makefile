@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-stamp
 SAMPLE ?= sample_reports/belgian_infant_leukaemia
 REPORT ?= build/$(notdir $(SAMPLE))
 
-.PHONY: all install report samples test fixtures benchmark clean
+.PHONY: all install report samples test check-fresh fixtures benchmark clean
 
 all: report
 
@@ -41,6 +41,11 @@ samples: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# What a newcomer does, on HEAD: clone into a temporary folder, make report, make test,
+# then git status --porcelain must print nothing. Run it before submitting (about 6 min).
+check-fresh:
+	bash tools/check_fresh.sh
 
 # Regenerate the R reference fixtures (needs r-base-core, r-cran-survival, r-cran-cmprsk,
 # r-cran-jsonlite from Debian); the outputs are committed, so tests never need R.
