@@ -1,5 +1,7 @@
 """Shared helpers for the foundation tests: a small project on disk, the CLI run in-process,
-PDF text read back with poppler, and one demo report built once per test session.
+PDF text read back with poppler, one demo report built once per test session, pytest run
+in a child process with each test's outcome read back, and ``by_meaning``
+(tests/by_meaning.py) to compare a report's outputs by what they say.
 
 Nothing here refers to a machine path: projects live in pytest's ``tmp_path`` and the
 repository is found from this file.
@@ -7,14 +9,17 @@ repository is found from this file.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import dataclasses
+import importlib.util
 import io
 import shutil
 import types
 import subprocess
 import sys
 import textwrap
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 # Builds in this process render their PDFs here, with WeasyPrint loaded once for the session
@@ -226,6 +231,80 @@ def squeeze(text: str) -> str:
     return "".join(c for c in text if not c.isspace() and c not in drop)
 
 
+# --------------------------------------------------------------------------- pytest in a child
+
+
+@dataclasses.dataclass
+class InnerRun:
+    """A pytest run in a child process: its exit code, output and each test's outcome."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    outcomes: dict[str, tuple[str, str]]  # test name -> ("passed" | "skipped" | ..., message)
+
+    def tail(self) -> str:
+        return self.stdout[-4000:] + self.stderr[-2000:]
+
+
+def run_pytest(args, cwd: Path, report: Path, env=None, timeout: float = 300) -> InnerRun:
+    """``python -m pytest ARGS`` in ``cwd``; the outcomes are read from a JUnit XML report
+    written to ``report`` (not from the summary line, whose counts depend on what the
+    machine has installed)."""
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                           f"--junitxml={report}", *map(str, args)],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    outcomes = {}
+    if report.is_file():
+        for case in ElementTree.parse(report).iter("testcase"):
+            outcome, message = "passed", ""
+            for child in case:
+                if child.tag in ("skipped", "failure", "error"):
+                    outcome = {"failure": "failed"}.get(child.tag, child.tag)
+                    message = child.get("message") or ""
+                    break
+            outcomes[case.get("name")] = (outcome, message)
+    return InnerRun(proc.returncode, proc.stdout, proc.stderr, outcomes)
+
+
+def defined_tests(path: Path) -> list[str]:
+    """The test functions a test file defines, by name, in order."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [node.name for node in tree.body
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")]
+
+
+def assert_tests_passed(run: InnerRun, names) -> list[str]:
+    """Every named test passed, or was skipped only because ``pdftotext`` is missing here.
+
+    Returns the names of the tests skipped for that reason, so the caller can say so.
+    """
+    assert run.returncode == 0, run.tail()
+    problems, without_pdftotext = [], []
+    for name in names:
+        outcome, message = run.outcomes.get(name, ("not run", ""))
+        if outcome == "skipped" and "pdftotext" in message and shutil.which("pdftotext") is None:
+            without_pdftotext.append(name)
+        elif outcome != "passed":
+            problems.append(f"{name}: {outcome} {message}".rstrip())
+    assert not problems, "\n".join(problems) + "\n" + run.tail()
+    return without_pdftotext
+
+
+# --------------------------------------------------------------------------- by meaning
+
+
+def _load_by_meaning():
+    spec = importlib.util.spec_from_file_location("cohortpress_tests_by_meaning",
+                                                  Path(__file__).with_name("by_meaning.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+by_meaning = _load_by_meaning()
+
+
 # --------------------------------------------------------------------------- one shared build
 
 
@@ -258,4 +337,5 @@ def cp():
         REPO=REPO, DEMO_CSV=DEMO_CSV, DEMO_TOML=DEMO_TOML, Project=Project, run_cli=run_cli,
         run_cli_subprocess=run_cli_subprocess, snapshot=snapshot,
         staging_leftovers=staging_leftovers, poppler=poppler, pdf_text=pdf_text,
-        squeeze=squeeze)
+        squeeze=squeeze, run_pytest=run_pytest, defined_tests=defined_tests,
+        assert_tests_passed=assert_tests_passed, by_meaning=by_meaning)
