@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pluggy
 
+from cohortpress.common.lazy import lazy_exports
 from cohortpress.common.version import __version__
 
 #: The marker for hook implementations, in built-in and third-party plugins alike.
@@ -45,12 +46,4 @@ _LAZY = {
 __all__ = ["__version__", "hookimpl", *_LAZY]
 
 
-def __getattr__(name: str):
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'cohortpress' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY, globals())

@@ -11,7 +11,7 @@ importing the kit costs nothing until a name is used (figures load matplotlib).
 
 from __future__ import annotations
 
-import importlib
+from cohortpress.common.lazy import lazy_exports
 
 _LAZY = {
     # numbers as journals print them
@@ -32,6 +32,11 @@ _LAZY = {
     "CrosstabSpec": "cohortpress.kit.crosstab",
     "CrosstabResult": "cohortpress.kit.crosstab",
     "crosstab_table": "cohortpress.kit.crosstab",
+    "CrosstabLayout": "cohortpress.kit.crosstab",
+    "crosstab_records": "cohortpress.kit.crosstab",
+    "crosstab_from_records": "cohortpress.kit.crosstab",
+    # tables built from results records alone
+    "Records": "cohortpress.kit.records",
     # regression
     "Design": "cohortpress.kit.design",
     "Term": "cohortpress.kit.design",
@@ -49,13 +54,7 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'cohortpress.kit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:
