@@ -34,6 +34,7 @@ from cohortpress.api.blocks import Table
 from cohortpress.api.options import Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
+from cohortpress.kit.records import hypothesis_test_records
 from cohortpress.kit.table1 import (Table1Layout, VariableLayout, applicable_columns,
                                     format_summary, table1_from_records)
 from pydantic import Field
@@ -346,15 +347,8 @@ class _Summariser:
         if label not in names:
             names.append(label)
         where = dict(variable=spec.variable, group=self.groups.variable)
-        self.results.append(Result("test", "p.value", result.p_value,
-                                   formatted=self.context.format_p(result.p_value), **where))
-        self.results.append(Result("test", "method", method, **where))
-        if result.statistic is not None:
-            self.results.append(Result("test", "statistic", result.statistic, **where))
-        if result.df is not None:
-            self.results.append(Result("test", "df", result.df, **where))
-        if result.note:
-            self.results.append(Result("test", "note", result.note, **where))
+        formatted = self.context.format_p(result.p_value)
+        self.results.extend(hypothesis_test_records(result, formatted, **where))
 
     # records ---------------------------------------------------------------------------
 

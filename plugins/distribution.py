@@ -47,10 +47,10 @@ def _p_text(p, p_digits: int) -> str:
 
 
 def _test_records(result, variable: str, group: str, context) -> list[Result]:
-    names = dict(variable=variable, group=group)
-    return [Result("test", "p.value", result.p_value,
-                   formatted=context.format_p(result.p_value), **names),
-            Result("test", "method", result.method, **names)]
+    from cohortpress.kit.records import hypothesis_test_records
+
+    return hypothesis_test_records(result, context.format_p(result.p_value),
+                                   variable=variable, group=group)
 
 
 def _test_sentence(info, method: str) -> str:

@@ -21,7 +21,7 @@ from cohortpress.api.results import Result
 from cohortpress.api.sections import SectionContext
 from cohortpress.common.errors import StatisticsError
 from cohortpress.common.formatting import fmt_n_percent, format_p, in_sentence
-from cohortpress.kit.records import Records
+from cohortpress.kit.records import Records, hypothesis_test_records
 
 PERCENT_BASES = {"column": "column totals", "row": "row totals", "total": "the grand total"}
 
@@ -240,15 +240,8 @@ def _test(spec: CrosstabSpec, counts: np.ndarray, context: SectionContext,
     except StatisticsError as exc:
         results.append(Result("test", "not.tested", str(exc), **names))
         return ""
-    results.append(Result("test", "p.value", result.p_value,
-                          formatted=context.format_p(result.p_value), **names))
-    results.append(Result("test", "method", result.method, **names))
-    if result.statistic is not None:
-        results.append(Result("test", "statistic", result.statistic, **names))
-    if result.df is not None:
-        results.append(Result("test", "df", result.df, **names))
-    if result.note:
-        results.append(Result("test", "note", result.note, **names))
+    results.extend(hypothesis_test_records(result, context.format_p(result.p_value),
+                                           **names))
     extra = f"; {result.note}" if result.note else ""
     return (f"The association of {in_sentence(spec.row_name)} with "
             f"{in_sentence(spec.col_label)} was tested with {result.method}{extra}.")
