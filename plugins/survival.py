@@ -257,8 +257,21 @@ class _SurvivalSection:
                                        formatted=formatted if stat == "p.value" else None))
         self.results.append(Result("survdiff", "method", result.method, variable=endpoint.name,
                                    group=self.by))
+        self.results += self.weight_records(endpoint.name)
         if self.options.pairwise and len(present) > 2:
             self.add_pairwise(endpoint, mask, strata)
+
+    def weight_records(self, name: str) -> list[Result]:
+        """The Fleming–Harrington exponents of the test's weights (0 and 0: the
+        log-rank test) and, for a stratified test, the strata variable and its label."""
+        where = dict(variable=name, group=self.by)
+        out = [Result("survdiff", "rho", float(self.options.rho), **where),
+               Result("survdiff", "gamma", float(self.options.gamma), **where)]
+        if self.options.strata is not None:
+            out += [Result("survdiff", "strata", self.options.strata, **where),
+                    Result("survdiff", "strata.label",
+                           self.cohort.variable(self.options.strata).label, **where)]
+        return out
 
     def add_pairwise(self, endpoint, mask, strata) -> None:
         from cohortpress.stats.logrank import pairwise_logrank
@@ -418,9 +431,14 @@ class _SurvivalSection:
             sentences.append("; ".join(definitions) + "; patients without an event were "
                              "censored at last contact.")
         if self.test_method:
-            strat = f", stratified by {self.cohort.variable(self.options.strata).label.lower()}" \
-                if self.options.strata else ""
-            sentences.append(f"Groups were compared with the {self.test_method.lower()}{strat}.")
+            strat = "" if not self.options.strata else \
+                f", stratified by {in_sentence(self.cohort.variable(self.options.strata).label)}"
+            weights = (f", with Fleming–Harrington weights (rho = {self.options.rho:g}, "
+                       f"gamma = {self.options.gamma:g})"
+                       if (self.options.rho or self.options.gamma)
+                       and "Fleming" not in self.test_method else "")
+            sentences.append(f"Groups were compared with the {in_sentence(self.test_method)}"
+                             f"{strat}{weights}.")
         if self.options.followup:
             sentences.append("Median follow-up was estimated by the reverse Kaplan\u2013Meier "
                              "method.")

@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 
 from cohortpress.api.blocks import Cell, Footnote, Row, Table
 from cohortpress.api.results import Result
-from cohortpress.common.formatting import fmt_num
+from cohortpress.common.formatting import fmt_num, in_sentence
 
 DASH = "\u2013"
 CONF_TYPE_TEXT = {"log": "log transform",
@@ -145,9 +145,9 @@ def _km_row(row: _Row, layout: SurvivalLayout, show_p: bool) -> Row:
 
 def _km_footnotes(records, about, endpoints, units, layout: SurvivalLayout) -> list[Footnote]:
     notes = []
-    methods = [r.stat for r in records if r.context == "survdiff" and r.stat_name == "method"]
+    methods = [r for r in records if r.context == "survdiff" and r.stat_name == "method"]
     if methods:
-        notes.append(Footnote(f"{methods[-1]}.", "a"))
+        notes.append(Footnote(f"{_test_text(records, methods[-1])}.", "a"))
     if layout.landmarks:
         conf_level = about[("survfit", endpoints[0], "conf.level")]
         conf_type = about[("survfit", endpoints[0], "conf.type")]
@@ -162,6 +162,20 @@ def _km_footnotes(records, about, endpoints, units, layout: SurvivalLayout) -> l
     if units & {"years", "months"}:
         notes.append(Footnote("Time in years of 365.25 days (months of 365.25/12 days)."))
     return notes + _endpoint_notes(records, about, layout)
+
+
+def _test_text(records, method: Result) -> str:
+    """The test's name with what changes its p-value: the strata it was stratified by and
+    its Fleming–Harrington weights when the name does not give them."""
+    mine = {r.stat_name: r.stat for r in records if r.context == "survdiff"
+            and r.variable == method.variable and r.group == method.group}
+    text = method.stat
+    if mine.get("strata.label") is not None:
+        text += f", stratified by {in_sentence(mine['strata.label'])}"
+    rho, gamma = mine.get("rho") or 0, mine.get("gamma") or 0
+    if (rho or gamma) and "Fleming" not in text:
+        text += f", with Fleming–Harrington weights (rho = {rho:g}, gamma = {gamma:g})"
+    return text
 
 
 def _endpoint_notes(records, about, layout: SurvivalLayout) -> list[Footnote]:
@@ -223,9 +237,10 @@ def _cuminc_table(records, about, name: str, layout: SurvivalLayout) -> Table:
                      and r.stat_name == "estimate" and r.variable_level is not None]
         rows.append(Row.of(level, counts[(level, "n")], counts[(level, "n.event")],
                            counts[(level, "n.competing")], *estimates, indent=0))
-    notes = [Footnote("Cumulative incidence by the Aalen\u2013Johansen estimator, with "
-                      "competing events as defined for the endpoint; confidence intervals "
-                      "on the log(\u2212log) scale.")]
+    spread = "standard errors" if layout.estimate == "se" else \
+        "confidence intervals on the log(\u2212log) scale"
+    notes = [Footnote(f"Cumulative incidence by the Aalen\u2013Johansen estimator, "
+                      f"with competing events as defined for the endpoint; {spread}.")]
     test = next((r for r in mine if r.stat_name == "p.value" and r.group_level is None), None)
     if test is not None and test.formatted:
         method = next(r.stat for r in mine if r.stat_name == "method")
