@@ -366,6 +366,8 @@ class _SurvivalSection:
             if p:
                 annotation = f"Log-rank p {p if p[0] in '<>' else '= ' + p}"
         risk_times = self.risk_times(endpoint)
+        if self.options.risk_table:
+            self.add_risk_table_records(name, curves, drawn, risk_times)
         png = step_figure(drawn, xlabel=self.options.xlabel or f"Time ({endpoint.unit})",
                           ylabel=f"{endpoint.label} (%)", xmax=self.options.xmax,
                           risk_times=risk_times if self.options.risk_table else None,
@@ -378,6 +380,26 @@ class _SurvivalSection:
                f"{' for ' + ', '.join(l for l, _ in curves) if len(curves) > 1 else ''}"
                f"{'; ' + annotation if annotation else ''}.")
         return Figure(png, caption, alt, width_mm=self.options.width_mm, name=name)
+
+    def add_risk_table_records(self, name, curves, drawn, times) -> None:
+        """The numbers of the risk table under the figure, as records (context
+        ``risktable``, the time as ``variable_level``): per curve and time, ``n.risk``
+        (patients whose time is at or after t, as printed), and ``n.event.cum`` and
+        ``n.censor.cum`` (events and censorings at or before t)."""
+        from cohortpress.kit.figures import at_risk
+
+        for (level, fit), curve in zip(curves, drawn):
+            group_level = level if self.groups.variable is not None else None
+            group = self.by if group_level is not None else None
+            n_risk = at_risk(curve, times)
+            for k, t in enumerate(times):
+                upto = fit.time <= t
+                for stat, value in (("n.risk", n_risk[k]),
+                                    ("n.event.cum", int(fit.n_event[upto].sum())),
+                                    ("n.censor.cum", int(fit.n_censor[upto].sum()))):
+                    self.results.append(Result("risktable", stat, int(value), variable=name,
+                                               variable_level=float(t), group=group,
+                                               group_level=group_level))
 
     def curve(self, label, fit):
         from cohortpress.kit.figures import Curve

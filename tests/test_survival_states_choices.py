@@ -59,3 +59,29 @@ def test_a_competing_risks_table_with_standard_errors_does_not_describe_interval
     assert "standard errors" in text and "confidence interval" not in text
     (table,) = survival_tables(_cuminc_records(), SurvivalLayout(None, (2.0,), estimate="ci"))
     assert "confidence intervals on the log(\u2212log) scale" in table.footnotes[0].text
+
+
+def test_the_risk_table_under_a_figure_is_recorded():
+    section = run_analysis("survival", {"endpoints": ["os"], "risk_times": [0, 2, 100]})
+    records = Records(section.results)
+    levels = records.distinct("group_level", context="risktable", stat_name="n.risk")
+    assert len(levels) == 2 and None not in levels
+    for level in levels:
+        where = dict(context="risktable", variable="os", group_level=level)
+        n = records.stat(context="survfit", stat_name="n", variable="os", variable_level=None,
+                         group_level=level)
+        events = records.stat(context="survfit", stat_name="n.event", variable="os",
+                              variable_level=None, group_level=level)
+        assert records.stat(stat_name="n.risk", variable_level=0.0, **where) == n
+        assert records.stat(stat_name="n.event.cum", variable_level=0.0, **where) == 0
+        at_two = records.stat(stat_name="n.risk", variable_level=2.0, **where)
+        assert 0 < at_two < n
+        assert at_two + records.stat(stat_name="n.event.cum", variable_level=2.0, **where) + \
+            records.stat(stat_name="n.censor.cum", variable_level=2.0, **where) == n
+        assert records.stat(stat_name="n.risk", variable_level=100.0, **where) == 0
+        assert records.stat(stat_name="n.event.cum", variable_level=100.0, **where) == events
+
+
+def test_no_risk_table_no_risk_table_records():
+    section = run_analysis("survival", {"endpoints": ["os"], "risk_table": False})
+    assert Records(section.results).select(context="risktable") == []
