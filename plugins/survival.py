@@ -142,6 +142,7 @@ class _SurvivalSection:
                 self.record(name, None, group, group_level, "n", 0)
                 self.record(name, None, group, group_level, "n.event", 0)
                 self.warnings.append(f"{endpoint.label}: group '{level}' has no patients.")
+                self.empty_group_record("survdiff", name, level)
                 continue
             fit = kaplan_meier(time, event, self.options.conf_type, self.options.conf_level)
             self.add_row(name, endpoint, level, group_level, fit, time, event)
@@ -261,6 +262,13 @@ class _SurvivalSection:
         if self.options.pairwise and len(present) > 2:
             self.add_pairwise(endpoint, mask, strata)
 
+    def empty_group_record(self, context: str, name: str, level: str) -> None:
+        """A group the table shows with no patients: recorded as left out of the test."""
+        if self.show_p:
+            self.results.append(Result(context, "not.tested.group",
+                                       "no patients in this subset", variable=name,
+                                       group=self.by, group_level=level))
+
     def weight_records(self, name: str) -> list[Result]:
         """The Fleming–Harrington exponents of the test's weights (0 and 0: the
         log-rank test) and, for a stratified test, the strata variable and its label."""
@@ -316,6 +324,11 @@ class _SurvivalSection:
         for i, level in enumerate(self.groups.levels):
             mask = self.groups.codes == i
             if not mask.any():
+                for stat in ("n", "n.event", "n.competing"):
+                    self.results.append(Result("cuminc", stat, 0, variable=name, group=self.by,
+                                               group_level=level))
+                self.warnings.append(f"{endpoint.label}: group '{level}' has no patients.")
+                self.empty_group_record("cuminc", name, level)
                 continue
             fit = cumulative_incidence(endpoint.time[mask], endpoint.status[mask], cause=1)
             marks = cif_at(fit, self.landmarks, self.options.conf_level) if self.landmarks \

@@ -93,3 +93,29 @@ def test_methods_state_tested_unknowns_excluded_levels_and_filtered_unknowns(tmp
     assert "except for stage, whose unknown values were tested as a category" in text
     assert "Levels left out of a variable's test: IV of stage." in text
     assert "the filter also removed 8 patients with unknown stage" in text
+
+
+def test_a_crosstab_states_an_empty_column_and_leaves_it_out_of_the_test():
+    section = run_analysis("crosstab", {"row": "sex", "column": "stage"},
+                           cohort=_without_stage_iv())
+    records = Records(section.results)
+    assert records.stat(context="test", stat_name="not.tested.group",
+                        group_level="IV") == "no patients in this subset"
+    assert records.stat(context="test", stat_name="p.value") is not None
+    assert "IV: no patients in this subset; not tested." in _notes(section)
+
+
+def test_a_crosstab_with_every_column_used_has_no_left_out_note():
+    section = run_analysis("crosstab", {"row": "sex", "column": "stage"})
+    assert Records(section.results).select(stat_name="not.tested.group") == []
+    assert not any("not tested" in n for n in _notes(section))
+
+
+def test_a_survival_table_states_an_empty_group_not_tested():
+    section = run_analysis("survival", {"endpoints": ["os"], "by": "stage", "landmarks": [2]},
+                           cohort=_without_stage_iv())
+    records = Records(section.results)
+    assert records.stat(context="survdiff", stat_name="not.tested.group",
+                        group_level="IV") == "no patients in this subset"
+    assert records.stat(context="survdiff", stat_name="p.value") is not None
+    assert "IV: no patients in this subset; not tested." in _notes(section)

@@ -231,6 +231,7 @@ def _test(spec: CrosstabSpec, counts: np.ndarray, context: SectionContext,
     if counts.shape[0] < 2 or counts.shape[1] < 2:
         return ""
     names = dict(variable=spec.row_name, group=spec.col_name)
+    _leave_out_empty_columns(spec, counts, results, names)
     try:
         if spec.test == "fisher":
             result = comparisons.fisher_test(counts, n_tables=spec.monte_carlo_tables,
@@ -245,6 +246,23 @@ def _test(spec: CrosstabSpec, counts: np.ndarray, context: SectionContext,
     extra = f"; {result.note}" if result.note else ""
     return (f"The association of {in_sentence(spec.row_name)} with "
             f"{in_sentence(spec.col_label)} was tested with {result.method}{extra}.")
+
+
+def _leave_out_empty_columns(spec: CrosstabSpec, counts: np.ndarray, results: list[Result],
+                             names: dict) -> None:
+    """Record each column (group) the test cannot use, and why: no patients in the
+    section's subset, or none with a known value. (The test drops such a column; the table
+    shows it, so the footnote must say so.)"""
+    if (counts.sum(axis=0) > 0).sum() < 2:
+        return  # no test at all: "not.tested" says why
+    observed = {r.group_level: r.stat for r in results
+                if r.context == "crosstab" and r.stat_name == "N_obs" and r.group_level}
+    for j, col in enumerate(spec.col_levels):
+        if counts[:, j].sum() == 0:
+            reason = "no patients in this subset" if not observed.get(col) else \
+                "no known values"
+            results.append(Result("test", "not.tested.group", reason, group_level=col,
+                                  **names))
 
 
 # --------------------------------------------------------------------------- the table
@@ -327,10 +345,24 @@ class _CrosstabView:
         test_note = self.test_footnote()
         if test_note is not None:
             notes.insert(0, test_note)
+        notes += self.left_out_notes()
         if self.layout.percent != "none":
             known = " of patients with known values" if self.show_missing else ""
             notes.append(Footnote(f"Percentages are of {PERCENT_BASES[self.layout.percent]}"
                                   f"{known}, rounded."))
+        return notes
+
+    def left_out_notes(self) -> list[Footnote]:
+        """The columns the test could not use: an empty group, or one without known
+        values."""
+        notes = []
+        for r in self.records.select(context="test", stat_name="not.tested.group",
+                                     group=self.layout.group, **self.names):
+            if r.stat == "no patients in this subset":
+                notes.append(Footnote(f"{r.group_level}: no patients in this subset; "
+                                      f"not tested."))
+            else:
+                notes.append(Footnote(f"The test leaves out {r.group_level} ({r.stat})."))
         return notes
 
     def test_footnote(self) -> Footnote | None:

@@ -157,11 +157,20 @@ def _km_footnotes(records, about, endpoints, units, layout: SurvivalLayout) -> l
         default = " (R survival's default)" if conf_type == "log" and \
             layout.estimate != "se" else ""
         notes.append(Footnote(f"Kaplan\u2013Meier estimates in percent, with {est}{default}."))
+    notes += _empty_group_notes(records, "survdiff")
     if layout.median:
         notes.append(Footnote("NR: not reached."))
     if units & {"years", "months"}:
         notes.append(Footnote("Time in years of 365.25 days (months of 365.25/12 days)."))
     return notes + _endpoint_notes(records, about, layout)
+
+
+def _empty_group_notes(records, context: str, name: str | None = None) -> list[Footnote]:
+    """``MPAL: no patients in this subset; not tested.``, once per group."""
+    levels = dict.fromkeys(r.group_level for r in records if r.context == context
+                           and r.stat_name == "not.tested.group"
+                           and (name is None or r.variable == name))
+    return [Footnote(f"{level}: no patients in this subset; not tested.") for level in levels]
 
 
 def _test_text(records, method: Result) -> str:
@@ -234,7 +243,8 @@ def _cuminc_table(records, about, name: str, layout: SurvivalLayout) -> Table:
     rows = []
     for level in levels:
         estimates = [r.formatted for r in mine if r.group_level == level
-                     and r.stat_name == "estimate" and r.variable_level is not None]
+                     and r.stat_name == "estimate" and r.variable_level is not None] \
+            or [DASH] * len(layout.landmarks)
         rows.append(Row.of(level, counts[(level, "n")], counts[(level, "n.event")],
                            counts[(level, "n.competing")], *estimates, indent=0))
     spread = "standard errors" if layout.estimate == "se" else \
@@ -245,6 +255,7 @@ def _cuminc_table(records, about, name: str, layout: SurvivalLayout) -> Table:
     if test is not None and test.formatted:
         method = next(r.stat for r in mine if r.stat_name == "method")
         notes.append(Footnote(f"{method}: p {_p_phrase(test.formatted)}."))
+    notes += _empty_group_notes(records, "cuminc", name)
     return Table(f"{about[('cuminc', name, 'label')]}: cumulative incidence with competing "
                  f"risks.", (header,), tuple(rows), tuple(notes), name=f"{name}-cuminc")
 
