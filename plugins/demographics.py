@@ -506,6 +506,7 @@ def run(cohort, options: DemographicsOptions, context: SectionContext):
     by = options.by if options.by is not None else cohort.group
     groups = group_cohort(cohort, by)
     summariser = _Summariser(cohort, options, context, groups)
+    _refuse_repeats(_row_specs(options), context)
     for spec in _row_specs(options):
         summariser.add(spec)
     summariser.add_groups()
@@ -513,6 +514,18 @@ def run(cohort, options: DemographicsOptions, context: SectionContext):
     warnings = [f"Group '{g}' has no patients." for g in groups.empty_groups()]
     return context.section(blocks=tables, results=summariser.results,
                            methods=summariser.methods(), warnings=tuple(warnings))
+
+
+def _refuse_repeats(specs: list[RowSpec], context: SectionContext) -> None:
+    """A variable listed twice would give two rows whose records cannot be told apart."""
+    seen: set[str] = set()
+    for i, spec in enumerate(specs):
+        if spec.variable in seen:
+            raise DataError(f"'{spec.variable}' is listed twice; list each variable once "
+                            f"(a second row of the same variable would have records that "
+                            f"cannot be told apart)",
+                            key=f"section '{context.id}'.variables[{i}]")
+        seen.add(spec.variable)
 
 
 @hookimpl

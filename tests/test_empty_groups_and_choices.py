@@ -119,3 +119,14 @@ def test_a_survival_table_states_an_empty_group_not_tested():
                         group_level="IV") == "no patients in this subset"
     assert records.stat(context="survdiff", stat_name="p.value") is not None
     assert "IV: no patients in this subset; not tested." in _notes(section)
+
+
+def test_a_variable_listed_twice_is_refused_with_one_clear_line():
+    import pytest
+
+    from cohortpress.common.errors import DataError
+
+    with pytest.raises(DataError) as caught:
+        run_analysis("demographics", {"variables": ["age", "sex", {"variable": "age"}]})
+    line = caught.value.one_line()
+    assert "variables[2]" in line and "'age' is listed twice" in line
