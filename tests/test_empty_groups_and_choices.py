@@ -130,3 +130,27 @@ def test_a_variable_listed_twice_is_refused_with_one_clear_line():
         run_analysis("demographics", {"variables": ["age", "sex", {"variable": "age"}]})
     line = caught.value.one_line()
     assert "variables[2]" in line and "'age' is listed twice" in line
+
+
+def test_a_distribution_figure_states_an_empty_group_in_its_caption():
+    for options in ({"variable": "sex", "by": "stage"},
+                    {"variable": "age", "by": "stage", "plot": "dots"}):
+        section = run_analysis("distribution", options, cohort=_without_stage_iv())
+        records = Records(section.results)
+        assert records.stat(context="test", stat_name="not.tested.group",
+                            group_level="IV") == "no patients in this subset"
+        assert section.blocks[0].caption.endswith("IV: no patients in this subset; "
+                                                  "not tested.")
+
+
+def test_the_overview_states_an_empty_group_and_the_unknowns_a_filter_removed():
+    section = run_analysis("overview", {"by": "stage"}, cohort=_without_stage_iv())
+    assert "IV: no patients in this subset." in _notes(section)
+    cohort = load_demo_cohort()
+    filtered = type(cohort)(**{**cohort.__dict__, "filter_text": "stage \u2260 I",
+                               "filter_unknown": (("stage", 8),)})
+    section = run_analysis("overview", {}, cohort=filtered)
+    assert Records(section.results).stat(context="overview", stat_name="N_filter_unknown",
+                                         variable="stage") == 8
+    assert "Restricted to patients with stage \u2260 I; the filter also removed 8 patients " \
+           "with unknown stage." in _notes(section)
