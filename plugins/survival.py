@@ -387,8 +387,8 @@ class _SurvivalSection:
                           annotation=annotation, ci_bands=self.options.ci_bands,
                           median_line=self.options.median_line, width_mm=self.options.width_mm)
         caption = self.options.figure_captions.get(
-            name, f"Kaplan\u2013Meier estimates of {endpoint.label.lower()}"
-                  f"{' by ' + self.groups.label.lower() if self.groups.variable else ''}.")
+            name, f"Kaplan\u2013Meier estimates of {in_sentence(endpoint.label)}"
+                  f"{' by ' + in_sentence(self.groups.label) if self.groups.variable else ''}.")
         alt = (f"Kaplan-Meier curves of {endpoint.label} over {endpoint.unit}"
                f"{' for ' + ', '.join(l for l, _ in curves) if len(curves) > 1 else ''}"
                f"{'; ' + annotation if annotation else ''}.")
@@ -441,7 +441,7 @@ class _SurvivalSection:
                           ylabel="Cumulative incidence (%)", xmax=self.options.xmax,
                           annotation=annotation, ylim=(0.0, float(top)),
                           width_mm=self.options.width_mm, legend_loc="upper left")
-        return Figure(png, f"Cumulative incidence of {endpoint.label.lower()} with competing "
+        return Figure(png, f"Cumulative incidence of {in_sentence(endpoint.label)} with competing "
                            f"risks.",
                       f"Cumulative incidence curves of {in_sentence(endpoint.label)} over "
                       f"{endpoint.unit} for {', '.join(label for label, _ in curves)}"

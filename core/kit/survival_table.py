@@ -126,7 +126,7 @@ def _km_table(records, about, endpoints, layout: SurvivalLayout) -> Table:
     group_label = next((r.stat for r in records if r.context == "survfit"
                         and r.stat_name == "label" and r.variable is None), None)
     caption = layout.caption or \
-        f"Survival{' by ' + group_label.lower() if group_label is not None else ''}."
+        f"Survival{' by ' + in_sentence(group_label) if group_label is not None else ''}."
     return Table(caption, (Row(tuple(header)),), tuple(body),
                  tuple(_km_footnotes(records, about, endpoints, units, layout)))
 
