@@ -49,8 +49,10 @@ def _p_text(p, p_digits: int) -> str:
 def _test_records(result, variable: str, group: str, context) -> list[Result]:
     from cohortpress.kit.records import hypothesis_test_records
 
-    return hypothesis_test_records(result, context.format_p(result.p_value),
-                                   variable=variable, group=group)
+    records = hypothesis_test_records(result, context.format_p(result.p_value),
+                                      variable=variable, group=group)
+    # the figure shows the p-value only: its statistic and df are not part of the section
+    return [r for r in records if r.stat_name not in ("statistic", "df")]
 
 
 def _left_out(groups, with_data, variable: str) -> list[Result]:
