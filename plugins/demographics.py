@@ -34,6 +34,7 @@ from cohortpress.api.blocks import Table
 from cohortpress.api.options import Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
+from cohortpress.kit.records import hypothesis_test_records
 from cohortpress.kit.table1 import (Table1Layout, VariableLayout, applicable_columns,
                                     format_summary, table1_from_records)
 from pydantic import Field
@@ -133,7 +134,32 @@ class _Summariser:
 
     @property
     def show_smd(self) -> bool:
-        return self.options.smd and len(self.groups.levels) == 2
+        return self.options.smd and len(self.groups.levels) >= 2
+
+    def group_levels(self, applicable) -> list[str]:
+        """The groups (not the overall column) a variable applies to."""
+        return [lv for j, lv in enumerate(self.groups.levels) if applicable[j]]
+
+    def leave_out(self, spec, level: str, reason: str) -> None:
+        """Record that a test leaves out a group the header shows, and why."""
+        self.results.append(Result("test", "not.tested.group", reason, variable=spec.variable,
+                                   group=self.groups.variable, group_level=level))
+
+    def empty_reason(self, level: str, what: str) -> str:
+        size = self.groups.sizes[list(self.groups.levels).index(level)]
+        return "no patients in this subset" if size == 0 else what
+
+    def record_smd(self, spec, pairs) -> None:
+        """The SMD of two groups, or with three or more the largest pairwise SMD (a
+        ``smd.method`` record says so)."""
+        values = [v for v in pairs if np.isfinite(v)]
+        if not values:
+            return
+        smd = max(values)
+        self.record("test", spec.variable, None, None, "smd", smd, fmt_num(smd, 2))
+        if len(self.groups.levels) > 2:
+            self.record("test", spec.variable, None, None, "smd.method",
+                        "maximum pairwise")
 
     # variables -------------------------------------------------------------------------
 
@@ -220,7 +246,7 @@ class _Summariser:
             if not applicable[j]:
                 continue
             if j < len(self.groups.levels):
-                samples.append(present)
+                samples.append((self.groups.levels[j], present))
             if len(present) == 0:
                 self.record("continuous", spec.variable, None, j, "N", 0)
                 self.record("continuous", spec.variable, None, j, "N_miss",
@@ -260,21 +286,25 @@ class _Summariser:
             raise DataError(f"exclude_from_test names levels {sorted(unknown)} that are not "
                             f"among {levels}", column=spec.variable)
         table = table[keep, :] if len(table) else table
-        if spec.test_missing and info.missing_label not in spec.exclude_from_test:
+        tests_missing = spec.test_missing and info.missing_label not in spec.exclude_from_test
+        if tests_missing:
             table = np.vstack([table, np.asarray(group_missing)[None, :]])
-        if self.show_smd and table.shape[1] == 2:
-            from cohortpress.stats.comparisons import smd_categorical
-
-            sums = table.sum(axis=0)
-            if (sums > 0).all():
-                smd = smd_categorical(table[:, 0] / sums[0], table[:, 1] / sums[1])
-                self.record("test", spec.variable, None, None, "smd", smd, fmt_num(smd, 2))
+        tested_levels = self.group_levels(applicable)
+        with_data = table.sum(axis=0) > 0 if table.size else np.zeros(0, dtype=bool)
+        if self.show_smd:
+            self.categorical_smd(spec, table[:, with_data] if table.size else table)
         if not self.show_p:
             return
         test = spec.test if spec.test != "auto" else \
             ("none" if spec.applies_to and len(group_counts) < 2 else "fisher")
         if test == "none" or table.shape[1] < 2:
             return
+        self.record_test_choices(spec, info, tests_missing)
+        if table.size and not with_data.all() and with_data.sum() >= 2:
+            for level, has_data in zip(tested_levels, with_data):
+                if not has_data:
+                    self.leave_out(spec, level, self.empty_reason(level, "no values tested"))
+            table = table[:, with_data]
         if test not in ("fisher", "chisq", "chisq_yates"):
             raise DataError(f"test '{test}' is for continuous variables; use fisher, chisq or "
                             f"chisq_yates for '{spec.variable}'", column=spec.variable)
@@ -285,6 +315,26 @@ class _Summariser:
             return
         self.add_test(spec, result)
 
+    def categorical_smd(self, spec, table: np.ndarray) -> None:
+        from itertools import combinations
+
+        from cohortpress.stats.comparisons import smd_categorical
+
+        if table.ndim != 2 or table.shape[1] < 2:
+            return
+        shares = table / table.sum(axis=0)
+        self.record_smd(spec, [smd_categorical(shares[:, a], shares[:, b])
+                               for a, b in combinations(range(table.shape[1]), 2)])
+
+    def record_test_choices(self, spec, info, tests_missing: bool) -> None:
+        """Records of the choices that change a categorical test's p-value: the levels
+        left out of it and whether unknown values were tested as a category."""
+        where = dict(variable=spec.variable, group=self.groups.variable)
+        for level in spec.exclude_from_test:
+            self.results.append(Result("test", "excluded.level", level, **where))
+        if tests_missing:
+            self.results.append(Result("test", "test.missing", True, **where))
+
     def run_categorical_test(self, test: str, table: np.ndarray):
         from cohortpress.stats import comparisons
 
@@ -294,11 +344,15 @@ class _Summariser:
         return comparisons.chisq_test(table, correct=(test == "chisq_yates"))
 
     def continuous_test(self, spec, samples) -> None:
+        from itertools import combinations
+
         from cohortpress.stats import comparisons
 
-        if self.show_smd and len(samples) == 2 and all(len(s) > 1 for s in samples):
-            smd = comparisons.smd_continuous(samples[0], samples[1])
-            self.record("test", spec.variable, None, None, "smd", smd, fmt_num(smd, 2))
+        levels, samples = zip(*samples) if samples else ((), ())
+        if self.show_smd:
+            usable = [s for s in samples if len(s) > 1]
+            self.record_smd(spec, [comparisons.smd_continuous(a, b)
+                                   for a, b in combinations(usable, 2)])
         if not self.show_p or len(samples) < 2:
             return
         test = spec.test
@@ -306,10 +360,13 @@ class _Summariser:
             test = "wilcoxon" if len(samples) == 2 else "kruskal"
         if test == "none":
             return
-        empty = [lv for lv, s in zip(self.groups.levels, samples) if len(s) == 0]
-        if empty:
+        empty = [lv for lv, s in zip(levels, samples) if len(s) == 0]
+        if len(samples) - len(empty) < 2:
             self.untestable(spec, f"no values in group {', '.join(empty)}")
             return
+        for level in empty:
+            self.leave_out(spec, level, self.empty_reason(level, "no known values"))
+        samples = [s for s in samples if len(s)]
         two_only = {"t_test": "t", "welch": "Welch t", "wilcoxon": "Wilcoxon rank-sum"}
         if test in two_only and len(samples) != 2:
             raise DataError(f"the {two_only[test]} test compares two groups, there are "
@@ -346,15 +403,8 @@ class _Summariser:
         if label not in names:
             names.append(label)
         where = dict(variable=spec.variable, group=self.groups.variable)
-        self.results.append(Result("test", "p.value", result.p_value,
-                                   formatted=self.context.format_p(result.p_value), **where))
-        self.results.append(Result("test", "method", method, **where))
-        if result.statistic is not None:
-            self.results.append(Result("test", "statistic", result.statistic, **where))
-        if result.df is not None:
-            self.results.append(Result("test", "df", result.df, **where))
-        if result.note:
-            self.results.append(Result("test", "note", result.note, **where))
+        formatted = self.context.format_p(result.p_value)
+        self.results.extend(hypothesis_test_records(result, formatted, **where))
 
     # records ---------------------------------------------------------------------------
 
@@ -372,7 +422,7 @@ class _Summariser:
         if not self.tests_by_method:
             return []
         groups = " and ".join(self.groups.levels) if len(self.groups.levels) == 2 else \
-            f"the {len(self.groups.levels)} {self.groups.label.lower()} groups"
+            f"the {len(self.groups.levels)} {in_sentence(self.groups.label)} groups"
         parts = [f"{_method_in_sentence(method)} for {_join(in_sentence(n) for n in names)}"
                  for method, names in self.tests_by_method.items()]
         sentence = (f"Characteristics were compared between {groups} with "
@@ -456,6 +506,7 @@ def run(cohort, options: DemographicsOptions, context: SectionContext):
     by = options.by if options.by is not None else cohort.group
     groups = group_cohort(cohort, by)
     summariser = _Summariser(cohort, options, context, groups)
+    _refuse_repeats(_row_specs(options), context)
     for spec in _row_specs(options):
         summariser.add(spec)
     summariser.add_groups()
@@ -463,6 +514,18 @@ def run(cohort, options: DemographicsOptions, context: SectionContext):
     warnings = [f"Group '{g}' has no patients." for g in groups.empty_groups()]
     return context.section(blocks=tables, results=summariser.results,
                            methods=summariser.methods(), warnings=tuple(warnings))
+
+
+def _refuse_repeats(specs: list[RowSpec], context: SectionContext) -> None:
+    """A variable listed twice would give two rows whose records cannot be told apart."""
+    seen: set[str] = set()
+    for i, spec in enumerate(specs):
+        if spec.variable in seen:
+            raise DataError(f"'{spec.variable}' is listed twice; list each variable once "
+                            f"(a second row of the same variable would have records that "
+                            f"cannot be told apart)",
+                            key=f"section '{context.id}'.variables[{i}]")
+        seen.add(spec.variable)
 
 
 @hookimpl

@@ -24,7 +24,7 @@ from cohortpress.api.blocks import Figure
 from cohortpress.api.options import Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
-from cohortpress.common.formatting import format_p
+from cohortpress.common.formatting import format_p, in_sentence
 from cohortpress.data.grouping import group_cohort
 from cohortpress.kit.records import Records
 
@@ -47,14 +47,36 @@ def _p_text(p, p_digits: int) -> str:
 
 
 def _test_records(result, variable: str, group: str, context) -> list[Result]:
-    names = dict(variable=variable, group=group)
-    return [Result("test", "p.value", result.p_value,
-                   formatted=context.format_p(result.p_value), **names),
-            Result("test", "method", result.method, **names)]
+    from cohortpress.kit.records import hypothesis_test_records
+
+    records = hypothesis_test_records(result, context.format_p(result.p_value),
+                                      variable=variable, group=group)
+    # the figure shows the p-value only: its statistic and df are not part of the section
+    return [r for r in records if r.stat_name not in ("statistic", "df")]
+
+
+def _left_out(groups, with_data, variable: str) -> list[Result]:
+    """``not.tested.group`` for each group the test could not use, with the reason."""
+    return [Result("test", "not.tested.group",
+                   "no patients in this subset" if size == 0 else "no known values",
+                   variable=variable, group=groups.variable, group_level=level)
+            for level, size, used in zip(groups.levels, groups.sizes, with_data) if not used]
+
+
+def _left_out_text(records: Records, figure_layout: "DistributionLayout") -> str:
+    """The caption's sentence on each group the test left out, from the records."""
+    texts = []
+    for r in records.select(context="test", stat_name="not.tested.group",
+                            variable=figure_layout.variable, group=figure_layout.group):
+        texts.append(f"{r.group_level}: no patients in this subset; not tested."
+                     if r.stat == "no patients in this subset"
+                     else f"The test leaves out {r.group_level} ({r.stat}).")
+    return " ".join(texts)
 
 
 def _test_sentence(info, method: str) -> str:
-    return f"The distribution of {info.label.lower()} was compared between groups with {method}."
+    return (f"The distribution of {in_sentence(info.label)} was compared between groups "
+            f"with {method}.")
 
 
 def run(cohort, options: DistributionOptions, context: SectionContext):
@@ -96,6 +118,7 @@ def _bar_records(cohort, options: DistributionOptions, info, groups, context):
         result = comparisons.fisher_test(counts) if test == "fisher" else \
             comparisons.chisq_test(counts, correct=False)
         results += _test_records(result, options.variable, groups.variable, context)
+        results += _left_out(groups, counts.sum(axis=0) > 0, options.variable)
         methods.append(_test_sentence(info, result.method))
     return results, methods
 
@@ -124,8 +147,8 @@ def layout(cohort, options: DistributionOptions, context: SectionContext) -> Dis
     info = cohort.variable(options.variable)
     by = options.by if options.by is not None else cohort.group
     group_label = cohort.variable(by).label if by is not None else ""
-    caption = options.caption or f"Distribution of {info.label.lower()} by " \
-                                 f"{group_label.lower()}."
+    caption = options.caption or f"Distribution of {in_sentence(info.label)} by " \
+                                 f"{in_sentence(group_label)}."
     default_ylabel = "Patients (%)" if options.plot == "bars" else info.label_with_unit()
     return DistributionLayout(variable=options.variable, group=by, caption=caption,
                               ylabel=options.ylabel or default_ylabel,
@@ -157,7 +180,7 @@ def figures_from_records(results, figure_layout: DistributionLayout) -> list[Fig
     alt = "; ".join(f"{g}: " + ", ".join(f"{lv} {int(counts[i, j])}"
                                           for i, lv in enumerate(categories))
                     for j, g in enumerate(groups))
-    return [_figure(png, alt, figure_layout)]
+    return [_figure(png, alt, figure_layout, _left_out_text(records, figure_layout))]
 
 
 def _test_stat(records: Records, figure_layout: DistributionLayout, stat_name: str):
@@ -165,9 +188,10 @@ def _test_stat(records: Records, figure_layout: DistributionLayout, stat_name: s
                         group=figure_layout.group)
 
 
-def _figure(png: bytes, alt: str, figure_layout: DistributionLayout) -> Figure:
-    return Figure(png, figure_layout.caption, f"{figure_layout.caption} {alt}.",
-                  width_mm=figure_layout.width_mm)
+def _figure(png: bytes, alt: str, figure_layout: DistributionLayout,
+            left_out: str = "") -> Figure:
+    caption = f"{figure_layout.caption} {left_out}" if left_out else figure_layout.caption
+    return Figure(png, caption, f"{caption} {alt}.", width_mm=figure_layout.width_mm)
 
 
 # --------------------------------------------------------------------------- dots
@@ -202,6 +226,7 @@ def _dots(cohort, options: DistributionOptions, info, groups, context):
         result = comparisons.wilcoxon_rank_sum(*present[:2]) if test == "wilcoxon" and \
             len(present) == 2 else comparisons.kruskal_test(present)
         results += _test_records(result, options.variable, groups.variable, context)
+        results += _left_out(groups, [len(s) > 0 for s in samples], options.variable)
         methods.append(_test_sentence(info, f"the {result.method}"))
     figure_layout = layout(cohort, options, context)
     records = Records(results)
@@ -213,7 +238,8 @@ def _dots(cohort, options: DistributionOptions, info, groups, context):
                            annotation=annotation, width_mm=options.width_mm)
     alt = "; ".join(f"{g}: median {np.median(s):.3g} of {len(s)} patients"
                     for g, s in zip(groups.levels, samples) if len(s))
-    return results, methods, [_figure(png, alt, figure_layout)]
+    return results, methods, [_figure(png, alt, figure_layout,
+                                      _left_out_text(records, figure_layout))]
 
 
 @hookimpl

@@ -17,7 +17,7 @@ from cohortpress.api.blocks import Footnote, Row, Table
 from cohortpress.api.options import EndpointName, Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
-from cohortpress.common.formatting import fmt_n_percent, fmt_num
+from cohortpress.common.formatting import fmt_n_percent, fmt_num, in_sentence
 from cohortpress.kit.records import Records
 
 
@@ -43,12 +43,15 @@ def overview_records(cohort, options: OverviewOptions) -> list[Result]:
     by-variable (patients in no group; not ``N_miss``, which the methods paragraph
     reports as missing data of the variables compared); per endpoint (``variable``),
     ``n.event``, ``min`` and ``max`` of the follow-up time overall and per group
-    (``min``/``max`` only for a group with patients).
+    (``min``/``max`` only for a group with patients); ``N_filter_unknown`` per variable
+    ``cohort.filter`` compares (the patients it removed for an unknown value).
     """
     from cohortpress.stats.summaries import categorical_counts
 
     by = options.by or cohort.group
     results = [Result("overview", "N", cohort.n)]
+    results += [Result("overview", "N_filter_unknown", n, variable=name)
+                for name, n in cohort.filter_unknown if n > 0]
     if not by:
         return results + _endpoint_records(cohort, options, None, [], [])
     groups = list(cohort.variable(by).levels)
@@ -93,6 +96,7 @@ class OverviewLayout:
     caption: str
     percent_digits: int
     filter_text: str = ""
+    variable_labels: tuple[tuple[str, str], ...] = ()  # of the variables the filter tests
 
 
 def layout(cohort, options: OverviewOptions, context: SectionContext) -> OverviewLayout:
@@ -103,7 +107,9 @@ def layout(cohort, options: OverviewOptions, context: SectionContext) -> Overvie
     return OverviewLayout(by=by or None, by_label=cohort.variable(by).label if by else "",
                           endpoints=endpoints, caption=options.caption,
                           percent_digits=context.percent_digits,
-                          filter_text=cohort.filter_text or "")
+                          filter_text=cohort.filter_text or "",
+                          variable_labels=tuple((name, cohort.variable(name).label)
+                                                for name, _ in cohort.filter_unknown))
 
 
 def tables_from_records(results, table_layout: OverviewLayout) -> list[Table]:
@@ -132,9 +138,21 @@ def tables_from_records(results, table_layout: OverviewLayout) -> list[Table]:
             _range(stat("min", name, g), stat("max", name, g)) for g in columns], indent=1))
     notes = []
     if table_layout.filter_text:
-        notes.append(Footnote(f"Restricted to patients with {table_layout.filter_text}."))
+        notes.append(Footnote(f"Restricted to patients with {table_layout.filter_text}"
+                              f"{_filter_unknown_clause(records, table_layout)}."))
+    notes += [Footnote(f"{g}: no patients in this subset.") for g, n in zip(groups, sizes[1:])
+              if n == 0]
     return [Table(table_layout.caption, (Row.of("", "Overall", *groups),), tuple(body),
                   tuple(notes))]
+
+
+def _filter_unknown_clause(records: Records, table_layout: OverviewLayout) -> str:
+    """``; the filter also removed 8 patients with unknown stage``, from the records."""
+    labels = dict(table_layout.variable_labels)
+    parts = [f"{r.stat} patient{'s' if r.stat != 1 else ''} with unknown "
+             f"{in_sentence(labels.get(r.variable, r.variable))}"
+             for r in records.select(context="overview", stat_name="N_filter_unknown")]
+    return f"; the filter also removed {' and '.join(parts)}" if parts else ""
 
 
 def _range(low, high) -> str:

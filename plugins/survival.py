@@ -142,6 +142,7 @@ class _SurvivalSection:
                 self.record(name, None, group, group_level, "n", 0)
                 self.record(name, None, group, group_level, "n.event", 0)
                 self.warnings.append(f"{endpoint.label}: group '{level}' has no patients.")
+                self.empty_group_record("survdiff", name, level)
                 continue
             fit = kaplan_meier(time, event, self.options.conf_type, self.options.conf_level)
             self.add_row(name, endpoint, level, group_level, fit, time, event)
@@ -257,8 +258,28 @@ class _SurvivalSection:
                                        formatted=formatted if stat == "p.value" else None))
         self.results.append(Result("survdiff", "method", result.method, variable=endpoint.name,
                                    group=self.by))
+        self.results += self.weight_records(endpoint.name)
         if self.options.pairwise and len(present) > 2:
             self.add_pairwise(endpoint, mask, strata)
+
+    def empty_group_record(self, context: str, name: str, level: str) -> None:
+        """A group the table shows with no patients: recorded as left out of the test."""
+        if self.show_p:
+            self.results.append(Result(context, "not.tested.group",
+                                       "no patients in this subset", variable=name,
+                                       group=self.by, group_level=level))
+
+    def weight_records(self, name: str) -> list[Result]:
+        """The Fleming–Harrington exponents of the test's weights (0 and 0: the
+        log-rank test) and, for a stratified test, the strata variable and its label."""
+        where = dict(variable=name, group=self.by)
+        out = [Result("survdiff", "rho", float(self.options.rho), **where),
+               Result("survdiff", "gamma", float(self.options.gamma), **where)]
+        if self.options.strata is not None:
+            out += [Result("survdiff", "strata", self.options.strata, **where),
+                    Result("survdiff", "strata.label",
+                           self.cohort.variable(self.options.strata).label, **where)]
+        return out
 
     def add_pairwise(self, endpoint, mask, strata) -> None:
         from cohortpress.stats.logrank import pairwise_logrank
@@ -303,6 +324,11 @@ class _SurvivalSection:
         for i, level in enumerate(self.groups.levels):
             mask = self.groups.codes == i
             if not mask.any():
+                for stat in ("n", "n.event", "n.competing"):
+                    self.results.append(Result("cuminc", stat, 0, variable=name, group=self.by,
+                                               group_level=level))
+                self.warnings.append(f"{endpoint.label}: group '{level}' has no patients.")
+                self.empty_group_record("cuminc", name, level)
                 continue
             fit = cumulative_incidence(endpoint.time[mask], endpoint.status[mask], cause=1)
             marks = cif_at(fit, self.landmarks, self.options.conf_level) if self.landmarks \
@@ -353,18 +379,40 @@ class _SurvivalSection:
             if p:
                 annotation = f"Log-rank p {p if p[0] in '<>' else '= ' + p}"
         risk_times = self.risk_times(endpoint)
+        if self.options.risk_table:
+            self.add_risk_table_records(name, curves, drawn, risk_times)
         png = step_figure(drawn, xlabel=self.options.xlabel or f"Time ({endpoint.unit})",
                           ylabel=f"{endpoint.label} (%)", xmax=self.options.xmax,
                           risk_times=risk_times if self.options.risk_table else None,
                           annotation=annotation, ci_bands=self.options.ci_bands,
                           median_line=self.options.median_line, width_mm=self.options.width_mm)
         caption = self.options.figure_captions.get(
-            name, f"Kaplan\u2013Meier estimates of {endpoint.label.lower()}"
-                  f"{' by ' + self.groups.label.lower() if self.groups.variable else ''}.")
+            name, f"Kaplan\u2013Meier estimates of {in_sentence(endpoint.label)}"
+                  f"{' by ' + in_sentence(self.groups.label) if self.groups.variable else ''}.")
         alt = (f"Kaplan-Meier curves of {endpoint.label} over {endpoint.unit}"
                f"{' for ' + ', '.join(l for l, _ in curves) if len(curves) > 1 else ''}"
                f"{'; ' + annotation if annotation else ''}.")
         return Figure(png, caption, alt, width_mm=self.options.width_mm, name=name)
+
+    def add_risk_table_records(self, name, curves, drawn, times) -> None:
+        """The numbers of the risk table under the figure, as records (context
+        ``risktable``, the time as ``variable_level``): per curve and time, ``n.risk``
+        (patients whose time is at or after t, as printed), and ``n.event.cum`` and
+        ``n.censor.cum`` (events and censorings at or before t)."""
+        from cohortpress.kit.figures import at_risk
+
+        for (level, fit), curve in zip(curves, drawn):
+            group_level = level if self.groups.variable is not None else None
+            group = self.by if group_level is not None else None
+            n_risk = at_risk(curve, times)
+            for k, t in enumerate(times):
+                upto = fit.time <= t
+                for stat, value in (("n.risk", n_risk[k]),
+                                    ("n.event.cum", int(fit.n_event[upto].sum())),
+                                    ("n.censor.cum", int(fit.n_censor[upto].sum()))):
+                    self.results.append(Result("risktable", stat, int(value), variable=name,
+                                               variable_level=float(t), group=group,
+                                               group_level=group_level))
 
     def curve(self, label, fit):
         from cohortpress.kit.figures import Curve
@@ -393,7 +441,7 @@ class _SurvivalSection:
                           ylabel="Cumulative incidence (%)", xmax=self.options.xmax,
                           annotation=annotation, ylim=(0.0, float(top)),
                           width_mm=self.options.width_mm, legend_loc="upper left")
-        return Figure(png, f"Cumulative incidence of {endpoint.label.lower()} with competing "
+        return Figure(png, f"Cumulative incidence of {in_sentence(endpoint.label)} with competing "
                            f"risks.",
                       f"Cumulative incidence curves of {in_sentence(endpoint.label)} over "
                       f"{endpoint.unit} for {', '.join(label for label, _ in curves)}"
@@ -418,9 +466,14 @@ class _SurvivalSection:
             sentences.append("; ".join(definitions) + "; patients without an event were "
                              "censored at last contact.")
         if self.test_method:
-            strat = f", stratified by {self.cohort.variable(self.options.strata).label.lower()}" \
-                if self.options.strata else ""
-            sentences.append(f"Groups were compared with the {self.test_method.lower()}{strat}.")
+            strat = "" if not self.options.strata else \
+                f", stratified by {in_sentence(self.cohort.variable(self.options.strata).label)}"
+            weights = (f", with Fleming–Harrington weights (rho = {self.options.rho:g}, "
+                       f"gamma = {self.options.gamma:g})"
+                       if (self.options.rho or self.options.gamma)
+                       and "Fleming" not in self.test_method else "")
+            sentences.append(f"Groups were compared with the {in_sentence(self.test_method)}"
+                             f"{strat}{weights}.")
         if self.options.followup:
             sentences.append("Median follow-up was estimated by the reverse Kaplan\u2013Meier "
                              "method.")

@@ -160,4 +160,5 @@ def test_the_kits_regression_table_builds_from_model_columns_through_records():
     assert [c.text for c in table.header()[1].cells] == ["HR (95% CI)", "p-value"] * 2
     assert table.footnotes() == [Footnote("Likelihood-ratio test.", "a"),
                                  Footnote("separation.", "b")]
-    assert len(table.results) == 4 * 7 and len(table.term_records()) == 10
+    # ten records per estimate (log and exponentiated scales) and one record of the scales
+    assert len(table.results) == 4 * 10 + 1 and len(table.term_records()) == 10

@@ -79,6 +79,12 @@ class Cohort:
         The patient-id column and the default grouping variable.
     source : Path
         The cohort file; ``sha256`` its digest, for the provenance appendix.
+    filter_text : str
+        ``cohort.filter`` (and a section's subset) in words.
+    filter_unknown : tuple of (str, int)
+        Per variable a ``cohort.filter`` condition tests, the patients it removed because
+        their value is unknown (a condition such as ``stage != "IV"`` cannot hold for them),
+        which the filter's text does not say.
     """
 
     data: pd.DataFrame
@@ -90,6 +96,7 @@ class Cohort:
     sha256: str = ""
     n_rows_read: int = 0
     filter_text: str = ""
+    filter_unknown: tuple[tuple[str, int], ...] = ()
 
     @property
     def n(self) -> int:

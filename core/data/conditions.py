@@ -121,6 +121,22 @@ def apply_filters(config: Config, frame: pd.DataFrame, infos: dict[str, Variable
     return frame.loc[keep].reset_index(drop=True), "; ".join(texts)
 
 
+def filter_unknowns(config: Config, frame: pd.DataFrame) -> tuple[tuple[str, int], ...]:
+    """Per variable that ``cohort.filter`` compares with a value, the patients with an
+    unknown value, whom the filter removes (no comparison holds for an unknown value).
+
+    Conditions on missingness (``missing = ...``) are left out: they state what they do to
+    unknown values. Call it with the frame before filtering; variables in the order of
+    the conditions, each once.
+    """
+    counts: dict[str, int] = {}
+    for cond in config.cohort.filter or ():
+        if cond.missing is not None or cond.variable not in frame.columns:
+            continue
+        counts.setdefault(cond.variable, int(frame[cond.variable].isna().sum()))
+    return tuple(counts.items())
+
+
 def describe_condition(cond: Condition) -> str:
     """A condition in words, for the methods and the filter note: "age ≥ 1"."""
     for key, word in (("eq", "="), ("ne", "≠"), ("lt", "<"), ("le", "≤"), ("gt", ">"),

@@ -23,7 +23,7 @@ from cohortpress.common.suggest import did_you_mean
 from cohortpress.config.schema import Config, VariableSettings
 from cohortpress.data.cohort import Cohort, VariableInfo
 from cohortpress.data.columns import ColumnTyper, check_ids, check_level_counts, column_roles
-from cohortpress.data.conditions import apply_filters
+from cohortpress.data.conditions import apply_filters, filter_unknowns
 from cohortpress.data.derive import Deriver, derivation_order, derived_sources
 from cohortpress.data.endpoints import build_endpoint
 
@@ -82,6 +82,7 @@ def build_cohort(config: Config, raw_data: pd.DataFrame, *, file_labels: Mapping
         deriver.derive(name)
     frame, infos = deriver.frame, deriver.infos
     check_level_counts(config, infos, [*used, config.cohort.group], file)
+    unknown_removed = filter_unknowns(config, frame)
     frame, filter_text = apply_filters(config, frame, infos)
     if config.cohort.group:
         _check_group(config, frame, infos, file)
@@ -89,7 +90,8 @@ def build_cohort(config: Config, raw_data: pd.DataFrame, *, file_labels: Mapping
                  for name, spec in config.endpoints.items()}
     return Cohort(data=frame, variables=infos, endpoints=endpoints, id_column=id_column,
                   group=config.cohort.group, source=config.cohort.path, sha256=sha256,
-                  n_rows_read=len(raw_data), filter_text=filter_text)
+                  n_rows_read=len(raw_data), filter_text=filter_text,
+                  filter_unknown=unknown_removed)
 
 
 def file_sha256(path: Path) -> str:

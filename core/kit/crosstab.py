@@ -21,7 +21,7 @@ from cohortpress.api.results import Result
 from cohortpress.api.sections import SectionContext
 from cohortpress.common.errors import StatisticsError
 from cohortpress.common.formatting import fmt_n_percent, format_p, in_sentence
-from cohortpress.kit.records import Records
+from cohortpress.kit.records import Records, hypothesis_test_records
 
 PERCENT_BASES = {"column": "column totals", "row": "row totals", "total": "the grand total"}
 
@@ -103,7 +103,7 @@ class CrosstabLayout:
         return cls(variable=spec.row_name if variable is None else variable,
                    group=spec.col_name if group is None else group,
                    col_label=spec.col_label,
-                   caption=spec.caption or f"{spec.row_name} by {spec.col_label.lower()}.",
+                   caption=spec.caption or f"{spec.row_name} by {in_sentence(spec.col_label)}.",
                    percent=spec.percent, percent_digits=spec.percent_digits,
                    p_digits=context.p_digits, totals=spec.totals, missing=spec.missing,
                    missing_label=spec.missing_label, row_header=spec.row_header,
@@ -231,6 +231,7 @@ def _test(spec: CrosstabSpec, counts: np.ndarray, context: SectionContext,
     if counts.shape[0] < 2 or counts.shape[1] < 2:
         return ""
     names = dict(variable=spec.row_name, group=spec.col_name)
+    _leave_out_empty_columns(spec, counts, results, names)
     try:
         if spec.test == "fisher":
             result = comparisons.fisher_test(counts, n_tables=spec.monte_carlo_tables,
@@ -240,18 +241,28 @@ def _test(spec: CrosstabSpec, counts: np.ndarray, context: SectionContext,
     except StatisticsError as exc:
         results.append(Result("test", "not.tested", str(exc), **names))
         return ""
-    results.append(Result("test", "p.value", result.p_value,
-                          formatted=context.format_p(result.p_value), **names))
-    results.append(Result("test", "method", result.method, **names))
-    if result.statistic is not None:
-        results.append(Result("test", "statistic", result.statistic, **names))
-    if result.df is not None:
-        results.append(Result("test", "df", result.df, **names))
-    if result.note:
-        results.append(Result("test", "note", result.note, **names))
+    results.extend(hypothesis_test_records(result, context.format_p(result.p_value),
+                                           **names))
     extra = f"; {result.note}" if result.note else ""
     return (f"The association of {in_sentence(spec.row_name)} with "
             f"{in_sentence(spec.col_label)} was tested with {result.method}{extra}.")
+
+
+def _leave_out_empty_columns(spec: CrosstabSpec, counts: np.ndarray, results: list[Result],
+                             names: dict) -> None:
+    """Record each column (group) the test cannot use, and why: no patients in the
+    section's subset, or none with a known value. (The test drops such a column; the table
+    shows it, so the footnote must say so.)"""
+    if (counts.sum(axis=0) > 0).sum() < 2:
+        return  # no test at all: "not.tested" says why
+    observed = {r.group_level: r.stat for r in results
+                if r.context == "crosstab" and r.stat_name == "N_obs" and r.group_level}
+    for j, col in enumerate(spec.col_levels):
+        if counts[:, j].sum() == 0:
+            reason = "no patients in this subset" if not observed.get(col) else \
+                "no known values"
+            results.append(Result("test", "not.tested.group", reason, group_level=col,
+                                  **names))
 
 
 # --------------------------------------------------------------------------- the table
@@ -334,10 +345,24 @@ class _CrosstabView:
         test_note = self.test_footnote()
         if test_note is not None:
             notes.insert(0, test_note)
+        notes += self.left_out_notes()
         if self.layout.percent != "none":
             known = " of patients with known values" if self.show_missing else ""
             notes.append(Footnote(f"Percentages are of {PERCENT_BASES[self.layout.percent]}"
                                   f"{known}, rounded."))
+        return notes
+
+    def left_out_notes(self) -> list[Footnote]:
+        """The columns the test could not use: an empty group, or one without known
+        values."""
+        notes = []
+        for r in self.records.select(context="test", stat_name="not.tested.group",
+                                     group=self.layout.group, **self.names):
+            if r.stat == "no patients in this subset":
+                notes.append(Footnote(f"{r.group_level}: no patients in this subset; "
+                                      f"not tested."))
+            else:
+                notes.append(Footnote(f"The test leaves out {r.group_level} ({r.stat})."))
         return notes
 
     def test_footnote(self) -> Footnote | None:

@@ -66,3 +66,26 @@ class Records:
         for record in self.select(**fields):
             seen.setdefault(getattr(record, field), None)
         return list(seen)
+
+
+def hypothesis_test_records(result, formatted_p: str | None, **names: Any) -> list[Result]:
+    """The ``test`` records of one hypothesis test (a :class:`~cohortpress.stats.common.
+    TestResult`): ``p.value``, ``method``, and ``statistic``, ``df`` and ``note`` where the
+    test has them.
+
+    A p-value simulated by Monte Carlo adds ``method.monte_carlo`` (``True``), ``n.tables``
+    and ``seed``, so that a reader of the results file can tell it from an exact one and
+    reproduce it.
+    """
+    out = [Result("test", "p.value", result.p_value, formatted=formatted_p, **names),
+           Result("test", "method", result.method, **names)]
+    for stat_name, value in (("statistic", result.statistic), ("df", result.df),
+                             ("note", result.note)):
+        if value is not None and value != "":
+            out.append(Result("test", stat_name, value, **names))
+    tables = getattr(result, "monte_carlo_tables", None)
+    if tables is not None:
+        out += [Result("test", "method.monte_carlo", True, **names),
+                Result("test", "n.tables", int(tables), **names),
+                Result("test", "seed", result.seed, **names)]
+    return out

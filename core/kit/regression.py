@@ -239,11 +239,13 @@ def model_records(terms: Sequence[Term], columns: Sequence[ModelColumn], *, cont
                   ratio_stat: str, digits: int, p_digits: int) -> list[Result]:
     """The records of the models' estimates, tests and counts, in the table's order.
 
-    Estimates (``estimate``, ``std.error``, ``statistic``, ``p.value``, the ratio,
-    ``conf.low``, ``conf.high``) by term and level, then per model the factors'
-    ``p.value.term`` and ``method.term``, and ``nobs`` and ``n.event`` by term.
+    First the :func:`scale_record`; then the estimates (``estimate``, ``std.error``,
+    ``statistic``, ``p.value``, the ratio, ``conf.low``, ``conf.high``, and ``estimate.exp``,
+    ``conf.low.log``, ``conf.high.log`` so that each limit has its estimate on the same
+    scale) by term and level, then per model the factors' ``p.value.term`` and
+    ``method.term``, and ``nobs`` and ``n.event`` by term.
     """
-    out = []
+    out = [scale_record(context_name, ratio_stat)]
     for term in terms:
         levels = list(zip(term.levels[1:], term.columns)) if term.is_factor \
             else [(None, term.columns[0])]
@@ -282,10 +284,31 @@ def _estimate_records(col, term, level, est, *, context_name, ratio_stat, digits
     for stat, value in (("estimate", est.estimate), ("std.error", est.std_error),
                         ("statistic", est.statistic), ("p.value", est.p_value),
                         (ratio_stat, est.ratio), ("conf.low", est.conf_low),
-                        ("conf.high", est.conf_high)):
+                        ("conf.high", est.conf_high), ("estimate.exp", est.ratio),
+                        ("conf.low.log", _log(est.conf_low)),
+                        ("conf.high.log", _log(est.conf_high))):
         formatted = text if stat == ratio_stat else (p_text if stat == "p.value" else None)
         out.append(Result(context_name, stat, float(value), formatted=formatted, **common))
     return out
+
+
+def _log(value: float) -> float:
+    """The natural log of a ratio's confidence limit (``-inf`` at 0, ``nan`` if unknown)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.log(value))
+
+
+def scale_record(context_name: str, ratio_stat: str) -> Result:
+    """The record that says which of a model's estimate records are on which scale.
+
+    ``estimate``, ``std.error``, ``conf.low.log`` and ``conf.high.log`` are on the scale of
+    the linear predictor (log hazard ratio, log odds ratio); ``estimate.exp``, the ratio
+    (``hr``, ``or``), ``conf.low`` and ``conf.high`` are exponentiated. The record's ``stat``
+    lists both, so a reader of ``results.json`` need not guess.
+    """
+    return Result(context_name, "scale",
+                  f"log: estimate, std.error, conf.low.log, conf.high.log; "
+                  f"exp: estimate.exp, {ratio_stat}, conf.low, conf.high")
 
 
 def layout_records(terms: Sequence[Term], columns: Sequence[ModelColumn], *,

@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 
 from cohortpress.api.blocks import Cell, Footnote, Row, Table
 from cohortpress.api.results import Result
-from cohortpress.common.formatting import fmt_num
+from cohortpress.common.formatting import fmt_num, in_sentence
 
 DASH = "\u2013"
 CONF_TYPE_TEXT = {"log": "log transform",
@@ -126,7 +126,7 @@ def _km_table(records, about, endpoints, layout: SurvivalLayout) -> Table:
     group_label = next((r.stat for r in records if r.context == "survfit"
                         and r.stat_name == "label" and r.variable is None), None)
     caption = layout.caption or \
-        f"Survival{' by ' + group_label.lower() if group_label is not None else ''}."
+        f"Survival{' by ' + in_sentence(group_label) if group_label is not None else ''}."
     return Table(caption, (Row(tuple(header)),), tuple(body),
                  tuple(_km_footnotes(records, about, endpoints, units, layout)))
 
@@ -145,9 +145,9 @@ def _km_row(row: _Row, layout: SurvivalLayout, show_p: bool) -> Row:
 
 def _km_footnotes(records, about, endpoints, units, layout: SurvivalLayout) -> list[Footnote]:
     notes = []
-    methods = [r.stat for r in records if r.context == "survdiff" and r.stat_name == "method"]
+    methods = [r for r in records if r.context == "survdiff" and r.stat_name == "method"]
     if methods:
-        notes.append(Footnote(f"{methods[-1]}.", "a"))
+        notes.append(Footnote(f"{_test_text(records, methods[-1])}.", "a"))
     if layout.landmarks:
         conf_level = about[("survfit", endpoints[0], "conf.level")]
         conf_type = about[("survfit", endpoints[0], "conf.type")]
@@ -157,11 +157,34 @@ def _km_footnotes(records, about, endpoints, units, layout: SurvivalLayout) -> l
         default = " (R survival's default)" if conf_type == "log" and \
             layout.estimate != "se" else ""
         notes.append(Footnote(f"Kaplan\u2013Meier estimates in percent, with {est}{default}."))
+    notes += _empty_group_notes(records, "survdiff")
     if layout.median:
         notes.append(Footnote("NR: not reached."))
     if units & {"years", "months"}:
         notes.append(Footnote("Time in years of 365.25 days (months of 365.25/12 days)."))
     return notes + _endpoint_notes(records, about, layout)
+
+
+def _empty_group_notes(records, context: str, name: str | None = None) -> list[Footnote]:
+    """``MPAL: no patients in this subset; not tested.``, once per group."""
+    levels = dict.fromkeys(r.group_level for r in records if r.context == context
+                           and r.stat_name == "not.tested.group"
+                           and (name is None or r.variable == name))
+    return [Footnote(f"{level}: no patients in this subset; not tested.") for level in levels]
+
+
+def _test_text(records, method: Result) -> str:
+    """The test's name with what changes its p-value: the strata it was stratified by and
+    its Fleming–Harrington weights when the name does not give them."""
+    mine = {r.stat_name: r.stat for r in records if r.context == "survdiff"
+            and r.variable == method.variable and r.group == method.group}
+    text = method.stat
+    if mine.get("strata.label") is not None:
+        text += f", stratified by {in_sentence(mine['strata.label'])}"
+    rho, gamma = mine.get("rho") or 0, mine.get("gamma") or 0
+    if (rho or gamma) and "Fleming" not in text:
+        text += f", with Fleming–Harrington weights (rho = {rho:g}, gamma = {gamma:g})"
+    return text
 
 
 def _endpoint_notes(records, about, layout: SurvivalLayout) -> list[Footnote]:
@@ -220,16 +243,19 @@ def _cuminc_table(records, about, name: str, layout: SurvivalLayout) -> Table:
     rows = []
     for level in levels:
         estimates = [r.formatted for r in mine if r.group_level == level
-                     and r.stat_name == "estimate" and r.variable_level is not None]
+                     and r.stat_name == "estimate" and r.variable_level is not None] \
+            or [DASH] * len(layout.landmarks)
         rows.append(Row.of(level, counts[(level, "n")], counts[(level, "n.event")],
                            counts[(level, "n.competing")], *estimates, indent=0))
-    notes = [Footnote("Cumulative incidence by the Aalen\u2013Johansen estimator, with "
-                      "competing events as defined for the endpoint; confidence intervals "
-                      "on the log(\u2212log) scale.")]
+    spread = "standard errors" if layout.estimate == "se" else \
+        "confidence intervals on the log(\u2212log) scale"
+    notes = [Footnote(f"Cumulative incidence by the Aalen\u2013Johansen estimator, "
+                      f"with competing events as defined for the endpoint; {spread}.")]
     test = next((r for r in mine if r.stat_name == "p.value" and r.group_level is None), None)
     if test is not None and test.formatted:
         method = next(r.stat for r in mine if r.stat_name == "method")
         notes.append(Footnote(f"{method}: p {_p_phrase(test.formatted)}."))
+    notes += _empty_group_notes(records, "cuminc", name)
     return Table(f"{about[('cuminc', name, 'label')]}: cumulative incidence with competing "
                  f"risks.", (header,), tuple(rows), tuple(notes), name=f"{name}-cuminc")
 

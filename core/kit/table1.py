@@ -15,7 +15,8 @@ from typing import Iterable, Sequence
 
 from cohortpress.api.blocks import Cell, Footnote, Row, Table
 from cohortpress.api.results import Result
-from cohortpress.common.formatting import fmt_n_percent, fmt_num, fmt_significant, format_p
+from cohortpress.common.formatting import (fmt_n_percent, fmt_num, fmt_significant, format_p,
+                                           in_sentence)
 from cohortpress.kit.records import Records
 
 #: The label of a continuous variable's statistic row.
@@ -110,7 +111,7 @@ class _Table1:
         if layout.overall and by is not None:
             self.columns.append(None)
         self.show_p = layout.p_value and len(self.groups) >= 2
-        self.show_smd = layout.smd and len(self.groups) == 2
+        self.show_smd = layout.smd and len(self.groups) >= 2
         self.marks: dict[str, str] = {}
         self.rows: list[Row] = []
 
@@ -277,6 +278,40 @@ class _Table1:
                                              group=self.layout.by)
                 if r.variable in variables]
 
+    def empty_group_notes(self) -> list[Footnote]:
+        """A group the header shows with no patients: said, with what that means."""
+        by = self.layout.by
+        return [Footnote(f"{level}: no patients in this subset; not tested.")
+                for level in self.groups
+                if self.records.stat(context="group", stat_name="N", variable=by, group=by,
+                                     group_level=level) == 0]
+
+    def choice_notes(self) -> list[Footnote]:
+        """Per variable, what changes its test's p-value or its SMD: levels excluded from
+        the test, unknown values tested, groups the test leaves out; the pairwise SMD."""
+        notes = []
+        by = self.layout.by
+        for variable in self.layout.variables:
+            where = dict(context="test", variable=variable.variable, group=by)
+            parts = []
+            excluded = [r.stat for r in self.records.select(stat_name="excluded.level", **where)]
+            if excluded:
+                parts.append(f"{', '.join(map(str, excluded))} excluded from the test")
+            if self.records.stat(stat_name="test.missing", **where):
+                parts.append(f"{in_sentence(variable.missing_label)} values tested as a "
+                             f"category")
+            left_out = [f"{r.group_level} ({r.stat})" for r in
+                        self.records.select(stat_name="not.tested.group", **where)
+                        if r.stat != "no patients in this subset"]
+            if left_out:
+                parts.append(f"the test leaves out {', '.join(left_out)}")
+            if parts and self.show_p:
+                notes.append(Footnote(f"{variable.label}: {'; '.join(parts)}."))
+        if self.show_smd and self.records.select(context="test", stat_name="smd.method"):
+            notes.append(Footnote("SMD: with three or more groups, the largest standardised "
+                                  "difference between any two groups."))
+        return notes
+
     def footnotes(self) -> list[Footnote]:
         shown = {variable.variable for variable in self.layout.variables}
         notes = []
@@ -295,7 +330,8 @@ class _Table1:
                                       variable=self.layout.by) if self.layout.by else 0
         if n_unknown:
             notes.append(Footnote(f"{n_unknown} patients with unknown "
-                                  f"{self.layout.group_label.lower()} are not shown."))
+                                  f"{in_sentence(self.layout.group_label)} are not shown."))
+        notes += self.empty_group_notes() + self.choice_notes()
         if any(self.layout.not_applicable in c.text for r in self.rows for c in r.cells):
             notes.append(Footnote(f"{self.layout.not_applicable}: not applicable."))
         return notes

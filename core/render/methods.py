@@ -178,8 +178,11 @@ def missing_data_paragraph(cohort: "Cohort", sections: Sequence[Section],
     sentences = []
     counts = missing_counts(sections)
     if by_kind[DESCRIPTIVE] or counts:
+        tested = _tested_missing(cohort, sections)
         text = ("Missing values were reported in their own row for each variable and were "
-                "not included in statistical tests unless stated otherwise")
+                + (f"not included in statistical tests, except for {_join(tested)}, whose "
+                   f"unknown values were tested as a category" if tested
+                   else "not included in any statistical test"))
         missing = [(name, n) for name, n in counts.items() if n > 0]
         if missing:
             listed = [f"{_variable_label(cohort, name)} ({n} patient{'s' if n != 1 else ''})"
@@ -191,10 +194,43 @@ def missing_data_paragraph(cohort: "Cohort", sections: Sequence[Section],
     regression = " ".join(by_kind[REGRESSION])
     if regression and "complete case" not in regression:
         sentences.append("Regression models were fitted to complete cases.")
+    excluded = _excluded_levels(cohort, sections)
+    if excluded:
+        sentences.append(f"Levels left out of a variable's test: {_join(excluded)}.")
     if cohort.filter_text:
         sentences.append(f"The analysis population was restricted to patients with "
-                         f"{cohort.filter_text} ({cohort.n} of {cohort.n_rows_read} records).")
+                         f"{cohort.filter_text} ({cohort.n} of {cohort.n_rows_read} records)"
+                         f"{_filter_unknown_clause(cohort)}.")
     return " ".join(sentences)
+
+
+def _filter_unknown_clause(cohort: "Cohort") -> str:
+    """What a filter removed for an unknown value, which its text does not say."""
+    removed = getattr(cohort, "filter_unknown", ()) or ()
+    parts = [f"{n} patient{'s' if n != 1 else ''} with unknown "
+             f"{_variable_label(cohort, name)}" for name, n in removed if n > 0]
+    return f"; the filter also removed {_join(parts)}" if parts else ""
+
+
+def _tested_missing(cohort: "Cohort", sections: Sequence[Section]) -> list[str]:
+    """The variables whose unknown values a test counted as a category (``test.missing``
+    records), once each."""
+    names = dict.fromkeys(r.variable for section in sections for r in section.results
+                          if r.context == "test" and r.stat_name == "test.missing" and r.stat)
+    return [_variable_label(cohort, name) for name in names]
+
+
+def _excluded_levels(cohort: "Cohort", sections: Sequence[Section]) -> list[str]:
+    """``level of variable`` for each level a test left out (``excluded.level``)."""
+    found: dict[str, list[str]] = {}
+    for section in sections:
+        for r in section.results:
+            if r.context == "test" and r.stat_name == "excluded.level":
+                levels = found.setdefault(r.variable, [])
+                if str(r.stat) not in levels:
+                    levels.append(str(r.stat))
+    return [f"{', '.join(levels)} of {_variable_label(cohort, name)}"
+            for name, levels in found.items()]
 
 
 def missing_counts(sections: Sequence[Section]) -> dict[str, int]:

@@ -27,6 +27,10 @@ class TestResult:
     note : str or None
         Anything the reader must know to reproduce the p-value, e.g. the number of Monte
         Carlo tables and the seed, or that an exact test fell back to an approximation.
+    monte_carlo_tables, seed : int or None
+        For a p-value simulated by Monte Carlo: the number of simulated tables and the
+        random seed (``None`` for a p-value computed exactly or from a distribution), so
+        that the results file can say which kind of p-value it holds.
     """
 
     __test__ = False  # not a pytest test class, despite the name
@@ -36,6 +40,8 @@ class TestResult:
     statistic: float | None = None
     df: float | None = None
     note: str | None = None
+    monte_carlo_tables: int | None = None
+    seed: int | None = None
 
 
 def design_matrix(X, names: Sequence[str]) -> tuple[np.ndarray, tuple[str, ...]]:

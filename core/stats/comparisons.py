@@ -148,7 +148,8 @@ def fisher_test(table, *, max_steps: int = DEFAULT_MAX_STEPS,
         simulated = fisher_monte_carlo(counts, n_tables=n_tables, seed=seed)
     return TestResult(method=FISHER_METHOD, p_value=simulated.p_value,
                       note=f"{simulated.note}; the exact computation would exceed "
-                           f"{max_steps:,} steps")
+                           f"{max_steps:,} steps",
+                      monte_carlo_tables=simulated.monte_carlo_tables, seed=simulated.seed)
 
 
 def chisq_test(table, correct: bool = True) -> TestResult:

@@ -208,4 +208,5 @@ def fisher_monte_carlo(table, n_tables: int = DEFAULT_MONTE_CARLO_TABLES,
     return TestResult(
         method=FISHER_METHOD,
         p_value=(1 + n_as_extreme) / (n_tables + 1),
-        note=f"Monte Carlo p-value from {n_tables:,} simulated tables (seed {seed})")
+        note=f"Monte Carlo p-value from {n_tables:,} simulated tables (seed {seed})",
+        monte_carlo_tables=n_tables, seed=seed)
