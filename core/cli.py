@@ -117,6 +117,12 @@ def _build(args) -> int:
 
     outcome = build(args.config, args.output, strict=args.strict,
                     progress=Progress(quiet=args.quiet))
+    if args.quiet:  # quiet silences progress, never the reason for a non-zero exit
+        for section in outcome.sections:
+            if section.failed:
+                reasons = [b.message for b in section.blocks if hasattr(b, "message")]
+                print(f"cohortpress: section '{section.id}' failed: "
+                      f"{reasons[0] if reasons else 'see the report'}", file=sys.stderr)
     return outcome.exit_code
 
 

@@ -445,8 +445,8 @@ def test_formulas_are_neutralised_in_the_spreadsheet(weird_build):
     header = [c.value for c in sheet[2]]
     assert "'=1+1" in header and "'@SUM(A1)" in header
     assert "two\nlines" in header
-    # The CSV export keeps the data as it was (it is data, not a spreadsheet).
-    assert ",=1+1," in (project.out / "tables" / "overview.csv").read_text()
+    # The CSV export too: it opens in a spreadsheet at a double click.
+    assert ",'=1+1," in (project.out / "tables" / "overview.csv").read_text()
 
 
 def test_unreadable_cohort_file_even_as_root(cp, tmp_path, capsys, monkeypatch):

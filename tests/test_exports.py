@@ -59,9 +59,10 @@ def test_csv_puts_every_header_in_its_column():
     assert rows[1] == ["Partner", "Arm", "", "Total"]
     assert rows[2] == ["", "A n (%)", "B n (%)[a]", ""]
     assert rows[4] == ["  t(4;11)", "10 (63%)", "1 (9%)", "11 (41%)"]
-    assert rows[6] == ["p", "0.004[b]", "-1.5", "+2"]  # CSV is data: nothing is quoted
+    # A CSV opens in a spreadsheet at a double click: formula triggers are quoted there too.
+    assert rows[6] == ["p", "0.004[b]", "'-1.5", "'+2"]
     assert rows[-3:] == [["a One partner not specified."], ["b Fisher's exact test."],
-                         ["@note: percentages are of column totals."]]
+                         ["'@note: percentages are of column totals."]]
 
 
 # --------------------------------------------------------------------------- Excel
@@ -142,8 +143,8 @@ def test_docx_tables_captions_and_notes(word):
     assert [c.text for c in table.rows[1].cells] == ["Partner", "A n (%)", "B n (%)a", "Total"]
     assert [c.text for c in table.rows[2].cells] == ["Chromosome 4", "11 (69%)", "1 (9%)",
                                                      "12 (44%)"]
-    # Word is no spreadsheet: the text is as the report shows it.
-    assert table.rows[4].cells[0].text == "=HYPERLINK(\"x\")"
+    # A Word table pasted into a spreadsheet evaluates its cells: quoted as in Excel.
+    assert table.rows[4].cells[0].text == "'=HYPERLINK(\"x\")"
     notes = [p.text for p in document.paragraphs if "Fisher" in p.text]
     assert notes == ["b\u2009Fisher's exact test.", "b\u2009Fisher's exact test."]
 

@@ -293,3 +293,172 @@ def test_no_machine_path_reaches_the_report_files(tmp_path):
         assert str(tmp_path) not in pdf_text.replace("\n", "")
     else:  # pragma: no cover
         pytest.skip("pdftotext (poppler-utils) is not installed; the PDF text was not checked")
+
+
+# --------------------------------------------------------------------------- formula cells
+
+TRIGGER_CSV = "".join(
+    line + (",note\n" if i == 0 else f",{['-1.5', '=cmd|x', '@SUM(A1)', '+1'][i % 4]}\n")
+    for i, line in enumerate(__import__("textwrap").dedent("""\
+    id,arm,sex,age,dx,relapse,death,trm,last,os_months,os_status
+    P1,A,M,34,2010-01-01,2011-01-01,2012-03-01,,2012-03-01,26.0,dead
+    P2,A,F,45,2010-02-01,,,,2015-01-01,59.0,alive
+    P3,B,F,50,2011-01-01,,2011-09-01,,2011-09-01,8.0,dead
+    P4,B,M,61,2011-05-01,,,2011-08-01,2016-01-01,3.0,dead
+    P5,A,U,99,2012-01-01,2013-06-01,,,2014-01-01,24.0,alive
+    P6,B,F,28,2012-03-01,,,,2017-03-01,60.0,alive
+    """).splitlines()))
+
+
+def _every_export_text(folder) -> list[str]:
+    """Every text of every table export: CSV fields, XLSX cells, DOCX paragraphs and cells."""
+    import csv
+
+    import openpyxl
+    from docx import Document
+
+    texts = []
+    for path in sorted(folder.glob("*.csv")):
+        with open(path, newline="", encoding="utf-8") as handle:
+            texts += [field for row in csv.reader(handle) for field in row]
+    for path in sorted(folder.glob("*.xlsx")):
+        for sheet in openpyxl.load_workbook(path).worksheets:
+            texts += [c.value for row in sheet.iter_rows() for c in row
+                      if isinstance(c.value, str)]
+    for path in sorted(folder.glob("*.docx")):
+        document = Document(path)
+        texts += [p.text for p in document.paragraphs]
+        texts += [c.text for t in document.tables for row in t.rows for c in row.cells]
+        texts.append(document.core_properties.title)
+    return texts
+
+
+def test_no_export_holds_a_formula_whatever_the_origin_of_the_text(cp, tmp_path):
+    """Config labels, level labels, data values, captions and the title, each starting with
+    a formula trigger, reach every export quoted; the report's own negative numbers (Unicode
+    minus) are left as they are."""
+    toml = cp.DEMO_TOML.replace('title = "Foundation demo"', 'title = "@title ' + "x" * 300
+                                + '"\nexports = ["xlsx", "docx"]')
+    toml = toml.replace('label = "Sex"', 'label = "=1+2 sex"').replace(
+        'labels = { F = "Female", M = "Male" }', 'labels = { F = "+Female", M = "-Male" }')
+    toml = toml.replace('label = "Overall survival"', 'label = "\\tOS"')
+    toml += ('[variables.note]\nlabel = "\\rnote"\n\n'
+             '[[section]]\nid = "demo"\nanalysis = "demographics"\ntitle = "-Demo"\n'
+             'variables = ["sex", "age", "note"]\ncaption = "=caption"\n\n'
+             '[[section]]\nid = "surv"\nanalysis = "survival"\nendpoints = ["os"]\n'
+             'caption = "@surv caption"\nlandmarks = [1]\n')
+    project = cp.Project(tmp_path / "p", toml=toml, csv=TRIGGER_CSV)
+    result = cp.run_cli_subprocess(["build", project.config, "--output", project.out, "-q"],
+                                   cwd=project.root)
+    assert result.code == 0, result.err
+    texts = _every_export_text(project.out / "tables")
+    seen = " ".join(texts)
+    for origin in ("'=1+2 sex", "'+Female", "'-Male", "'\tOS", "'\rnote", "'-1.5", "'=cmd|x",
+                   "'@SUM(A1)", "'=caption", "'@surv caption", "'@title"):
+        assert origin in seen, origin
+    formulas = [t for t in texts if t and t[0] in "=+-@\t\r"]
+    assert formulas == []
+
+
+# --------------------------------------------------------------------------- hostile places
+
+
+def _one_error(result) -> str:
+    assert result.code == 2, result.err
+    assert len(result.error_lines) == 1 and "Traceback" not in result.err, result.err
+    return result.error_lines[0]
+
+
+def test_an_output_path_that_is_a_file_is_one_line_and_exit_2(cp, tmp_path, capsys):
+    project = cp.Project(tmp_path / "p")
+    project.write("taken", "mine")
+    line = _one_error(cp.run_cli(["build", project.config, "-o", project.root / "taken"],
+                                 capsys))
+    assert "taken is a file, not a folder" in line
+    line = _one_error(cp.run_cli(["build", project.config, "-o",
+                                  project.root / "taken" / "sub"], capsys))
+    assert "taken is a file, so" in line
+    assert (project.root / "taken").read_text() == "mine"
+
+
+def test_a_symlink_inside_the_output_folder_is_replaced_never_followed(cp, tmp_path, capsys):
+    project = cp.Project(tmp_path / "p")
+    assert cp.run_cli(["build", project.config, "-o", project.out, "-q"], capsys).code == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    import shutil
+
+    shutil.rmtree(project.out / "tables")
+    (project.out / "tables").symlink_to(elsewhere)
+    (project.out / "results.json").unlink()
+    (project.out / "results.json").symlink_to(elsewhere / "stolen.json")
+    assert cp.run_cli(["build", project.config, "-o", project.out, "-q"], capsys).code == 0
+    assert list(elsewhere.iterdir()) == []
+    assert (project.out / "tables").is_dir() and not (project.out / "tables").is_symlink()
+    assert (project.out / "tables" / "overview.csv").is_file()
+    assert not (project.out / "results.json").is_symlink()
+
+
+def test_an_unwritable_output_folder_is_one_line_and_exit_2(cp, tmp_path, capsys,
+                                                            monkeypatch):
+    project = cp.Project(tmp_path / "p")
+    project.out.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: False
+                        if os.fspath(path) == os.fspath(project.out) else
+                        real_access(path, mode, **kw))  # root may write anywhere
+    line = _one_error(cp.run_cli(["build", project.config, "-o", project.out], capsys))
+    assert f"{project.out} is not writable by this user" in line
+    assert list(project.out.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_a_cohort_that_is_not_a_regular_file_is_refused_at_once(cp, tmp_path, capsys, kind):
+    if kind == "device":
+        toml = cp.DEMO_TOML.replace('path = "cohort.csv"', 'path = "/dev/zero"\nformat = "csv"')
+    else:
+        toml = cp.DEMO_TOML.replace('path = "cohort.csv"', 'path = "pipe.csv"')
+    project = cp.Project(tmp_path / "p", toml=toml)
+    if kind == "fifo":
+        os.mkfifo(project.root / "pipe.csv")
+    started = time.monotonic()
+    line = _one_error(cp.run_cli(["build", project.config, "-o", project.out], capsys))
+    assert time.monotonic() - started < 30
+    assert ("is a device" if kind == "device" else "is a FIFO (named pipe)") in line
+    assert "the cohort must be a regular file" in line
+
+
+def test_a_config_that_is_a_device_or_too_large_is_refused(cp, tmp_path, capsys):
+    line = _one_error(cp.run_cli(["build", "/dev/zero"], capsys))
+    assert line == "cohortpress: error: /dev/zero: is not a regular file; the config must " \
+                   "be a TOML file"
+    big = tmp_path / "big.toml"
+    with open(big, "wb") as handle:
+        handle.truncate(5 * 2**20)
+    line = _one_error(cp.run_cli(["build", big], capsys))
+    assert "is 5.0 MB; a config is a small TOML file (at most 4 MB)" in line
+
+
+def test_cohort_size_and_column_ceilings(cp, tmp_path, capsys, monkeypatch):
+    project = cp.Project(tmp_path / "p")
+    monkeypatch.setenv("COHORTPRESS_MAX_COLUMNS", "5")
+    line = _one_error(cp.run_cli(["validate", project.config], capsys))
+    assert "cohort.csv: has 11 columns, over the 5 a cohort file may have " \
+           "($COHORTPRESS_MAX_COLUMNS raises it)" in line
+    monkeypatch.delenv("COHORTPRESS_MAX_COLUMNS")
+    (project.root / "cohort.csv").write_text(cp.DEMO_CSV + "x" * 2**20)
+    monkeypatch.setenv("COHORTPRESS_MAX_INPUT_MB", "1")
+    line = _one_error(cp.run_cli(["validate", project.config], capsys))
+    assert "is 1.0 MB, over the 1 MB a cohort file may have ($COHORTPRESS_MAX_INPUT_MB " \
+           "raises it)" in line
+    monkeypatch.setenv("COHORTPRESS_MAX_INPUT_MB", "many")
+    line = _one_error(cp.run_cli(["validate", project.config], capsys))
+    assert "$COHORTPRESS_MAX_INPUT_MB is 'many'; give a whole number" in line
+
+
+def test_a_config_without_sections_is_an_error(cp, tmp_path, capsys):
+    toml = cp.DEMO_TOML[:cp.DEMO_TOML.index("[[section]]")]
+    project = cp.Project(tmp_path / "p", toml=toml)
+    line = _one_error(cp.run_cli(["build", project.config, "-o", project.out], capsys))
+    assert "key 'section': the config has no [[section]]" in line
+    assert not project.out.exists()

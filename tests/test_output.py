@@ -366,3 +366,37 @@ def test_methods_and_tables_read_back_from_the_pdf(out, cp):
                   "Characteristics were compared between A and B",
                   "values were missing for sex (2 patients)"):
         assert cp.squeeze(words) in text, words
+
+
+# --------------------------------------------------------------------------- beyond follow-up
+
+
+def test_estimates_beyond_the_last_follow_up_are_marked_and_times_printed_plainly(cp,
+                                                                                  tmp_path):
+    from cohortpress.api.blocks import Table
+    from cohortpress.app.load import load_cohort
+    from cohortpress.app.plan import plan_build
+    from cohortpress.app.run import run_section
+    from cohortpress.kit.survival_table import BEYOND_CIF, BEYOND_KM, time_unit_word
+
+    assert time_unit_word("days", 1e9) == "1000000000-day"
+    assert time_unit_word("years", 2.5) == "2.5-year"
+    toml = cp.DEMO_TOML + (
+        '[[section]]\nid = "km"\nanalysis = "survival"\nendpoints = ["os"]\n'
+        'landmarks = [1, 1e9]\n\n'
+        '[[section]]\nid = "cif"\nanalysis = "survival"\nendpoints = ["efs"]\n'
+        'cumulative_incidence = true\nlandmarks = [1, 1e9]\n')
+    project = cp.Project(tmp_path / "p", toml=toml)
+    plan = plan_build(project.config)
+    cohort = load_cohort(plan)
+    km, cif = (run_section(planned, cohort, plan.config, 60) for planned in plan.sections[1:])
+    (km_table,) = [b for b in km.blocks if isinstance(b, Table)]
+    header = [c.text for c in km_table.header[0].cells]
+    assert header[3:5] == ["1-year % (95% CI)", "1000000000-year % (95% CI)"]
+    rows = [r for r in km_table.body if r.role != "group"]
+    assert all(r.cells[3].marks == () for r in rows)  # within follow-up: no mark
+    assert all(r.cells[4].marks == ("b",) for r in rows)  # "a" is the log-rank test's
+    assert [n.text for n in km_table.footnotes if n.mark == "b"] == [BEYOND_KM]
+    cif_table = [b for b in cif.blocks if isinstance(b, Table) and b.name == "efs-cuminc"][0]
+    assert {r.cells[-1].text for r in cif_table.body} == {"\u2013"}
+    assert BEYOND_CIF in [n.text for n in cif_table.footnotes]

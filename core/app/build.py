@@ -59,9 +59,14 @@ def build(config_path: str | Path, output: str | Path | None = None, *, strict: 
     """
     progress = progress or Progress()
     started = time.perf_counter()
+    check_config_file(config_path)
     plan = plan_build(config_path, plugins=plugins)
     config = plan.config
     out_dir = Path(output) if output else config.folder / "report"
+    from cohortpress.render.write import check_output_folder
+
+    check_output_folder(out_dir)  # before the analyses run, not after
+    require_sections(plan)
     progress.say(f"config {shown_path(config.source, config)}: {len(plan.sections)} sections, "
                  f"{len(plan.plugins.infos)} plugins")
     for error in plan.plugins.load_errors:
@@ -75,9 +80,46 @@ def build(config_path: str | Path, output: str | Path | None = None, *, strict: 
         if pdf_worker and _builtin_pdf_renderer(plan) else None
     try:
         return _build(plan, out_dir, strict, progress, started, worker)
+    except SystemExit as exc:  # a plugin's hook (not an analysis: those run contained)
+        raise UserError(f"a plugin tried to end the program (SystemExit {exc.code!r}) during "
+                        f"the build; plugins must raise an error instead",
+                        file=str(config.source)) from None
     finally:
         if worker is not None:
             worker.close()
+
+
+#: The largest config file read, in bytes: a config is a few kilobytes; anything near this
+#: is not one (``cohortpress build /dev/zero`` must not read until memory runs out).
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+
+
+def check_config_file(config_path: str | Path) -> None:
+    """Refuse a config path that is not a regular file of a config's size (exit code 2).
+
+    A missing file is left to the config loader, which says so.
+    """
+    import stat
+
+    path = Path(config_path)
+    try:
+        info = path.stat()
+    except OSError:
+        return
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise UserError(f"is {kind}; the config must be a TOML file", file=str(path))
+    if info.st_size > MAX_CONFIG_BYTES:
+        raise UserError(f"is {info.st_size / 2**20:.1f} MB; a config is a small TOML file "
+                        f"(at most {MAX_CONFIG_BYTES // 2**20} MB)", file=str(path))
+
+
+def require_sections(plan: Plan) -> None:
+    """A config without sections is an error: its report would hold no analysis."""
+    if not plan.sections:
+        raise UserError("the config has no [[section]], so the report would hold no "
+                        "analysis; add at least one", file=str(plan.config.source),
+                        key="section")
 
 
 def _builtin_pdf_renderer(plan: Plan) -> bool:
@@ -177,7 +219,9 @@ def _plugin_that_raised(exc: BaseException, impls) -> str | None:
 def validate(config_path: str | Path, progress: Progress | None = None):
     """Check the config and the data as a build would, without running analyses."""
     progress = progress or Progress()
+    check_config_file(config_path)
     plan = plan_build(config_path)
+    require_sections(plan)
     cohort = load_cohort(plan, progress)
     for error in plan.plugins.load_errors:
         progress.say(f"warning: plugin '{error.name}' failed to load: {error.message}")

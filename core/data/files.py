@@ -3,10 +3,17 @@
 The built-in ``cohortpress_read_cohort`` hook (in ``cohortpress.plugins.readers``) calls
 :func:`read_cohort_file`. Only the columns the report uses are read where the format allows
 it (``usecols`` for CSV and Excel, column projection for Parquet, SPSS and Stata).
+
+Reading has limits, so that no file can hang a build or exhaust its memory: the cohort must
+be a regular file (not a device such as ``/dev/zero``, a FIFO or a socket, which never
+end), at most :data:`MAX_INPUT_MB` megabytes (``$COHORTPRESS_MAX_INPUT_MB``), with at most
+:data:`MAX_COLUMNS` columns (``$COHORTPRESS_MAX_COLUMNS``).
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -23,6 +30,53 @@ SUFFIX_FORMATS = {
 FORMATS = ("csv", "parquet", "excel", "spss", "stata")
 FORMAT_NAMES = {"csv": "CSV", "parquet": "Parquet", "excel": "Excel", "spss": "SPSS",
                 "stata": "Stata"}
+
+
+#: The largest cohort file read, in megabytes (a million patients by a hundred columns of
+#: CSV is about 600 MB); ``$COHORTPRESS_MAX_INPUT_MB`` changes it.
+MAX_INPUT_MB = 2048
+#: The most columns a cohort file may have; ``$COHORTPRESS_MAX_COLUMNS`` changes it.
+MAX_COLUMNS = 20000
+
+
+def _limit(name: str, default: int) -> int:
+    text = os.environ.get(name, "")
+    try:
+        value = int(text)
+    except ValueError:
+        if text.strip():
+            raise DataError(f"${name} is {text!r}; give a whole number") from None
+        return default
+    if value <= 0:
+        raise DataError(f"${name} is {value}; give a positive whole number")
+    return value
+
+
+def check_input_file(path: Path) -> None:
+    """Refuse a cohort path that is not a regular file, or larger than the size ceiling."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise DataError(f"cannot read the cohort file ({os.strerror(exc.errno or 0)})",
+                        file=str(path)) from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else \
+            "a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else \
+            "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else \
+            "not a regular file"
+        raise DataError(f"is {kind}; the cohort must be a regular file", file=str(path))
+    ceiling = _limit("COHORTPRESS_MAX_INPUT_MB", MAX_INPUT_MB)
+    if info.st_size > ceiling * 2**20:
+        raise DataError(f"is {info.st_size / 2**20:.1f} MB, over the {ceiling} MB a cohort "
+                        f"file may have ($COHORTPRESS_MAX_INPUT_MB raises it)", file=str(path))
+
+
+def check_column_count(path: Path, count: int) -> None:
+    """Refuse a cohort with more columns than the column ceiling."""
+    ceiling = _limit("COHORTPRESS_MAX_COLUMNS", MAX_COLUMNS)
+    if count > ceiling:
+        raise DataError(f"has {count} columns, over the {ceiling} a cohort file may have "
+                        f"($COHORTPRESS_MAX_COLUMNS raises it)", file=str(path))
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,8 +108,18 @@ def guess_format(path: Path, fmt: str) -> str:
 
 
 def file_columns(path: Path, fmt: str, options: dict[str, Any]) -> list[str]:
-    """The column names in a cohort file, read cheaply (header or schema only)."""
+    """The column names in a cohort file, read cheaply (header or schema only).
 
+    Raises DataError for a path that is not a regular file, a file over the size ceiling or
+    with more columns than the column ceiling (see :func:`check_input_file`).
+    """
+    check_input_file(path)
+    names = _file_columns(path, fmt, options)
+    check_column_count(path, len(names))
+    return names
+
+
+def _file_columns(path: Path, fmt: str, options: dict[str, Any]) -> list[str]:
     if fmt == "csv":
         return list(_read_csv(path, options, nrows=0).columns)
     if fmt == "excel":
@@ -82,7 +146,11 @@ def file_columns(path: Path, fmt: str, options: dict[str, Any]) -> list[str]:
 
 def read_cohort_file(path: Path, fmt: str, columns: Sequence[str] | None,
                      options: dict[str, Any]) -> RawCohort:
-    """Read the requested ``columns`` of a cohort file into a :class:`RawCohort`."""
+    """Read the requested ``columns`` of a cohort file into a :class:`RawCohort`.
+
+    Raises DataError for a path that is not a regular file or is over the size ceiling.
+    """
+    check_input_file(path)
     cols = list(columns) if columns is not None else None
     if fmt == "csv":
         return RawCohort(_read_csv(path, options, usecols=cols))
@@ -260,8 +328,11 @@ def _no_long_rows(path: Path, encoding: str, sep: str) -> bool:
         codec = "utf8" if codec in ("utf-8", "utf-8-sig") else codec
         reader = pacsv.open_csv(
             str(path),
+            # use_threads=False: no reader thread of Arrow's is left running when the build
+            # ends early; one alive at interpreter exit aborts the process ("terminate
+            # called without an active exception", SIGABRT).
             read_options=pacsv.ReadOptions(autogenerate_column_names=True, encoding=codec,
-                                           block_size=1 << 24),
+                                           block_size=1 << 24, use_threads=False),
             parse_options=pacsv.ParseOptions(delimiter=sep, quote_char='"', double_quote=True,
                                              escape_char=False, newlines_in_values=True,
                                              ignore_empty_lines=True,

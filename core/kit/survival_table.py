@@ -11,7 +11,7 @@ method named comes from a record of contexts ``survfit``, ``survdiff``,
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from cohortpress.api.blocks import Cell, Footnote, Row, Table
@@ -55,8 +55,12 @@ class SurvivalLayout:
 
 
 def time_unit_word(unit: str, value: float) -> str:
-    """``3-year``: a landmark time as a column heading's adjective."""
-    return f"{value:g}-{unit.rstrip('s')}"
+    """``3-year``: a landmark time as a column heading's adjective, never in exponent
+    notation (``1000000000-day``, not ``1e+09-day``)."""
+    import numpy as np
+
+    text = np.format_float_positional(float(value), trim="-")
+    return f"{text}-{unit.rstrip('s')}"
 
 
 def survival_tables(records: Iterable[Result], layout: SurvivalLayout) -> tuple[Table, ...]:
@@ -81,6 +85,8 @@ class _Row:
     group_level: object
     values: dict
     surv: list
+    #: Per landmark: True when nobody of the row is at risk then (beyond its last follow-up).
+    beyond: list = field(default_factory=list)
 
 
 def _km_rows(records: Sequence[Result], name: str) -> list[_Row]:
@@ -95,7 +101,17 @@ def _km_rows(records: Sequence[Result], name: str) -> list[_Row]:
             rows[-1].values.setdefault(r.stat_name, r)
         elif rows and r.stat_name == "surv":
             rows[-1].surv.append(r.formatted)
+        elif rows and r.stat_name == "n.risk":
+            rows[-1].beyond.append(r.stat == 0)
     return rows
+
+
+#: The footnote of a Kaplan–Meier estimate at a landmark beyond a group's last follow-up.
+BEYOND_KM = ("Beyond the last follow-up of the group: nobody is at risk at this time; the "
+             "estimate is the one at the last observed time, carried forward.")
+#: The footnote of a cumulative incidence left out for the same reason.
+BEYOND_CIF = ("\u2013 beyond the last follow-up of the group: nobody is at risk at this "
+              "time, so there is no estimate.")
 
 
 def _km_table(records, about, endpoints, layout: SurvivalLayout) -> Table:
@@ -107,6 +123,8 @@ def _km_table(records, about, endpoints, layout: SurvivalLayout) -> Table:
     show_p = layout.test and groups >= 2
     tests = {r.variable: r for r in records if r.context == "survdiff"
              and r.stat_name == "p.value"}
+    has_method = any(r.context == "survdiff" and r.stat_name == "method" for r in records)
+    beyond_mark = "b" if has_method else "a"
     body = []
     for name in endpoints:
         heading = [Cell(about[("survfit", name, "label")], align="left")] + \
@@ -115,7 +133,7 @@ def _km_table(records, about, endpoints, layout: SurvivalLayout) -> Table:
             test = tests.get(name)
             heading.append(Cell(test.formatted, marks=("a",)) if test else Cell(""))
         body.append(Row(tuple(heading), role="group"))
-        body += [_km_row(row, layout, show_p) for row in rows_of[name]]
+        body += [_km_row(row, layout, show_p, beyond_mark) for row in rows_of[name]]
     header = [Cell("", align="left"), Cell("n"), Cell("Events")]
     what = "% (SE)" if layout.estimate == "se" else f"% ({conf_level:.0%} CI)"
     header += [Cell(f"{time_unit_word(unit, t)} {what}") for t in layout.landmarks]
@@ -127,14 +145,21 @@ def _km_table(records, about, endpoints, layout: SurvivalLayout) -> Table:
                         and r.stat_name == "label" and r.variable is None), None)
     caption = layout.caption or \
         f"Survival{' by ' + in_sentence(group_label) if group_label is not None else ''}."
-    return Table(caption, (Row(tuple(header)),), tuple(body),
-                 tuple(_km_footnotes(records, about, endpoints, units, layout)))
+    notes = _km_footnotes(records, about, endpoints, units, layout)
+    if any(_beyond(row, k) for rows in rows_of.values() for row in rows
+           for k in range(len(row.surv))):
+        notes.insert(1 if has_method else 0, Footnote(BEYOND_KM, beyond_mark))
+    return Table(caption, (Row(tuple(header)),), tuple(body), tuple(notes))
 
 
-def _km_row(row: _Row, layout: SurvivalLayout, show_p: bool) -> Row:
+def _beyond(row: _Row, k: int) -> bool:
+    return k < len(row.beyond) and row.beyond[k] and row.surv[k] != DASH
+
+
+def _km_row(row: _Row, layout: SurvivalLayout, show_p: bool, beyond_mark: str) -> Row:
     cells = [Cell(str(row.values["n"].stat)), Cell(str(row.values["n.event"].stat))]
-    cells += [Cell(row.surv[k] if k < len(row.surv) else DASH)
-              for k in range(len(layout.landmarks))]
+    cells += [Cell(row.surv[k], marks=(beyond_mark,) if _beyond(row, k) else ())
+              if k < len(row.surv) else Cell(DASH) for k in range(len(layout.landmarks))]
     if layout.median:
         median = row.values.get("median")
         cells.append(Cell(median.formatted if median is not None else DASH))
@@ -251,6 +276,10 @@ def _cuminc_table(records, about, name: str, layout: SurvivalLayout) -> Table:
         "confidence intervals on the log(\u2212log) scale"
     notes = [Footnote(f"Cumulative incidence by the Aalen\u2013Johansen estimator, "
                       f"with competing events as defined for the endpoint; {spread}.")]
+    # cif_at leaves an estimate beyond the group's last follow-up out (NaN), as cmprsk does.
+    if any(r.stat_name == "estimate" and r.variable_level is not None
+           and not _finite(r.stat) for r in mine):
+        notes.append(Footnote(BEYOND_CIF))
     test = next((r for r in mine if r.stat_name == "p.value" and r.group_level is None), None)
     if test is not None and test.formatted:
         method = next(r.stat for r in mine if r.stat_name == "method")

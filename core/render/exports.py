@@ -7,10 +7,14 @@ header, spanners with their own short rule), header rows that repeat on each pag
 that do not split, real indentation and superscript footnote marks; Excel gets one sheet
 per table with merged header cells and indented row labels.
 
-A cell of a spreadsheet that starts with ``=``, ``+``, ``-`` or ``@`` is a formula to Excel
-(and a way for hostile data to run one). Such text is written with a leading apostrophe
-quote prefix so that it displays as typed and never evaluates; numbers the report shows
-with a minus sign use the Unicode minus, which is not a formula trigger.
+A cell of a spreadsheet that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return is a formula to Excel and LibreOffice (and a way for hostile data to run one). Every
+text of every export (CSV, XLSX and DOCX alike: captions, header and body cells, footnotes,
+whatever their origin, config labels, level names or data values) that starts so is written
+with a leading apostrophe, OWASP's rule for CSV injection, so that it shows as typed and
+never evaluates. The numbers the report prints need no such quote: a negative number is
+printed with the Unicode minus (U+2212), which is not a formula trigger, so "−0.3" stays as
+it is while the text "-1.5" of a label is quoted.
 
 Every file is dated with the report's date (or ``SOURCE_DATE_EPOCH``) and written with
 fixed zip member dates, so identical inputs give identical bytes.
@@ -37,16 +41,16 @@ def neutralise(text: str) -> str:
 
 
 def table_csv(table: Table) -> str:
-    """Caption, the grid, then the notes, as CSV. Data stays as it is (no formula quoting):
-    the CSV is for programs; the spreadsheet is for people."""
+    """Caption, the grid, then the notes, as CSV; every text :func:`neutralise`-d, since a
+    CSV file opens in a spreadsheet at a double click."""
     import csv
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([table.caption])
-    writer.writerows(table_rows(table))
+    writer.writerow([neutralise(table.caption)])
+    writer.writerows([neutralise(text) for text in row] for row in table_rows(table))
     for note in table.footnotes:
-        writer.writerow([_note_text(note)])
+        writer.writerow([neutralise(_note_text(note))])
     return buffer.getvalue()
 
 
@@ -163,7 +167,7 @@ def write_docx(tables: Sequence[tuple[str, Table]], path: Path, title: str, *,
     stamp = date or file_stamp(None)
     document = Document()
     properties = document.core_properties
-    properties.title = title
+    properties.title = _core_title(title)
     properties.author = "cohortpress"
     properties.last_modified_by = "cohortpress"
     properties.created = stamp
@@ -181,12 +185,18 @@ def write_docx(tables: Sequence[tuple[str, Table]], path: Path, title: str, *,
         for note in table.footnotes:
             paragraph = document.add_paragraph(style=styles["note"])
             if note.mark:
-                mark = paragraph.add_run(note.mark)
+                mark = paragraph.add_run(neutralise(note.mark))
                 mark.font.superscript = True
                 paragraph.add_run("\u2009" + note.text)
             else:
-                paragraph.add_run(note.text)
+                paragraph.add_run(neutralise(note.text))
     _save_zip(document.save, path, stamp)
+
+
+def _core_title(title: str) -> str:
+    """The document's title property: one line, at most the 255 characters Word allows."""
+    text = " ".join(neutralise(title).split())
+    return text if len(text) <= 255 else text[:254] + "\u2026"
 
 
 def _docx_styles(document) -> dict[str, object]:
@@ -296,7 +306,7 @@ def _docx_table(document, table: Table, styles) -> None:
                     paragraph.paragraph_format.left_indent = Pt(9 * slot.row.indent)
                 if first_body:
                     paragraph.paragraph_format.space_before = Pt(2)
-                run = paragraph.add_run(cell.text)
+                run = paragraph.add_run(neutralise(cell.text))
                 run.bold = header or None
                 if cell.marks:
                     mark = paragraph.add_run(",".join(cell.marks))
