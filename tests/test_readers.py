@@ -288,3 +288,23 @@ def test_csv_header_naming_a_column_twice_is_refused(tmp_path):
     with pytest.raises(DataError, match="names the column 'age' more than once") as info:
         file_columns(path, "csv", {})
     assert info.value.column == "age"
+
+
+def test_a_large_cohort_file_is_announced_before_it_is_read(project, monkeypatch):
+    import io
+
+    from cohortpress.app import load
+    from cohortpress.common.progress import Progress
+
+    size = project.root.joinpath("cohort.csv").stat().st_size
+    stream = io.StringIO()
+    monkeypatch.setattr(load, "LARGE_READ_BYTES", size + 1)
+    load.load_cohort(project.plan(), Progress(stream=stream))
+    assert "reading" not in stream.getvalue()
+    monkeypatch.setattr(load, "LARGE_READ_BYTES", size)
+    load.load_cohort(project.plan(), Progress(stream=stream))
+    said = stream.getvalue().splitlines()
+    reading = [line for line in said if "reading cohort.csv" in line or "reading " in line]
+    assert len(reading) == 1 and "Ctrl-C stops the build" in reading[0], said
+    assert said.index(reading[0]) < next(i for i, s in enumerate(said) if "loaded" in s and
+                                         i > said.index(reading[0]))

@@ -50,6 +50,7 @@ def load_cohort(plan: Plan, progress: Progress | None = None):
     if available is not None:
         _check_columns(plan, wanted, available, shown)
         check_references(plan, available)
+    _announce_large_read(path, shown, progress)
     raw = plan.plugins.hook.cohortpress_read_cohort(
         path=path, fmt=fmt, columns=sorted(wanted) if available is not None else None,
         options=reader_options)
@@ -69,6 +70,23 @@ def load_cohort(plan: Plan, progress: Progress | None = None):
     progress.timed(f"loaded {shown}: {cohort.n} patients, {len(raw.data.columns)} columns",
                    time.perf_counter() - started)
     return cohort
+
+
+#: Files at least this large get a progress line before they are read.
+LARGE_READ_BYTES = 64 * 1024 * 1024
+
+
+def _announce_large_read(path: Path, shown: str, progress: Progress) -> None:
+    """Say that a long read has started, and how to stop it, before it starts.
+
+    The readers cannot report progress from inside pyarrow or pyreadstat; a line before the
+    read tells the user the build is not hanging (the size ceilings of
+    :mod:`cohortpress.data.files` bound how long it can take).
+    """
+    size = path.stat().st_size
+    if size >= LARGE_READ_BYTES:
+        progress.say(f"reading {shown} ({size / 2**20:,.0f} MB); Ctrl-C stops the build and "
+                     f"keeps the previous report")
 
 
 def shown_path(path: Path, config: Config) -> str:
