@@ -273,17 +273,53 @@ function = "log10"
 # --------------------------------------------------------------------------- endpoints
 
 
-@pytest.mark.parametrize("spec, words", [
-    ('time = "t"', ["needs both 'time' and 'event'"]),
-    ('time = "t"\nevent = "e"\nstart = "dx"', ["not both"]),
-    ('start = "dx"\nevents = ["death"]', ["'start', 'events' and 'last_contact'"]),
-    ('label = "x"', ["give 'time' and 'event'"]),
+@pytest.mark.parametrize("spec, key, message", [
+    ('time = "t"\ntime_unit = "days"', "endpoints.os.event", "required key is missing"),
+    ('time = "t"\nevent = "e"', "endpoints.os.time_unit",
+     'the unit of the time column is never guessed: give time_unit = "days", "months" or '
+     '"years"'),
+    ('time = "t"\ntime_unit = "days"\nevent = "e"\nstart = "dx"', "endpoints.os.start",
+     "applies to date endpoints (start/events/last_contact); this endpoint uses time/event "
+     "columns"),
+    ('time = "t"\ntime_unit = "days"\nevent = "e"\ncompeting = ["trm"]',
+     "endpoints.os.competing",
+     "applies to date endpoints (start/events/last_contact); this endpoint uses time/event "
+     "columns"),
+    ('start = "dx"\nevents = ["death"]\nlast_contact = "last"\ntime_unit = "days"',
+     "endpoints.os.time_unit",
+     "applies to endpoints from time/event columns; this endpoint uses dates "
+     "(start/events/last_contact)"),
+    ('start = "dx"\nevents = ["death"]', "endpoints.os.last_contact", "required key is missing"),
+    ('start = "dx"\nevents = []\nlast_contact = "last"', "endpoints.os.events",
+     "list should have at least 1 item after validation, not 0"),
+    ('time = "t"\ntime_unit = "weeks"\nevent = "e"', "endpoints.os.time_unit",
+     "'weeks' is not allowed; use one of 'days', 'months', 'years'"),
 ])
-def test_endpoint_forms(tmp_path, spec, words):
+def test_endpoint_forms(tmp_path, spec, key, message):
+    """Each form of endpoint has its own keys; a key of the other form is refused."""
     error = config_error(tmp_path, MINIMAL + f"[endpoints.os]\n{spec}\n")
-    assert error.key == "endpoints.os"
-    for word in words:
-        assert word in error.message
+    assert (error.key, error.message.split(" (and ")[0]) == (key, message)
+
+
+def test_a_column_endpoint_shows_times_in_its_own_unit_by_default(tmp_path):
+    config = load_config(write(tmp_path, MINIMAL + '[endpoints.os]\ntime = "t"\n'
+                                                   'time_unit = "days"\nevent = "e"\n'
+                                                   '[endpoints.efs]\nstart = "a"\n'
+                                                   'events = ["b"]\nlast_contact = "c"\n'))
+    assert config.endpoints["os"].display_unit == "days"
+    assert config.endpoints["efs"].display_unit == "years"
+
+
+def test_a_misspelt_option_value_suggests_the_allowed_one(tmp_path, cp, capsys):
+    project = cp.Project(tmp_path / "p", toml=cp.DEMO_TOML + (
+        '[[section]]\nid = "t"\nanalysis = "crosstab"\nrow = "sex"\ncolumn = "arm"\n'
+        'test = "fischer"\n'))
+    result = cp.run_cli(["validate", project.config], capsys)
+    assert result.code == 2 and "Traceback" not in result.err
+    (line,) = result.error_lines
+    assert line == (f"cohortpress: error: {project.config}: key 'section[1].test': 'fischer' is "
+                    f"not allowed; use one of 'fisher', 'chisq', 'chisq_yates', 'none'; "
+                    f"did you mean 'fisher'?")
 
 
 def test_cli_reports_a_config_error_on_one_line_with_exit_code_2(tmp_path, capsys, cp):
