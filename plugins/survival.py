@@ -22,6 +22,7 @@ from pydantic import Field
 from cohortpress import hookimpl
 from cohortpress.common.errors import DataError, StatisticsError
 from cohortpress.common.formatting import fmt_num, in_sentence
+from cohortpress.common.suggest import did_you_mean
 from cohortpress.api.blocks import Figure, Table
 from cohortpress.api.options import EndpointName, Options, Variable
 from cohortpress.api.results import Result
@@ -61,6 +62,34 @@ class SurvivalOptions(Options):
     xlabel: str | None = None
     width_mm: float = Field(85.0, ge=40, le=180)
     cumulative_incidence: bool = True
+
+    def inapplicable_keys(self, config) -> list[tuple[str, str]]:
+        """Kaplan–Meier options given to a section whose endpoints all have competing risks
+        (shown as cumulative incidence with Gray's test, which these options do not reach),
+        and figure captions for endpoints that get no Kaplan–Meier figure."""
+        competing = {name for name in self.endpoints if self.cumulative_incidence
+                     and getattr(config.endpoints.get(name), "competing", None)}
+        found = [(f"figure_captions.{name}",
+                  f"endpoint '{name}' has competing events: its cumulative incidence figure "
+                  f"takes no caption from figure_captions")
+                 for name in self.figure_captions if name in competing]
+        found += [(f"figure_captions.{name}", f"endpoint '{name}' is not among this section's "
+                                              f"endpoints{did_you_mean(name, self.endpoints)}")
+                  for name in self.figure_captions if name not in self.endpoints]
+        if competing != set(self.endpoints):
+            return found
+        why = ("applies to Kaplan–Meier estimates; every endpoint of this section has "
+               "competing events (cumulative incidence with Gray's test)")
+        found += [(key, why) for key in KAPLAN_MEIER_ONLY if key in self.model_fields_set]
+        if "test" in self.model_fields_set and self.test != "logrank":
+            found.append(("test", f"'{self.test}' applies to Kaplan–Meier estimates; "
+                                  f"competing-risks endpoints are compared with Gray's test"))
+        return found
+
+
+#: Options the competing-risks path (cumulative incidence, Gray's test) does not use.
+KAPLAN_MEIER_ONLY = ("conf_type", "strata", "rho", "gamma", "pairwise", "adjust", "median",
+                     "followup", "ci_bands", "risk_table", "risk_times", "median_line")
 
 
 class _SurvivalSection:

@@ -329,3 +329,52 @@ def test_cli_reports_a_config_error_on_one_line_with_exit_code_2(tmp_path, capsy
     assert result.code == 2
     assert result.err_lines == [f"cohortpress: error: {project.config}: key 'report.titel': "
                                 f"unknown key; did you mean 'title'?"]
+
+
+# --------------------------------------------------------------------------- options that cannot apply
+
+CR_WHY = ("applies to Kaplan\u2013Meier estimates; every endpoint of this section has "
+          "competing events (cumulative incidence with Gray's test)")
+
+
+@pytest.mark.parametrize("option, key, why", [
+    ("conf_type = \"log-log\"", "conf_type", CR_WHY),
+    ("risk_table = false", "risk_table", CR_WHY),
+    ("risk_times = [0, 12]", "risk_times", CR_WHY),
+    ("ci_bands = true", "ci_bands", CR_WHY),
+    ("median_line = true", "median_line", CR_WHY),
+    ("pairwise = true", "pairwise", CR_WHY),
+    ("strata = \"sex\"", "strata", CR_WHY),
+    ("rho = 1", "rho", CR_WHY),
+    ("test = \"trend\"", "test", "'trend' applies to Kaplan\u2013Meier estimates; "
+                                 "competing-risks endpoints are compared with Gray's test"),
+    ("figure_captions = { efs = \"x\" }", "figure_captions.efs",
+     "endpoint 'efs' has competing events: its cumulative incidence figure takes no caption "
+     "from figure_captions"),
+    ("figure_captions = { oss = \"x\" }", "figure_captions.oss",
+     "endpoint 'oss' is not among this section's endpoints"),
+])
+def test_a_kaplan_meier_option_on_a_competing_risks_section_is_refused(cp, tmp_path, capsys,
+                                                                        option, key, why):
+    project = cp.Project(tmp_path / "p", toml=cp.DEMO_TOML + (
+        f'[[section]]\nid = "cr"\nanalysis = "survival"\nendpoints = ["efs"]\n{option}\n'))
+    for command in ("validate", "build"):
+        result = cp.run_cli([command, project.config, "--quiet"], capsys)
+        assert result.code == 2 and "Traceback" not in result.err
+        assert result.err_lines == [f"cohortpress: error: {project.config}: key "
+                                    f"'section[1].{key}': {why}"]
+
+
+def test_kaplan_meier_options_apply_when_one_endpoint_is_not_competing(cp, tmp_path, capsys):
+    project = cp.Project(tmp_path / "p", toml=cp.DEMO_TOML + (
+        '[[section]]\nid = "both"\nanalysis = "survival"\nendpoints = ["os", "efs"]\n'
+        'conf_type = "log-log"\nfigure_captions = { os = "OS." }\n'))
+    assert cp.run_cli(["validate", project.config, "--quiet"], capsys).code == 0
+
+
+def test_the_competing_risks_options_apply_when_cumulative_incidence_is_off(cp, tmp_path,
+                                                                          capsys):
+    project = cp.Project(tmp_path / "p", toml=cp.DEMO_TOML + (
+        '[[section]]\nid = "km"\nanalysis = "survival"\nendpoints = ["efs"]\n'
+        'cumulative_incidence = false\nconf_type = "log-log"\n'))
+    assert cp.run_cli(["validate", project.config, "--quiet"], capsys).code == 0

@@ -38,3 +38,23 @@ class Options(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def inapplicable_keys(self, config) -> list[tuple[str, str]]:
+        """The options given that cannot apply where this section stands.
+
+        A key that does not apply is an error, never ignored: ``validate`` and ``build``
+        refuse the config with the first pair. Override to compare the options with the
+        config (the forms of the endpoints they name, say); no statistics are run here.
+
+        Parameters
+        ----------
+        config : cohortpress.config.schema.Config
+            The whole validated config.
+
+        Returns
+        -------
+        list of (str, str)
+            ``(key, why)``: the option's key within the section (``"risk_table"``,
+            ``"figure_captions.efs"``) and why it cannot apply.
+        """
+        return []

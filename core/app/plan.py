@@ -59,11 +59,18 @@ def plan_build(config_path: str | Path, *, plugins: Plugins | None = None) -> Pl
     for index, head in enumerate(config.section):
         analysis = _analysis_of(config, plugins, index, head)
         options = validate_section_options(config, index, head, analysis.options)
+        _check_applicable(config, index, options)
         planned.append(PlannedSection(index, head, analysis, options))
         references += collect_references(options, f"section[{index}]")
         references += [(f"section[{index}].subset[{j}].variable", "variable", cond.variable)
                        for j, cond in enumerate(head.subset)]
     return Plan(config, plugins, planned, references)
+
+
+def _check_applicable(config: Config, index: int, options: Options) -> None:
+    """An option that cannot apply where it stands is an error (Options.inapplicable_keys)."""
+    for key, why in options.inapplicable_keys(config)[:1]:
+        raise ConfigError(why, file=str(config.source), key=f"section[{index}].{key}")
 
 
 def _analysis_of(config: Config, plugins: Plugins, index: int, head: SectionHead) -> Analysis:
