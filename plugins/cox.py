@@ -23,7 +23,7 @@ from cohortpress.api.blocks import Footnote, Table
 from cohortpress.api.options import EndpointName, Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
-from cohortpress.common.formatting import format_p
+from cohortpress.common.formatting import format_p, in_sentence
 from cohortpress.kit.regression import (Fitted, RegressionModel, estimates_from, fit_models,
                                         layout_records, model_records)
 from cohortpress.kit.regression_table import RegressionLayout, regression_table
@@ -136,7 +136,7 @@ def run(cohort, options: CoxOptions, context: SectionContext):
     tables = tables_from_records(results, options, context)
     strata_text = (', stratified by ' + cohort.variable(options.strata).label.lower()
                    if options.strata else '')
-    methods = [f"Associations with {endpoint.label.lower()} were estimated with Cox "
+    methods = [f"Associations with {in_sentence(endpoint.label)} were estimated with Cox "
                f"proportional-hazards regression ({_TIES[options.ties]} "
                f"method for ties{strata_text}), "
                f"reporting hazard ratios with Wald {options.conf_level:.0%} confidence intervals; "
@@ -183,7 +183,7 @@ def tables_from_records(results: Sequence[Result], options: CoxOptions,
         notes.append(Footnote(f"Complete cases: {about['n.incomplete'].stat} patients with a "
                               f"missing covariate were excluded from the multivariable model "
                               f"(univariable models use every patient with that covariate)."))
-    caption = options.caption or f"Cox regression for {about['outcome.label'].stat.lower()}."
+    caption = options.caption or f"Cox regression for {in_sentence(about['outcome.label'].stat)}."
     layout = RegressionLayout(caption, ratio_name="HR", ratio_stat="hr",
                               n_label="Patients (events)",
                               extra_header="PH p" if ph_column else None,

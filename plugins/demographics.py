@@ -372,7 +372,7 @@ class _Summariser:
         if not self.tests_by_method:
             return []
         groups = " and ".join(self.groups.levels) if len(self.groups.levels) == 2 else \
-            f"the {len(self.groups.levels)} {self.groups.label.lower()} groups"
+            f"the {len(self.groups.levels)} {in_sentence(self.groups.label)} groups"
         parts = [f"{_method_in_sentence(method)} for {_join(in_sentence(n) for n in names)}"
                  for method, names in self.tests_by_method.items()]
         sentence = (f"Characteristics were compared between {groups} with "

@@ -24,7 +24,7 @@ from cohortpress.api.blocks import Figure
 from cohortpress.api.options import Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
-from cohortpress.common.formatting import format_p
+from cohortpress.common.formatting import format_p, in_sentence
 from cohortpress.data.grouping import group_cohort
 from cohortpress.kit.records import Records
 
@@ -54,7 +54,8 @@ def _test_records(result, variable: str, group: str, context) -> list[Result]:
 
 
 def _test_sentence(info, method: str) -> str:
-    return f"The distribution of {info.label.lower()} was compared between groups with {method}."
+    return (f"The distribution of {in_sentence(info.label)} was compared between groups with "
+            f"{method}.")
 
 
 def run(cohort, options: DistributionOptions, context: SectionContext):
@@ -124,7 +125,7 @@ def layout(cohort, options: DistributionOptions, context: SectionContext) -> Dis
     info = cohort.variable(options.variable)
     by = options.by if options.by is not None else cohort.group
     group_label = cohort.variable(by).label if by is not None else ""
-    caption = options.caption or f"Distribution of {info.label.lower()} by " \
+    caption = options.caption or f"Distribution of {in_sentence(info.label)} by " \
                                  f"{group_label.lower()}."
     default_ylabel = "Patients (%)" if options.plot == "bars" else info.label_with_unit()
     return DistributionLayout(variable=options.variable, group=by, caption=caption,

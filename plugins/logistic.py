@@ -17,6 +17,7 @@ from pydantic import Field
 
 from cohortpress import hookimpl
 from cohortpress.common.errors import DataError
+from cohortpress.common.formatting import in_sentence
 from cohortpress.api.blocks import Footnote, Table
 from cohortpress.api.options import Options, Variable
 from cohortpress.api.results import Result
@@ -141,7 +142,7 @@ def run(cohort, options: LogisticOptions, context: SectionContext):
                 Result("logistic", "conf.method", ci_text, **common),
                 Result("logistic", "p.method", p_text, **common),
                 Result("logistic", "n.incomplete", models.design.n_dropped, **common)]
-    methods = [f"Predictors of {outcome_label.lower()} ({event_level}) were evaluated with "
+    methods = [f"Predictors of {in_sentence(outcome_label)} ({event_level}) were evaluated with "
                f"logistic regression fitted by {estimator}, reporting odds ratios with "
                f"{ci_text} {options.conf_level:.0%} confidence intervals; separation was "
                f"checked for each model; models used complete cases."]
@@ -155,14 +156,14 @@ def tables_from_records(results: Sequence[Result], options: LogisticOptions,
     """The section's table from its records alone; ``options`` gives only the caption."""
     about = {r.stat_name: r.stat for r in results if r.context == "logistic"
              and r.group is None and r.variable == options.outcome}
-    notes = [Footnote(f"OR: odds ratio of {about['outcome.label'].lower()} = "
+    notes = [Footnote(f"OR: odds ratio of {in_sentence(about['outcome.label'])} = "
                       f"{about['outcome.level']}; CI: {about['conf.method']} confidence "
                       f"interval; p: {about['p.method']}; estimated by {about['method']}.")]
     if about["n.incomplete"]:
         notes.append(Footnote(f"Complete cases: {about['n.incomplete']} patients with a missing "
                               f"outcome or covariate were excluded from the multivariable "
                               f"model."))
-    caption = options.caption or f"Logistic regression for {about['outcome.label'].lower()}."
+    caption = options.caption or f"Logistic regression for {in_sentence(about['outcome.label'])}."
     layout = RegressionLayout(caption, ratio_name="OR", ratio_stat="or",
                               n_label="Patients (outcomes)", notes=tuple(notes))
     return (regression_table(results, layout, context_name="logistic"),)

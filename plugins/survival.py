@@ -388,8 +388,8 @@ class _SurvivalSection:
                           annotation=annotation, ci_bands=self.options.ci_bands,
                           median_line=self.options.median_line, width_mm=self.options.width_mm)
         caption = self.options.figure_captions.get(
-            name, f"Kaplan\u2013Meier estimates of {endpoint.label.lower()}"
-                  f"{' by ' + self.groups.label.lower() if self.groups.variable else ''}.")
+            name, f"Kaplan\u2013Meier estimates of {in_sentence(endpoint.label)}"
+                  f"{' by ' + in_sentence(self.groups.label) if self.groups.variable else ''}.")
         alt = (f"Kaplan-Meier curves of {endpoint.label} over {endpoint.unit}"
                f"{' for ' + ', '.join(l for l, _ in curves) if len(curves) > 1 else ''}"
                f"{'; ' + annotation if annotation else ''}.")
@@ -422,7 +422,7 @@ class _SurvivalSection:
                           ylabel="Cumulative incidence (%)", xmax=self.options.xmax,
                           annotation=annotation, ylim=(0.0, float(top)),
                           width_mm=self.options.width_mm, legend_loc="upper left")
-        return Figure(png, f"Cumulative incidence of {endpoint.label.lower()} with competing "
+        return Figure(png, f"Cumulative incidence of {in_sentence(endpoint.label)} with competing "
                            f"risks.",
                       f"Cumulative incidence curves of {in_sentence(endpoint.label)} over "
                       f"{endpoint.unit} for {', '.join(label for label, _ in curves)}"
@@ -447,8 +447,9 @@ class _SurvivalSection:
             sentences.append("; ".join(definitions) + "; patients without an event were "
                              "censored at last contact.")
         if self.test_method:
-            strat = f", stratified by {self.cohort.variable(self.options.strata).label.lower()}" \
-                if self.options.strata else ""
+            strata = self.cohort.variable(self.options.strata).label \
+                if self.options.strata else None
+            strat = f", stratified by {in_sentence(strata)}" if strata else ""
             sentences.append(f"Groups were compared with the {self.test_method.lower()}{strat}.")
         if self.options.followup:
             sentences.append("Median follow-up was estimated by the reverse Kaplan\u2013Meier "

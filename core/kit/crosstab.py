@@ -103,7 +103,7 @@ class CrosstabLayout:
         return cls(variable=spec.row_name if variable is None else variable,
                    group=spec.col_name if group is None else group,
                    col_label=spec.col_label,
-                   caption=spec.caption or f"{spec.row_name} by {spec.col_label.lower()}.",
+                   caption=spec.caption or f"{spec.row_name} by {in_sentence(spec.col_label)}.",
                    percent=spec.percent, percent_digits=spec.percent_digits,
                    p_digits=context.p_digits, totals=spec.totals, missing=spec.missing,
                    missing_label=spec.missing_label, row_header=spec.row_header,

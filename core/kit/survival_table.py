@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 
 from cohortpress.api.blocks import Cell, Footnote, Row, Table
 from cohortpress.api.results import Result
-from cohortpress.common.formatting import fmt_num
+from cohortpress.common.formatting import fmt_num, in_sentence
 
 DASH = "\u2013"
 CONF_TYPE_TEXT = {"log": "log transform",
@@ -126,7 +126,7 @@ def _km_table(records, about, endpoints, layout: SurvivalLayout) -> Table:
     group_label = next((r.stat for r in records if r.context == "survfit"
                         and r.stat_name == "label" and r.variable is None), None)
     caption = layout.caption or \
-        f"Survival{' by ' + group_label.lower() if group_label is not None else ''}."
+        f"Survival{' by ' + in_sentence(group_label) if group_label is not None else ''}."
     return Table(caption, (Row(tuple(header)),), tuple(body),
                  tuple(_km_footnotes(records, about, endpoints, units, layout)))
 

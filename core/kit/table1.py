@@ -15,7 +15,8 @@ from typing import Iterable, Sequence
 
 from cohortpress.api.blocks import Cell, Footnote, Row, Table
 from cohortpress.api.results import Result
-from cohortpress.common.formatting import fmt_n_percent, fmt_num, fmt_significant, format_p
+from cohortpress.common.formatting import (fmt_n_percent, fmt_num, fmt_significant, format_p,
+                                         in_sentence)
 from cohortpress.kit.records import Records
 
 #: The label of a continuous variable's statistic row.
@@ -295,7 +296,7 @@ class _Table1:
                                       variable=self.layout.by) if self.layout.by else 0
         if n_unknown:
             notes.append(Footnote(f"{n_unknown} patients with unknown "
-                                  f"{self.layout.group_label.lower()} are not shown."))
+                                  f"{in_sentence(self.layout.group_label)} are not shown."))
         if any(self.layout.not_applicable in c.text for r in self.rows for c in r.cells):
             notes.append(Footnote(f"{self.layout.not_applicable}: not applicable."))
         return notes
