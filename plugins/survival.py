@@ -87,6 +87,35 @@ class SurvivalOptions(Options):
         return found
 
 
+    def check_data(self, cohort) -> list[str]:
+        """The grouping and strata must be categorical (refused as the run refuses them);
+        an endpoint without events or a landmark beyond follow-up is a warning."""
+        from cohortpress.data.grouping import group_cohort
+
+        group_cohort(cohort, self.by if self.by is not None else cohort.group)
+        if self.strata is not None:
+            _check_strata(cohort, self.strata)
+        warnings = []
+        for name in self.endpoints:
+            endpoint = cohort.endpoint(name)
+            if cohort.n and not endpoint.event.any():
+                warnings.append(f"endpoint '{name}' has no events among these {cohort.n} "
+                                f"patients")
+            longest = float(np.max(endpoint.time)) if cohort.n else 0.0
+            beyond = [t for t in self.landmarks if t > longest]
+            if beyond:
+                warnings.append(f"landmark {fmt_num(min(beyond), 1)} {endpoint.unit} is beyond "
+                                f"the longest follow-up of endpoint '{name}' "
+                                f"({fmt_num(longest, 1)} {endpoint.unit})")
+        return warnings
+
+
+def _check_strata(cohort, strata: str) -> None:
+    info = cohort.variable(strata)
+    if info.kind not in ("categorical", "binary"):
+        raise DataError(f"strata variable '{strata}' must be categorical", column=strata)
+
+
 #: Options the competing-risks path (cumulative incidence, Gray's test) does not use.
 KAPLAN_MEIER_ONLY = ("conf_type", "strata", "rho", "gamma", "pairwise", "adjust", "median",
                      "followup", "ci_bands", "risk_table", "risk_times", "median_line")
@@ -110,10 +139,7 @@ class _SurvivalSection:
         self.test_method: str | None = None
         self.landmarks = sorted(set(options.landmarks))
         if options.strata is not None:
-            info = cohort.variable(options.strata)
-            if info.kind not in ("categorical", "binary"):
-                raise DataError(f"strata variable '{options.strata}' must be categorical",
-                                column=options.strata)
+            _check_strata(cohort, options.strata)
         if self.groups.variable is not None:
             self.results.append(Result("survfit", "label", self.groups.label, group=self.by))
 

@@ -58,3 +58,14 @@ class Options(BaseModel):
             ``"figure_captions.efs"``) and why it cannot apply.
         """
         return []
+
+    def check_data(self, cohort) -> list[str]:
+        """Check the options against the cohort, before any statistics are computed.
+
+        ``cohortpress validate`` and ``build`` call it on the section's cohort (its subset
+        applied) once the data is read: raise :class:`~cohortpress.common.errors.DataError`
+        (or another user error) for what the analysis would refuse, with the same one line
+        it would give; return warnings (landmarks beyond follow-up, say) as sentences.
+        Only cheap checks belong here: counts, kinds, levels; no estimator.
+        """
+        return []

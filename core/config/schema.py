@@ -412,7 +412,7 @@ def _resolve_paths(config: Config) -> Config:
 def config_error(exc: ValidationError, file: Path, raw: Any, prefix: str = "",
                  model: type[BaseModel] | None = None) -> ConfigError:
     """Turn the first pydantic error into a one-line ConfigError naming the key path."""
-    errors = exc.errors()
+    errors = _without_losing_union_branches(exc.errors())
     # A misspelt key is both "unknown" and "required key missing": report the unknown one,
     # which comes with the "did you mean" that fixes both.
     first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
@@ -425,12 +425,32 @@ def config_error(exc: ValidationError, file: Path, raw: Any, prefix: str = "",
     return ConfigError(message, file=str(file), key=key)
 
 
+#: The tags pydantic puts in an error's location for each branch of a union.
+_BRANCH_TAGS = {"str", "int", "float", "bool", "list[...]", "dict[str,...]"}
+
+
+def _is_model_tag(part: Any) -> bool:
+    return isinstance(part, str) and part.endswith(("Spec", "Options", "Derived", "Settings"))
+
+
+def _without_losing_union_branches(errors: list[dict]) -> list[dict]:
+    """For a value that may be a name or a table (``"sex"`` or ``{variable = "sex", ...}``),
+    the errors of the branch the user wrote: a table is judged as a table."""
+    tables = [e for e in errors if any(_is_model_tag(p) for p in e["loc"])]
+    if not tables:
+        return errors
+    prefixes = {tuple(e["loc"][:next(i for i, p in enumerate(e["loc"]) if _is_model_tag(p))])
+                for e in tables}
+    return [e for e in errors if not (e["loc"] and e["loc"][-1] in _BRANCH_TAGS
+                                      and tuple(e["loc"][:-1]) in prefixes)]
+
+
 def _clean_loc(loc: tuple) -> tuple:
     """The location without the tags pydantic adds for the derived and endpoint unions."""
     if len(loc) > 2 and loc[0] == "endpoints" and loc[2] in ENDPOINT_FORMS:
         loc = loc[:2] + loc[3:]
     return tuple(part for part in loc if not (isinstance(part, str) and (
-        part.endswith("Derived") or part in DERIVED_TYPES)))
+        _is_model_tag(part) or part in DERIVED_TYPES)))
 
 
 def _join_path(prefix: str, loc: tuple) -> str:
