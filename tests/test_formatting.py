@@ -169,6 +169,8 @@ def test_percentages_are_not_forced_to_sum_to_100():
     ("KMT2A status", "KMT2A status"),
     ("Down syndrome", "Down syndrome"),
     ("Overall survival", "overall survival"),
+    ("Day-8 prednisone response", "day-8 prednisone response"),
+    ("11q23 status", "11q23 status"),
 ])
 def test_in_sentence_keeps_acronyms_and_eponyms(label, sentence):
     from cohortpress.common.formatting import in_sentence
