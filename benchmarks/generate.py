@@ -262,12 +262,14 @@ unit = "kg/m\u00b2"
 label = "Event-free survival"
 unit = "years"
 time = "efs_years"
+time_unit = "years"
 event = "efs_event"
 
 [endpoints.os]
 label = "Overall survival"
 unit = "years"
 time = "os_years"
+time_unit = "years"
 event = "os_event"
 
 [[section]]

@@ -22,6 +22,21 @@ from typing import Sequence
 from cohortpress.common.version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+
+
+def _closed_pipe() -> int:
+    """The reader of our output went away (``cohortpress plugins --json | head -1``).
+
+    Nothing more can be said on stdout; end quietly, as Unix tools do. stdout is pointed at
+    /dev/null so that Python's final flush does not raise a second BrokenPipeError.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file descriptor (a test's captured stdout)
+        pass
+    return EXIT_OK
 
 
 class _Parser(argparse.ArgumentParser):
@@ -86,7 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return getattr(exc, "exit_code", EXIT_USAGE)
     except KeyboardInterrupt:
         print("cohortpress: interrupted; the previous report is untouched", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return _closed_pipe()
     except Exception as exc:
         if args.debug or os.environ.get("COHORTPRESS_DEBUG"):
             raise
@@ -105,7 +122,11 @@ def run() -> None:
     then. Freezing those objects skips the walk; everything else about the exit (flushing,
     ``atexit`` handlers) is as usual.
     """
-    code = main()
+    try:
+        code = main()
+        sys.stdout.flush()  # a closed pipe shows here, while it can still end quietly
+    except BrokenPipeError:
+        code = _closed_pipe()
     import gc
 
     gc.freeze()

@@ -76,6 +76,26 @@ class DemographicsOptions(Options):
     header_label: str = "Characteristic"
     not_applicable: str = "n.a."
 
+    def check_data(self, cohort) -> list[str]:
+        """The grouping must be categorical and a two-group test needs two groups: refused
+        here with the line the run would give."""
+        from cohortpress.data.grouping import group_cohort
+
+        groups = group_cohort(cohort, self.by if self.by is not None else cohort.group)
+        if not self.p_value or len(groups.levels) in (0, 1, 2) or 0 in groups.sizes:
+            return []
+        for spec in self.variables:
+            if isinstance(spec, RowSpec) and spec.test in TWO_GROUP_TESTS \
+                    and cohort.variable(spec.variable).kind == "continuous":
+                raise DataError(f"the {TWO_GROUP_TESTS[spec.test]} test compares two groups, "
+                                f"there are {len(groups.levels)}; use kruskal or anova",
+                                column=spec.variable)
+        return []
+
+
+#: The continuous tests of exactly two groups, by the name a sentence gives them.
+TWO_GROUP_TESTS = {"t_test": "t", "welch": "Welch t", "wilcoxon": "Wilcoxon rank-sum"}
+
 
 # --------------------------------------------------------------------------- the records
 
@@ -367,7 +387,7 @@ class _Summariser:
         for level in empty:
             self.leave_out(spec, level, self.empty_reason(level, "no known values"))
         samples = [s for s in samples if len(s)]
-        two_only = {"t_test": "t", "welch": "Welch t", "wilcoxon": "Wilcoxon rank-sum"}
+        two_only = TWO_GROUP_TESTS
         if test in two_only and len(samples) != 2:
             raise DataError(f"the {two_only[test]} test compares two groups, there are "
                             f"{len(samples)}; use kruskal or anova", column=spec.variable)

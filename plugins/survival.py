@@ -22,6 +22,7 @@ from pydantic import Field
 from cohortpress import hookimpl
 from cohortpress.common.errors import DataError, StatisticsError
 from cohortpress.common.formatting import fmt_num, in_sentence
+from cohortpress.common.suggest import did_you_mean
 from cohortpress.api.blocks import Figure, Table
 from cohortpress.api.options import EndpointName, Options, Variable
 from cohortpress.api.results import Result
@@ -62,6 +63,63 @@ class SurvivalOptions(Options):
     width_mm: float = Field(85.0, ge=40, le=180)
     cumulative_incidence: bool = True
 
+    def inapplicable_keys(self, config) -> list[tuple[str, str]]:
+        """Kaplan–Meier options given to a section whose endpoints all have competing risks
+        (shown as cumulative incidence with Gray's test, which these options do not reach),
+        and figure captions for endpoints that get no Kaplan–Meier figure."""
+        competing = {name for name in self.endpoints if self.cumulative_incidence
+                     and getattr(config.endpoints.get(name), "competing", None)}
+        found = [(f"figure_captions.{name}",
+                  f"endpoint '{name}' has competing events: its cumulative incidence figure "
+                  f"takes no caption from figure_captions")
+                 for name in self.figure_captions if name in competing]
+        found += [(f"figure_captions.{name}", f"endpoint '{name}' is not among this section's "
+                                              f"endpoints{did_you_mean(name, self.endpoints)}")
+                  for name in self.figure_captions if name not in self.endpoints]
+        if competing != set(self.endpoints):
+            return found
+        why = ("applies to Kaplan–Meier estimates; every endpoint of this section has "
+               "competing events (cumulative incidence with Gray's test)")
+        found += [(key, why) for key in KAPLAN_MEIER_ONLY if key in self.model_fields_set]
+        if "test" in self.model_fields_set and self.test != "logrank":
+            found.append(("test", f"'{self.test}' applies to Kaplan–Meier estimates; "
+                                  f"competing-risks endpoints are compared with Gray's test"))
+        return found
+
+
+    def check_data(self, cohort) -> list[str]:
+        """The grouping and strata must be categorical (refused as the run refuses them);
+        an endpoint without events or a landmark beyond follow-up is a warning."""
+        from cohortpress.data.grouping import group_cohort
+
+        group_cohort(cohort, self.by if self.by is not None else cohort.group)
+        if self.strata is not None:
+            _check_strata(cohort, self.strata)
+        warnings = []
+        for name in self.endpoints:
+            endpoint = cohort.endpoint(name)
+            if cohort.n and not endpoint.event.any():
+                warnings.append(f"endpoint '{name}' has no events among these {cohort.n} "
+                                f"patients")
+            longest = float(np.max(endpoint.time)) if cohort.n else 0.0
+            beyond = [t for t in self.landmarks if t > longest]
+            if beyond:
+                warnings.append(f"landmark {fmt_num(min(beyond), 1)} {endpoint.unit} is beyond "
+                                f"the longest follow-up of endpoint '{name}' "
+                                f"({fmt_num(longest, 1)} {endpoint.unit})")
+        return warnings
+
+
+def _check_strata(cohort, strata: str) -> None:
+    info = cohort.variable(strata)
+    if info.kind not in ("categorical", "binary"):
+        raise DataError(f"strata variable '{strata}' must be categorical", column=strata)
+
+
+#: Options the competing-risks path (cumulative incidence, Gray's test) does not use.
+KAPLAN_MEIER_ONLY = ("conf_type", "strata", "rho", "gamma", "pairwise", "adjust", "median",
+                     "followup", "ci_bands", "risk_table", "risk_times", "median_line")
+
 
 class _SurvivalSection:
     def __init__(self, cohort, options: SurvivalOptions, context: SectionContext):
@@ -81,10 +139,7 @@ class _SurvivalSection:
         self.test_method: str | None = None
         self.landmarks = sorted(set(options.landmarks))
         if options.strata is not None:
-            info = cohort.variable(options.strata)
-            if info.kind not in ("categorical", "binary"):
-                raise DataError(f"strata variable '{options.strata}' must be categorical",
-                                column=options.strata)
+            _check_strata(cohort, options.strata)
         if self.groups.variable is not None:
             self.results.append(Result("survfit", "label", self.groups.label, group=self.by))
 

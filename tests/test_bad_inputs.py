@@ -34,6 +34,7 @@ kind = "continuous"
 
 [endpoints.os]
 time = "t"
+time_unit = "years"
 event = "e"
 
 [endpoints.efs]
@@ -161,7 +162,8 @@ CONFIG = [
                                       '{% block toc %}{{ no_such_thing }}{% endblock %}'),)),
     Bad("variable-not-in-cohort", ("key 'variables.weight'", "column 'weight' not found"),
         "cohort.csv", toml=BASE_TOML + '[variables.weight]\nkind = "continuous"\n'),
-    Bad("endpoint-both-forms", ("key 'endpoints.os'", "not both"), "report.toml",
+    Bad("endpoint-both-forms", ("key 'endpoints.os.start'", "applies to date endpoints"),
+        "report.toml",
         toml=toml('time = "t"', 'time = "t"\nstart = "dx"')),
     Bad("derived-unknown-type", ("key 'derived.g'", "unknown 'type'"), "report.toml",
         toml=BASE_TOML + '[derived.g]\ntype = "bins"\nsource = "age"\n'),

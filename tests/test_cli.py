@@ -107,3 +107,67 @@ def test_build_progress_lines_and_quiet(cp, tmp_path, capsys):
                for line in result.err_lines)
     quiet = cp.run_cli(["build", project.config, "-o", project.out, "--quiet"], capsys)
     assert quiet.code == 0 and quiet.err == "" and quiet.out == ""
+
+
+# --------------------------------------------------------------------------- a Unix citizen
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """``cohortpress plugins --json | head -1``: no BrokenPipeError traceback."""
+    reader = subprocess.Popen([sys.executable, "-m", "cohortpress", "plugins", "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    first = reader.stdout.readline()
+    reader.stdout.close()  # what head does after its first line
+    err = reader.stderr.read().decode()
+    code = reader.wait(timeout=60)
+    assert first.strip() == b"{"
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert code == 0
+
+
+SLOW_PLUGIN = '''
+import time
+from pathlib import Path
+from cohortpress import hookimpl, Analysis, Options
+
+class SlowOptions(Options):
+    seconds: float = 60
+
+def run(cohort, options, context):
+    Path("started").write_text("yes")
+    time.sleep(options.seconds)
+
+@hookimpl
+def cohortpress_analyses():
+    return [Analysis("slow", run, SlowOptions)]
+'''
+
+
+def test_ctrl_c_exits_130_with_one_line_and_keeps_the_previous_report(cp, tmp_path):
+    import signal
+    import time
+
+    project = cp.Project(tmp_path / "proj")
+    built = cp.run_cli_subprocess(["build", project.config, "--output", project.out, "--quiet"],
+                                  cwd=project.root)
+    assert built.code == 0, built.err
+    before = cp.snapshot(project.out)
+    project.write("slow.py", SLOW_PLUGIN)
+    project.write("report.toml", 'plugins = ["slow.py"]\n' + cp.DEMO_TOML
+                  + '[[section]]\nid = "slow"\nanalysis = "slow"\n')
+    proc = subprocess.Popen([sys.executable, "-m", "cohortpress", "build", str(project.config),
+                             "--output", str(project.out), "--quiet"],
+                            cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 60
+    while not (project.root / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (project.root / "started").exists(), "the slow section never started"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if line.strip()] == [
+        "cohortpress: interrupted; the previous report is untouched"]
+    assert cp.snapshot(project.out) == before
+    assert cp.staging_leftovers(project.out) == []

@@ -155,10 +155,12 @@ def test_time_unit_days_to_months(cp, tmp_path):
 def test_event_codes_default_to_one_and_zero(cp, tmp_path):
     csv = "id,t,e\nA,1,1\nB,2,0\nC,3,1\n"
     toml = ('[report]\ntitle = "t"\n[cohort]\npath = "cohort.csv"\nid = "id"\n'
-            '[endpoints.os]\ntime = "t"\nevent = "e"\n')
+            '[endpoints.os]\ntime = "t"\ntime_unit = "months"\nevent = "e"\n')
     cohort = cp.Project(tmp_path / "p", toml=toml, csv=csv).cohort()
     assert cohort.endpoint("os").event.tolist() == [1, 0, 1]
-    assert cohort.endpoint("os").unit == "years"
+    # the display unit defaults to the data's: no conversion
+    assert cohort.endpoint("os").unit == "months"
+    assert cohort.endpoint("os").time.tolist() == [1.0, 2.0, 3.0]
 
 
 # --------------------------------------------------------------------------- derived

@@ -273,17 +273,53 @@ function = "log10"
 # --------------------------------------------------------------------------- endpoints
 
 
-@pytest.mark.parametrize("spec, words", [
-    ('time = "t"', ["needs both 'time' and 'event'"]),
-    ('time = "t"\nevent = "e"\nstart = "dx"', ["not both"]),
-    ('start = "dx"\nevents = ["death"]', ["'start', 'events' and 'last_contact'"]),
-    ('label = "x"', ["give 'time' and 'event'"]),
+@pytest.mark.parametrize("spec, key, message", [
+    ('time = "t"\ntime_unit = "days"', "endpoints.os.event", "required key is missing"),
+    ('time = "t"\nevent = "e"', "endpoints.os.time_unit",
+     'the unit of the time column is never guessed: give time_unit = "days", "months" or '
+     '"years"'),
+    ('time = "t"\ntime_unit = "days"\nevent = "e"\nstart = "dx"', "endpoints.os.start",
+     "applies to date endpoints (start/events/last_contact); this endpoint uses time/event "
+     "columns"),
+    ('time = "t"\ntime_unit = "days"\nevent = "e"\ncompeting = ["trm"]',
+     "endpoints.os.competing",
+     "applies to date endpoints (start/events/last_contact); this endpoint uses time/event "
+     "columns"),
+    ('start = "dx"\nevents = ["death"]\nlast_contact = "last"\ntime_unit = "days"',
+     "endpoints.os.time_unit",
+     "applies to endpoints from time/event columns; this endpoint uses dates "
+     "(start/events/last_contact)"),
+    ('start = "dx"\nevents = ["death"]', "endpoints.os.last_contact", "required key is missing"),
+    ('start = "dx"\nevents = []\nlast_contact = "last"', "endpoints.os.events",
+     "list should have at least 1 item after validation, not 0"),
+    ('time = "t"\ntime_unit = "weeks"\nevent = "e"', "endpoints.os.time_unit",
+     "'weeks' is not allowed; use one of 'days', 'months', 'years'"),
 ])
-def test_endpoint_forms(tmp_path, spec, words):
+def test_endpoint_forms(tmp_path, spec, key, message):
+    """Each form of endpoint has its own keys; a key of the other form is refused."""
     error = config_error(tmp_path, MINIMAL + f"[endpoints.os]\n{spec}\n")
-    assert error.key == "endpoints.os"
-    for word in words:
-        assert word in error.message
+    assert (error.key, error.message.split(" (and ")[0]) == (key, message)
+
+
+def test_a_column_endpoint_shows_times_in_its_own_unit_by_default(tmp_path):
+    config = load_config(write(tmp_path, MINIMAL + '[endpoints.os]\ntime = "t"\n'
+                                                   'time_unit = "days"\nevent = "e"\n'
+                                                   '[endpoints.efs]\nstart = "a"\n'
+                                                   'events = ["b"]\nlast_contact = "c"\n'))
+    assert config.endpoints["os"].display_unit == "days"
+    assert config.endpoints["efs"].display_unit == "years"
+
+
+def test_a_misspelt_option_value_suggests_the_allowed_one(tmp_path, cp, capsys):
+    project = cp.Project(tmp_path / "p", toml=cp.DEMO_TOML + (
+        '[[section]]\nid = "t"\nanalysis = "crosstab"\nrow = "sex"\ncolumn = "arm"\n'
+        'test = "fischer"\n'))
+    result = cp.run_cli(["validate", project.config], capsys)
+    assert result.code == 2 and "Traceback" not in result.err
+    (line,) = result.error_lines
+    assert line == (f"cohortpress: error: {project.config}: key 'section[1].test': 'fischer' is "
+                    f"not allowed; use one of 'fisher', 'chisq', 'chisq_yates', 'none'; "
+                    f"did you mean 'fisher'?")
 
 
 def test_cli_reports_a_config_error_on_one_line_with_exit_code_2(tmp_path, capsys, cp):
@@ -293,3 +329,52 @@ def test_cli_reports_a_config_error_on_one_line_with_exit_code_2(tmp_path, capsy
     assert result.code == 2
     assert result.err_lines == [f"cohortpress: error: {project.config}: key 'report.titel': "
                                 f"unknown key; did you mean 'title'?"]
+
+
+# --------------------------------------------------------------------------- options that cannot apply
+
+CR_WHY = ("applies to Kaplan\u2013Meier estimates; every endpoint of this section has "
+          "competing events (cumulative incidence with Gray's test)")
+
+
+@pytest.mark.parametrize("option, key, why", [
+    ("conf_type = \"log-log\"", "conf_type", CR_WHY),
+    ("risk_table = false", "risk_table", CR_WHY),
+    ("risk_times = [0, 12]", "risk_times", CR_WHY),
+    ("ci_bands = true", "ci_bands", CR_WHY),
+    ("median_line = true", "median_line", CR_WHY),
+    ("pairwise = true", "pairwise", CR_WHY),
+    ("strata = \"sex\"", "strata", CR_WHY),
+    ("rho = 1", "rho", CR_WHY),
+    ("test = \"trend\"", "test", "'trend' applies to Kaplan\u2013Meier estimates; "
+                                 "competing-risks endpoints are compared with Gray's test"),
+    ("figure_captions = { efs = \"x\" }", "figure_captions.efs",
+     "endpoint 'efs' has competing events: its cumulative incidence figure takes no caption "
+     "from figure_captions"),
+    ("figure_captions = { oss = \"x\" }", "figure_captions.oss",
+     "endpoint 'oss' is not among this section's endpoints"),
+])
+def test_a_kaplan_meier_option_on_a_competing_risks_section_is_refused(cp, tmp_path, capsys,
+                                                                        option, key, why):
+    project = cp.Project(tmp_path / "p", toml=cp.DEMO_TOML + (
+        f'[[section]]\nid = "cr"\nanalysis = "survival"\nendpoints = ["efs"]\n{option}\n'))
+    for command in ("validate", "build"):
+        result = cp.run_cli([command, project.config, "--quiet"], capsys)
+        assert result.code == 2 and "Traceback" not in result.err
+        assert result.err_lines == [f"cohortpress: error: {project.config}: key "
+                                    f"'section[1].{key}': {why}"]
+
+
+def test_kaplan_meier_options_apply_when_one_endpoint_is_not_competing(cp, tmp_path, capsys):
+    project = cp.Project(tmp_path / "p", toml=cp.DEMO_TOML + (
+        '[[section]]\nid = "both"\nanalysis = "survival"\nendpoints = ["os", "efs"]\n'
+        'conf_type = "log-log"\nfigure_captions = { os = "OS." }\n'))
+    assert cp.run_cli(["validate", project.config, "--quiet"], capsys).code == 0
+
+
+def test_the_competing_risks_options_apply_when_cumulative_incidence_is_off(cp, tmp_path,
+                                                                          capsys):
+    project = cp.Project(tmp_path / "p", toml=cp.DEMO_TOML + (
+        '[[section]]\nid = "km"\nanalysis = "survival"\nendpoints = ["efs"]\n'
+        'cumulative_incidence = false\nconf_type = "log-log"\n'))
+    assert cp.run_cli(["validate", project.config, "--quiet"], capsys).code == 0

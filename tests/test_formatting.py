@@ -160,3 +160,31 @@ def test_percentages_are_not_forced_to_sum_to_100():
     assert parts == ["33", "33", "33"]
     assert fmt_percent(1, 0) == DASH
     assert not math.isclose(sum(float(p) for p in parts), 100)
+
+
+@pytest.mark.parametrize("label, sentence", [
+    ("Age group", "age group"),
+    ("ALL or AML", "ALL or AML"),
+    ("Diagnosis (ALL or AML)", "diagnosis (ALL or AML)"),
+    ("KMT2A status", "KMT2A status"),
+    ("Down syndrome", "Down syndrome"),
+    ("Overall survival", "overall survival"),
+    ("Day-8 prednisone response", "day-8 prednisone response"),
+    ("11q23 status", "11q23 status"),
+])
+def test_in_sentence_keeps_acronyms_and_eponyms(label, sentence):
+    from cohortpress.common.formatting import in_sentence
+
+    assert in_sentence(label) == sentence
+
+
+def test_a_printed_label_keeps_its_acronyms(cp, tmp_path, capsys):
+    """The Kaplan-Meier figure caption names the grouping as the config labels it."""
+    toml = cp.DEMO_TOML.replace('label = "Treatment arm"', 'label = "ALL or AML arm"') + (
+        '[[section]]\nid = "km"\nanalysis = "survival"\nendpoints = ["os"]\n')
+    project = cp.Project(tmp_path / "p", toml=toml)
+    result = cp.run_cli(["build", project.config, "--output", project.out, "--quiet"], capsys)
+    assert result.code == 0, result.err
+    html = (project.out / "report.html").read_text(encoding="utf-8")
+    assert "Kaplan\u2013Meier estimates of overall survival by ALL or AML arm." in html
+    assert "all or aml" not in html

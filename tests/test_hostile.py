@@ -47,6 +47,7 @@ id = "id"
 [endpoints.os]
 label = "<img src=x onerror=alert('endpoint')>"
 time = "t"
+time_unit = "years"
 event = "e"
 """ + "".join(f"""
 [[section]]

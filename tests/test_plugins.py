@@ -275,7 +275,7 @@ def test_read_cohort_hook_adds_a_format(cp, tmp_path):
                                   "t": str(i + 1), "e": str(i % 2)}) for i in range(6))
     toml = ('plugins = ["jsonl.py"]\n[report]\ntitle = "j"\n[cohort]\npath = "c.jsonl"\n'
             'format = "json-lines"\nid = "id"\ngroup = "arm"\n'
-            '[endpoints.os]\ntime = "t"\nevent = "e"\n'
+            '[endpoints.os]\ntime = "t"\ntime_unit = "years"\nevent = "e"\n'
             '[[section]]\nid = "o"\nanalysis = "overview"\nendpoints = ["os"]\n')
     project = cp.Project(tmp_path / "p", toml=toml, csv=None)
     project.write("c.jsonl", lines + "\n")

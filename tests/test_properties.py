@@ -215,7 +215,7 @@ CONFIG = Config.model_validate({
         "strat": {"levels": ["s1", "s2"]},
         "x": {"kind": "continuous"},
     },
-    "endpoints": {"os": {"time": "t", "event": "e", "unit": "months"}},
+    "endpoints": {"os": {"time": "t", "event": "e", "time_unit": "months", "unit": "months"}},
 })
 
 

@@ -59,9 +59,11 @@ positive = "yes"
 kind = "continuous"
 [endpoints.os]
 time = "time"
+time_unit = "years"
 event = "status"
 [endpoints.single]
 time = "time"
+time_unit = "years"
 event = "one_event"
 
 [[section]]

@@ -38,3 +38,34 @@ class Options(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def inapplicable_keys(self, config) -> list[tuple[str, str]]:
+        """The options given that cannot apply where this section stands.
+
+        A key that does not apply is an error, never ignored: ``validate`` and ``build``
+        refuse the config with the first pair. Override to compare the options with the
+        config (the forms of the endpoints they name, say); no statistics are run here.
+
+        Parameters
+        ----------
+        config : cohortpress.config.schema.Config
+            The whole validated config.
+
+        Returns
+        -------
+        list of (str, str)
+            ``(key, why)``: the option's key within the section (``"risk_table"``,
+            ``"figure_captions.efs"``) and why it cannot apply.
+        """
+        return []
+
+    def check_data(self, cohort) -> list[str]:
+        """Check the options against the cohort, before any statistics are computed.
+
+        ``cohortpress validate`` and ``build`` call it on the section's cohort (its subset
+        applied) once the data is read: raise :class:`~cohortpress.common.errors.DataError`
+        (or another user error) for what the analysis would refuse, with the same one line
+        it would give; return warnings (landmarks beyond follow-up, say) as sentences.
+        Only cheap checks belong here: counts, kinds, levels; no estimator.
+        """
+        return []

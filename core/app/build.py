@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cohortpress.api.sections import Section
 from cohortpress.app.load import load_cohort, shown_path
-from cohortpress.app.plan import Plan, plan_build
+from cohortpress.app.plan import Plan, check_sections, plan_build
 from cohortpress.app.plugins import Plugins
 from cohortpress.app.run import SectionRunner, checked, one_line
 from cohortpress.common.errors import UserError
@@ -131,6 +131,8 @@ def _builtin_pdf_renderer(plan: Plan) -> bool:
 def _build(plan: Plan, out_dir: Path, strict: bool, progress: Progress, started: float,
            pdf_worker) -> BuildOutcome:
     cohort = load_cohort(plan, progress)
+    for warning in check_sections(plan, cohort):
+        progress.say(f"warning: {warning}")
     # The modules and the cohort live as long as the build: the garbage collector need not
     # walk them again during every analysis (a tenth of a small report's time). Unfrozen
     # at the end, so that a process building many reports collects as usual.
@@ -225,6 +227,8 @@ def validate(config_path: str | Path, progress: Progress | None = None):
     cohort = load_cohort(plan, progress)
     for error in plan.plugins.load_errors:
         progress.say(f"warning: plugin '{error.name}' failed to load: {error.message}")
+    for warning in check_sections(plan, cohort):
+        progress.say(f"warning: {warning}")
     for planned in plan.sections:
         if planned.analysis.check is None:
             continue

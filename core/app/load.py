@@ -127,10 +127,10 @@ def _who_needs(plan: Plan, column: str) -> str | None:
         return "cohort.group"
     for ep_name, ep in config.endpoints.items():
         for attr in ("time", "event", "start", "last_contact"):
-            if getattr(ep, attr) == column:
+            if getattr(ep, attr, None) == column:
                 return f"endpoints.{ep_name}.{attr}"
         for attr in ("events", "competing"):
-            if column in getattr(ep, attr):
+            if column in getattr(ep, attr, ()):
                 return f"endpoints.{ep_name}.{attr}[{getattr(ep, attr).index(column)}]"
     for name, spec in config.derived.items():
         if column in derived_sources(spec):

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from cohortpress.api.options import Options, _Reference
 from cohortpress.api.sections import Analysis
 from cohortpress.app.plugins import Plugins, make_plugins
-from cohortpress.common.errors import ConfigError
+from cohortpress.common.errors import ConfigError, UserError
 from cohortpress.common.suggest import did_you_mean
 from cohortpress.config.schema import Config, SectionHead, load_config, validate_section_options
 
@@ -59,11 +59,59 @@ def plan_build(config_path: str | Path, *, plugins: Plugins | None = None) -> Pl
     for index, head in enumerate(config.section):
         analysis = _analysis_of(config, plugins, index, head)
         options = validate_section_options(config, index, head, analysis.options)
+        _check_applicable(config, index, options)
         planned.append(PlannedSection(index, head, analysis, options))
-        references += collect_references(options, f"section[{index}]")
+        found = collect_references(options, f"section[{index}]")
+        _check_listed_once(config, found)
+        references += found
         references += [(f"section[{index}].subset[{j}].variable", "variable", cond.variable)
                        for j, cond in enumerate(head.subset)]
     return Plan(config, plugins, planned, references)
+
+
+def _check_listed_once(config: Config, references: list[tuple[str, str, str]]) -> None:
+    """A variable listed twice in one list of a section gives two indistinguishable rows
+    and records: an error naming both places."""
+    import re
+
+    seen: dict[tuple[str, str], str] = {}
+    for key, _kind, name in references:
+        place = re.fullmatch(r"(.*)\[\d+\](?:\.variable)?", key)
+        if place is None:
+            continue
+        first = seen.setdefault((place.group(1), name), key)
+        if first != key:
+            raise ConfigError(f"'{name}' is listed twice (also at {first})",
+                              file=str(config.source), key=key)
+
+
+def check_sections(plan: Plan, cohort) -> list[str]:
+    """What each section's analysis would refuse in this cohort, before any statistics.
+
+    Applies each section's ``subset`` (an empty one is an error) and calls its options'
+    :meth:`~cohortpress.api.options.Options.check_data`: ``validate`` and ``build`` refuse
+    the same configs with the same line. Returns the warnings, each naming its section.
+    """
+    from cohortpress.data.conditions import section_subset
+
+    warnings = []
+    for planned in plan.sections:
+        try:
+            mine = section_subset(cohort, planned.head.subset, planned.head.id) \
+                if planned.head.subset else cohort
+            problems = planned.options.check_data(mine)
+        except UserError as exc:  # named as every config error is: the file, the section
+            exc.file = exc.file or str(plan.config.source)
+            exc.key = exc.key or f"section[{planned.index}]"
+            raise
+        warnings += [f"section '{planned.head.id}': {problem}" for problem in problems]
+    return warnings
+
+
+def _check_applicable(config: Config, index: int, options: Options) -> None:
+    """An option that cannot apply where it stands is an error (Options.inapplicable_keys)."""
+    for key, why in options.inapplicable_keys(config)[:1]:
+        raise ConfigError(why, file=str(config.source), key=f"section[{index}].{key}")
 
 
 def _analysis_of(config: Config, plugins: Plugins, index: int, head: SectionHead) -> Analysis:

@@ -111,7 +111,8 @@ def in_sentence(label: str) -> str:
         return label
     first, _, rest = label.partition(" ")
     stem = first.split("-")[0].split("\u2013")[0]
-    if any(c.isupper() for c in first[1:]) or any(c.isdigit() for c in first) \
+    # "Day-8 response" reads "day-8 response"; "11q23 status" keeps its form.
+    if any(c.isupper() for c in first[1:]) or any(c.isdigit() for c in stem) \
             or first.endswith("'s") or stem in EPONYMS:
         return label
     return first[0].lower() + first[1:] + (" " + rest if rest else "")

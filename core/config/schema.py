@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError,
+                      field_validator, model_validator)
 
 from cohortpress.common.errors import ConfigError
 from cohortpress.common.suggest import did_you_mean
@@ -233,41 +234,77 @@ Derived = Annotated[
 ]
 
 
-class EndpointSettings(Strict):
-    """``[endpoints.NAME]``: a time-to-event endpoint.
+TimeUnit = Literal["days", "months", "years"]
 
-    Either ``time`` and ``event`` columns, or dates: ``start``, one or more ``events``
-    (the earliest present date is the event: a composite endpoint such as EFS) and
-    ``last_contact`` for the censored. ``competing`` dates make a competing-risks endpoint
-    (status 2 when a competing date comes first).
+
+class ColumnEndpoint(Strict):
+    """``[endpoints.NAME]`` from a follow-up time column and an event code column.
+
+    The unit of the time column is never guessed: ``time_unit`` is required. The report
+    shows times in ``unit``, which defaults to ``time_unit`` (no conversion).
     """
 
+    form: ClassVar[str] = "columns"
     label: str | None = None
-    unit: Literal["days", "months", "years"] = "years"
-    time: str | None = None
-    time_unit: Literal["days", "months", "years"] | None = None
-    event: str | None = None
+    unit: TimeUnit | None = None
+    time: str
+    time_unit: TimeUnit
+    event: str
     event_codes: list[Scalar] = [1]
     censor_codes: list[Scalar] = [0]
-    start: str | None = None
-    events: list[str] = []
-    competing: list[str] = []
-    last_contact: str | None = None
 
-    @model_validator(mode="after")
-    def _one_form(self):
-        by_columns = self.time is not None or self.event is not None
-        by_dates = self.start is not None or bool(self.events) or self.last_contact is not None
-        if by_columns and by_dates:
-            raise ValueError("give either time and event columns, or start/events/last_contact "
-                             "dates, not both")
-        if by_columns and (self.time is None or self.event is None):
-            raise ValueError("a column endpoint needs both 'time' and 'event'")
-        if by_dates and (self.start is None or not self.events or self.last_contact is None):
-            raise ValueError("a date endpoint needs 'start', 'events' and 'last_contact'")
-        if not by_columns and not by_dates:
-            raise ValueError("give 'time' and 'event', or 'start', 'events' and 'last_contact'")
-        return self
+    @property
+    def display_unit(self) -> str:
+        return self.unit or self.time_unit
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.time, self.event)
+
+
+class DateEndpoint(Strict):
+    """``[endpoints.NAME]`` from dates: ``start``, one or more ``events`` (the earliest
+    present date is the event: a composite endpoint such as EFS) and ``last_contact`` for
+    the censored. ``competing`` dates make a competing-risks endpoint (status 2 when a
+    competing date comes first). Times are shown in ``unit``, years by default.
+    """
+
+    form: ClassVar[str] = "dates"
+    label: str | None = None
+    unit: TimeUnit = "years"
+    start: str
+    events: list[str] = Field(min_length=1)
+    competing: list[str] = []
+    last_contact: str
+
+    @property
+    def display_unit(self) -> str:
+        return self.unit
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.start, self.last_contact, *self.events, *self.competing)
+
+
+ENDPOINT_FORMS = {"columns": ColumnEndpoint, "dates": DateEndpoint}
+_COLUMN_KEYS = {"time", "time_unit", "event", "event_codes", "censor_codes"}
+_DATE_KEYS = {"start", "events", "competing", "last_contact"}
+
+
+def _endpoint_form(value: Any) -> str | None:
+    """Which form an endpoint table is written in: time/event columns or dates."""
+    if isinstance(value, BaseModel):
+        return value.form
+    if not isinstance(value, dict):
+        return None
+    return "columns" if ("time" in value or "event" in value) else "dates"
+
+
+EndpointSettings = Annotated[
+    Union[Annotated[ColumnEndpoint, Tag("columns")], Annotated[DateEndpoint, Tag("dates")]],
+    Discriminator(_endpoint_form, custom_error_type="endpoint_form",
+                  custom_error_message="an endpoint must be a table of keys"),
+]
 
 
 class SectionHead(BaseModel):
@@ -375,7 +412,7 @@ def _resolve_paths(config: Config) -> Config:
 def config_error(exc: ValidationError, file: Path, raw: Any, prefix: str = "",
                  model: type[BaseModel] | None = None) -> ConfigError:
     """Turn the first pydantic error into a one-line ConfigError naming the key path."""
-    errors = exc.errors()
+    errors = _without_losing_union_branches(exc.errors())
     # A misspelt key is both "unknown" and "required key missing": report the unknown one,
     # which comes with the "did you mean" that fixes both.
     first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
@@ -388,10 +425,32 @@ def config_error(exc: ValidationError, file: Path, raw: Any, prefix: str = "",
     return ConfigError(message, file=str(file), key=key)
 
 
+#: The tags pydantic puts in an error's location for each branch of a union.
+_BRANCH_TAGS = {"str", "int", "float", "bool", "list[...]", "dict[str,...]"}
+
+
+def _is_model_tag(part: Any) -> bool:
+    return isinstance(part, str) and part.endswith(("Spec", "Options", "Derived", "Settings"))
+
+
+def _without_losing_union_branches(errors: list[dict]) -> list[dict]:
+    """For a value that may be a name or a table (``"sex"`` or ``{variable = "sex", ...}``),
+    the errors of the branch the user wrote: a table is judged as a table."""
+    tables = [e for e in errors if any(_is_model_tag(p) for p in e["loc"])]
+    if not tables:
+        return errors
+    prefixes = {tuple(e["loc"][:next(i for i, p in enumerate(e["loc"]) if _is_model_tag(p))])
+                for e in tables}
+    return [e for e in errors if not (e["loc"] and e["loc"][-1] in _BRANCH_TAGS
+                                      and tuple(e["loc"][:-1]) in prefixes)]
+
+
 def _clean_loc(loc: tuple) -> tuple:
-    """The location without the tags pydantic adds for the derived-variable union."""
+    """The location without the tags pydantic adds for the derived and endpoint unions."""
+    if len(loc) > 2 and loc[0] == "endpoints" and loc[2] in ENDPOINT_FORMS:
+        loc = loc[:2] + loc[3:]
     return tuple(part for part in loc if not (isinstance(part, str) and (
-        part.endswith("Derived") or part in DERIVED_TYPES)))
+        _is_model_tag(part) or part in DERIVED_TYPES)))
 
 
 def _join_path(prefix: str, loc: tuple) -> str:
@@ -406,6 +465,9 @@ def _join_path(prefix: str, loc: tuple) -> str:
 
 def _message(error: dict, loc: tuple, raw: Any, model: type[BaseModel] | None) -> str:
     kind = error["type"]
+    if len(loc) == 3 and loc[0] == "endpoints":
+        if special := _endpoint_message(kind, str(loc[-1]), raw):
+            return special
     if kind == "extra_forbidden":
         known = _known_keys(loc[:-1], model, raw)
         hint = _key_hint(str(loc[-1]), known)
@@ -417,7 +479,7 @@ def _message(error: dict, loc: tuple, raw: Any, model: type[BaseModel] | None) -
     if kind == "union_tag_not_found":
         return f"needs a 'type' ({', '.join(DERIVED_TYPES)})"
     if kind == "literal_error":
-        return error["msg"].replace("Input should be", "must be")
+        return _literal_message(error)
     msg = error["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         msg = msg.removeprefix(prefix)
@@ -425,6 +487,35 @@ def _message(error: dict, loc: tuple, raw: Any, model: type[BaseModel] | None) -
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return f"{msg[0].lower() + msg[1:]} (got {value!r})"
     return msg[0].lower() + msg[1:] if msg else kind
+
+
+def _endpoint_message(kind: str, key: str, raw: Any) -> str | None:
+    """Errors particular to the two forms of an endpoint (time/event columns or dates)."""
+    if kind == "missing" and key == "time_unit":
+        return ('the unit of the time column is never guessed: give time_unit = "days", '
+                '"months" or "years"')
+    if kind != "extra_forbidden":
+        return None
+    if key in _DATE_KEYS - _COLUMN_KEYS:
+        return ("applies to date endpoints (start/events/last_contact); this endpoint uses "
+                "time/event columns")
+    if key in _COLUMN_KEYS - _DATE_KEYS:
+        return ("applies to endpoints from time/event columns; this endpoint uses dates "
+                "(start/events/last_contact)")
+    return None
+
+
+def _literal_message(error: dict) -> str:
+    """"'fischer' is not allowed; use one of 'fisher', 'chisq'; did you mean 'fisher'?"."""
+    import re
+
+    allowed = re.findall(r"'((?:[^'\\]|\\.)*)'|(\b[-+.\w]+\b)",
+                         str(error.get("ctx", {}).get("expected", "")))
+    allowed = [quoted or bare for quoted, bare in allowed if (quoted or bare) != "or"]
+    value = error.get("input")
+    shown = ", ".join(f"'{a}'" for a in allowed)
+    hint = did_you_mean(str(value), allowed) if isinstance(value, str) else ""
+    return f"{value!r} is not allowed; use one of {shown}{hint}"
 
 
 def _key_hint(word: str, known: list[str]) -> str:
@@ -457,7 +548,8 @@ def _known_keys(loc: tuple, model: type[BaseModel] | None, raw: Any) -> list[str
             current = DERIVED_TYPES.get(kind)
             continue
         if current is Config and depth >= 1 and loc[0] in {"variables", "endpoints"}:
-            current = VariableSettings if loc[0] == "variables" else EndpointSettings
+            current = VariableSettings if loc[0] == "variables" \
+                else ENDPOINT_FORMS.get(_endpoint_form(node) or "", None)
             continue
         field = getattr(current, "model_fields", {}).get(part) if current else None
         current = _model_of(field.annotation) if field is not None else None

@@ -26,12 +26,10 @@ def column_roles(config: Config) -> dict[str, str]:
     """Columns whose kind the config implies: endpoint dates and times."""
     roles: dict[str, str] = {}
     for ep in config.endpoints.values():
-        for col in (ep.start, ep.last_contact, *ep.events, *ep.competing):
-            if col:
-                roles[col] = "date"
-        if ep.time:
+        if ep.form == "dates":
+            roles.update(dict.fromkeys(ep.columns, "date"))
+        else:
             roles[ep.time] = "continuous"
-        if ep.event:
             roles[ep.event] = "text"
     if config.cohort.id:
         roles[config.cohort.id] = "text"

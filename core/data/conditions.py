@@ -158,7 +158,10 @@ def section_subset(cohort: "Cohort", conditions, section_id: str) -> "Cohort":
         if cond.variable not in cohort.variables:
             raise DataError(f"unknown variable '{cond.variable}'",
                             key=f"section '{section_id}'.subset[{i}].variable")
-        holds, _ = evaluate(cond, cohort.values(cond.variable), cohort.variable(cond.variable))
+        try:
+            holds, _ = evaluate(cond, cohort.values(cond.variable), cohort.variable(cond.variable))
+        except ConditionError as exc:
+            raise DataError(str(exc), key=f"section '{section_id}'.subset[{i}]") from None
         keep &= holds
     if not keep.any():
         raise DataError("no patients left after the section's subset",

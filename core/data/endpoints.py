@@ -28,7 +28,7 @@ def build_endpoint(name: str, spec: EndpointSettings, frame: pd.DataFrame,
     """The endpoint ``name`` from a time and event code column, or from dates."""
     key = f"endpoints.{name}"
     label = spec.label or name
-    if spec.time is not None:
+    if spec.form == "columns":
         time, event, definition = _endpoint_from_columns(spec, frame, typer, key)
         status = event.copy()
         competing = False
@@ -36,7 +36,7 @@ def build_endpoint(name: str, spec: EndpointSettings, frame: pd.DataFrame,
         time, status, definition = _endpoint_from_dates(spec, frame, typer, key)
         event = (status == 1).astype(np.int8)
         competing = bool(spec.competing)
-    return Endpoint(name, label, spec.unit, time, event, status, competing, definition)
+    return Endpoint(name, label, spec.display_unit, time, event, status, competing, definition)
 
 
 def _column(frame: pd.DataFrame, name: str, key: str, typer: ColumnTyper) -> pd.Series:
@@ -62,8 +62,7 @@ def _endpoint_from_columns(spec: EndpointSettings, frame, typer: ColumnTyper, ke
     if negative.any():
         pos = int(np.flatnonzero(negative)[0])
         raise typer.fail(f"follow-up time is negative ({time[pos]:g})", spec.time, pos)
-    from_unit = spec.time_unit or spec.unit
-    time = time * DAYS_PER_UNIT[from_unit] / DAYS_PER_UNIT[spec.unit]
+    time = time * DAYS_PER_UNIT[spec.time_unit] / DAYS_PER_UNIT[spec.display_unit]
     events = _column(frame, spec.event, f"{key}.event", typer)
     text = map_distinct(events, as_text)
     event_codes = {as_text(c) for c in spec.event_codes}

@@ -230,6 +230,13 @@ def _read_csv(path: Path, options: dict[str, Any], **kwargs):
     import pandas as pd
 
     encoding = options.get("encoding") or "utf-8-sig"
+    import codecs
+
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise DataError(f"unknown encoding '{encoding}'; use e.g. \"utf-8\", \"latin-1\" or "
+                        f"\"cp1252\"", file=str(path), key="cohort.encoding") from None
     sep = options.get("delimiter")
     if sep is None:
         sep = "\t" if path.suffix.lower() == ".tsv" else ","

@@ -38,8 +38,7 @@ def needed_columns(config: Config, references: Iterable[str]) -> set[str]:
     names |= {c.variable for c in config.cohort.filter}
     names |= {c.variable for head in config.section for c in head.subset}
     for ep in config.endpoints.values():
-        names |= {n for n in (ep.time, ep.event, ep.start, ep.last_contact) if n}
-        names |= set(ep.events) | set(ep.competing)
+        names |= set(ep.columns)
     # Replace derived names by their sources, transitively.
     columns: set[str] = set()
     stack = list(names)
