@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from typing import Sequence
 
 from cohortpress.common.version import __version__
@@ -93,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     from cohortpress.common.errors import UserError
 
+    # Python hides DeprecationWarnings raised outside __main__; a plugin that still imports
+    # an old cohortpress path should hear about it from the command it runs under.
+    warnings.filterwarnings("default", category=DeprecationWarning, message=r"cohortpress\.")
     try:
         return COMMANDS[args.command](args)
     except UserError as exc:
