@@ -75,6 +75,11 @@ def format_p(p: float | None, digits: int = 3) -> str:
     return f"{rounded:.{digits}f}"
 
 
+
+def p_phrase(formatted: str) -> str:
+    """A printed p-value as it follows the letter p: ``= 0.04``, or ``<0.001`` as it is."""
+    return formatted if formatted.startswith(("<", ">")) else f"= {formatted}"
+
 def fmt_range(low: float, high: float, digits: int = 0) -> str:
     return f"{fmt_num(low, digits)}\u2013{fmt_num(high, digits)}"
 

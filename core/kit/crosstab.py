@@ -20,7 +20,7 @@ from cohortpress.api.blocks import Cell, Footnote, Row, Table
 from cohortpress.api.results import Result
 from cohortpress.api.sections import SectionContext
 from cohortpress.common.errors import StatisticsError
-from cohortpress.common.formatting import fmt_n_percent, format_p, in_sentence
+from cohortpress.common.formatting import fmt_n_percent, format_p, in_sentence, p_phrase
 from cohortpress.kit.records import Records, hypothesis_test_records
 
 PERCENT_BASES = {"column": "column totals", "row": "row totals", "total": "the grand total"}
@@ -375,7 +375,7 @@ class _CrosstabView:
             return None
         formatted = format_p(self.records.stat(stat_name="p.value", **where),
                              digits=self.layout.p_digits)
-        p_text = formatted if formatted.startswith(("<", ">")) else f"= {formatted}"
+        p_text = p_phrase(formatted)
         note = self.records.stat(stat_name="note", **where)
         extra = f"; {note}" if note else ""
         return Footnote(f"P {p_text} ({method}{extra}).")

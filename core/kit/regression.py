@@ -359,10 +359,6 @@ def separated_variables(design: Design, separated: Sequence[str]) -> set[str]:
     return {t.variable for t in design.terms if bad & set(t.columns)}
 
 
-def finite(values) -> bool:
-    return bool(np.all(np.isfinite(values)))
-
-
 # --------------------------------------------------------------------------- kit API
 
 

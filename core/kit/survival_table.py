@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 
 from cohortpress.api.blocks import Cell, Footnote, Row, Table
 from cohortpress.api.results import Result
-from cohortpress.common.formatting import fmt_num, in_sentence
+from cohortpress.common.formatting import fmt_num, in_sentence, p_phrase
 
 DASH = "\u2013"
 CONF_TYPE_TEXT = {"log": "log transform",
@@ -233,7 +233,7 @@ def _endpoint_notes(records, about, layout: SurvivalLayout) -> list[Footnote]:
 
 def _pairwise_note(label: str, records: Sequence[Result]) -> Footnote:
     adjust = next(r.stat for r in records if r.stat_name == "adjust.method")
-    texts = [f"{r.variable_level}, p {_p_phrase(r.formatted)}" for r in records
+    texts = [f"{r.variable_level}, p {p_phrase(r.formatted)}" for r in records
              if r.stat_name == "p.adjusted"]
     return Footnote(f"{label}, pairwise log-rank tests with {ADJUST_NAMES[adjust]}: "
                     f"{'; '.join(texts)}.")
@@ -283,15 +283,10 @@ def _cuminc_table(records, about, name: str, layout: SurvivalLayout) -> Table:
     test = next((r for r in mine if r.stat_name == "p.value" and r.group_level is None), None)
     if test is not None and test.formatted:
         method = next(r.stat for r in mine if r.stat_name == "method")
-        notes.append(Footnote(f"{method}: p {_p_phrase(test.formatted)}."))
+        notes.append(Footnote(f"{method}: p {p_phrase(test.formatted)}."))
     notes += _empty_group_notes(records, "cuminc", name)
     return Table(f"{about[('cuminc', name, 'label')]}: cumulative incidence with competing "
                  f"risks.", (header,), tuple(rows), tuple(notes), name=f"{name}-cuminc")
-
-
-def _p_phrase(formatted: str) -> str:
-    """``= 0.04`` or ``<0.001``: a p-value after the letter p."""
-    return formatted if formatted[:1] in "<>" else f"= {formatted}"
 
 
 def _finite(value) -> bool:
