@@ -359,6 +359,12 @@ def separated_variables(design: Design, separated: Sequence[str]) -> set[str]:
     return {t.variable for t in design.terms if bad & set(t.columns)}
 
 
+def finite(values) -> bool:
+    """True when every value is finite (kept: ``cohortpress.regression.finite`` was public in
+    0.1, and the deprecated path forwards it until 0.3)."""
+    return bool(np.all(np.isfinite(values)))
+
+
 # --------------------------------------------------------------------------- kit API
 
 
