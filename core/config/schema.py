@@ -13,17 +13,15 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError,
-                      field_validator, model_validator)
+                      field_validator)
 
 from cohortpress.common.errors import ConfigError
 from cohortpress.common.suggest import did_you_mean
+from cohortpress.config.derived import (Case, CaseDerived, Condition, CutDerived,  # noqa: F401
+                                        DateDiffDerived, FlagDerived, Kmt2aDerived,
+                                        RecodeDerived, Scalar, Strict, TransformDerived)
 
-Scalar = Union[str, int, float, bool]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+EXPORTS = ["csv", "xlsx", "docx", "png", "html"]
 
 # --------------------------------------------------------------------------- report
 
@@ -31,21 +29,41 @@ class Strict(BaseModel):
 class ReportSettings(Strict):
     """``[report]``: what the report looks like and says about itself."""
 
-    title: str
-    subtitle: str = ""
-    authors: list[str] = []
-    date: str | None = None
-    notice: str | None = None
-    style: Literal["journal", "compact"] = "journal"
-    language: str = "en"
-    templates: Path | None = None
-    css: list[Path] = []
-    p_digits: int = Field(3, ge=1, le=6)
-    percent_digits: int = Field(0, ge=0, le=3)
-    abbreviations: dict[str, str] = {}
-    pdf_variant: Literal["pdf/a-3b"] | None = None
-    exports: list[Literal["csv", "xlsx", "docx", "png", "html"]] = ["csv", "xlsx", "docx", "png", "html"]
-    section_timeout: float = Field(300.0, gt=0)
+    title: str = Field(description="the report's title", examples=["Infant ALL in Belgium"])
+    subtitle: str = Field("", description="a line under the title on the title page",
+                          examples=["Cohort 2000-2020"])
+    authors: list[str] = Field([], description="the authors, on the title page",
+                               examples=[["A. Author", "B. Author"]])
+    date: str | None = Field(None, description="an ISO date, on the title page and the PDF's "
+                             "date; none stamped otherwise (rebuilds give identical bytes)",
+                             examples=["2024-05-31"])
+    notice: str | None = Field(None, description="a boxed note on the title page",
+                               examples=["Synthetic reconstruction"])
+    style: Literal["journal", "compact"] = Field(
+        "journal", description="journal: serif, three-rule tables, caption above, notes "
+        "below; compact: sans-serif, denser, sections run on", examples=["compact"])
+    language: str = Field("en", description="the document language (PDF and HTML)",
+                          examples=["nl"])
+    templates: Path | None = Field(None, description="a folder of Jinja templates that "
+                                   "override the built-in ones (docs/styles.md)",
+                                   examples=["templates"])
+    css: list[Path] = Field([], description="your stylesheets, applied after the style",
+                            examples=[["report.css"]])
+    p_digits: int = Field(3, ge=1, le=6, description="decimals of p-values: 0.254, <0.001, "
+                          ">0.99", examples=[4])
+    percent_digits: int = Field(0, ge=0, le=3, description="decimals of percentages, unless "
+                                "an analysis sets its own", examples=[1])
+    abbreviations: dict[str, str] = Field({}, description="abbreviation = meaning, listed "
+                                          "after the methods",
+                                          examples=[{"CNS": "central nervous system"}])
+    pdf_variant: Literal["pdf/a-3b"] | None = Field(
+        None, description="pdf/a-3b: PDF/A-3b with results.json attached inside the PDF",
+        examples=["pdf/a-3b"])
+    exports: list[Literal["csv", "xlsx", "docx", "png", "html"]] = Field(
+        EXPORTS, description="the files written beside the PDF: tables (csv, xlsx, docx), "
+        "figures (png), the report as HTML", examples=[["csv", "xlsx"]])
+    section_timeout: float = Field(300.0, gt=0, description="seconds an analysis may run "
+                                   "before its section is reported as failed", examples=[600])
 
     @field_validator("date")
     @classmethod
@@ -64,167 +82,60 @@ class ReportSettings(Strict):
 # --------------------------------------------------------------------------- cohort
 
 
-class Condition(Strict):
-    """A condition on one variable: exactly one comparison key besides ``variable``."""
-
-    variable: str
-    eq: Scalar | None = None
-    ne: Scalar | None = None
-    lt: float | None = None
-    le: float | None = None
-    gt: float | None = None
-    ge: float | None = None
-    is_in: list[Scalar] | None = Field(None, alias="in")
-    not_in: list[Scalar] | None = None
-    missing: bool | None = None
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @model_validator(mode="after")
-    def _one_comparison(self):
-        given = [k for k in ("eq", "ne", "lt", "le", "gt", "ge", "is_in", "not_in", "missing")
-                 if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of eq, ne, lt, le, gt, ge, in, not_in, missing")
-        return self
-
-
 class CohortSettings(Strict):
     """``[cohort]``: where the data is and how to read it."""
 
-    path: Path
-    format: Literal["auto", "csv", "parquet", "excel", "spss", "stata"] | str = "auto"
-    sheet: str | int | None = None
-    encoding: str = "utf-8-sig"
-    delimiter: str | None = None
-    id: str | None = None
-    group: str | None = None
-    date_format: str | None = None
-    filter: list[Condition] = []
-    max_levels: int = Field(50, ge=2)
+    path: Path = Field(description="the data file", examples=["cohort.csv"])
+    format: Literal["auto", "csv", "parquet", "excel", "spss", "stata"] | str = Field(
+        "auto", description="the file format; auto: from the suffix; or a format a plugin "
+        "reads", examples=["excel"])
+    sheet: str | int | None = Field(None, description="the Excel sheet, by name or by "
+                                    "position (0 is the first); default: the first",
+                                    examples=["Patients"])
+    encoding: str = Field("utf-8-sig", description="the CSV text encoding (a byte-order mark "
+                          "is accepted)", examples=["latin-1"])
+    delimiter: str | None = Field(None, description="the CSV delimiter; default: a comma, a "
+                                  "tab for .tsv", examples=[";"])
+    id: str | None = Field(None, description="the patient id column: must be unique; errors "
+                           "name patients by it", examples=["patient_id"])
+    group: str | None = Field(None, description="the grouping variable of sections that give "
+                              "no by", examples=["diagnosis"])
+    date_format: str | None = Field(None, description="the date format of every date column "
+                                    "that sets none; default: ISO 8601",
+                                    examples=["%d/%m/%Y"])
+    filter: list[Condition] = Field([], description="conditions every patient must meet "
+                                     "(all); a condition on a missing value removes the row",
+                                     examples=[[{"variable": "age_days", "le": 365}]])
+    max_levels: int = Field(50, ge=2, description="a categorical variable with more levels "
+                            "is an error (an id column used as a category)", examples=[100])
 
 
 class VariableSettings(Strict):
     """``[variables.NAME]``: metadata of a cohort column."""
 
-    label: str | None = None
-    kind: Literal["categorical", "binary", "continuous", "date", "text"] | None = None
-    levels: list[Scalar] | None = None
-    labels: dict[str, str] = {}
-    missing: list[Scalar] = []
-    missing_label: str = "Unknown"
-    unit: str | None = None
-    reference: Scalar | None = None
-    positive: Scalar | None = None
-    date_format: str | None = None
-
-
-class _DerivedBase(Strict):
-    label: str | None = None
-    unit: str | None = None
-    missing_label: str = "Unknown"
-
-
-class CutDerived(_DerivedBase):
-    """Bin a continuous variable: ``breaks`` are the interval edges, ``labels`` one per bin."""
-
-    type: Literal["cut"]
-    source: str
-    breaks: list[float]
-    labels: list[str]
-    right: bool = False
-
-    @model_validator(mode="after")
-    def _shape(self):
-        if len(self.breaks) < 2:
-            raise ValueError("breaks needs at least two edges")
-        if sorted(set(self.breaks)) != list(self.breaks):
-            raise ValueError("breaks must be strictly increasing")
-        if len(self.labels) != len(self.breaks) - 1:
-            raise ValueError(f"{len(self.breaks) - 1} bins need {len(self.breaks) - 1} labels, "
-                             f"got {len(self.labels)}")
-        return self
-
-
-class RecodeDerived(_DerivedBase):
-    """Map values to new ones; values not in ``mapping`` keep theirs unless ``other`` is set."""
-
-    type: Literal["recode"]
-    source: str
-    mapping: dict[str, str]
-    other: str | None = None
-    levels: list[str] | None = None
-
-
-class FlagDerived(_DerivedBase):
-    """A yes/no variable: ``yes`` when ``when`` holds (all conditions), else ``no``."""
-
-    type: Literal["flag"]
-    when: list[Condition]
-    yes: str = "Yes"
-    no: str = "No"
-
-
-class CaseDerived(_DerivedBase):
-    """The first matching case's value (``when``: all conditions of a case must hold).
-
-    ``unknown = "skip"`` (the default, as SQL's CASE): a condition on a missing value does
-    not match, and the next case is tried. ``unknown = "missing"``: a row reaching a case it
-    cannot decide gets a missing value (for rules such as risk groups, where an unknown
-    input must not fall through to the default).
-    """
-
-    type: Literal["case"]
-    cases: list["Case"]
-    default: str | None = None
-    levels: list[str] | None = None
-    unknown: Literal["skip", "missing"] = "skip"
-
-
-class Case(Strict):
-    when: list[Condition]
-    value: str
-
-
-class DateDiffDerived(_DerivedBase):
-    """Time between two date columns, in days, months or years (365.25 days a year)."""
-
-    type: Literal["date_diff"]
-    start: str
-    end: str
-    in_unit: Literal["days", "months", "years"] = Field("days", alias="unit_of_time")
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class TransformDerived(_DerivedBase):
-    """A transformed continuous variable: log, log2, log10, sqrt, or per-N-units scaling."""
-
-    type: Literal["transform"]
-    source: str
-    function: Literal["log", "log2", "log10", "sqrt", "scale"]
-    per: float | None = None
-
-    @model_validator(mode="after")
-    def _per(self):
-        if self.function == "scale" and not self.per:
-            raise ValueError("function 'scale' needs 'per', e.g. per = 10")
-        return self
-
-
-class Kmt2aDerived(_DerivedBase):
-    """KMT2A rearrangement status read from karyotypes, fusion names or partners.
-
-    Uses the same parser as the ``kmt2a_partners`` analysis; text it cannot read becomes
-    missing (and ``cohortpress validate`` lists it by patient).
-    """
-
-    type: Literal["kmt2a"]
-    source: str
-    kind: Literal["auto", "karyotype", "fusion", "partner"] = "auto"
-    negative: str = "KMT2A negative"
-    positive: str = "KMT2A positive"
-    deletion_counts: bool = False
+    label: str | None = Field(None, description="the row label; default: the SPSS/Stata "
+                              "variable label, else the name", examples=["Sex"])
+    kind: Literal["categorical", "binary", "continuous", "date", "text"] | None = Field(
+        None, description="default: guessed (numbers are continuous unless 0/1, text is "
+        "categorical)", examples=["categorical"])
+    levels: list[Scalar] | None = Field(None, description="the levels in display order; a "
+                                        "value outside them is an error naming the row",
+                                        examples=[["Male", "Female"]])
+    labels: dict[str, str] = Field({}, description="display labels for codes",
+                                   examples=[{"1": "Male", "2": "Female"}])
+    missing: list[Scalar] = Field([], description="values meaning missing",
+                                  examples=[["Unknown", 99]])
+    missing_label: str = Field("Unknown", description="the row label for missing values",
+                               examples=["Not known"])
+    unit: str | None = Field(None, description="shown after the label",
+                             examples=["×10⁹/L"])
+    reference: Scalar | None = Field(None, description="the reference level in regression "
+                                     "models; default: the first level", examples=["Female"])
+    positive: Scalar | None = Field(None, description="the level a binary row counts; "
+                                    "default: yes/1/true/present, else the last level",
+                                    examples=["Yes"])
+    date_format: str | None = Field(None, description="this column's date format; default: "
+                                    "cohort.date_format", examples=["%d.%m.%Y"])
 
 
 Derived = Annotated[
@@ -245,13 +156,21 @@ class ColumnEndpoint(Strict):
     """
 
     form: ClassVar[str] = "columns"
-    label: str | None = None
-    unit: TimeUnit | None = None
-    time: str
-    time_unit: TimeUnit
-    event: str
-    event_codes: list[Scalar] = [1]
-    censor_codes: list[Scalar] = [0]
+    label: str | None = Field(None, description="the endpoint's name in tables and figures; "
+                              "default: its key", examples=["Overall survival"])
+    unit: TimeUnit | None = Field(None, description="the unit the report shows times in (a "
+                                  "year is 365.25 days); default: time_unit",
+                                  examples=["years"])
+    time: str = Field(description="the follow-up time column (numbers, not negative)",
+                      examples=["os_days"])
+    time_unit: TimeUnit = Field(description="the unit of the time column: required, never "
+                                "guessed", examples=["days"])
+    event: str = Field(description="the event indicator column", examples=["os_status"])
+    event_codes: list[Scalar] = Field([1], description="the values of event that mean the "
+                                      "event happened", examples=[["Dead"]])
+    censor_codes: list[Scalar] = Field([0], description="the values that mean censored; any "
+                                       "other value is an error naming the row",
+                                       examples=[["Alive"]])
 
     @property
     def display_unit(self) -> str:
@@ -270,12 +189,19 @@ class DateEndpoint(Strict):
     """
 
     form: ClassVar[str] = "dates"
-    label: str | None = None
-    unit: TimeUnit = "years"
-    start: str
-    events: list[str] = Field(min_length=1)
-    competing: list[str] = []
-    last_contact: str
+    label: str | None = Field(None, description="the endpoint's name in tables and figures; "
+                              "default: its key", examples=["Event-free survival"])
+    unit: TimeUnit = Field("years", description="the unit the report shows times in (a year "
+                           "is 365.25 days)", examples=["months"])
+    start: str = Field(description="the date follow-up starts", examples=["diagnosis_date"])
+    events: list[str] = Field(min_length=1, description="event dates: the earliest present "
+                              "is the event (a composite endpoint such as EFS)",
+                              examples=[["relapse_date", "death_date"]])
+    competing: list[str] = Field([], description="dates of competing events (status 2 when "
+                                 "one comes first): cumulative incidence, Gray's test",
+                                 examples=[["death_date"]])
+    last_contact: str = Field(description="the censoring date of patients without an event",
+                              examples=["last_contact_date"])
 
     @property
     def display_unit(self) -> str:
@@ -311,28 +237,37 @@ class SectionHead(BaseModel):
     """The keys every ``[[section]]`` has; the rest are the analysis's options."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    analysis: str
-    title: str = ""
-    subset: list[Condition] = []
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="the section's "
+                    "name in results.json and exports: letters, digits, _ . -",
+                    examples=["table1"])
+    analysis: str = Field(description="the analysis (cohortpress plugins lists them)",
+                          examples=["demographics"])
+    title: str = Field("", description="the section's heading", examples=["Patients"])
+    subset: list[Condition] = Field([], description="conditions (all must hold) selecting "
+                                    "this section's patients; none left is an error",
+                                    examples=[[{"variable": "age", "lt": 1}]])
 
 
 class Config(Strict):
     """The whole config file."""
 
-    report: ReportSettings
-    cohort: CohortSettings
-    variables: dict[str, VariableSettings] = {}
-    derived: dict[str, Derived] = {}
-    endpoints: dict[str, EndpointSettings] = {}
-    plugins: list[Path] = []
-    disable_plugins: list[str] = []  # plugin names (as `cohortpress plugins` lists them)
-    section: list[SectionHead] = []
-    published: Path | None = None
+    report: ReportSettings = Field(description="the [report] table")
+    cohort: CohortSettings = Field(description="the [cohort] table")
+    variables: dict[str, VariableSettings] = Field({}, description="[variables.NAME] tables")
+    derived: dict[str, Derived] = Field({}, description="[derived.NAME] tables")
+    endpoints: dict[str, EndpointSettings] = Field({}, description="[endpoints.NAME] tables")
+    plugins: list[Path] = Field([], description="plugin files, loaded beside installed "
+                                "plugin packages", examples=[["my_plugin.py"]])
+    disable_plugins: list[str] = Field([], description="plugins not to load (not even "
+                                       "imported), by the name cohortpress plugins lists",
+                                       examples=[["cohortpress.plugins.pdf"]])
+    section: list[SectionHead] = Field([], description="[[section]] tables, in report order")
+    published: Path | None = Field(None, description="a file of published values that "
+                                   "cohortpress verify checks", examples=["published.toml"])
 
     # Not part of the file: where it came from.
-    source: Path = Path("report.toml")
-    text: str = ""
+    source: Path = Field(Path("report.toml"), description="the config file (set on loading)")
+    text: str = Field("", description="the config file's text (set on loading)")
 
     @field_validator("section")
     @classmethod
@@ -352,8 +287,6 @@ class Config(Strict):
         """The keys of a section other than id, analysis and title."""
         return dict(head.model_extra or {})
 
-
-CaseDerived.model_rebuild()
 
 RESERVED_FILE_KEYS = {"source", "text"}
 
