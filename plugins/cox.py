@@ -30,17 +30,30 @@ from cohortpress.kit.regression_table import RegressionLayout, regression_table
 
 
 class CoxOptions(Options):
-    endpoint: EndpointName
-    covariates: list[Variable] = Field(min_length=1)
-    univariable: bool = True
-    multivariable: bool = True
-    ties: Literal["efron", "breslow"] = "efron"
-    strata: Variable | None = None
-    conf_level: float = Field(0.95, gt=0.5, lt=1.0)
-    ph_check: Literal["column", "footnote", "none"] = "column"
-    digits: int = Field(2, ge=1, le=4)
-    events_per_variable: float = Field(10.0, ge=0)
-    caption: str | None = None
+    endpoint: EndpointName = Field(description="the endpoint modelled", examples=["efs"])
+    covariates: list[Variable] = Field(min_length=1, description="the model's variables "
+                                       "(categorical ones against their reference level)",
+                                       examples=[["age_group", "wbc_high"]])
+    univariable: bool = Field(True, description="one model per covariate", examples=[False])
+    multivariable: bool = Field(True, description="one model of all covariates together",
+                                examples=[False])
+    ties: Literal["efron", "breslow"] = Field("efron", description="the handling of tied "
+                                              "event times (efron as R's coxph)",
+                                              examples=["breslow"])
+    strata: Variable | None = Field(None, description="a categorical variable to stratify "
+                                    "the baseline hazard by", examples=["centre"])
+    conf_level: float = Field(0.95, gt=0.5, lt=1.0, description="the confidence level of "
+                              "the intervals", examples=[0.9])
+    ph_check: Literal["column", "footnote", "none"] = Field(
+        "column", description="the proportional-hazards test (cox.zph): a column, a "
+        "footnote, or none", examples=["footnote"])
+    digits: int = Field(2, ge=1, le=4, description="decimals of hazard ratios and their "
+                        "limits", examples=[3])
+    events_per_variable: float = Field(10.0, ge=0, description="below this many events per "
+                                       "parameter a footnote warns of unstable estimates",
+                                       examples=[5])
+    caption: str | None = Field(None, description="the table's caption; default: names the "
+                                "endpoint", examples=["Cox models of event-free survival."])
 
 
 class _CoxModel(RegressionModel):

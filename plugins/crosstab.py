@@ -28,17 +28,30 @@ CategoricalTest = Literal["fisher", "chisq", "chisq_yates", "none"]
 
 
 class CrosstabOptions(Options):
-    row: Variable
-    column: Variable | None = None
-    percent: Percent = "column"
-    percent_digits: int | None = Field(None, ge=0, le=3)
-    totals: bool = True
-    test: CategoricalTest = "fisher"
-    missing: Literal["ifany", "no"] = "ifany"
-    caption: str | None = None
-    row_header: str = ""
-    monte_carlo_tables: int = Field(100_000, ge=1000)
-    seed: int = 20240531
+    row: Variable = Field(description="the categorical variable of the rows",
+                          examples=["immunophenotype"])
+    column: Variable | None = Field(None, description="the variable of the columns; default: "
+                                    "cohort.group", examples=["kmt2a_status"])
+    percent: Percent = Field("column", description="what the percentages are of; none: "
+                             "counts only", examples=["row"])
+    percent_digits: int | None = Field(None, ge=0, le=3, description="decimals of "
+                                       "percentages; default: report.percent_digits",
+                                       examples=[1])
+    totals: bool = Field(True, description="a total row and column", examples=[False])
+    test: CategoricalTest = Field("fisher", description="the test of association (Fisher's "
+                                  "exact test is exact for r × c tables too)",
+                                  examples=["chisq"])
+    missing: Literal["ifany", "no"] = Field("ifany", description="a row of missing values: "
+                                            "when there are any, or never", examples=["no"])
+    caption: str | None = Field(None, description="the table's caption; default: names both "
+                                "variables", examples=["Immunophenotype by KMT2A status."])
+    row_header: str = Field("", description="the header over the row labels",
+                            examples=["Immunophenotype"])
+    monte_carlo_tables: int = Field(100_000, ge=1000, description="tables simulated when "
+                                    "Fisher's exact test is too costly to enumerate",
+                                    examples=[1_000_000])
+    seed: int = Field(20240531, description="the seed of that simulation (same seed, same p)",
+                      examples=[1])
 
 
 # --------------------------------------------------------------------------- the analysis

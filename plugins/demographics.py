@@ -48,33 +48,64 @@ ContinuousStat = Literal["median_range", "median_iqr", "mean_sd"]
 class RowSpec(Options):
     """One variable of the table; a bare string in ``variables`` takes every default."""
 
-    variable: Variable
-    label: str | None = None
-    test: TestName = "auto"
-    stat: ContinuousStat = "median_range"
-    digits: int | None = Field(None, ge=0, le=6)
-    significant: int | None = Field(None, ge=1, le=6)
-    percent_digits: int | None = Field(None, ge=0, le=3)
-    exclude_from_test: list[str] = []
-    test_missing: bool = False
-    applies_to: list[str] = []
-    missing: Literal["ifany", "always", "no"] | None = None
+    variable: Variable = Field(description="the variable of this row", examples=["wbc"])
+    label: str | None = Field(None, description="the row label; default: the variable's",
+                              examples=["White blood cells"])
+    test: TestName = Field("auto", description="auto: Fisher for categorical rows, Wilcoxon "
+                           "(two groups) or Kruskal–Wallis (more) for continuous ones",
+                           examples=["chisq"])
+    stat: ContinuousStat = Field("median_range", description="the summary of a continuous "
+                                 "row: median (range), median (IQR) or mean (SD)",
+                                 examples=["mean_sd"])
+    digits: int | None = Field(None, ge=0, le=6, description="decimals of a continuous "
+                               "row's numbers; default: 1", examples=[2])
+    significant: int | None = Field(None, ge=1, le=6, description="significant digits "
+                                    "instead of decimals", examples=[3])
+    percent_digits: int | None = Field(None, ge=0, le=3, description="decimals of this "
+                                       "row's percentages; default: the section's",
+                                       examples=[1])
+    exclude_from_test: list[str] = Field([], description="levels shown but left out of the "
+                                         "test", examples=[["Other"]])
+    test_missing: bool = Field(False, description="test the missing values as a level of "
+                               "their own", examples=[True])
+    applies_to: list[str] = Field([], description="the groups this row applies to; the "
+                                  "others show not_applicable", examples=[["AML"]])
+    missing: Literal["ifany", "always", "no"] | None = Field(
+        None, description="this row's missing-value row; default: the section's",
+        examples=["always"])
 
 
 class DemographicsOptions(Options):
-    by: Variable | None = None
-    variables: list[Variable | RowSpec] = Field(min_length=1)
-    caption: str = "Patient characteristics."
-    overall: bool = False
-    p_value: bool = True
-    smd: bool = False
-    percent_of: Literal["non-missing", "all"] = "non-missing"
-    percent_digits: int | None = Field(None, ge=0, le=3)
-    missing: Literal["ifany", "always", "no"] = "ifany"
-    monte_carlo_tables: int = Field(100_000, ge=1000)
-    seed: int = 20240531
-    header_label: str = "Characteristic"
-    not_applicable: str = "n.a."
+    by: Variable | None = Field(None, description="the grouping variable; default: "
+                               "cohort.group", examples=["diagnosis"])
+    variables: list[Variable | RowSpec] = Field(
+        min_length=1, description="the rows: variable names, or tables of the keys below",
+        examples=[["sex", {"variable": "wbc", "stat": "median_iqr"}]])
+    caption: str = Field("Patient characteristics.", description="the table's caption",
+                         examples=["Characteristics at diagnosis."])
+    overall: bool = Field(False, description="an overall column before the groups",
+                          examples=[True])
+    p_value: bool = Field(True, description="a p-value column (with two or more groups)",
+                          examples=[False])
+    smd: bool = Field(False, description="a standardised mean difference column; with more "
+                      "than two groups the largest pairwise one", examples=[True])
+    percent_of: Literal["non-missing", "all"] = Field(
+        "non-missing", description="the denominator of percentages", examples=["all"])
+    percent_digits: int | None = Field(None, ge=0, le=3, description="decimals of "
+                                       "percentages; default: report.percent_digits",
+                                       examples=[1])
+    missing: Literal["ifany", "always", "no"] = Field(
+        "ifany", description="a row of missing values: when there are any, always, or never",
+        examples=["always"])
+    monte_carlo_tables: int = Field(100_000, ge=1000, description="tables simulated when "
+                                    "Fisher's exact test is too costly to enumerate",
+                                    examples=[1_000_000])
+    seed: int = Field(20240531, description="the seed of that simulation (same seed, same p)",
+                      examples=[1])
+    header_label: str = Field("Characteristic", description="the header over the row "
+                              "labels", examples=["Variable"])
+    not_applicable: str = Field("n.a.", description="the cell of a group a row does not "
+                                "apply to (applies_to)", examples=["–"])
 
     def check_data(self, cohort) -> list[str]:
         """The grouping must be categorical and a two-group test needs two groups: refused

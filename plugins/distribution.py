@@ -30,15 +30,29 @@ from cohortpress.kit.records import Records
 
 
 class DistributionOptions(Options):
-    variable: Variable
-    by: Variable | None = None
-    plot: Literal["bars", "dots"] = "bars"
-    test: Literal["auto", "fisher", "chisq", "wilcoxon", "kruskal", "none"] = "auto"
-    log_scale: bool = False
-    reference_lines: list[float] = []
-    caption: str | None = None
-    ylabel: str | None = None
-    width_mm: float = Field(85.0, ge=40, le=180)
+    variable: Variable = Field(description="the variable drawn: categorical for bars, "
+                               "continuous for dots", examples=["wbc"])
+    by: Variable | None = Field(None, description="the grouping variable; default: "
+                               "cohort.group", examples=["diagnosis"])
+    plot: Literal["bars", "dots"] = Field("bars", description="bars: percentage of each group "
+                                          "per category; dots: every patient's value, "
+                                          "medians as bars", examples=["dots"])
+    test: Literal["auto", "fisher", "chisq", "wilcoxon", "kruskal", "none"] = Field(
+        "auto", description="the test annotated; auto: Fisher for bars, Wilcoxon (two groups) "
+        "or Kruskal–Wallis (more) for dots", examples=["none"])
+    log_scale: bool = Field(False, description="a logarithmic value axis (dots; values must "
+                            "be positive)", examples=[True])
+    reference_lines: list[float] = Field([], description="horizontal lines at these values "
+                                         "(dots), such as a clinical cut-off",
+                                         examples=[[50]])
+    caption: str | None = Field(None, description="the figure's caption; default: names the "
+                                "variable and the grouping", examples=["Leukocytes at "
+                                                                        "diagnosis."])
+    ylabel: str | None = Field(None, description="the value axis label; default: Patients (%) "
+                               "for bars, the variable's label and unit for dots",
+                               examples=["WBC (×10⁹/L)"])
+    width_mm: float = Field(85.0, ge=40, le=180, description="the figure's width in "
+                            "millimetres", examples=[120])
 
 
 def _p_text(p, p_digits: int) -> str:

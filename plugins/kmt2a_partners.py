@@ -35,22 +35,41 @@ STATUS, PARTNER = "kmt2a_status", "kmt2a_partner"
 
 
 class Kmt2aOptions(Options):
-    source: Variable
-    kind: Literal["auto", "karyotype", "fusion", "partner"] = "auto"
-    by: Variable | None = None
-    status_test: CategoricalTest = "fisher"
-    partner_test: CategoricalTest = "none"
-    negative_label: str = "KMT2A negative"
-    positive_label: str = "KMT2A positive"
-    status_caption: str = "KMT2A rearrangement status by group."
-    partner_caption: str = "KMT2A translocation partners."
-    status_percent_digits: int | None = Field(None, ge=0, le=3)
-    partner_percent_digits: int = Field(2, ge=0, le=3)
-    collapse_below: int = Field(0, ge=0)
-    gene_names: bool = False
-    deletion_counts: bool = False
-    group_header: str | None = None
-    partner_table: bool = True
+    source: Variable = Field(description="a column of karyotypes, fusion names or partner "
+                             "genes", examples=["karyotype"])
+    kind: Literal["auto", "karyotype", "fusion", "partner"] = Field(
+        "auto", description="what the column holds; auto: recognised per value",
+        examples=["karyotype"])
+    by: Variable | None = Field(None, description="the grouping variable; default: "
+                               "cohort.group", examples=["diagnosis"])
+    status_test: CategoricalTest = Field("fisher", description="the test of KMT2A status by "
+                                         "group", examples=["chisq"])
+    partner_test: CategoricalTest = Field("none", description="the test of partner by group",
+                                          examples=["fisher"])
+    negative_label: str = Field("KMT2A negative", description="the row label for no "
+                                "rearrangement", examples=["KMT2A germline"])
+    positive_label: str = Field("KMT2A positive", description="the row label for a "
+                                "rearrangement", examples=["KMT2A-r"])
+    status_caption: str = Field("KMT2A rearrangement status by group.", description="the "
+                                "status table's caption", examples=["KMT2A status."])
+    partner_caption: str = Field("KMT2A translocation partners.", description="the partner "
+                                 "table's caption", examples=["KMT2A partner genes."])
+    status_percent_digits: int | None = Field(None, ge=0, le=3, description="decimals of the "
+                                              "status table's percentages; default: "
+                                              "report.percent_digits", examples=[1])
+    partner_percent_digits: int = Field(2, ge=0, le=3, description="decimals of the partner "
+                                        "table's percentages", examples=[1])
+    collapse_below: int = Field(0, ge=0, description="partners seen in fewer patients are "
+                                "pooled into one row (listed in a footnote)", examples=[3])
+    gene_names: bool = Field(False, description="add the partner gene where known: "
+                             "Chromosome 4 (AFF1)", examples=[True])
+    deletion_counts: bool = Field(False, description="count an 11q23 deletion as a "
+                                  "rearrangement", examples=[True])
+    group_header: str | None = Field(None, description="the header over the group columns; "
+                                     "default: the grouping variable's label",
+                                     examples=["Diagnosis"])
+    partner_table: bool = Field(True, description="the partner table after the status table",
+                                examples=[False])
 
 
 def findings_for(cohort, options: Kmt2aOptions):

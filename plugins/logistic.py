@@ -28,16 +28,28 @@ from cohortpress.kit.regression_table import RegressionLayout, regression_table
 
 
 class LogisticOptions(Options):
-    outcome: Variable
-    covariates: list[Variable] = Field(min_length=1)
-    univariable: bool = True
-    multivariable: bool = True
-    ci: Literal["wald", "profile"] = "profile"
-    firth: bool = False
-    conf_level: float = Field(0.95, gt=0.5, lt=1.0)
-    digits: int = Field(2, ge=1, le=4)
-    events_per_variable: float = Field(10.0, ge=0)
-    caption: str | None = None
+    outcome: Variable = Field(description="the binary variable modelled (its positive "
+                              "level is the event)", examples=["relapse"])
+    covariates: list[Variable] = Field(min_length=1, description="the model's variables "
+                                       "(categorical ones against their reference level)",
+                                       examples=[["age_group", "wbc_high"]])
+    univariable: bool = Field(True, description="one model per covariate", examples=[False])
+    multivariable: bool = Field(True, description="one model of all covariates together",
+                                examples=[False])
+    ci: Literal["wald", "profile"] = Field("profile", description="confidence intervals from "
+                                           "the profile likelihood or Wald's normal "
+                                           "approximation", examples=["wald"])
+    firth: bool = Field(False, description="Firth's penalised likelihood (finite estimates "
+                        "under separation)", examples=[True])
+    conf_level: float = Field(0.95, gt=0.5, lt=1.0, description="the confidence level of "
+                              "the intervals", examples=[0.9])
+    digits: int = Field(2, ge=1, le=4, description="decimals of odds ratios and their limits",
+                        examples=[3])
+    events_per_variable: float = Field(10.0, ge=0, description="below this many events per "
+                                       "parameter a footnote warns of unstable estimates",
+                                       examples=[5])
+    caption: str | None = Field(None, description="the table's caption; default: names the "
+                                "outcome", examples=["Odds of relapse."])
 
 
 def outcome_vector(cohort, name: str) -> tuple[np.ndarray, np.ndarray, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import Field
 
 from cohortpress import hookimpl
 from cohortpress.api.blocks import Footnote, Row, Table
@@ -22,9 +23,12 @@ from cohortpress.kit.records import Records
 
 
 class OverviewOptions(Options):
-    by: Variable | None = None
-    endpoints: list[EndpointName] = []
-    caption: str = "The cohort at a glance."
+    by: Variable | None = Field(None, description="the grouping variable; default: "
+                               "cohort.group", examples=["diagnosis"])
+    endpoints: list[EndpointName] = Field([], description="endpoints whose events and range "
+                                          "of follow-up are shown", examples=[["os"]])
+    caption: str = Field("The cohort at a glance.", description="the table's caption",
+                         examples=["Patients and follow-up."])
 
 
 def run(cohort, options: OverviewOptions, context: SectionContext):

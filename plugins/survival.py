@@ -34,34 +34,64 @@ TimePoint = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class SurvivalOptions(Options):
-    endpoints: list[EndpointName] = Field(min_length=1)
-    by: Variable | None = None
-    strata: Variable | None = None
-    landmarks: list[TimePoint] = []
-    conf_type: Literal["log", "log-log", "plain"] = "log"
-    conf_level: float = Field(0.95, gt=0.5, lt=1.0)
-    estimate: Literal["ci", "se"] = "ci"
-    percent_digits: int = Field(1, ge=0, le=2)
-    time_digits: int = Field(1, ge=0, le=3)
-    test: Literal["logrank", "trend", "none"] = "logrank"
-    rho: float = Field(0.0, ge=0.0)
-    gamma: float = Field(0.0, ge=0.0)
-    pairwise: bool = False
-    adjust: Literal["holm", "bonferroni", "BH", "none"] = "holm"
-    overall: bool = True
-    median: bool = True
-    followup: bool = True
-    caption: str | None = None
-    figure: bool = True
-    figure_captions: dict[str, str] = {}
-    ci_bands: bool = False
-    risk_table: bool = True
-    risk_times: list[TimePoint] | None = None
-    median_line: bool = False
-    xmax: float | None = Field(None, gt=0, allow_inf_nan=False)
-    xlabel: str | None = None
-    width_mm: float = Field(85.0, ge=40, le=180)
-    cumulative_incidence: bool = True
+    endpoints: list[EndpointName] = Field(min_length=1, description="the endpoints analysed",
+                                          examples=[["os", "efs"]])
+    by: Variable | None = Field(None, description="the grouping variable; default: "
+                               "cohort.group", examples=["diagnosis"])
+    strata: Variable | None = Field(None, description="a categorical variable the log-rank "
+                                    "test is stratified by", examples=["centre"])
+    landmarks: list[TimePoint] = Field([], description="times (in the endpoint's unit) of "
+                                       "the tabulated estimates", examples=[[1, 5]])
+    conf_type: Literal["log", "log-log", "plain"] = Field(
+        "log", description="the transform of the confidence intervals (log as R's survfit)",
+        examples=["log-log"])
+    conf_level: float = Field(0.95, gt=0.5, lt=1.0, description="the confidence level",
+                              examples=[0.9])
+    estimate: Literal["ci", "se"] = Field("ci", examples=["se"], description="estimates "
+                                          "shown with a confidence interval or standard error")
+    percent_digits: int = Field(1, ge=0, le=2, description="decimals of the estimates (%)",
+                                examples=[0])
+    time_digits: int = Field(1, ge=0, le=3, description="decimals of medians and follow-up",
+                             examples=[2])
+    test: Literal["logrank", "trend", "none"] = Field(
+        "logrank", description="the comparison of groups; trend: across ordered groups",
+        examples=["trend"])
+    rho: float = Field(0.0, ge=0.0, description="Fleming–Harrington weight S(t)^rho "
+                       "(0 and 0: log-rank)", examples=[1])
+    gamma: float = Field(0.0, ge=0.0, description="Fleming–Harrington weight "
+                         "(1-S(t))^gamma", examples=[1])
+    pairwise: bool = Field(False, description="each pair of groups compared too",
+                           examples=[True])
+    adjust: Literal["holm", "bonferroni", "BH", "none"] = Field(
+        "holm", description="the adjustment of pairwise p-values", examples=["BH"])
+    overall: bool = Field(True, description="an overall row beside the groups",
+                          examples=[False])
+    median: bool = Field(True, description="the median with its confidence interval",
+                         examples=[False])
+    followup: bool = Field(True, description="the median follow-up (reverse Kaplan–Meier)",
+                           examples=[False])
+    caption: str | None = Field(None, description="the table's caption; default: names the "
+                                "endpoints", examples=["Survival by diagnosis."])
+    figure: bool = Field(True, description="a figure per endpoint", examples=[False])
+    figure_captions: dict[str, str] = Field({}, description="endpoint = its figure's caption",
+                                            examples=[{"os": "Overall survival."}])
+    ci_bands: bool = Field(False, description="confidence bands in the Kaplan–Meier figure",
+                           examples=[True])
+    risk_table: bool = Field(True, description="numbers at risk under the Kaplan–Meier "
+                             "figure", examples=[False])
+    risk_times: list[TimePoint] | None = Field(None, description="times of the numbers at "
+                                               "risk; default: evenly spaced", examples=[[0, 5]])
+    median_line: bool = Field(False, description="a line marking the median", examples=[True])
+    xmax: float | None = Field(None, gt=0, allow_inf_nan=False, description="where the time "
+                               "axis ends; default: the last follow-up", examples=[10])
+    xlabel: str | None = Field(None, description="the time axis label; default: Time (UNIT)",
+                               examples=["Years from diagnosis"])
+    width_mm: float = Field(85.0, ge=40, le=180, description="the figures' width in "
+                            "millimetres", examples=[120])
+    cumulative_incidence: bool = Field(True, description="endpoints with competing events: "
+                                       "cumulative incidence and Gray's test; false: "
+                                       "Kaplan–Meier, competing events censored",
+                                       examples=[False])
 
     def inapplicable_keys(self, config) -> list[tuple[str, str]]:
         """Kaplan–Meier options given to a section whose endpoints all have competing risks
@@ -85,7 +115,6 @@ class SurvivalOptions(Options):
             found.append(("test", f"'{self.test}' applies to Kaplan–Meier estimates; "
                                   f"competing-risks endpoints are compared with Gray's test"))
         return found
-
 
     def check_data(self, cohort) -> list[str]:
         """The grouping and strata must be categorical (refused as the run refuses them);
