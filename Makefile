@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-stamp
 SAMPLE ?= sample_reports/belgian_infant_leukaemia
 REPORT ?= build/$(notdir $(SAMPLE))
 
-.PHONY: all install report samples test check-fresh fixtures benchmark clean
+.PHONY: all install report samples test check-fresh fixtures benchmark clean docs
 
 all: report
 
@@ -51,6 +51,11 @@ check-fresh:
 # r-cran-jsonlite from Debian); the outputs are committed, so tests never need R.
 fixtures:
 	for script in tests/fixtures/r/*.R; do Rscript "$$script" || exit 1; done
+
+# The key tables of docs/config.md, from the descriptions in the schema and the analyses'
+# options (tests/test_config_docs.py fails when they disagree).
+docs: $(STAMP)
+	$(BIN)/python tools/gen_config_docs.py
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run.py

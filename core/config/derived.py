@@ -117,6 +117,14 @@ class FlagDerived(_DerivedBase):
     no: str = Field("No", description="the value when they do not", examples=["WBC <50"])
 
 
+class Case(Strict):
+    """One case of a ``case`` derived variable."""
+
+    when: list[Condition] = Field(description="conditions that must all hold",
+                                  examples=[[{"variable": "age", "lt": 0.5}]])
+    value: str = Field(description="the variable's value when they do", examples=["High risk"])
+
+
 class CaseDerived(_DerivedBase):
     """The first matching case's value (``when``: all conditions of a case must hold).
 
@@ -128,7 +136,7 @@ class CaseDerived(_DerivedBase):
 
     type: Literal["case"] = Field(description="the kind of derived variable",
                                   examples=["case"])
-    cases: list["Case"] = Field(description="tables of when (conditions) and value; the "
+    cases: list[Case] = Field(description="tables of when (conditions) and value; the "
                                 "first case that holds wins",
                                 examples=[[{"when": [{"variable": "age", "lt": 0.5}],
                                             "value": "High risk"}]])
@@ -140,14 +148,6 @@ class CaseDerived(_DerivedBase):
     unknown: Literal["skip", "missing"] = Field(
         "skip", description="a condition on a missing value: skip tries the next case (as "
         "SQL's CASE); missing gives the row a missing value", examples=["missing"])
-
-
-class Case(Strict):
-    """One case of a ``case`` derived variable."""
-
-    when: list[Condition] = Field(description="conditions that must all hold",
-                                  examples=[[{"variable": "age", "lt": 0.5}]])
-    value: str = Field(description="the variable's value when they do", examples=["High risk"])
 
 
 class DateDiffDerived(_DerivedBase):
