@@ -51,9 +51,9 @@ class RowSpec(Options):
     variable: Variable = Field(description="the variable of this row", examples=["wbc"])
     label: str | None = Field(None, description="the row label; default: the variable's",
                               examples=["White blood cells"])
-    test: TestName = Field("auto", description="auto: Fisher for categorical rows, Wilcoxon "
-                           "(two groups) or Kruskal–Wallis (more) for continuous ones",
-                           examples=["chisq"])
+    test: TestName = Field("auto", description="auto: Fisher for categorical and binary rows, "
+                           "Wilcoxon (two groups) or Kruskal–Wallis (more) for continuous "
+                           "ones, none for dates", examples=["chisq"])
     stat: ContinuousStat = Field("median_range", description="the summary of a continuous "
                                  "row: median (range), median (IQR) or mean (SD)",
                                  examples=["mean_sd"])

@@ -26,8 +26,8 @@ class Condition(Strict):
                                       "derived variable)", examples=["age_days"])
     eq: Scalar | None = Field(None, description="holds when the value equals this",
                               examples=["AML"])
-    ne: Scalar | None = Field(None, description="holds when the value differs from this (a "
-                                                "missing value is unknown, so the row fails)",
+    ne: Scalar | None = Field(None, description="holds when the value differs from this "
+                                                "(unknown, not true, for a missing value)",
                               examples=["IV"])
     lt: float | None = Field(None, description="holds when the value is below this",
                              examples=[1])
@@ -40,7 +40,8 @@ class Condition(Strict):
     is_in: list[Scalar] | None = Field(None, alias="in", description="holds when the value is "
                                        "one of these", examples=[["CNS-2", "CNS-3"]])
     not_in: list[Scalar] | None = Field(None, description="holds when the value is none of "
-                                        "these (and not missing)", examples=[["t(4;11)"]])
+                                        "these (unknown for a missing value)",
+                                        examples=[["t(4;11)"]])
     missing: bool | None = Field(None, description="true: holds when the value is missing; "
                                  "false: when it is present", examples=[False])
 
@@ -101,7 +102,8 @@ class RecodeDerived(_DerivedBase):
                                                 "default: those keep their own",
                               examples=["Other"])
     levels: list[str] | None = Field(None, description="the levels in display order; default: "
-                                     "in order of appearance", examples=[["CNS-1", "CNS-2/3"]])
+                                     "mapping's new values, then the others in natural order",
+                                     examples=[["CNS-1", "CNS-2/3"]])
 
 
 class FlagDerived(_DerivedBase):

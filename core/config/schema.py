@@ -116,8 +116,8 @@ class VariableSettings(Strict):
     label: str | None = Field(None, description="the row label; default: the SPSS/Stata "
                               "variable label, else the name", examples=["Sex"])
     kind: Literal["categorical", "binary", "continuous", "date", "text"] | None = Field(
-        None, description="default: guessed (numbers are continuous unless 0/1, text is "
-        "categorical)", examples=["categorical"])
+        None, description="what the column holds; default: guessed (numbers are continuous "
+        "unless 0/1, text is categorical)", examples=["categorical"])
     levels: list[Scalar] | None = Field(None, description="the levels in display order; a "
                                         "value outside them is an error naming the row",
                                         examples=[["Male", "Female"]])
