@@ -183,3 +183,23 @@ def test_check_mode_fails_with_the_command_to_run(tmp_path, monkeypatch, capsys)
     assert GEN.main(["--check"]) == 1
     assert "run make docs" in capsys.readouterr().err
     assert GEN.main([]) == 0 and GEN.main(["--check"]) == 0
+
+
+def test_an_analysis_added_by_a_plugin_is_documented_by_one_command(monkeypatch):
+    from cohortpress.api.options import Options, Variable
+    from cohortpress.api.sections import Analysis
+
+    class ExtraOptions(Options):
+        outcome: Variable = Field(description="the variable modelled", examples=["relapse"])
+        times: tuple[float, ...] = Field(default_factory=lambda: (1.0, 2.0),
+                                         description="times", examples=[[1, 5]])
+
+    extra = Analysis("extra", lambda *a: None, ExtraOptions, "An analysis added this round")
+    monkeypatch.setattr(GEN, "analyses", lambda: {**ANALYSES, "extra": extra})
+    text = GEN.render(DOC.read_text(encoding="utf-8"))
+    section = text[text.index("### `extra`"):text.index(GEN.NEW_ANALYSES)]
+    assert "An analysis added this round.\n" in section
+    assert "| `outcome` | variable name | required |  | the variable modelled | `\"relapse\"` |" \
+        in section
+    assert "| `times` | list of numbers | `[1.0, 2.0]` |" in section
+    assert GEN.render(text) == text

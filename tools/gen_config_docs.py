@@ -165,7 +165,7 @@ def type_text(annotation) -> str:
         return " or ".join(names)
     if origin is typing.Literal:
         return "text" if all(isinstance(a, str) for a in args) else type_text(type(args[0]))
-    if origin is list:
+    if origin in (list, tuple, set, frozenset):
         inner = type_text(args[0])
         return f"list of {_plural(inner)}"
     if origin is dict:
@@ -239,9 +239,10 @@ def _bounds(metadata) -> str:
 def default_text(field) -> str:
     if field.is_required():
         return "required"
-    if field.default is None:
+    default = field.default_factory() if field.default_factory is not None else field.default
+    if default is None:
         return "none"
-    return f"`{toml_value(field.default)}`"
+    return f"`{toml_value(default)}`"
 
 
 def example_text(field) -> str:
@@ -295,7 +296,9 @@ def _add_missing(text: str, missing: list[str]) -> str:
     added = ""
     for block in missing:
         name = block.removeprefix("analysis.")
-        heading = f"### `{name}`\n\n{known[name].summary}.\n\n" if name in known else ""
+        summary = known[name].summary.strip().rstrip(".") if name in known else ""
+        heading = f"### `{name}`\n\n" + (f"{summary}.\n\n" if summary else "") \
+            if name in known else ""
         added += f"{heading}<!-- generated: {block} -->\n<!-- end generated: {block} -->\n\n"
     return text.replace(NEW_ANALYSES, added + NEW_ANALYSES)
 
