@@ -142,3 +142,19 @@ def test_collinear_covariates_are_named():
 def test_inputs_of_different_lengths_are_refused():
     with pytest.raises(StatisticsError, match="same length"):
         fit_finegray([1.0, 2.0], [1, 0, 1], [1.0, 2.0, 3.0])
+
+
+def test_without_competing_events_it_is_the_breslow_cox_model():
+    """No competing event: the risk sets carry no weights and the pseudo-likelihood is Cox's
+    partial likelihood with Breslow ties (the variance still is crr's sandwich)."""
+    from cohortpress.stats.coxph import fit_cox
+
+    frame = cohort_frame("mgus2")
+    x = design("mgus2", frame, ["age", "sex", "hgb"])
+    status = np.where(frame["status"] == 2, 0, frame["status"])
+    ours = fit_finegray(frame["time"], status, x, ["age", "sexM", "hgb"])
+    cox = fit_cox(x, frame["time"].to_numpy(float), status, ["age", "sexM", "hgb"],
+                  ties="breslow")
+    np.testing.assert_allclose(ours.coef, cox.coef, rtol=1e-7)
+    np.testing.assert_allclose(ours.naive_var, cox.var, rtol=1e-6)
+    assert ours.n_competing == 0

@@ -166,6 +166,10 @@ def _prepare(time, status, X, names, cause) -> tuple[_Data, tuple[str, ...]]:
     deaths = np.bincount(inverse, weights=event, minlength=n_times)
     g_after = np.cumprod(1.0 - censorings / at_risk)
     g_before = np.concatenate(([1.0], g_after[:-1]))
+    if distinct[0] == 0.0:
+        # crr reads the censoring curve at t (1 - 1e-14): at t = 0 that is G(0), after the
+        # censorings at time 0, not G(0-).
+        g_before[0] = g_after[0]
     data = _Data(x, event, ~event & ~censored, censored, start, inverse, deaths, censorings,
                  at_risk, g_before)
     return data, names
