@@ -236,8 +236,8 @@ def _derivatives(data: _Data, beta: np.ndarray):
 
 
 def _newton(data: _Data, p: int):
-    """crr's Newton–Raphson with its line search: (beta, -loglik, gradient, Hessian, sums,
-    iterations, converged, reason)."""
+    """crr's Newton–Raphson with its line search: (beta, minus the log pseudo-likelihood,
+    its Hessian and risk-set sums at beta, iterations, converged, reason)."""
     beta = np.zeros(p)
     for iteration in range(MAX_ITERATIONS + 1):
         value, gradient, hessian, sums = _derivatives(data, beta)
