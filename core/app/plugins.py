@@ -35,6 +35,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "cohortpress.plugins.kmt2a_partners",
     "cohortpress.plugins.survival",
     "cohortpress.plugins.cox",
+    "cohortpress.plugins.finegray",
     "cohortpress.plugins.logistic",
     "cohortpress.plugins.distribution",
     "cohortpress.plugins.pdf",
