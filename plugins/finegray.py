@@ -35,27 +35,27 @@ VARIANCE = "robust (Fine\u2013Gray sandwich with the censoring-distribution term
 
 class FineGrayOptions(Options):
     endpoint: EndpointName = Field(
-        description="The competing-risks endpoint: its event of interest is modelled, every "
-                    "other cause is a competing event.",
+        description="the competing-risks endpoint: its event of interest is modelled, every "
+                    "other cause is a competing event",
         examples=["relapse"])
     covariates: list[Variable] = Field(
-        min_length=1, description="Covariates of the models; categorical ones are compared "
-                                  "with their first level.",
+        min_length=1, description="the model's variables (categorical ones against their "
+                                  "reference level)",
         examples=[["age", "sex", "risk_group"]])
-    univariable: bool = Field(True, description="Fit one model per covariate.",
+    univariable: bool = Field(True, description="one model per covariate",
                               examples=[True])
-    multivariable: bool = Field(True, description="Fit one model with every covariate "
-                                                  "(complete cases).", examples=[False])
+    multivariable: bool = Field(True, description="one model of all covariates together "
+                                                  "(complete cases)", examples=[False])
     conf_level: float = Field(0.95, gt=0.5, lt=1.0,
-                              description="Coverage of the Wald confidence intervals.",
+                              description="the confidence level of the Wald intervals",
                               examples=[0.9])
-    digits: int = Field(2, ge=1, le=4, description="Decimals of the SHRs and their limits.",
+    digits: int = Field(2, ge=1, le=4, description="decimals of SHRs and their limits",
                         examples=[3])
     events_per_variable: float = Field(
-        10.0, ge=0, description="Warn when the multivariable model has fewer events of "
-                                "interest per parameter.", examples=[5])
-    caption: str | None = Field(None, description="The table's caption (default: Fine–Gray "
-                                                  "regression for the endpoint).",
+        10.0, ge=0, description="below this many events of interest per parameter a "
+                                "footnote warns of unstable estimates", examples=[5])
+    caption: str | None = Field(None, description="the table's caption; default: names the "
+                                                  "endpoint",
                                 examples=["Competing-risks regression for relapse."])
 
     def inapplicable_keys(self, config) -> list[tuple[str, str]]:
