@@ -68,7 +68,7 @@ class SurvivalOptions(Options):
         (shown as cumulative incidence with Gray's test, which these options do not reach),
         and figure captions for endpoints that get no Kaplan–Meier figure."""
         competing = {name for name in self.endpoints if self.cumulative_incidence
-                     and getattr(config.endpoints.get(name), "competing", None)}
+                     and getattr(config.endpoints.get(name), "has_competing", False)}
         found = [(f"figure_captions.{name}",
                   f"endpoint '{name}' has competing events: its cumulative incidence figure "
                   f"takes no caption from figure_captions")

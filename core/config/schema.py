@@ -252,10 +252,49 @@ class ColumnEndpoint(Strict):
     event: str
     event_codes: list[Scalar] = [1]
     censor_codes: list[Scalar] = [0]
+    competing_codes: list[Scalar] = Field(
+        [], description="codes of the event column that are competing causes, each code its "
+                        "own cause (a competing-risks endpoint: cumulative incidence, not "
+                        "Kaplan\u2013Meier)",
+        examples=[[2], ["death in CR", "second malignancy"]])
+    cause_labels: dict[str, str] = Field(
+        {}, description="names of the competing causes in tables and figures, by code as "
+                        "written in competing_codes (default: the code itself)",
+        examples=[{"2": "Death in CR"}])
+    missing_cause: Literal["error", "censored"] = Field(
+        "error", description="what an empty event/cause value means: an error (default), or "
+                             "censored at the follow-up time",
+        examples=["censored"])
 
     @property
     def display_unit(self) -> str:
         return self.unit or self.time_unit
+
+    @property
+    def has_competing(self) -> bool:
+        return bool(self.competing_codes)
+
+    @model_validator(mode="after")
+    def _codes_listed_once(self):
+        lists = {"event_codes": self.event_codes, "censor_codes": self.censor_codes,
+                 "competing_codes": self.competing_codes}
+        seen: dict[str, str] = {}
+        for key, codes in lists.items():
+            for code in codes:
+                text = _code_text(code)
+                if text in seen:
+                    where = "twice in " + key if seen[text] == key else \
+                        f"in both {seen[text]} and {key}"
+                    raise ValueError(f"code '{text}' is listed {where}; each code has one "
+                                     f"meaning")
+                seen[text] = key
+        competing = {_code_text(c) for c in self.competing_codes}
+        for code in self.cause_labels:
+            if code not in competing:
+                raise ValueError(f"cause_labels names code '{code}', which is not among "
+                                 f"competing_codes {sorted(competing)}"
+                                 f"{did_you_mean(code, sorted(competing))}")
+        return self
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -282,12 +321,24 @@ class DateEndpoint(Strict):
         return self.unit
 
     @property
+    def has_competing(self) -> bool:
+        return bool(self.competing)
+
+    @property
     def columns(self) -> tuple[str, ...]:
         return (self.start, self.last_contact, *self.events, *self.competing)
 
 
+def _code_text(code: Scalar) -> str:
+    """A code as the cohort's text shows it (1.0 and 1 are the same code)."""
+    if isinstance(code, float) and code.is_integer():
+        return str(int(code))
+    return str(code).strip()
+
+
 ENDPOINT_FORMS = {"columns": ColumnEndpoint, "dates": DateEndpoint}
-_COLUMN_KEYS = {"time", "time_unit", "event", "event_codes", "censor_codes"}
+_COLUMN_KEYS = {"time", "time_unit", "event", "event_codes", "censor_codes", "competing_codes",
+                "cause_labels", "missing_cause"}
 _DATE_KEYS = {"start", "events", "competing", "last_contact"}
 
 
