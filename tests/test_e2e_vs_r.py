@@ -68,8 +68,10 @@ NOT_FROM_R |= {(context, name) for context in ("coxph", "logistic") for name in 
     "method", "conf.method", "p.method")}
 NOT_FROM_R |= {("survfit", name) for name in ("label", "time.unit", "conf.level", "conf.type",
                                              "row.label")}
-NOT_FROM_R |= {("cuminc", name) for name in ("label", "time.unit", "conf.level", "n", "n.event",
-                                            "n.competing", "method")}
+NOT_FROM_R |= {("cuminc", name) for name in ("label", "time.unit", "conf.level", "conf.type",
+                                            "variance", "row.label")}
+NOT_FROM_R |= {(context, name) for context in ("cuminc", *(f"cuminc.cause{k}" for k in (2, 3)))
+               for name in ("cause.label", "method")}
 NOT_FROM_R |= {("survdiff.pairwise", "adjust.method")}
 #: ... and our tests' own remarks, which the table footnotes show; R words its own.
 NOT_FROM_R |= {("test", "note"), ("test", "not.tested")}

@@ -17,6 +17,7 @@ from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, Validati
 
 from cohortpress.common.errors import ConfigError
 from cohortpress.common.suggest import did_you_mean
+from cohortpress.config.cause_codes import CAUSE_KEYS as _CAUSE_KEYS, check_cause_codes
 
 Scalar = Union[str, int, float, bool]
 
@@ -252,49 +253,18 @@ class ColumnEndpoint(Strict):
     event: str
     event_codes: list[Scalar] = [1]
     censor_codes: list[Scalar] = [0]
-    competing_codes: list[Scalar] = Field(
-        [], description="codes of the event column that are competing causes, each code its "
-                        "own cause (a competing-risks endpoint: cumulative incidence, not "
-                        "Kaplan\u2013Meier)",
-        examples=[[2], ["death in CR", "second malignancy"]])
-    cause_labels: dict[str, str] = Field(
-        {}, description="names of the competing causes in tables and figures, by code as "
-                        "written in competing_codes (default: the code itself)",
-        examples=[{"2": "Death in CR"}])
-    missing_cause: Literal["error", "censored"] = Field(
-        "error", description="what an empty event/cause value means: an error (default), or "
-                             "censored at the follow-up time",
-        examples=["censored"])
+    competing_codes: list[Scalar] = Field([], description="codes of the event column that are "
+        "competing causes, each code its own cause", examples=[[2], ["death in CR"]])
+    cause_labels: dict[str, str] = Field({}, description="names of competing causes by code "
+        "as written in competing_codes (default: the code)", examples=[{"2": "Death in CR"}])
+    missing_cause: Literal["error", "censored"] = Field("error", description="an empty "
+        "event/cause value is an error, or censored", examples=["censored"])
 
     @property
     def display_unit(self) -> str:
         return self.unit or self.time_unit
 
-    @property
-    def has_competing(self) -> bool:
-        return bool(self.competing_codes)
-
-    @model_validator(mode="after")
-    def _codes_listed_once(self):
-        lists = {"event_codes": self.event_codes, "censor_codes": self.censor_codes,
-                 "competing_codes": self.competing_codes}
-        seen: dict[str, str] = {}
-        for key, codes in lists.items():
-            for code in codes:
-                text = _code_text(code)
-                if text in seen:
-                    where = "twice in " + key if seen[text] == key else \
-                        f"in both {seen[text]} and {key}"
-                    raise ValueError(f"code '{text}' is listed {where}; each code has one "
-                                     f"meaning")
-                seen[text] = key
-        competing = {_code_text(c) for c in self.competing_codes}
-        for code in self.cause_labels:
-            if code not in competing:
-                raise ValueError(f"cause_labels names code '{code}', which is not among "
-                                 f"competing_codes {sorted(competing)}"
-                                 f"{did_you_mean(code, sorted(competing))}")
-        return self
+    _codes_have_one_meaning = model_validator(mode="after")(check_cause_codes)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -321,24 +291,12 @@ class DateEndpoint(Strict):
         return self.unit
 
     @property
-    def has_competing(self) -> bool:
-        return bool(self.competing)
-
-    @property
     def columns(self) -> tuple[str, ...]:
         return (self.start, self.last_contact, *self.events, *self.competing)
 
 
-def _code_text(code: Scalar) -> str:
-    """A code as the cohort's text shows it (1.0 and 1 are the same code)."""
-    if isinstance(code, float) and code.is_integer():
-        return str(int(code))
-    return str(code).strip()
-
-
 ENDPOINT_FORMS = {"columns": ColumnEndpoint, "dates": DateEndpoint}
-_COLUMN_KEYS = {"time", "time_unit", "event", "event_codes", "censor_codes", "competing_codes",
-                "cause_labels", "missing_cause"}
+_COLUMN_KEYS = {"time", "time_unit", "event", "event_codes", "censor_codes", *_CAUSE_KEYS}
 _DATE_KEYS = {"start", "events", "competing", "last_contact"}
 
 

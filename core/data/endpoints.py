@@ -102,9 +102,9 @@ def _cause_status(spec: EndpointSettings, causes: pd.Series, typer: ColumnTyper,
             ("censor_codes", spec.censor_codes)) if codes]
         hint = (f"; to censor empty values set {key}.missing_cause = \"censored\""
                 if missing[unlisted].any() else "")
-        raise DataError(f"values listed in no code list: {found}{more} (listed: "
-                        f"{', '.join(lists)}){hint}", file=typer.config.source.name,
-                        key=f"{key}.event", column=spec.event)
+        raise DataError(f"values in no code list of {key} (first here): {found}{more} (listed: "
+                        f"{', '.join(lists)}){hint}", file=typer.file, column=spec.event,
+                        row=typer.where(int(np.flatnonzero(unlisted)[0])))
     return status
 
 
