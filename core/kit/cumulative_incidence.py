@@ -397,7 +397,8 @@ def cif_figures(name: str, endpoint, rows: Sequence[RowSpec], fits: dict,
             note = f"Gray's test p {p if p[:1] in '<>' else '= ' + p}" if p else ""
             caption = (layout.caption if code == 1 and layout.caption else
                        f"Cumulative incidence of {in_sentence(label)}{by}, with "
-                       f"{_others(endpoint, code)} as competing risks.")
+                       f"{_others(endpoint, code)} as "
+                       f"{'a competing risk' if len(endpoint.causes) == 2 else 'competing risks'}.")
             png = step_figure(drawn, ylabel=f"Cumulative incidence of {in_sentence(label)} (%)",
                               annotation=note, ylim=(0.0, top), **common)
             alt = (f"Cumulative incidence curves of {in_sentence(label)} over {endpoint.unit}"
