@@ -5,10 +5,11 @@ at the landmark times with Greenwood standard errors and confidence intervals (t
 ``log`` as R's default, ``log-log`` or ``plain``, named in a footnote), the median with its
 CI, and the median follow-up by reverse Kaplan–Meier. Groups are compared with the
 log-rank test (optionally stratified, Fleming–Harrington weighted, a trend test across
-ordered groups, or pairwise with Holm's adjustment). For an endpoint with competing events
-(``competing`` dates in ``[endpoints]``) the cumulative incidence (Aalen–Johansen) is given
-at the landmarks with Gray's test. Every estimator is checked against R's ``survival`` and
-``cmprsk`` in the tests.
+ordered groups, or pairwise with Holm's adjustment). For an endpoint with competing causes
+(``competing`` dates or ``competing_codes`` in ``[endpoints]``) every cause's cumulative
+incidence (Aalen–Johansen) with Gray's test per cause, its table and figures come from
+:mod:`cohortpress.kit.cumulative_incidence`. Every estimator is checked against R's
+``survival`` and ``cmprsk`` in the tests.
 """
 
 from __future__ import annotations
