@@ -90,3 +90,19 @@ def test_each_competing_date_is_its_own_cause_named_by_its_label(cp, tmp_path):
     efs = cp.Project(tmp_path / "p", toml=toml, csv=csv).cohort().endpoint("efs")
     assert [code for code, _ in efs.causes] == [1, 2]
     assert set(efs.status.tolist()) <= {0, 1, 2}
+
+
+def test_a_section_subset_keeps_the_causes(cp, tmp_path, capsys):
+    toml = TOML + ('[variables.arm]\nlabel = "Arm"\n'
+                   '[[section]]\nid = "s"\nanalysis = "survival"\nendpoints = ["rel"]\n'
+                   'subset = [{ variable = "arm", eq = "x" }]\nlandmarks = [2]\nfigure = false\n')
+    project = cp.Project(tmp_path / "p", toml=toml, csv=CSV)
+    for command in ("validate", "build"):
+        assert cp.run_cli([command, project.config, "--quiet"], capsys).code == 0
+    import json
+    records = json.loads((project.root / "report" / "results.json").read_text())["results"]
+    labels = {r["context"]: r["stat"] for r in records if r["stat_name"] == "cause.label"}
+    assert labels == {"cuminc": "Relapse", "cuminc.cause2": "Death in CR",
+                      "cuminc.cause3": "second cancer"}
+    n = [r["stat"] for r in records if r["context"] == "cuminc" and r["stat_name"] == "n"]
+    assert n == [3]  # patients A, C and E
