@@ -183,6 +183,8 @@ def method_sentence(conf_level: float, tested: bool) -> str:
 
 @dataclass(frozen=True)
 class TableLayout:
+    """The table's layout: its landmark columns, CI or SE, and whether medians are shown."""
+
     landmarks: tuple[float, ...]
     estimate: str = "ci"
     median: bool = True
@@ -239,7 +241,8 @@ class _Marks:
         self.used: dict[str, str] = {}
 
     def mark(self, key: str) -> str:
-        return self.used.setdefault(key, "abcdefgh"[len(self.used)])
+        letters = [m for m in self.used.values() if m]
+        return self.used.setdefault(key, "abcdefgh"[len(letters)])
 
 
 def _cause_row(mine, row: Result, causes, layout: TableLayout, marks: _Marks) -> Row:
@@ -266,7 +269,7 @@ def _estimate_cell(at, t, layout: TableLayout, marks: _Marks) -> Cell:
     if estimate is None:
         return Cell(DASH)
     if not _finite(estimate.stat):
-        marks.mark("beyond")
+        marks.used.setdefault("beyond", "")  # the dash explains itself in a plain footnote
         return Cell(DASH)
     se = at[("std.error", t)].stat
     low, high = at[("conf.low", t)].stat, at[("conf.high", t)].stat
@@ -284,9 +287,8 @@ def _table_notes(mine, causes, layout: TableLayout, marks: _Marks) -> list[Footn
                       f"each cause with every other cause competing; {spread}, from the "
                       f"delta-method (Aalen) variance as in R cmprsk::cuminc. Number at risk: "
                       f"patients still followed and free of every event.")]
-    texts = {"novariance": NO_VARIANCE, "beyond": BEYOND_CIF}
-    notes += [Footnote(texts[key], mark) for key, mark in marks.used.items()
-              if key == "novariance"]
+    if "novariance" in marks.used:
+        notes.append(Footnote(NO_VARIANCE, marks.used["novariance"]))
     if "beyond" in marks.used:
         notes.append(Footnote(BEYOND_CIF))
     if layout.median:
