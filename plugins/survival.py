@@ -5,10 +5,11 @@ at the landmark times with Greenwood standard errors and confidence intervals (t
 ``log`` as R's default, ``log-log`` or ``plain``, named in a footnote), the median with its
 CI, and the median follow-up by reverse Kaplan–Meier. Groups are compared with the
 log-rank test (optionally stratified, Fleming–Harrington weighted, a trend test across
-ordered groups, or pairwise with Holm's adjustment). For an endpoint with competing events
-(``competing`` dates in ``[endpoints]``) the cumulative incidence (Aalen–Johansen) is given
-at the landmarks with Gray's test. Every estimator is checked against R's ``survival`` and
-``cmprsk`` in the tests.
+ordered groups, or pairwise with Holm's adjustment). For an endpoint with competing causes
+(``competing`` dates or ``competing_codes`` in ``[endpoints]``) every cause's cumulative
+incidence (Aalen–Johansen) with Gray's test per cause, its table and figures come from
+:mod:`cohortpress.kit.cumulative_incidence`. Every estimator is checked against R's
+``survival`` and ``cmprsk`` in the tests.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from cohortpress.api.blocks import Figure, Table
 from cohortpress.api.options import EndpointName, Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
+from cohortpress.kit.cumulative_incidence import interval_defined
 from cohortpress.kit.survival_table import CONF_TYPE_TEXT, SurvivalLayout, survival_tables
 
 #: A time in the endpoint's unit: finite and not negative.
@@ -77,8 +79,8 @@ class SurvivalOptions(Options):
                                             examples=[{"os": "Overall survival."}])
     ci_bands: bool = Field(False, description="confidence bands in the Kaplan–Meier figure",
                            examples=[True])
-    risk_table: bool = Field(True, description="numbers at risk under the Kaplan–Meier "
-                             "figure", examples=[False])
+    risk_table: bool = Field(True, description="numbers at risk under the time-to-event "
+                             "figures", examples=[False])
     risk_times: list[TimePoint] | None = Field(None, description="times of the numbers at "
                                                "risk; default: evenly spaced", examples=[[0, 5]])
     median_line: bool = Field(False, description="a line marking the median", examples=[True])
@@ -92,20 +94,24 @@ class SurvivalOptions(Options):
                                        "cumulative incidence and Gray's test; false: "
                                        "Kaplan–Meier, competing events censored",
                                        examples=[False])
+    cif_causes: Literal["separate", "stacked"] = Field(
+        "separate", description="competing-risks figures: one figure per cause with a curve "
+                                "per group (separate), or per group one figure with the "
+                                "causes' incidences stacked (stacked)",
+        examples=["stacked"])
 
     def inapplicable_keys(self, config) -> list[tuple[str, str]]:
         """Kaplan–Meier options given to a section whose endpoints all have competing risks
         (shown as cumulative incidence with Gray's test, which these options do not reach),
         and figure captions for endpoints that get no Kaplan–Meier figure."""
         competing = {name for name in self.endpoints if self.cumulative_incidence
-                     and getattr(config.endpoints.get(name), "competing", None)}
-        found = [(f"figure_captions.{name}",
-                  f"endpoint '{name}' has competing events: its cumulative incidence figure "
-                  f"takes no caption from figure_captions")
-                 for name in self.figure_captions if name in competing]
-        found += [(f"figure_captions.{name}", f"endpoint '{name}' is not among this section's "
+                     and _has_competing(config.endpoints.get(name))}
+        found = [(f"figure_captions.{name}", f"endpoint '{name}' is not among this section's "
                                               f"endpoints{did_you_mean(name, self.endpoints)}")
                   for name in self.figure_captions if name not in self.endpoints]
+        if "cif_causes" in self.model_fields_set and not competing:
+            found.append(("cif_causes", "applies to endpoints with competing risks; none of "
+                                        "this section's endpoints has competing causes"))
         if competing != set(self.endpoints):
             return found
         why = ("applies to Kaplan–Meier estimates; every endpoint of this section has "
@@ -139,15 +145,21 @@ class SurvivalOptions(Options):
         return warnings
 
 
+def _has_competing(settings) -> bool:
+    """Whether ``[endpoints.NAME]`` has competing causes (dates or cause codes)."""
+    return bool(getattr(settings, "competing", None) or getattr(settings, "competing_codes", None))
+
+
 def _check_strata(cohort, strata: str) -> None:
     info = cohort.variable(strata)
     if info.kind not in ("categorical", "binary"):
         raise DataError(f"strata variable '{strata}' must be categorical", column=strata)
 
 
-#: Options the competing-risks path (cumulative incidence, Gray's test) does not use.
-KAPLAN_MEIER_ONLY = ("conf_type", "strata", "rho", "gamma", "pairwise", "adjust", "median",
-                     "followup", "ci_bands", "risk_table", "risk_times", "median_line")
+#: Options the competing-risks path (cumulative incidence, Gray's test) does not use: its
+#: intervals are on the log(-log) scale as cmprsk's, its test unstratified and unweighted.
+KAPLAN_MEIER_ONLY = ("conf_type", "strata", "rho", "gamma", "pairwise", "adjust",
+                     "followup", "ci_bands", "median_line")
 
 
 class _SurvivalSection:
@@ -278,8 +290,11 @@ class _SurvivalSection:
         if not np.isfinite(surv):
             return "\u2013"
         if self.options.estimate == "se":
-            se_text = fmt_num(100 * se, d) if np.isfinite(se) else "\u2013"
-            return f"{fmt_num(100 * surv, d)} ({se_text})"
+            if not (np.isfinite(se) and se > 0):
+                return fmt_num(100 * surv, d)  # the table marks it: no variance
+            return f"{fmt_num(100 * surv, d)} ({fmt_num(100 * se, d)})"
+        if not interval_defined(se, low, high):
+            return fmt_num(100 * surv, d)  # the table marks it: a point, not an interval
         low_text = fmt_num(100 * low, d) if np.isfinite(low) else "\u2013"
         high_text = fmt_num(100 * high, d) if np.isfinite(high) else "\u2013"
         return f"{fmt_num(100 * surv, d)} ({low_text}\u2013{high_text})"
@@ -400,55 +415,54 @@ class _SurvivalSection:
     # ------------------------------------------------------------------ competing risks
 
     def add_cumulative_incidence(self, name, endpoint) -> None:
-        from cohortpress.stats.competing import cif_at, cumulative_incidence, gray_test
+        """Every cause's cumulative incidence with Gray's test per cause, and its figures
+        (:mod:`cohortpress.kit.cumulative_incidence`)."""
+        from cohortpress.kit import cumulative_incidence as cif
 
-        self.describe("cuminc", name, endpoint)
         grouped = self.groups.codes >= 0
-        curves = []
-        for i, level in enumerate(self.groups.levels):
-            mask = self.groups.codes == i
-            if not mask.any():
-                for stat in ("n", "n.event", "n.competing"):
-                    self.results.append(Result("cuminc", stat, 0, variable=name, group=self.by,
-                                               group_level=level))
-                self.warnings.append(f"{endpoint.label}: group '{level}' has no patients.")
-                self.empty_group_record("cuminc", name, level)
-                continue
-            fit = cumulative_incidence(endpoint.time[mask], endpoint.status[mask], cause=1)
-            marks = cif_at(fit, self.landmarks, self.options.conf_level) if self.landmarks \
-                else None
-            status = endpoint.status[mask]
-            for stat, value in (("n", int(mask.sum())), ("n.event", int((status == 1).sum())),
-                                ("n.competing", int((status == 2).sum()))):
-                self.results.append(Result("cuminc", stat, value, variable=name, group=self.by,
-                                           group_level=level))
-            for k, t in enumerate(self.landmarks):
-                est, se = marks.estimate[k], marks.std_err[k]
-                text = self.format_estimate(est, se, marks.conf_low[k], marks.conf_high[k])
-                for stat, value in (("estimate", est), ("std.error", se),
-                                    ("conf.low", marks.conf_low[k]),
-                                    ("conf.high", marks.conf_high[k])):
-                    self.results.append(Result("cuminc", stat, float(value), variable=name,
-                                               variable_level=float(t), group=self.by,
-                                               group_level=level,
-                                               formatted=text if stat == "estimate" else None))
-            curves.append((level, fit))
-        gray_cell = ""
-        if len(curves) >= 2:
-            codes = self.groups.codes[grouped]
-            test = gray_test(endpoint.time[grouped], endpoint.status[grouped], codes).test
-            gray_cell = self.context.format_p(test.p_value)
-            for stat, value in (("statistic", test.statistic), ("df", test.df),
-                                ("p.value", test.p_value)):
-                self.results.append(Result("cuminc", stat, value, variable=name, group=self.by,
-                                           formatted=gray_cell if stat == "p.value" else None))
-            self.results.append(Result("cuminc", "method", "Gray's test", variable=name,
-                                       group=self.by))
-        self.methods.append("Cumulative incidence in the presence of competing events was "
-                            "estimated with the Aalen\u2013Johansen estimator and compared "
-                            "between groups with Gray's test.")
+        rows = [cif.RowSpec(level, level, self.groups.codes == i)
+                for i, level in enumerate(self.groups.levels)]
+        if self.groups.variable is None:
+            rows = [cif.RowSpec("All patients", None, grouped)]
+        elif self.options.overall and len(rows) > 1:
+            rows.append(cif.RowSpec("Overall", None, grouped))
+        formats = cif.Formats(self.format_estimate,
+                              lambda t: fmt_num(t, self.options.time_digits),
+                              self.context.format_p)
+        records, warnings, fits = cif.cif_records(name, endpoint, rows, self.by,
+                                                  self.landmarks, self.options.conf_level,
+                                                  formats)
+        self.results += records
+        self.warnings += warnings
+        for row in rows:
+            if not row.mask.any():
+                self.empty_group_record("cuminc", name, row.label)
+        present = [r for r in rows if r.group_level is not None and r.mask.any()]
+        tested = self.show_p and len(present) >= 2
+        if tested:
+            records, warnings = cif.gray_records(name, endpoint, self.groups.codes, self.by,
+                                                 formats)
+            self.results += records
+            self.warnings += warnings
+        sentence = cif.method_sentence(self.options.conf_level, tested)
+        if sentence not in self.methods:
+            self.methods.append(sentence)
         if self.options.figure:
-            self.figures.append(self.cif_figure(name, endpoint, curves, gray_cell))
+            drawn = [r for r in rows if r.mask.any()
+                     and (r.group_level is not None or self.groups.variable is None)]
+            gray_p = {code: r.formatted for r in self.results for code, _ in endpoint.causes
+                      if r.variable == name and r.stat_name == "p.value"
+                      and r.context == cif.cause_context(code)}
+            risk_times = self.risk_times(endpoint) if self.options.risk_table else None
+            figures, records = cif.cif_figures(name, endpoint, drawn, fits, gray_p,
+                                               cif.FigureLayout(
+                group_label=self.groups.label if self.groups.variable else None,
+                xlabel=self.options.xlabel or f"Time ({endpoint.unit})",
+                xmax=self.options.xmax, width_mm=self.options.width_mm,
+                risk_times=risk_times, stacked=self.options.cif_causes == "stacked",
+                caption=self.options.figure_captions.get(name), by=self.by))
+            self.figures += figures
+            self.results += records
 
     # ------------------------------------------------------------------ figures
 
@@ -512,25 +526,6 @@ class _SurvivalSection:
         limit = self.options.xmax or float(np.max(endpoint.time)) if len(endpoint.time) else 1.0
         step = _nice_step(limit)
         return list(np.arange(0.0, limit + 1e-9, step))
-
-    def cif_figure(self, name, endpoint, curves, gray_p) -> Figure:
-        from cohortpress.kit.figures import Curve, step_figure
-
-        drawn = [Curve(label, fit.time, fit.estimate, start=0.0) for label, fit in curves]
-        top = max(0.2, min(1.0, np.ceil(max(float(f.estimate.max()) if len(f.estimate) else 0
-                                            for _, f in curves) * 5 + 1e-9) / 5))
-        annotation = f"Gray's test p {gray_p if gray_p[:1] in '<>' else '= ' + gray_p}" \
-            if gray_p else ""
-        png = step_figure(drawn, xlabel=self.options.xlabel or f"Time ({endpoint.unit})",
-                          ylabel="Cumulative incidence (%)", xmax=self.options.xmax,
-                          annotation=annotation, ylim=(0.0, float(top)),
-                          width_mm=self.options.width_mm, legend_loc="upper left")
-        return Figure(png, f"Cumulative incidence of {in_sentence(endpoint.label)} with competing "
-                           f"risks.",
-                      f"Cumulative incidence curves of {in_sentence(endpoint.label)} over "
-                      f"{endpoint.unit} for {', '.join(label for label, _ in curves)}"
-                      f"{'; ' + annotation if annotation else ''}.",
-                      width_mm=self.options.width_mm, name=f"{name}-cuminc")
 
     # ------------------------------------------------------------------ text
 

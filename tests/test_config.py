@@ -339,8 +339,6 @@ CR_WHY = ("applies to Kaplan\u2013Meier estimates; every endpoint of this sectio
 
 @pytest.mark.parametrize("option, key, why", [
     ("conf_type = \"log-log\"", "conf_type", CR_WHY),
-    ("risk_table = false", "risk_table", CR_WHY),
-    ("risk_times = [0, 12]", "risk_times", CR_WHY),
     ("ci_bands = true", "ci_bands", CR_WHY),
     ("median_line = true", "median_line", CR_WHY),
     ("pairwise = true", "pairwise", CR_WHY),
@@ -348,9 +346,6 @@ CR_WHY = ("applies to Kaplan\u2013Meier estimates; every endpoint of this sectio
     ("rho = 1", "rho", CR_WHY),
     ("test = \"trend\"", "test", "'trend' applies to Kaplan\u2013Meier estimates; "
                                  "competing-risks endpoints are compared with Gray's test"),
-    ("figure_captions = { efs = \"x\" }", "figure_captions.efs",
-     "endpoint 'efs' has competing events: its cumulative incidence figure takes no caption "
-     "from figure_captions"),
     ("figure_captions = { oss = \"x\" }", "figure_captions.oss",
      "endpoint 'oss' is not among this section's endpoints"),
 ])
@@ -363,6 +358,27 @@ def test_a_kaplan_meier_option_on_a_competing_risks_section_is_refused(cp, tmp_p
         assert result.code == 2 and "Traceback" not in result.err
         assert result.err_lines == [f"cohortpress: error: {project.config}: key "
                                     f"'section[1].{key}': {why}"]
+
+
+@pytest.mark.parametrize("option", [
+    "risk_table = false", "risk_times = [0, 12]", "median = false",
+    'figure_captions = { efs = "EFS." }', 'cif_causes = "stacked"', "overall = false"])
+def test_options_that_reach_the_cumulative_incidence_apply_to_competing_risks(cp, tmp_path,
+                                                                            capsys, option):
+    project = cp.Project(tmp_path / "p", toml=cp.DEMO_TOML + (
+        f'[[section]]\nid = "cr"\nanalysis = "survival"\nendpoints = ["efs"]\n{option}\n'))
+    assert cp.run_cli(["validate", project.config, "--quiet"], capsys).code == 0
+
+
+def test_the_cif_figure_option_is_refused_without_competing_risks(cp, tmp_path, capsys):
+    project = cp.Project(tmp_path / "p", toml=cp.DEMO_TOML + (
+        '[[section]]\nid = "km"\nanalysis = "survival"\nendpoints = ["os"]\n'
+        'cif_causes = "stacked"\n'))
+    result = cp.run_cli(["validate", project.config, "--quiet"], capsys)
+    assert result.code == 2
+    assert result.err_lines == [f"cohortpress: error: {project.config}: key "
+                                f"'section[1].cif_causes': applies to endpoints with competing "
+                                f"risks; none of this section's endpoints has competing causes"]
 
 
 def test_kaplan_meier_options_apply_when_one_endpoint_is_not_competing(cp, tmp_path, capsys):

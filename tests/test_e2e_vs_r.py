@@ -8,6 +8,11 @@ covariate and its log, dates with a competing event, time in whole months), and 
 curve sitting at exactly 0.5, a median not reached, landmarks past the last follow-up, a
 covariate separating the logistic outcome, a factor whose first level drops out of the
 complete cases). Each config uses every built-in analysis with options unlike the defaults.
+Two competing-risks cohorts from R's own data sets, their CSVs written by their R scripts:
+``cr_mgus2`` (survival's mgus2: one time column and a text cause column, many ties) and
+``cr_pbc`` (survival's pbc: numeric codes with death as code 2, empty causes censored, no
+transplant in stage 1); every cause's cumulative incidence, variance and interval at three
+landmarks by group and overall, the medians, the numbers at risk and Gray's test per cause.
 
 Each report is built once per module through :func:`cohortpress.app.build.build`; its
 ``results.json`` is compared with the records R computed from the same CSV
@@ -40,6 +45,8 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "e2e"
 FIXTURES = HERE / "fixtures"
 COHORTS = ("trial3", "small2")
+#: Competing-risks cohorts from R's own data sets, with their CSV written by their R script.
+COMPETING_COHORTS = ("cr_mgus2", "cr_pbc")
 KEY = ("section", "context", "variable", "variable_level", "group", "group_level", "stat_name")
 REL_TOL, ABS_TOL = 1e-6, 1e-12
 
@@ -68,8 +75,10 @@ NOT_FROM_R |= {(context, name) for context in ("coxph", "logistic") for name in 
     "method", "conf.method", "p.method")}
 NOT_FROM_R |= {("survfit", name) for name in ("label", "time.unit", "conf.level", "conf.type",
                                              "row.label")}
-NOT_FROM_R |= {("cuminc", name) for name in ("label", "time.unit", "conf.level", "n", "n.event",
-                                            "n.competing", "method")}
+NOT_FROM_R |= {("cuminc", name) for name in ("label", "time.unit", "conf.level", "conf.type",
+                                            "variance", "row.label")}
+NOT_FROM_R |= {(context, name) for context in ("cuminc", *(f"cuminc.cause{k}" for k in (2, 3)))
+               for name in ("cause.label", "method")}
 NOT_FROM_R |= {("survdiff.pairwise", "adjust.method")}
 #: ... and our tests' own remarks, which the table footnotes show; R words its own.
 NOT_FROM_R |= {("test", "note"), ("test", "not.tested")}
@@ -169,7 +178,7 @@ def _section_ids(cohort: str) -> list[str]:
 
 
 def _cases():
-    for cohort in COHORTS:
+    for cohort in COHORTS + COMPETING_COHORTS:
         for section in _section_ids(cohort):
             reason = KNOWN_DISAGREEMENTS.get((cohort, section))
             marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
@@ -235,7 +244,7 @@ if KNOWN_RECORD_DISAGREEMENTS:
 # --------------------------------------------------------------------------- the whole report
 
 
-@pytest.mark.parametrize("cohort", COHORTS)
+@pytest.mark.parametrize("cohort", COHORTS + COMPETING_COHORTS)
 def test_results_file_describes_the_cohort(reports, cohort):
     built = reports(cohort)
     report = built.results_file["report"]

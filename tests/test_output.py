@@ -398,5 +398,6 @@ def test_estimates_beyond_the_last_follow_up_are_marked_and_times_printed_plainl
     assert all(r.cells[4].marks == ("b",) for r in rows)  # "a" is the log-rank test's
     assert [n.text for n in km_table.footnotes if n.mark == "b"] == [BEYOND_KM]
     cif_table = [b for b in cif.blocks if isinstance(b, Table) and b.name == "efs-cuminc"][0]
-    assert {r.cells[-1].text for r in cif_table.body} == {"\u2013"}
+    estimates = cif_table.body[:[r.role for r in cif_table.body].index("group")]
+    assert {r.cells[4].text for r in estimates} == {"\u2013"}  # label, n, events, 1-year
     assert BEYOND_CIF in [n.text for n in cif_table.footnotes]

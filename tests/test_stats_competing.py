@@ -118,8 +118,9 @@ def test_status_codes_need_not_follow_any_order_of_groups():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"status": np.full(60, 3)}, "coded 0"),
-        ({"cause": 3}, "cause"),
+        ({"status": np.full(60, -1)}, ">= 0"),
+        ({"cause": 0}, "cause"),
+        ({"cause": True}, "cause"),
         ({"group": np.zeros(60, dtype=int)}, "two groups"),
         ({"status": np.where(np.arange(60) % 2, 0, 2)}, "singular"),
         ({"rho": -0.5}, "rho"),

@@ -20,6 +20,9 @@ from cohortpress.testing import run_analysis
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = sorted(ROOT.glob("sample_reports/*/report.toml"))
+#: Competing-risks cohorts from R's data sets (text and numeric causes, a cause never seen
+#: in one group, estimates without variance).
+COMPETING = sorted(ROOT.glob("tests/data/e2e/cr_*.toml"))
 ANALYSES = ("cox", "logistic", "survival")
 
 
@@ -87,7 +90,8 @@ def test_demo_cohort_tables_are_their_records(case):
     assert_rebuilt(analysis, section, options, SectionContext(id="test", title="test"))
 
 
-@pytest.fixture(scope="module", params=SAMPLES, ids=[p.parent.name for p in SAMPLES])
+@pytest.fixture(scope="module", params=SAMPLES + COMPETING,
+                ids=[p.parent.name for p in SAMPLES] + [p.stem for p in COMPETING])
 def sample(request):
     from cohortpress.app.build import load_cohort, plan_build
 
@@ -111,6 +115,24 @@ def test_sample_tables_are_their_records(sample):
         assert_rebuilt(planned.analysis, section, planned.options, context)
         checked += 1
     assert checked
+
+
+def test_a_competing_cause_record_changed_changes_its_column_group():
+    from cohortpress.app.build import load_cohort, plan_build
+    from cohortpress.app.run import run_section
+
+    plan = plan_build(ROOT / "tests/data/e2e/cr_pbc.toml")
+    (planned,) = plan.sections
+    section = run_section(planned, load_cohort(plan), plan.config, timeout=600)
+    records = [Result(**{**r.as_dict(), "formatted": "77.7 (1.0\u201399.0)"})
+               if r.context == "cuminc.cause2" and r.stat_name == "estimate"
+               and r.variable_level == 3000.0 and r.group_level is None else r
+               for r in section.results]
+    context = SectionContext(id="test", title="test")
+    (table,) = rebuilt_tables(planned.analysis, records, planned.options, context)
+    overall = next(row for row in table.body if row.role == "total")
+    assert overall.cells[-2].text == "77.7 (1.0\u201399.0)"  # the transplant's 3000-day
+    assert table != shown_tables(section)[0]
 
 
 def test_a_record_changed_changes_the_table():

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError,
-                      field_validator)
+                      field_validator, model_validator)
 
 from cohortpress.common.errors import ConfigError
 from cohortpress.common.suggest import did_you_mean
+from cohortpress.config.cause_codes import CAUSE_KEYS as _CAUSE_KEYS, check_cause_codes
 from cohortpress.config.derived import (Case, CaseDerived, Condition, CutDerived,  # noqa: F401
                                         DateDiffDerived, FlagDerived, Kmt2aDerived,
                                         RecodeDerived, Scalar, Strict, TransformDerived)
@@ -168,13 +169,21 @@ class ColumnEndpoint(Strict):
     event: str = Field(description="the event indicator column", examples=["os_status"])
     event_codes: list[Scalar] = Field([1], description="the values of event that mean the "
                                       "event happened", examples=[["Dead"]])
-    censor_codes: list[Scalar] = Field([0], description="the values that mean censored; any "
-                                       "other value is an error naming the row",
+    censor_codes: list[Scalar] = Field([0], description="the values that mean censored; a value "
+                                       "listed nowhere is an error naming its count",
                                        examples=[["Alive"]])
+    competing_codes: list[Scalar] = Field([], description="codes of the event column that are "
+        "competing causes, each code its own cause", examples=[[2], ["death in CR"]])
+    cause_labels: dict[str, str] = Field({}, description="names of competing causes by code "
+        "as written in competing_codes (default: the code)", examples=[{"2": "Death in CR"}])
+    missing_cause: Literal["error", "censored"] = Field("error", description="an empty "
+        "event/cause value is an error, or censored", examples=["censored"])
 
     @property
     def display_unit(self) -> str:
         return self.unit or self.time_unit
+
+    _codes_have_one_meaning = model_validator(mode="after")(check_cause_codes)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -213,7 +222,7 @@ class DateEndpoint(Strict):
 
 
 ENDPOINT_FORMS = {"columns": ColumnEndpoint, "dates": DateEndpoint}
-_COLUMN_KEYS = {"time", "time_unit", "event", "event_codes", "censor_codes"}
+_COLUMN_KEYS = {"time", "time_unit", "event", "event_codes", "censor_codes", *_CAUSE_KEYS}
 _DATE_KEYS = {"start", "events", "competing", "last_contact"}
 
 

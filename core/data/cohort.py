@@ -50,8 +50,13 @@ class Endpoint:
     event : ndarray of int
         1 for the event of interest, 0 censored (a competing event counts as 0 here).
     status : ndarray of int
-        0 censored, 1 event of interest, 2 competing event (equals ``event`` when the
-        endpoint has no competing events).
+        0 censored, 1 event of interest, 2, 3, ... one code per competing cause (equals
+        ``event`` when the endpoint has no competing causes).
+    has_competing : bool
+        Whether the endpoint has competing causes.
+    cause_labels : tuple of str
+        The name of each status code from 1: the event of interest (the endpoint's label),
+        then each competing cause.
     """
 
     name: str
@@ -62,6 +67,13 @@ class Endpoint:
     status: np.ndarray
     has_competing: bool = False
     definition: str = ""
+    cause_labels: tuple[str, ...] = ()
+
+    @property
+    def causes(self) -> tuple[tuple[int, str], ...]:
+        """``(status code, name)`` of every cause, the event of interest first."""
+        labels = self.cause_labels or (self.label,)
+        return tuple(enumerate(labels, start=1))
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,8 +1,13 @@
 """Time-to-event endpoints from the ``[endpoints]`` settings, and time units.
 
-An endpoint comes either from a follow-up time and an event code column, or from dates: a
-start, the events (the earliest counts), competing events and the last contact. Times are
-converted to the endpoint's unit with :data:`DAYS_PER_UNIT`.
+An endpoint comes either from a follow-up time and an event (or cause) code column, or from
+dates: a start, the events (the earliest counts), competing events and the last contact.
+Times are converted to the endpoint's unit with :data:`DAYS_PER_UNIT`.
+
+Competing causes get status codes 2, 3, ... in the order the config lists them: for a cause
+column, one per ``competing_codes`` entry (named by ``cause_labels`` or the code); for
+dates, one per ``competing`` column (named by the column's variable label). A patient with
+several competing dates has the earliest; on the same day, the one listed first.
 """
 
 from __future__ import annotations
@@ -29,14 +34,15 @@ def build_endpoint(name: str, spec: EndpointSettings, frame: pd.DataFrame,
     key = f"endpoints.{name}"
     label = spec.label or name
     if spec.form == "columns":
-        time, event, definition = _endpoint_from_columns(spec, frame, typer, key)
-        status = event.copy()
-        competing = False
+        time, status, definition = _endpoint_from_columns(spec, frame, typer, key)
+        causes = tuple(spec.cause_labels.get(as_text(code), as_text(code))
+                       for code in spec.competing_codes)
     else:
         time, status, definition = _endpoint_from_dates(spec, frame, typer, key)
-        event = (status == 1).astype(np.int8)
-        competing = bool(spec.competing)
-    return Endpoint(name, label, spec.display_unit, time, event, status, competing, definition)
+        causes = tuple(_column_label(column, typer) for column in spec.competing)
+    event = (status == 1).astype(np.int8)
+    return Endpoint(name, label, spec.display_unit, time, event, status, bool(causes),
+                    definition, cause_labels=(label, *causes))
 
 
 def _column(frame: pd.DataFrame, name: str, key: str, typer: ColumnTyper) -> pd.Series:
@@ -63,21 +69,51 @@ def _endpoint_from_columns(spec: EndpointSettings, frame, typer: ColumnTyper, ke
         pos = int(np.flatnonzero(negative)[0])
         raise typer.fail(f"follow-up time is negative ({time[pos]:g})", spec.time, pos)
     time = time * DAYS_PER_UNIT[spec.time_unit] / DAYS_PER_UNIT[spec.display_unit]
-    events = _column(frame, spec.event, f"{key}.event", typer)
-    text = map_distinct(events, as_text)
-    event_codes = {as_text(c) for c in spec.event_codes}
-    censor_codes = {as_text(c) for c in spec.censor_codes}
-    is_event = text.isin(event_codes).to_numpy()
-    is_censor = text.isin(censor_codes).to_numpy()
-    other = ~(is_event | is_censor)
-    if other.any():
-        pos = int(np.flatnonzero(other)[0])
-        raw_event = events.astype(object)
-        value = "missing" if pd.isna(raw_event.iloc[pos]) else f"'{raw_event.iloc[pos]}'"
-        raise typer.fail(f"event code {value} is neither an event {sorted(event_codes)} nor "
-                         f"censored {sorted(censor_codes)} (set {key}.event_codes and "
-                         f"censor_codes)", spec.event, pos)
-    return time, is_event.astype(np.int8), f"{spec.time} and {spec.event}"
+    causes = _column(frame, spec.event, f"{key}.event", typer)
+    status = _cause_status(spec, causes, typer, key)
+    return time, status, f"{spec.time} and {spec.event}"
+
+
+def _cause_status(spec: EndpointSettings, causes: pd.Series, typer: ColumnTyper,
+                  key: str) -> np.ndarray:
+    """0 censored, 1 an event code, 2, 3, ... the competing codes in the order listed.
+
+    A value listed in no code list is an error naming every such value with its count; an
+    empty value is one too unless ``missing_cause = "censored"``.
+    """
+    text = map_distinct(causes, as_text)
+    missing = (causes.isna() | (text == "")).to_numpy()
+    status = np.full(len(text), -1, dtype=np.int8)
+    status[text.isin({as_text(c) for c in spec.censor_codes}).to_numpy()] = 0
+    status[text.isin({as_text(c) for c in spec.event_codes}).to_numpy()] = 1
+    for k, code in enumerate(spec.competing_codes, start=2):
+        status[(text == as_text(code)).to_numpy()] = k
+    if spec.missing_cause == "censored":
+        status[missing] = 0
+    unlisted = status < 0
+    if unlisted.any():
+        shown = text.mask(pd.Series(missing, index=text.index), "(empty)")[unlisted]
+        counts = shown.value_counts(sort=False)
+        found = ", ".join(f"'{v}' ({n})" if v != "(empty)" else f"empty ({n})"
+                          for v, n in sorted(counts.items(), key=lambda x: str(x[0]))[:10])
+        more = f" and {len(counts) - 10} more" if len(counts) > 10 else ""
+        lists = [f"{name} {[as_text(c) for c in codes]}" for name, codes in (
+            ("event_codes", spec.event_codes), ("competing_codes", spec.competing_codes),
+            ("censor_codes", spec.censor_codes)) if codes]
+        hint = (f"; to censor empty values set {key}.missing_cause = \"censored\""
+                if missing[unlisted].any() else "")
+        raise DataError(f"values in no code list of {key} (first here): {found}{more} (listed: "
+                        f"{', '.join(lists)}){hint}", file=typer.file, column=spec.event,
+                        row=typer.where(int(np.flatnonzero(unlisted)[0])))
+    return status
+
+
+def _column_label(column: str, typer: ColumnTyper) -> str:
+    """A date column's name for its cause: its variable label, else the column as words."""
+    settings = typer.config.variables.get(column)
+    if settings is not None and settings.label:
+        return settings.label
+    return humanise(column)[:1].upper() + humanise(column)[1:]
 
 
 def _endpoint_from_dates(spec: EndpointSettings, frame, typer: ColumnTyper, key: str):
@@ -87,7 +123,7 @@ def _endpoint_from_dates(spec: EndpointSettings, frame, typer: ColumnTyper, key:
         raise typer.fail("start date is missing", spec.start, pos)
     last = _date_column(frame, spec.last_contact, f"{key}.last_contact", typer)
     first_event, first_col = _earliest(frame, spec.events, f"{key}.events", typer, start)
-    first_comp, _ = _earliest(frame, spec.competing, f"{key}.competing", typer, start)
+    first_comp, comp_col = _earliest(frame, spec.competing, f"{key}.competing", typer, start)
     has_event = first_event.notna().to_numpy()
     has_comp = first_comp.notna().to_numpy() & (~has_event | (first_comp < first_event).to_numpy())
     censored = ~has_event & ~has_comp
@@ -102,7 +138,9 @@ def _endpoint_from_dates(spec: EndpointSettings, frame, typer: ColumnTyper, key:
         pos = int(np.flatnonzero(negative)[0])
         raise typer.fail(f"last contact {last.iloc[pos].date()} is before the start date "
                          f"{start.iloc[pos].date()}", spec.last_contact, pos)
-    status = np.where(has_event & ~has_comp, 1, np.where(has_comp, 2, 0)).astype(np.int8)
+    cause = comp_col.map({col: k for k, col in enumerate(spec.competing, start=2)})
+    cause = cause.fillna(0).to_numpy(dtype=np.int8)
+    status = np.where(has_event & ~has_comp, 1, np.where(has_comp, cause, 0)).astype(np.int8)
     definition = _definition(spec, typer)
     return days / DAYS_PER_UNIT[spec.unit], status, definition
 

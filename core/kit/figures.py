@@ -41,6 +41,9 @@ class Curve:
     risk_time: np.ndarray = field(default_factory=lambda: np.empty(0))  # distinct times
     risk_n: np.ndarray = field(default_factory=lambda: np.empty(0))     # at risk at each
     start: float = 1.0
+    #: The curve's last follow-up time: drawn flat to there and no further (None: to the
+    #: axis end).
+    end: float | None = None
 
 
 #: The house style, applied while our figures are drawn (not to the process's rcParams, so a
@@ -97,28 +100,41 @@ def step_figure(curves: Sequence[Curve], *, xlabel: str, ylabel: str, xmax: floa
                 risk_times: Sequence[float] | None = None, annotation: str = "",
                 ci_bands: bool = False, median_line: bool = False, percent: bool = True,
                 ylim: tuple[float, float] = (0.0, 1.0), width_mm: float = SINGLE_COLUMN_MM,
-                legend_loc: str = "lower left") -> bytes:
-    """Draw step curves with censor marks and a number-at-risk table; return PNG bytes."""
+                legend_loc: str = "lower left", stacked: bool = False,
+                risk_curves: Sequence[Curve] | None = None) -> bytes:
+    """Draw step curves with censor marks and a number-at-risk table; return PNG bytes.
+
+    ``stacked`` fills the area between each curve and the one before it (the first from
+    zero); ``risk_curves`` are the rows of the risk table when they are not the curves.
+    """
     plt = _pyplot()
     n_curves = len(curves)
     show_risk = risk_times is not None and len(risk_times) > 0
-    table_height = (0.16 * n_curves + 0.28) if show_risk else 0.0
+    risk_rows = list(risk_curves) if risk_curves is not None else list(curves)
+    table_height = (0.16 * len(risk_rows) + 0.28) if show_risk else 0.0
     width_in = width_mm / 25.4
     height_in = width_in * 0.72 + table_height
     fig = plt.figure(figsize=(width_in, height_in), dpi=DPI)
     plot_bottom = (table_height + 0.32) / height_in
     ax = fig.add_axes([0.14, plot_bottom, 0.82, 1 - plot_bottom - 0.04])
-    limit = xmax if xmax is not None else max((float(c.time.max()) if len(c.time) else 0.0)
-                                              for c in curves) or 1.0
+    limit = xmax if xmax is not None else max(
+        (c.end if c.end is not None else float(c.time.max()) if len(c.time) else 0.0)
+        for c in curves) or 1.0
+    below = None
     for i, curve in enumerate(curves):
         colour = OKABE_ITO[i % len(OKABE_ITO)]
         style = LINE_STYLES[i % len(LINE_STYLES)]
         inside = curve.time <= limit
-        x = np.concatenate([[0.0], curve.time[inside], [limit]])
+        stop = limit if curve.end is None else min(curve.end, limit)
+        x = np.concatenate([[0.0], curve.time[inside], [stop]])
         last = curve.y[inside][-1] if inside.any() else curve.start
         y = np.concatenate([[curve.start], curve.y[inside], [last]])
         ax.step(x, y, where="post", color=colour, linestyle=style, linewidth=1.0,
                 label=curve.label)
+        if stacked:
+            ax.fill_between(x, np.zeros_like(y) if below is None else below(x), y,
+                            step="post", color=colour, alpha=0.25, linewidth=0)
+            below = functools.partial(_step_values, x.copy(), y.copy())
         if ci_bands and curve.low is not None and curve.high is not None and inside.any():
             low = np.concatenate([[curve.start], curve.low[inside], [curve.low[inside][-1]]])
             high = np.concatenate([[curve.start], curve.high[inside], [curve.high[inside][-1]]])
@@ -147,8 +163,13 @@ def step_figure(curves: Sequence[Curve], *, xlabel: str, ylabel: str, xmax: floa
         ax.text(0.98, 0.96, annotation, transform=ax.transAxes, ha="right", va="top",
                 fontsize=6.5)
     if show_risk:
-        _risk_table(fig, ax, curves, list(risk_times), height_in, table_height)
+        _risk_table(fig, ax, risk_rows, list(risk_times), height_in, table_height)
     return _save(fig, plt)
+
+
+def _step_values(x: np.ndarray, y: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """A right-continuous step function through (x, y), evaluated at ``at``."""
+    return y[np.clip(np.searchsorted(x, at, side="right") - 1, 0, len(y) - 1)]
 
 
 def _risk_table(fig, ax, curves, times, height_in, table_height) -> None:

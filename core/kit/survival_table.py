@@ -2,7 +2,8 @@
 
 The Kaplan–Meier table (per endpoint a heading row with the log-rank p, then a row per
 group and overall: patients, events, estimates at the landmark times, the median) and, for
-an endpoint with competing events, its cumulative-incidence table. Every number, label and
+an endpoint with competing events, its cumulative-incidence table
+(:mod:`cohortpress.kit.cumulative_incidence`). Every number, label and
 method named comes from a record of contexts ``survfit``, ``survdiff``,
 ``survdiff.pairwise``, ``followup`` and ``cuminc``; the caller chooses only the layout
 (:class:`SurvivalLayout`), so the table and ``results.json`` cannot disagree.
@@ -17,6 +18,10 @@ from typing import Iterable, Sequence
 from cohortpress.api.blocks import Cell, Footnote, Row, Table
 from cohortpress.api.results import Result
 from cohortpress.common.formatting import fmt_num, in_sentence, p_phrase
+from cohortpress.kit.cumulative_incidence import (BEYOND_CIF, NO_VARIANCE, TableLayout, cif_table,
+                                                  interval_defined)
+
+__all__ = ["BEYOND_CIF", "BEYOND_KM", "SurvivalLayout", "survival_tables", "time_unit_word"]
 
 DASH = "\u2013"
 CONF_TYPE_TEXT = {"log": "log transform",
@@ -73,7 +78,8 @@ def survival_tables(records: Iterable[Result], layout: SurvivalLayout) -> tuple[
     km = [v for (c, v, s) in about if c == "survfit" and s == "label"]
     competing = [v for (c, v, s) in about if c == "cuminc" and s == "label"]
     tables = [_km_table(records, about, km, layout)] if km else []
-    return tuple(tables + [_cuminc_table(records, about, name, layout) for name in competing])
+    cif_layout = TableLayout(layout.landmarks, layout.estimate, layout.median)
+    return tuple(tables + [cif_table(records, name, cif_layout) for name in competing])
 
 
 # --------------------------------------------------------------------------- Kaplan-Meier
@@ -87,6 +93,8 @@ class _Row:
     surv: list
     #: Per landmark: True when nobody of the row is at risk then (beyond its last follow-up).
     beyond: list = field(default_factory=list)
+    #: Per landmark: the standard error and confidence limits.
+    spread: dict = field(default_factory=dict)
 
 
 def _km_rows(records: Sequence[Result], name: str) -> list[_Row]:
@@ -103,15 +111,25 @@ def _km_rows(records: Sequence[Result], name: str) -> list[_Row]:
             rows[-1].surv.append(r.formatted)
         elif rows and r.stat_name == "n.risk":
             rows[-1].beyond.append(r.stat == 0)
+        elif rows and r.stat_name in ("std.err", "conf.low", "conf.high"):
+            rows[-1].spread.setdefault(r.variable_level, {})[r.stat_name] = r.stat
     return rows
+
+
+def _no_variance(row: _Row, k: int, layout: SurvivalLayout) -> bool:
+    """Whether landmark k's estimate is printed without its (degenerate) spread."""
+    if k >= len(row.surv) or row.surv[k] == DASH or k >= len(layout.landmarks):
+        return False
+    spread = row.spread.get(layout.landmarks[k], {})
+    se = spread.get("std.err")
+    if layout.estimate == "se":
+        return not (_finite(se) and se > 0)
+    return not interval_defined(se, spread.get("conf.low"), spread.get("conf.high"))
 
 
 #: The footnote of a Kaplan–Meier estimate at a landmark beyond a group's last follow-up.
 BEYOND_KM = ("Beyond the last follow-up of the group: nobody is at risk at this time; the "
              "estimate is the one at the last observed time, carried forward.")
-#: The footnote of a cumulative incidence left out for the same reason.
-BEYOND_CIF = ("\u2013 beyond the last follow-up of the group: nobody is at risk at this "
-              "time, so there is no estimate.")
 
 
 def _km_table(records, about, endpoints, layout: SurvivalLayout) -> Table:
@@ -125,6 +143,11 @@ def _km_table(records, about, endpoints, layout: SurvivalLayout) -> Table:
              and r.stat_name == "p.value"}
     has_method = any(r.context == "survdiff" and r.stat_name == "method" for r in records)
     beyond_mark = "b" if has_method else "a"
+    no_variance = any(_no_variance(row, k, layout) for rows in rows_of.values()
+                      for row in rows for k in range(len(row.surv)))
+    beyond_used = any(_beyond(row, k) for rows in rows_of.values() for row in rows
+                      for k in range(len(row.surv)))
+    point_mark = chr(ord(beyond_mark) + 1) if beyond_used else beyond_mark
     body = []
     for name in endpoints:
         heading = [Cell(about[("survfit", name, "label")], align="left")] + \
@@ -133,7 +156,8 @@ def _km_table(records, about, endpoints, layout: SurvivalLayout) -> Table:
             test = tests.get(name)
             heading.append(Cell(test.formatted, marks=("a",)) if test else Cell(""))
         body.append(Row(tuple(heading), role="group"))
-        body += [_km_row(row, layout, show_p, beyond_mark) for row in rows_of[name]]
+        body += [_km_row(row, layout, show_p, beyond_mark, point_mark)
+                 for row in rows_of[name]]
     header = [Cell("", align="left"), Cell("n"), Cell("Events")]
     what = "% (SE)" if layout.estimate == "se" else f"% ({conf_level:.0%} CI)"
     header += [Cell(f"{time_unit_word(unit, t)} {what}") for t in layout.landmarks]
@@ -149,6 +173,8 @@ def _km_table(records, about, endpoints, layout: SurvivalLayout) -> Table:
     if any(_beyond(row, k) for rows in rows_of.values() for row in rows
            for k in range(len(row.surv))):
         notes.insert(1 if has_method else 0, Footnote(BEYOND_KM, beyond_mark))
+    if no_variance:
+        notes.insert(int(has_method) + int(beyond_used), Footnote(NO_VARIANCE, point_mark))
     return Table(caption, (Row(tuple(header)),), tuple(body), tuple(notes))
 
 
@@ -156,10 +182,16 @@ def _beyond(row: _Row, k: int) -> bool:
     return k < len(row.beyond) and row.beyond[k] and row.surv[k] != DASH
 
 
-def _km_row(row: _Row, layout: SurvivalLayout, show_p: bool, beyond_mark: str) -> Row:
+def _km_row(row: _Row, layout: SurvivalLayout, show_p: bool, beyond_mark: str,
+            point_mark: str) -> Row:
     cells = [Cell(str(row.values["n"].stat)), Cell(str(row.values["n.event"].stat))]
-    cells += [Cell(row.surv[k], marks=(beyond_mark,) if _beyond(row, k) else ())
-              if k < len(row.surv) else Cell(DASH) for k in range(len(layout.landmarks))]
+    for k in range(len(layout.landmarks)):
+        if k >= len(row.surv):
+            cells.append(Cell(DASH))
+            continue
+        marks = ((beyond_mark,) if _beyond(row, k) else ()) + \
+            ((point_mark,) if _no_variance(row, k, layout) else ())
+        cells.append(Cell(row.surv[k], marks=marks))
     if layout.median:
         median = row.values.get("median")
         cells.append(Cell(median.formatted if median is not None else DASH))
@@ -251,42 +283,6 @@ def _followup_note(label: str, unit: str, records: Sequence[Result],
     return Footnote(f"{label}: median follow-up {fmt_num(stats['median'], digits)} {unit} "
                     f"({show(stats['conf.low'])}{DASH}{show(stats['conf.high'])}), "
                     f"by reverse Kaplan\u2013Meier.")
-
-
-# --------------------------------------------------------------------------- competing risks
-
-
-def _cuminc_table(records, about, name: str, layout: SurvivalLayout) -> Table:
-    mine = [r for r in records if r.context == "cuminc" and r.variable == name]
-    conf_level = about[("cuminc", name, "conf.level")]
-    unit = about[("cuminc", name, "time.unit")]
-    what = "% (SE)" if layout.estimate == "se" else f"% ({conf_level:.0%} CI)"
-    header = Row.of("", "n", "Events", "Competing events",
-                    *[f"{time_unit_word(unit, t)} {what}" for t in layout.landmarks])
-    counts = {(r.group_level, r.stat_name): r.stat for r in mine if r.variable_level is None}
-    levels = [r.group_level for r in mine if r.stat_name == "n" and r.variable_level is None]
-    rows = []
-    for level in levels:
-        estimates = [r.formatted for r in mine if r.group_level == level
-                     and r.stat_name == "estimate" and r.variable_level is not None] \
-            or [DASH] * len(layout.landmarks)
-        rows.append(Row.of(level, counts[(level, "n")], counts[(level, "n.event")],
-                           counts[(level, "n.competing")], *estimates, indent=0))
-    spread = "standard errors" if layout.estimate == "se" else \
-        "confidence intervals on the log(\u2212log) scale"
-    notes = [Footnote(f"Cumulative incidence by the Aalen\u2013Johansen estimator, "
-                      f"with competing events as defined for the endpoint; {spread}.")]
-    # cif_at leaves an estimate beyond the group's last follow-up out (NaN), as cmprsk does.
-    if any(r.stat_name == "estimate" and r.variable_level is not None
-           and not _finite(r.stat) for r in mine):
-        notes.append(Footnote(BEYOND_CIF))
-    test = next((r for r in mine if r.stat_name == "p.value" and r.group_level is None), None)
-    if test is not None and test.formatted:
-        method = next(r.stat for r in mine if r.stat_name == "method")
-        notes.append(Footnote(f"{method}: p {p_phrase(test.formatted)}."))
-    notes += _empty_group_notes(records, "cuminc", name)
-    return Table(f"{about[('cuminc', name, 'label')]}: cumulative incidence with competing "
-                 f"risks.", (header,), tuple(rows), tuple(notes), name=f"{name}-cuminc")
 
 
 def _finite(value) -> bool:

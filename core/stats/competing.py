@@ -1,7 +1,9 @@
 """Competing risks: cumulative incidence (Aalen–Johansen) and Gray's test, as ``cmprsk``.
 
-Status codes: 0 censored, 1 the event of interest, 2 a competing event (``cause=2`` swaps
-the roles of 1 and 2). The estimates, their variances and Gray's test match R
+Status codes: 0 censored, 1 the event of interest, 2, 3, ... one code per competing cause.
+The incidence of any cause ``k`` is estimated with every other cause competing (``cause=2``
+gives the first competing cause's incidence), as ``cuminc`` does for a status with several
+failure codes. The estimates, their variances and Gray's test match R
 ``cmprsk::cuminc`` 2.2 (its Fortran routines ``cinc`` and ``crstm``), and the landmark
 estimates match ``cmprsk::timepoints``. Reference values: ``tests/fixtures/r/cuminc.R``.
 Unlike ``survival``, ``cmprsk`` does not merge near-identical times, and neither do we.
@@ -36,7 +38,7 @@ __all__ = [
     "gray_test",
 ]
 
-_STATUS_MEANING = "0 (censored), 1 (event of interest) or 2 (competing event)"
+_STATUS_MEANING = "0 (censored), 1 (event of interest) or 2, 3, ... (competing causes)"
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,10 +162,11 @@ def cumulative_incidence(time, status, cause: int = 1) -> CIFit:
     ----------
     time : array_like of float
         Follow-up times, >= 0.
-    status : array_like of {0, 1, 2}
-        0 censored, 1 event of interest, 2 competing event.
-    cause : {1, 2}
-        Which event's incidence to estimate.
+    status : array_like of int
+        0 censored, 1 event of interest, 2, 3, ... one code per competing cause.
+    cause : int
+        Which cause's incidence to estimate (a status code >= 1); every other non-zero
+        code is a competing event for it.
 
     Returns
     -------
@@ -242,12 +245,13 @@ def gray_test(time, status, group, cause: int = 1, rho: float = 0.0,
     ----------
     time : array_like of float
         Follow-up times, >= 0.
-    status : array_like of {0, 1, 2}
-        0 censored, 1 event of interest, 2 competing event.
+    status : array_like of int
+        0 censored, 1 event of interest, 2, 3, ... one code per competing cause.
     group : array_like of int
         Group codes.
-    cause : {1, 2}
-        The event whose incidence is compared.
+    cause : int
+        The cause whose incidence is compared (a status code >= 1); every other non-zero
+        code is a competing event for it.
     rho : float
         Weight exponent; 0 (the default, as ``cuminc``) weighs all times equally,
         positive values emphasise early differences.
@@ -298,16 +302,16 @@ def gray_test(time, status, group, cause: int = 1, rho: float = 0.0,
 
 
 def _check_competing_data(time, status, cause) -> tuple[np.ndarray, np.ndarray]:
-    if cause not in (1, 2):
-        raise StatisticsError(f"cause must be 1 or 2; got {cause!r}")
+    if isinstance(cause, bool) or not isinstance(cause, (int, np.integer)) or cause < 1:
+        raise StatisticsError(f"cause must be a status code >= 1; got {cause!r}")
     time = check_time(time)
-    status = check_codes(status, "status", len(time), n_codes=3, meaning=_STATUS_MEANING)
+    status = check_codes(status, "status", len(time), meaning=_STATUS_MEANING)
     return time, status
 
 
 def _recode(status, cause) -> np.ndarray:
-    """0 censored, 1 the cause of interest, 2 the other cause."""
-    return status if cause == 1 else np.where(status == 0, 0, 3 - status)
+    """0 censored, 1 the cause of interest, 2 any other cause."""
+    return np.where(status == 0, 0, np.where(status == cause, 1, 2))
 
 
 def _gray_cif_variance(at_risk, events, competing, surv_before, surv_after, incidence):

@@ -1,0 +1,455 @@
+"""Competing risks for a survival section: every cause's cumulative incidence as records,
+its table from those records alone, and its figures.
+
+For an endpoint whose status codes are 0 censored, 1 the event of interest and 2, 3, ...
+one per competing cause (:class:`cohortpress.data.cohort.Endpoint`), each cause gets the
+Aalen–Johansen cumulative incidence by group and overall (every other cause competing, as
+``cmprsk::cuminc``), its landmark estimates with ``cuminc``'s delta-method variance and
+log(−log) confidence limits, the median (the earliest time at which the incidence reaches
+50%), and Gray's test between groups. The numbers at risk (patients still followed and
+free of every event) are recorded at the landmarks.
+
+Records (``results.json``): context ``cuminc`` for the endpoint, its rows and the event of
+interest; ``cuminc.cause<k>`` for the competing cause with status code k. Each cause
+context has a ``cause.label`` record naming it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from cohortpress.api.blocks import Cell, Footnote, Row, Table
+from cohortpress.api.results import Result
+from cohortpress.common.errors import StatisticsError
+from cohortpress.common.formatting import fmt_num, in_sentence, p_phrase
+
+DASH = "\u2013"
+#: What the variance records say (record ``variance`` of context ``cuminc``).
+VARIANCE_TEXT = "delta-method (Aalen) variance as in R cmprsk::cuminc"
+#: The footnote of an estimate printed without an interval.
+NO_VARIANCE = ("No interval: the estimate has no variance at this time (no event so far in "
+               "the group, or every patient at risk has had it), so its interval would be "
+               "a single point.")
+BEYOND_CIF = ("\u2013 beyond the last follow-up of the group: nobody is at risk at this "
+              "time, so there is no estimate.")
+MEDIAN_TEXT = ("Median: the earliest time at which the cumulative incidence reaches 50%; "
+               "NR: not reached.")
+
+
+def cause_context(code: int) -> str:
+    """``cuminc`` for the event of interest, ``cuminc.cause<k>`` for competing cause k."""
+    return "cuminc" if code == 1 else f"cuminc.cause{code}"
+
+
+def interval_defined(se, low, high) -> bool:
+    """Whether an estimate has an interval worth printing: a positive standard error and
+    two distinct finite limits (``100.0 (100.0–100.0)`` is not one)."""
+    values = [se, low, high]
+    if any(v is None or not math.isfinite(v) for v in values):
+        return False
+    return se > 0 and high > low
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    """One row of the table: a group (``group_level`` its level) or overall (None)."""
+
+    label: str
+    group_level: str | None
+    mask: np.ndarray
+
+
+@dataclass(frozen=True)
+class Formats:
+    """How the section prints an estimate (with its SE or CI), a median and a p-value."""
+
+    estimate: Callable[[float, float, float, float], str]
+    time: Callable[[float], str]
+    p: Callable[[float], str]
+
+
+def cif_median(fit) -> float:
+    """The earliest time at which the cumulative incidence reaches 50% (``nan`` if never).
+
+    Parameters
+    ----------
+    fit : cohortpress.stats.competing.CIFit
+
+    Returns
+    -------
+    float
+    """
+    reached = np.flatnonzero(fit.estimate >= 0.5)
+    return float(fit.time[reached[0]]) if reached.size else math.nan
+
+
+def cif_records(name: str, endpoint, rows: Sequence[RowSpec], by: str | None,
+                landmarks: Sequence[float], conf_level: float,
+                formats: Formats) -> tuple[list[Result], list[str], dict]:
+    """Every cause's cumulative incidence, per row, as records.
+
+    Returns the records, warnings, and the fits ``{(row label, code): CIFit}`` for figures.
+    """
+    from cohortpress.stats.competing import cif_at, cumulative_incidence
+
+    out = [Result("cuminc", stat, value, variable=name) for stat, value in (
+        ("label", endpoint.label), ("time.unit", endpoint.unit), ("conf.level", conf_level),
+        ("conf.type", "log-log"), ("variance", VARIANCE_TEXT))]
+    out += [Result(cause_context(code), "cause.label", label, variable=name)
+            for code, label in endpoint.causes]
+    warnings, fits = [], {}
+    for row in rows:
+        group = by if row.group_level is not None else None
+        where = dict(variable=name, group=group, group_level=row.group_level)
+        time, status = endpoint.time[row.mask], endpoint.status[row.mask]
+        out.append(Result("cuminc", "row.label", row.label, **where))
+        out.append(Result("cuminc", "n", int(time.size), **where))
+        out.append(Result("cuminc", "n.competing", int((status > 1).sum()), **where))
+        if time.size == 0:
+            out += [Result(cause_context(code), "n.event", 0, **where)
+                    for code, _ in endpoint.causes]
+            warnings.append(f"{endpoint.label}: group '{row.label}' has no patients.")
+            continue
+        for t in landmarks:
+            out.append(Result("cuminc", "n.risk", int((time >= t).sum()), variable=name,
+                              variable_level=float(t), group=group,
+                              group_level=row.group_level))
+        for code, _ in endpoint.causes:
+            context = cause_context(code)
+            fit = cumulative_incidence(time, status, cause=code)
+            fits[(row.label, code)] = fit
+            out.append(Result(context, "n.event", int((status == code).sum()), **where))
+            median = cif_median(fit)
+            out.append(Result(context, "median", median, formatted=formats.time(median)
+                              if math.isfinite(median) else "NR", **where))
+            if landmarks:
+                out += _landmark_records(context, cif_at(fit, landmarks, conf_level), where,
+                                         formats)
+    return out, warnings, fits
+
+
+def _landmark_records(context, marks, where, formats: Formats) -> list[Result]:
+    out = []
+    for k, t in enumerate(marks.time):
+        values = (marks.estimate[k], marks.std_err[k], marks.conf_low[k], marks.conf_high[k])
+        text = formats.estimate(*values)
+        for stat, value in zip(("estimate", "std.error", "conf.low", "conf.high"), values):
+            out.append(Result(context, stat, float(value), variable=where["variable"],
+                              variable_level=float(t), group=where["group"],
+                              group_level=where["group_level"],
+                              formatted=text if stat == "estimate" else None))
+    return out
+
+
+def gray_records(name: str, endpoint, codes: np.ndarray, by: str,
+                 formats: Formats) -> tuple[list[Result], list[str]]:
+    """Gray's test of each cause between the groups (``codes`` >= 0 the patients grouped)."""
+    from cohortpress.stats.competing import gray_test
+
+    grouped = codes >= 0
+    out, warnings = [], []
+    for code, label in endpoint.causes:
+        context = cause_context(code)
+        try:
+            test = gray_test(endpoint.time[grouped], endpoint.status[grouped], codes[grouped],
+                             cause=code).test
+        except StatisticsError as error:
+            warnings.append(f"{endpoint.label}: Gray's test for {in_sentence(label)}: {error}.")
+            continue
+        p_text = formats.p(test.p_value)
+        for stat, value in (("statistic", test.statistic), ("df", test.df),
+                            ("p.value", test.p_value)):
+            out.append(Result(context, stat, value, variable=name, group=by,
+                              formatted=p_text if stat == "p.value" else None))
+        out.append(Result(context, "method", "Gray's test", variable=name, group=by))
+    return out, warnings
+
+
+def method_sentence(conf_level: float, tested: bool) -> str:
+    """The methods paragraph's sentence for competing risks."""
+    test = (" Groups were compared for each cause with Gray's test." if tested else "")
+    return ("The cumulative incidence of the event of interest and of each competing cause "
+            "was estimated with the Aalen\u2013Johansen estimator, with the delta-method "
+            "variance of Aalen as in R's cmprsk package and "
+            f"{conf_level:.0%} confidence intervals on the log(\u2212log) scale." + test)
+
+
+# --------------------------------------------------------------------------- table
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    """The table's layout: its landmark columns, CI or SE, and whether medians are shown."""
+
+    landmarks: tuple[float, ...]
+    estimate: str = "ci"
+    median: bool = True
+
+
+def cif_table(records: Sequence[Result], name: str, layout: TableLayout) -> Table:
+    """The cumulative incidence table of one endpoint, from its records alone.
+
+    A row per group and overall, each cause in its own column group (events, landmark
+    estimates, median), the numbers at risk under the landmarks, Gray's test per cause in
+    the footnotes.
+    """
+    mine = [r for r in records if r.variable == name and
+            (r.context == "cuminc" or r.context.startswith("cuminc.cause"))]
+    about = {r.stat_name: r.stat for r in mine if r.context == "cuminc" and r.group is None
+             and r.group_level is None and r.variable_level is None
+             and r.stat_name in ("label", "time.unit", "conf.level")}
+    causes = [(r.context, r.stat) for r in mine if r.stat_name == "cause.label"]
+    unit, conf_level = about["time.unit"], about["conf.level"]
+    rows = [r for r in mine if r.context == "cuminc" and r.stat_name == "row.label"]
+    width = 1 + len(layout.landmarks) + int(layout.median)
+    what = "% (SE)" if layout.estimate == "se" else f"% ({conf_level:.0%} CI)"
+    top = [Cell("", align="left", rowspan=2), Cell("n", rowspan=2)]
+    top += [Cell(label, colspan=width) for _, label in causes]
+    second = []
+    for _ in causes:
+        second.append(Cell("Events"))
+        second += [Cell(f"{_time_word(unit, t)} {what}") for t in layout.landmarks]
+        if layout.median:
+            second.append(Cell(f"Median, {unit}"))
+    marks = _Marks()
+    body = [_cause_row(mine, row, causes, layout, marks) for row in rows]
+    if layout.landmarks and rows:
+        body.append(Row.of("Number at risk", role="group"))
+        for row in rows:
+            risk = {r.variable_level: r.stat for r in mine if r.context == "cuminc"
+                    and r.stat_name == "n.risk" and r.group_level == row.group_level}
+            cells = [Cell("")]
+            for _ in causes:
+                cells.append(Cell(""))
+                cells += [Cell(str(risk[t]) if t in risk else DASH) for t in layout.landmarks]
+                cells += [Cell("")] if layout.median else []
+            body.append(Row((Cell(row.stat, align="left"), *cells), indent=1))
+    notes = _table_notes(mine, causes, layout, marks)
+    return Table(f"{about['label']}: cumulative incidence of each cause with competing "
+                 f"risks.", (Row(tuple(top)), Row(tuple(second))), tuple(body), tuple(notes),
+                 name=f"{name}-cuminc")
+
+
+class _Marks:
+    """Footnote marks in order of first use."""
+
+    def __init__(self):
+        self.used: dict[str, str] = {}
+
+    def mark(self, key: str) -> str:
+        letters = [m for m in self.used.values() if m]
+        return self.used.setdefault(key, "abcdefgh"[len(letters)])
+
+
+def _cause_row(mine, row: Result, causes, layout: TableLayout, marks: _Marks) -> Row:
+    level = row.group_level
+    counts = {r.stat_name: r for r in mine if r.context == "cuminc"
+              and r.group_level == level and r.variable_level is None}
+    cells = [Cell(str(counts["n"].stat))]
+    for context, _ in causes:
+        stats = [r for r in mine if r.context == context and r.group_level == level]
+        single = {r.stat_name: r for r in stats if r.variable_level is None}
+        cells.append(Cell(str(single["n.event"].stat) if "n.event" in single else DASH))
+        at = {(r.stat_name, r.variable_level): r for r in stats if r.variable_level is not None}
+        for t in layout.landmarks:
+            cells.append(_estimate_cell(at, t, layout, marks))
+        if layout.median:
+            median = single.get("median")
+            cells.append(Cell(median.formatted if median is not None else DASH))
+    return Row((Cell(row.stat, align="left"), *cells), indent=1 if level is not None else 0,
+               role="body" if level is not None else "total")
+
+
+def _estimate_cell(at, t, layout: TableLayout, marks: _Marks) -> Cell:
+    estimate = at.get(("estimate", t))
+    if estimate is None:
+        return Cell(DASH)
+    if not _finite(estimate.stat):
+        marks.used.setdefault("beyond", "")  # the dash explains itself in a plain footnote
+        return Cell(DASH)
+    se = at[("std.error", t)].stat
+    low, high = at[("conf.low", t)].stat, at[("conf.high", t)].stat
+    defined = (_finite(se) and se > 0) if layout.estimate == "se" else \
+        interval_defined(se, low, high)
+    if defined:
+        return Cell(estimate.formatted)
+    return Cell(estimate.formatted, marks=(marks.mark("novariance"),))
+
+
+def _table_notes(mine, causes, layout: TableLayout, marks: _Marks) -> list[Footnote]:
+    spread = "standard errors" if layout.estimate == "se" else \
+        "confidence intervals on the log(\u2212log) scale"
+    notes = [Footnote(f"Cumulative incidence in percent by the Aalen\u2013Johansen estimator, "
+                      f"each cause with every other cause competing; {spread}, from the "
+                      f"delta-method (Aalen) variance as in R cmprsk::cuminc. Number at risk: "
+                      f"patients still followed and free of every event.")]
+    if "novariance" in marks.used:
+        notes.append(Footnote(NO_VARIANCE, marks.used["novariance"]))
+    if "beyond" in marks.used:
+        notes.append(Footnote(BEYOND_CIF))
+    if layout.median:
+        notes.append(Footnote(MEDIAN_TEXT))
+    tests = []
+    for context, label in causes:
+        stats = {r.stat_name: r for r in mine if r.context == context and r.group is not None
+                 and r.group_level is None and r.variable_level is None}
+        if "p.value" in stats and stats["p.value"].formatted:
+            tests.append(f"{label}, chi-square {fmt_num(stats['statistic'].stat, 2)} on "
+                         f"{stats['df'].stat:g} df, p {p_phrase(stats['p.value'].formatted)}")
+    if tests:
+        notes.append(Footnote(f"Gray's test: {'; '.join(tests)}."))
+    empty = dict.fromkeys(r.group_level for r in mine if r.stat_name == "not.tested.group")
+    notes += [Footnote(f"{level}: no patients in this subset; not tested.") for level in empty]
+    return notes
+
+
+def _time_word(unit: str, value: float) -> str:
+    text = np.format_float_positional(float(value), trim="-")
+    return f"{text}-{unit.rstrip('s')}"
+
+
+def _finite(value) -> bool:
+    return value is not None and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def cif_curve(label: str, fit, time: np.ndarray, status: np.ndarray):
+    """A group's curve of one cause: steps at the cause's events, censor marks on the curve
+    at the censoring times, the numbers at risk (free of every event) at every distinct
+    time, and ``end`` the group's last follow-up, to which the curve runs flat."""
+    from cohortpress.kit.figures import Curve
+
+    censor_time = np.unique(time[status == 0])
+    row = np.searchsorted(fit.time, censor_time, side="right")
+    censor_y = np.concatenate(([0.0], fit.estimate))[row]
+    risk_time = np.unique(time)
+    risk_n = time.size - np.searchsorted(np.sort(time), risk_time, side="left")
+    return Curve(label, fit.time, fit.estimate, censor_time=censor_time, censor_y=censor_y,
+                 risk_time=risk_time, risk_n=risk_n, start=0.0, end=float(time.max()))
+
+
+def stacked_curves(fits: dict, row_label: str, causes, time: np.ndarray,
+                   status: np.ndarray) -> list:
+    """The causes of one group stacked: curve k is the sum of the incidences of causes 1..k
+    on the union of their event times (the top one is 1 − the all-cause Kaplan–Meier)."""
+    from cohortpress.kit.figures import Curve
+
+    grid = np.unique(np.concatenate([fits[(row_label, code)].time for code, _ in causes]))
+    total = np.zeros(grid.size)
+    curves = []
+    for code, label in causes:
+        fit = fits[(row_label, code)]
+        row = np.searchsorted(fit.time, grid, side="right")
+        total = total + np.concatenate(([0.0], fit.estimate))[row]
+        curves.append(Curve(label, grid, total.copy(), start=0.0, end=float(time.max())))
+    return curves
+
+
+def upper_limit(values: Sequence[float]) -> float:
+    """The y axis's top: the next 20% above the highest value, at least 20%."""
+    highest = max([0.0, *values])
+    return float(max(0.2, min(1.0, math.ceil(highest * 5 + 1e-9) / 5)))
+
+
+@dataclass(frozen=True)
+class FigureLayout:
+    """What the section asks of its competing-risks figures."""
+
+    group_label: str | None
+    xlabel: str
+    xmax: float | None
+    width_mm: float
+    risk_times: Sequence[float] | None
+    stacked: bool = False
+    caption: str | None = None
+    by: str | None = None
+
+
+def cif_figures(name: str, endpoint, rows: Sequence[RowSpec], fits: dict,
+                gray_p: dict, layout: FigureLayout) -> tuple[list, list[Result]]:
+    """The figures of one endpoint and the records of their risk tables.
+
+    One figure per cause with a curve per row (``stacked`` false), else one figure per row
+    with the causes stacked. ``gray_p`` maps a cause's code to its formatted p-value. Each
+    figure has a number-at-risk table at ``risk_times`` (patients still followed and free
+    of every event), censor marks, and an x axis to the last follow-up.
+    """
+    from cohortpress.api.blocks import Figure
+    from cohortpress.kit.figures import step_figure
+
+    def data(row):
+        return endpoint.time[row.mask], endpoint.status[row.mask]
+
+    by = f" by {in_sentence(layout.group_label)}" if layout.group_label else ""
+    figures = []
+    risk_rows = [cif_curve(row.label, fits[(row.label, 1)], *data(row)) for row in rows]
+    common = dict(xlabel=layout.xlabel, xmax=layout.xmax, width_mm=layout.width_mm,
+                  risk_times=layout.risk_times, legend_loc="upper left")
+    if not layout.stacked:
+        for code, label in endpoint.causes:
+            drawn = [cif_curve(row.label, fits[(row.label, code)], *data(row)) for row in rows]
+            top = upper_limit([float(c.y.max()) for c in drawn if len(c.y)])
+            p = gray_p.get(code, "")
+            note = f"Gray's test p {p if p[:1] in '<>' else '= ' + p}" if p else ""
+            caption = (layout.caption if code == 1 and layout.caption else
+                       f"Cumulative incidence of {in_sentence(label)}{by}, with "
+                       f"{_others(endpoint, code)} as "
+                       f"{'a competing risk' if len(endpoint.causes) == 2 else 'competing risks'}.")
+            png = step_figure(drawn, ylabel=f"Cumulative incidence of {in_sentence(label)} (%)",
+                              annotation=note, ylim=(0.0, top), **common)
+            alt = (f"Cumulative incidence curves of {in_sentence(label)} over {endpoint.unit}"
+                   f" for {', '.join(r.label for r in rows)}{'; ' + note if note else ''}.")
+            figures.append(Figure(png, caption, alt, width_mm=layout.width_mm,
+                                  name=f"{name}-cuminc" + ("" if code == 1 else f"-cause{code}")))
+    else:
+        for row, risk in zip(rows, risk_rows):
+            drawn = stacked_curves(fits, row.label, endpoint.causes, *data(row))
+            top = upper_limit([float(drawn[-1].y.max())] if len(drawn[-1].y) else [])
+            of = "" if row.group_level is None else f" ({row.label})"
+            caption = (layout.caption if layout.caption and len(rows) == 1 else
+                       f"Cumulative incidence of {in_sentence(endpoint.label)} and its competing "
+                       f"risks, stacked{of}.")
+            png = step_figure(drawn, ylabel="Cumulative incidence (%)", ylim=(0.0, top),
+                              stacked=True, risk_curves=[risk], **common)
+            alt = (f"Stacked cumulative incidence of "
+                   f"{', '.join(label for _, label in endpoint.causes)} over {endpoint.unit}"
+                   f"{' in ' + row.label if row.group_level is not None else ''}.")
+            suffix = "" if row.group_level is None else f"-{len(figures) + 1}"
+            figures.append(Figure(png, caption, alt, width_mm=layout.width_mm,
+                                  name=f"{name}-cuminc-stacked{suffix}"))
+    return figures, _risk_records(name, endpoint, rows, risk_rows, layout)
+
+
+def _others(endpoint, code: int) -> str:
+    names = [in_sentence(label) for c, label in endpoint.causes if c != code]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _risk_records(name, endpoint, rows, risk_rows, layout: FigureLayout) -> list[Result]:
+    """The risk table's numbers (context ``risktable``, as for Kaplan–Meier figures):
+    ``n.risk`` free of every event and followed at t, events of any cause and censorings at
+    or before t."""
+    from cohortpress.kit.figures import at_risk
+
+    if not layout.risk_times:
+        return []
+    out = []
+    for row, curve in zip(rows, risk_rows):
+        time, status = endpoint.time[row.mask], endpoint.status[row.mask]
+        group = layout.by if row.group_level is not None else None
+        for t in layout.risk_times:
+            n_risk = at_risk(curve, [t])[0]
+            upto = time <= t
+            for stat, value in (("n.risk", n_risk), ("n.event.cum", (upto & (status > 0)).sum()),
+                                ("n.censor.cum", (upto & (status == 0)).sum())):
+                out.append(Result("risktable", stat, int(value), variable=name,
+                                  variable_level=float(t),
+                                  group=group,
+                                  group_level=row.group_level))
+    return out
