@@ -103,7 +103,7 @@ def test_paragraphs_follow_the_order_of_a_methods_section(default):
     # The config lists Cox, then survival, then Table 1; the text does not.
     assert len(default) == 5, default
     descriptive, survival, regression, missing, software = default
-    assert descriptive.startswith("Characteristics were compared between A and B")
+    assert descriptive.startswith("Characteristics were compared between the A and B groups")
     assert "Kaplan\u2013Meier" in survival and "log-rank" in survival
     assert "Cox proportional-hazards regression" in regression
     assert missing.startswith("Missing values were reported in their own row")

@@ -67,7 +67,7 @@ def compose_methods(config: "Config", cohort: "Cohort", sections: Sequence[Secti
         kind = section_kind(section, head.analysis if head is not None else None)
         sentences = [_capitalised(s.strip()) for s in section.methods if s and s.strip()]
         if sentences and head is not None and head.subset:
-            sentences.append(_subset_sentence(cohort, head, section))
+            sentences.append(_subset_sentence(cohort, head, section, config))
         by_kind[kind].extend(sentences)
     paragraphs = [" ".join(merge_parallel(dedupe(by_kind[kind])))
                   for kind in ORDER if by_kind[kind]]
@@ -196,7 +196,7 @@ def missing_data_paragraph(cohort: "Cohort", sections: Sequence[Section],
         sentences.append("Regression models were fitted to complete cases.")
     excluded = _excluded_levels(cohort, sections)
     if excluded:
-        sentences.append(f"Levels left out of a variable's test: {_join(excluded)}.")
+        sentences.append(_capitalised("; ".join(excluded)) + ".")
     if cohort.filter_text:
         sentences.append(f"The analysis population was restricted to patients with "
                          f"{cohort.filter_text} ({cohort.n} of {cohort.n_rows_read} records)"
@@ -229,7 +229,7 @@ def _excluded_levels(cohort: "Cohort", sections: Sequence[Section]) -> list[str]
                 levels = found.setdefault(r.variable, [])
                 if str(r.stat) not in levels:
                     levels.append(str(r.stat))
-    return [f"{', '.join(levels)} of {_variable_label(cohort, name)}"
+    return [f"the test of {_variable_label(cohort, name)} left out {_join(levels)}"
             for name, levels in found.items()]
 
 
@@ -291,9 +291,9 @@ def software_paragraph(versions: Mapping[str, str], sections: Sequence[Section],
 # --------------------------------------------------------------------------- words
 
 
-def _subset_sentence(cohort: "Cohort", head, section: Section) -> str:
+def _subset_sentence(cohort: "Cohort", head, section: Section, config=None) -> str:
     """"The analysis in “Title” was restricted to the 25 patients with leukaemia type = ALL"."""
-    conditions = _join([_condition_text(cohort, c) for c in head.subset])
+    conditions = _join([_condition_text(cohort, c, config) for c in head.subset])
     try:
         n = f"the {section_subset(cohort, head.subset, head.id).n} "
     except DataError:  # the section failed on its subset: its error block says why
@@ -305,17 +305,30 @@ def _subset_sentence(cohort: "Cohort", head, section: Section) -> str:
 WORDS = (("eq", "="), ("ne", "≠"), ("lt", "<"), ("le", "≤"), ("gt", ">"), ("ge", "≥"))
 
 
-def _condition_text(cohort: "Cohort", cond) -> str:
+def _condition_text(cohort: "Cohort", cond, config=None) -> str:
     label = _variable_label(cohort, cond.variable)
+    shown = _value_labels(config, cond.variable)
     for key, word in WORDS:
         value = getattr(cond, key, None)
         if value is not None:
-            return f"{label} {word} {value}"
+            return f"{label} {word} {shown(value)}"
     if getattr(cond, "is_in", None) is not None:
-        return f"{label} {_join([str(v) for v in cond.is_in], last=' or ')}"
+        return f"{label} {_join([shown(v) for v in cond.is_in], last=' or ')}"
     if getattr(cond, "not_in", None) is not None:
-        return f"{label} other than {_join([str(v) for v in cond.not_in], last=' or ')}"
+        return f"{label} other than {_join([shown(v) for v in cond.not_in], last=' or ')}"
     return f"{label} {'missing' if getattr(cond, 'missing', False) else 'known'}"
+
+
+def _value_labels(config, name: str):
+    """A function showing a variable's coded value by its label where the config gives one
+    ("F" → "Female"), as the tables show it."""
+    settings = getattr(config, "variables", {}).get(name) if config is not None else None
+    labels = {str(k): v for k, v in (getattr(settings, "labels", None) or {}).items()}
+
+    def shown(value) -> str:
+        text = f"{value:g}" if isinstance(value, float) else str(value)
+        return labels.get(text, text)
+    return shown
 
 
 def _variable_label(cohort: "Cohort", name: str) -> str:
