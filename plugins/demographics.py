@@ -34,7 +34,7 @@ from cohortpress.api.blocks import Table
 from cohortpress.api.options import Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
-from cohortpress.kit.prose import (join_clauses, join_list, level_in_sentence, parenthetical,
+from cohortpress.kit.prose import (between_groups, join_clauses, join_list, parenthetical,
                                    sentence, test_phrase)
 from cohortpress.kit.records import hypothesis_test_records
 from cohortpress.kit.table1 import (Table1Layout, VariableLayout, applicable_columns,
@@ -464,19 +464,7 @@ class _Summariser:
         return sentences
 
     def between_groups(self) -> str:
-        """"between the ALL and AML groups", "among the three risk groups"."""
-        levels = [level_in_sentence(level) for level in self.groups.levels]
-        if len(levels) == 2:
-            return f"between the {levels[0]} and {levels[1]} groups"
-        label = in_sentence(self.groups.label or "group")
-        count = NUMBER_WORDS.get(len(levels), str(len(levels)))
-        noun = f"{label}s" if label.endswith("group") else f"{label} groups"
-        return f"among the {count} {noun}"
-
-
-#: Small counts as a sentence writes them.
-NUMBER_WORDS = {3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight",
-                9: "nine", 10: "ten"}
+        return between_groups(self.groups.levels, self.groups.label)
 
 
 def _with(clauses: list[str]) -> list[str]:

@@ -26,7 +26,7 @@ from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.common.formatting import format_p, in_sentence
 from cohortpress.data.grouping import group_cohort
-from cohortpress.kit.prose import level_in_sentence, parenthetical, test_phrase
+from cohortpress.kit.prose import between_groups, parenthetical, test_phrase
 from cohortpress.kit.records import Records
 
 
@@ -77,9 +77,7 @@ def _left_out_text(records: Records, figure_layout: "DistributionLayout") -> str
 
 def _test_sentence(info, groups, result) -> str:
     """"The distribution of age was compared between the A and B groups with the ..."."""
-    names = [level_in_sentence(level) for level in groups.levels]
-    between = (f"between the {names[0]} and {names[1]} groups" if len(names) == 2
-               else f"among the groups of {in_sentence(groups.label)}")
+    between = between_groups(groups.levels, groups.label)
     note = f" ({parenthetical(result.note)})" if getattr(result, "note", None) \
         and not result.note.startswith("not computable") else ""
     return (f"The distribution of {in_sentence(info.label)} was compared {between} with "

@@ -515,12 +515,13 @@ class _SurvivalSection:
                      f"Greenwood standard errors and {percent_text(options.conf_level)} "
                      f"confidence intervals on the {CONF_TYPE_TEXT[options.conf_type]}."]
         sentences += endpoint_sentences([self.cohort.endpoint(n) for n in options.endpoints])
+        strata = self.cohort.variable(options.strata).label if options.strata else None
+        test = logrank_phrase(options.test, strata, options.rho, options.gamma)
         if self.test_method:
-            strata = self.cohort.variable(options.strata).label if options.strata else None
-            sentences.append(f"Groups were compared with "
-                             f"{logrank_phrase(options.test, strata, options.rho, options.gamma)}.")
+            sentences.append(f"Groups were compared with {test}.")
         if any(r.context == "survdiff.pairwise" for r in self.results):
-            sentences.append(f"Pairs of groups were compared with the same test, with "
+            pairs = logrank_phrase("logrank", strata, options.rho, options.gamma)
+            sentences.append(f"Pairs of groups were compared with {pairs}, with "
                              f"{PAIRWISE_ADJUST[options.adjust]} for multiple comparisons.")
         if options.followup:
             sentences.append("Median follow-up was estimated by the reverse Kaplan\u2013Meier "

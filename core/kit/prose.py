@@ -18,7 +18,7 @@ from cohortpress.common.formatting import in_sentence
 
 __all__ = ["join_list", "join_clauses", "test_phrase", "parenthetical", "sentence",
            "level_in_sentence", "percent_text", "endpoint_sentences", "logrank_phrase",
-           "PAIRWISE_ADJUST"]
+           "PAIRWISE_ADJUST", "between_groups"]
 
 #: The adjustment of pairwise p-values, as the methods name it.
 PAIRWISE_ADJUST = {"holm": "Holm's adjustment of the p-values",
@@ -53,6 +53,22 @@ def level_in_sentence(level: str) -> str:
     if len(first) <= 2 or (len(first) > 1 and first[1] in "-/"):
         return level
     return in_sentence(level)
+
+
+def between_groups(levels, label: str) -> str:
+    """"between the placebo and drug groups", "among the three treatment arm groups",
+    "among the four risk groups"."""
+    names = [level_in_sentence(level) for level in levels]
+    if len(names) == 2:
+        return f"between the {names[0]} and {names[1]} groups"
+    label = in_sentence(label or "group")
+    noun = f"{label}s" if label.endswith("group") else f"{label} groups"
+    return f"among the {NUMBER_WORDS.get(len(names), str(len(names)))} {noun}"
+
+
+#: Small counts as a sentence writes them.
+NUMBER_WORDS = {3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight",
+                9: "nine", 10: "ten"}
 
 
 def test_phrase(method: str) -> str:

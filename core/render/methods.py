@@ -20,6 +20,7 @@ one. The paragraph therefore changes whenever the config changes a method, and o
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
@@ -65,7 +66,8 @@ def compose_methods(config: "Config", cohort: "Cohort", sections: Sequence[Secti
             continue
         head = heads.get(section.id)
         kind = section_kind(section, head.analysis if head is not None else None)
-        sentences = [_capitalised(s.strip()) for s in section.methods if s and s.strip()]
+        sentences = [_capitalised(one) for text in section.methods if text and text.strip()
+                     for one in split_sentences(text)]
         if sentences and head is not None and head.subset:
             sentences.append(_subset_sentence(cohort, head, section, config))
         by_kind[kind].extend(sentences)
@@ -86,6 +88,12 @@ def section_kind(section: Section, analysis: str | None = None) -> str:
     if not contexts and analysis in KNOWN_ANALYSES:
         return KNOWN_ANALYSES[analysis]
     return DESCRIPTIVE
+
+
+def split_sentences(text: str) -> list[str]:
+    """A method string as its sentences (an analysis may give several in one string), so
+    that a sentence two sections share is said once."""
+    return [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z\u201c])", text.strip()) if s]
 
 
 def dedupe(sentences: Iterable[str]) -> list[str]:
