@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from cohortpress.api.sections import Section
 from cohortpress.common.errors import DataError
+from cohortpress.common.formatting import in_sentence
 from cohortpress.data.conditions import section_subset
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -125,8 +126,12 @@ class _Parallel:
         if len(self.variants) == 1:
             return " ".join(self.tokens)
         spans = [" ".join(v) for v in self.variants]
+        suffix = list(self.suffix)
+        if not self.prefix:  # merged subjects: "A was …" and "B was …" → "A and b were …"
+            spans = spans[:1] + [in_sentence(span) for span in spans[1:]]
+            suffix[0] = "were"
         joined = spans[0] if len(spans) == 1 else f"{', '.join(spans[:-1])} and {spans[-1]}"
-        return " ".join([*self.prefix, joined, *self.suffix])
+        return " ".join([*self.prefix, joined, *suffix])
 
 
 def merge_parallel(sentences: Sequence[str]) -> list[str]:
@@ -135,8 +140,10 @@ def merge_parallel(sentences: Sequence[str]) -> list[str]:
     "Associations with event-free survival were estimated with Cox regression." and
     "Associations with overall survival were estimated with Cox regression." become
     "Associations with event-free and overall survival were estimated with Cox regression."
-    Sentences that differ later (a different confidence-interval transform, another ties
-    method) are left apart: they describe different methods.
+    Sentences whose singular subject alone differs merge too: "Overall survival was analysed
+    with ..." and "EFS was analysed with ..." become "Overall survival and EFS were analysed
+    with ...". Sentences that differ later (a different confidence-interval transform,
+    another ties method) are left apart: they describe different methods.
     """
     merged: list[_Parallel] = []
     for sentence in sentences:
@@ -167,7 +174,9 @@ def _absorb(item: _Parallel, tokens: list[str]) -> bool:
     while (s < min(len(first), len(tokens)) - p and first[len(first) - 1 - s] == tokens[len(tokens) - 1 - s]):
         s += 1
     a, b = first[p:len(first) - s], tokens[p:len(tokens) - s]
-    if not (MIN_PREFIX <= p <= MAX_PREFIX and s >= MIN_SUFFIX and _span_ok(a) and _span_ok(b)):
+    subject = p == 0 and s > MIN_SUFFIX and first[len(first) - s] == "was"
+    if not ((MIN_PREFIX <= p <= MAX_PREFIX or subject) and s >= MIN_SUFFIX
+            and _span_ok(a) and _span_ok(b)):
         return False
     item.prefix, item.suffix, item.variants = first[:p], first[len(first) - s:], [a, b]
     return True
