@@ -151,7 +151,7 @@ def _method_sentences(cohort, endpoint, options: CoxOptions, results: Sequence[R
         handled += f", stratified by {in_sentence(cohort.variable(options.strata).label)}"
     tests = "Wald tests"
     if any(r.stat_name == "method.term" for r in results):
-        tests += " and, for covariates with more than two levels, likelihood-ratio tests"
+        tests += " (likelihood-ratio tests for covariates with more than two levels)"
     sentences = [f"Associations with {in_sentence(endpoint.label)} were estimated with Cox "
                  f"proportional-hazards regression ({handled}), fitted to complete cases, and "
                  f"reported as hazard ratios with Wald {_percent(options.conf_level)} "

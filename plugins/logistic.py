@@ -115,7 +115,7 @@ def _method_sentences(outcome_label: str, event_level: str, options: LogisticOpt
     estimator, ci_text, p_text = _methods_named(options)
     tests = f"{p_text}s"
     if any(r.stat_name == "method.term" for r in results):
-        tests += " and, for covariates with more than two levels, likelihood-ratio tests"
+        tests += " (likelihood-ratio tests for covariates with more than two levels)"
     return [f"Predictors of {in_sentence(outcome_label)} ({event_level}) were evaluated with "
             f"logistic regression fitted by {estimator} to complete cases, and reported as odds "
             f"ratios with {ci_text} {options.conf_level * 100:.10g}% confidence intervals and "

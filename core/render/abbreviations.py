@@ -4,8 +4,9 @@ An analysis offers the abbreviations its blocks may use (``Section.abbreviations
 "CI", "SE"); whether a given report uses one depends on its options (a survival table shows
 "SE" only with ``estimate = "se"``). An offered abbreviation is therefore listed only when it
 appears, as a whole word, in the text the report prints: the title, the sections' tables,
-footnotes, captions, figure descriptions and paragraphs, and the methods. Abbreviations the
-config lists under ``[report.abbreviations]`` are the author's choice and always listed.
+footnotes, captions, figure descriptions and paragraphs, and the methods. The same holds for
+those the config lists under ``[report.abbreviations]`` (a config shared by several reports
+may list more than one report uses); the config's wording wins over an analysis's.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def abbreviations(config, sections: Sequence[Section],
         for short, long in section.abbreviations:
             if uses(text, short):
                 merged[short] = long
-    merged.update(config.report.abbreviations)
+    merged.update((short, long) for short, long in config.report.abbreviations.items()
+                  if uses(text, short))
     return sorted(merged.items(), key=lambda kv: kv[0].lower())
 
 
