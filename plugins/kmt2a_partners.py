@@ -235,9 +235,9 @@ def _named(record: Result, variable: str, by: str) -> Result:
 _SOURCE_TEXT = {
     "karyotype": ("ISCN karyotypes; a structural rearrangement with a breakpoint at 11q23 was "
                   "counted as a KMT2A rearrangement and its other breakpoint as the partner"),
-    "fusion": ("fusion gene names (such as KMT2A::AFF1); a fusion of KMT2A with another gene "
-               "was counted as a KMT2A rearrangement, the other gene as the partner and the "
-               "gene's chromosome as the partner chromosome"),
+    "fusion": ("fusion gene names; a fusion of KMT2A with another gene was counted as a KMT2A "
+               "rearrangement, the other gene as the partner and that gene's chromosome as the "
+               "partner chromosome"),
     "partner": ("the partner chromosomes, bands or genes recorded for each patient; a "
                 "recorded gene was placed on its chromosome"),
     "auto": ("laboratory reports read as ISCN karyotypes, fusion gene names or recorded "
