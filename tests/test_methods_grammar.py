@@ -444,17 +444,15 @@ def test_sentence_checks_catch_the_faults_the_issue_lists():
 
 def test_captions_keep_an_acronym_endpoint_label(built):
     """"Kaplan–Meier estimates of EFS by treatment", not "of efs"."""
-    from cohortpress.api.blocks import Figure
+    import dataclasses
 
-    plan, cohort, _, _ = built
-    from cohortpress.app.load import load_cohort  # noqa: F401  (cohort is built)
+    from cohortpress.api.blocks import Figure
     from cohortpress.app.run import SectionRunner
 
+    plan, cohort, _, _ = built
     config = plan.config
     planned = [p for p in plan.sections if p.head.id == "survival_0"]
     assert planned
-    import dataclasses
-
     options = planned[0].options.model_copy(update={"figure": True, "by": "treat"})
     rerun = dataclasses.replace(planned[0], options=options)
     with SectionRunner([rerun], cohort, config, 120) as runner:
