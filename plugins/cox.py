@@ -147,21 +147,37 @@ def run(cohort, options: CoxOptions, context: SectionContext):
     results += layout_records(models.terms, models.columns, context_name="coxph")
     results += _table_records(cohort, endpoint, options, models.design)
     tables = tables_from_records(results, options, context)
-    strata_text = (', stratified by ' + in_sentence(cohort.variable(options.strata).label)
-                   if options.strata else '')
-    methods = [f"Associations with {in_sentence(endpoint.label)} were estimated with Cox "
-               f"proportional-hazards regression ({_TIES[options.ties]} "
-               f"method for ties{strata_text}), "
-               f"reporting hazard ratios with Wald {options.conf_level:.0%} confidence intervals; "
-               f"models used complete cases."]
-    if zph_fit is not None:
-        methods.append("The proportional-hazards assumption was checked with the score test "
-                       "on scaled Schoenfeld residuals against the Kaplan\u2013Meier time scale "
-                       "(as R's cox.zph).")
+    methods = _method_sentences(cohort, endpoint, options, results, zph_fit is not None)
     return context.section(blocks=tables, results=results, methods=methods,
                            warnings=tuple(warnings),
                            abbreviations=(("HR", "hazard ratio"), ("CI", "confidence interval"),
                                           ("PH", "proportional hazards")))
+
+
+def _method_sentences(cohort, endpoint, options: CoxOptions, results: Sequence[Result],
+                      checked: bool) -> list[str]:
+    """What the section fitted and tested, from its options and records: the model and its
+    ties method and strata, the ratio and interval reported, the tests of terms that ran,
+    and the proportional-hazards check."""
+    handled = f"{_TIES[options.ties]}'s method for ties"
+    if options.strata:
+        handled += f", stratified by {in_sentence(cohort.variable(options.strata).label)}"
+    tests = "Wald tests"
+    if any(r.stat_name == "method.term" for r in results):
+        tests += " (likelihood-ratio tests for covariates with more than two levels)"
+    sentences = [f"Associations with {in_sentence(endpoint.label)} were estimated with Cox "
+                 f"proportional-hazards regression ({handled}), fitted to complete cases, and "
+                 f"reported as hazard ratios with Wald {_percent(options.conf_level)} "
+                 f"confidence intervals and p-values from {tests}."]
+    if checked:
+        sentences.append("The proportional-hazards assumption was checked with the score test "
+                         "on scaled Schoenfeld residuals against the Kaplan\u2013Meier time "
+                         "scale, as in R's cox.zph.")
+    return sentences
+
+
+def _percent(level: float) -> str:
+    return f"{level * 100:.10g}%"
 
 
 _TIES = {"efron": "Efron", "breslow": "Breslow"}

@@ -34,6 +34,8 @@ from cohortpress.api.blocks import Table
 from cohortpress.api.options import Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
+from cohortpress.kit.prose import (between_groups, join_clauses, join_list, parenthetical,
+                                   sentence, test_phrase)
 from cohortpress.kit.records import hypothesis_test_records
 from cohortpress.kit.table1 import (Table1Layout, VariableLayout, applicable_columns,
                                     format_summary, table1_from_records)
@@ -150,8 +152,7 @@ class _Summariser:
         self.context = context
         self.groups = groups
         self.results: list[Result] = []
-        self.test_notes: dict[str, set[str]] = {}
-        self.tests_by_method: dict[str, list[str]] = {}
+        self.test_labels: dict[str, str] = {}  # variable -> its label, for the methods
 
     # columns ---------------------------------------------------------------------------
 
@@ -441,18 +442,11 @@ class _Summariser:
         self.add_test(spec, result)
 
     def untestable(self, spec, reason: str) -> None:
-        self.test_notes.setdefault("not tested", set()).add(f"{spec.variable}: {reason}")
         self.results.append(Result("test", "not.tested", reason, variable=spec.variable,
                                    group=self.groups.variable))
 
     def add_test(self, spec: RowSpec, result) -> None:
-        method = result.method
-        if result.note:
-            self.test_notes.setdefault(method, set()).add(result.note)
-        names = self.tests_by_method.setdefault(method, [])
-        label = (spec.label or self.cohort.variable(spec.variable).label)
-        if label not in names:
-            names.append(label)
+        self.test_labels[spec.variable] = spec.label or self.cohort.variable(spec.variable).label
         where = dict(variable=spec.variable, group=self.groups.variable)
         formatted = self.context.format_p(result.p_value)
         self.results.extend(hypothesis_test_records(result, formatted, **where))
@@ -470,18 +464,43 @@ class _Summariser:
     # methods ---------------------------------------------------------------------------
 
     def methods(self) -> list[str]:
-        if not self.tests_by_method:
-            return []
-        groups = " and ".join(self.groups.levels) if len(self.groups.levels) == 2 else \
-            f"the {len(self.groups.levels)} {in_sentence(self.groups.label)} groups"
-        parts = [f"{_method_in_sentence(method)} for {_join(in_sentence(n) for n in names)}"
-                 for method, names in self.tests_by_method.items()]
-        sentence = (f"Characteristics were compared between {groups} with "
-                    f"{_join(parts, last='; and ', sep='; ')}.")
-        notes = sorted({n for m, ns in self.test_notes.items() if m != "not tested" for n in ns})
-        if notes:
-            sentence += " " + " ".join(f"{n[0].upper()}{n[1:]}." for n in notes)
-        return [sentence]
+        """The sentences on the tests and SMDs, from the section's records: each test with
+        the variables it compared (a test's note, such as its approximation, in
+        parentheses after them)."""
+        tested = {r.variable: r.stat for r in self.results
+                  if r.context == "test" and r.stat_name == "method"}
+        notes = {r.variable: str(r.stat) for r in self.results
+                 if r.context == "test" and r.stat_name == "note" and r.stat
+                 and not str(r.stat).startswith("not computable")}
+        smd = [r.variable for r in self.results if r.context == "test" and r.stat_name == "smd"]
+        between = self.between_groups()
+        sentences = []
+        if tested:
+            uses: dict[tuple[str, str | None], list[str]] = {}
+            for variable, method in tested.items():
+                uses.setdefault((method, notes.get(variable)), []).append(
+                    in_sentence(self.test_labels.get(variable, variable)))
+            clauses = [f"{test_phrase(method)} for {join_list(names)}"
+                       + (f" ({parenthetical(note)})" if note else "")
+                       for (method, note), names in uses.items()]
+            sentences.append(sentence(f"Characteristics were compared {between} with "
+                                      f"{join_clauses(_with(clauses))}"))
+        if smd:
+            largest = len(self.groups.levels) > 2
+            sentences.append(sentence(
+                "Balance " + between + " was described by the standardised mean difference "
+                "(Cohen's d for continuous variables and its multivariate form by Yang and "
+                "Dalton for categorical variables" + (", the largest over pairs of groups"
+                                                      if largest else "") + ")"))
+        return sentences
+
+    def between_groups(self) -> str:
+        return between_groups(self.groups.levels, self.groups.label)
+
+
+def _with(clauses: list[str]) -> list[str]:
+    """"with A for x and with B for y": each clause after the first repeats "with"."""
+    return clauses[:1] + [f"with {c}" for c in clauses[1:]]
 
 
 def _count_codes(codes: np.ndarray, n_levels: int) -> tuple[np.ndarray, int]:
@@ -499,20 +518,6 @@ def _percent_digits(spec, options, default: int) -> int:
         if value is not None:
             return value
     return default
-
-
-def _method_in_sentence(method: str) -> str:
-    """ "Two-sample t-test" → "the two-sample t-test"; "Fisher's exact test" stays as it is."""
-    if method.split()[0].endswith("'s"):
-        return method
-    return "the " + in_sentence(method)
-
-
-def _join(items, last: str = " and ", sep: str = ", ") -> str:
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return sep.join(items[:-1]) + last + items[-1]
 
 
 # --------------------------------------------------------------------------- the table
@@ -564,7 +569,8 @@ def run(cohort, options: DemographicsOptions, context: SectionContext):
     tables = tables_from_records(summariser.results, layout(cohort, options, context))
     warnings = [f"Group '{g}' has no patients." for g in groups.empty_groups()]
     return context.section(blocks=tables, results=summariser.results,
-                           methods=summariser.methods(), warnings=tuple(warnings))
+                           methods=summariser.methods(), warnings=tuple(warnings),
+                           abbreviations=(("SMD", "standardised mean difference"),))
 
 
 def _refuse_repeats(specs: list[RowSpec], context: SectionContext) -> None:

@@ -26,6 +26,7 @@ from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.common.formatting import format_p, in_sentence
 from cohortpress.data.grouping import group_cohort
+from cohortpress.kit.prose import between_groups, parenthetical, test_phrase
 from cohortpress.kit.records import Records
 
 
@@ -88,9 +89,13 @@ def _left_out_text(records: Records, figure_layout: "DistributionLayout") -> str
     return " ".join(texts)
 
 
-def _test_sentence(info, method: str) -> str:
-    return (f"The distribution of {in_sentence(info.label)} was compared between groups "
-            f"with {method}.")
+def _test_sentence(info, groups, result) -> str:
+    """"The distribution of age was compared between the A and B groups with the ..."."""
+    between = between_groups(groups.levels, groups.label)
+    note = f" ({parenthetical(result.note)})" if getattr(result, "note", None) \
+        and not result.note.startswith("not computable") else ""
+    return (f"The distribution of {in_sentence(info.label)} was compared {between} with "
+            f"{test_phrase(result.method)}{note}.")
 
 
 def run(cohort, options: DistributionOptions, context: SectionContext):
@@ -133,7 +138,7 @@ def _bar_records(cohort, options: DistributionOptions, info, groups, context):
             comparisons.chisq_test(counts, correct=False)
         results += _test_records(result, options.variable, groups.variable, context)
         results += _left_out(groups, counts.sum(axis=0) > 0, options.variable)
-        methods.append(_test_sentence(info, result.method))
+        methods.append(_test_sentence(info, groups, result))
     return results, methods
 
 
@@ -241,7 +246,7 @@ def _dots(cohort, options: DistributionOptions, info, groups, context):
             len(present) == 2 else comparisons.kruskal_test(present)
         results += _test_records(result, options.variable, groups.variable, context)
         results += _left_out(groups, [len(s) > 0 for s in samples], options.variable)
-        methods.append(_test_sentence(info, f"the {result.method}"))
+        methods.append(_test_sentence(info, groups, result))
     figure_layout = layout(cohort, options, context)
     records = Records(results)
     annotation = "" if _test_stat(records, figure_layout, "method") is None else \

@@ -24,6 +24,7 @@ from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.common.errors import DataError
 from cohortpress.common.formatting import fmt_num, format_p, in_sentence, p_phrase
+from cohortpress.kit.prose import percent_text
 from cohortpress.kit.regression import (Fitted, RegressionModel, estimates_from, fit_models,
                                         layout_records, model_records)
 from cohortpress.kit.regression_table import RegressionLayout, regression_table
@@ -148,10 +149,14 @@ def run(cohort, options: FineGrayOptions, context: SectionContext):
                f"were estimated with the Fine\u2013Gray proportional subdistribution-hazards "
                f"model, in which patients who had a competing event remain in the risk set, "
                f"weighted by the inverse probability of censoring estimated by the "
-               f"Kaplan\u2013Meier method; subdistribution hazard ratios are reported with "
-               f"Wald {options.conf_level:.0%} confidence intervals from the robust sandwich "
-               f"variance of Fine and Gray (as R's cmprsk::crr), and models used complete "
-               f"cases."]
+               f"Kaplan\u2013Meier method.",
+               f"Subdistribution hazard ratios are reported with Wald "
+               f"{percent_text(options.conf_level)} confidence intervals and p-values from the robust "
+               f"sandwich variance of Fine and Gray (as R's cmprsk::crr)"
+               + (", covariates with more than two levels were tested with Wald tests of all "
+                  "their coefficients" if any(r.stat_name == "method.term" for r in results)
+                  else "")
+               + ", and models used complete cases."]
     return context.section(blocks=tables, results=results, methods=methods,
                            warnings=tuple(warnings),
                            abbreviations=(("SHR", "subdistribution hazard ratio"),

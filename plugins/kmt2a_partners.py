@@ -250,15 +250,31 @@ def _named(record: Result, variable: str, by: str) -> Result:
     return replace(record, variable=variable, group=by if record.group is not None else None)
 
 
+#: How each form of the source is read, as the methods say it (after "were derived from").
+_SOURCE_TEXT = {
+    "karyotype": ("ISCN karyotypes; a structural rearrangement with a breakpoint at 11q23 was "
+                  "counted as a KMT2A rearrangement and its other breakpoint as the partner"),
+    "fusion": ("fusion gene names; a fusion of KMT2A with another gene was counted as a KMT2A "
+               "rearrangement, the other gene as the partner and that gene's chromosome as the "
+               "partner chromosome"),
+    "partner": ("the partner chromosomes, bands or genes recorded for each patient; a "
+                "recorded gene was placed on its chromosome"),
+    "auto": ("laboratory reports read as ISCN karyotypes, fusion gene names or recorded "
+             "partners; a breakpoint at 11q23 joined to another chromosome, or a fusion of "
+             "KMT2A with another gene, was counted as a KMT2A rearrangement, the other "
+             "breakpoint or gene being the partner"),
+}
+
+
 def _methods_sentence(options: Kmt2aOptions) -> str:
-    form = {"auto": "laboratory reports (ISCN karyotypes, fusion names or partners)",
-            "karyotype": "ISCN karyotypes", "fusion": "fusion gene names",
-            "partner": "recorded partner chromosomes or genes"}[options.kind]
-    deletion = (" 11q23 deletions were counted as rearrangements." if options.deletion_counts
-                else " An 11q23 deletion alone was not counted as a rearrangement.")
-    return (f"KMT2A rearrangement status and partner chromosomes were derived from "
-            f"{form}; a translocation with a breakpoint at 11q23 was counted as a KMT2A "
-            f"rearrangement and its other breakpoint as the partner.{deletion}")
+    """How status and partners were read, in the words of the form the source holds:
+    karyotype wording (breakpoints, deletions) only where karyotypes were read."""
+    text = (f"KMT2A rearrangement status and partner chromosomes were derived from "
+            f"{_SOURCE_TEXT[options.kind]}.")
+    if options.kind in ("karyotype", "auto"):
+        text += (" Deletions at 11q23 were counted as rearrangements." if options.deletion_counts
+                 else " A deletion at 11q23 alone was not counted as a rearrangement.")
+    return text
 
 
 @hookimpl

@@ -121,6 +121,19 @@ def _methods_named(options: LogisticOptions) -> tuple[str, str, str]:
     return estimator, ci_text, p_text
 
 
+def _method_sentences(outcome_label: str, event_level: str, options: LogisticOptions,
+                      results) -> list[str]:
+    """The model, its estimator, interval and tests, from the options and records."""
+    estimator, ci_text, p_text = _methods_named(options)
+    tests = f"{p_text}s"
+    if any(r.stat_name == "method.term" for r in results):
+        tests += " (likelihood-ratio tests for covariates with more than two levels)"
+    return [f"Predictors of {in_sentence(outcome_label)} ({event_level}) were evaluated with "
+            f"logistic regression fitted by {estimator} to complete cases, and reported as odds "
+            f"ratios with {ci_text} {options.conf_level * 100:.10g}% confidence intervals and "
+            f"p-values from {tests}; each model was checked for separation."]
+
+
 def run(cohort, options: LogisticOptions, context: SectionContext):
     y, known, event_level = outcome_vector(cohort, options.outcome)
     models = fit_models(_LogisticModel(y, options), cohort, options.covariates, [known],
@@ -154,10 +167,7 @@ def run(cohort, options: LogisticOptions, context: SectionContext):
                 Result("logistic", "conf.method", ci_text, **common),
                 Result("logistic", "p.method", p_text, **common),
                 Result("logistic", "n.incomplete", models.design.n_dropped, **common)]
-    methods = [f"Predictors of {in_sentence(outcome_label)} ({event_level}) were evaluated with "
-               f"logistic regression fitted by {estimator}, reporting odds ratios with "
-               f"{ci_text} {options.conf_level:.0%} confidence intervals; separation was "
-               f"checked for each model; models used complete cases."]
+    methods = _method_sentences(outcome_label, event_level, options, results)
     return context.section(blocks=tables_from_records(results, options, context),
                            results=results, methods=methods, warnings=tuple(warnings),
                            abbreviations=(("OR", "odds ratio"), ("CI", "confidence interval")))

@@ -29,6 +29,8 @@ from cohortpress.api.options import EndpointName, Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.kit.cumulative_incidence import interval_defined
+from cohortpress.kit.prose import (PAIRWISE_ADJUST, endpoint_sentences, logrank_phrase,
+                                   percent_text)
 from cohortpress.kit.survival_table import CONF_TYPE_TEXT, SurvivalLayout, survival_tables
 
 #: A time in the endpoint's unit: finite and not negative.
@@ -532,28 +534,20 @@ class _SurvivalSection:
     def method_sentences(self) -> list[str]:
         if not self.km_endpoints:
             return list(self.methods)
+        options = self.options
         sentences = [f"Survival was estimated with the Kaplan\u2013Meier method, with "
-                     f"Greenwood standard errors and {self.options.conf_level:.0%} confidence "
-                     f"intervals on the {CONF_TYPE_TEXT[self.options.conf_type]}."]
-        definitions = []
-        for name in self.options.endpoints:
-            ep = self.cohort.endpoint(name)
-            if ep.definition:
-                label = ep.label if not definitions else in_sentence(ep.label)
-                definitions.append(f"{label} was measured {ep.definition}")
-        if definitions:
-            sentences.append("; ".join(definitions) + "; patients without an event were "
-                             "censored at last contact.")
+                     f"Greenwood standard errors and {percent_text(options.conf_level)} "
+                     f"confidence intervals on the {CONF_TYPE_TEXT[options.conf_type]}."]
+        sentences += endpoint_sentences([self.cohort.endpoint(n) for n in options.endpoints])
+        strata = self.cohort.variable(options.strata).label if options.strata else None
+        test = logrank_phrase(options.test, strata, options.rho, options.gamma)
         if self.test_method:
-            strat = "" if not self.options.strata else \
-                f", stratified by {in_sentence(self.cohort.variable(self.options.strata).label)}"
-            weights = (f", with Fleming–Harrington weights (rho = {self.options.rho:g}, "
-                       f"gamma = {self.options.gamma:g})"
-                       if (self.options.rho or self.options.gamma)
-                       and "Fleming" not in self.test_method else "")
-            sentences.append(f"Groups were compared with the {in_sentence(self.test_method)}"
-                             f"{strat}{weights}.")
-        if self.options.followup:
+            sentences.append(f"Groups were compared with {test}.")
+        if any(r.context == "survdiff.pairwise" for r in self.results):
+            pairs = logrank_phrase("logrank", strata, options.rho, options.gamma)
+            sentences.append(f"Pairs of groups were compared with {pairs}, with "
+                             f"{PAIRWISE_ADJUST[options.adjust]} for multiple comparisons.")
+        if options.followup:
             sentences.append("Median follow-up was estimated by the reverse Kaplan\u2013Meier "
                              "method.")
         return sentences + self.methods

@@ -103,7 +103,7 @@ def test_paragraphs_follow_the_order_of_a_methods_section(default):
     # The config lists Cox, then survival, then Table 1; the text does not.
     assert len(default) == 5, default
     descriptive, survival, regression, missing, software = default
-    assert descriptive.startswith("Characteristics were compared between A and B")
+    assert descriptive.startswith("Characteristics were compared between the A and B groups")
     assert "Kaplan\u2013Meier" in survival and "log-rank" in survival
     assert "Cox proportional-hazards regression" in regression
     assert missing.startswith("Missing values were reported in their own row")
@@ -175,6 +175,17 @@ def test_sentences_differing_only_in_their_subject_are_merged():
     ]
 
 
+def test_sentences_differing_only_in_their_singular_subject_are_merged():
+    sentences = [
+        "Overall survival was analysed with the follow-up time and event status recorded.",
+        "EFS was analysed with the follow-up time and event status recorded.",
+        "Relapse-free survival was analysed with the follow-up time and event status recorded.",
+    ]
+    assert merge_parallel(sentences) == [
+        "Overall survival, EFS and relapse-free survival were analysed with the follow-up time "
+        "and event status recorded."]
+
+
 @pytest.mark.parametrize("a, b", [
     # A different method is not a different subject: both sentences stay.
     ("Survival was estimated with the Kaplan-Meier method on the log transform.",
@@ -185,6 +196,9 @@ def test_sentences_differing_only_in_their_subject_are_merged():
     ("Predictors of response (poor) were evaluated with logistic regression by maximum likelihood.",
      "Predictors of relapse (yes) were evaluated with logistic regression by Firth's penalized likelihood."),
     ("Groups were compared.", "Arms were compared."),  # too short to share a subject
+    # A plural subject: "were" already, nothing to agree.
+    ("Groups were compared with the log-rank test.",
+     "Pairs of groups were compared with the log-rank test."),
 ])
 def test_sentences_describing_different_methods_stay_apart(a, b):
     assert merge_parallel([a, b]) == [a, b]

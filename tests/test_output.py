@@ -363,7 +363,7 @@ def test_journal_style_sets_serif_text(out):
 def test_methods_and_tables_read_back_from_the_pdf(out, cp):
     text = cp.squeeze(cp.pdf_text(out / "report.pdf"))
     for words in ("Table 4. Cox regression", "Statistical methods",
-                  "Characteristics were compared between A and B",
+                  "Characteristics were compared between the A and B groups",
                   "values were missing for sex (2 patients)"):
         assert cp.squeeze(words) in text, words
 

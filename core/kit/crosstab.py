@@ -21,6 +21,7 @@ from cohortpress.api.results import Result
 from cohortpress.api.sections import SectionContext
 from cohortpress.common.errors import StatisticsError
 from cohortpress.common.formatting import fmt_n_percent, format_p, in_sentence, p_phrase
+from cohortpress.kit.prose import parenthetical, test_phrase
 from cohortpress.kit.records import Records, hypothesis_test_records
 
 PERCENT_BASES = {"column": "column totals", "row": "row totals", "total": "the grand total"}
@@ -243,9 +244,10 @@ def _test(spec: CrosstabSpec, counts: np.ndarray, context: SectionContext,
         return ""
     results.extend(hypothesis_test_records(result, context.format_p(result.p_value),
                                            **names))
-    extra = f"; {result.note}" if result.note else ""
+    extra = f" ({parenthetical(result.note)})" if result.note else ""
     return (f"The association of {in_sentence(spec.row_name)} with "
-            f"{in_sentence(spec.col_label)} was tested with {result.method}{extra}.")
+            f"{in_sentence(spec.col_label)} was tested with "
+            f"{test_phrase(result.method)}{extra}.")
 
 
 def _leave_out_empty_columns(spec: CrosstabSpec, counts: np.ndarray, results: list[Result],

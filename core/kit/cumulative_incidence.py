@@ -26,6 +26,7 @@ from cohortpress.api.blocks import Cell, Footnote, Row, Table
 from cohortpress.api.results import Result
 from cohortpress.common.errors import StatisticsError
 from cohortpress.common.formatting import fmt_num, in_sentence, p_phrase
+from cohortpress.kit.prose import percent_text
 
 DASH = "\u2013"
 #: What the variance records say (record ``variance`` of context ``cuminc``).
@@ -175,7 +176,7 @@ def method_sentence(conf_level: float, tested: bool) -> str:
     return ("The cumulative incidence of the event of interest and of each competing cause "
             "was estimated with the Aalen\u2013Johansen estimator, with the delta-method "
             "variance of Aalen as in R's cmprsk package and "
-            f"{conf_level:.0%} confidence intervals on the log(\u2212log) scale." + test)
+            f"{percent_text(conf_level)} confidence intervals on the log(\u2212log) scale." + test)
 
 
 # --------------------------------------------------------------------------- table
@@ -206,7 +207,7 @@ def cif_table(records: Sequence[Result], name: str, layout: TableLayout) -> Tabl
     unit, conf_level = about["time.unit"], about["conf.level"]
     rows = [r for r in mine if r.context == "cuminc" and r.stat_name == "row.label"]
     width = 1 + len(layout.landmarks) + int(layout.median)
-    what = "% (SE)" if layout.estimate == "se" else f"% ({conf_level:.0%} CI)"
+    what = "% (SE)" if layout.estimate == "se" else f"% ({percent_text(conf_level)} CI)"
     top = [Cell("", align="left", rowspan=2), Cell("n", rowspan=2)]
     top += [Cell(label, colspan=width) for _, label in causes]
     second = []

@@ -16,6 +16,7 @@ from typing import Iterable, Mapping, Sequence
 
 from cohortpress.api.blocks import Cell, Footnote, Row, Table
 from cohortpress.api.results import Result
+from cohortpress.kit.prose import percent_text
 
 NOT_ESTIMABLE = "not estimable"
 MARKS = "abcdefghijklmnopqrstuvwxyz"
@@ -170,7 +171,7 @@ class _Builder:
         bottom = []
         for model in self.models:
             top.append(Cell(model.title, colspan=self._width(model)))
-            bottom += [Cell(f"{self.layout.ratio_name} ({conf_level:.0%} CI)"), Cell("p-value")]
+            bottom += [Cell(f"{self.layout.ratio_name} ({percent_text(conf_level)} CI)"), Cell("p-value")]
             if self._extra(model):
                 bottom.append(Cell(self.layout.extra_header))
         return (Row(tuple(top)), Row(tuple(bottom)))

@@ -20,6 +20,7 @@ from cohortpress.api.results import Result
 from cohortpress.common.formatting import fmt_num, in_sentence, p_phrase
 from cohortpress.kit.cumulative_incidence import (BEYOND_CIF, NO_VARIANCE, TableLayout, cif_table,
                                                   interval_defined)
+from cohortpress.kit.prose import percent_text
 
 __all__ = ["BEYOND_CIF", "BEYOND_KM", "SurvivalLayout", "survival_tables", "time_unit_word"]
 
@@ -159,10 +160,10 @@ def _km_table(records, about, endpoints, layout: SurvivalLayout) -> Table:
         body += [_km_row(row, layout, show_p, beyond_mark, point_mark)
                  for row in rows_of[name]]
     header = [Cell("", align="left"), Cell("n"), Cell("Events")]
-    what = "% (SE)" if layout.estimate == "se" else f"% ({conf_level:.0%} CI)"
+    what = "% (SE)" if layout.estimate == "se" else f"% ({percent_text(conf_level)} CI)"
     header += [Cell(f"{time_unit_word(unit, t)} {what}") for t in layout.landmarks]
     if layout.median:
-        header.append(Cell(f"Median, {unit} ({conf_level:.0%} CI)"))
+        header.append(Cell(f"Median, {unit} ({percent_text(conf_level)} CI)"))
     if show_p:
         header.append(Cell("p-value"))
     group_label = next((r.stat for r in records if r.context == "survfit"
@@ -209,7 +210,7 @@ def _km_footnotes(records, about, endpoints, units, layout: SurvivalLayout) -> l
         conf_level = about[("survfit", endpoints[0], "conf.level")]
         conf_type = about[("survfit", endpoints[0], "conf.type")]
         est = "standard errors by Greenwood's formula" if layout.estimate == "se" \
-            else (f"{conf_level:.0%} confidence intervals with Greenwood "
+            else (f"{percent_text(conf_level)} confidence intervals with Greenwood "
                   f"standard errors on the {CONF_TYPE_TEXT[conf_type]}")
         default = " (R survival's default)" if conf_type == "log" and \
             layout.estimate != "se" else ""

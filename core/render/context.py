@@ -11,6 +11,7 @@ from markupsafe import Markup
 from cohortpress.common.version import __version__
 from cohortpress.common.errors import ConfigError
 from cohortpress.api.sections import Section
+from cohortpress.render.abbreviations import abbreviations
 from cohortpress.render.dates import report_date
 from cohortpress.render.provenance import package_versions, plugin_name, relative_path
 from cohortpress.render.jinja import make_environment, number_blocks, render_html, static_dir
@@ -32,13 +33,14 @@ def render_report(plan: "RenderPlan", cohort: "Cohort", sections: Sequence[Secti
     env = make_environment(config.report.templates, plugin_dirs)
     plan.plugins.hook.cohortpress_prepare_jinja_env(env=env)
     static = static_dir()
+    methods = methods_paragraphs(plan, cohort, sections)
     context = {
         "report": config.report,
         "date": report_date(config.report.date),
         "version": __version__,
         "sections": number_blocks(sections),
-        "methods": methods_paragraphs(plan, cohort, sections),
-        "abbreviations": abbreviations(config, sections),
+        "methods": methods,
+        "abbreviations": abbreviations(config, sections, methods),
         "provenance": provenance(plan, cohort),
         "css": Markup(_style_text(FONTS_FILE, static) + "\n" + stylesheet(config, static)),
         "failed_sections": [s.id for s in sections if s.failed],
@@ -101,14 +103,6 @@ def methods_paragraphs(plan: "RenderPlan", cohort: "Cohort",
     plugins = [(plugin_name(p, plan.config.folder), p.version) for p in plan.plugins.infos
                if p.source != "builtin"]
     return compose_methods(plan.config, cohort, sections, package_versions(), plugins)
-
-
-def abbreviations(config, sections: Sequence[Section]) -> list[tuple[str, str]]:
-    merged: dict[str, str] = {}
-    for section in sections:
-        merged.update(dict(section.abbreviations))
-    merged.update(config.report.abbreviations)
-    return sorted(merged.items(), key=lambda kv: kv[0].lower())
 
 
 def provenance(plan: "RenderPlan", cohort: "Cohort") -> dict[str, Any]:

@@ -20,11 +20,13 @@ one. The paragraph therefore changes whenever the config changes a method, and o
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from cohortpress.api.sections import Section
 from cohortpress.common.errors import DataError
+from cohortpress.common.formatting import in_sentence
 from cohortpress.data.conditions import section_subset
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -65,9 +67,10 @@ def compose_methods(config: "Config", cohort: "Cohort", sections: Sequence[Secti
             continue
         head = heads.get(section.id)
         kind = section_kind(section, head.analysis if head is not None else None)
-        sentences = [_capitalised(s.strip()) for s in section.methods if s and s.strip()]
+        sentences = [_capitalised(one) for text in section.methods if text and text.strip()
+                     for one in split_sentences(text)]
         if sentences and head is not None and head.subset:
-            sentences.append(_subset_sentence(cohort, head, section))
+            sentences.append(_subset_sentence(cohort, head, section, config))
         by_kind[kind].extend(sentences)
     paragraphs = [" ".join(merge_parallel(dedupe(by_kind[kind])))
                   for kind in ORDER if by_kind[kind]]
@@ -86,6 +89,12 @@ def section_kind(section: Section, analysis: str | None = None) -> str:
     if not contexts and analysis in KNOWN_ANALYSES:
         return KNOWN_ANALYSES[analysis]
     return DESCRIPTIVE
+
+
+def split_sentences(text: str) -> list[str]:
+    """A method string as its sentences (an analysis may give several in one string), so
+    that a sentence two sections share is said once."""
+    return [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z\u201c])", text.strip()) if s]
 
 
 def dedupe(sentences: Iterable[str]) -> list[str]:
@@ -117,8 +126,12 @@ class _Parallel:
         if len(self.variants) == 1:
             return " ".join(self.tokens)
         spans = [" ".join(v) for v in self.variants]
+        suffix = list(self.suffix)
+        if not self.prefix:  # merged subjects: "A was …" and "B was …" → "A and b were …"
+            spans = spans[:1] + [in_sentence(span) for span in spans[1:]]
+            suffix[0] = "were"
         joined = spans[0] if len(spans) == 1 else f"{', '.join(spans[:-1])} and {spans[-1]}"
-        return " ".join([*self.prefix, joined, *self.suffix])
+        return " ".join([*self.prefix, joined, *suffix])
 
 
 def merge_parallel(sentences: Sequence[str]) -> list[str]:
@@ -127,8 +140,10 @@ def merge_parallel(sentences: Sequence[str]) -> list[str]:
     "Associations with event-free survival were estimated with Cox regression." and
     "Associations with overall survival were estimated with Cox regression." become
     "Associations with event-free and overall survival were estimated with Cox regression."
-    Sentences that differ later (a different confidence-interval transform, another ties
-    method) are left apart: they describe different methods.
+    Sentences whose singular subject alone differs merge too: "Overall survival was analysed
+    with ..." and "EFS was analysed with ..." become "Overall survival and EFS were analysed
+    with ...". Sentences that differ later (a different confidence-interval transform,
+    another ties method) are left apart: they describe different methods.
     """
     merged: list[_Parallel] = []
     for sentence in sentences:
@@ -159,7 +174,9 @@ def _absorb(item: _Parallel, tokens: list[str]) -> bool:
     while (s < min(len(first), len(tokens)) - p and first[len(first) - 1 - s] == tokens[len(tokens) - 1 - s]):
         s += 1
     a, b = first[p:len(first) - s], tokens[p:len(tokens) - s]
-    if not (MIN_PREFIX <= p <= MAX_PREFIX and s >= MIN_SUFFIX and _span_ok(a) and _span_ok(b)):
+    subject = p == 0 and s > MIN_SUFFIX and first[len(first) - s] == "was"
+    if not ((MIN_PREFIX <= p <= MAX_PREFIX or subject) and s >= MIN_SUFFIX
+            and _span_ok(a) and _span_ok(b)):
         return False
     item.prefix, item.suffix, item.variants = first[:p], first[len(first) - s:], [a, b]
     return True
@@ -196,7 +213,7 @@ def missing_data_paragraph(cohort: "Cohort", sections: Sequence[Section],
         sentences.append("Regression models were fitted to complete cases.")
     excluded = _excluded_levels(cohort, sections)
     if excluded:
-        sentences.append(f"Levels left out of a variable's test: {_join(excluded)}.")
+        sentences.append(_capitalised("; ".join(excluded)) + ".")
     if cohort.filter_text:
         sentences.append(f"The analysis population was restricted to patients with "
                          f"{cohort.filter_text} ({cohort.n} of {cohort.n_rows_read} records)"
@@ -229,7 +246,7 @@ def _excluded_levels(cohort: "Cohort", sections: Sequence[Section]) -> list[str]
                 levels = found.setdefault(r.variable, [])
                 if str(r.stat) not in levels:
                     levels.append(str(r.stat))
-    return [f"{', '.join(levels)} of {_variable_label(cohort, name)}"
+    return [f"the test of {_variable_label(cohort, name)} left out {_join(levels)}"
             for name, levels in found.items()]
 
 
@@ -291,9 +308,9 @@ def software_paragraph(versions: Mapping[str, str], sections: Sequence[Section],
 # --------------------------------------------------------------------------- words
 
 
-def _subset_sentence(cohort: "Cohort", head, section: Section) -> str:
+def _subset_sentence(cohort: "Cohort", head, section: Section, config=None) -> str:
     """"The analysis in “Title” was restricted to the 25 patients with leukaemia type = ALL"."""
-    conditions = _join([_condition_text(cohort, c) for c in head.subset])
+    conditions = _join([_condition_text(cohort, c, config) for c in head.subset])
     try:
         n = f"the {section_subset(cohort, head.subset, head.id).n} "
     except DataError:  # the section failed on its subset: its error block says why
@@ -305,17 +322,30 @@ def _subset_sentence(cohort: "Cohort", head, section: Section) -> str:
 WORDS = (("eq", "="), ("ne", "≠"), ("lt", "<"), ("le", "≤"), ("gt", ">"), ("ge", "≥"))
 
 
-def _condition_text(cohort: "Cohort", cond) -> str:
+def _condition_text(cohort: "Cohort", cond, config=None) -> str:
     label = _variable_label(cohort, cond.variable)
+    shown = _value_labels(config, cond.variable)
     for key, word in WORDS:
         value = getattr(cond, key, None)
         if value is not None:
-            return f"{label} {word} {value}"
+            return f"{label} {word} {shown(value)}"
     if getattr(cond, "is_in", None) is not None:
-        return f"{label} {_join([str(v) for v in cond.is_in], last=' or ')}"
+        return f"{label} {_join([shown(v) for v in cond.is_in], last=' or ')}"
     if getattr(cond, "not_in", None) is not None:
-        return f"{label} other than {_join([str(v) for v in cond.not_in], last=' or ')}"
+        return f"{label} other than {_join([shown(v) for v in cond.not_in], last=' or ')}"
     return f"{label} {'missing' if getattr(cond, 'missing', False) else 'known'}"
+
+
+def _value_labels(config, name: str):
+    """A function showing a variable's coded value by its label where the config gives one
+    ("F" → "Female"), as the tables show it."""
+    settings = getattr(config, "variables", {}).get(name) if config is not None else None
+    labels = {str(k): v for k, v in (getattr(settings, "labels", None) or {}).items()}
+
+    def shown(value) -> str:
+        text = f"{value:g}" if isinstance(value, float) else str(value)
+        return labels.get(text, text)
+    return shown
 
 
 def _variable_label(cohort: "Cohort", name: str) -> str:
