@@ -28,7 +28,7 @@ import numpy as np
 
 from cohortpress import hookimpl
 from cohortpress.common.errors import DataError, StatisticsError
-from cohortpress.common.formatting import fmt_n_percent, fmt_num, in_sentence
+from cohortpress.common.formatting import all_whole, fmt_n_percent, fmt_num, in_sentence
 from cohortpress.data.grouping import Grouping, group_cohort
 from cohortpress.api.blocks import Table
 from cohortpress.api.options import Options, Variable
@@ -273,7 +273,8 @@ class _Summariser:
                             int(np.isnan(column).sum()))
                 continue
             summary = continuous_summary(column)
-            text = format_summary(summary, spec.stat, digits, spec.significant)
+            text = format_summary(summary, spec.stat, digits, spec.significant,
+                                  whole_numbers=_whole_numbers(spec, values))
             for stat_name in ("N", "N_miss", "mean", "sd", "median", "p25", "p75", "min", "max"):
                 value = getattr(summary, {"N": "n", "N_miss": "n_miss"}.get(stat_name, stat_name))
                 self.record("continuous", spec.variable, None, j, stat_name,
@@ -487,6 +488,12 @@ def _join(items, last: str = " and ", sep: str = ", ") -> str:
 # --------------------------------------------------------------------------- the table
 
 
+def _whole_numbers(spec: RowSpec, values) -> bool:
+    """Whether a continuous variable prints its order statistics by the whole-number rule:
+    every value whole and no ``digits`` or ``significant`` asked for."""
+    return spec.digits is None and spec.significant is None and all_whole(values)
+
+
 def _row_specs(options: DemographicsOptions) -> list[RowSpec]:
     return [RowSpec(variable=item) if isinstance(item, str) else item
             for item in options.variables]
@@ -505,7 +512,9 @@ def layout(cohort, options: DemographicsOptions, context: SectionContext) -> Tab
             percent_digits=_percent_digits(spec, options, context.percent_digits),
             stat=spec.stat, digits=1 if spec.digits is None else spec.digits,
             significant=spec.significant, applies_to=tuple(spec.applies_to),
-            missing=spec.missing))
+            missing=spec.missing,
+            whole_numbers=info.kind == "continuous" and _whole_numbers(
+                spec, cohort.values(spec.variable).to_numpy(dtype=float))))
     return Table1Layout(
         by=by, group_label=cohort.variable(by).label if by is not None else "",
         variables=tuple(variables), caption=options.caption,

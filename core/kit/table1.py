@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 from cohortpress.api.blocks import Cell, Footnote, Row, Table
 from cohortpress.api.results import Result
 from cohortpress.common.formatting import (fmt_n_percent, fmt_num, fmt_significant, format_p,
-                                           in_sentence)
+                                           in_sentence, whole_number_digits)
 from cohortpress.kit.records import Records
 
 #: The label of a continuous variable's statistic row.
@@ -29,11 +29,22 @@ SUMMARY_STATS = {"n": "N", "mean": "mean", "sd": "sd", "median": "median", "p25"
                  "p75": "p75", "min": "min", "max": "max"}
 
 
-def format_summary(summary, stat: str, digits: int, significant: int | None = None) -> str:
+def format_summary(summary, stat: str, digits: int, significant: int | None = None,
+                   whole_numbers: bool = False) -> str:
     """A continuous summary as the table prints it: median (range), median (IQR) or mean
-    (SD), to ``digits`` decimals or ``significant`` significant digits."""
+    (SD), to ``digits`` decimals or ``significant`` significant digits.
+
+    ``whole_numbers`` (a variable whose values are all whole numbers, with no digits asked
+    for): the median (range) or median (IQR) prints without decimals when each of its three
+    numbers is whole, else with ``digits`` (:func:`whole_number_digits`); a mean (SD) keeps
+    ``digits``.
+    """
     if summary.n == 0:
         return "\u2013"
+    if whole_numbers and not significant and stat != "mean_sd":
+        shown = (summary.median, summary.min, summary.max) if stat == "median_range" \
+            else (summary.median, summary.p25, summary.p75)
+        digits = whole_number_digits(shown, digits)
 
     def show(value):
         return fmt_significant(value, significant) if significant else fmt_num(value, digits)
@@ -57,8 +68,9 @@ class VariableLayout:
     """How one variable's rows look (no count).
 
     ``kind`` is ``categorical``, ``binary``, ``continuous`` or ``date``; ``stat``,
-    ``digits`` and ``significant`` apply to a continuous variable, ``percent_digits`` to
-    counts; ``missing`` (``ifany``/``always``/``no``) overrides the table's.
+    ``digits``, ``significant`` and ``whole_numbers`` (see :func:`format_summary`) apply to
+    a continuous variable, ``percent_digits`` to counts; ``missing``
+    (``ifany``/``always``/``no``) overrides the table's.
     """
 
     variable: str
@@ -69,6 +81,7 @@ class VariableLayout:
     stat: str = "median_range"
     digits: int = 1
     significant: int | None = None
+    whole_numbers: bool = False
     applies_to: tuple[str, ...] = ()
     missing: str | None = None
 
@@ -257,7 +270,7 @@ class _Table1:
             name: self.stat("continuous", stat_name, variable.variable, None, column)
             for name, stat_name in SUMMARY_STATS.items()})
         return Cell(format_summary(summary, variable.stat, variable.digits,
-                                   variable.significant))
+                                   variable.significant, variable.whole_numbers))
 
     def dates(self, variable: VariableLayout) -> None:
         cells = []
