@@ -36,7 +36,7 @@ from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.kit.records import hypothesis_test_records
 from cohortpress.kit.table1 import (Table1Layout, VariableLayout, applicable_columns,
-                                    format_summary, table1_from_records)
+                                    format_summary, table1_from_records, whole_row)
 from pydantic import Field
 
 TestName = Literal["auto", "fisher", "chisq", "chisq_yates", "t_test", "welch", "wilcoxon",
@@ -259,7 +259,7 @@ class _Summariser:
         values = self.cohort.values(spec.variable).to_numpy(dtype=float)
         applicable = self.applicable(spec)
         digits = 1 if spec.digits is None else spec.digits
-        samples = []
+        samples, summaries = [], {}
         for j, mask in enumerate(self.column_masks):
             column = values[mask]
             present = column[~np.isnan(column)]
@@ -267,14 +267,17 @@ class _Summariser:
                 continue
             if j < len(self.groups.levels):
                 samples.append((self.groups.levels[j], present))
-            if len(present) == 0:
-                self.record("continuous", spec.variable, None, j, "N", 0)
-                self.record("continuous", spec.variable, None, j, "N_miss",
+            summaries[j] = (continuous_summary(column) if len(present) else None,
                             int(np.isnan(column).sum()))
+        whole = _whole_numbers(spec, values) and whole_row(
+            [summary for summary, _ in summaries.values() if summary is not None], spec.stat)
+        for j, (summary, n_missing) in summaries.items():
+            if summary is None:
+                self.record("continuous", spec.variable, None, j, "N", 0)
+                self.record("continuous", spec.variable, None, j, "N_miss", n_missing)
                 continue
-            summary = continuous_summary(column)
             text = format_summary(summary, spec.stat, digits, spec.significant,
-                                  whole_numbers=_whole_numbers(spec, values))
+                                  whole_numbers=whole)
             for stat_name in ("N", "N_miss", "mean", "sd", "median", "p25", "p75", "min", "max"):
                 value = getattr(summary, {"N": "n", "N_miss": "n_miss"}.get(stat_name, stat_name))
                 self.record("continuous", spec.variable, None, j, stat_name,

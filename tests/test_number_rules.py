@@ -10,7 +10,7 @@ import numpy as np
 from cohortpress.common.formatting import all_whole, whole_number_digits
 from cohortpress.api.sections import SectionContext
 from cohortpress.kit.crosstab import CrosstabSpec, crosstab_table
-from cohortpress.kit.table1 import format_summary
+from cohortpress.kit.table1 import format_summary, whole_row
 
 
 def _summary(**values):
@@ -32,13 +32,18 @@ def test_a_whole_number_variable_prints_its_order_statistics_without_decimals():
         "50 (30\u201380)"
     assert format_summary(_summary(), "median_iqr", 1, whole_numbers=True) == \
         "50 (40\u201361)"
-    # a median between two values: the whole cell keeps one decimal
-    assert format_summary(_summary(median=50.5), "median_range", 1, whole_numbers=True) == \
-        "50.5 (30.0\u201380.0)"
     # the mean and SD of whole numbers are not whole: the digits asked for
     assert format_summary(_summary(), "mean_sd", 1, whole_numbers=True) == "52.3 (14.2)"
     # a measured variable keeps its decimals even where a value happens to be whole
     assert format_summary(_summary(), "median_range", 1) == "50.0 (30.0\u201380.0)"
+
+
+def test_one_median_halfway_between_two_values_gives_its_whole_row_one_decimal():
+    assert whole_row([_summary(), _summary(median=48.0)], "median_range")
+    assert not whole_row([_summary(), _summary(median=259.5)], "median_range")
+    assert not whole_row([_summary(), _summary(p25=40.25)], "median_iqr")
+    assert whole_row([_summary(), _summary(p25=40.25)], "median_range")  # not shown
+    assert not whole_row([_summary()], "mean_sd")
 
 
 def test_the_demographics_table_applies_the_rule_unless_digits_are_given():

@@ -34,17 +34,14 @@ def format_summary(summary, stat: str, digits: int, significant: int | None = No
     """A continuous summary as the table prints it: median (range), median (IQR) or mean
     (SD), to ``digits`` decimals or ``significant`` significant digits.
 
-    ``whole_numbers`` (a variable whose values are all whole numbers, with no digits asked
-    for): the median (range) or median (IQR) prints without decimals when each of its three
-    numbers is whole, else with ``digits`` (:func:`whole_number_digits`); a mean (SD) keeps
-    ``digits``.
+    ``whole_numbers``: a median (range) or median (IQR) prints without decimals; the caller
+    says so when the variable holds whole numbers only and every number of its row is whole
+    (:func:`whole_row`). A mean (SD) keeps ``digits``.
     """
     if summary.n == 0:
         return "\u2013"
     if whole_numbers and not significant and stat != "mean_sd":
-        shown = (summary.median, summary.min, summary.max) if stat == "median_range" \
-            else (summary.median, summary.p25, summary.p75)
-        digits = whole_number_digits(shown, digits)
+        digits = 0
 
     def show(value):
         return fmt_significant(value, significant) if significant else fmt_num(value, digits)
@@ -54,6 +51,18 @@ def format_summary(summary, stat: str, digits: int, significant: int | None = No
     if stat == "median_iqr":
         return f"{show(summary.median)} ({show(summary.p25)}\u2013{show(summary.p75)})"
     return f"{show(summary.mean)} ({show(summary.sd)})"
+
+
+def whole_row(summaries, stat: str) -> bool:
+    """Whether a row of order statistics of a whole-number variable prints without
+    decimals: every median, quartile or limit it shows, in every column, is whole (a median
+    halfway between two values, "259.5", gives the whole row one decimal, so that the
+    columns of a row agree)."""
+    if stat == "mean_sd":
+        return False
+    names = ("median", "min", "max") if stat == "median_range" else ("median", "p25", "p75")
+    shown = [getattr(s, name) for s in summaries if s.n for name in names]
+    return whole_number_digits(shown, 1) == 0
 
 
 def applicable_columns(applies_to: Sequence[str], columns: Sequence[str | None]) -> list[bool]:
@@ -248,7 +257,11 @@ class _Table1:
 
     def continuous(self, variable: VariableLayout) -> None:
         applicable = applicable_columns(variable.applies_to, self.columns)
-        cells = [self.summary_cell(variable, column) if ok else self.not_applicable()
+        whole = variable.whole_numbers and whole_row(
+            [self.summary(variable, column) for column, ok in zip(self.columns, applicable)
+             if ok and self.stat("continuous", "N", variable.variable, None, column)],
+            variable.stat)
+        cells = [self.summary_cell(variable, column, whole) if ok else self.not_applicable()
                  for column, ok in zip(self.columns, applicable)]
         self.rows.append(Row((Cell(variable.label, align="left"), *[Cell("") for _ in cells],
                               *self.extra_cells(variable.variable)), role="group"))
@@ -263,14 +276,16 @@ class _Table1:
                                     for m, ok in zip(missing, applicable)],
                                   *self.extra_cells()), indent=1))
 
-    def summary_cell(self, variable: VariableLayout, column) -> Cell:
-        if not self.stat("continuous", "N", variable.variable, None, column):
-            return Cell("\u2013")
-        summary = SimpleNamespace(**{
+    def summary(self, variable: VariableLayout, column) -> SimpleNamespace:
+        return SimpleNamespace(**{
             name: self.stat("continuous", stat_name, variable.variable, None, column)
             for name, stat_name in SUMMARY_STATS.items()})
-        return Cell(format_summary(summary, variable.stat, variable.digits,
-                                   variable.significant, variable.whole_numbers))
+
+    def summary_cell(self, variable: VariableLayout, column, whole: bool = False) -> Cell:
+        if not self.stat("continuous", "N", variable.variable, None, column):
+            return Cell("\u2013")
+        return Cell(format_summary(self.summary(variable, column), variable.stat,
+                                   variable.digits, variable.significant, whole))
 
     def dates(self, variable: VariableLayout) -> None:
         cells = []
