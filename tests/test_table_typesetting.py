@@ -70,6 +70,9 @@ def test_labels_and_headers_break_only_at_spaces():
     assert str(unbroken("Treatment D-/penicillamine")) == \
         'Treatment <span class="nw">D-/penicillamine</span>'
     assert str(unbroken("a <b>")) == "a &lt;b&gt;"
+    # a long run may break rather than push the table off the page
+    assert str(unbroken("http://example.invalid/a/long/path.png")) == \
+        "http://example.invalid/a/long/path.png"
     assert str(unbroken("Alive (salvaged) at 6\u201312 m")) == \
         '<span class="nw">Alive (salvaged)</span> at <span class="nw">6\u201312</span> m'
 

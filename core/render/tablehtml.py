@@ -40,6 +40,8 @@ _NUMERIC = re.compile(r"^(?P<int>[<>\u2264\u2265]?[\u2212\-+]?\d[\d,]*)(?P<rest>
 #: A parenthesis (kept whole, with the word before it) or a run of non-space characters.
 _TOKENS = re.compile(r"(?:\S+ )?\([^()]*\)\S*|\S+")
 _BREAKS = re.compile(r"[-/\u2013\u2014]")
+#: Longer runs (a URL, a long code) may still break, rather than push the table off the page.
+MAX_UNBROKEN = 24
 
 
 @dataclass(frozen=True)
@@ -133,10 +135,11 @@ def label_width_em(labels: list[tuple[str, int]]) -> float | None:
 
 def unbroken(text: str) -> Markup:
     """``text`` escaped, each word that holds a hyphen, slash or dash, and each
-    parenthesis with the word before it, in a span that does not wrap."""
+    parenthesis with the word before it, in a span that does not wrap (up to
+    :data:`MAX_UNBROKEN` characters)."""
     out = []
     for token in _TOKENS.findall(text):
-        if " " in token or _BREAKS.search(token):
+        if len(token) <= MAX_UNBROKEN and (" " in token or _BREAKS.search(token)):
             out.append(Markup('<span class="nw">{}</span>').format(token))
         else:
             out.append(escape(token))
