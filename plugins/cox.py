@@ -19,7 +19,7 @@ from pydantic import Field
 
 from cohortpress import hookimpl
 from cohortpress.common.errors import StatisticsError
-from cohortpress.api.blocks import Footnote, Table
+from cohortpress.api.blocks import Figure, Footnote, Table
 from cohortpress.api.options import EndpointName, Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
@@ -54,6 +54,9 @@ class CoxOptions(Options):
                                        examples=[5])
     caption: str | None = Field(None, description="the table's caption; default: names the "
                                 "endpoint", examples=["Cox models of event-free survival."])
+    forest: bool = Field(False, description="also draw a forest plot of the hazard ratios "
+                         "(the multivariable model, or the univariable one when it is the "
+                         "only model) under the table", examples=[True])
 
 
 class _CoxModel(RegressionModel):
@@ -147,6 +150,8 @@ def run(cohort, options: CoxOptions, context: SectionContext):
     results += layout_records(models.terms, models.columns, context_name="coxph")
     results += _table_records(cohort, endpoint, options, models.design)
     tables = tables_from_records(results, options, context)
+    if options.forest:
+        tables += figures_from_records(results, options)
     methods = _method_sentences(cohort, endpoint, options, results, zph_fit is not None)
     return context.section(blocks=tables, results=results, methods=methods,
                            warnings=tuple(warnings),
@@ -219,6 +224,28 @@ def tables_from_records(results: Sequence[Result], options: CoxOptions,
                               extra={"multivariable": per_term} if ph_column else {},
                               notes=tuple(notes))
     return (regression_table(cox, layout, context_name="coxph"),)
+
+
+def figures_from_records(results: Sequence[Result], options: CoxOptions) -> tuple[Figure, ...]:
+    """The forest plot of the hazard ratios, from the records alone (none without an
+    estimate to draw)."""
+    from cohortpress.kit.forest import (finite_rows, forest_alt, forest_model, forest_plot,
+                                        forest_rows)
+
+    model = forest_model(results, "coxph")
+    if model is None:
+        return ()
+    rows = forest_rows(results, context_name="coxph", ratio_stat="hr", model=model)
+    if not finite_rows(rows):
+        return ()
+    about = {r.stat_name: r.stat for r in results if r.context == "coxph"
+             and r.group is None and r.variable == options.endpoint}
+    png = forest_plot(rows, ratio_name="HR", ratio_title="Hazard ratio",
+                      conf_level=about["conf.level"])
+    caption = (f"Hazard ratios for {in_sentence(about['outcome.label'])}, {model} model, "
+               f"with {about['conf.level']:.0%} confidence intervals (log scale).")
+    return (Figure(png, caption, forest_alt(rows, "hazard ratio"), width_mm=120.0,
+                   name="forest"),)
 
 
 def _ph_notes(zph: Sequence[Result], options: CoxOptions, context) -> list[Footnote]:

@@ -28,17 +28,16 @@ import numpy as np
 
 from cohortpress import hookimpl
 from cohortpress.common.errors import DataError, StatisticsError
-from cohortpress.common.formatting import fmt_n_percent, fmt_num, in_sentence
+from cohortpress.common.formatting import all_whole, fmt_n_percent, fmt_num
 from cohortpress.data.grouping import Grouping, group_cohort
 from cohortpress.api.blocks import Table
 from cohortpress.api.options import Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
-from cohortpress.kit.prose import (between_groups, join_clauses, join_list, parenthetical,
-                                   sentence, test_phrase)
 from cohortpress.kit.records import hypothesis_test_records
 from cohortpress.kit.table1 import (Table1Layout, VariableLayout, applicable_columns,
-                                    format_summary, table1_from_records)
+                                    format_summary, table1_from_records, table1_methods,
+                                    whole_row)
 from pydantic import Field
 
 TestName = Literal["auto", "fisher", "chisq", "chisq_yates", "t_test", "welch", "wilcoxon",
@@ -291,7 +290,7 @@ class _Summariser:
         values = self.cohort.values(spec.variable).to_numpy(dtype=float)
         applicable = self.applicable(spec)
         digits = 1 if spec.digits is None else spec.digits
-        samples = []
+        samples, summaries = [], {}
         for j, mask in enumerate(self.column_masks):
             column = values[mask]
             present = column[~np.isnan(column)]
@@ -299,13 +298,17 @@ class _Summariser:
                 continue
             if j < len(self.groups.levels):
                 samples.append((self.groups.levels[j], present))
-            if len(present) == 0:
-                self.record("continuous", spec.variable, None, j, "N", 0)
-                self.record("continuous", spec.variable, None, j, "N_miss",
+            summaries[j] = (continuous_summary(column) if len(present) else None,
                             int(np.isnan(column).sum()))
+        whole = _whole_numbers(spec, values) and whole_row(
+            [summary for summary, _ in summaries.values() if summary is not None], spec.stat)
+        for j, (summary, n_missing) in summaries.items():
+            if summary is None:
+                self.record("continuous", spec.variable, None, j, "N", 0)
+                self.record("continuous", spec.variable, None, j, "N_miss", n_missing)
                 continue
-            summary = continuous_summary(column)
-            text = format_summary(summary, spec.stat, digits, spec.significant)
+            text = format_summary(summary, spec.stat, digits, spec.significant,
+                                  whole_numbers=whole)
             for stat_name in ("N", "N_miss", "mean", "sd", "median", "p25", "p75", "min", "max"):
                 value = getattr(summary, {"N": "n", "N_miss": "n_miss"}.get(stat_name, stat_name))
                 self.record("continuous", spec.variable, None, j, stat_name,
@@ -461,47 +464,6 @@ class _Summariser:
                                    variable_level=level, group=group, group_level=group_level,
                                    formatted=formatted))
 
-    # methods ---------------------------------------------------------------------------
-
-    def methods(self) -> list[str]:
-        """The sentences on the tests and SMDs, from the section's records: each test with
-        the variables it compared (a test's note, such as its approximation, in
-        parentheses after them)."""
-        tested = {r.variable: r.stat for r in self.results
-                  if r.context == "test" and r.stat_name == "method"}
-        notes = {r.variable: str(r.stat) for r in self.results
-                 if r.context == "test" and r.stat_name == "note" and r.stat
-                 and not str(r.stat).startswith("not computable")}
-        smd = [r.variable for r in self.results if r.context == "test" and r.stat_name == "smd"]
-        between = self.between_groups()
-        sentences = []
-        if tested:
-            uses: dict[tuple[str, str | None], list[str]] = {}
-            for variable, method in tested.items():
-                uses.setdefault((method, notes.get(variable)), []).append(
-                    in_sentence(self.test_labels.get(variable, variable)))
-            clauses = [f"{test_phrase(method)} for {join_list(names)}"
-                       + (f" ({parenthetical(note)})" if note else "")
-                       for (method, note), names in uses.items()]
-            sentences.append(sentence(f"Characteristics were compared {between} with "
-                                      f"{join_clauses(_with(clauses))}"))
-        if smd:
-            largest = len(self.groups.levels) > 2
-            sentences.append(sentence(
-                "Balance " + between + " was described by the standardised mean difference "
-                "(Cohen's d for continuous variables and its multivariate form by Yang and "
-                "Dalton for categorical variables" + (", the largest over pairs of groups"
-                                                      if largest else "") + ")"))
-        return sentences
-
-    def between_groups(self) -> str:
-        return between_groups(self.groups.levels, self.groups.label)
-
-
-def _with(clauses: list[str]) -> list[str]:
-    """"with A for x and with B for y": each clause after the first repeats "with"."""
-    return clauses[:1] + [f"with {c}" for c in clauses[1:]]
-
 
 def _count_codes(codes: np.ndarray, n_levels: int) -> tuple[np.ndarray, int]:
     """The count of each level and the number of missing codes (-1)."""
@@ -523,6 +485,12 @@ def _percent_digits(spec, options, default: int) -> int:
 # --------------------------------------------------------------------------- the table
 
 
+def _whole_numbers(spec: RowSpec, values) -> bool:
+    """Whether a continuous variable prints its order statistics by the whole-number rule:
+    every value whole and no ``digits`` or ``significant`` asked for."""
+    return spec.digits is None and spec.significant is None and all_whole(values)
+
+
 def _row_specs(options: DemographicsOptions) -> list[RowSpec]:
     return [RowSpec(variable=item) if isinstance(item, str) else item
             for item in options.variables]
@@ -541,7 +509,9 @@ def layout(cohort, options: DemographicsOptions, context: SectionContext) -> Tab
             percent_digits=_percent_digits(spec, options, context.percent_digits),
             stat=spec.stat, digits=1 if spec.digits is None else spec.digits,
             significant=spec.significant, applies_to=tuple(spec.applies_to),
-            missing=spec.missing))
+            missing=spec.missing,
+            whole_numbers=info.kind == "continuous" and _whole_numbers(
+                spec, cohort.values(spec.variable).to_numpy(dtype=float))))
     return Table1Layout(
         by=by, group_label=cohort.variable(by).label if by is not None else "",
         variables=tuple(variables), caption=options.caption,
@@ -569,7 +539,8 @@ def run(cohort, options: DemographicsOptions, context: SectionContext):
     tables = tables_from_records(summariser.results, layout(cohort, options, context))
     warnings = [f"Group '{g}' has no patients." for g in groups.empty_groups()]
     return context.section(blocks=tables, results=summariser.results,
-                           methods=summariser.methods(), warnings=tuple(warnings),
+                           methods=table1_methods(summariser.results, summariser.test_labels,
+                                                  summariser.groups), warnings=tuple(warnings),
                            abbreviations=(("SMD", "standardised mean difference"),))
 
 

@@ -18,7 +18,7 @@ from pydantic import Field
 from cohortpress import hookimpl
 from cohortpress.common.errors import DataError
 from cohortpress.common.formatting import in_sentence
-from cohortpress.api.blocks import Footnote, Table
+from cohortpress.api.blocks import Figure, Footnote, Table
 from cohortpress.api.options import Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
@@ -50,6 +50,9 @@ class LogisticOptions(Options):
                                        examples=[5])
     caption: str | None = Field(None, description="the table's caption; default: names the "
                                 "outcome", examples=["Odds of relapse."])
+    forest: bool = Field(False, description="also draw a forest plot of the odds ratios "
+                         "(the multivariable model, or the univariable one when it is the "
+                         "only model) under the table", examples=[True])
 
 
 def outcome_vector(cohort, name: str) -> tuple[np.ndarray, np.ndarray, str]:
@@ -168,7 +171,10 @@ def run(cohort, options: LogisticOptions, context: SectionContext):
                 Result("logistic", "p.method", p_text, **common),
                 Result("logistic", "n.incomplete", models.design.n_dropped, **common)]
     methods = _method_sentences(outcome_label, event_level, options, results)
-    return context.section(blocks=tables_from_records(results, options, context),
+    blocks = tables_from_records(results, options, context)
+    if options.forest:
+        blocks += figures_from_records(results, options)
+    return context.section(blocks=blocks,
                            results=results, methods=methods, warnings=tuple(warnings),
                            abbreviations=(("OR", "odds ratio"), ("CI", "confidence interval")))
 
@@ -189,6 +195,30 @@ def tables_from_records(results: Sequence[Result], options: LogisticOptions,
     layout = RegressionLayout(caption, ratio_name="OR", ratio_stat="or",
                               n_label="Patients (outcomes)", notes=tuple(notes))
     return (regression_table(results, layout, context_name="logistic"),)
+
+
+def figures_from_records(results: Sequence[Result],
+                         options: LogisticOptions) -> tuple[Figure, ...]:
+    """The forest plot of the odds ratios, from the records alone (none without an estimate
+    to draw)."""
+    from cohortpress.kit.forest import (finite_rows, forest_alt, forest_model, forest_plot,
+                                        forest_rows)
+
+    model = forest_model(results, "logistic")
+    if model is None:
+        return ()
+    rows = forest_rows(results, context_name="logistic", ratio_stat="or", model=model)
+    if not finite_rows(rows):
+        return ()
+    about = {r.stat_name: r.stat for r in results if r.context == "logistic"
+             and r.group is None and r.variable == options.outcome}
+    png = forest_plot(rows, ratio_name="OR", ratio_title="Odds ratio",
+                      conf_level=about["conf.level"])
+    caption = (f"Odds ratios of {in_sentence(about['outcome.label'])} = "
+               f"{about['outcome.level']}, {model} model, with {about['conf.method']} "
+               f"{about['conf.level']:.0%} confidence intervals (log scale).")
+    return (Figure(png, caption, forest_alt(rows, "odds ratio"), width_mm=120.0,
+                   name="forest"),)
 
 
 @hookimpl

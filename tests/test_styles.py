@@ -60,7 +60,8 @@ def layout_project() -> tuple[str, str, str]:
                        f'#sec-{kind}-{k}::before {{ content: ""; display: block; '
                        f'height: {height}mm; }}')
             if kind == "ctrl":  # the rule under test, switched off
-                css.append(f"#sec-{kind}-{k} caption {{ break-after: auto; }}")
+                css.append(f"#sec-{kind}-{k} caption {{ break-after: auto; }}\n"
+                           f"#sec-{kind}-{k} .table-block {{ break-inside: auto; }}")
     toml = ('[report]\ntitle = "Layout check"\ndate = "2024-05-31"\ncss = ["layout.css"]\n'
             'exports = ["csv"]\n\n[cohort]\npath = "cohort.csv"\nid = "id"\ngroup = "arm"\n'
             'max_levels = 200\n\n[variables.arm]\nlabel = "Arm"\nlevels = ["Alpha", "Beta"]\n\n'

@@ -80,6 +80,22 @@ def p_phrase(formatted: str) -> str:
     """A printed p-value as it follows the letter p: ``= 0.04``, or ``<0.001`` as it is."""
     return formatted if formatted.startswith(("<", ">")) else f"= {formatted}"
 
+def all_whole(values) -> bool:
+    """True when every finite value is a whole number (ages in years, counts, scores), and
+    there is at least one: such a variable's order statistics print without decimals."""
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    return bool(finite) and all(v == math.floor(v) for v in finite)
+
+
+def whole_number_digits(shown, digits: int) -> int:
+    """The decimals of a cell of order statistics (median, quartiles, range) of a variable
+    that holds whole numbers only: none when every number shown is whole ("50 (30–80)"),
+    otherwise ``digits`` for all of them ("50.5 (30.0–80.0)", a median halfway between two
+    values), so one cell never mixes decimals."""
+    return 0 if all_whole(shown) and len([v for v in shown if v is not None]) == len(shown) \
+        else digits
+
+
 def fmt_range(low: float, high: float, digits: int = 0) -> str:
     return f"{fmt_num(low, digits)}\u2013{fmt_num(high, digits)}"
 

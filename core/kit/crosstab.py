@@ -170,7 +170,9 @@ def _percent_base(percent: str, counts: np.ndarray, i: int | None, j: int | None
 
 
 def _cell_text(percent: str, digits: int, n: int, base: int) -> str:
-    if percent == "none":
+    """``n (%)``; a count of zero is ``0`` alone: its percentage is exactly zero, and
+    "0 (0.00%)" would print as rounded what is not (the table's note says so)."""
+    if percent == "none" or (n == 0 and base):
         return str(n)
     return fmt_n_percent(n, base, digits)
 
@@ -350,9 +352,17 @@ class _CrosstabView:
         notes += self.left_out_notes()
         if self.layout.percent != "none":
             known = " of patients with known values" if self.show_missing else ""
+            zero = " (a count of 0 is shown without one)" if self.has_zero_count() else ""
             notes.append(Footnote(f"Percentages are of {PERCENT_BASES[self.layout.percent]}"
-                                  f"{known}, rounded."))
+                                  f"{known}, rounded{zero}."))
         return notes
+
+    def has_zero_count(self) -> bool:
+        """Whether a cell of the table counts 0 patients of a non-empty base."""
+        return any(r.stat == 0 and self.records.stat(
+            context="crosstab", stat_name="N", variable_level=r.variable_level,
+            group=r.group, group_level=r.group_level, **self.names)
+            for r in self.records.select(context="crosstab", stat_name="n", **self.names))
 
     def left_out_notes(self) -> list[Footnote]:
         """The columns the test could not use: an empty group, or one without known

@@ -3,7 +3,14 @@
 The univariable and multivariable columns side by side: each model shows the ratio (HR or
 OR) with its confidence interval and the p-value, categorical covariates their reference
 level, a factor with more than two levels its likelihood-ratio p on its heading row, and a
-term the model could not estimate a flag whose footnote says why. Every text comes from a
+term the model could not estimate a flag whose footnote says why.
+
+A binary covariate takes one row that names the contrast, "Oedema: yes vs no", as the
+BMJ, the Lancet and JAMA print a two-level covariate: the reader sees which level is the
+reference without a "1 (reference)" row, and an unlabelled 0/1 (or false/true) indicator
+reads "yes"/"no" rather than "1"/"0". The spanners over the columns name the models only
+when there are two ("Univariable", "Multivariable"); a single model gets no spanner, and a
+footnote says which model it is. Every text comes from a
 record (:func:`cohortpress.kit.regression.model_records` and
 :func:`~cohortpress.kit.regression.layout_records`), so the table and ``results.json``
 cannot disagree; the caller chooses only the layout (:class:`RegressionLayout`).
@@ -62,6 +69,35 @@ class _Term:
     @property
     def is_factor(self) -> bool:
         return self.kind in ("categorical", "binary")
+
+    @property
+    def is_contrast(self) -> bool:
+        """A binary covariate with its two levels: printed on one row, "A: yes vs no"."""
+        return self.kind == "binary" and len(self.levels) == 2
+
+
+#: Unlabelled indicator levels and the words a table prints for them.
+_INDICATOR_WORDS = {frozenset({"0", "1"}): {"0": "no", "1": "yes"},
+                    frozenset({"false", "true"}): {"false": "no", "true": "yes"}}
+
+
+def level_text(level: str, levels: Sequence[str]) -> str:
+    """How a factor's level reads in a row label: a 0/1 or false/true indicator without
+    labels as "no"/"yes", any other level as it is (the config's label, where given)."""
+    words = _INDICATOR_WORDS.get(frozenset(str(lv).lower() for lv in levels))
+    return words[str(level).lower()] if words else str(level)
+
+
+def contrast_label(label: str, level: str, reference: str, levels: Sequence[str]) -> str:
+    """The one-row label of a binary covariate: ``"Oedema: yes vs no"``."""
+    return f"{label}: {level_text(level, levels)} vs {level_text(reference, levels)}"
+
+
+#: The footnote that names the only model of a table without spanners.
+_SINGLE_MODEL = {
+    "univariable": "{ratio}s from separate models, one per covariate (univariable).",
+    "multivariable": "{ratio}s from one model with all the covariates shown (multivariable).",
+}
 
 
 @dataclass
@@ -167,19 +203,28 @@ class _Builder:
         return 2 + (1 if self._extra(model) else 0)
 
     def header(self, conf_level: float) -> tuple[Row, ...]:
-        top = [Cell("Characteristic", align="left", rowspan=2)]
+        spanners = len(self.models) > 1
+        top = [Cell("Characteristic", align="left", rowspan=2 if spanners else 1)]
         bottom = []
         for model in self.models:
             top.append(Cell(model.title, colspan=self._width(model)))
             bottom += [Cell(f"{self.layout.ratio_name} ({percent_text(conf_level)} CI)"), Cell("p-value")]
             if self._extra(model):
                 bottom.append(Cell(self.layout.extra_header))
+        if not spanners:
+            return (Row((top[0], *bottom)),)
         return (Row(tuple(top)), Row(tuple(bottom)))
 
     def body(self) -> list[Row]:
         rows: list[Row] = []
         for term in self.terms:
-            if term.is_factor:
+            if term.is_contrast:
+                level = term.levels[1] if term.levels[0] == term.reference else term.levels[0]
+                label = contrast_label(term.label, level, term.reference or term.levels[0],
+                                       term.levels)
+                rows.append(Row((Cell(label, align="left"),
+                                 *self._contrast_cells(term, level))))
+            elif term.is_factor:
                 rows.append(Row((Cell(term.label, align="left"), *self._heading_cells(term)),
                                 role="group"))
                 rows.append(Row((Cell(term.reference or "", align="left"),
@@ -211,6 +256,17 @@ class _Builder:
                 cells.append(Cell(extra.get(term.variable, "")))
         return cells
 
+    def _contrast_cells(self, term: _Term, level) -> list[Cell]:
+        """A binary covariate's one row: its flag, or its estimate, p and extra column."""
+        cells = []
+        for model in self.models:
+            flag = self._flag_cell(model, term)
+            if flag is not None:
+                cells += [flag] + [Cell("")] * (self._width(model) - 1)
+                continue
+            cells += self._estimate_cells(term, level, with_extra=True, models=[model])
+        return cells
+
     def _reference_cells(self, term: _Term) -> list[Cell]:
         cells = []
         for model in self.models:
@@ -222,9 +278,10 @@ class _Builder:
                 cells.append(Cell(""))
         return cells
 
-    def _estimate_cells(self, term: _Term, level, with_extra: bool = False) -> list[Cell]:
+    def _estimate_cells(self, term: _Term, level, with_extra: bool = False,
+                        models: Sequence[_Model] | None = None) -> list[Cell]:
         cells = []
-        for model in self.models:
+        for model in self.models if models is None else models:
             flag = self._flag_cell(model, term)
             if flag is not None:
                 # A factor shows its flag on its heading row; its level rows stay empty.
@@ -269,6 +326,10 @@ class _Builder:
     def footnotes(self) -> list[Footnote]:
         notes = [Footnote(text if text.endswith(".") else text + ".", mark)
                  for text, mark in self.marks.items()]
+        if len(self.models) == 1:
+            which = _SINGLE_MODEL.get(self.models[0].level)
+            if which:
+                notes.append(Footnote(which.format(ratio=self.layout.ratio_name)))
         for model in self.models:
             notes += [Footnote(f"{model.title} model: {n}") for n in model.notes]
         return notes + list(self.layout.notes)

@@ -16,7 +16,9 @@ from typing import Iterable, Sequence
 from cohortpress.api.blocks import Cell, Footnote, Row, Table
 from cohortpress.api.results import Result
 from cohortpress.common.formatting import (fmt_n_percent, fmt_num, fmt_significant, format_p,
-                                           in_sentence)
+                                           in_sentence, whole_number_digits)
+from cohortpress.kit.prose import (between_groups, join_clauses, join_list, parenthetical,
+                                   sentence, test_phrase)
 from cohortpress.kit.records import Records
 
 #: The label of a continuous variable's statistic row.
@@ -29,11 +31,19 @@ SUMMARY_STATS = {"n": "N", "mean": "mean", "sd": "sd", "median": "median", "p25"
                  "p75": "p75", "min": "min", "max": "max"}
 
 
-def format_summary(summary, stat: str, digits: int, significant: int | None = None) -> str:
+def format_summary(summary, stat: str, digits: int, significant: int | None = None,
+                   whole_numbers: bool = False) -> str:
     """A continuous summary as the table prints it: median (range), median (IQR) or mean
-    (SD), to ``digits`` decimals or ``significant`` significant digits."""
+    (SD), to ``digits`` decimals or ``significant`` significant digits.
+
+    ``whole_numbers``: a median (range) or median (IQR) prints without decimals; the caller
+    says so when the variable holds whole numbers only and every number of its row is whole
+    (:func:`whole_row`). A mean (SD) keeps ``digits``.
+    """
     if summary.n == 0:
         return "\u2013"
+    if whole_numbers and not significant and stat != "mean_sd":
+        digits = 0
 
     def show(value):
         return fmt_significant(value, significant) if significant else fmt_num(value, digits)
@@ -43,6 +53,18 @@ def format_summary(summary, stat: str, digits: int, significant: int | None = No
     if stat == "median_iqr":
         return f"{show(summary.median)} ({show(summary.p25)}\u2013{show(summary.p75)})"
     return f"{show(summary.mean)} ({show(summary.sd)})"
+
+
+def whole_row(summaries, stat: str) -> bool:
+    """Whether a row of order statistics of a whole-number variable prints without
+    decimals: every median, quartile or limit it shows, in every column, is whole (a median
+    halfway between two values, "259.5", gives the whole row one decimal, so that the
+    columns of a row agree)."""
+    if stat == "mean_sd":
+        return False
+    names = ("median", "min", "max") if stat == "median_range" else ("median", "p25", "p75")
+    shown = [getattr(s, name) for s in summaries if s.n for name in names]
+    return whole_number_digits(shown, 1) == 0
 
 
 def applicable_columns(applies_to: Sequence[str], columns: Sequence[str | None]) -> list[bool]:
@@ -57,8 +79,9 @@ class VariableLayout:
     """How one variable's rows look (no count).
 
     ``kind`` is ``categorical``, ``binary``, ``continuous`` or ``date``; ``stat``,
-    ``digits`` and ``significant`` apply to a continuous variable, ``percent_digits`` to
-    counts; ``missing`` (``ifany``/``always``/``no``) overrides the table's.
+    ``digits``, ``significant`` and ``whole_numbers`` (see :func:`format_summary`) apply to
+    a continuous variable, ``percent_digits`` to counts; ``missing``
+    (``ifany``/``always``/``no``) overrides the table's.
     """
 
     variable: str
@@ -69,6 +92,7 @@ class VariableLayout:
     stat: str = "median_range"
     digits: int = 1
     significant: int | None = None
+    whole_numbers: bool = False
     applies_to: tuple[str, ...] = ()
     missing: str | None = None
 
@@ -235,7 +259,11 @@ class _Table1:
 
     def continuous(self, variable: VariableLayout) -> None:
         applicable = applicable_columns(variable.applies_to, self.columns)
-        cells = [self.summary_cell(variable, column) if ok else self.not_applicable()
+        whole = variable.whole_numbers and whole_row(
+            [self.summary(variable, column) for column, ok in zip(self.columns, applicable)
+             if ok and self.stat("continuous", "N", variable.variable, None, column)],
+            variable.stat)
+        cells = [self.summary_cell(variable, column, whole) if ok else self.not_applicable()
                  for column, ok in zip(self.columns, applicable)]
         self.rows.append(Row((Cell(variable.label, align="left"), *[Cell("") for _ in cells],
                               *self.extra_cells(variable.variable)), role="group"))
@@ -250,14 +278,16 @@ class _Table1:
                                     for m, ok in zip(missing, applicable)],
                                   *self.extra_cells()), indent=1))
 
-    def summary_cell(self, variable: VariableLayout, column) -> Cell:
-        if not self.stat("continuous", "N", variable.variable, None, column):
-            return Cell("\u2013")
-        summary = SimpleNamespace(**{
+    def summary(self, variable: VariableLayout, column) -> SimpleNamespace:
+        return SimpleNamespace(**{
             name: self.stat("continuous", stat_name, variable.variable, None, column)
             for name, stat_name in SUMMARY_STATS.items()})
-        return Cell(format_summary(summary, variable.stat, variable.digits,
-                                   variable.significant))
+
+    def summary_cell(self, variable: VariableLayout, column, whole: bool = False) -> Cell:
+        if not self.stat("continuous", "N", variable.variable, None, column):
+            return Cell("\u2013")
+        return Cell(format_summary(self.summary(variable, column), variable.stat,
+                                   variable.digits, variable.significant, whole))
 
     def dates(self, variable: VariableLayout) -> None:
         cells = []
@@ -335,3 +365,41 @@ class _Table1:
         if any(self.layout.not_applicable in c.text for r in self.rows for c in r.cells):
             notes.append(Footnote(f"{self.layout.not_applicable}: not applicable."))
         return notes
+
+
+def table1_methods(results: Sequence[Result], labels: dict[str, str], groups) -> list[str]:
+    """The methods sentences on a Table 1's tests and SMDs, from its records: each test with
+    the variables it compared (labels from ``labels``; a test's note, such as its
+    approximation, in parentheses after them), then the balance measure if one was given.
+    ``groups`` has the grouping's ``levels`` and ``label``."""
+    tested = {r.variable: r.stat for r in results
+              if r.context == "test" and r.stat_name == "method"}
+    notes = {r.variable: str(r.stat) for r in results
+             if r.context == "test" and r.stat_name == "note" and r.stat
+             and not str(r.stat).startswith("not computable")}
+    smd = [r.variable for r in results if r.context == "test" and r.stat_name == "smd"]
+    between = between_groups(groups.levels, groups.label)
+    sentences = []
+    if tested:
+        uses: dict[tuple[str, str | None], list[str]] = {}
+        for variable, method in tested.items():
+            uses.setdefault((method, notes.get(variable)), []).append(
+                in_sentence(labels.get(variable, variable)))
+        clauses = [f"{test_phrase(method)} for {join_list(names)}"
+                   + (f" ({parenthetical(note)})" if note else "")
+                   for (method, note), names in uses.items()]
+        sentences.append(sentence(f"Characteristics were compared {between} with "
+                                  f"{join_clauses(_with(clauses))}"))
+    if smd:
+        largest = len(groups.levels) > 2
+        sentences.append(sentence(
+            "Balance " + between + " was described by the standardised mean difference "
+            "(Cohen's d for continuous variables and its multivariate form by Yang and "
+            "Dalton for categorical variables" + (", the largest over pairs of groups"
+                                                  if largest else "") + ")"))
+    return sentences
+
+
+def _with(clauses: list[str]) -> list[str]:
+    """"with A for x and with B for y": each clause after the first repeats "with"."""
+    return clauses[:1] + [f"with {c}" for c in clauses[1:]]

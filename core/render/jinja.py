@@ -24,6 +24,7 @@ from cohortpress.common.formatting import format_p, fmt_num
 from cohortpress.api.blocks import Figure, Table
 from cohortpress.api.sections import Section
 from cohortpress.common.timelimit import TimeLimitExceeded, call_with_time_limit
+from cohortpress.render.tablehtml import html_table
 
 def static_dir() -> Path:
     """The package's static folder (CSS and fonts); the only local files a PDF may read."""
@@ -53,6 +54,7 @@ def make_environment(user_dir: Path | None = None,
     env.filters["pvalue"] = format_p
     env.filters["num"] = fmt_num
     env.filters["data_uri"] = png_data_uri
+    env.globals["table_html"] = html_table
     return env
 
 
