@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import Field
 
 from cohortpress import hookimpl
-from cohortpress.common.errors import DataError, StatisticsError
+from cohortpress.common.errors import StatisticsError
 from cohortpress.common.formatting import fmt_num, in_sentence
 from cohortpress.common.suggest import did_you_mean
 from cohortpress.api.blocks import Figure, Table
@@ -90,12 +90,12 @@ class SurvivalOptions(Options):
     def check_data(self, cohort) -> list[str]:
         """The grouping and strata must be categorical (refused as the run refuses them);
         an endpoint without events or a landmark beyond follow-up is a warning."""
-        from cohortpress.data.grouping import group_cohort
+        from cohortpress.data.grouping import check_strata, empty_group_warnings, group_cohort
 
-        group_cohort(cohort, self.by if self.by is not None else cohort.group)
+        groups = group_cohort(cohort, self.by if self.by is not None else cohort.group)
         if self.strata is not None:
-            _check_strata(cohort, self.strata)
-        warnings = []
+            check_strata(cohort, self.strata)
+        warnings = empty_group_warnings(groups)
         for name in self.endpoints:
             endpoint = cohort.endpoint(name)
             if cohort.n and not endpoint.event.any():
@@ -108,12 +108,6 @@ class SurvivalOptions(Options):
                                 f"the longest follow-up of endpoint '{name}' "
                                 f"({fmt_num(longest, 1)} {endpoint.unit})")
         return warnings
-
-
-def _check_strata(cohort, strata: str) -> None:
-    info = cohort.variable(strata)
-    if info.kind not in ("categorical", "binary"):
-        raise DataError(f"strata variable '{strata}' must be categorical", column=strata)
 
 
 #: Options the competing-risks path (cumulative incidence, Gray's test) does not use.
@@ -139,7 +133,9 @@ class _SurvivalSection:
         self.test_method: str | None = None
         self.landmarks = sorted(set(options.landmarks))
         if options.strata is not None:
-            _check_strata(cohort, options.strata)
+            from cohortpress.data.grouping import check_strata
+
+            check_strata(cohort, options.strata)
         if self.groups.variable is not None:
             self.results.append(Result("survfit", "label", self.groups.label, group=self.by))
 

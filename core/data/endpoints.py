@@ -42,7 +42,7 @@ def build_endpoint(name: str, spec: EndpointSettings, frame: pd.DataFrame,
 def _column(frame: pd.DataFrame, name: str, key: str, typer: ColumnTyper) -> pd.Series:
     if name not in frame.columns:
         raise DataError(f"unknown column '{name}'{did_you_mean(name, list(frame.columns))}",
-                        file=typer.config.source.name, key=key)
+                        file=str(typer.config.source), key=key)
     return frame[name]
 
 
@@ -128,7 +128,7 @@ def _date_column(frame, name: str, key: str, typer: ColumnTyper) -> pd.Series:
     series = _column(frame, name, key, typer)
     if not pd.api.types.is_datetime64_any_dtype(series):
         raise DataError(f"column '{name}' is not a date column (set variables.{name}.kind = "
-                        f"\"date\")", file=typer.config.source.name, key=key)
+                        f"\"date\")", file=str(typer.config.source), key=key)
     return series
 
 
