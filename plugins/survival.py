@@ -208,11 +208,14 @@ class _SurvivalSection:
             self.figures.append(self.km_figure(name, endpoint, curves))
 
     def describe(self, context: str, name: str, endpoint) -> None:
-        """Records of what the table says about an endpoint: its label, its time unit and
-        the level of its confidence intervals."""
+        """Records of what the table says about an endpoint: its label, its time unit, the
+        unit of the data it was converted from (``dates`` for dates) and the level of its
+        confidence intervals."""
         for stat, value in (("label", endpoint.label), ("time.unit", endpoint.unit),
+                            ("time.unit.data", endpoint.data_unit or None),
                             ("conf.level", self.options.conf_level)):
-            self.results.append(Result(context, stat, value, variable=name))
+            if value is not None:  # an endpoint a plugin made may not know its data's unit
+                self.results.append(Result(context, stat, value, variable=name))
 
     def add_row(self, name, endpoint, level, group_level, fit, time, event) -> None:
         """The records of one group's row: patients, events, landmarks, median."""

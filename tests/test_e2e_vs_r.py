@@ -66,9 +66,11 @@ NOT_FROM_R |= {(context, name) for context in ("coxph", "logistic") for name in 
     "model.title", "not.estimable", "note", "label", "var_type", "reference_row",
     "outcome.label", "outcome.level", "conf.level", "ties", "strata", "n.incomplete",
     "method", "conf.method", "p.method")}
-NOT_FROM_R |= {("survfit", name) for name in ("label", "time.unit", "conf.level", "conf.type",
+NOT_FROM_R |= {("survfit", name) for name in ("label", "time.unit", "time.unit.data",
+                                             "conf.level", "conf.type",
                                              "row.label")}
-NOT_FROM_R |= {("cuminc", name) for name in ("label", "time.unit", "conf.level", "n", "n.event",
+NOT_FROM_R |= {("cuminc", name) for name in ("label", "time.unit", "time.unit.data",
+                                            "conf.level", "n", "n.event",
                                             "n.competing", "method")}
 NOT_FROM_R |= {("survdiff.pairwise", "adjust.method")}
 #: ... and our tests' own remarks, which the table footnotes show; R words its own.

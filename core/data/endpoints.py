@@ -36,7 +36,8 @@ def build_endpoint(name: str, spec: EndpointSettings, frame: pd.DataFrame,
         time, status, definition = _endpoint_from_dates(spec, frame, typer, key)
         event = (status == 1).astype(np.int8)
         competing = bool(spec.competing)
-    return Endpoint(name, label, spec.display_unit, time, event, status, competing, definition)
+    return Endpoint(name, label, spec.display_unit, time, event, status, competing, definition,
+                    data_unit=spec.time_unit if spec.form == "columns" else "dates")
 
 
 def _column(frame: pd.DataFrame, name: str, key: str, typer: ColumnTyper) -> pd.Series:
