@@ -18,7 +18,7 @@ from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, Validati
 from cohortpress.common.errors import ConfigError
 from cohortpress.config.wording import (EXPECTED, expected, found, has, is_model_tag, join_path,
                                         key_hint, literal_message, model_of,
-                                        without_losing_union_branches)
+                                        toml_error_text, without_losing_union_branches)
 
 Scalar = Union[str, int, float, bool]
 
@@ -380,7 +380,7 @@ def load_config(path: str | Path) -> Config:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
+        raise ConfigError(toml_error_text(exc), file=str(path)) from None
     for key in RESERVED_FILE_KEYS & raw.keys():
         raise ConfigError("unknown key", file=str(path), key=key)
     try:

@@ -29,6 +29,11 @@ def without_losing_union_branches(errors: list[dict]) -> list[dict]:
     tables = [e for e in errors if any(is_model_tag(p) for p in e["loc"])]
     if not tables:
         return errors
+    names = {tuple(e["loc"][:-1]) for e in errors
+             if e["loc"] and e["loc"][-1] == "str" and e["type"] == "string_type"}
+    for e in tables:  # neither a name nor a table: say that both are allowed
+        if e["type"] in ("model_type", "model_attributes_type") and tuple(e["loc"][:-1]) in names:
+            e["type"] = "name_or_table_type"
     prefixes = {tuple(e["loc"][:next(i for i, p in enumerate(e["loc"]) if is_model_tag(p))])
                 for e in tables}
     return [e for e in errors if not (e["loc"] and e["loc"][-1] in BRANCH_TAGS
@@ -59,6 +64,7 @@ EXPECTED = {
     "set_type": "a list in square brackets",
     "dict_type": "a table ({{ key = value }} or a [heading])",
     "model_type": "a table ({{ key = value }} or a [heading])",
+    "name_or_table_type": "a name in quotes or a table ({{ variable = \"name\", ... }})",
     "model_attributes_type": "a table ({{ key = value }} or a [heading])",
     "greater_than": "a number greater than {gt}",
     "greater_than_equal": "a number of at least {ge}",
@@ -143,3 +149,45 @@ def model_of(annotation: Any):
             return item
         stack.extend(typing.get_args(item))
     return None
+
+
+#: tomllib's messages, in the words of the other config errors (the line and column are
+#: kept apart and put first).
+TOML_MESSAGES = {
+    "Cannot overwrite a value": "this key already has a value (is it given twice?)",
+    "Expected '=' after a key in a key/value pair": "expected '=' after the key "
+                                                    "(key = value)",
+    "Invalid value": "not a value: a text needs quotes (key = \"text\"), a list brackets",
+    "Unterminated string": "a text is not closed by its quote",
+    "Invalid statement": "expected a key = value line or a [table] heading",
+    "Expected newline or end of document after a statement":
+        "expected the end of the line after the value",
+    "Unclosed array": "a list is not closed by ']'",
+    "Unclosed inline table": "a { ... } table is not closed by '}' on the same line",
+    "Invalid initial character for a key part": "a key starts with a letter, a digit, "
+                                                "'_' or '-', or is quoted",
+    "Cannot mutate immutable namespace": "a table cannot be extended after it was closed",
+    "Invalid date or datetime": "not a valid date or time",
+    # inside a text, a line end before the closing quote
+    "Illegal character '\\n'": "a text is not closed by its quote on its line",
+}
+
+
+def toml_error_text(exc: Exception) -> str:
+    """A TOML syntax error as one line: where, then what (``not valid TOML at line 3, column
+    9: a text is not closed by its quote``)."""
+    import re
+
+    text = " ".join(str(exc).split())
+    where = ""
+    match = re.fullmatch(r"(.*) \((at line \d+, column \d+|at end of document)\)", text)
+    if match:
+        text, where = match.group(1), " " + match.group(2)
+    twice = re.fullmatch(r"Cannot declare \((.*),\) twice", text) or \
+        re.fullmatch(r"Cannot declare \((.*)\) twice", text)
+    if twice:
+        table = ".".join(part.strip().strip("'\"") for part in twice.group(1).split(","))
+        what = f"the table [{table}] is declared twice"
+    else:
+        what = TOML_MESSAGES.get(text) or (text[:1].lower() + text[1:])
+    return f"not valid TOML{where}: {what}"
