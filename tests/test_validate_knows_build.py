@@ -103,6 +103,9 @@ REFUSED = [
              before=G3),
      "key 'section[1]': column 'age': the t test compares two groups, there are 3; use "
      "kruskal or anova"),
+    ("overview-by-continuous", section("overview", 'by = "age"'),
+     "key 'section[1]': column 'age': grouping variable 'age' is continuous; it must be "
+     "categorical (derive groups with a 'cut' in [derived])"),
     ("survival-strata-continuous", section("survival", 'endpoints = ["os"]\nstrata = "age"'),
      "key 'section[1]': column 'age': strata variable 'age' must be categorical"),
 ]
