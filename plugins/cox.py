@@ -58,6 +58,35 @@ class CoxOptions(Options):
                          "(the multivariable model, or the univariable one when it is the "
                          "only model) under the table", examples=[True])
 
+    def check_data(self, cohort) -> list[str]:
+        """What the run refuses before fitting (strata not categorical, a covariate of a kind
+        models do not take, a reference level without complete cases), with the same line;
+        an endpoint without events is a warning."""
+        from cohortpress.kit.design import build_design
+
+        build_design(cohort, self.covariates, _strata_complete(cohort, self.strata))
+        endpoint = cohort.endpoint(self.endpoint)
+        if cohort.n and not endpoint.event.any():
+            return [f"endpoint '{self.endpoint}' has no events among these {cohort.n} "
+                    f"patients"]
+        return []
+
+
+def _strata_codes(cohort, strata: str | None) -> np.ndarray | None:
+    """Each patient's stratum (-1 unknown), or None without strata."""
+    from cohortpress.data.grouping import check_strata
+
+    if strata is None:
+        return None
+    check_strata(cohort, strata)
+    return np.asarray(cohort.values(strata).cat.codes, dtype=np.int64)
+
+
+def _strata_complete(cohort, strata: str | None) -> list[np.ndarray]:
+    """The rows whose stratum is known, as the complete-case rule needs them."""
+    codes = _strata_codes(cohort, strata)
+    return [] if codes is None else [codes >= 0]
+
 
 class _CoxModel(RegressionModel):
     """Cox regression of one endpoint: Efron or Breslow ties, optional strata."""
@@ -123,11 +152,8 @@ def _fit_threads() -> int:
 
 def run(cohort, options: CoxOptions, context: SectionContext):
     endpoint = cohort.endpoint(options.endpoint)
-    strata = None
-    also = []
-    if options.strata is not None:
-        strata = np.asarray(cohort.values(options.strata).cat.codes, dtype=np.int64)
-        also.append(strata >= 0)
+    strata = _strata_codes(cohort, options.strata)
+    also = [] if strata is None else [strata >= 0]
     model = _CoxModel(endpoint, strata, options)
     models = fit_models(model, cohort, options.covariates, also,
                         univariable=options.univariable, multivariable=options.multivariable,

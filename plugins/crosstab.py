@@ -53,6 +53,14 @@ class CrosstabOptions(Options):
     seed: int = Field(20240531, description="the seed of that simulation (same seed, same p)",
                       examples=[1])
 
+    def check_data(self, cohort) -> list[str]:
+        """The row variable must be categorical and the columns a categorical grouping
+        (refused with the run's line); a column with no patients is a warning."""
+        from cohortpress.data.grouping import empty_group_warnings, group_cohort
+
+        _row_info(cohort, self)
+        return empty_group_warnings(group_cohort(cohort, _column_variable(cohort, self)))
+
 
 # --------------------------------------------------------------------------- the analysis
 
@@ -85,13 +93,8 @@ def _spec(cohort, options: CrosstabOptions, context: SectionContext) -> Crosstab
     """What to cross-tabulate: the row variable's codes by the column variable's groups."""
     from cohortpress.data.grouping import group_cohort
 
-    row_info = cohort.variable(options.row)
-    if row_info.kind not in ("categorical", "binary"):
-        raise DataError(f"the row variable '{options.row}' is {row_info.kind}; a cross-"
-                        f"tabulation needs a categorical variable", column=options.row)
-    by = options.column if options.column is not None else cohort.group
-    if by is None:
-        raise DataError("crosstab needs 'column' (or cohort.group)", key="column")
+    row_info = _row_info(cohort, options)
+    by = _column_variable(cohort, options)
     groups = group_cohort(cohort, by)
     return CrosstabSpec(
         row_name=row_info.label, row_levels=row_info.levels,
@@ -104,6 +107,23 @@ def _spec(cohort, options: CrosstabOptions, context: SectionContext) -> Crosstab
         missing_label=row_info.missing_label, caption=options.caption or "",
         row_header=options.row_header, monte_carlo_tables=options.monte_carlo_tables,
         seed=options.seed)
+
+
+def _row_info(cohort, options: CrosstabOptions):
+    """The row variable, which must be categorical."""
+    row_info = cohort.variable(options.row)
+    if row_info.kind not in ("categorical", "binary"):
+        raise DataError(f"the row variable '{options.row}' is {row_info.kind}; a cross-"
+                        f"tabulation needs a categorical variable", column=options.row)
+    return row_info
+
+
+def _column_variable(cohort, options: CrosstabOptions) -> str:
+    """The column variable: ``column``, or the cohort's group."""
+    by = options.column if options.column is not None else cohort.group
+    if by is None:
+        raise DataError("crosstab needs 'column' (or cohort.group)", key="column")
+    return by
 
 
 def _with_names(record: Result, row_var: str, col_var: str) -> Result:

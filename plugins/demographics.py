@@ -29,6 +29,7 @@ import numpy as np
 from cohortpress import hookimpl
 from cohortpress.common.errors import DataError, StatisticsError
 from cohortpress.common.formatting import all_whole, fmt_n_percent, fmt_num
+from cohortpress.common.suggest import did_you_mean
 from cohortpress.data.grouping import Grouping, group_cohort
 from cohortpress.api.blocks import Table
 from cohortpress.api.options import Options, Variable
@@ -109,20 +110,74 @@ class DemographicsOptions(Options):
                                 "apply to (applies_to)", examples=["–"])
 
     def check_data(self, cohort) -> list[str]:
-        """The grouping must be categorical and a two-group test needs two groups: refused
-        here with the line the run would give."""
-        from cohortpress.data.grouping import group_cohort
+        """What the run refuses, with the line it would give (the grouping's kind, each
+        row's kind, test, ``applies_to`` groups and ``exclude_from_test`` levels, a
+        two-group test of more groups); a group with no patients is a warning."""
+        from cohortpress.data.grouping import empty_group_warnings
 
         groups = group_cohort(cohort, self.by if self.by is not None else cohort.group)
-        if not self.p_value or len(groups.levels) in (0, 1, 2) or 0 in groups.sizes:
-            return []
-        for spec in self.variables:
-            if isinstance(spec, RowSpec) and spec.test in TWO_GROUP_TESTS \
-                    and cohort.variable(spec.variable).kind == "continuous":
-                raise DataError(f"the {TWO_GROUP_TESTS[spec.test]} test compares two groups, "
-                                f"there are {len(groups.levels)}; use kruskal or anova",
-                                column=spec.variable)
-        return []
+        tested = self.p_value and len(groups.levels) >= 2
+        for spec in _row_specs(self):
+            info = cohort.variable(spec.variable)
+            check_row(spec, info, groups.levels, tested)
+            if tested and spec.test in TWO_GROUP_TESTS and info.kind == "continuous":
+                check_two_groups(spec, _groups_with_values(cohort, spec, groups))
+        return empty_group_warnings(groups)
+
+
+def _groups_with_values(cohort, spec, groups: Grouping) -> int:
+    """How many of the groups a row applies to have a known value of its variable."""
+    known = cohort.values(spec.variable).notna().to_numpy()
+    return sum(1 for j, level in enumerate(groups.levels)
+               if (not spec.applies_to or level in spec.applies_to)
+               and (known & groups.mask(j)).any())
+
+
+#: The tests of each kind of variable (dates are described, not tested).
+TESTS_OF_KIND = {"categorical": ("fisher", "chisq", "chisq_yates"),
+                 "binary": ("fisher", "chisq", "chisq_yates"),
+                 "continuous": ("t_test", "welch", "wilcoxon", "kruskal", "anova"),
+                 "date": ()}
+
+
+def check_row(spec: RowSpec, info, groups: tuple[str, ...], tested: bool) -> None:
+    """What a Table 1 row cannot be: the run and ``validate`` refuse it with this line.
+
+    ``tested``: whether the section shows p-values (a test is then chosen per row).
+    """
+    if info.kind not in TESTS_OF_KIND:
+        raise DataError(f"variable '{spec.variable}' is {info.kind}; a Table 1 row needs "
+                        f"a categorical, binary, continuous or date variable",
+                        column=spec.variable)
+    unknown = set(spec.applies_to) - set(groups)
+    if unknown:
+        raise DataError(f"applies_to names groups {sorted(unknown)} that are not "
+                        f"among {list(groups)}", column=spec.variable)
+    if spec.exclude_from_test:
+        # A level that is not there would leave the test as it is without a word: an error.
+        allowed = list(info.levels) if info.kind in ("categorical", "binary") else []
+        unknown = set(spec.exclude_from_test) - set(allowed) - {info.missing_label}
+        if unknown and not allowed:
+            raise DataError(f"exclude_from_test applies to categorical variables; "
+                            f"'{spec.variable}' is {info.kind}", column=spec.variable)
+        if unknown:
+            hint = did_you_mean(sorted(unknown)[0], allowed)
+            raise DataError(f"exclude_from_test names levels {sorted(unknown)} that are not "
+                            f"among {allowed}{hint}", column=spec.variable)
+    if tested and spec.test not in ("auto", "none") \
+            and spec.test not in TESTS_OF_KIND[info.kind]:
+        allowed = TESTS_OF_KIND[info.kind]
+        what = (f"use {', '.join(allowed[:-1])} or {allowed[-1]}" if allowed
+                else "dates are described, not tested; use none")
+        raise DataError(f"test '{spec.test}' does not apply to the {info.kind} variable "
+                        f"'{spec.variable}'; {what}", column=spec.variable)
+
+
+def check_two_groups(spec: RowSpec, n_groups: int) -> None:
+    """A two-group test of more than two groups with values."""
+    if spec.test in TWO_GROUP_TESTS and n_groups > 2:
+        raise DataError(f"the {TWO_GROUP_TESTS[spec.test]} test compares two groups, "
+                        f"there are {n_groups}; use kruskal or anova", column=spec.variable)
 
 
 #: The continuous tests of exactly two groups, by the name a sentence gives them.
@@ -218,18 +273,10 @@ class _Summariser:
         info = self.cohort.variable(spec.variable)
         adders = {"categorical": self.add_categorical, "binary": self.add_binary,
                   "continuous": self.add_continuous, "date": self.add_dates}
-        if info.kind not in adders:
-            raise DataError(f"variable '{spec.variable}' is {info.kind}; a Table 1 row needs "
-                            f"a categorical, binary, continuous or date variable",
-                            column=spec.variable)
+        check_row(spec, info, self.groups.levels, self.show_p)
         adders[info.kind](spec, info)
 
     def applicable(self, spec: RowSpec) -> list[bool]:
-        if spec.applies_to:
-            unknown = set(spec.applies_to) - set(self.groups.levels)
-            if unknown:
-                raise DataError(f"applies_to names groups {sorted(unknown)} that are not "
-                                f"among {list(self.groups.levels)}", column=spec.variable)
         return applicable_columns(spec.applies_to, self.column_levels)
 
     def percent_digits(self, spec: RowSpec) -> int:
@@ -336,10 +383,6 @@ class _Summariser:
         levels = list(info.levels)
         table = np.column_stack(group_counts) if group_counts else np.zeros((0, 0))
         keep = [k for k, lv in enumerate(levels) if lv not in spec.exclude_from_test]
-        unknown = set(spec.exclude_from_test) - set(levels) - {info.missing_label}
-        if unknown:
-            raise DataError(f"exclude_from_test names levels {sorted(unknown)} that are not "
-                            f"among {levels}", column=spec.variable)
         table = table[keep, :] if len(table) else table
         tests_missing = spec.test_missing and info.missing_label not in spec.exclude_from_test
         if tests_missing:
@@ -360,9 +403,6 @@ class _Summariser:
                 if not has_data:
                     self.leave_out(spec, level, self.empty_reason(level, "no values tested"))
             table = table[:, with_data]
-        if test not in ("fisher", "chisq", "chisq_yates"):
-            raise DataError(f"test '{test}' is for continuous variables; use fisher, chisq or "
-                            f"chisq_yates for '{spec.variable}'", column=spec.variable)
         try:
             result = self.run_categorical_test(test, table)
         except StatisticsError as exc:
@@ -422,10 +462,7 @@ class _Summariser:
         for level in empty:
             self.leave_out(spec, level, self.empty_reason(level, "no known values"))
         samples = [s for s in samples if len(s)]
-        two_only = TWO_GROUP_TESTS
-        if test in two_only and len(samples) != 2:
-            raise DataError(f"the {two_only[test]} test compares two groups, there are "
-                            f"{len(samples)}; use kruskal or anova", column=spec.variable)
+        check_two_groups(spec, len(samples))
         runners = {
             "t_test": lambda: comparisons.t_test(samples[0], samples[1], equal_var=True),
             "welch": lambda: comparisons.t_test(samples[0], samples[1], equal_var=False),
@@ -433,10 +470,6 @@ class _Summariser:
             "kruskal": lambda: comparisons.kruskal_test(samples),
             "anova": lambda: comparisons.anova_oneway(samples),
         }
-        if test not in runners:
-            raise DataError(f"test '{test}' is for categorical variables; use t_test, welch, "
-                            f"wilcoxon, kruskal or anova for '{spec.variable}'",
-                            column=spec.variable)
         try:
             result = runners[test]()
         except StatisticsError as exc:
@@ -552,7 +585,7 @@ def _refuse_repeats(specs: list[RowSpec], context: SectionContext) -> None:
             raise DataError(f"'{spec.variable}' is listed twice; list each variable once "
                             f"(a second row of the same variable would have records that "
                             f"cannot be told apart)",
-                            key=f"section '{context.id}'.variables[{i}]")
+                            key=f"variables[{i}]")
         seen.add(spec.variable)
 
 

@@ -25,7 +25,7 @@ from cohortpress.api.options import Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.common.formatting import format_p, in_sentence
-from cohortpress.data.grouping import group_cohort
+from cohortpress.data.grouping import empty_group_warnings, group_cohort
 from cohortpress.kit.prose import between_groups, parenthetical, test_phrase
 from cohortpress.kit.records import Records
 
@@ -54,6 +54,63 @@ class DistributionOptions(Options):
                                examples=["WBC (×10⁹/L)"])
     width_mm: float = Field(85.0, ge=40, le=180, description="the figure's width in "
                             "millimetres", examples=[120])
+
+    def inapplicable_keys(self, config) -> list[tuple[str, str]]:
+        """Tests and axes of the other plot: a bar chart of categories has no log scale and
+        no reference line, and is tested with fisher or chisq; a dot plot of values with
+        wilcoxon or kruskal."""
+        found = []
+        if self.test not in PLOT_TESTS[self.plot] + ("auto", "none"):
+            found.append(("test", f"'{self.test}' does not apply to plot = \"{self.plot}\"; "
+                                  f"use {', '.join(PLOT_TESTS[self.plot])}, auto or none"))
+        if self.plot == "bars":
+            found += [(key, "applies to plot = \"dots\" (a bar chart has no value axis)")
+                      for key in ("log_scale", "reference_lines") if key in self.model_fields_set]
+        return found
+
+    def check_data(self, cohort) -> list[str]:
+        """What the run refuses (the kind of variable each plot takes, a log scale of values
+        not all positive, the Wilcoxon test of more than two groups), with the same line; a
+        group with no patients is a warning."""
+        info = cohort.variable(self.variable)
+        groups = group_cohort(cohort, self.by if self.by is not None else cohort.group)
+        _check_kind(self, info)
+        if self.plot == "dots":
+            samples = _samples(cohort, self, groups)
+            _check_samples(self, samples)
+        return empty_group_warnings(groups)
+
+
+#: The tests each plot can annotate.
+PLOT_TESTS = {"bars": ("fisher", "chisq"), "dots": ("wilcoxon", "kruskal")}
+
+
+def _check_kind(options: DistributionOptions, info) -> None:
+    """Bars count categories; dots draw values."""
+    if options.plot == "bars" and info.kind not in ("categorical", "binary"):
+        raise DataError(f"plot = \"bars\" needs a categorical variable; '{options.variable}'"
+                        f" is {info.kind} (declare a cut in [derived], or use plot = "
+                        f"\"dots\")", column=options.variable)
+    if options.plot == "dots" and info.kind != "continuous":
+        raise DataError(f"plot = \"dots\" needs a continuous variable; '{options.variable}'"
+                        f" is {info.kind}", column=options.variable)
+
+
+def _samples(cohort, options: DistributionOptions, groups) -> list[np.ndarray]:
+    """Each group's known values."""
+    values = cohort.values(options.variable).to_numpy(dtype=float)
+    return [values[(groups.codes == j) & ~np.isnan(values)] for j in range(len(groups.levels))]
+
+
+def _check_samples(options: DistributionOptions, samples: list[np.ndarray]) -> None:
+    """A log scale needs positive values; the Wilcoxon rank-sum test two groups with values."""
+    if options.log_scale and any((s <= 0).any() for s in samples):
+        raise DataError(f"a log scale needs positive values of '{options.variable}'",
+                        column=options.variable)
+    present = sum(1 for s in samples if len(s))
+    if options.test == "wilcoxon" and present > 2:
+        raise DataError(f"the Wilcoxon rank-sum test compares two groups, there are "
+                        f"{present} with values; use kruskal", column=options.variable)
 
 
 def _p_text(p, p_digits: int) -> str:
@@ -118,10 +175,7 @@ def _bar_records(cohort, options: DistributionOptions, info, groups, context):
     from cohortpress.stats import comparisons
     from cohortpress.stats.summaries import contingency_table
 
-    if info.kind not in ("categorical", "binary"):
-        raise DataError(f"plot = \"bars\" needs a categorical variable; '{options.variable}'"
-                        f" is {info.kind} (declare a cut in [derived], or use plot = "
-                        f"\"dots\")", column=options.variable)
+    _check_kind(options, info)
     codes = np.asarray(cohort.values(options.variable).cat.codes, dtype=np.int64)
     counts = contingency_table(codes, groups.codes, len(info.levels), len(groups.levels))
     percents = _percents(counts)
@@ -223,20 +277,14 @@ def _dots(cohort, options: DistributionOptions, info, groups, context):
     from cohortpress.kit import figures
     from cohortpress.stats import comparisons
 
-    if info.kind != "continuous":
-        raise DataError(f"plot = \"dots\" needs a continuous variable; '{options.variable}'"
-                        f" is {info.kind}", column=options.variable)
-    values = cohort.values(options.variable).to_numpy(dtype=float)
-    results, methods, samples = [], [], []
-    for j, group in enumerate(groups.levels):
-        v = values[(groups.codes == j) & ~np.isnan(values)]
-        samples.append(v)
+    _check_kind(options, info)
+    samples = _samples(cohort, options, groups)
+    _check_samples(options, samples)
+    results, methods = [], []
+    for group, v in zip(groups.levels, samples):
         results.append(Result("continuous", "median", float(np.median(v)) if len(v)
                               else float("nan"), variable=options.variable,
                               group=groups.variable, group_level=group))
-    if options.log_scale and any((s <= 0).any() for s in samples):
-        raise DataError(f"a log scale needs positive values of '{options.variable}'",
-                        column=options.variable)
     test = options.test
     if test == "auto":
         test = "wilcoxon" if len(samples) == 2 else "kruskal"

@@ -24,7 +24,7 @@ from cohortpress.api.blocks import Footnote, Table
 from cohortpress.api.options import Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
-from cohortpress.data.grouping import group_cohort
+from cohortpress.data.grouping import empty_group_warnings, group_cohort
 from cohortpress.kit.crosstab import (CrosstabLayout, CrosstabSpec, crosstab_from_records,
                                       crosstab_records)
 from cohortpress.kit.records import Records
@@ -70,6 +70,11 @@ class Kmt2aOptions(Options):
                                      examples=["Diagnosis"])
     partner_table: bool = Field(True, description="the partner table after the status table",
                                 examples=[False])
+
+    def check_data(self, cohort) -> list[str]:
+        """The grouping must be given and categorical (refused with the run's line); a group
+        with no patients is a warning. Unreadable texts are listed by :func:`check`."""
+        return empty_group_warnings(group_cohort(cohort, _by(cohort, self)))
 
 
 def findings_for(cohort, options: Kmt2aOptions):

@@ -54,14 +54,31 @@ class LogisticOptions(Options):
                          "(the multivariable model, or the univariable one when it is the "
                          "only model) under the table", examples=[True])
 
+    def check_data(self, cohort) -> list[str]:
+        """What the run refuses before fitting (an outcome that is not binary, a covariate
+        of a kind models do not take, a reference level without complete cases), with the
+        same line; an outcome level that no patient has is a warning."""
+        from cohortpress.kit.design import build_design
+
+        y, known, event_level = outcome_vector(cohort, self.outcome)
+        build_design(cohort, self.covariates, [known])
+        events, n_known = int(y[known].sum()), int(known.sum())
+        if n_known and events in (0, n_known):
+            level = event_level if events == 0 else \
+                next(lv for lv in cohort.variable(self.outcome).levels if lv != event_level)
+            return [f"no patient has the outcome '{self.outcome}' = '{level}' among these "
+                    f"{n_known} with a known value"]
+        return []
+
 
 def outcome_vector(cohort, name: str) -> tuple[np.ndarray, np.ndarray, str]:
     """0/1 outcome, its non-missing mask, and the level counted as the event."""
     info = cohort.variable(name)
     values = cohort.values(name)
     if info.kind not in ("binary", "categorical") or len(info.levels) != 2:
-        raise DataError(f"the outcome '{name}' must be binary (two levels), it has "
-                        f"{len(info.levels) if info.levels else 'no'} levels",
+        found = f"it has {len(info.levels)} levels" if info.kind == "categorical" \
+            else f"it is {info.kind}"
+        raise DataError(f"the outcome '{name}' must be binary (two levels); {found}",
                         column=name, key="outcome")
     known = values.notna().to_numpy()
     y = (values.astype(object).to_numpy() == info.positive).astype(float)

@@ -19,6 +19,7 @@ from cohortpress.api.options import EndpointName, Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.common.formatting import fmt_n_percent, fmt_num, in_sentence
+from cohortpress.data.grouping import empty_group_warnings, group_cohort
 from cohortpress.kit.records import Records
 
 
@@ -29,6 +30,12 @@ class OverviewOptions(Options):
                                           "of follow-up are shown", examples=[["os"]])
     caption: str = Field("The cohort at a glance.", description="the table's caption",
                          examples=["Patients and follow-up."])
+
+    def check_data(self, cohort) -> list[str]:
+        """The grouping must be categorical (the run's line); a group with no patients is a
+        warning."""
+        by = self.by or cohort.group
+        return empty_group_warnings(group_cohort(cohort, by)) if by else []
 
 
 def run(cohort, options: OverviewOptions, context: SectionContext):
@@ -58,8 +65,8 @@ def overview_records(cohort, options: OverviewOptions) -> list[Result]:
                 for name, n in cohort.filter_unknown if n > 0]
     if not by:
         return results + _endpoint_records(cohort, options, None, [], [])
-    groups = list(cohort.variable(by).levels)
-    codes = np.asarray(cohort.values(by).cat.codes, dtype=np.int64)
+    grouping = group_cohort(cohort, by)  # refuses a grouping that is not categorical
+    groups, codes = list(grouping.levels), grouping.codes
     sizes = categorical_counts(codes, len(groups)).counts if groups else ()
     results += [Result("overview", "N", n, group=by, group_level=g)
                 for g, n in zip(groups, sizes)]

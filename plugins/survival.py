@@ -21,7 +21,7 @@ import numpy as np
 from pydantic import Field
 
 from cohortpress import hookimpl
-from cohortpress.common.errors import DataError, StatisticsError
+from cohortpress.common.errors import StatisticsError
 from cohortpress.common.formatting import fmt_num, in_sentence
 from cohortpress.common.suggest import did_you_mean
 from cohortpress.api.blocks import Figure, Table
@@ -127,12 +127,12 @@ class SurvivalOptions(Options):
     def check_data(self, cohort) -> list[str]:
         """The grouping and strata must be categorical (refused as the run refuses them);
         an endpoint without events or a landmark beyond follow-up is a warning."""
-        from cohortpress.data.grouping import group_cohort
+        from cohortpress.data.grouping import check_strata, empty_group_warnings, group_cohort
 
-        group_cohort(cohort, self.by if self.by is not None else cohort.group)
+        groups = group_cohort(cohort, self.by if self.by is not None else cohort.group)
         if self.strata is not None:
-            _check_strata(cohort, self.strata)
-        warnings = []
+            check_strata(cohort, self.strata)
+        warnings = empty_group_warnings(groups)
         for name in self.endpoints:
             endpoint = cohort.endpoint(name)
             if cohort.n and not endpoint.event.any():
@@ -150,12 +150,6 @@ class SurvivalOptions(Options):
 def _has_competing(settings) -> bool:
     """Whether ``[endpoints.NAME]`` has competing causes (dates or cause codes)."""
     return bool(getattr(settings, "competing", None) or getattr(settings, "competing_codes", None))
-
-
-def _check_strata(cohort, strata: str) -> None:
-    info = cohort.variable(strata)
-    if info.kind not in ("categorical", "binary"):
-        raise DataError(f"strata variable '{strata}' must be categorical", column=strata)
 
 
 #: Options the competing-risks path (cumulative incidence, Gray's test) does not use: its
@@ -182,7 +176,9 @@ class _SurvivalSection:
         self.test_method: str | None = None
         self.landmarks = sorted(set(options.landmarks))
         if options.strata is not None:
-            _check_strata(cohort, options.strata)
+            from cohortpress.data.grouping import check_strata
+
+            check_strata(cohort, options.strata)
         if self.groups.variable is not None:
             self.results.append(Result("survfit", "label", self.groups.label, group=self.by))
 
@@ -255,11 +251,14 @@ class _SurvivalSection:
             self.figures.append(self.km_figure(name, endpoint, curves))
 
     def describe(self, context: str, name: str, endpoint) -> None:
-        """Records of what the table says about an endpoint: its label, its time unit and
-        the level of its confidence intervals."""
+        """Records of what the table says about an endpoint: its label, its time unit, the
+        unit of the data it was converted from (``dates`` for dates) and the level of its
+        confidence intervals."""
         for stat, value in (("label", endpoint.label), ("time.unit", endpoint.unit),
+                            ("time.unit.data", endpoint.data_unit or None),
                             ("conf.level", self.options.conf_level)):
-            self.results.append(Result(context, stat, value, variable=name))
+            if value is not None:  # an endpoint a plugin made may not know its data's unit
+                self.results.append(Result(context, stat, value, variable=name))
 
     def add_row(self, name, endpoint, level, group_level, fit, time, event) -> None:
         """The records of one group's row: patients, events, landmarks, median."""

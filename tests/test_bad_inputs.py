@@ -110,7 +110,7 @@ CONFIG = [
     Bad("unknown-key-in-derived", ("key 'derived.g.sorce'", "did you mean 'source'?"),
         "report.toml", toml=BASE_TOML + '[derived.g]\ntype = "cut"\nsorce = "age"\n'
                                         'breaks = [0, 50, 99]\nlabels = ["a", "b"]\n'),
-    Bad("wrong-type", ("key 'report.p_digits'", "valid integer", "(got 'three')"),
+    Bad("wrong-type", ("key 'report.p_digits'", "found the text 'three'", "expected a whole number"),
         "report.toml", toml=toml('title = "Bad inputs"', 'title = "x"\np_digits = "three"')),
     Bad("wrong-type-in-section", ("key 'section[0].endpoints'", "list"), "report.toml",
         toml=toml('endpoints = ["os", "efs"]', 'endpoints = "os"')),
@@ -173,7 +173,7 @@ CONFIG = [
     Bad("filter-two-comparisons", ("key 'cohort.filter[0]'", "exactly one"), "report.toml",
         toml=toml('group = "arm"', 'group = "arm"\nfilter = [{variable = "age", gt = 1, '
                                    'lt = 90}]')),
-    Bad("section-id-with-spaces", ("key 'section[0].id'", "pattern"), "report.toml",
+    Bad("section-id-with-spaces", ("key 'section[0].id'", "found the text 'the overview'", "(no spaces)"), "report.toml",
         toml=toml('id = "overview"', 'id = "the overview"')),
     Bad("config-not-utf8", ("cannot read the config",), "report.toml",
         toml=None),  # written as latin-1 bytes below

@@ -114,7 +114,7 @@ def test_internal_fields_cannot_be_set_from_the_file(tmp_path, reserved):
 
 
 @pytest.mark.parametrize("snippet, key, words", [
-    ('p_digits = "three"', "report.p_digits", ["integer", "'three'"]),
+    ('p_digits = "three"', "report.p_digits", ["whole number", "'three'"]),
     ("p_digits = 9", "report.p_digits", ["6"]),
     ('style = "fancy"', "report.style", ["journal", "compact"]),
     ('authors = "Ann"', "report.authors", ["list"]),
@@ -215,7 +215,7 @@ def test_config_file_missing_folder_and_bad_encoding(tmp_path):
     ('type = "cut"\nsource = "age"\nlabels = ["a"]', "derived.d.breaks", ["required"]),
     ('type = "recode"\nsource = "sex"', "derived.d.mapping", ["required"]),
     ('type = "recode"\nsource = "sex"\nmapping = { M = 1 }', "derived.d.mapping.M",
-     ["string"]),
+     ["text in quotes"]),
     ('type = "flag"\nwhen = [{ variable = "age", gt = 1, lt = 5 }]', "derived.d.when[0]",
      ["exactly one"]),
     ('type = "flag"\nwhen = [{ variable = "age" }]', "derived.d.when[0]", ["exactly one"]),
@@ -291,7 +291,7 @@ function = "log10"
      "(start/events/last_contact)"),
     ('start = "dx"\nevents = ["death"]', "endpoints.os.last_contact", "required key is missing"),
     ('start = "dx"\nevents = []\nlast_contact = "last"', "endpoints.os.events",
-     "list should have at least 1 item after validation, not 0"),
+     "found an empty list; expected at least 1 item"),
     ('time = "t"\ntime_unit = "weeks"\nevent = "e"', "endpoints.os.time_unit",
      "'weeks' is not allowed; use one of 'days', 'months', 'years'"),
 ])

@@ -73,10 +73,11 @@ NOT_FROM_R |= {(context, name) for context in ("coxph", "logistic") for name in 
     "model.title", "not.estimable", "note", "label", "var_type", "reference_row",
     "outcome.label", "outcome.level", "conf.level", "ties", "strata", "n.incomplete",
     "method", "conf.method", "p.method")}
-NOT_FROM_R |= {("survfit", name) for name in ("label", "time.unit", "conf.level", "conf.type",
+NOT_FROM_R |= {("survfit", name) for name in ("label", "time.unit", "time.unit.data",
+                                             "conf.level", "conf.type",
                                              "row.label")}
-NOT_FROM_R |= {("cuminc", name) for name in ("label", "time.unit", "conf.level", "conf.type",
-                                            "variance", "row.label")}
+NOT_FROM_R |= {("cuminc", name) for name in ("label", "time.unit", "time.unit.data", "conf.level",
+                                            "conf.type", "variance", "row.label")}
 NOT_FROM_R |= {(context, name) for context in ("cuminc", *(f"cuminc.cause{k}" for k in (2, 3)))
                for name in ("cause.label", "method")}
 NOT_FROM_R |= {("survdiff.pairwise", "adjust.method")}

@@ -57,7 +57,7 @@ def test_excluded_levels_and_tested_unknowns_are_in_the_footnote():
     records = Records(section.results)
     assert records.stat(context="test", stat_name="excluded.level", variable="stage") == "IV"
     assert records.stat(context="test", stat_name="test.missing", variable="stage") is True
-    assert "Stage: IV excluded from the test; unknown values tested as a category." \
+    assert "Stage: IV excluded from the test; values 'Unknown' tested as a category." \
         in _notes(section)
 
 

@@ -37,7 +37,7 @@ class Options(BaseModel):
     analysis runs.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     def inapplicable_keys(self, config) -> list[tuple[str, str]]:
         """The options given that cannot apply where this section stands.

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cohortpress.api.sections import Section
 from cohortpress.app.load import load_cohort, shown_path
-from cohortpress.app.plan import Plan, check_sections, plan_build
+from cohortpress.app.plan import Plan, check_sections, declared_level_warnings, plan_build
 from cohortpress.app.plugins import Plugins
 from cohortpress.app.run import SectionRunner, checked, one_line
 from cohortpress.common.errors import UserError
@@ -131,7 +131,7 @@ def _builtin_pdf_renderer(plan: Plan) -> bool:
 def _build(plan: Plan, out_dir: Path, strict: bool, progress: Progress, started: float,
            pdf_worker) -> BuildOutcome:
     cohort = load_cohort(plan, progress)
-    for warning in check_sections(plan, cohort):
+    for warning in data_warnings(plan, cohort):
         progress.say(f"warning: {warning}")
     # The modules and the cohort live as long as the build: the garbage collector need not
     # walk them again during every analysis (a tenth of a small report's time). Unfrozen
@@ -218,6 +218,12 @@ def _plugin_that_raised(exc: BaseException, impls) -> str | None:
     return culprit
 
 
+def data_warnings(plan: Plan, cohort) -> list[str]:
+    """What ``validate`` and ``build`` both check in the data before any statistics: the
+    sections' refusals (raised) and warnings, then the config's values no patient has."""
+    return check_sections(plan, cohort) + declared_level_warnings(plan.config, cohort)
+
+
 def validate(config_path: str | Path, progress: Progress | None = None):
     """Check the config and the data as a build would, without running analyses."""
     progress = progress or Progress()
@@ -227,7 +233,7 @@ def validate(config_path: str | Path, progress: Progress | None = None):
     cohort = load_cohort(plan, progress)
     for error in plan.plugins.load_errors:
         progress.say(f"warning: plugin '{error.name}' failed to load: {error.message}")
-    for warning in check_sections(plan, cohort):
+    for warning in data_warnings(plan, cohort):
         progress.say(f"warning: {warning}")
     for planned in plan.sections:
         if planned.analysis.check is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from cohortpress.app.plan import Plan, check_references
-from cohortpress.common.errors import DataError, UserError
+from cohortpress.common.errors import ConfigError, DataError, UserError
 from cohortpress.common.progress import Progress
 from cohortpress.common.suggest import did_you_mean
 from cohortpress.config.schema import Config
@@ -36,6 +36,7 @@ def load_cohort(plan: Plan, progress: Progress | None = None):
         raise DataError("is a folder, not a cohort file", file=shown, key="cohort.path")
     started = time.perf_counter()
     fmt = guess_format(path, config.cohort.format)
+    _check_reader_keys(config, fmt)
     reader_options = {"sheet": config.cohort.sheet, "encoding": config.cohort.encoding,
                       "delimiter": config.cohort.delimiter}
     try:
@@ -87,6 +88,27 @@ def _announce_large_read(path: Path, shown: str, progress: Progress) -> None:
     if size >= LARGE_READ_BYTES:
         progress.say(f"reading {shown} ({size / 2**20:,.0f} MB); Ctrl-C stops the build and "
                      f"keeps the previous report")
+
+
+#: The ``[cohort]`` keys the built-in readers use, by key: the formats that read them.
+READER_KEYS = {"sheet": ("excel",), "encoding": ("csv",), "delimiter": ("csv",)}
+BUILT_IN_FORMATS = ("csv", "parquet", "excel", "spss", "stata")
+
+
+def _check_reader_keys(config: Config, fmt: str) -> None:
+    """A reader key given for a file another built-in reader reads would be ignored: an
+    error (a plugin's reader of another format may use them as it likes)."""
+    if fmt not in BUILT_IN_FORMATS:
+        return
+    for key, formats in READER_KEYS.items():
+        if key in config.cohort.model_fields_set and fmt not in formats:
+            raise ConfigError(f"applies to {' and '.join(formats)} files; the cohort file is "
+                              f"read as {fmt}", file=str(config.source), key=f"cohort.{key}")
+    delimiter = config.cohort.delimiter
+    if delimiter is not None and len(delimiter) != 1:
+        raise ConfigError(f"found the text {delimiter!r}; expected one character, such as "
+                          f"\",\", \";\" or \"\\t\"", file=str(config.source),
+                          key="cohort.delimiter")
 
 
 def shown_path(path: Path, config: Config) -> str:

@@ -19,7 +19,7 @@ from cohortpress.api.options import Options, _Reference
 from cohortpress.api.sections import Analysis
 from cohortpress.app.plugins import Plugins, make_plugins
 from cohortpress.common.errors import ConfigError, UserError
-from cohortpress.common.suggest import did_you_mean
+from cohortpress.common.suggest import did_you_mean, did_you_mean_dotted
 from cohortpress.config.schema import Config, SectionHead, load_config, validate_section_options
 
 
@@ -96,16 +96,80 @@ def check_sections(plan: Plan, cohort) -> list[str]:
 
     warnings = []
     for planned in plan.sections:
+        key = f"section[{planned.index}]"
         try:
-            mine = section_subset(cohort, planned.head.subset, planned.head.id) \
+            mine = section_subset(cohort, planned.head.subset, key) \
                 if planned.head.subset else cohort
             problems = planned.options.check_data(mine)
         except UserError as exc:  # named as every config error is: the file, the section
             exc.file = exc.file or str(plan.config.source)
-            exc.key = exc.key or f"section[{planned.index}]"
+            exc.key = _within_section(exc.key, key, planned.options)
             raise
         warnings += [f"section '{planned.head.id}': {problem}" for problem in problems]
     return warnings
+
+
+def declared_level_warnings(config: Config, cohort) -> list[str]:
+    """Levels, labels and recode keys the config names that no patient has.
+
+    Warnings, not errors: nothing computed changes (a declared level with no patients is
+    shown as such, a label or recode key for a value absent from this cohort is unused), and
+    a config shared by several cohorts rightly names values one of them lacks. But a
+    misspelt value reads the same way, so each is named, with the closest value found.
+    """
+    from cohortpress.data.columns import as_text
+
+    warnings = []
+    for name, settings in config.variables.items():
+        info = cohort.variables.get(name)
+        if info is None or info.kind not in ("categorical", "binary"):
+            continue
+        present = _present_values(cohort, name)
+        for code in (as_text(level) for level in settings.levels or ()):
+            shown = settings.labels.get(code, code)
+            if shown not in present:
+                warnings.append(f"key 'variables.{name}.levels': no patient has the level "
+                                f"'{shown}' (it is shown with no patients)")
+        missing = {as_text(code) for code in settings.missing}
+        for code, shown in settings.labels.items():
+            if shown not in info.levels and code not in missing:
+                warnings.append(f"key 'variables.{name}.labels.{code}': no patient has the value "
+                                f"'{code}', so this label is not used"
+                                f"{did_you_mean(code, _codes(settings, info))}")
+    for name, spec in config.derived.items():
+        mapping = getattr(spec, "mapping", None)
+        if getattr(spec, "type", None) != "recode" or spec.source not in cohort.variables:
+            continue
+        present = _present_values(cohort, spec.source)
+        warnings += [f"key 'derived.{name}.mapping.{key}': no patient has the value '{key}' of "
+                     f"'{spec.source}', so it recodes nothing{did_you_mean(key, present)}"
+                     for key in mapping if key not in present]
+    return warnings
+
+
+def _present_values(cohort, name: str) -> set[str]:
+    """The values of a variable that some patient has, as text."""
+    from cohortpress.data.columns import as_text
+
+    return {as_text(v) for v in cohort.values(name).dropna().unique()}
+
+
+def _codes(settings, info) -> list[str]:
+    """A variable's values as the data writes them (the keys ``labels`` may use)."""
+    from cohortpress.data.columns import as_text
+
+    shown_of = {shown: code for code, shown in settings.labels.items()}
+    return [shown_of.get(level, level) for level in info.levels] + \
+        [as_text(level) for level in settings.levels or ()]
+
+
+def _within_section(key: str | None, section_key: str, options: Options) -> str:
+    """An error's key as a path from the top of the config: the analysis names its own
+    options (``column``), the section's place is added (``section[1].column``)."""
+    if key is None:
+        return section_key
+    first = key.split(".")[0].split("[")[0]
+    return f"{section_key}.{key}" if first in type(options).model_fields else key
 
 
 def _check_applicable(config: Config, index: int, options: Options) -> None:
@@ -134,7 +198,7 @@ def _check_disabled_names(config: Config, plugins: Plugins) -> None:
     for i, name in enumerate(config.disable_plugins):
         if name not in plugins.disabled:
             raise ConfigError(f"no plugin named '{name}'"
-                              f"{did_you_mean(name, plugins.names)}",
+                              f"{did_you_mean_dotted(name, plugins.names)}",
                               file=str(config.source), key=f"disable_plugins[{i}]")
 
 

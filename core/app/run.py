@@ -49,7 +49,7 @@ def analyse(planned: PlannedSection, cohort, context: SectionContext) -> Section
     for output the report cannot hold.
     """
     if planned.head.subset:
-        cohort = section_subset(cohort, planned.head.subset, planned.head.id)
+        cohort = section_subset(cohort, planned.head.subset, f"section[{planned.index}]")
     return finished(planned.analysis.run(cohort, planned.options, context), context)
 
 

@@ -36,6 +36,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cohortpress.common.errors import ConfigError
+from cohortpress.config.wording import toml_error_text
 
 MATCH_KEYS = ("section", "context", "variable", "variable_level", "group", "group_level",
               "stat_name")
@@ -91,7 +92,7 @@ def load_published(path: Path) -> PublishedFile:
     except FileNotFoundError:
         raise ConfigError("published values file not found", file=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
+        raise ConfigError(toml_error_text(exc), file=str(path)) from None
     try:
         return PublishedFile.model_validate(raw)
     except ValidationError as exc:

@@ -28,3 +28,15 @@ def did_you_mean(name: str, choices: Iterable[object]) -> str:
     """
     close = difflib.get_close_matches(name, [str(choice) for choice in choices], n=1)
     return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def did_you_mean_dotted(name: str, choices: Iterable[object]) -> str:
+    """:func:`did_you_mean` for dotted names (``cohortpress.plugins.logistic``), which users
+    often write by their last part: ``"logistc"`` suggests the whole name whose last part is
+    close."""
+    names = [str(choice) for choice in choices]
+    if hint := did_you_mean(name, names):
+        return hint
+    by_tail = {full.rsplit(".", 1)[-1]: full for full in names}
+    close = difflib.get_close_matches(name.rsplit(".", 1)[-1], list(by_tail), n=1)
+    return f"; did you mean '{by_tail[close[0]]}'?" if close else ""

@@ -16,11 +16,13 @@ from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, Validati
                       field_validator, model_validator)
 
 from cohortpress.common.errors import ConfigError
-from cohortpress.common.suggest import did_you_mean
 from cohortpress.config.cause_codes import CAUSE_KEYS as _CAUSE_KEYS, check_cause_codes
 from cohortpress.config.derived import (Case, CaseDerived, Condition, CutDerived,  # noqa: F401
                                         DateDiffDerived, FlagDerived, Kmt2aDerived,
                                         RecodeDerived, Scalar, Strict, TransformDerived)
+from cohortpress.config.wording import (EXPECTED, expected, found, has, is_model_tag, join_path,
+                                        key_hint, literal_message, model_of,
+                                        toml_error_text, without_losing_union_branches)
 
 EXPORTS = ["csv", "xlsx", "docx", "png", "html"]
 
@@ -320,7 +322,7 @@ def load_config(path: str | Path) -> Config:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
+        raise ConfigError(toml_error_text(exc), file=str(path)) from None
     for key in RESERVED_FILE_KEYS & raw.keys():
         raise ConfigError("unknown key", file=str(path), key=key)
     try:
@@ -354,12 +356,12 @@ def _resolve_paths(config: Config) -> Config:
 def config_error(exc: ValidationError, file: Path, raw: Any, prefix: str = "",
                  model: type[BaseModel] | None = None) -> ConfigError:
     """Turn the first pydantic error into a one-line ConfigError naming the key path."""
-    errors = _without_losing_union_branches(exc.errors())
+    errors = without_losing_union_branches(exc.errors())
     # A misspelt key is both "unknown" and "required key missing": report the unknown one,
     # which comes with the "did you mean" that fixes both.
     first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = _clean_loc(first["loc"])
-    key = _join_path(prefix, loc)
+    key = join_path(prefix, loc)
     message = _message(first, loc, raw, model)
     more = len(errors) - 1
     if more:
@@ -367,42 +369,12 @@ def config_error(exc: ValidationError, file: Path, raw: Any, prefix: str = "",
     return ConfigError(message, file=str(file), key=key)
 
 
-#: The tags pydantic puts in an error's location for each branch of a union.
-_BRANCH_TAGS = {"str", "int", "float", "bool", "list[...]", "dict[str,...]"}
-
-
-def _is_model_tag(part: Any) -> bool:
-    return isinstance(part, str) and part.endswith(("Spec", "Options", "Derived", "Settings"))
-
-
-def _without_losing_union_branches(errors: list[dict]) -> list[dict]:
-    """For a value that may be a name or a table (``"sex"`` or ``{variable = "sex", ...}``),
-    the errors of the branch the user wrote: a table is judged as a table."""
-    tables = [e for e in errors if any(_is_model_tag(p) for p in e["loc"])]
-    if not tables:
-        return errors
-    prefixes = {tuple(e["loc"][:next(i for i, p in enumerate(e["loc"]) if _is_model_tag(p))])
-                for e in tables}
-    return [e for e in errors if not (e["loc"] and e["loc"][-1] in _BRANCH_TAGS
-                                      and tuple(e["loc"][:-1]) in prefixes)]
-
-
 def _clean_loc(loc: tuple) -> tuple:
     """The location without the tags pydantic adds for the derived and endpoint unions."""
     if len(loc) > 2 and loc[0] == "endpoints" and loc[2] in ENDPOINT_FORMS:
         loc = loc[:2] + loc[3:]
     return tuple(part for part in loc if not (isinstance(part, str) and (
-        _is_model_tag(part) or part in DERIVED_TYPES)))
-
-
-def _join_path(prefix: str, loc: tuple) -> str:
-    text = prefix
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + str(part)
-    return text
+        is_model_tag(part) or part in DERIVED_TYPES)))
 
 
 def _message(error: dict, loc: tuple, raw: Any, model: type[BaseModel] | None) -> str:
@@ -412,7 +384,7 @@ def _message(error: dict, loc: tuple, raw: Any, model: type[BaseModel] | None) -
             return special
     if kind == "extra_forbidden":
         known = _known_keys(loc[:-1], model, raw)
-        hint = _key_hint(str(loc[-1]), known)
+        hint = key_hint(str(loc[-1]), known)
         return f"unknown key{hint}"
     if kind == "missing":
         return "required key is missing"
@@ -421,14 +393,16 @@ def _message(error: dict, loc: tuple, raw: Any, model: type[BaseModel] | None) -
     if kind == "union_tag_not_found":
         return f"needs a 'type' ({', '.join(DERIVED_TYPES)})"
     if kind == "literal_error":
-        return _literal_message(error)
+        return literal_message(error)
+    if kind in EXPECTED:
+        return f"found {found(error.get('input'))}; expected {expected(error)}"
+    # Our own validators' messages ("duplicate section id 's'"); pydantic's prefixes go.
     msg = error["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         msg = msg.removeprefix(prefix)
-    value = error.get("input")
-    if kind.endswith("_type") or kind.endswith("_parsing"):
-        return f"{msg[0].lower() + msg[1:]} (got {value!r})"
-    return msg[0].lower() + msg[1:] if msg else kind
+    if kind in ("value_error", "assertion_error") and msg:
+        return msg[0].lower() + msg[1:]
+    return f"found {found(error.get('input'))}, which is not allowed here"
 
 
 def _endpoint_message(kind: str, key: str, raw: Any) -> str | None:
@@ -447,28 +421,6 @@ def _endpoint_message(kind: str, key: str, raw: Any) -> str | None:
     return None
 
 
-def _literal_message(error: dict) -> str:
-    """"'fischer' is not allowed; use one of 'fisher', 'chisq'; did you mean 'fisher'?"."""
-    import re
-
-    allowed = re.findall(r"'((?:[^'\\]|\\.)*)'|(\b[-+.\w]+\b)",
-                         str(error.get("ctx", {}).get("expected", "")))
-    allowed = [quoted or bare for quoted, bare in allowed if (quoted or bare) != "or"]
-    value = error.get("input")
-    shown = ", ".join(f"'{a}'" for a in allowed)
-    hint = did_you_mean(str(value), allowed) if isinstance(value, str) else ""
-    return f"{value!r} is not allowed; use one of {shown}{hint}"
-
-
-def _key_hint(word: str, known: list[str]) -> str:
-    """The closest allowed key, or failing that the list of allowed keys."""
-    if close := did_you_mean(word, known):
-        return close
-    if known:
-        return f"; allowed keys: {', '.join(sorted(known))}"
-    return ""
-
-
 DERIVED_TYPES = {"cut": CutDerived, "recode": RecodeDerived, "flag": FlagDerived,
                  "case": CaseDerived, "date_diff": DateDiffDerived, "transform": TransformDerived,
                  "kmt2a": Kmt2aDerived}
@@ -479,7 +431,7 @@ def _known_keys(loc: tuple, model: type[BaseModel] | None, raw: Any) -> list[str
     current: Any = model or Config
     node: Any = raw
     for depth, part in enumerate(loc):
-        node = node[part] if isinstance(node, (dict, list)) and _has(node, part) else None
+        node = node[part] if isinstance(node, (dict, list)) and has(node, part) else None
         if isinstance(part, int):
             continue
         if current is Config and part in {"variables", "endpoints", "derived"} \
@@ -494,7 +446,7 @@ def _known_keys(loc: tuple, model: type[BaseModel] | None, raw: Any) -> list[str
                 else ENDPOINT_FORMS.get(_endpoint_form(node) or "", None)
             continue
         field = getattr(current, "model_fields", {}).get(part) if current else None
-        current = _model_of(field.annotation) if field is not None else None
+        current = model_of(field.annotation) if field is not None else None
     if current is None or not hasattr(current, "model_fields"):
         return []
     # ``source`` and ``text`` are internal only at the top level (derived specs have a
@@ -502,24 +454,6 @@ def _known_keys(loc: tuple, model: type[BaseModel] | None, raw: Any) -> list[str
     hidden = RESERVED_FILE_KEYS if current is Config else set()
     return [info.alias or name for name, info in current.model_fields.items()
             if name not in hidden]
-
-
-def _has(node: Any, part: Any) -> bool:
-    if isinstance(node, dict):
-        return part in node
-    return isinstance(part, int) and 0 <= part < len(node)
-
-
-def _model_of(annotation: Any):
-    import typing
-
-    stack = [annotation]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, type) and issubclass(item, BaseModel):
-            return item
-        stack.extend(typing.get_args(item))
-    return None
 
 
 def validate_section_options(config: Config, index: int, head: SectionHead,

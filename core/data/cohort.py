@@ -46,7 +46,7 @@ class Endpoint:
     Attributes
     ----------
     time : ndarray of float
-        Time from start to event or censoring, in ``unit``.
+        Time from start to event or censoring, in ``unit`` (converted from ``data_unit``).
     event : ndarray of int
         1 for the event of interest, 0 censored (a competing event counts as 0 here).
     status : ndarray of int
@@ -67,6 +67,9 @@ class Endpoint:
     status: np.ndarray
     has_competing: bool = False
     definition: str = ""
+    #: The unit of the data the times came from: ``"days"``, ``"months"`` or ``"years"`` for
+    #: a time column, ``"dates"`` for dates; ``unit`` is the one shown.
+    data_unit: str = ""
     cause_labels: tuple[str, ...] = ()
 
     @property

@@ -253,7 +253,7 @@ class ColumnTyper:
         display = [settings.labels.get(c, c) for c in codes]
         if len(set(display)) != len(display):
             raise DataError(f"two levels share a display label in variables.{name}.labels",
-                            file=self.config.source.name, column=name)
+                            file=str(self.config.source), column=name)
         # The position of each value among the (distinct) codes is its category code.
         if found is not None:
             index_of = {code: i for i, code in enumerate(codes)}
@@ -273,7 +273,7 @@ class ColumnTyper:
             ref = settings.labels.get(as_text(settings.reference), as_text(settings.reference))
             if ref not in display:
                 raise DataError(f"reference level '{ref}' is not among the levels {display}",
-                                file=self.config.source.name, key=f"variables.{name}.reference")
+                                file=str(self.config.source), key=f"variables.{name}.reference")
             reference = ref
         info = VariableInfo(name, label, kind, tuple(display), unit=settings.unit,
                             missing_label=settings.missing_label, reference=reference,
@@ -285,7 +285,7 @@ class ColumnTyper:
             pos = settings.labels.get(as_text(settings.positive), as_text(settings.positive))
             if pos not in display:
                 raise DataError(f"positive level '{pos}' is not among the levels {display}",
-                                file=self.config.source.name, key=f"variables.{name}.positive")
+                                file=str(self.config.source), key=f"variables.{name}.positive")
             return pos
         for level in display:
             if level.lower() in YES_WORDS:

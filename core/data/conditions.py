@@ -107,17 +107,17 @@ def apply_filters(config: Config, frame: pd.DataFrame, infos: dict[str, Variable
         if cond.variable not in frame.columns:
             raise DataError(f"unknown variable '{cond.variable}'"
                             f"{did_you_mean(cond.variable, list(frame.columns))}",
-                            file=config.source.name, key=f"cohort.filter[{i}].variable")
+                            file=str(config.source), key=f"cohort.filter[{i}].variable")
         try:
             holds, _ = evaluate(cond, frame[cond.variable], infos[cond.variable])
         except ConditionError as exc:
-            raise DataError(str(exc), file=config.source.name,
+            raise DataError(str(exc), file=str(config.source),
                             key=f"cohort.filter[{i}]") from None
         keep &= holds
         texts.append(describe_condition(cond))
     if not keep.any():
         raise DataError(f"no rows left after cohort.filter ({'; '.join(texts)})",
-                        file=config.source.name, key="cohort.filter")
+                        file=str(config.source), key="cohort.filter")
     return frame.loc[keep].reset_index(drop=True), "; ".join(texts)
 
 
@@ -151,19 +151,23 @@ def describe_condition(cond: Condition) -> str:
     return f"{cond.variable} {'missing' if cond.missing else 'present'}"
 
 
-def section_subset(cohort: "Cohort", conditions, section_id: str) -> "Cohort":
-    """The patients a section's ``subset`` conditions select (all must hold)."""
+def section_subset(cohort: "Cohort", conditions, section_key: str) -> "Cohort":
+    """The patients a section's ``subset`` conditions select (all must hold).
+
+    ``section_key``: the section's key path in errors, ``section[1]`` as every other error
+    names a section's keys.
+    """
     keep = np.ones(cohort.n, dtype=bool)
     for i, cond in enumerate(conditions):
         if cond.variable not in cohort.variables:
             raise DataError(f"unknown variable '{cond.variable}'",
-                            key=f"section '{section_id}'.subset[{i}].variable")
+                            key=f"{section_key}.subset[{i}].variable")
         try:
             holds, _ = evaluate(cond, cohort.values(cond.variable), cohort.variable(cond.variable))
         except ConditionError as exc:
-            raise DataError(str(exc), key=f"section '{section_id}'.subset[{i}]") from None
+            raise DataError(str(exc), key=f"{section_key}.subset[{i}]") from None
         keep &= holds
     if not keep.any():
         raise DataError("no patients left after the section's subset",
-                        key=f"section '{section_id}'.subset")
+                        key=f"{section_key}.subset")
     return cohort.subset(keep, "; ".join(describe_condition(c) for c in conditions))

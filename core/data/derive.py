@@ -48,7 +48,7 @@ def derivation_order(config: Config, wanted: set[str]) -> list[str]:
         if state.get(name) == "active":
             cycle = " -> ".join((*path, name))
             raise DataError(f"derived variables depend on each other in a cycle: {cycle}",
-                            file=config.source.name, key=f"derived.{name}")
+                            file=str(config.source), key=f"derived.{name}")
         state[name] = "active"
         for source in derived_sources(config.derived[name]):
             visit(source, (*path, name))
@@ -79,10 +79,10 @@ class Deriver:
         if name not in self.frame.columns:
             raise DataError(f"unknown variable '{name}'"
                             f"{did_you_mean(name, list(self.frame.columns))}",
-                            file=self.config.source.name, key=key)
+                            file=str(self.config.source), key=key)
         if kinds and self.infos[name].kind not in kinds:
             raise DataError(f"variable '{name}' is {self.infos[name].kind}, needs "
-                            f"{' or '.join(kinds)}", file=self.config.source.name, key=key)
+                            f"{' or '.join(kinds)}", file=str(self.config.source), key=key)
         return self.frame[name]
 
     def derive(self, name: str) -> None:
@@ -113,7 +113,7 @@ class Deriver:
         if outside.any():
             pos = int(np.flatnonzero(outside.to_numpy())[0])
             raise DataError(f"value {source.iloc[pos]} of '{spec.source}' is outside the "
-                            f"breaks {spec.breaks}", file=self.config.source.name,
+                            f"breaks {spec.breaks}", file=str(self.config.source),
                             key=f"{key}.breaks", column=spec.source,
                             row=self.typer.where(pos))
         return binned.astype(object), "categorical", list(spec.labels)
@@ -128,7 +128,7 @@ class Deriver:
         unknown = set(mapped.dropna().unique()) - set(levels)
         if unknown:
             raise DataError(f"recoded values {sorted(unknown)} are not among levels {levels}",
-                            file=self.config.source.name, key=f"{key}.levels")
+                            file=str(self.config.source), key=f"{key}.levels")
         return mapped, "categorical", levels
 
     def _flag(self, spec: FlagDerived, key: str):
@@ -182,7 +182,7 @@ class Deriver:
         if bad.any():
             pos = int(np.flatnonzero(bad.to_numpy())[0])
             raise DataError(f"{spec.function} of {source.iloc[pos]} is undefined",
-                            file=self.config.source.name, key=f"{key}.function",
+                            file=str(self.config.source), key=f"{key}.function",
                             column=spec.source, row=self.typer.where(pos))
         function = {"log": np.log, "log2": np.log2, "log10": np.log10, "sqrt": np.sqrt}
         return function[spec.function](source), "continuous", None
@@ -195,7 +195,7 @@ class Deriver:
             try:
                 h, k = evaluate(cond, series, self.infos[cond.variable])
             except ConditionError as exc:
-                raise DataError(str(exc), file=self.config.source.name,
+                raise DataError(str(exc), file=str(self.config.source),
                                 key=f"{key}[{i}]") from None
             holds &= h
             known &= k

@@ -42,13 +42,14 @@ def build_endpoint(name: str, spec: EndpointSettings, frame: pd.DataFrame,
         causes = tuple(_column_label(column, typer) for column in spec.competing)
     event = (status == 1).astype(np.int8)
     return Endpoint(name, label, spec.display_unit, time, event, status, bool(causes),
-                    definition, cause_labels=(label, *causes))
+                    definition, cause_labels=(label, *causes),
+                    data_unit=spec.time_unit if spec.form == "columns" else "dates")
 
 
 def _column(frame: pd.DataFrame, name: str, key: str, typer: ColumnTyper) -> pd.Series:
     if name not in frame.columns:
         raise DataError(f"unknown column '{name}'{did_you_mean(name, list(frame.columns))}",
-                        file=typer.config.source.name, key=key)
+                        file=str(typer.config.source), key=key)
     return frame[name]
 
 
@@ -166,7 +167,7 @@ def _date_column(frame, name: str, key: str, typer: ColumnTyper) -> pd.Series:
     series = _column(frame, name, key, typer)
     if not pd.api.types.is_datetime64_any_dtype(series):
         raise DataError(f"column '{name}' is not a date column (set variables.{name}.kind = "
-                        f"\"date\")", file=typer.config.source.name, key=key)
+                        f"\"date\")", file=str(typer.config.source), key=key)
     return series
 
 

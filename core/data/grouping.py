@@ -61,3 +61,18 @@ def group_cohort(cohort, by: str | None) -> Grouping:
     codes = np.asarray(values.cat.codes, dtype=np.int64)
     sizes = tuple(int(n) for n in np.bincount(codes[codes >= 0], minlength=len(info.levels)))
     return Grouping(by, info.label, info.levels, codes, sizes)
+
+
+def check_strata(cohort, strata: str) -> None:
+    """A strata variable must be categorical: the line every analysis with strata gives."""
+    info = cohort.variable(strata)
+    if info.kind not in ("categorical", "binary"):
+        raise DataError(f"strata variable '{strata}' must be categorical", column=strata)
+
+
+def empty_group_warnings(groups: Grouping) -> list[str]:
+    """One warning per group with no patients (a subset or a level never used empties it):
+    the group is shown with no patients and left out of the tests, which is not an error but
+    rarely what the config meant."""
+    return [f"group '{level}' of '{groups.variable}' has no patients (shown empty, not tested)"
+            for level in groups.empty_groups()]

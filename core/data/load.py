@@ -108,7 +108,7 @@ def _check_group(config: Config, frame: pd.DataFrame, infos: dict[str, VariableI
     name = config.cohort.group
     if name not in frame.columns:
         raise DataError(f"unknown variable '{name}'{did_you_mean(name, list(frame.columns))}",
-                        file=config.source.name, key="cohort.group")
+                        file=str(config.source), key="cohort.group")
     if infos[name].kind not in ("categorical", "binary"):
         raise DataError(f"the grouping variable must be categorical, '{name}' is "
-                        f"{infos[name].kind}", file=config.source.name, key="cohort.group")
+                        f"{infos[name].kind}", file=str(config.source), key="cohort.group")

@@ -29,7 +29,7 @@ CONF_TYPE_TEXT = {"log": "log transform",
                   "log-log": "log(\u2212log) transform", "plain": "linear (plain) scale"}
 ADJUST_NAMES = {"holm": "Holm's adjustment", "bonferroni": "Bonferroni's adjustment",
                 "BH": "the Benjamini\u2013Hochberg adjustment", "none": "no adjustment"}
-ABOUT = ("label", "time.unit", "conf.level", "conf.type")
+ABOUT = ("label", "time.unit", "time.unit.data", "conf.level", "conf.type")
 
 
 @dataclass(frozen=True)
@@ -218,9 +218,37 @@ def _km_footnotes(records, about, endpoints, units, layout: SurvivalLayout) -> l
     notes += _empty_group_notes(records, "survdiff")
     if layout.median:
         notes.append(Footnote("NR: not reached."))
-    if units & {"years", "months"}:
-        notes.append(Footnote("Time in years of 365.25 days (months of 365.25/12 days)."))
+    notes += _conversion_notes(about, endpoints)
     return notes + _endpoint_notes(records, about, layout)
+
+
+#: A unit of time with its length in days, as the conversion footnote names it.
+UNIT_IN_DAYS = {"days": "days", "months": "months of 365.25/12 days",
+                "years": "years of 365.25 days"}
+
+
+def _conversion_notes(about, endpoints: Sequence[str]) -> list[Footnote]:
+    """How each endpoint's times were converted, stated only where they were: "Times
+    converted from days to months of 365.25/12 days.", "Time from dates in years of 365.25
+    days."; an endpoint shown in the unit of its data needs no note. Endpoints with the
+    same conversion share one note; different ones are named. Without a record of the data's
+    unit (an endpoint a plugin made), no conversion is claimed."""
+    sentences: dict[str, list[str]] = {}
+    for name in endpoints:
+        shown = about.get(("survfit", name, "time.unit"))
+        data = about.get(("survfit", name, "time.unit.data"))
+        if data == "dates" and shown != "days":
+            sentence = f"Time from dates in {UNIT_IN_DAYS[shown]}."
+        elif data in UNIT_IN_DAYS and shown in UNIT_IN_DAYS and data != shown:
+            source = UNIT_IN_DAYS[data] if shown == "days" else data
+            sentence = f"Times converted from {source} to {UNIT_IN_DAYS[shown]}."
+        else:
+            continue
+        sentences.setdefault(sentence, []).append(about[("survfit", name, "label")])
+    if len(sentences) == 1 and sum(map(len, sentences.values())) == len(endpoints):
+        return [Footnote(next(iter(sentences)))]
+    return [Footnote(f"{', '.join(labels)}: {sentence[0].lower()}{sentence[1:]}")
+            for sentence, labels in sentences.items()]
 
 
 def _empty_group_notes(records, context: str, name: str | None = None) -> list[Footnote]:

@@ -328,8 +328,8 @@ class _Table1:
             if excluded:
                 parts.append(f"{', '.join(map(str, excluded))} excluded from the test")
             if self.records.stat(stat_name="test.missing", **where):
-                parts.append(f"{in_sentence(variable.missing_label)} values tested as a "
-                             f"category")
+                # a level's label is printed as written (it may be an acronym: "Unknown AML")
+                parts.append(f"values '{variable.missing_label}' tested as a category")
             left_out = [f"{r.group_level} ({r.stat})" for r in
                         self.records.select(stat_name="not.tested.group", **where)
                         if r.stat != "no patients in this subset"]
