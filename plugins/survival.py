@@ -57,6 +57,13 @@ class SurvivalOptions(Options):
     ci_bands: bool = False
     risk_table: bool = True
     risk_times: list[TimePoint] | None = None
+    risk_table_rows: list[Literal["at_risk", "events", "censored"]] = Field(
+        ["at_risk"], min_length=1, description="rows of the table under the figure, in order: "
+        "number at risk, cumulative events, cumulative censored",
+        examples=[["at_risk", "events", "censored"]])
+    fun: Literal["survival", "event"] = Field(
+        "survival", description="what the Kaplan–Meier figure shows: the survival function "
+        "S, or the cumulative event probability 1 − S", examples=["event"])
     median_line: bool = False
     xmax: float | None = Field(None, gt=0, allow_inf_nan=False)
     xlabel: str | None = None
@@ -76,6 +83,8 @@ class SurvivalOptions(Options):
         found += [(f"figure_captions.{name}", f"endpoint '{name}' is not among this section's "
                                               f"endpoints{did_you_mean(name, self.endpoints)}")
                   for name in self.figure_captions if name not in self.endpoints]
+        if not self.risk_table and "risk_table_rows" in self.model_fields_set:
+            found.append(("risk_table_rows", "applies to the risk table; risk_table = false"))
         if competing != set(self.endpoints):
             return found
         why = ("applies to Kaplan–Meier estimates; every endpoint of this section has "
@@ -118,7 +127,8 @@ def _check_strata(cohort, strata: str) -> None:
 
 #: Options the competing-risks path (cumulative incidence, Gray's test) does not use.
 KAPLAN_MEIER_ONLY = ("conf_type", "strata", "rho", "gamma", "pairwise", "adjust", "median",
-                     "followup", "ci_bands", "risk_table", "risk_times", "median_line")
+                     "followup", "ci_bands", "risk_table", "risk_times", "median_line",
+                     "risk_table_rows", "fun")
 
 
 class _SurvivalSection:
@@ -424,9 +434,10 @@ class _SurvivalSection:
     # ------------------------------------------------------------------ figures
 
     def km_figure(self, name, endpoint, curves) -> Figure:
-        from cohortpress.kit.figures import step_figure
+        from cohortpress.kit.figures import km_curve, step_figure
 
-        drawn = [self.curve(label, fit) for label, fit in curves]
+        event = self.options.fun == "event"
+        drawn = [km_curve(label, fit, self.options.fun) for label, fit in curves]
         annotation = ""
         if self.show_p:
             p = next((r.formatted for r in self.results if r.context == "survdiff"
@@ -436,15 +447,23 @@ class _SurvivalSection:
         risk_times = self.risk_times(endpoint)
         if self.options.risk_table:
             self.add_risk_table_records(name, curves, drawn, risk_times)
+        if event:
+            self.results.append(Result("survfit", "figure.fun", "event", variable=name))
         png = step_figure(drawn, xlabel=self.options.xlabel or f"Time ({endpoint.unit})",
-                          ylabel=f"{endpoint.label} (%)", xmax=self.options.xmax,
+                          ylabel="Cumulative events (%)" if event else f"{endpoint.label} (%)",
+                          xmax=self.options.xmax, annotation=annotation,
                           risk_times=risk_times if self.options.risk_table else None,
-                          annotation=annotation, ci_bands=self.options.ci_bands,
-                          median_line=self.options.median_line, width_mm=self.options.width_mm)
+                          risk_rows=self.risk_rows(name) if self.options.risk_table else None,
+                          ci_bands=self.options.ci_bands, style=self.context.style,
+                          median_line=self.options.median_line, width_mm=self.options.width_mm,
+                          legend_loc="upper left" if event else "lower left")
+        what = "cumulative events (1 \u2212 Kaplan\u2013Meier)" if event else \
+            "Kaplan\u2013Meier estimates"
         caption = self.options.figure_captions.get(
-            name, f"Kaplan\u2013Meier estimates of {in_sentence(endpoint.label)}"
+            name, f"{what[0].upper()}{what[1:]} of {in_sentence(endpoint.label)}"
                   f"{' by ' + in_sentence(self.groups.label) if self.groups.variable else ''}.")
-        alt = (f"Kaplan-Meier curves of {endpoint.label} over {endpoint.unit}"
+        alt = (f"{'Cumulative event' if event else 'Kaplan-Meier'} curves of {endpoint.label} "
+               f"over {endpoint.unit}"
                f"{' for ' + ', '.join(l for l, _ in curves) if len(curves) > 1 else ''}"
                f"{'; ' + annotation if annotation else ''}.")
         return Figure(png, caption, alt, width_mm=self.options.width_mm, name=name)
@@ -469,13 +488,17 @@ class _SurvivalSection:
                                                variable_level=float(t), group=group,
                                                group_level=group_level))
 
-    def curve(self, label, fit):
-        from cohortpress.kit.figures import Curve
+    def risk_rows(self, name):
+        """The blocks of the risk table the options ask for, from its records."""
+        from cohortpress.kit.figures import RISK_ROW_TITLES, RiskRows
 
-        censored = fit.n_censor > 0
-        return Curve(label, fit.time, fit.surv, fit.conf_low, fit.conf_high,
-                     censor_time=fit.time[censored], censor_y=fit.surv[censored],
-                     risk_time=fit.time, risk_n=fit.n_risk, start=1.0)
+        mine = [r for r in self.results if r.context == "risktable" and r.variable == name]
+        levels = list(dict.fromkeys(r.group_level for r in mine))
+        stats = {"at_risk": "n.risk", "events": "n.event.cum", "censored": "n.censor.cum"}
+        return [RiskRows(RISK_ROW_TITLES[row], [[r.stat for r in mine if r.group_level == level
+                                                 and r.stat_name == stats[row]]
+                                                for level in levels])
+                for row in self.options.risk_table_rows]
 
     def risk_times(self, endpoint) -> list[float]:
         if self.options.risk_times is not None:
