@@ -456,7 +456,7 @@ class _SurvivalSection:
                           risk_rows=self.risk_rows(name) if self.options.risk_table else None,
                           ci_bands=self.options.ci_bands, style=self.context.style,
                           median_line=self.options.median_line, width_mm=self.options.width_mm,
-                          legend_loc="upper left" if event else "lower left")
+                          legend_loc="best")
         what = "cumulative events (1 \u2212 Kaplan\u2013Meier)" if event else \
             "Kaplan\u2013Meier estimates"
         caption = self.options.figure_captions.get(

@@ -104,14 +104,15 @@ def test_curves_stop_at_their_last_follow_up_and_the_axis_at_the_latest(drawn):
     assert ax.get_xlim() == (0.0, 9.5)
 
 
-def test_a_curve_without_an_end_stops_at_its_last_time(drawn):
+def test_a_curve_without_an_end_runs_to_the_axis_end(drawn):
     curve = figures.Curve("x", np.array([1.0, 2.0]), np.array([0.9, 0.8]),
                           censor_time=np.array([4.0]), censor_y=np.array([0.8]))
     assert curve.last == 4.0
+    figures.step_figure([curve], xlabel="t", ylabel="S")
     figures.step_figure([curve, _curve("y", 30, 5.0, end=8.0)], xlabel="t", ylabel="S")
-    (fig,) = drawn
-    line = next(l for l in fig.axes[0].get_lines() if l.get_label() == "x")
-    assert float(np.max(line.get_xdata())) == 4.0
+    for fig, reach in zip(drawn, (4.0, 8.0)):
+        line = next(l for l in fig.axes[0].get_lines() if l.get_label() == "x")
+        assert float(np.max(line.get_xdata())) == reach == fig.axes[0].get_xlim()[1]
 
 
 @pytest.mark.parametrize("style, file", [("journal", "LiberationSerif-Regular.ttf"),

@@ -37,8 +37,8 @@ _pyplot = pyplot
 class Curve:
     """One step curve: ``y`` holds right-continuous values at ``time``; ``start`` is its
     value at time 0 (1 for survival, 0 for cumulative incidence); ``end`` is the curve's
-    last follow-up time, where its line stops (``None``: the last of ``time`` and
-    ``censor_time``)."""
+    last follow-up time, where its line stops (``None``: not known, and the line runs on to
+    the axis' end, which is then at least the last of ``time`` and ``censor_time``)."""
 
     label: str
     time: np.ndarray
@@ -54,7 +54,7 @@ class Curve:
 
     @property
     def last(self) -> float:
-        """Where the curve stops: :attr:`end`, or its last time."""
+        """How far the time axis must reach for this curve: :attr:`end`, or its last time."""
         if self.end is not None:
             return float(self.end)
         known = [float(a.max()) for a in (self.time, self.censor_time) if len(a)]
@@ -119,7 +119,7 @@ def nice_ticks(limit: float) -> np.ndarray:
 
 def _draw_curve(ax, curve: Curve, i: int, limit: float, ci_bands: bool) -> None:
     colour = OKABE_ITO[i % len(OKABE_ITO)]
-    stop = min(curve.last, limit)
+    stop = limit if curve.end is None else min(curve.end, limit)
     inside = curve.time <= stop
     x = np.concatenate([[0.0], curve.time[inside], [stop]])
     last = curve.y[inside][-1] if inside.any() else curve.start
