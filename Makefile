@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-stamp
 SAMPLE ?= sample_reports/belgian_infant_leukaemia
 REPORT ?= build/$(notdir $(SAMPLE))
 
-.PHONY: all install report samples test check-fresh fixtures benchmark clean docs
+.PHONY: all install report samples test check-fresh fixtures benchmark clean docs pages
 
 all: report
 
@@ -38,6 +38,18 @@ report: $(STAMP)
 samples: $(STAMP)
 	$(BIN)/cohortpress build sample_reports/belgian_infant_leukaemia/report.toml --output sample_reports/belgian_infant_leukaemia/report --quiet
 	$(BIN)/cohortpress build sample_reports/mll10_infant_kmt2a/report.toml --output sample_reports/mll10_infant_kmt2a/report --quiet
+
+# Every page of the sample reports and of the public-data examples as PNG at 100 dpi, for
+# looking at them (needs pdftoppm, from Debian's poppler-utils): build/pages/<report>/page-N.png
+PAGES_REPORTS := sample_reports/belgian_infant_leukaemia sample_reports/mll10_infant_kmt2a examples/pbc
+pages: $(STAMP)
+	@for dir in $(PAGES_REPORTS); do \
+	  name=$$(basename $$dir); out=build/pages/$$name; \
+	  rm -rf $$out && mkdir -p $$out || exit 1; \
+	  $(BIN)/cohortpress build $$dir/report.toml --output $$out/report --quiet || exit 1; \
+	  pdftoppm -png -r 100 $$out/report/report.pdf $$out/page || exit 1; \
+	  echo "$$name: $$(ls $$out/page-*.png | wc -l) pages in $$out/"; \
+	done
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

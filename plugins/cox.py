@@ -24,6 +24,7 @@ from cohortpress.api.options import EndpointName, Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.common.formatting import format_p, in_sentence
+from cohortpress.kit.prose import percent_text
 from cohortpress.kit.regression import (Fitted, RegressionModel, estimates_from, fit_models,
                                         layout_records, model_records)
 from cohortpress.kit.regression_table import RegressionLayout, regression_table
@@ -177,7 +178,7 @@ def run(cohort, options: CoxOptions, context: SectionContext):
     results += _table_records(cohort, endpoint, options, models.design)
     tables = tables_from_records(results, options, context)
     if options.forest:
-        tables += figures_from_records(results, options)
+        tables += figures_from_records(results, options, style=context.style)
     methods = _method_sentences(cohort, endpoint, options, results, zph_fit is not None)
     return context.section(blocks=tables, results=results, methods=methods,
                            warnings=tuple(warnings),
@@ -252,7 +253,8 @@ def tables_from_records(results: Sequence[Result], options: CoxOptions,
     return (regression_table(cox, layout, context_name="coxph"),)
 
 
-def figures_from_records(results: Sequence[Result], options: CoxOptions) -> tuple[Figure, ...]:
+def figures_from_records(results: Sequence[Result], options: CoxOptions,
+                         style: str | None = None) -> tuple[Figure, ...]:
     """The forest plot of the hazard ratios, from the records alone (none without an
     estimate to draw)."""
     from cohortpress.kit.forest import (finite_rows, forest_alt, forest_model, forest_plot,
@@ -267,9 +269,9 @@ def figures_from_records(results: Sequence[Result], options: CoxOptions) -> tupl
     about = {r.stat_name: r.stat for r in results if r.context == "coxph"
              and r.group is None and r.variable == options.endpoint}
     png = forest_plot(rows, ratio_name="HR", ratio_title="Hazard ratio",
-                      conf_level=about["conf.level"])
+                      conf_level=about["conf.level"], style=style)
     caption = (f"Hazard ratios for {in_sentence(about['outcome.label'])}, {model} model, "
-               f"with {about['conf.level']:.0%} confidence intervals (log scale).")
+               f"with {percent_text(about['conf.level'])} confidence intervals (log scale).")
     return (Figure(png, caption, forest_alt(rows, "hazard ratio"), width_mm=120.0,
                    name="forest"),)
 

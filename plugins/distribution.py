@@ -213,6 +213,7 @@ class DistributionLayout:
     xlabel: str
     width_mm: float
     p_digits: int
+    style: str = "journal"
 
 
 def layout(cohort, options: DistributionOptions, context: SectionContext) -> DistributionLayout:
@@ -226,7 +227,7 @@ def layout(cohort, options: DistributionOptions, context: SectionContext) -> Dis
     return DistributionLayout(variable=options.variable, group=by, caption=caption,
                               ylabel=options.ylabel or default_ylabel,
                               xlabel=info.label_with_unit(), width_mm=options.width_mm,
-                              p_digits=context.p_digits)
+                              p_digits=context.p_digits, style=context.style)
 
 
 def figures_from_records(results, figure_layout: DistributionLayout) -> list[Figure]:
@@ -249,7 +250,8 @@ def figures_from_records(results, figure_layout: DistributionLayout) -> list[Fig
         f"({method})"
     png = figures.grouped_bars(categories, groups, percents, counts,
                                ylabel=figure_layout.ylabel, xlabel=figure_layout.xlabel,
-                               annotation=annotation, width_mm=figure_layout.width_mm)
+                               annotation=annotation, width_mm=figure_layout.width_mm,
+                               style=figure_layout.style)
     alt = "; ".join(f"{g}: " + ", ".join(f"{lv} {int(counts[i, j])}"
                                           for i, lv in enumerate(categories))
                     for j, g in enumerate(groups))
@@ -302,7 +304,8 @@ def _dots(cohort, options: DistributionOptions, info, groups, context):
     png = figures.dot_plot(list(groups.levels), samples, ylabel=figure_layout.ylabel,
                            log_scale=options.log_scale,
                            reference_lines=options.reference_lines,
-                           annotation=annotation, width_mm=options.width_mm)
+                           annotation=annotation, width_mm=options.width_mm,
+                           style=context.style)
     alt = "; ".join(f"{g}: median {np.median(s):.3g} of {len(s)} patients"
                     for g, s in zip(groups.levels, samples) if len(s))
     return results, methods, [_figure(png, alt, figure_layout,

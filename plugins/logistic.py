@@ -22,6 +22,7 @@ from cohortpress.api.blocks import Figure, Footnote, Table
 from cohortpress.api.options import Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
+from cohortpress.kit.prose import percent_text
 from cohortpress.kit.regression import (Fitted, RegressionModel, estimates_from, fit_models,
                                         layout_records, model_records)
 from cohortpress.kit.regression_table import RegressionLayout, regression_table
@@ -190,7 +191,7 @@ def run(cohort, options: LogisticOptions, context: SectionContext):
     methods = _method_sentences(outcome_label, event_level, options, results)
     blocks = tables_from_records(results, options, context)
     if options.forest:
-        blocks += figures_from_records(results, options)
+        blocks += figures_from_records(results, options, style=context.style)
     return context.section(blocks=blocks,
                            results=results, methods=methods, warnings=tuple(warnings),
                            abbreviations=(("OR", "odds ratio"), ("CI", "confidence interval")))
@@ -214,8 +215,8 @@ def tables_from_records(results: Sequence[Result], options: LogisticOptions,
     return (regression_table(results, layout, context_name="logistic"),)
 
 
-def figures_from_records(results: Sequence[Result],
-                         options: LogisticOptions) -> tuple[Figure, ...]:
+def figures_from_records(results: Sequence[Result], options: LogisticOptions,
+                         style: str | None = None) -> tuple[Figure, ...]:
     """The forest plot of the odds ratios, from the records alone (none without an estimate
     to draw)."""
     from cohortpress.kit.forest import (finite_rows, forest_alt, forest_model, forest_plot,
@@ -230,10 +231,10 @@ def figures_from_records(results: Sequence[Result],
     about = {r.stat_name: r.stat for r in results if r.context == "logistic"
              and r.group is None and r.variable == options.outcome}
     png = forest_plot(rows, ratio_name="OR", ratio_title="Odds ratio",
-                      conf_level=about["conf.level"])
+                      conf_level=about["conf.level"], style=style)
     caption = (f"Odds ratios of {in_sentence(about['outcome.label'])} = "
                f"{about['outcome.level']}, {model} model, with {about['conf.method']} "
-               f"{about['conf.level']:.0%} confidence intervals (log scale).")
+               f"{percent_text(about['conf.level'])} confidence intervals (log scale).")
     return (Figure(png, caption, forest_alt(rows, "odds ratio"), width_mm=120.0,
                    name="forest"),)
 

@@ -85,6 +85,13 @@ class SurvivalOptions(Options):
                              "figures", examples=[False])
     risk_times: list[TimePoint] | None = Field(None, description="times of the numbers at "
                                                "risk; default: evenly spaced", examples=[[0, 5]])
+    risk_table_rows: list[Literal["at_risk", "events", "censored"]] = Field(
+        ["at_risk"], min_length=1, description="rows of the table under the figure, in order: "
+        "number at risk, cumulative events, cumulative censored",
+        examples=[["at_risk", "events", "censored"]])
+    fun: Literal["survival", "event"] = Field(
+        "survival", description="what the Kaplan–Meier figure shows: the survival function "
+        "S, or the cumulative event probability 1 − S", examples=["event"])
     median_line: bool = Field(False, description="a line marking the median", examples=[True])
     xmax: float | None = Field(None, gt=0, allow_inf_nan=False, description="where the time "
                                "axis ends; default: the last follow-up", examples=[10])
@@ -114,6 +121,8 @@ class SurvivalOptions(Options):
         if "cif_causes" in self.model_fields_set and not competing:
             found.append(("cif_causes", "applies to endpoints with competing risks; none of "
                                         "this section's endpoints has competing causes"))
+        if not self.risk_table and "risk_table_rows" in self.model_fields_set:
+            found.append(("risk_table_rows", "applies to the risk table; risk_table = false"))
         if competing != set(self.endpoints):
             return found
         why = ("applies to Kaplan–Meier estimates; every endpoint of this section has "
@@ -155,7 +164,7 @@ def _has_competing(settings) -> bool:
 #: Options the competing-risks path (cumulative incidence, Gray's test) does not use: its
 #: intervals are on the log(-log) scale as cmprsk's, its test unstratified and unweighted.
 KAPLAN_MEIER_ONLY = ("conf_type", "strata", "rho", "gamma", "pairwise", "adjust",
-                     "followup", "ci_bands", "median_line")
+                     "followup", "ci_bands", "median_line", "risk_table_rows", "fun")
 
 
 class _SurvivalSection:
@@ -461,16 +470,19 @@ class _SurvivalSection:
                 xlabel=self.options.xlabel or f"Time ({endpoint.unit})",
                 xmax=self.options.xmax, width_mm=self.options.width_mm,
                 risk_times=risk_times, stacked=self.options.cif_causes == "stacked",
-                caption=self.options.figure_captions.get(name), by=self.by))
+                caption=self.options.figure_captions.get(name), by=self.by,
+                style=self.context.style))
             self.figures += figures
             self.results += records
 
     # ------------------------------------------------------------------ figures
 
     def km_figure(self, name, endpoint, curves) -> Figure:
-        from cohortpress.kit.figures import step_figure
+        from cohortpress.kit.figures import km_curve, step_figure
+        from cohortpress.kit.risk_table import risk_rows_from_records, risk_table_records
 
-        drawn = [self.curve(label, fit) for label, fit in curves]
+        event = self.options.fun == "event"
+        drawn = [km_curve(label, fit, self.options.fun) for label, fit in curves]
         annotation = ""
         if self.show_p:
             p = next((r.formatted for r in self.results if r.context == "survdiff"
@@ -479,54 +491,38 @@ class _SurvivalSection:
                 annotation = f"Log-rank p {p if p[0] in '<>' else '= ' + p}"
         risk_times = self.risk_times(endpoint)
         if self.options.risk_table:
-            self.add_risk_table_records(name, curves, drawn, risk_times)
+            self.results += risk_table_records(
+                name, curves, drawn, risk_times,
+                self.by if self.groups.variable is not None else None)
+        if event:
+            self.results.append(Result("survfit", "figure.fun", "event", variable=name))
         png = step_figure(drawn, xlabel=self.options.xlabel or f"Time ({endpoint.unit})",
-                          ylabel=f"{endpoint.label} (%)", xmax=self.options.xmax,
+                          ylabel="Cumulative events (%)" if event else f"{endpoint.label} (%)",
+                          xmax=self.options.xmax, annotation=annotation,
                           risk_times=risk_times if self.options.risk_table else None,
-                          annotation=annotation, ci_bands=self.options.ci_bands,
-                          median_line=self.options.median_line, width_mm=self.options.width_mm)
+                          risk_rows=risk_rows_from_records(self.results, name,
+                                                           self.options.risk_table_rows)
+                          if self.options.risk_table else None,
+                          ci_bands=self.options.ci_bands, style=self.context.style,
+                          median_line=self.options.median_line, width_mm=self.options.width_mm,
+                          legend_loc="best")
+        what = "cumulative events (1 \u2212 Kaplan\u2013Meier)" if event else \
+            "Kaplan\u2013Meier estimates"
         caption = self.options.figure_captions.get(
-            name, f"Kaplan\u2013Meier estimates of {in_sentence(endpoint.label)}"
+            name, f"{what[0].upper()}{what[1:]} of {in_sentence(endpoint.label)}"
                   f"{' by ' + in_sentence(self.groups.label) if self.groups.variable else ''}.")
-        alt = (f"Kaplan-Meier curves of {endpoint.label} over {endpoint.unit}"
+        alt = (f"{'Cumulative event' if event else 'Kaplan-Meier'} curves of {endpoint.label} "
+               f"over {endpoint.unit}"
                f"{' for ' + ', '.join(l for l, _ in curves) if len(curves) > 1 else ''}"
                f"{'; ' + annotation if annotation else ''}.")
         return Figure(png, caption, alt, width_mm=self.options.width_mm, name=name)
 
-    def add_risk_table_records(self, name, curves, drawn, times) -> None:
-        """The numbers of the risk table under the figure, as records (context
-        ``risktable``, the time as ``variable_level``): per curve and time, ``n.risk``
-        (patients whose time is at or after t, as printed), and ``n.event.cum`` and
-        ``n.censor.cum`` (events and censorings at or before t)."""
-        from cohortpress.kit.figures import at_risk
-
-        for (level, fit), curve in zip(curves, drawn):
-            group_level = level if self.groups.variable is not None else None
-            group = self.by if group_level is not None else None
-            n_risk = at_risk(curve, times)
-            for k, t in enumerate(times):
-                upto = fit.time <= t
-                for stat, value in (("n.risk", n_risk[k]),
-                                    ("n.event.cum", int(fit.n_event[upto].sum())),
-                                    ("n.censor.cum", int(fit.n_censor[upto].sum()))):
-                    self.results.append(Result("risktable", stat, int(value), variable=name,
-                                               variable_level=float(t), group=group,
-                                               group_level=group_level))
-
-    def curve(self, label, fit):
-        from cohortpress.kit.figures import Curve
-
-        censored = fit.n_censor > 0
-        return Curve(label, fit.time, fit.surv, fit.conf_low, fit.conf_high,
-                     censor_time=fit.time[censored], censor_y=fit.surv[censored],
-                     risk_time=fit.time, risk_n=fit.n_risk, start=1.0)
-
     def risk_times(self, endpoint) -> list[float]:
+        from cohortpress.kit.risk_table import default_risk_times
+
         if self.options.risk_times is not None:
             return list(self.options.risk_times)
-        limit = self.options.xmax or float(np.max(endpoint.time)) if len(endpoint.time) else 1.0
-        step = _nice_step(limit)
-        return list(np.arange(0.0, limit + 1e-9, step))
+        return default_risk_times(endpoint.time, self.options.xmax)
 
     # ------------------------------------------------------------------ text
 
@@ -550,15 +546,6 @@ class _SurvivalSection:
             sentences.append("Median follow-up was estimated by the reverse Kaplan\u2013Meier "
                              "method.")
         return sentences + self.methods
-
-
-def _nice_step(limit: float) -> float:
-    raw = limit / 5 if limit > 0 else 1.0
-    magnitude = 10 ** np.floor(np.log10(raw))
-    for factor in (1, 2, 2.5, 5, 10):
-        if raw <= factor * magnitude:
-            return float(factor * magnitude)
-    return float(10 * magnitude)
 
 
 def run(cohort, options: SurvivalOptions, context: SectionContext):

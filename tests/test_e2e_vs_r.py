@@ -93,6 +93,8 @@ NOT_FROM_R |= {("test", name) for name in ("excluded.level", "test.missing",
 NOT_FROM_R |= {("survdiff", name) for name in ("rho", "gamma", "strata", "strata.label",
                                               "not.tested.group")}
 NOT_FROM_R |= {("cuminc", "not.tested.group")}
+#: (The risk tables are checked against R's summary(survfit, times) on R survival's pbc in
+#: tests/test_survival_figure_options.py.)
 NOT_FROM_R |= {("risktable", name) for name in ("n.risk", "n.event.cum", "n.censor.cum")}
 NOT_FROM_R |= {(context, name) for context in ("coxph", "logistic")
                for name in ("scale", "estimate.exp", "conf.low.log", "conf.high.log")}

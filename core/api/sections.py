@@ -65,6 +65,9 @@ class SectionContext:
         Decimals for percentages.
     config_dir : str
         The folder of the config file (to resolve paths an analysis receives).
+    style : str
+        The report's ``[report] style`` (``"journal"`` or ``"compact"``): figures take its
+        typeface (``style=`` of :mod:`cohortpress.kit.figures`).
     """
 
     id: str
@@ -72,6 +75,7 @@ class SectionContext:
     p_digits: int = 3
     percent_digits: int = 0
     config_dir: str = "."
+    style: str = "journal"
 
     def format_p(self, p: float) -> str:
         """``p`` as the report prints it (``<0.001``, ``>0.99``, never ``0.000``)."""

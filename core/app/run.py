@@ -39,7 +39,7 @@ def section_context(planned: PlannedSection, config: Config) -> SectionContext:
     return SectionContext(id=planned.head.id, title=section_title(planned),
                           p_digits=config.report.p_digits,
                           percent_digits=config.report.percent_digits,
-                          config_dir=str(config.folder))
+                          config_dir=str(config.folder), style=config.report.style)
 
 
 def analyse(planned: PlannedSection, cohort, context: SectionContext) -> Section:

@@ -370,6 +370,7 @@ class FigureLayout:
     stacked: bool = False
     caption: str | None = None
     by: str | None = None
+    style: str | None = None  # the report's style: its typeface in the figures
 
 
 def cif_figures(name: str, endpoint, rows: Sequence[RowSpec], fits: dict,
@@ -391,7 +392,7 @@ def cif_figures(name: str, endpoint, rows: Sequence[RowSpec], fits: dict,
     figures = []
     risk_rows = [cif_curve(row.label, fits[(row.label, 1)], *data(row)) for row in rows]
     common = dict(xlabel=layout.xlabel, xmax=layout.xmax, width_mm=layout.width_mm,
-                  risk_times=layout.risk_times, legend_loc="upper left")
+                  risk_times=layout.risk_times, legend_loc="upper left", style=layout.style)
     if not layout.stacked:
         for code, label in endpoint.causes:
             drawn = [cif_curve(row.label, fits[(row.label, code)], *data(row)) for row in rows]

@@ -1,11 +1,13 @@
 """Journal figures as PNG at a fixed DPI: Kaplan–Meier and cumulative-incidence curves.
 
-Curves are drawn from the distinct event times (one point per step, not per patient),
-censor marks are thinned to what a printed column can show, and the number-at-risk table
-sits under the time axis on the same x scale. Colours are the Okabe–Ito palette, which
-stays distinguishable with the common colour-vision deficiencies and in greyscale (with
-line styles as a second cue). The PNG carries no timestamp, so it is byte-identical for
-identical inputs.
+Curves are drawn from the distinct event times (one point per step, not per patient), each
+up to its own last follow-up (:attr:`Curve.end`) and no further; censor marks are thinned to
+what a printed column can show, and the number-at-risk table sits under the time axis with
+its numbers under the axis ticks (the same x transform). Margins are measured from the text
+(:mod:`cohortpress.kit.figure_style`), in the typeface of the report's style. Colours are
+the Okabe–Ito palette, which stays distinguishable with the common colour-vision
+deficiencies and in greyscale (with line styles as a second cue). The PNG carries no
+timestamp, so it is byte-identical for identical inputs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from typing import Sequence
 
 import numpy as np
 
+from cohortpress.kit.figure_style import (MM_PER_INCH, PAD_IN, STYLE, fit_axes, pyplot,
+                                          styled, text_width_in)
+
 DPI = 300
 SINGLE_COLUMN_MM = 85.0
 DOUBLE_COLUMN_MM = 175.0
@@ -24,12 +29,17 @@ OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "
              "#F0E442")
 LINE_STYLES = ("-", "--", "-.", ":")
 MAX_CENSOR_MARKS = 400
+#: Line height of the risk table, in multiples of its font size.
+ROW_SPACING = 1.3
+_pyplot = pyplot
 
 
 @dataclass(frozen=True, eq=False)
 class Curve:
     """One step curve: ``y`` holds right-continuous values at ``time``; ``start`` is its
-    value at time 0 (1 for survival, 0 for cumulative incidence)."""
+    value at time 0 (1 for survival, 0 for cumulative incidence); ``end`` is the curve's
+    last follow-up time, where its line stops (``None``: not known, and the line runs on to
+    the axis' end, which is then at least the last of ``time`` and ``censor_time``)."""
 
     label: str
     time: np.ndarray
@@ -41,40 +51,29 @@ class Curve:
     risk_time: np.ndarray = field(default_factory=lambda: np.empty(0))  # distinct times
     risk_n: np.ndarray = field(default_factory=lambda: np.empty(0))     # at risk at each
     start: float = 1.0
-    #: The curve's last follow-up time: drawn flat to there and no further (None: to the
-    #: axis end).
     end: float | None = None
 
-
-#: The house style, applied while our figures are drawn (not to the process's rcParams, so a
-#: plugin drawing its own figures keeps Matplotlib's defaults).
-STYLE = {
-    # Labels come from configs and data: a "$" is a dollar sign, never TeX.
-    "text.parse_math": False,
-    "font.family": "DejaVu Sans", "font.size": 7, "axes.linewidth": 0.6,
-    "xtick.major.width": 0.6, "ytick.major.width": 0.6, "xtick.major.size": 2.5,
-    "ytick.major.size": 2.5, "legend.frameon": False, "svg.hashsalt": "cohortpress",
-    "path.simplify": True,
-}
+    @property
+    def last(self) -> float:
+        """How far the time axis must reach for this curve: :attr:`end`, or its last time."""
+        if self.end is not None:
+            return float(self.end)
+        known = [float(a.max()) for a in (self.time, self.censor_time) if len(a)]
+        return max(known, default=0.0)
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+#: The titles of the risk table's blocks, by the names ``risk_table_rows`` gives them.
+RISK_ROW_TITLES = {"at_risk": "Number at risk", "events": "Cumulative events",
+                   "censored": "Cumulative censored"}
 
 
-def _house_style(draw):
-    """Run a figure function with :data:`STYLE` in force."""
-    @functools.wraps(draw)
-    def styled(*args, **kwargs):
-        with _pyplot().rc_context(STYLE):
-            return draw(*args, **kwargs)
+@dataclass(frozen=True)
+class RiskRows:
+    """One block of the table under a figure: a ``title`` ("Number at risk") and, per
+    curve in order, the numbers printed under each of the figure's risk times."""
 
-    return styled
+    title: str
+    numbers: Sequence[Sequence[int]]
 
 
 def at_risk(curve: Curve, times: Sequence[float]) -> list[int]:
@@ -88,6 +87,21 @@ def at_risk(curve: Curve, times: Sequence[float]) -> list[int]:
     return out
 
 
+def km_curve(label: str, fit, fun: str = "survival") -> Curve:
+    """The curve of a Kaplan–Meier fit (:func:`cohortpress.stats.kaplan_meier.kaplan_meier`):
+    the survival function, or with ``fun="event"`` the cumulative event probability 1 − S
+    (its confidence band flipped with it), ending at the fit's last time."""
+    censored = fit.n_censor > 0
+    end = float(fit.time[-1]) if len(fit.time) else 0.0
+    if fun == "event":
+        return Curve(label, fit.time, 1.0 - fit.surv, 1.0 - fit.conf_high, 1.0 - fit.conf_low,
+                     censor_time=fit.time[censored], censor_y=1.0 - fit.surv[censored],
+                     risk_time=fit.time, risk_n=fit.n_risk, start=0.0, end=end)
+    return Curve(label, fit.time, fit.surv, fit.conf_low, fit.conf_high,
+                 censor_time=fit.time[censored], censor_y=fit.surv[censored],
+                 risk_time=fit.time, risk_n=fit.n_risk, start=1.0, end=end)
+
+
 def _thin(x: np.ndarray, y: np.ndarray, limit: int = MAX_CENSOR_MARKS):
     if len(x) <= limit:
         return x, y
@@ -95,76 +109,40 @@ def _thin(x: np.ndarray, y: np.ndarray, limit: int = MAX_CENSOR_MARKS):
     return x[keep], y[keep]
 
 
-@_house_style
-def step_figure(curves: Sequence[Curve], *, xlabel: str, ylabel: str, xmax: float | None = None,
-                risk_times: Sequence[float] | None = None, annotation: str = "",
-                ci_bands: bool = False, median_line: bool = False, percent: bool = True,
-                ylim: tuple[float, float] = (0.0, 1.0), width_mm: float = SINGLE_COLUMN_MM,
-                legend_loc: str = "lower left", stacked: bool = False,
-                risk_curves: Sequence[Curve] | None = None) -> bytes:
-    """Draw step curves with censor marks and a number-at-risk table; return PNG bytes.
+def nice_ticks(limit: float) -> np.ndarray:
+    """Ticks from 0 to ``limit`` at a step of 1, 2, 2.5 or 5 times a power of ten, about
+    five of them."""
+    raw = limit / 5 if limit > 0 else 1.0
+    magnitude = 10 ** np.floor(np.log10(raw))
+    step = next(f * magnitude for f in (1, 2, 2.5, 5, 10) if raw <= f * magnitude + 1e-12)
+    return np.arange(0.0, limit + step * 1e-9, step)
 
-    ``stacked`` fills the area between each curve and the one before it (the first from
-    zero); ``risk_curves`` are the rows of the risk table when they are not the curves.
-    """
-    plt = _pyplot()
-    n_curves = len(curves)
-    show_risk = risk_times is not None and len(risk_times) > 0
-    risk_rows = list(risk_curves) if risk_curves is not None else list(curves)
-    table_height = (0.16 * len(risk_rows) + 0.28) if show_risk else 0.0
-    width_in = width_mm / 25.4
-    height_in = width_in * 0.72 + table_height
-    fig = plt.figure(figsize=(width_in, height_in), dpi=DPI)
-    plot_bottom = (table_height + 0.32) / height_in
-    ax = fig.add_axes([0.14, plot_bottom, 0.82, 1 - plot_bottom - 0.04])
-    limit = xmax if xmax is not None else max(
-        (c.end if c.end is not None else float(c.time.max()) if len(c.time) else 0.0)
-        for c in curves) or 1.0
-    below = None
-    for i, curve in enumerate(curves):
-        colour = OKABE_ITO[i % len(OKABE_ITO)]
-        style = LINE_STYLES[i % len(LINE_STYLES)]
-        inside = curve.time <= limit
-        stop = limit if curve.end is None else min(curve.end, limit)
-        x = np.concatenate([[0.0], curve.time[inside], [stop]])
-        last = curve.y[inside][-1] if inside.any() else curve.start
-        y = np.concatenate([[curve.start], curve.y[inside], [last]])
-        ax.step(x, y, where="post", color=colour, linestyle=style, linewidth=1.0,
-                label=curve.label)
-        if stacked:
-            ax.fill_between(x, np.zeros_like(y) if below is None else below(x), y,
-                            step="post", color=colour, alpha=0.25, linewidth=0)
-            below = functools.partial(_step_values, x.copy(), y.copy())
-        if ci_bands and curve.low is not None and curve.high is not None and inside.any():
-            low = np.concatenate([[curve.start], curve.low[inside], [curve.low[inside][-1]]])
-            high = np.concatenate([[curve.start], curve.high[inside], [curve.high[inside][-1]]])
-            ax.fill_between(x, np.nan_to_num(low, nan=y[0]), np.nan_to_num(high, nan=y[0]),
-                            step="post", color=colour, alpha=0.15, linewidth=0)
-        keep = curve.censor_time <= limit
-        cx, cy = _thin(curve.censor_time[keep], curve.censor_y[keep])
-        if len(cx):
-            ax.plot(cx, cy, linestyle="none", marker="|", markersize=3.5, markeredgewidth=0.7,
-                    color=colour)
-    if median_line:
-        ax.axhline(0.5, color="#777777", linewidth=0.5, linestyle=":")
-    ax.set_xlim(0, limit)
-    ax.set_ylim(*ylim)
-    if percent:
-        ticks = np.linspace(ylim[0], ylim[1], 5)
-        ax.set_yticks(ticks)
-        ax.set_yticklabels([f"{t * 100:.0f}" for t in ticks])
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.spines["top"].set_visible(False)
-    ax.spines["right"].set_visible(False)
-    if n_curves > 1:
-        ax.legend(loc=legend_loc, handlelength=2.2, fontsize=6.5)
-    if annotation:
-        ax.text(0.98, 0.96, annotation, transform=ax.transAxes, ha="right", va="top",
-                fontsize=6.5)
-    if show_risk:
-        _risk_table(fig, ax, risk_rows, list(risk_times), height_in, table_height)
-    return _save(fig, plt)
+
+def _draw_curve(ax, curve: Curve, i: int, limit: float, ci_bands: bool,
+                below=None) -> tuple[np.ndarray, np.ndarray]:
+    """Draw one curve to its end; with ``below`` (a step function of x) fill the area
+    between it and the curve. Returns the drawn step points."""
+    colour = OKABE_ITO[i % len(OKABE_ITO)]
+    stop = limit if curve.end is None else min(curve.end, limit)
+    inside = curve.time <= stop
+    x = np.concatenate([[0.0], curve.time[inside], [stop]])
+    last = curve.y[inside][-1] if inside.any() else curve.start
+    y = np.concatenate([[curve.start], curve.y[inside], [last]])
+    ax.step(x, y, where="post", color=colour, linestyle=LINE_STYLES[i % len(LINE_STYLES)],
+            linewidth=1.0, label=curve.label)
+    if below is not None:
+        ax.fill_between(x, below(x), y, step="post", color=colour, alpha=0.25, linewidth=0)
+    if ci_bands and curve.low is not None and curve.high is not None and inside.any():
+        low = np.concatenate([[curve.start], curve.low[inside], [curve.low[inside][-1]]])
+        high = np.concatenate([[curve.start], curve.high[inside], [curve.high[inside][-1]]])
+        ax.fill_between(x, np.nan_to_num(low, nan=y[0]), np.nan_to_num(high, nan=y[0]),
+                        step="post", color=colour, alpha=0.15, linewidth=0)
+    keep = curve.censor_time <= stop
+    cx, cy = _thin(curve.censor_time[keep], curve.censor_y[keep])
+    if len(cx):
+        ax.plot(cx, cy, linestyle="none", marker="|", markersize=3.5, markeredgewidth=0.7,
+                color=colour)
+    return x, y
 
 
 def _step_values(x: np.ndarray, y: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -172,22 +150,111 @@ def _step_values(x: np.ndarray, y: np.ndarray, at: np.ndarray) -> np.ndarray:
     return y[np.clip(np.searchsorted(x, at, side="right") - 1, 0, len(y) - 1)]
 
 
-def _risk_table(fig, ax, curves, times, height_in, table_height) -> None:
-    bottom = 0.02
-    table = fig.add_axes([0.14, bottom, 0.82, (table_height - 0.06) / height_in],
-                         sharex=None)
-    table.set_xlim(ax.get_xlim())
-    table.set_ylim(-0.5, len(curves) - 0.5 + 0.9)
-    table.axis("off")
-    table.text(0.0, len(curves) - 0.5 + 0.55, "Number at risk", transform=table.transData,
-               fontsize=6.5, fontweight="bold", ha="left", va="center")
+@styled
+def step_figure(curves: Sequence[Curve], *, xlabel: str, ylabel: str, xmax: float | None = None,
+                risk_times: Sequence[float] | None = None, annotation: str = "",
+                ci_bands: bool = False, median_line: bool = False, percent: bool = True,
+                ylim: tuple[float, float] = (0.0, 1.0), width_mm: float = SINGLE_COLUMN_MM,
+                legend_loc: str = "lower left", risk_rows: Sequence[RiskRows] | None = None,
+                stacked: bool = False, risk_curves: Sequence[Curve] | None = None,
+                face=None) -> bytes:
+    """Draw step curves with censor marks and a number-at-risk table; return PNG bytes.
+
+    The x axis runs to ``xmax`` or to the latest :attr:`Curve.end`. With ``risk_times``
+    the table under the axis shows the ``risk_rows`` blocks (by default "Number at risk",
+    from the curves), one number per curve and time; the x ticks are then the risk times
+    that fall on the axis, and ``risk_rows`` give one number per risk time. Keyword
+    ``style`` (``"journal"`` or ``"compact"``) picks the report's typeface. ``stacked``
+    fills the area between each curve and the one before it (the first from zero);
+    ``risk_curves`` are the rows of the risk table when they are not the curves.
+    """
+    plt = _pyplot()
+    fig = plt.figure(dpi=DPI)
+    ax = fig.add_axes([0.2, 0.2, 0.6, 0.6])
+    limit = xmax if xmax is not None else max((c.last for c in curves), default=0.0) or 1.0
+    below = (lambda x: np.zeros_like(x)) if stacked else None
     for i, curve in enumerate(curves):
-        row = len(curves) - 1 - i
-        colour = OKABE_ITO[i % len(OKABE_ITO)]
-        for t, n in zip(times, at_risk(curve, times)):
-            table.text(t, row, str(n), ha="center", va="center", fontsize=6.5, color=colour)
-        table.text(-0.07, row, curve.label, transform=table.get_yaxis_transform(),
-                   ha="right", va="center", fontsize=6.5, color=colour)
+        x, y = _draw_curve(ax, curve, i, limit, ci_bands, below)
+        if stacked:
+            below = functools.partial(_step_values, x, y)
+    if median_line:
+        ax.axhline(0.5, color="#777777", linewidth=0.5, linestyle=":")
+    ax.set_xlim(0, limit)
+    ax.set_ylim(*ylim)
+    show_risk = risk_times is not None and len(risk_times) > 0
+    shown = [k for k, t in enumerate(risk_times) if t <= limit] if show_risk else []
+    ticks = [risk_times[k] for k in shown] if show_risk else nice_ticks(limit)
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([plain_number(t) for t in ticks])
+    if percent:
+        yticks = np.linspace(ylim[0], ylim[1], 5)
+        ax.set_yticks(yticks)
+        ax.set_yticklabels([f"{t * 100:.0f}" for t in yticks])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.spines["top"].set_visible(False)
+    ax.spines["right"].set_visible(False)
+    if len(curves) > 1:
+        ax.legend(loc=legend_loc, handlelength=2.2)
+    if annotation:  # above the axes, where no curve can run through it
+        ax.text(1.0, 1.0, annotation, transform=ax.transAxes, ha="right", va="bottom")
+    width_in = width_mm / MM_PER_INCH
+    axes_height = width_in * 0.5
+    if not show_risk:
+        fit_axes(fig, ax, width_in, axes_height)
+        return _save(fig, plt)
+    table_curves = list(risk_curves) if risk_curves is not None else list(curves)
+    blocks = risk_rows if risk_rows is not None else \
+        [RiskRows(RISK_ROW_TITLES["at_risk"], [at_risk(c, risk_times) for c in table_curves])]
+    blocks = [RiskRows(b.title, [[row[k] for k in shown] for row in b.numbers])
+              for b in blocks]
+    numbers, table_height, left = _risk_table(fig, ax, table_curves, ticks, blocks,
+                                              face.small, width_in)
+    fit_axes(fig, ax, width_in, axes_height, sideways=numbers, below_in=table_height,
+             min_left_in=left)
+    return _save(fig, plt)
+
+
+#: A risk-table label column wider than this share of the figure puts each label on a line of
+#: its own above its numbers, so that long group names do not squeeze the axes.
+MAX_LABEL_SHARE = 0.3
+
+
+def _risk_table(fig, ax, curves, times, blocks, size, width_in):
+    """Write the table under the axes: block titles and row labels from the figure's left
+    edge, the numbers at the times in the axes' x coordinates, lines laid out from the
+    bottom in figure inches. Returns the number texts, the table's height and the left
+    margin its labels need (inches)."""
+    from matplotlib.transforms import blended_transform_factory
+
+    line = size * ROW_SPACING / 72.0
+    inches = fig.dpi_scale_trans
+    under_ticks = blended_transform_factory(ax.transData, inches)
+    label_width = max(text_width_in(fig, c.label, size) for c in curves)
+    first = [str(n) for block in blocks for row in block.numbers for n in row[:1]]
+    first_width = max((text_width_in(fig, n, size) for n in first), default=0.0) \
+        if times and times[0] == 0 else 0.0
+    stacked = label_width + 3 * PAD_IN > MAX_LABEL_SHARE * width_in
+    lines = []  # (text, curve index or None for a title, numbers or None for a label)
+    for block in blocks:
+        lines.append((block.title, None, None))
+        for i, (curve, row) in enumerate(zip(curves, block.numbers)):
+            lines += [(curve.label, i, None), ("", i, row)] if stacked \
+                else [(curve.label, i, row)]
+    height = len(lines) * line + PAD_IN
+    texts = []
+    for k, (label, i, row) in enumerate(lines):
+        y = height - (k + 0.5) * line
+        colour = "#000000" if i is None else OKABE_ITO[i % len(OKABE_ITO)]
+        if label:
+            fig.text(PAD_IN, y, label, transform=inches, ha="left", va="center",
+                     fontsize=size, color=colour, fontweight="bold" if i is None else "normal")
+        for t, n in zip(times, row if row is not None else ()):
+            texts.append(fig.text(t, y, str(n), transform=under_ticks, ha="center",
+                                  va="center", fontsize=size, color=colour))
+    left = PAD_IN + first_width / 2 if stacked else \
+        PAD_IN + label_width + 2 * PAD_IN + first_width / 2
+    return texts, height, left
 
 
 def plain_number(value: float) -> str:
@@ -237,15 +304,15 @@ def _save(fig, plt) -> bytes:
     return buffer.getvalue()
 
 
-@_house_style
+@styled
 def grouped_bars(categories: Sequence[str], groups: Sequence[str], percents: np.ndarray,
                  counts: np.ndarray, *, ylabel: str, xlabel: str = "", annotation: str = "",
-                 width_mm: float = SINGLE_COLUMN_MM) -> bytes:
+                 width_mm: float = SINGLE_COLUMN_MM, face=None) -> bytes:
     """Bars of the percentage of each group (columns of ``percents``) in each category."""
     plt = _pyplot()
-    width_in = width_mm / 25.4
-    fig = plt.figure(figsize=(width_in, width_in * 0.7), dpi=DPI)
-    ax = fig.add_axes([0.14, 0.2, 0.82, 0.72])
+    width_in = width_mm / MM_PER_INCH
+    fig = plt.figure(dpi=DPI)
+    ax = fig.add_axes([0.2, 0.2, 0.6, 0.6])
     n_groups = len(groups)
     step = 0.8 / max(n_groups, 1)
     x = np.arange(len(categories))
@@ -255,7 +322,7 @@ def grouped_bars(categories: Sequence[str], groups: Sequence[str], percents: np.
                       color=OKABE_ITO[j % len(OKABE_ITO)], label=group, linewidth=0)
         for rect, n in zip(bars, counts[:, j]):
             ax.text(rect.get_x() + rect.get_width() / 2, rect.get_height() + 1, str(int(n)),
-                    ha="center", va="bottom", fontsize=6)
+                    ha="center", va="bottom", fontsize=face.small * 0.85)
     ax.set_xticks(x)
     ax.set_xticklabels(categories)
     ax.set_ylim(0, max(100.0, float(np.nanmax(percents)) + 12 if percents.size else 100.0))
@@ -265,23 +332,24 @@ def grouped_bars(categories: Sequence[str], groups: Sequence[str], percents: np.
     ax.spines["top"].set_visible(False)
     ax.spines["right"].set_visible(False)
     if n_groups > 1:
-        ax.legend(loc="upper right", fontsize=6.5)
+        ax.legend(loc="upper right")
     if annotation:
-        ax.text(0.02, 0.97, annotation, transform=ax.transAxes, ha="left", va="top",
-                fontsize=6.5)
+        ax.text(0.02, 0.97, annotation, transform=ax.transAxes, ha="left", va="top")
+    fit_axes(fig, ax, width_in, width_in * 0.55)
     return _save(fig, plt)
 
 
-@_house_style
+@styled
 def dot_plot(groups: Sequence[str], samples: Sequence[np.ndarray], *, ylabel: str,
              log_scale: bool = False, reference_lines: Sequence[float] = (),
-             annotation: str = "", width_mm: float = SINGLE_COLUMN_MM, seed: int = 1) -> bytes:
+             annotation: str = "", width_mm: float = SINGLE_COLUMN_MM, seed: int = 1,
+             face=None) -> bytes:
     """Each patient as a dot per group (seeded jitter), with the group medians as bars."""
     plt = _pyplot()
     rng = np.random.default_rng(seed)
-    width_in = width_mm / 25.4
-    fig = plt.figure(figsize=(width_in, width_in * 0.75), dpi=DPI)
-    ax = fig.add_axes([0.16, 0.12, 0.8, 0.8])
+    width_in = width_mm / MM_PER_INCH
+    fig = plt.figure(dpi=DPI)
+    ax = fig.add_axes([0.2, 0.2, 0.6, 0.6])
     for j, values in enumerate(samples):
         colour = OKABE_ITO[j % len(OKABE_ITO)]
         jitter = rng.uniform(-0.18, 0.18, len(values))
@@ -303,6 +371,6 @@ def dot_plot(groups: Sequence[str], samples: Sequence[np.ndarray], *, ylabel: st
     ax.spines["top"].set_visible(False)
     ax.spines["right"].set_visible(False)
     if annotation:
-        ax.text(0.98, 0.97, annotation, transform=ax.transAxes, ha="right", va="top",
-                fontsize=6.5)
+        ax.text(0.98, 0.97, annotation, transform=ax.transAxes, ha="right", va="top")
+    fit_axes(fig, ax, width_in, width_in * 0.6)
     return _save(fig, plt)

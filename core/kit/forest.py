@@ -25,8 +25,9 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from cohortpress.api.results import Result
-from cohortpress.kit.figures import (DOUBLE_COLUMN_MM, DPI, _house_style, _pyplot, _save,
-                                     plain_number)
+from cohortpress.kit.figure_style import pyplot, styled
+from cohortpress.kit.figures import DOUBLE_COLUMN_MM, DPI, _save, plain_number
+from cohortpress.kit.prose import percent_text
 from cohortpress.kit.regression_table import NOT_ESTIMABLE, contrast_label
 
 #: Candidate tick values of the log axis (each decade's 1, 2 and 5).
@@ -131,13 +132,14 @@ def _ticks(low: float, high: float) -> list[float]:
     return ticks
 
 
-@_house_style
+@styled
 def forest_plot(rows: Sequence[ForestRow], *, ratio_name: str, ratio_title: str,
-                conf_level: float, width_mm: float = 120.0) -> bytes:
-    """The forest plot of ``rows`` as a PNG (:func:`forest_figure`, saved)."""
+                conf_level: float, width_mm: float = 120.0, face=None) -> bytes:
+    """The forest plot of ``rows`` as a PNG (:func:`forest_figure`, saved), in the
+    typeface of the keyword ``style`` (the report's style)."""
     fig = forest_figure(rows, ratio_name=ratio_name, ratio_title=ratio_title,
                         conf_level=conf_level, width_mm=width_mm)
-    return _save(fig, _pyplot())
+    return _save(fig, pyplot())
 
 
 def forest_figure(rows: Sequence[ForestRow], *, ratio_name: str, ratio_title: str,
@@ -163,8 +165,8 @@ def forest_figure(rows: Sequence[ForestRow], *, ratio_name: str, ratio_title: st
     -------
     matplotlib.figure.Figure
     """
-    plt = _pyplot()
-    heading = f"{ratio_name} ({conf_level:.0%} CI)"
+    plt = pyplot()
+    heading = f"{ratio_name} ({percent_text(conf_level)} CI)"
     n = len(rows)
     top_in, bottom_in = 0.28, 0.52
     height_in = top_in + bottom_in + ROW_HEIGHT_IN * max(n, 1)
@@ -203,7 +205,7 @@ def forest_figure(rows: Sequence[ForestRow], *, ratio_name: str, ratio_title: st
     ax.set_yticks([])
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
-    _axis_title(fig, ax, f"{ratio_title} ({conf_level:.0%} CI, log scale)", renderer,
+    _axis_title(fig, ax, f"{ratio_title} ({percent_text(conf_level)} CI, log scale)", renderer,
                 left_in, axes_in, width_in)
     text_x = (left_in + axes_in + GAP_IN) / width_in
     to_fig = ax.transData + fig.transFigure.inverted()
