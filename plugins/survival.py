@@ -1,14 +1,12 @@
-"""Built-in analysis ``survival``: Kaplan–Meier, log-rank, landmarks and competing risks.
+"""Built-in analysis ``survival``: Kaplan–Meier, log-rank, landmarks, RMST, competing risks.
 
-For each endpoint and each group (and overall): patients, events, Kaplan–Meier estimates
-at the landmark times with Greenwood standard errors and confidence intervals (transform
-``log`` as R's default, ``log-log`` or ``plain``, named in a footnote), the median with its
-CI, and the median follow-up by reverse Kaplan–Meier. Groups are compared with the
-log-rank test (optionally stratified, Fleming–Harrington weighted, a trend test across
-ordered groups, or pairwise with Holm's adjustment). For an endpoint with competing events
-(``competing`` dates in ``[endpoints]``) the cumulative incidence (Aalen–Johansen) is given
-at the landmarks with Gray's test. Every estimator is checked against R's ``survival`` and
-``cmprsk`` in the tests.
+Per endpoint, group and overall: patients, events, Kaplan–Meier estimates at the landmarks
+with Greenwood standard errors and confidence intervals (transform ``log`` as R's default,
+``log-log`` or ``plain``), the median with its CI, the median follow-up by reverse
+Kaplan–Meier and, optionally, the restricted mean survival time (``kit.rmst_table``). Groups
+are compared by the log-rank test (stratified, Fleming–Harrington weighted, a trend test, or
+pairwise with Holm's adjustment); with competing events, the cumulative incidence
+(Aalen–Johansen) with Gray's test. All checked against R's ``survival`` and ``cmprsk``.
 """
 
 from __future__ import annotations
@@ -24,16 +22,17 @@ from cohortpress.common.errors import DataError, StatisticsError
 from cohortpress.common.formatting import fmt_num, in_sentence
 from cohortpress.common.suggest import did_you_mean
 from cohortpress.api.blocks import Figure, Table
-from cohortpress.api.options import EndpointName, Options, Variable
+from cohortpress.api.options import EndpointName, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
+from cohortpress.kit import rmst_table as rmst
 from cohortpress.kit.survival_table import CONF_TYPE_TEXT, SurvivalLayout, survival_tables
 
 #: A time in the endpoint's unit: finite and not negative.
 TimePoint = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
-class SurvivalOptions(Options):
+class SurvivalOptions(rmst.RMSTOptions):  # the RMST options and their checks: kit.rmst_table
     endpoints: list[EndpointName] = Field(min_length=1, description="the endpoints analysed",
                                           examples=[["os", "efs"]])
     by: Variable | None = Field(None, description="the grouping variable; default: "
@@ -106,6 +105,7 @@ class SurvivalOptions(Options):
         found += [(f"figure_captions.{name}", f"endpoint '{name}' is not among this section's "
                                               f"endpoints{did_you_mean(name, self.endpoints)}")
                   for name in self.figure_captions if name not in self.endpoints]
+        found += self.rmst_inapplicable()
         if competing != set(self.endpoints):
             return found
         why = ("applies to Kaplan–Meier estimates; every endpoint of this section has "
@@ -122,6 +122,7 @@ class SurvivalOptions(Options):
         from cohortpress.data.grouping import group_cohort
 
         group_cohort(cohort, self.by if self.by is not None else cohort.group)
+        self.check_rmst_horizon(cohort)
         if self.strata is not None:
             _check_strata(cohort, self.strata)
         warnings = []
@@ -147,7 +148,8 @@ def _check_strata(cohort, strata: str) -> None:
 
 #: Options the competing-risks path (cumulative incidence, Gray's test) does not use.
 KAPLAN_MEIER_ONLY = ("conf_type", "strata", "rho", "gamma", "pairwise", "adjust", "median",
-                     "followup", "ci_bands", "risk_table", "risk_times", "median_line")
+                     "followup", "ci_bands", "risk_table", "risk_times", "median_line",
+                     *rmst.RMST_KEYS)
 
 
 class _SurvivalSection:
@@ -235,14 +237,14 @@ class _SurvivalSection:
             if int(event.sum()) == 0:
                 self.warnings.append(f"{endpoint.label}: no events in '{level}'; the curve "
                                      f"stays at 100% and the median is not reached.")
+        self.results += rmst.rmst_records(endpoint, self.groups, self.options, self.context)
         if self.options.followup:
             self.add_followup(name, endpoint, grouped)
         if self.options.figure and curves:
             self.figures.append(self.km_figure(name, endpoint, curves))
 
     def describe(self, context: str, name: str, endpoint) -> None:
-        """Records of what the table says about an endpoint: its label, its time unit and
-        the level of its confidence intervals."""
+        """Records of what the table says of an endpoint: label, time unit, confidence level."""
         for stat, value in (("label", endpoint.label), ("time.unit", endpoint.unit),
                             ("conf.level", self.options.conf_level)):
             self.results.append(Result(context, stat, value, variable=name))
@@ -295,8 +297,7 @@ class _SurvivalSection:
         return f"{show(median.median)} ({show(median.conf_low)}\u2013{show(median.conf_high)})"
 
     def record(self, endpoint, time, group, group_level, stat, value, formatted=None) -> None:
-        if hasattr(value, "item"):
-            value = value.item()
+        value = value.item() if hasattr(value, "item") else value
         self.results.append(Result("survfit", stat, value, variable=endpoint,
                                    variable_level=time, group=group, group_level=group_level,
                                    formatted=formatted))
@@ -354,8 +355,7 @@ class _SurvivalSection:
                                        group=self.by, group_level=level))
 
     def weight_records(self, name: str) -> list[Result]:
-        """The Fleming–Harrington exponents of the test's weights (0 and 0: the
-        log-rank test) and, for a stratified test, the strata variable and its label."""
+        """Fleming–Harrington exponents (0, 0: log-rank); a stratified test's strata, label."""
         where = dict(variable=name, group=self.by)
         out = [Result("survdiff", "rho", float(self.options.rho), **where),
                Result("survdiff", "gamma", float(self.options.gamma), **where)]
@@ -561,7 +561,7 @@ class _SurvivalSection:
         if self.options.followup:
             sentences.append("Median follow-up was estimated by the reverse Kaplan\u2013Meier "
                              "method.")
-        return sentences + self.methods
+        return sentences + self.methods + rmst.rmst_methods(self.results)
 
 
 def _nice_step(limit: float) -> float:
@@ -591,7 +591,7 @@ def tables_from_records(results: Sequence[Result], options: SurvivalOptions,
     return survival_tables(results, SurvivalLayout(
         caption=options.caption, landmarks=tuple(sorted(set(options.landmarks))),
         estimate=options.estimate, median=options.median, test=options.test != "none",
-        time_digits=options.time_digits))
+        time_digits=options.time_digits)) + rmst.rmst_tables(results, options.time_digits)
 
 
 @hookimpl
