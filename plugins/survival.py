@@ -1,9 +1,10 @@
-"""Built-in analysis ``survival``: Kaplan–Meier, log-rank, landmarks and competing risks.
+"""Built-in analysis ``survival``: Kaplan–Meier, log-rank, landmarks, RMST, competing risks.
 
 For each endpoint and each group (and overall): patients, events, Kaplan–Meier estimates
 at the landmark times with Greenwood standard errors and confidence intervals (transform
 ``log`` as R's default, ``log-log`` or ``plain``, named in a footnote), the median with its
-CI, and the median follow-up by reverse Kaplan–Meier. Groups are compared with the
+CI, the median follow-up by reverse Kaplan–Meier and, optionally, the restricted mean
+survival time (:mod:`cohortpress.kit.rmst_table`). Groups are compared with the
 log-rank test (optionally stratified, Fleming–Harrington weighted, a trend test across
 ordered groups, or pairwise with Holm's adjustment). For an endpoint with competing causes
 (``competing`` dates or ``competing_codes`` in ``[endpoints]``) every cause's cumulative
@@ -25,9 +26,10 @@ from cohortpress.common.errors import StatisticsError
 from cohortpress.common.formatting import fmt_num, in_sentence
 from cohortpress.common.suggest import did_you_mean
 from cohortpress.api.blocks import Figure, Table
-from cohortpress.api.options import EndpointName, Options, Variable
+from cohortpress.api.options import EndpointName, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
+from cohortpress.kit import rmst_table as rmst
 from cohortpress.kit.cumulative_incidence import interval_defined
 from cohortpress.kit.prose import (PAIRWISE_ADJUST, endpoint_sentences, logrank_phrase,
                                    percent_text)
@@ -37,7 +39,7 @@ from cohortpress.kit.survival_table import CONF_TYPE_TEXT, SurvivalLayout, survi
 TimePoint = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
-class SurvivalOptions(Options):
+class SurvivalOptions(rmst.RMSTOptions):  # the RMST options and their checks: kit.rmst_table
     endpoints: list[EndpointName] = Field(min_length=1, description="the endpoints analysed",
                                           examples=[["os", "efs"]])
     by: Variable | None = Field(None, description="the grouping variable; default: "
@@ -123,6 +125,7 @@ class SurvivalOptions(Options):
                                         "this section's endpoints has competing causes"))
         if not self.risk_table and "risk_table_rows" in self.model_fields_set:
             found.append(("risk_table_rows", "applies to the risk table; risk_table = false"))
+        found += self.rmst_inapplicable()
         if competing != set(self.endpoints):
             return found
         why = ("applies to Kaplan–Meier estimates; every endpoint of this section has "
@@ -139,6 +142,7 @@ class SurvivalOptions(Options):
         from cohortpress.data.grouping import check_strata, empty_group_warnings, group_cohort
 
         groups = group_cohort(cohort, self.by if self.by is not None else cohort.group)
+        self.check_rmst_horizon(cohort)
         if self.strata is not None:
             check_strata(cohort, self.strata)
         warnings = empty_group_warnings(groups)
@@ -164,7 +168,8 @@ def _has_competing(settings) -> bool:
 #: Options the competing-risks path (cumulative incidence, Gray's test) does not use: its
 #: intervals are on the log(-log) scale as cmprsk's, its test unstratified and unweighted.
 KAPLAN_MEIER_ONLY = ("conf_type", "strata", "rho", "gamma", "pairwise", "adjust",
-                     "followup", "ci_bands", "median_line", "risk_table_rows", "fun")
+                     "followup", "ci_bands", "median_line", "risk_table_rows", "fun",
+                     *rmst.RMST_KEYS)
 
 
 class _SurvivalSection:
@@ -254,6 +259,7 @@ class _SurvivalSection:
             if int(event.sum()) == 0:
                 self.warnings.append(f"{endpoint.label}: no events in '{level}'; the curve "
                                      f"stays at 100% and the median is not reached.")
+        self.results += rmst.rmst_records(endpoint, self.groups, self.options, self.context)
         if self.options.followup:
             self.add_followup(name, endpoint, grouped)
         if self.options.figure and curves:
@@ -320,8 +326,7 @@ class _SurvivalSection:
         return f"{show(median.median)} ({show(median.conf_low)}\u2013{show(median.conf_high)})"
 
     def record(self, endpoint, time, group, group_level, stat, value, formatted=None) -> None:
-        if hasattr(value, "item"):
-            value = value.item()
+        value = value.item() if hasattr(value, "item") else value
         self.results.append(Result("survfit", stat, value, variable=endpoint,
                                    variable_level=time, group=group, group_level=group_level,
                                    formatted=formatted))
@@ -379,8 +384,7 @@ class _SurvivalSection:
                                        group=self.by, group_level=level))
 
     def weight_records(self, name: str) -> list[Result]:
-        """The Fleming–Harrington exponents of the test's weights (0 and 0: the
-        log-rank test) and, for a stratified test, the strata variable and its label."""
+        """Fleming–Harrington exponents (0, 0: log-rank); a stratified test's strata, label."""
         where = dict(variable=name, group=self.by)
         out = [Result("survdiff", "rho", float(self.options.rho), **where),
                Result("survdiff", "gamma", float(self.options.gamma), **where)]
@@ -545,7 +549,7 @@ class _SurvivalSection:
         if options.followup:
             sentences.append("Median follow-up was estimated by the reverse Kaplan\u2013Meier "
                              "method.")
-        return sentences + self.methods
+        return sentences + self.methods + rmst.rmst_methods(self.results)
 
 
 def run(cohort, options: SurvivalOptions, context: SectionContext):
@@ -566,7 +570,7 @@ def tables_from_records(results: Sequence[Result], options: SurvivalOptions,
     return survival_tables(results, SurvivalLayout(
         caption=options.caption, landmarks=tuple(sorted(set(options.landmarks))),
         estimate=options.estimate, median=options.median, test=options.test != "none",
-        time_digits=options.time_digits))
+        time_digits=options.time_digits)) + rmst.rmst_tables(results, options.time_digits)
 
 
 @hookimpl

@@ -25,7 +25,7 @@ import pytest
 LOWER_CASE_NAMES = ("cohortpress", "p-values", "pandas")
 
 COLUMNS = "id,arm,treat,sex_code,age_years,wbc,stage,response,karyotype,fusion," \
-          "months,os_event,start_date,relapse_date,death_date,last_contact"
+          "os_months,os_event,start_date,relapse_date,death_date,last_contact"
 
 HEAD = """\
 [report]
@@ -92,7 +92,7 @@ kind = "date"
 
 [endpoints.os]
 label = "Overall survival"
-time = "months"
+time = "os_months"
 time_unit = "months"
 event = "os_event"
 event_codes = ["dead"]
@@ -147,6 +147,7 @@ VARIANTS: dict[str, list[str]] = {
         'endpoints = ["os"]\ntest = "none"\nfollowup = false\nfigure = false',
         'endpoints = ["relapse"]\nby = "treat"\nfigure = false',
         'endpoints = ["relapse"]\nby = "treat"\ncif_causes = "stacked"\nlandmarks = [12]',
+        'endpoints = ["os"]\nby = "treat"\nrmst = true\nfigure = false',
     ],
     "finegray": ['endpoint = "relapse"\ncovariates = ["treat", "age_years"]',
                  'endpoint = "relapse"\ncovariates = ["stage"]\nmultivariable = false'],
@@ -312,7 +313,7 @@ def grammar_faults(text: str) -> list[str]:
 VERB = re.compile(r"\b(was|were|is|are|has|have|had|left|used)\b")
 
 #: Column names and level codes of the cohort that have labels: never in the methods.
-RAW_NAMES = ("sex_code", "age_years", "wbc", "months", "os_event", "start_date",
+RAW_NAMES = ("sex_code", "age_years", "wbc", "os_months", "os_event", "start_date",
              "relapse_date", "death_date", "last_contact", "treat")
 RAW_CODES = (r"= [FMPD]\b", r"\bbetween the [FMPD] and [FMPD]\b")
 
