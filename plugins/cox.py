@@ -24,7 +24,6 @@ from cohortpress.api.options import EndpointName, Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.common.formatting import format_p, in_sentence
-from cohortpress.kit.prose import percent_text
 from cohortpress.kit.regression import (Fitted, RegressionModel, estimates_from, fit_models,
                                         layout_records, model_records)
 from cohortpress.kit.regression_table import RegressionLayout, regression_table
@@ -257,23 +256,13 @@ def figures_from_records(results: Sequence[Result], options: CoxOptions,
                          style: str | None = None) -> tuple[Figure, ...]:
     """The forest plot of the hazard ratios, from the records alone (none without an
     estimate to draw)."""
-    from cohortpress.kit.forest import (finite_rows, forest_alt, forest_model, forest_plot,
-                                        forest_rows)
+    from cohortpress.kit.forest import ForestKind, forest_figures
 
-    model = forest_model(results, "coxph")
-    if model is None:
-        return ()
-    rows = forest_rows(results, context_name="coxph", ratio_stat="hr", model=model)
-    if not finite_rows(rows):
-        return ()
     about = {r.stat_name: r.stat for r in results if r.context == "coxph"
              and r.group is None and r.variable == options.endpoint}
-    png = forest_plot(rows, ratio_name="HR", ratio_title="Hazard ratio",
-                      conf_level=about["conf.level"], style=style)
-    caption = (f"Hazard ratios for {in_sentence(about['outcome.label'])}, {model} model, "
-               f"with {percent_text(about['conf.level'])} confidence intervals (log scale).")
-    return (Figure(png, caption, forest_alt(rows, "hazard ratio"), width_mm=120.0,
-                   name="forest"),)
+    return forest_figures(results, ForestKind("coxph", "hr", "HR", "Hazard ratio"),
+                          subject=f"for {in_sentence(about['outcome.label'])}",
+                          conf_level=about["conf.level"], style=style)
 
 
 def _ph_notes(zph: Sequence[Result], options: CoxOptions, context) -> list[Footnote]:

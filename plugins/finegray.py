@@ -58,6 +58,9 @@ class FineGrayOptions(Options):
     caption: str | None = Field(None, description="the table's caption; default: names the "
                                                   "endpoint",
                                 examples=["Competing-risks regression for relapse."])
+    forest: bool = Field(False, description="also draw a forest plot of the subdistribution "
+                         "hazard ratios (the multivariable model, or the univariable one when "
+                         "it is the only model) under the table", examples=[True])
 
     def inapplicable_keys(self, config) -> list[tuple[str, str]]:
         """An endpoint declared without competing events cannot have a subdistribution."""
@@ -145,14 +148,16 @@ def run(cohort, options: FineGrayOptions, context: SectionContext):
     results += layout_records(models.terms, models.columns, context_name=CONTEXT)
     results += _table_records(endpoint, options, models.design)
     tables = tables_from_records(results, options, context)
+    if options.forest:
+        tables += figures_from_records(results, options, style=context.style)
     methods = [f"Associations with the cumulative incidence of {in_sentence(endpoint.label)} "
                f"were estimated with the Fine\u2013Gray proportional subdistribution-hazards "
                f"model, in which patients who had a competing event remain in the risk set, "
                f"weighted by the inverse probability of censoring estimated by the "
                f"Kaplan\u2013Meier method.",
                f"Subdistribution hazard ratios are reported with Wald "
-               f"{percent_text(options.conf_level)} confidence intervals and p-values from the robust "
-               f"sandwich variance of Fine and Gray (as R's cmprsk::crr)"
+               f"{percent_text(options.conf_level)} confidence intervals and p-values from "
+               f"the robust sandwich variance of Fine and Gray (as R's cmprsk::crr)"
                + (", covariates with more than two levels were tested with Wald tests of all "
                   "their coefficients" if any(r.stat_name == "method.term" for r in results)
                   else "")
@@ -161,6 +166,20 @@ def run(cohort, options: FineGrayOptions, context: SectionContext):
                            warnings=tuple(warnings),
                            abbreviations=(("SHR", "subdistribution hazard ratio"),
                                           ("CI", "confidence interval")))
+
+
+def figures_from_records(results: Sequence[Result], options: FineGrayOptions,
+                         style: str | None = None) -> tuple:
+    """The forest plot of the subdistribution hazard ratios, from the records alone (none
+    without an estimate to draw)."""
+    from cohortpress.kit.forest import ForestKind, forest_figures
+
+    about = {r.stat_name: r.stat for r in results if r.context == CONTEXT
+             and r.group is None and r.variable == options.endpoint}
+    return forest_figures(results, ForestKind(CONTEXT, "shr", "SHR",
+                                              "Subdistribution hazard ratio"),
+                          subject=f"for {in_sentence(about['outcome.label'])}",
+                          conf_level=about["conf.level"], style=style)
 
 
 def _table_records(endpoint, options: FineGrayOptions, design) -> list[Result]:

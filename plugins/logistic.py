@@ -22,7 +22,6 @@ from cohortpress.api.blocks import Figure, Footnote, Table
 from cohortpress.api.options import Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
-from cohortpress.kit.prose import percent_text
 from cohortpress.kit.regression import (Fitted, RegressionModel, estimates_from, fit_models,
                                         layout_records, model_records)
 from cohortpress.kit.regression_table import RegressionLayout, regression_table
@@ -219,24 +218,15 @@ def figures_from_records(results: Sequence[Result], options: LogisticOptions,
                          style: str | None = None) -> tuple[Figure, ...]:
     """The forest plot of the odds ratios, from the records alone (none without an estimate
     to draw)."""
-    from cohortpress.kit.forest import (finite_rows, forest_alt, forest_model, forest_plot,
-                                        forest_rows)
+    from cohortpress.kit.forest import ForestKind, forest_figures
 
-    model = forest_model(results, "logistic")
-    if model is None:
-        return ()
-    rows = forest_rows(results, context_name="logistic", ratio_stat="or", model=model)
-    if not finite_rows(rows):
-        return ()
     about = {r.stat_name: r.stat for r in results if r.context == "logistic"
              and r.group is None and r.variable == options.outcome}
-    png = forest_plot(rows, ratio_name="OR", ratio_title="Odds ratio",
-                      conf_level=about["conf.level"], style=style)
-    caption = (f"Odds ratios of {in_sentence(about['outcome.label'])} = "
-               f"{about['outcome.level']}, {model} model, with {about['conf.method']} "
-               f"{percent_text(about['conf.level'])} confidence intervals (log scale).")
-    return (Figure(png, caption, forest_alt(rows, "odds ratio"), width_mm=120.0,
-                   name="forest"),)
+    return forest_figures(results, ForestKind("logistic", "or", "OR", "Odds ratio"),
+                          subject=f"of {in_sentence(about['outcome.label'])} = "
+                                  f"{about['outcome.level']}",
+                          conf_level=about["conf.level"], ci_method=about["conf.method"],
+                          style=style)
 
 
 @hookimpl

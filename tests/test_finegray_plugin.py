@@ -319,6 +319,7 @@ id = "fg"
 analysis = "finegray"
 endpoint = "relapse"
 covariates = ["arm", "sex"]
+forest = true
 """
 
 
@@ -334,3 +335,10 @@ def test_a_text_cause_column_endpoint_matches_crr(tmp_path):
         worst = max(worst, _compare(records, "fg", _model("sim", 1, [term]), "univariable",
                                     levels))
     assert worst < RTOL
+    from cohortpress.api.blocks import Figure
+
+    (section,) = [s for s in outcome.sections if s.id == "fg"]
+    (forest,) = [b for b in section.blocks if isinstance(b, Figure)]
+    assert forest.caption.startswith("Subdistribution hazard ratios for relapse, "
+                                     "multivariable model, with 95% confidence intervals")
+    assert "arm: B" in forest.alt or "B:" in forest.alt

@@ -261,3 +261,38 @@ def forest_alt(rows: Sequence[ForestRow], ratio_name: str) -> str:
 def finite_rows(rows: Sequence[ForestRow]) -> bool:
     """Whether any row has an estimate to draw."""
     return any(r.ratio is not None and np.isfinite(r.ratio) for r in rows)
+
+
+@dataclass(frozen=True)
+class ForestKind:
+    """What a regression analysis's forest plot shows: its records' context, the ratio's
+    record name (``"hr"``), abbreviation (``"HR"``) and axis title (``"Hazard ratio"``)."""
+
+    context_name: str
+    ratio_stat: str
+    ratio_name: str
+    ratio_title: str
+
+
+def forest_figures(results: Sequence[Result], kind: ForestKind, *, subject: str,
+                   conf_level: float, ci_method: str = "", style: str | None = None) -> tuple:
+    """The forest plot of a section's preferred model (multivariable, else univariable)
+    from its records alone, as a one-figure tuple (empty without an estimate to draw).
+    ``subject`` finishes the caption's first words: "Hazard ratios" + " for EFS";
+    ``ci_method`` names the intervals' method ("profile-likelihood") when there is a choice."""
+    from cohortpress.api.blocks import Figure
+
+    model = forest_model(results, kind.context_name)
+    if model is None:
+        return ()
+    rows = forest_rows(results, context_name=kind.context_name, ratio_stat=kind.ratio_stat,
+                       model=model)
+    if not finite_rows(rows):
+        return ()
+    png = forest_plot(rows, ratio_name=kind.ratio_name, ratio_title=kind.ratio_title,
+                      conf_level=conf_level, style=style)
+    method = f"{ci_method} " if ci_method else ""
+    caption = (f"{kind.ratio_title}s {subject}, {model} model, with {method}"
+               f"{percent_text(conf_level)} confidence intervals (log scale).")
+    return (Figure(png, caption, forest_alt(rows, kind.ratio_title.lower()), width_mm=120.0,
+                   name="forest"),)
