@@ -118,6 +118,9 @@ class _LogisticModel(RegressionModel):
                              low, high, skip=skip)
         # The intercept is no table term: keyed apart, one per model (a univariable
         # column combines several models, so their intercepts carry the covariate's name).
+        # A separated model's intercept is where the iteration stopped: not recorded.
+        if fit.separated or not fit.converged:
+            return out
         key = INTERCEPT if column.title == "Multivariable" else \
             f"{INTERCEPT} {design.terms[0].variable}"
         out[key] = estimates_from(fit.names[:1], fit.coef, fit.se, fit.z, p,

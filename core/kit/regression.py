@@ -106,9 +106,13 @@ class RegressionModel(ABC):
     ----------
     separation_reason : str
         The flag's footnote for a covariate whose estimate is infinite.
+    term_test_method : str
+        The name of :meth:`term_test`'s test.
     """
 
     separation_reason: str = "separation: the estimate is infinite or zero"
+    #: The test of a factor's columns, as the table's footnote names it.
+    term_test_method: str = TERM_TEST_METHOD
 
     @abstractmethod
     def fit(self, design: Design) -> Fitted:
@@ -126,7 +130,8 @@ class RegressionModel(ABC):
 
     @abstractmethod
     def term_test(self, design: Design, columns: Sequence[str], fitted: Fitted) -> float:
-        """The likelihood-ratio p-value for dropping ``columns`` from the model."""
+        """The p-value for dropping ``columns`` from the model (likelihood-ratio unless
+        ``term_test_method`` says otherwise)."""
 
 
 def fit_column(model: RegressionModel, title: str,
@@ -155,7 +160,7 @@ def fit_column(model: RegressionModel, title: str,
         column.n[term.variable] = counts
         if len(term.columns) > 1 and term.variable not in column.flags:
             p = model.term_test(design, term.columns, fitted)
-            column.term_tests[term.variable] = (p, TERM_TEST_METHOD)
+            column.term_tests[term.variable] = (p, model.term_test_method)
     return column, fitted
 
 
