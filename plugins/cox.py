@@ -319,13 +319,16 @@ def _ph_notes(zph: Sequence[Result], options: CoxOptions, context) -> list[Footn
 def _method_note(cox: Sequence[Result], about: dict[str, Result]) -> Footnote:
     """The abbreviations and the methods behind the numbers: tests, ties, strata."""
     term_method = next((r.stat for r in cox if r.stat_name == "method.term"), None)
-    factors = f", {term_method.lower()} for factors with more than two levels" \
-        if term_method else ""
+    if term_method and not term_method.startswith("Wald"):  # a name keeps its capital
+        term_method = term_method.lower()
     strata = about.get("strata")
     stratified = f"; stratified by {strata.formatted}" if strata else ""
     variance = about.get("variance")
     robust = f"; standard errors from the {variance.formatted}" if variance else ""
-    return Footnote(f"HR: hazard ratio; CI: Wald confidence interval; p: Wald test{factors}. "
+    wald = "Wald test (robust variance)" if variance else "Wald test"
+    factors = f", {term_method} for factors with more than two levels" \
+        if term_method and term_method != wald else ""
+    return Footnote(f"HR: hazard ratio; CI: Wald confidence interval; p: {wald}{factors}. "
                     f"Ties handled by {about['ties'].formatted}'s method{stratified}{robust}.")
 
 

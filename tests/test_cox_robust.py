@@ -171,3 +171,31 @@ def test_build_states_the_variance_and_concordance(built):
     methods = " ".join(m for s in outcome.sections for m in s.methods)
     assert "grouped by litter (as R's coxph with cluster = litter)" in methods
     assert "robust = TRUE" in methods and "infinitesimal-jackknife" in methods
+
+
+def test_build_tests_a_factor_by_the_robust_wald_test(tmp_path):
+    """lung clustered by institution: the three-level ECOG factor's p is R's robust Wald."""
+    out = tmp_path / "lung"
+    outcome = build(HERE / "data" / "r_cohorts" / "lung.toml", out, progress=Progress(quiet=True))
+    assert outcome.exit_code == 0
+    records = json.loads((out / "results.json").read_text())["results"]
+    r = CASES["lung_cluster_inst"]["fits"]["efron"]
+    section = "cox_inst"
+    names = [("age", None), ("sex", "f"), ("ecog", "E1"), ("ecog", "E2+")]
+    for j, (variable, level) in enumerate(names):
+        close([_one(records, section, variable=variable, variable_level=level,
+                    group_level="multivariable", stat_name=s)
+               for s in ("estimate", "std.error", "p.value", "conf.low", "conf.high")],
+              [r["coef"][j], r["se"][j], r["p"][j], r["conf_low"][j], r["conf_high"][j]])
+    close([_one(records, section, variable="ecog", group_level="multivariable",
+                stat_name="p.value.term")], [r["term_tests"]["ecog"]["p"]])
+    assert _one(records, section, variable="ecog", group_level="multivariable",
+                stat_name="method.term") == "Wald test (robust variance)"
+    model = dict(variable="os", group="model", group_level="multivariable")
+    close([_one(records, section, stat_name=s, **model) for s in
+           ("concordance", "concordance.std.error", "robust.score.statistic")],
+          [r["concordance"], r["concordance_se"], r["robust_score"]["statistic"]])
+    assert _one(records, section, stat_name="n.cluster", **model) == 18
+    notes = " ".join(n.text for n in outcome.sections[0].blocks[0].footnotes)
+    assert "p: Wald test (robust variance). Ties" in notes
+    assert "clustered by institution" in notes
