@@ -35,6 +35,24 @@ def _cumsum_within(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return total - before
 
 
+def _by_group(group: np.ndarray, n_groups: int, values: np.ndarray) -> np.ndarray:
+    """Sums of ``values`` (last axis: one per pseudo-event) by time group."""
+    out = np.zeros(values.shape[:-1] + (n_groups,))
+    np.add.at(out.T, group, values.T)
+    return out
+
+
+def _from_here(values: np.ndarray, stratum_group_start: np.ndarray) -> np.ndarray:
+    """For each time group, the sum of ``values`` over it and the later groups of its
+    stratum (the earlier times: groups run in decreasing time)."""
+    n_groups = values.shape[-1]
+    bounds = np.concatenate([stratum_group_start, [n_groups]])
+    ends = np.repeat(bounds[1:], np.diff(bounds))
+    reversed_sum = np.cumsum(values[..., ::-1], axis=-1)[..., ::-1]
+    tail = np.concatenate([reversed_sum, np.zeros(values.shape[:-1] + (1,))], axis=-1)
+    return reversed_sum - tail[..., ends]
+
+
 def score_residuals(data: CoxData, beta: np.ndarray, efron: bool) -> np.ndarray:
     """Score residuals of every row at ``beta``, in the rows' input order.
 
@@ -69,27 +87,15 @@ def score_residuals(data: CoxData, beta: np.ndarray, efron: bool) -> np.ndarray:
     p = xt.shape[0]
     n_groups = data.group_first_row.size
     # Per time group: sum_j 1/den, sum_j m/den, their f-weighted parts and sum_j m / d.
-    def by_group(values):
-        out = np.zeros((values.shape[0], n_groups)) if values.ndim == 2 else np.zeros(n_groups)
-        np.add.at(out.T if values.ndim == 2 else out, groups[slot],
-                  values.T if values.ndim == 2 else values)
-        return out
-    hazard = by_group(1.0 / den)
-    hazard_mean = by_group(mean / den)
-    tie_hazard = by_group(frac / den)
-    tie_hazard_mean = by_group(frac * mean / den)
-    event_mean = by_group(mean / np.repeat(deaths, deaths))
+    hazard = _by_group(groups[slot], n_groups, 1.0 / den)
+    hazard_mean = _by_group(groups[slot], n_groups, mean / den)
+    tie_hazard = _by_group(groups[slot], n_groups, frac / den)
+    tie_hazard_mean = _by_group(groups[slot], n_groups, frac * mean / den)
+    event_mean = _by_group(groups[slot], n_groups, mean / np.repeat(deaths, deaths))
     # Rows are sorted by decreasing time within strata: the event times at or before a
     # row's time are its own group and the groups after it in its stratum.
-    stratum_group_end = np.concatenate([data.stratum_group_start[1:], [n_groups]])
-    def from_here(values):
-        reversed_sum = np.cumsum(values[..., ::-1], axis=-1)[..., ::-1]
-        ends = np.repeat(stratum_group_end, np.diff(np.concatenate(
-            [data.stratum_group_start, [n_groups]])))
-        tail = np.concatenate([reversed_sum, np.zeros(values.shape[:-1] + (1,))], axis=-1)
-        return reversed_sum - tail[..., ends]
-    cum_hazard = from_here(hazard)[data.group_of_row]
-    cum_hazard_mean = from_here(hazard_mean)[:, data.group_of_row]
+    cum_hazard = _from_here(hazard, data.stratum_group_start)[data.group_of_row]
+    cum_hazard_mean = _from_here(hazard_mean, data.stratum_group_start)[:, data.group_of_row]
     risk_part = w * (xt * cum_hazard - cum_hazard_mean)
     # A row that dies at its time carries only 1 - f_j of each pseudo-event there.
     own = data.group_of_row
