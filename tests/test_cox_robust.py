@@ -199,3 +199,21 @@ def test_build_tests_a_factor_by_the_robust_wald_test(tmp_path):
     notes = " ".join(n.text for n in outcome.sections[0].blocks[0].footnotes)
     assert "p: Wald test (robust variance). Ties" in notes
     assert "clustered by institution" in notes
+
+
+def test_separated_fit_keeps_the_robust_variance_for_its_other_terms():
+    """A covariate with no events in one level: its HR is flagged, the others' SEs stay
+    robust (the table's footnote says so for the whole model)."""
+    case = CASES["rats_cluster_litter"]
+    time = np.asarray(case["time"], float)
+    event = np.asarray(case["event"])
+    protected = (np.arange(time.size) % 4 == 0).astype(float)
+    event = np.where(protected == 1, 0, event)
+    X = np.column_stack([np.column_stack(case["x"]), protected])
+    names = [*case["columns"], "protected"]
+    fit = fit_cox(X, time, event, names, cluster=case["cluster"])
+    naive = fit_cox(X, time, event, names)
+    assert fit.separated == ("protected",) and fit.variance == "cluster"
+    assert np.isnan(fit.p[2]) and np.isfinite(fit.se[:2]).all()
+    assert not np.allclose(fit.se[:2], naive.se[:2], rtol=1e-3)
+    assert fit.wald_test.note == naive.wald_test.note

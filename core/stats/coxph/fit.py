@@ -237,7 +237,7 @@ def fit_cox(X, time, event, names: Sequence[str], ties: str = "efron", strata=No
     check_conf_level(conf_level)
     data = prepared if prepared is not None else prepare_cox_data(X, time, event, names, strata)
     fit = _fit_prepared(data, ties, conf_level, max_iter, eps)
-    if (robust or cluster is not None) and not fit.separated:
+    if robust or cluster is not None:
         fit = _with_robust_variance(fit, data, cluster)
     return fit
 
@@ -246,15 +246,19 @@ def _with_robust_variance(fit: CoxFit, data: CoxData, cluster) -> CoxFit:
     """The fit with coxph's robust (or clustered) variance in its Wald table and test."""
     from cohortpress.stats.coxph.robust import robust_variance
 
-    robust = robust_variance(data, fit.coef, fit.var, fit.ties == "efron", cluster)
-    table = wald_table(fit.coef, robust.var, np.zeros(fit.coef.size, dtype=bool),
-                       fit.conf_level)
-    df = float(fit.coef.size)
-    wald = float(fit.coef @ solve_symmetric(robust.var, fit.coef))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        robust = robust_variance(data, fit.coef, fit.var, fit.ties == "efron", cluster)
+    infinite = np.array([name in fit.separated for name in fit.names], dtype=bool)
+    table = wald_table(fit.coef, robust.var, infinite, fit.conf_level)
+    wald_test = fit.wald_test  # with an infinite coefficient: "not valid", as before
+    if not infinite.any():
+        df = float(fit.coef.size)
+        wald = float(fit.coef @ solve_symmetric(robust.var, fit.coef))
+        wald_test = TestResult("Wald test (robust variance)", float(chi2_sf(wald, df)), wald,
+                               df)
     return replace(fit, se=table.se, z=table.z, p=table.p, hr=table.ratio,
                    conf_low=table.conf_low, conf_high=table.conf_high, var=robust.var,
-                   wald_test=TestResult("Wald test (robust variance)",
-                                        float(chi2_sf(wald, df)), wald, df),
+                   wald_test=wald_test,
                    variance="robust" if cluster is None else "cluster", naive_var=fit.var,
                    robust_score_test=robust.score_test, n_clusters=robust.clusters)
 
