@@ -15,6 +15,7 @@ import os
 from typing import Literal, Sequence
 
 import numpy as np
+import pandas as pd
 from pydantic import Field
 
 from cohortpress import hookimpl
@@ -58,6 +59,13 @@ class CoxOptions(Options):
                          "(the multivariable model, or the univariable one when it is the "
                          "only model) under the table", examples=[True])
 
+    robust: bool = Field(False, description="robust sandwich standard errors, Wald tests "
+                         "and intervals (as R's coxph(robust = TRUE))", examples=[True])
+    cluster: Variable | None = Field(None, description="a variable grouping correlated rows "
+                                     "(a litter, a centre, a patient with several rows): "
+                                     "clustered sandwich standard errors, as R's "
+                                     "coxph(cluster = ...)", examples=["litter"])
+
     def check_data(self, cohort) -> list[str]:
         """What the run refuses before fitting (strata not categorical, a covariate of a kind
         models do not take, a reference level without complete cases), with the same line;
@@ -94,10 +102,14 @@ class _CoxModel(RegressionModel):
     separation_reason = ("monotone likelihood (separation): the hazard ratio is infinite or "
                          "zero; consider Firth's penalised likelihood or merging levels")
 
-    def __init__(self, endpoint, strata, options: CoxOptions):
+    def __init__(self, endpoint, strata, options: CoxOptions, cluster=None):
         self.endpoint = endpoint
         self.strata = strata
         self.options = options
+        self.cluster = cluster
+        self.sandwich = options.robust or cluster is not None
+        if self.sandwich:
+            self.term_test_method = "Wald test (robust variance)"
 
     def _rows(self, design):
         keep = design.keep
@@ -111,7 +123,9 @@ class _CoxModel(RegressionModel):
         time, event, strata = self._rows(design)
         prepared = prepare_cox_data(design.X, time, event, design.names, strata)
         fit = fit_cox(None, None, None, design.names, ties=self.options.ties,
-                      conf_level=self.options.conf_level, prepared=prepared)
+                      conf_level=self.options.conf_level, prepared=prepared,
+                      robust=self.options.robust,
+                      cluster=None if self.cluster is None else self.cluster[design.keep])
         return Fitted(fit, prepared)
 
     def estimates(self, design, fitted, column):
@@ -123,8 +137,12 @@ class _CoxModel(RegressionModel):
         return design.n, int(self.endpoint.event[design.keep].sum())
 
     def term_test(self, design, columns, fitted) -> float:
-        from cohortpress.stats.coxph import lr_test_terms
+        from cohortpress.stats.coxph import lr_test_terms, wald_test_terms
 
+        if self.sandwich:
+            # The likelihood-ratio test assumes independent rows; the Wald test with the
+            # sandwich variance does not.
+            return wald_test_terms(fitted.fit, columns).p_value
         time, event, strata = self._rows(design)
         return lr_test_terms(design.X, time, event, design.names, columns,
                              ties=self.options.ties, strata=strata, full_fit=fitted.fit,
@@ -154,7 +172,11 @@ def run(cohort, options: CoxOptions, context: SectionContext):
     endpoint = cohort.endpoint(options.endpoint)
     strata = _strata_codes(cohort, options.strata)
     also = [] if strata is None else [strata >= 0]
-    model = _CoxModel(endpoint, strata, options)
+    cluster = None
+    if options.cluster is not None:
+        cluster = pd.factorize(cohort.values(options.cluster), use_na_sentinel=True)[0]
+        also.append(cluster >= 0)
+    model = _CoxModel(endpoint, strata, options, cluster)
     models = fit_models(model, cohort, options.covariates, also,
                         univariable=options.univariable, multivariable=options.multivariable,
                         threads=_fit_threads(),
@@ -163,11 +185,15 @@ def run(cohort, options: CoxOptions, context: SectionContext):
     if models.multivariable is not None:
         fit = models.multivariable.fit
         results += _fit_records(fit, "multivariable", options.endpoint)
+        results += _concordance_records(model, models.design, fit, options.endpoint,
+                                        "multivariable")
         epv = fit.n_events / max(len(fit.names), 1)
         if epv < options.events_per_variable:
             warnings.append(f"{fit.n_events} events for {len(fit.names)} parameters "
                             f"({epv:.1f} per parameter, fewer than "
                             f"{options.events_per_variable:g}): estimates may be unstable.")
+    elif len(models.design.terms) == 1 and models.design.n:
+        results += _single_model_concordance(model, models.design, options.endpoint)
     results += model_records(models.terms, models.columns, context_name="coxph",
                              ratio_stat="hr", digits=options.digits, p_digits=context.p_digits)
     zph_fit = models.follow_up
@@ -179,6 +205,11 @@ def run(cohort, options: CoxOptions, context: SectionContext):
     if options.forest:
         tables += figures_from_records(results, options, style=context.style)
     methods = _method_sentences(cohort, endpoint, options, results, zph_fit is not None)
+    methods += _variance_methods(cohort, options)
+    if any(r.stat_name == "concordance" for r in results):
+        methods.append("Discrimination was summarised by Harrell's concordance index of the "
+                       "model of all covariates, with its infinitesimal-jackknife standard error "
+                       "(as R's survival::concordance).")
     return context.section(blocks=tables, results=results, methods=methods,
                            warnings=tuple(warnings),
                            abbreviations=(("HR", "hazard ratio"), ("CI", "confidence interval"),
@@ -194,7 +225,8 @@ def _method_sentences(cohort, endpoint, options: CoxOptions, results: Sequence[R
     if options.strata:
         handled += f", stratified by {in_sentence(cohort.variable(options.strata).label)}"
     tests = "Wald tests"
-    if any(r.stat_name == "method.term" for r in results):
+    if any(r.stat_name == "method.term" and "likelihood" in str(r.stat).lower()
+           for r in results):
         tests += " (likelihood-ratio tests for covariates with more than two levels)"
     sentences = [f"Associations with {in_sentence(endpoint.label)} were estimated with Cox "
                  f"proportional-hazards regression ({handled}), fitted to complete cases, and "
@@ -224,8 +256,68 @@ def _table_records(cohort, endpoint, options: CoxOptions, design) -> list[Result
     if options.strata:
         out.append(Result("coxph", "strata", options.strata,
                           formatted=in_sentence(cohort.variable(options.strata).label), **common))
+    if options.cluster or options.robust:
+        kind = "cluster" if options.cluster else "robust"
+        out.append(Result("coxph", "variance", kind, formatted=_variance_text(
+            kind, in_sentence(cohort.variable(options.cluster).label)
+            if options.cluster else None), **common))
+        if options.cluster:
+            out.append(Result("coxph", "cluster", options.cluster, **common))
     out.append(Result("coxph", "n.incomplete", design.n_dropped, **common))
     return out
+
+
+def _variance_text(kind: str, cluster_label: str | None) -> str:
+    if kind == "cluster":
+        return f"robust (sandwich) variance clustered by {cluster_label}"
+    return "robust (sandwich) variance"
+
+
+def _variance_methods(cohort, options: CoxOptions) -> list[str]:
+    if options.cluster:
+        label = in_sentence(cohort.variable(options.cluster).label)
+        return [f"Standard errors, confidence intervals and Wald tests used the robust "
+                f"sandwich variance with the observations grouped by {label} (as R's "
+                f"coxph with cluster = {options.cluster}), and factors with more than two "
+                f"levels were tested by a Wald test with that variance."]
+    if options.robust:
+        return ["Standard errors, confidence intervals and Wald tests used the robust "
+                "sandwich variance (as R's coxph with robust = TRUE), and factors with more "
+                "than two levels were tested by a Wald test with that variance."]
+    return []
+
+
+def _single_model_concordance(model: "_CoxModel", design, endpoint) -> list[Result]:
+    """With one covariate the univariable model is the table's only model: its C."""
+    try:
+        fit = model.fit(design).fit
+    except StatisticsError:
+        return []
+    return _concordance_records(model, design, fit, endpoint, "univariable")
+
+
+def _concordance_records(model: "_CoxModel", design, fit, endpoint,
+                         level: str) -> list[Result]:
+    """Harrell's C of the model of every covariate and its standard error (clustered if
+    the model is); nothing when the model flagged a term."""
+    from cohortpress.stats.coxph import concordance
+
+    if fit.separated or not fit.converged:
+        return []
+    time, event, strata = model._rows(design)
+    cluster = None if model.cluster is None else model.cluster[design.keep]
+    risk = np.asarray(design.X, dtype=float) @ fit.coef
+    try:
+        c = concordance(time, event, risk, strata, cluster)
+    except StatisticsError:
+        return []
+    common = dict(variable=endpoint, group="model", group_level=level)
+    return [Result("coxph", "concordance", c.concordance,
+                   formatted=f"{c.concordance:.3f} (SE {c.std_error:.3f})", **common),
+            Result("coxph", "concordance.std.error", c.std_error, **common),
+            Result("coxph", "concordance.pairs.concordant", c.concordant, **common),
+            Result("coxph", "concordance.pairs.discordant", c.discordant, **common),
+            Result("coxph", "concordance.pairs.tied", c.tied_x, **common)]
 
 
 def tables_from_records(results: Sequence[Result], options: CoxOptions,
@@ -239,6 +331,7 @@ def tables_from_records(results: Sequence[Result], options: CoxOptions,
                 if r.stat_name == "p.value" and r.variable != "GLOBAL"}
     ph_column = options.ph_check == "column" and bool(per_term)
     notes = _ph_notes(zph, options, context) + [_method_note(cox, about)]
+    notes += _concordance_notes(cox)
     if about["n.incomplete"].stat:
         notes.append(Footnote(f"Complete cases: {about['n.incomplete'].stat} patients with a "
                               f"missing covariate were excluded from the multivariable model "
@@ -265,6 +358,14 @@ def figures_from_records(results: Sequence[Result], options: CoxOptions,
                           conf_level=about["conf.level"], style=style)
 
 
+def _concordance_notes(cox: Sequence[Result]) -> list[Footnote]:
+    shown = next((r for r in cox if r.stat_name == "concordance"), None)
+    if shown is None:
+        return []
+    return [Footnote(f"Harrell's concordance (C) of the {shown.group_level} model: "
+                     f"{shown.formatted}, standard error by the infinitesimal jackknife.")]
+
+
 def _ph_notes(zph: Sequence[Result], options: CoxOptions, context) -> list[Footnote]:
     """The global proportional-hazards test, from the ``cox.zph`` records."""
     test = next((r for r in zph if r.variable == "GLOBAL" and r.stat_name == "p.value"), None)
@@ -280,12 +381,17 @@ def _ph_notes(zph: Sequence[Result], options: CoxOptions, context) -> list[Footn
 def _method_note(cox: Sequence[Result], about: dict[str, Result]) -> Footnote:
     """The abbreviations and the methods behind the numbers: tests, ties, strata."""
     term_method = next((r.stat for r in cox if r.stat_name == "method.term"), None)
-    factors = f", {term_method.lower()} for factors with more than two levels" \
-        if term_method else ""
+    if term_method and not term_method.startswith("Wald"):  # a name keeps its capital
+        term_method = term_method.lower()
     strata = about.get("strata")
     stratified = f"; stratified by {strata.formatted}" if strata else ""
-    return Footnote(f"HR: hazard ratio; CI: Wald confidence interval; p: Wald test{factors}. "
-                    f"Ties handled by {about['ties'].formatted}'s method{stratified}.")
+    variance = about.get("variance")
+    robust = f"; standard errors from the {variance.formatted}" if variance else ""
+    wald = "Wald test (robust variance)" if variance else "Wald test"
+    factors = f", {term_method} for factors with more than two levels" \
+        if term_method and term_method != wald else ""
+    return Footnote(f"HR: hazard ratio; CI: Wald confidence interval; p: {wald}{factors}. "
+                    f"Ties handled by {about['ties'].formatted}'s method{stratified}{robust}.")
 
 
 def _fit_records(fit, title, endpoint) -> list[Result]:
@@ -297,6 +403,15 @@ def _fit_records(fit, title, endpoint) -> list[Result]:
                           group="model", group_level=title))
     out.append(Result("coxph", "loglik", fit.loglik, variable=endpoint, group="model",
                       group_level=title))
+    if fit.robust_score_test is not None:
+        test = fit.robust_score_test
+        for name, value in (("robust.score.statistic", test.statistic),
+                            ("robust.score.p.value", test.p_value)):
+            out.append(Result("coxph", name, value, variable=endpoint, group="model",
+                              group_level=title))
+    if fit.n_clusters is not None:
+        out.append(Result("coxph", "n.cluster", fit.n_clusters, variable=endpoint,
+                          group="model", group_level=title))
     return out
 
 

@@ -16,15 +16,16 @@ import numpy as np
 from pydantic import Field
 
 from cohortpress import hookimpl
-from cohortpress.common.errors import DataError
-from cohortpress.common.formatting import in_sentence
+from cohortpress.common.errors import DataError, StatisticsError
+from cohortpress.common.formatting import fmt_num, format_p, in_sentence
 from cohortpress.api.blocks import Figure, Footnote, Table
 from cohortpress.api.options import Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.kit.regression import (Fitted, RegressionModel, estimates_from, fit_models,
                                         layout_records, model_records)
-from cohortpress.kit.regression_table import RegressionLayout, regression_table
+from cohortpress.kit.regression import ratio_text
+from cohortpress.kit.regression_table import INTERCEPT, RegressionLayout, regression_table
 
 
 class LogisticOptions(Options):
@@ -53,6 +54,22 @@ class LogisticOptions(Options):
     forest: bool = Field(False, description="also draw a forest plot of the odds ratios "
                          "(the multivariable model, or the univariable one when it is the "
                          "only model) under the table", examples=[True])
+
+    intercept_row: bool = Field(False, description="show each model's intercept (the odds "
+                                "at the reference levels and zero) as the table's first row; "
+                                "results.json always has it", examples=[True])
+    auc: bool = Field(False, description="the multivariable model's AUC (c-statistic) with "
+                      "DeLong's confidence interval, in a footnote", examples=[True])
+    hosmer_lemeshow: bool = Field(False, description="the Hosmer-Lemeshow goodness-of-fit "
+                                  "test of the multivariable model (10 groups by deciles of "
+                                  "fitted risk), in a footnote", examples=[True])
+
+    def inapplicable_keys(self, config) -> list[tuple[str, str]]:
+        if self.multivariable or len(self.covariates) == 1:
+            return []
+        why = ("describes the multivariable model, and multivariable = false with several "
+               "covariates fits none")
+        return [(key, why) for key in ("auc", "hosmer_lemeshow") if getattr(self, key)]
 
     def check_data(self, cohort) -> list[str]:
         """What the run refuses before fitting (an outcome that is not binary, a covariate
@@ -118,8 +135,18 @@ class _LogisticModel(RegressionModel):
                 column.notes.append("profile-likelihood limits are undefined when a covariate "
                                     "is separated; Wald limits are shown instead.")
         p = fit.p_lr if self.options.firth else fit.p
-        return estimates_from(fit.names, fit.coef, fit.se, fit.z, p, fit.odds_ratio,
-                              low, high, skip=skip)
+        out = estimates_from(fit.names, fit.coef, fit.se, fit.z, p, fit.odds_ratio,
+                             low, high, skip=skip)
+        # The intercept is no table term: keyed apart, one per model (a univariable
+        # column combines several models, so their intercepts carry the covariate's name).
+        # A separated model's intercept is where the iteration stopped: not recorded.
+        if fit.separated or not fit.converged:
+            return out
+        key = INTERCEPT if column.title == "Multivariable" else \
+            f"{INTERCEPT} {design.terms[0].variable}"
+        out[key] = estimates_from(fit.names[:1], fit.coef, fit.se, fit.z, p,
+                                  fit.odds_ratio, low, high)[INTERCEPT]
+        return out
 
     def counts(self, design, fitted):
         return int(fitted.fit.n), int(fitted.fit.n_events)
@@ -176,7 +203,10 @@ def run(cohort, options: LogisticOptions, context: SectionContext):
                                   group="model", group_level="multivariable"))
     results += model_records(models.terms, models.columns, context_name="logistic",
                              ratio_stat="or", digits=options.digits, p_digits=context.p_digits)
+    results += intercept_records(models.columns, options.digits, context.p_digits)
     results += layout_records(models.terms, models.columns, context_name="logistic")
+    if options.auc or options.hosmer_lemeshow:
+        results += _fit_quality_records(models, y, options)
     outcome_label = cohort.variable(options.outcome).label
     estimator, ci_text, p_text = _methods_named(options)
     common = dict(variable=options.outcome)
@@ -188,6 +218,7 @@ def run(cohort, options: LogisticOptions, context: SectionContext):
                 Result("logistic", "p.method", p_text, **common),
                 Result("logistic", "n.incomplete", models.design.n_dropped, **common)]
     methods = _method_sentences(outcome_label, event_level, options, results)
+    methods += _fit_quality_methods(options)
     blocks = tables_from_records(results, options, context)
     if options.forest:
         blocks += figures_from_records(results, options, style=context.style)
@@ -208,9 +239,16 @@ def tables_from_records(results: Sequence[Result], options: LogisticOptions,
         notes.append(Footnote(f"Complete cases: {about['n.incomplete']} patients with a missing "
                               f"outcome or covariate were excluded from the multivariable "
                               f"model."))
+    notes += _fit_quality_notes(results, options, context)
+    if options.intercept_row:
+        notes.append(Footnote(f"Intercept: the odds of {in_sentence(about['outcome.label'])} "
+                              f"= {about['outcome.level']} (with its CI and p) when every "
+                              f"covariate is at its reference level or 0; each univariable "
+                              f"model has its own intercept (in results.json)."))
     caption = options.caption or f"Logistic regression for {in_sentence(about['outcome.label'])}."
     layout = RegressionLayout(caption, ratio_name="OR", ratio_stat="or",
-                              n_label="Patients (outcomes)", notes=tuple(notes))
+                              n_label="Patients (outcomes)", notes=tuple(notes),
+                              intercept_label="Intercept" if options.intercept_row else None)
     return (regression_table(results, layout, context_name="logistic"),)
 
 
@@ -227,6 +265,122 @@ def figures_from_records(results: Sequence[Result], options: LogisticOptions,
                                   f"{about['outcome.level']}",
                           conf_level=about["conf.level"], ci_method=about["conf.method"],
                           style=style)
+
+
+def intercept_records(columns, digits: int, p_digits: int) -> list[Result]:
+    """Each model's intercept, recorded like a term's estimate under ``"(Intercept)"``.
+
+    ``estimate`` (log odds) with ``std.error``, ``statistic``, ``p.value``,
+    ``conf.low.log`` and ``conf.high.log``; ``estimate.exp`` (the odds), ``conf.low`` and
+    ``conf.high``. The multivariable model's has no ``variable_level``; a univariable
+    model's has the covariate it models. A ``term.type`` record states that
+    ``"(Intercept)"`` is the intercept.
+    """
+    out = []
+    for col in columns:
+        for key, est in col.estimates.items():
+            if not key.startswith(INTERCEPT):
+                continue
+            level = key[len(INTERCEPT) + 1:] or None
+            if level is not None and col.flag(level) is not None:
+                continue
+            common = dict(variable=INTERCEPT, variable_level=level, group="model",
+                          group_level=col.level)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                logs = np.log([est.conf_low, est.conf_high])
+            for stat, value in (("estimate", est.estimate), ("std.error", est.std_error),
+                                ("statistic", est.statistic), ("p.value", est.p_value),
+                                ("estimate.exp", est.ratio), ("conf.low", est.conf_low),
+                                ("conf.high", est.conf_high), ("conf.low.log", logs[0]),
+                                ("conf.high.log", logs[1])):
+                formatted = (ratio_text(est.ratio, est.conf_low, est.conf_high, digits)
+                             if stat == "estimate.exp" else
+                             format_p(est.p_value, p_digits) if stat == "p.value" else None)
+                out.append(Result("logistic", stat, float(value), formatted=formatted,
+                                  **common))
+    if out:
+        out.append(Result("logistic", "term.type", "intercept", variable=INTERCEPT))
+    return out
+
+
+def _multivariable_fit(models, y, options):
+    """The model of every covariate (the univariable one when there is one covariate)."""
+    from cohortpress.stats.logit import fit_logistic
+
+    if models.multivariable is not None:
+        return models.multivariable.fit, models.design
+    design = models.design
+    return fit_logistic(design.X, y[design.keep], design.names, firth=options.firth,
+                        conf_level=options.conf_level, profile=False), design
+
+
+def _fit_quality_records(models, y, options: LogisticOptions) -> list[Result]:
+    """The AUC with DeLong's interval and the Hosmer-Lemeshow test, as asked."""
+    from cohortpress.stats.logit.calibration import auc_delong, hosmer_lemeshow
+
+    common = dict(variable=options.outcome, group="model", group_level="multivariable")
+    try:
+        fit, design = _multivariable_fit(models, y, options)
+        if fit.separated or not fit.converged:
+            raise StatisticsError(fit.reason or "the model did not converge")
+        risk = 1.0 / (1.0 + np.exp(-(fit.coef[0] + np.asarray(design.X) @ fit.coef[1:])))
+        outcome = y[design.keep]
+        out = []
+        if options.auc:
+            auc = auc_delong(outcome, risk, options.conf_level)
+            out += [Result("logistic", name, value, formatted=text, **common)
+                    for name, value, text in (
+                        ("auc", auc.auc, f"{fmt_num(auc.auc, 3)} ({options.conf_level:.0%} CI "
+                         f"{fmt_num(auc.conf_low, 3)}\u2013{fmt_num(auc.conf_high, 3)})"),
+                        ("auc.std.error", auc.std_error, None),
+                        ("auc.conf.low", auc.conf_low, None),
+                        ("auc.conf.high", auc.conf_high, None),
+                        ("auc.conf.method", "DeLong", None))]
+        if options.hosmer_lemeshow:
+            hl = hosmer_lemeshow(outcome, risk, HL_GROUPS)
+            out += [Result("logistic", name, value, **common) for name, value in (
+                ("hl.statistic", hl.test.statistic), ("hl.df", hl.test.df),
+                ("hl.p.value", hl.test.p_value), ("hl.groups", hl.groups),
+                ("hl.groups.asked", HL_GROUPS))]
+        return out
+    except StatisticsError as exc:
+        return [Result("logistic", "fit.quality.not.estimable", str(exc), **common)]
+
+
+HL_GROUPS = 10
+
+
+def _fit_quality_notes(results, options: LogisticOptions, context) -> list[Footnote]:
+    quality = {r.stat_name: r for r in results if r.context == "logistic"
+               and r.group == "model" and r.group_level == "multivariable"}
+    if "fit.quality.not.estimable" in quality:
+        return [Footnote(f"AUC and calibration not computed: "
+                         f"{quality['fit.quality.not.estimable'].stat}.")]
+    notes = []
+    if "auc" in quality:
+        notes.append(Footnote(f"AUC (c-statistic) of the multivariable model: "
+                              f"{quality['auc'].formatted}, by DeLong's method."))
+    if "hl.statistic" in quality:
+        shown = context.format_p(quality["hl.p.value"].stat)
+        notes.append(Footnote(
+            f"Hosmer\u2013Lemeshow test of the multivariable model: \u03c7\u00b2 = "
+            f"{quality['hl.statistic'].stat:.2f} on {quality['hl.df'].stat:g} df, p "
+            f"{shown if shown[0] in '<>' else '= ' + shown} "
+            f"({quality['hl.groups'].stat} groups by deciles of fitted risk)."))
+    return notes
+
+
+def _fit_quality_methods(options: LogisticOptions) -> list[str]:
+    out = []
+    if options.auc:
+        out.append("The discrimination of the multivariable model was measured by the area "
+                   "under the ROC curve (c-statistic), with a confidence interval from "
+                   "DeLong's variance.")
+    if options.hosmer_lemeshow:
+        out.append(("Its" if options.auc else "The multivariable model's") + " calibration was tested with the Hosmer\u2013Lemeshow statistic on "
+                   "ten groups formed by the deciles of the fitted risk, referred to a "
+                   "chi-square distribution on eight degrees of freedom.")
+    return out
 
 
 @hookimpl

@@ -72,7 +72,7 @@ NOT_FROM_R = {("coxph", "method.term"), ("logistic", "method.term"), ("survdiff"
 NOT_FROM_R |= {(context, name) for context in ("coxph", "logistic") for name in (
     "model.title", "not.estimable", "note", "label", "var_type", "reference_row",
     "outcome.label", "outcome.level", "conf.level", "ties", "strata", "n.incomplete",
-    "method", "conf.method", "p.method")}
+    "method", "conf.method", "p.method", "term.type", "variance", "cluster")}
 NOT_FROM_R |= {("survfit", name) for name in ("label", "time.unit", "time.unit.data",
                                              "conf.level", "conf.type",
                                              "row.label")}

@@ -153,10 +153,15 @@ VARIANTS: dict[str, list[str]] = {
                  'endpoint = "relapse"\ncovariates = ["stage"]\nmultivariable = false'],
     "cox": ['endpoint = "os"\ncovariates = ["sex_code", "age_years", "stage"]',
             'endpoint = "efs"\ncovariates = ["treat", "age_years"]\nties = "breslow"\n'
-            'strata = "sex_code"\nph_check = "none"\nconf_level = 0.9'],
+            'strata = "sex_code"\nph_check = "none"\nconf_level = 0.9',
+            'endpoint = "os"\ncovariates = ["stage", "age_years"]\nrobust = true',
+            'endpoint = "os"\ncovariates = ["stage", "age_years"]\ncluster = "arm"\n'
+            'forest = true'],
     "logistic": ['outcome = "response"\ncovariates = ["treat", "age_years", "stage"]',
                  'outcome = "response"\ncovariates = ["treat", "age_years"]\nfirth = true\n'
-                 'ci = "wald"'],
+                 'ci = "wald"',
+                 'outcome = "response"\ncovariates = ["treat", "age_years"]\nauc = true\n'
+                 'hosmer_lemeshow = true\nintercept_row = true'],
     "distribution": ['variable = "stage"\nby = "treat"',
                      'variable = "wbc"\nplot = "dots"\nby = "treat"',
                      'variable = "age_years"\nplot = "dots"'],

@@ -47,6 +47,10 @@ class RegressionLayout:
         Texts of the extra column: by model (``group_level``), then by variable.
     notes : tuple of Footnote
         Footnotes after the table's own (the flags' reasons and the models' notes).
+    intercept_label : str or None
+        When given, a first row of this label shows each model's intercept (its records of
+        variable ``"(Intercept)"``: ``estimate.exp`` formatted, and ``p.value``); a column
+        combining several models (one intercept each) leaves it empty.
     """
 
     caption: str
@@ -56,6 +60,10 @@ class RegressionLayout:
     extra_header: str | None = None
     extra: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     notes: tuple[Footnote, ...] = ()
+    intercept_label: str | None = None
+
+
+INTERCEPT = "(Intercept)"
 
 
 @dataclass
@@ -109,6 +117,7 @@ class _Model:
     term_tests: dict = field(default_factory=dict)  # variable -> (p text, method)
     n: dict = field(default_factory=dict)  # variable -> (n, events)
     notes: list = field(default_factory=list)
+    intercepts: dict = field(default_factory=dict)  # variable_level -> (text, p text)
 
 
 def regression_table(records: Iterable[Result], layout: RegressionLayout, *,
@@ -162,7 +171,13 @@ def _models(records: Sequence[Result], ratio_stat: str) -> list[_Model]:
         if model is None:
             continue
         key = (r.variable, r.variable_level)
-        if r.stat_name == ratio_stat:
+        if r.variable == INTERCEPT:
+            if r.stat_name in ("estimate.exp", "p.value"):
+                text, p_text = model.intercepts.get(r.variable_level, (None, None))
+                model.intercepts[r.variable_level] = (
+                    r.formatted if r.stat_name == "estimate.exp" else text,
+                    r.formatted if r.stat_name == "p.value" else p_text)
+        elif r.stat_name == ratio_stat:
             model.shown[key] = r.formatted
         elif r.stat_name == "p.value":
             p_values[(model.level, key)] = r.formatted
@@ -217,6 +232,8 @@ class _Builder:
 
     def body(self) -> list[Row]:
         rows: list[Row] = []
+        if self.layout.intercept_label:
+            rows.append(self._intercept_row())
         for term in self.terms:
             if term.is_contrast:
                 level = term.levels[1] if term.levels[0] == term.reference else term.levels[0]
@@ -237,6 +254,15 @@ class _Builder:
                                  *self._estimate_cells(term, None, with_extra=True))))
         rows.append(self._n_row())
         return rows
+
+    def _intercept_row(self) -> Row:
+        cells = []
+        for model in self.models:
+            text, p_text = (next(iter(model.intercepts.values()))
+                            if len(model.intercepts) == 1 else ("", ""))
+            cells += [Cell(text or ""), Cell(p_text or "")] + \
+                [Cell("")] * (self._width(model) - 2)
+        return Row((Cell(self.layout.intercept_label, align="left"), *cells))
 
     def _heading_cells(self, term: _Term) -> list[Cell]:
         cells = []

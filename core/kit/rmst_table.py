@@ -22,7 +22,7 @@ from cohortpress.api.blocks import Cell, Footnote, Row, Table
 from cohortpress.api.options import Options
 from cohortpress.api.results import Result
 from cohortpress.common.errors import DataError
-from cohortpress.common.formatting import fmt_num, in_sentence, p_phrase
+from cohortpress.common.formatting import fmt_num, in_sentence
 from cohortpress.kit.records import Records
 
 DASH = "\u2013"

@@ -11,7 +11,7 @@ terms by refitting.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -26,7 +26,7 @@ from cohortpress.stats.distributions import chi2_sf
 from cohortpress.stats.linalg import solve_symmetric
 from cohortpress.stats.wald import wald_table
 
-__all__ = ["CoxFit", "fit_cox", "lr_test_terms"]
+__all__ = ["CoxFit", "fit_cox", "lr_test_terms", "wald_test_terms"]
 
 TIES_METHODS = ("efron", "breslow")
 
@@ -81,6 +81,16 @@ class CoxFit:
         Covariates whose estimate is infinite (monotone likelihood).
     reason : str or None
         Why ``converged`` is false or ``separated`` is not empty.
+    variance : str
+        ``"model"`` (``I^-1``), ``"robust"`` (the sandwich of the rows' dfbeta residuals)
+        or ``"cluster"`` (the same, summed within clusters); ``se``, ``z``, ``p``, the
+        limits and ``wald_test`` use it, as coxph's do.
+    naive_var : numpy.ndarray or None
+        ``I(beta)^-1`` when ``variance`` is robust (coxph's ``naive.var``).
+    robust_score_test : TestResult or None
+        The robust score test of ``beta = 0`` (coxph's ``rscore``) when ``variance`` is robust.
+    n_clusters : int or None
+        The number of clusters of a ``"cluster"`` variance.
     """
 
     names: tuple[str, ...]
@@ -105,6 +115,10 @@ class CoxFit:
     converged: bool
     separated: tuple[str, ...] = ()
     reason: str | None = None
+    variance: str = "model"
+    naive_var: np.ndarray | None = None
+    robust_score_test: TestResult | None = None
+    n_clusters: int | None = None
 
 
 
@@ -167,7 +181,8 @@ def _newton_raphson(data: CoxData, efron: bool, max_iter: int, eps: float) -> _N
 
 def fit_cox(X, time, event, names: Sequence[str], ties: str = "efron", strata=None, *,
             conf_level: float = 0.95, max_iter: int = MAX_ITERATIONS,
-            eps: float = CONVERGENCE_EPS, prepared: CoxData | None = None) -> CoxFit:
+            eps: float = CONVERGENCE_EPS, prepared: CoxData | None = None,
+            robust: bool = False, cluster=None) -> CoxFit:
     """Fit a Cox proportional hazards model by Newton--Raphson on the partial likelihood.
 
     Maximises ``l(beta) = sum_k [ sum_{i in D_k} x_i' beta - sum_{j=0}^{d_k-1}
@@ -199,6 +214,12 @@ def fit_cox(X, time, event, names: Sequence[str], ties: str = "efron", strata=No
         ``prepare_cox_data(X, time, event, names, strata)``, when the caller has it already
         (to reuse it for :func:`lr_test_terms` and ``cox_zph``); ``X``, ``time``, ``event``,
         ``names`` and ``strata`` are then not read again.
+    robust : bool
+        Report the robust sandwich variance ``D' D`` of the dfbeta residuals ``D`` (as
+        ``coxph(..., robust = TRUE)``) instead of ``I^-1``.
+    cluster : array_like, optional
+        Cluster labels of the rows (input order): the robust variance with the rows of a
+        cluster summed (as ``coxph(..., cluster = id)``); implies ``robust``.
 
     Returns
     -------
@@ -215,7 +236,47 @@ def fit_cox(X, time, event, names: Sequence[str], ties: str = "efron", strata=No
     ties = _checked_ties(ties)
     check_conf_level(conf_level)
     data = prepared if prepared is not None else prepare_cox_data(X, time, event, names, strata)
-    return _fit_prepared(data, ties, conf_level, max_iter, eps)
+    fit = _fit_prepared(data, ties, conf_level, max_iter, eps)
+    if robust or cluster is not None:
+        fit = _with_robust_variance(fit, data, cluster)
+    return fit
+
+
+def _with_robust_variance(fit: CoxFit, data: CoxData, cluster) -> CoxFit:
+    """The fit with coxph's robust (or clustered) variance in its Wald table and test."""
+    from cohortpress.stats.coxph.robust import robust_variance
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        robust = robust_variance(data, fit.coef, fit.var, fit.ties == "efron", cluster)
+    infinite = np.array([name in fit.separated for name in fit.names], dtype=bool)
+    table = wald_table(fit.coef, robust.var, infinite, fit.conf_level)
+    wald_test = fit.wald_test  # with an infinite coefficient: "not valid", as before
+    if not infinite.any():
+        df = float(fit.coef.size)
+        wald = float(fit.coef @ solve_symmetric(robust.var, fit.coef))
+        wald_test = TestResult("Wald test (robust variance)", float(chi2_sf(wald, df)), wald,
+                               df)
+    return replace(fit, se=table.se, z=table.z, p=table.p, hr=table.ratio,
+                   conf_low=table.conf_low, conf_high=table.conf_high, var=robust.var,
+                   wald_test=wald_test,
+                   variance="robust" if cluster is None else "cluster", naive_var=fit.var,
+                   robust_score_test=robust.score_test, n_clusters=robust.clusters)
+
+
+def wald_test_terms(fit: CoxFit, columns: Sequence[str]) -> TestResult:
+    """Wald test that the coefficients of ``columns`` are all zero, with the fit's variance.
+
+    ``b' V^-1 b`` over those columns on ``len(columns)`` degrees of freedom; with a robust
+    variance this is the test of a factor that stays valid under clustering (the
+    likelihood-ratio test assumes independent rows).
+    """
+    position = {name: j for j, name in enumerate(fit.names)}
+    index = np.array([position[str(name)] for name in columns])
+    b = fit.coef[index]
+    statistic = float(b @ solve_symmetric(fit.var[np.ix_(index, index)], b))
+    method = "Wald test (robust variance)" if fit.variance != "model" else "Wald test"
+    return TestResult(method, float(chi2_sf(statistic, index.size)), statistic,
+                      float(index.size))
 
 
 def lr_test_terms(X, time, event, names: Sequence[str], drop: Sequence[str],
