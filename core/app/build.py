@@ -154,6 +154,8 @@ def _run_and_write(plan: Plan, cohort, out_dir: Path, strict: bool, progress: Pr
     config = plan.config
     sections = _run_sections(plan, cohort, strict, progress)
     sections = _process_sections(plan, sections)
+    for warning in table_width_warnings(sections, config.report.style):
+        progress.say(f"warning: {warning}")
     files = write_outputs(plan, cohort, sections, out_dir, progress, pdf_worker)
     failed = [s for s in sections if s.failed]
     progress.timed(f"wrote {shown_path(out_dir, config)}{os.sep}: {', '.join(files[:4])}"
@@ -216,6 +218,16 @@ def _plugin_that_raised(exc: BaseException, impls) -> str | None:
         culprit = codes.get(tb.tb_frame.f_code, culprit)
         tb = tb.tb_next
     return culprit
+
+
+def table_width_warnings(sections, style: str) -> list[str]:
+    """A warning for each table wider than the text block even in the smallest size."""
+    from cohortpress.api.blocks import Table
+    from cohortpress.render.tablefit import overflow_warning
+
+    found = [(section.id, overflow_warning(block, style)) for section in sections
+             for block in section.blocks if isinstance(block, Table)]
+    return [f"section '{sid}': {warning}" for sid, warning in found if warning]
 
 
 def data_warnings(plan: Plan, cohort) -> list[str]:

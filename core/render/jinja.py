@@ -24,6 +24,7 @@ from cohortpress.common.formatting import format_p, fmt_num
 from cohortpress.api.blocks import Figure, Table
 from cohortpress.api.sections import Section
 from cohortpress.common.timelimit import TimeLimitExceeded, call_with_time_limit
+from cohortpress.render.tablefit import fit as table_fit
 from cohortpress.render.tablehtml import html_table
 
 def static_dir() -> Path:
@@ -55,6 +56,7 @@ def make_environment(user_dir: Path | None = None,
     env.filters["num"] = fmt_num
     env.filters["data_uri"] = png_data_uri
     env.globals["table_html"] = html_table
+    env.globals["table_fit"] = table_fit
     return env
 
 

@@ -168,9 +168,26 @@ def aligned_columns(table: Table) -> list[bool]:
     return aligned
 
 
+def fractional_columns(table: Table) -> list[bool]:
+    """Which columns have a body cell with a decimal part (an estimate, a percentage)."""
+    grid = table_grid(table)
+    found = [False] * (len(grid[0]) if grid else 0)
+    for row in grid:
+        for c, slot in enumerate(row):
+            if c and not slot.header and slot.cell is not None and slot.cell.colspan == 1:
+                parts = numeric_parts(slot.cell.text)
+                found[c] = found[c] or (parts is not None and parts[1].startswith("."))
+    return found
+
+
 def html_table(table: Table) -> HtmlTable:
-    """The HTML rows of ``table``: numeric columns split in two, labels unbroken."""
+    """The HTML rows of ``table``: numeric columns split in two, labels unbroken.
+
+    A bare count in a column of estimates (a number at risk under a landmark's cumulative
+    incidence) is centred under the header rather than lined up with the estimates' units
+    digit, which would set it at the left of its column."""
     aligned = aligned_columns(table)
+    fractional = fractional_columns(table)
     grid = table_grid(table)
     rows = [(row, header) for row, header in
             [(table.header[i], True) for i in range(len(table.header))]
@@ -181,7 +198,7 @@ def html_table(table: Table) -> HtmlTable:
         for c, slot in enumerate(grid[r]):
             if slot.cell is None:
                 continue
-            cells += _cells(slot.cell, c, aligned, is_header)
+            cells += _cells(slot.cell, c, aligned, is_header, fractional)
         (header if is_header else body).append(HtmlRow(tuple(cells), row.role, row.indent))
     labels = [(slot.cell.text, slot.row.indent) for row in grid for slot in row[:1]
               if slot.cell is not None and slot.cell.colspan == 1]
@@ -193,7 +210,8 @@ def html_table(table: Table) -> HtmlTable:
 SPLIT = 4
 
 
-def _cells(cell: Cell, column: int, aligned: list[bool], is_header: bool) -> list[HtmlCell]:
+def _cells(cell: Cell, column: int, aligned: list[bool], is_header: bool,
+           fractional: list[bool] | None = None) -> list[HtmlCell]:
     covered = aligned[column:column + max(cell.colspan, 1)]
     colspan = sum(SPLIT if a else 1 for a in covered)
     if is_header:
@@ -204,6 +222,8 @@ def _cells(cell: Cell, column: int, aligned: list[bool], is_header: bool) -> lis
         return [HtmlCell("th", unbroken(cell.text), colspan, cell.rowspan, cell.align,
                          cell.marks, part="label", scope="row")]
     parts = numeric_parts(cell.text) if cell.colspan == 1 and aligned[column] else None
+    if parts is not None and not parts[1] and fractional and fractional[column]:
+        parts = None
     if parts is None:
         return [HtmlCell("td", unbroken(cell.text), colspan, cell.rowspan,
                          "center" if aligned[column] else cell.align, cell.marks)]
