@@ -163,3 +163,19 @@ def test_a_cause_value_listed_nowhere_exits_2_with_one_line(cp, tmp_path, capsys
         result = cp.run_cli([command, project.config, "--quiet"], capsys)
         assert result.code == 2 and len(result.err_lines) == 1
         assert "column 'cause'" in result.err and "'relaps' (2)" in result.err
+
+
+def test_too_many_cause_columns_give_each_cause_its_own_table():
+    """Two causes with three landmarks and the median (10 columns) do not fit a page in one
+    table: each cause gets its own, with its own Gray's test; 8 columns stay together."""
+    records = _records(0.1, 0.12, 0.51)
+    together = survival_tables(records, SurvivalLayout(None, (1.0, 2.0, 3.0)[:3 - 1]))
+    assert len(together) == 1
+    first, second = survival_tables(records, SurvivalLayout(None, (1.0, 2.0, 3.0)))
+    assert [c.text for c in first.header[0].cells] == ["", "n", "Relapse"]
+    assert [c.text for c in second.header[0].cells] == ["", "n", "Death in CR"]
+    assert first.caption == "Relapse: cumulative incidence of relapse, every other cause " \
+                            "competing."
+    assert (first.name, second.name) == ("rel-cuminc", "rel-cuminc-2")
+    gray = [[n.text for n in t.footnotes if n.text.startswith("Gray")] for t in (first, second)]
+    assert gray == [[], ["Gray's test: Death in CR, chi-square 4.20 on 1 df, p = 0.04."]]

@@ -191,19 +191,36 @@ class TableLayout:
     median: bool = True
 
 
-def cif_table(records: Sequence[Result], name: str, layout: TableLayout) -> Table:
-    """The cumulative incidence table of one endpoint, from its records alone.
+#: The most columns of cause groups one table takes (events, landmarks and median per
+#: cause): wider, and each cause gets a table of its own, as a page could not hold it.
+MAX_CAUSE_COLUMNS = 8
+
+
+def cif_tables(records: Sequence[Result], name: str, layout: TableLayout) -> list[Table]:
+    """The cumulative incidence tables of one endpoint, from its records alone: one table
+    with every cause side by side, or one table per cause when that would take more than
+    :data:`MAX_CAUSE_COLUMNS` columns."""
+    mine = [r for r in records if r.variable == name and
+            (r.context == "cuminc" or r.context.startswith("cuminc.cause"))]
+    causes = [(r.context, r.stat) for r in mine if r.stat_name == "cause.label"]
+    width = 1 + len(layout.landmarks) + int(layout.median)
+    if len(causes) * width <= MAX_CAUSE_COLUMNS:
+        return [cif_table(mine, name, layout, causes)]
+    return [cif_table(mine, name, layout, [cause], k) for k, cause in enumerate(causes)]
+
+
+def cif_table(mine: Sequence[Result], name: str, layout: TableLayout, causes,
+              part: int | None = None) -> Table:
+    """One cumulative incidence table of ``causes`` (``(context, label)`` pairs) from the
+    endpoint's records ``mine``.
 
     A row per group and overall, each cause in its own column group (events, landmark
     estimates, median), the numbers at risk under the landmarks, Gray's test per cause in
-    the footnotes.
+    the footnotes. ``part`` numbers the table of one cause when each has its own.
     """
-    mine = [r for r in records if r.variable == name and
-            (r.context == "cuminc" or r.context.startswith("cuminc.cause"))]
     about = {r.stat_name: r.stat for r in mine if r.context == "cuminc" and r.group is None
              and r.group_level is None and r.variable_level is None
              and r.stat_name in ("label", "time.unit", "conf.level")}
-    causes = [(r.context, r.stat) for r in mine if r.stat_name == "cause.label"]
     unit, conf_level = about["time.unit"], about["conf.level"]
     rows = [r for r in mine if r.context == "cuminc" and r.stat_name == "row.label"]
     width = 1 + len(layout.landmarks) + int(layout.median)
@@ -230,9 +247,15 @@ def cif_table(records: Sequence[Result], name: str, layout: TableLayout) -> Tabl
                 cells += [Cell("")] if layout.median else []
             body.append(Row((Cell(row.stat, align="left"), *cells), indent=1))
     notes = _table_notes(mine, causes, layout, marks)
-    return Table(f"{about['label']}: cumulative incidence of each cause with competing "
-                 f"risks.", (Row(tuple(top)), Row(tuple(second))), tuple(body), tuple(notes),
-                 name=f"{name}-cuminc")
+    if part is None:
+        caption, table_name = (f"{about['label']}: cumulative incidence of each cause with "
+                               f"competing risks."), f"{name}-cuminc"
+    else:
+        caption = (f"{about['label']}: cumulative incidence of {in_sentence(causes[0][1])}, "
+                   f"every other cause competing.")
+        table_name = f"{name}-cuminc" if part == 0 else f"{name}-cuminc-{part + 1}"
+    return Table(caption, (Row(tuple(top)), Row(tuple(second))), tuple(body), tuple(notes),
+                 name=table_name)
 
 
 class _Marks:

@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 from cohortpress.api.blocks import Cell, Footnote, Row, Table
 from cohortpress.api.results import Result
 from cohortpress.common.formatting import fmt_num, in_sentence, p_phrase
-from cohortpress.kit.cumulative_incidence import (BEYOND_CIF, NO_VARIANCE, TableLayout, cif_table,
+from cohortpress.kit.cumulative_incidence import (BEYOND_CIF, NO_VARIANCE, TableLayout, cif_tables,
                                                   interval_defined)
 from cohortpress.kit.prose import percent_text
 
@@ -80,7 +80,8 @@ def survival_tables(records: Iterable[Result], layout: SurvivalLayout) -> tuple[
     competing = [v for (c, v, s) in about if c == "cuminc" and s == "label"]
     tables = [_km_table(records, about, km, layout)] if km else []
     cif_layout = TableLayout(layout.landmarks, layout.estimate, layout.median)
-    return tuple(tables + [cif_table(records, name, cif_layout) for name in competing])
+    return tuple(tables + [t for name in competing
+                           for t in cif_tables(records, name, cif_layout)])
 
 
 # --------------------------------------------------------------------------- Kaplan-Meier
