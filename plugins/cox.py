@@ -25,6 +25,7 @@ from cohortpress.api.options import EndpointName, Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.common.formatting import format_p, in_sentence
+from cohortpress.kit.prose import percent_text
 from cohortpress.kit.regression import (Fitted, RegressionModel, estimates_from, fit_models,
                                         layout_records, model_records)
 from cohortpress.kit.regression_table import RegressionLayout, regression_table
@@ -230,17 +231,13 @@ def _method_sentences(cohort, endpoint, options: CoxOptions, results: Sequence[R
         tests += " (likelihood-ratio tests for covariates with more than two levels)"
     sentences = [f"Associations with {in_sentence(endpoint.label)} were estimated with Cox "
                  f"proportional-hazards regression ({handled}), fitted to complete cases, and "
-                 f"reported as hazard ratios with Wald {_percent(options.conf_level)} "
+                 f"reported as hazard ratios with Wald {percent_text(options.conf_level)} "
                  f"confidence intervals and p-values from {tests}."]
     if checked:
         sentences.append("The proportional-hazards assumption was checked with the score test "
                          "on scaled Schoenfeld residuals against the Kaplan\u2013Meier time "
                          "scale, as in R's cox.zph.")
     return sentences
-
-
-def _percent(level: float) -> str:
-    return f"{level * 100:.10g}%"
 
 
 _TIES = {"efron": "Efron", "breslow": "Breslow"}
