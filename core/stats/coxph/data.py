@@ -2,7 +2,9 @@
 
 Rows are sorted once by stratum and decreasing time, so every risk set is a prefix of its
 stratum; near-equal times are merged as ``coxph(timefix = TRUE)`` does; constant and
-collinear covariates are refused with a message naming them.
+collinear covariates are refused with a message naming them. With start times (delayed
+entry, or several (start, stop] rows per subject) :mod:`.counting` adds the second order
+that removes the rows not yet at risk.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import numpy as np
 
 from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import check_finite_columns, design_matrix
+from cohortpress.stats.coxph.counting import (EntryLayout, check_intervals, entry_layout,
+                                              merge_near_ties_pairs)
 from cohortpress.stats.linalg import gram_is_well_conditioned, raise_if_collinear
 
 __all__ = ["CoxData", "prepare_cox_data", "kept_columns"]
@@ -77,6 +81,9 @@ class CoxData:
     scratch : numpy.ndarray, shape (1 + p, n)
         Work space reused by every iteration (so a CoxData must not be shared between
         threads).
+    entry : EntryLayout or None
+        For counting-process data, the start times and where they fall (risk sets are
+        then ``start < t <= time``); None when every row is at risk from time 0.
     """
 
     xt1: np.ndarray
@@ -100,6 +107,7 @@ class CoxData:
     spread: np.ndarray
     names: tuple[str, ...]
     scratch: np.ndarray
+    entry: EntryLayout | None = None
 
     @property
     def xt(self) -> np.ndarray:
@@ -119,7 +127,8 @@ class CoxData:
         return self.tied_slots.size > 0
 
 
-def prepare_cox_data(X, time, event, names: Sequence[str], strata=None) -> CoxData:
+def prepare_cox_data(X, time, event, names: Sequence[str], strata=None,
+                     entry=None) -> CoxData:
     """Validate Cox model inputs, sort them and precompute the risk-set structure.
 
     Parameters
@@ -134,6 +143,9 @@ def prepare_cox_data(X, time, event, names: Sequence[str], strata=None) -> CoxDa
         One name per column of ``X``.
     strata : array_like, shape (n,), optional
         Stratum labels (any values); risk sets are formed within strata.
+    entry : array_like, shape (n,), optional
+        Start times of counting-process rows ``(entry, time]``: a row is at risk at ``t``
+        when ``entry < t <= time`` (R's ``Surv(entry, time, event)``).
 
     Returns
     -------
@@ -143,14 +155,22 @@ def prepare_cox_data(X, time, event, names: Sequence[str], strata=None) -> CoxDa
     ------
     StatisticsError
         On missing or non-finite values, an event indicator other than 0/1, no events, a
-        covariate that is constant (within every stratum) or columns that are collinear.
+        covariate that is constant (within every stratum) or columns that are collinear,
+        or a start time not before its stop time.
     """
     x, time, event, names = _validated_arrays(X, time, event, names)
+    if entry is not None:
+        entry = np.asarray(entry, dtype=float).ravel()
+        if entry.size != time.size:
+            raise StatisticsError(f"entry has {entry.size} values for {time.size} rows")
+        check_intervals(entry, time)
+        entry, time = merge_near_ties_pairs(entry, time)
+        check_intervals(entry, time)
     if not event.any():
         raise StatisticsError("the Cox model needs at least one event; there are none")
     stratum_codes = _stratum_codes(strata, time.size)
     _check_constant_columns(x, stratum_codes, names)
-    order, sorted_time = _sort_order(time, event, stratum_codes)
+    order, sorted_time = _sort_order(time, event, stratum_codes, merge=entry is None)
     sorted_strata = None if stratum_codes is None else stratum_codes[order]
     xt1 = np.empty((x.shape[1] + 1, x.shape[0]))
     xt1[0] = 1.0
@@ -163,8 +183,12 @@ def prepare_cox_data(X, time, event, names: Sequence[str], strata=None) -> CoxDa
     stratum_row_start = _run_starts(stratum_changes)
     gram = _check_collinearity(xt1[1:], stratum_row_start, names)
     spread = np.sqrt(np.diag(gram) / time.size)
-    return _build_layout(xt1, sorted_time, event[order], stratum_changes, stratum_row_start,
+    data = _build_layout(xt1, sorted_time, event[order], stratum_changes, stratum_row_start,
                          order, names, spread)
+    if entry is None:
+        return data
+    return replace(data, entry=entry_layout(entry[order], sorted_time, stratum_row_start,
+                                            data.group_first_row, data.stratum_group_start))
 
 
 def _validated_arrays(X, time, event, names):
@@ -202,18 +226,22 @@ def _stratum_codes(strata, n: int) -> np.ndarray | None:
     return codes if codes.max() > 0 else None
 
 
-def _sort_order(time: np.ndarray, event: np.ndarray, stratum_codes: np.ndarray | None):
+def _sort_order(time: np.ndarray, event: np.ndarray, stratum_codes: np.ndarray | None,
+                merge: bool = True):
     """Sort by stratum, decreasing (merged) time, events before censored rows of a time.
 
     Returns the order and the merged times in that order. Merging near ties maps times
     monotonically, so it keeps the sort; putting events first is then a stable sort of an
-    almost sorted key, which costs little.
+    almost sorted key, which costs little. ``merge`` is false when the times were merged
+    already (with their start times).
     """
     if stratum_codes is None:
         order = np.argsort(-time)
     else:
         order = np.lexsort((-time, stratum_codes))
-    sorted_time = _merge_near_ties(time[order], globally_sorted=stratum_codes is None)
+    sorted_time = time[order]
+    if merge:
+        sorted_time = _merge_near_ties(sorted_time, globally_sorted=stratum_codes is None)
     new_group = np.ones(time.size, dtype=bool)
     new_group[1:] = sorted_time[1:] != sorted_time[:-1]
     if stratum_codes is not None:

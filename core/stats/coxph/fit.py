@@ -182,13 +182,16 @@ def _newton_raphson(data: CoxData, efron: bool, max_iter: int, eps: float) -> _N
 def fit_cox(X, time, event, names: Sequence[str], ties: str = "efron", strata=None, *,
             conf_level: float = 0.95, max_iter: int = MAX_ITERATIONS,
             eps: float = CONVERGENCE_EPS, prepared: CoxData | None = None,
-            robust: bool = False, cluster=None) -> CoxFit:
+            robust: bool = False, cluster=None, entry=None) -> CoxFit:
     """Fit a Cox proportional hazards model by Newton--Raphson on the partial likelihood.
 
     Maximises ``l(beta) = sum_k [ sum_{i in D_k} x_i' beta - sum_{j=0}^{d_k-1}
     log( sum_{i in R_k} w_i - (j/d_k) sum_{i in D_k} w_i ) ]`` (Efron; Breslow without the
     ``j/d_k`` term), with ``w_i = exp(x_i' beta)`` and risk sets formed within strata.
-    Matches ``survival::coxph(Surv(time, event) ~ X + strata(strata), ties = ties)``.
+    Matches ``survival::coxph(Surv(time, event) ~ X + strata(strata), ties = ties)``, and
+    with ``entry`` ``coxph(Surv(entry, time, event) ~ ...)``: counting-process rows at risk
+    over ``(entry, time]`` (delayed entry, or several rows per subject with time-varying
+    covariates, then usually with ``cluster`` = the subject).
 
     Parameters
     ----------
@@ -220,6 +223,8 @@ def fit_cox(X, time, event, names: Sequence[str], ties: str = "efron", strata=No
     cluster : array_like, optional
         Cluster labels of the rows (input order): the robust variance with the rows of a
         cluster summed (as ``coxph(..., cluster = id)``); implies ``robust``.
+    entry : array_like, shape (n,), optional
+        Start times of the rows (each ``< time``); without it every row is at risk from 0.
 
     Returns
     -------
@@ -235,7 +240,8 @@ def fit_cox(X, time, event, names: Sequence[str], ties: str = "efron", strata=No
     """
     ties = _checked_ties(ties)
     check_conf_level(conf_level)
-    data = prepared if prepared is not None else prepare_cox_data(X, time, event, names, strata)
+    data = (prepared if prepared is not None
+            else prepare_cox_data(X, time, event, names, strata, entry))
     fit = _fit_prepared(data, ties, conf_level, max_iter, eps)
     if robust or cluster is not None:
         fit = _with_robust_variance(fit, data, cluster)
@@ -281,7 +287,7 @@ def wald_test_terms(fit: CoxFit, columns: Sequence[str]) -> TestResult:
 
 def lr_test_terms(X, time, event, names: Sequence[str], drop: Sequence[str],
                   ties: str = "efron", strata=None, *, full_fit: CoxFit | None = None,
-                  prepared: CoxData | None = None) -> TestResult:
+                  prepared: CoxData | None = None, entry=None) -> TestResult:
     """Likelihood-ratio test for dropping a group of columns (e.g. all dummies of a factor).
 
     ``LR = 2 (l_full - l_reduced)`` on ``len(drop)`` degrees of freedom, where the reduced
@@ -290,7 +296,7 @@ def lr_test_terms(X, time, event, names: Sequence[str], drop: Sequence[str],
 
     Parameters
     ----------
-    X, time, event, names, ties, strata
+    X, time, event, names, ties, strata, entry
         As for :func:`fit_cox`, describing the full model.
     drop : sequence of str
         Names of the columns to remove.
@@ -311,7 +317,8 @@ def lr_test_terms(X, time, event, names: Sequence[str], drop: Sequence[str],
     if unknown or not drop:
         raise StatisticsError("columns to drop must be a non-empty subset of the model's "
                               f"columns; unknown: {', '.join(unknown) or '(none given)'}")
-    full = full_fit or fit_cox(X, time, event, names, ties, strata, prepared=prepared)
+    full = full_fit or fit_cox(X, time, event, names, ties, strata, prepared=prepared,
+                               entry=entry)
     keep = [j for j, name in enumerate(names) if name not in drop]
     if keep:
         kept_names = [names[j] for j in keep]
@@ -320,7 +327,7 @@ def lr_test_terms(X, time, event, names: Sequence[str], drop: Sequence[str],
                               prepared=kept_columns(prepared, keep))
         else:
             x = np.asarray(X, dtype=float).reshape(len(time), -1)
-            reduced = fit_cox(x[:, keep], time, event, kept_names, ties, strata)
+            reduced = fit_cox(x[:, keep], time, event, kept_names, ties, strata, entry=entry)
         reduced_loglik = reduced.loglik
         unreliable = bool(reduced.separated) or not reduced.converged
     else:

@@ -3,11 +3,13 @@
 Rows come sorted by stratum and decreasing time (:mod:`.data`), so every risk set is a prefix
 of its stratum and its sums are cumulative sums read at the last row of each distinct time;
 Efron's tie correction is applied to all tied events at once; the information matrix is one
-``X' diag(c) X`` product. One evaluation costs a few passes over the data.
+``X' diag(c) X`` product. One evaluation costs a few passes over the data. For
+counting-process data the rows not yet entered are subtracted (:mod:`.counting`).
 
 Notation: ``x_i`` covariate row, ``eta_i = x_i' beta``, ``w_i = exp(eta_i)``; at a distinct
 event time ``t_k`` with ``d_k`` events, ``R_k`` is the set of rows still at risk
-(time >= t_k, same stratum) and ``D_k`` the rows that fail there.
+(time >= t_k and, with start times, start < t_k; same stratum) and ``D_k`` the rows that
+fail there.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cohortpress.stats.coxph.counting import minus_before_entry, not_yet_entered_sums
 from cohortpress.stats.coxph.data import CoxData
 
 __all__ = ["RiskSetTerms", "risk_set_terms", "event_mean_total", "score_vector",
@@ -78,6 +81,9 @@ def risk_set_terms(data: CoxData, beta: np.ndarray, efron: bool) -> RiskSetTerms
     cumulative = np.multiply(data.xt1, w, out=data.scratch)
     _cumsum_within(cumulative, data.stratum_row_start, out=cumulative)
     at_risk = cumulative[:, data.group_last_row[data.event_groups]]
+    if data.entry is not None:
+        at_risk -= not_yet_entered_sums(data.entry, data.xt1 * w, data.stratum_row_start,
+                                        data.event_groups)
     s0 = at_risk[0]
     log_den_sums = data.deaths * np.log(s0)
     terms = dict(w=w, at_risk=at_risk, inv_den=data.deaths / s0,
@@ -192,7 +198,10 @@ def weighted_information(data: CoxData, terms: RiskSetTerms,
     per_group[data.event_groups] = q * terms.inv_den
     # Row i is in the risk set of every event time of its stratum at or before t_i: with
     # times decreasing, its own time group and all later groups of the stratum.
-    row_weight = _reverse_cumsum_within(per_group, data.stratum_group_start)[data.group_of_row]
+    from_here = _reverse_cumsum_within(per_group, data.stratum_group_start)
+    row_weight = from_here[data.group_of_row]
+    if data.entry is not None:
+        row_weight = minus_before_entry(data.entry, from_here, row_weight)
     s1 = terms.at_risk[1:]
     mean_part = (s1 * (q * terms.inv_den_sq)) @ s1.T
     if terms.dying is not None:

@@ -17,6 +17,7 @@ import numpy as np
 
 from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import TestResult
+from cohortpress.stats.coxph.counting import minus_before_entry, not_yet_entered_sums
 from cohortpress.stats.coxph.data import CoxData
 from cohortpress.stats.distributions import chi2_sf
 from cohortpress.stats.linalg import solve_symmetric
@@ -57,7 +58,8 @@ def score_residuals(data: CoxData, beta: np.ndarray, efron: bool) -> np.ndarray:
     """Score residuals of every row at ``beta``, in the rows' input order.
 
     Row ``i`` gets ``delta_i (x_i - a_k) - w_i sum_k sum_j c_ijk (x_i - m_kj) / den_kj``
-    over the event times ``t_k <= t_i`` of its stratum, where the ``j``-th of the ``d_k``
+    over the event times ``t_k <= t_i`` of its stratum (and after the row's start, for
+    counting-process data), where the ``j``-th of the ``d_k``
     pseudo-events at ``t_k`` has ``den_kj = S0_k - f_j D0_k``, mean
     ``m_kj = (S1_k - f_j D1_k) / den_kj``, ``f_j = j / d_k`` (0 for Breslow), ``a_k`` is the
     average of the ``m_kj`` and ``c_ijk = 1 - f_j`` for a row that dies at ``t_k``, 1
@@ -73,6 +75,9 @@ def score_residuals(data: CoxData, beta: np.ndarray, efron: bool) -> np.ndarray:
     w = np.exp(eta - eta.max())
     weighted = data.xt1 * w
     at_risk = _cumsum_within(weighted, data.stratum_row_start)[:, data.group_last_row]
+    if data.entry is not None:
+        at_risk -= not_yet_entered_sums(data.entry, weighted, data.stratum_row_start,
+                                        np.arange(data.group_first_row.size))
     # Sums over each time group's events: the group's rows are events first.
     event_weighted = np.where(data.event, 1.0, 0.0) * weighted
     dying = np.add.reduceat(event_weighted, data.group_first_row, axis=1)
@@ -94,8 +99,15 @@ def score_residuals(data: CoxData, beta: np.ndarray, efron: bool) -> np.ndarray:
     event_mean = _by_group(groups[slot], n_groups, mean / np.repeat(deaths, deaths))
     # Rows are sorted by decreasing time within strata: the event times at or before a
     # row's time are its own group and the groups after it in its stratum.
-    cum_hazard = _from_here(hazard, data.stratum_group_start)[data.group_of_row]
-    cum_hazard_mean = _from_here(hazard_mean, data.stratum_group_start)[:, data.group_of_row]
+    hazard_from_here = _from_here(hazard, data.stratum_group_start)
+    hazard_mean_from_here = _from_here(hazard_mean, data.stratum_group_start)
+    cum_hazard = hazard_from_here[data.group_of_row]
+    cum_hazard_mean = hazard_mean_from_here[:, data.group_of_row]
+    if data.entry is not None:
+        # A (start, stop] row is at risk only at the event times after its start.
+        cum_hazard = minus_before_entry(data.entry, hazard_from_here, cum_hazard)
+        cum_hazard_mean = minus_before_entry(data.entry, hazard_mean_from_here,
+                                             cum_hazard_mean)
     risk_part = w * (xt * cum_hazard - cum_hazard_mean)
     # A row that dies at its time carries only 1 - f_j of each pseudo-event there.
     own = data.group_of_row

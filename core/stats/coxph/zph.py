@@ -72,7 +72,7 @@ class ZphResult:
 
 def cox_zph(fit: CoxFit, X, time, event, strata=None, *, transform: str = "km",
             groups: Mapping[str, Sequence[str]] | None = None,
-            prepared: CoxData | None = None) -> ZphResult:
+            prepared: CoxData | None = None, entry=None) -> ZphResult:
     """Score tests of proportional hazards for a fitted Cox model.
 
     Matches ``cox.zph(fit, transform = transform, terms = FALSE)`` of survival 3.x; with
@@ -83,11 +83,12 @@ def cox_zph(fit: CoxFit, X, time, event, strata=None, *, transform: str = "km",
     ----------
     fit : CoxFit
         The model, fitted by :func:`cohortpress.stats.coxph.fit_cox` on the same data.
-    X, time, event, strata
-        The data the model was fitted to.
+    X, time, event, strata, entry
+        The data the model was fitted to (``entry``: counting-process start times).
     transform : {"km", "identity", "rank", "log"}
         The function of time: ``km`` is one minus the Kaplan--Meier estimate (all strata
-        pooled) just before each time; ``rank`` the average rank of the time among all rows.
+        pooled; with start times, the risk sets of counting-process data) just before each
+        time; ``rank`` the average rank of the (stop) time among all rows.
     groups : mapping of str to sequence of str, optional
         Terms to test jointly; every covariate must belong to exactly one group.
     prepared : CoxData, optional
@@ -106,8 +107,8 @@ def cox_zph(fit: CoxFit, X, time, event, strata=None, *, transform: str = "km",
     if transform not in TRANSFORMS:
         raise StatisticsError(f"transform must be one of {', '.join(TRANSFORMS)}, "
                               f"not '{transform}'")
-    data = prepared if prepared is not None else prepare_cox_data(X, time, event, fit.names,
-                                                                  strata)
+    data = (prepared if prepared is not None
+            else prepare_cox_data(X, time, event, fit.names, strata, entry))
     if data.n != fit.n or data.n_events != fit.n_events:
         raise StatisticsError("the data given to cox_zph are not those the model was fitted to")
     term_names, term_columns = _term_columns(fit.names, groups)
@@ -173,19 +174,25 @@ def _transformed_time(data: CoxData, transform: str) -> np.ndarray:
         return np.log(time)
     if transform == "rank":
         return rank_average(time)
-    return 1.0 - _km_just_before(time, data.event)
+    entry = None if data.entry is None else data.entry.entry
+    return 1.0 - _km_just_before(time, data.event, entry)
 
 
-def _km_just_before(time: np.ndarray, event: np.ndarray) -> np.ndarray:
+def _km_just_before(time: np.ndarray, event: np.ndarray,
+                    entry: np.ndarray | None = None) -> np.ndarray:
     """Kaplan--Meier survival (all rows pooled) just before each row's time, ``S(t-)``.
 
     ``S(t-) = prod over event times s < t of (1 - d_s / n_s)`` with ``n_s`` the rows with
-    time ``>= s`` and ``d_s`` the events at ``s``.
+    time ``>= s`` (and start ``< s`` when there are start times) and ``d_s`` the events at
+    ``s``.
     """
     distinct, index, counts = np.unique(time, return_inverse=True, return_counts=True)
     index = index.ravel()
     deaths = np.bincount(index, event.astype(float), minlength=distinct.size)
     at_risk = np.cumsum(counts[::-1])[::-1]
+    if entry is not None:
+        at_risk = at_risk - (entry.size - np.searchsorted(np.sort(entry), distinct,
+                                                          side="left"))
     survival_after = np.cumprod(1.0 - deaths / at_risk)
     survival_before = np.concatenate(([1.0], survival_after[:-1]))
     return survival_before[index]
