@@ -180,6 +180,9 @@ class ColumnEndpoint(Strict):
         "as written in competing_codes (default: the code)", examples=[{"2": "Death in CR"}])
     missing_cause: Literal["error", "censored"] = Field("error", description="an empty "
         "event/cause value is an error, or censored", examples=["censored"])
+    entry: str | None = Field(None, description="delayed entry (left truncation): the time, "
+                              "in time_unit, a patient enters the risk set (before time); "
+                              "default: at risk from 0", examples=["age_at_entry"])
 
     @property
     def display_unit(self) -> str:
@@ -189,7 +192,7 @@ class ColumnEndpoint(Strict):
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return (self.time, self.event)
+        return (self.time, self.event, *([self.entry] if self.entry else []))
 
 
 class DateEndpoint(Strict):
@@ -213,6 +216,10 @@ class DateEndpoint(Strict):
                                  examples=[["death_date"]])
     last_contact: str = Field(description="the censoring date of patients without an event",
                               examples=["last_contact_date"])
+    entry: str | None = Field(None, description="delayed entry (left truncation): the date a "
+                              "patient enters the risk set, counted from start like the exit "
+                              "(start = birth date makes age the time scale); default: at "
+                              "risk from start", examples=["referral_date"])
 
     @property
     def display_unit(self) -> str:
@@ -220,7 +227,8 @@ class DateEndpoint(Strict):
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return (self.start, self.last_contact, *self.events, *self.competing)
+        return (self.start, self.last_contact, *self.events, *self.competing,
+                *([self.entry] if self.entry else []))
 
 
 ENDPOINT_FORMS = {"columns": ColumnEndpoint, "dates": DateEndpoint}

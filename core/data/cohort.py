@@ -57,6 +57,12 @@ class Endpoint:
     cause_labels : tuple of str
         The name of each status code from 1: the event of interest (the endpoint's label),
         then each competing cause.
+    entry : ndarray of float or None
+        Delayed entry (left truncation): the time each patient enters the risk set, in
+        ``unit`` and always before ``time`` (at risk on ``entry < t <= time``, R's
+        ``Surv(entry, time, event)``); None when every patient is at risk from 0.
+    entry_column : str
+        The column ``entry`` came from ("" without delayed entry), for methods and errors.
     """
 
     name: str
@@ -71,6 +77,8 @@ class Endpoint:
     #: a time column, ``"dates"`` for dates; ``unit`` is the one shown.
     data_unit: str = ""
     cause_labels: tuple[str, ...] = ()
+    entry: np.ndarray | None = None
+    entry_column: str = ""
 
     @property
     def causes(self) -> tuple[tuple[int, str], ...]:

@@ -31,6 +31,8 @@ def column_roles(config: Config) -> dict[str, str]:
         else:
             roles[ep.time] = "continuous"
             roles[ep.event] = "text"
+            if ep.entry:
+                roles[ep.entry] = "continuous"
     if config.cohort.id:
         roles[config.cohort.id] = "text"
     for spec in config.derived.values():

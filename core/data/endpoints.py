@@ -8,6 +8,12 @@ Competing causes get status codes 2, 3, ... in the order the config lists them: 
 column, one per ``competing_codes`` entry (named by ``cause_labels`` or the code); for
 dates, one per ``competing`` column (named by the column's variable label). A patient with
 several competing dates has the earliest; on the same day, the one listed first.
+
+Delayed entry (``entry``): a time column in ``time_unit``, or a date column counted from
+``start`` as the exit is, converted to the shown unit like the exit time. R's ``Surv(entry,
+exit, event)`` turns a row whose entry is not before its exit into a missing value and drops
+it; here such a row is an error naming the rows, so that no patient leaves the analysis
+unseen.
 """
 
 from __future__ import annotations
@@ -41,9 +47,11 @@ def build_endpoint(name: str, spec: EndpointSettings, frame: pd.DataFrame,
         time, status, definition = _endpoint_from_dates(spec, frame, typer, key)
         causes = tuple(_column_label(column, typer) for column in spec.competing)
     event = (status == 1).astype(np.int8)
+    entry = _entry_times(spec, frame, typer, key, time) if spec.entry else None
     return Endpoint(name, label, spec.display_unit, time, event, status, bool(causes),
                     definition, cause_labels=(label, *causes),
-                    data_unit=spec.time_unit if spec.form == "columns" else "dates")
+                    data_unit=spec.time_unit if spec.form == "columns" else "dates",
+                    entry=entry, entry_column=spec.entry or "")
 
 
 def _column(frame: pd.DataFrame, name: str, key: str, typer: ColumnTyper) -> pd.Series:
@@ -185,3 +193,40 @@ def _earliest(frame, columns: list[str], key: str, typer: ColumnTyper, start: pd
         earliest = earliest.mask(earlier, dates)
         which = which.mask(earlier, col)
     return earliest, which
+
+
+def _entry_times(spec: EndpointSettings, frame, typer: ColumnTyper, key: str,
+                 time: np.ndarray) -> np.ndarray:
+    """Each patient's entry into the risk set, in the shown unit, checked to be at or after
+    the origin and before the exit."""
+    column = spec.entry
+    if spec.form == "columns":
+        raw = _column(frame, column, f"{key}.entry", typer)
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+        _refuse_rows(~np.isfinite(values), "entry time is missing or not a finite number",
+                     column, typer)
+        _refuse_rows(values < 0, "entry time is negative (times count from 0)", column, typer)
+        entry = values * DAYS_PER_UNIT[spec.time_unit] / DAYS_PER_UNIT[spec.display_unit]
+    else:
+        dates = _date_column(frame, column, f"{key}.entry", typer)
+        start = frame[spec.start]
+        _refuse_rows(dates.isna().to_numpy(), "entry date is missing", column, typer)
+        _refuse_rows((dates < start).to_numpy(), f"entry date is before the start date "
+                     f"({spec.start})", column, typer)
+        entry = (dates - start).dt.days.to_numpy(dtype=float) / DAYS_PER_UNIT[spec.unit]
+    _refuse_rows(entry >= time, "entry is not before the exit (event or censoring) time; a "
+                 "patient must enter the risk set before leaving it (R's Surv(entry, exit) "
+                 "would drop these rows)", column, typer)
+    return entry
+
+
+def _refuse_rows(bad: np.ndarray, problem: str, column: str, typer: ColumnTyper) -> None:
+    """One error naming how many rows have ``problem`` and the first few of them."""
+    if not bad.any():
+        return
+    positions = np.flatnonzero(bad)
+    shown = ", ".join(typer.where(int(p)) for p in positions[:5])
+    more = ", ..." if len(positions) > 5 else ""
+    rows = "row" if len(positions) == 1 else "rows"
+    raise DataError(f"{problem}: {len(positions)} {rows} ({rows} {shown}{more})",
+                    file=typer.file, column=column)
