@@ -25,6 +25,7 @@ from cohortpress.api.options import EndpointName, Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.common.formatting import format_p, in_sentence
+from cohortpress.kit.cox_rows import data_form_methods, data_form_notes, data_form_records
 from cohortpress.kit.prose import percent_text
 from cohortpress.kit.regression import (Fitted, RegressionModel, estimates_from, fit_models,
                                         layout_records, model_records)
@@ -103,10 +104,15 @@ class _CoxModel(RegressionModel):
     separation_reason = ("monotone likelihood (separation): the hazard ratio is infinite or "
                          "zero; consider Firth's penalised likelihood or merging levels")
 
-    def __init__(self, endpoint, strata, options: CoxOptions, cluster=None):
+    def __init__(self, endpoint, strata, options: CoxOptions, cluster=None, patients=None):
         self.endpoint = endpoint
         self.strata = strata
         self.options = options
+        # Long format: the rows of a patient are one cluster of the robust variance (R's
+        # coxph needs an id for robust = TRUE on (start, stop] data), and N counts patients.
+        self.patients = patients
+        if cluster is None and options.robust and patients is not None:
+            cluster = patients
         self.cluster = cluster
         self.sandwich = options.robust or cluster is not None
         if self.sandwich:
@@ -117,12 +123,18 @@ class _CoxModel(RegressionModel):
         strata = None if self.strata is None else self.strata[keep]
         return self.endpoint.time[keep], self.endpoint.event[keep], strata
 
+    def _entry(self, design):
+        """The start times of the rows used ((start, stop] data), or None."""
+        entry = self.endpoint.entry
+        return None if entry is None else entry[design.keep]
+
     def fit(self, design) -> Fitted:
         """The fitted model and its prepared data (sorted once, reused by its tests)."""
         from cohortpress.stats.coxph import fit_cox, prepare_cox_data
 
         time, event, strata = self._rows(design)
-        prepared = prepare_cox_data(design.X, time, event, design.names, strata)
+        prepared = prepare_cox_data(design.X, time, event, design.names, strata,
+                                    entry=self._entry(design))
         fit = fit_cox(None, None, None, design.names, ties=self.options.ties,
                       conf_level=self.options.conf_level, prepared=prepared,
                       robust=self.options.robust,
@@ -135,7 +147,10 @@ class _CoxModel(RegressionModel):
                               fit.conf_low, fit.conf_high)
 
     def counts(self, design, fitted):
-        return design.n, int(self.endpoint.event[design.keep].sum())
+        events = int(self.endpoint.event[design.keep].sum())
+        if self.patients is not None:
+            return int(np.unique(self.patients[design.keep]).size), events
+        return design.n, events
 
     def term_test(self, design, columns, fitted) -> float:
         from cohortpress.stats.coxph import lr_test_terms, wald_test_terms
@@ -147,7 +162,7 @@ class _CoxModel(RegressionModel):
         time, event, strata = self._rows(design)
         return lr_test_terms(design.X, time, event, design.names, columns,
                              ties=self.options.ties, strata=strata, full_fit=fitted.fit,
-                             prepared=fitted.data).p_value
+                             prepared=fitted.data, entry=self._entry(design)).p_value
 
     def ph_check(self, column, design, fitted):
         """R's ``cox.zph(transform = "km")`` of a model that converged with no flag."""
@@ -159,7 +174,7 @@ class _CoxModel(RegressionModel):
         groups = {t.variable: list(t.columns) for t in design.terms}
         try:
             return cox_zph(fitted.fit, design.X, time, event, strata, transform="km",
-                           groups=groups, prepared=fitted.data)
+                           groups=groups, prepared=fitted.data, entry=self._entry(design))
         except StatisticsError:
             return None
 
@@ -177,7 +192,10 @@ def run(cohort, options: CoxOptions, context: SectionContext):
     if options.cluster is not None:
         cluster = pd.factorize(cohort.values(options.cluster), use_na_sentinel=True)[0]
         also.append(cluster >= 0)
-    model = _CoxModel(endpoint, strata, options, cluster)
+    patients = None
+    if cohort.intervals:
+        patients = pd.factorize(cohort.data[cohort.id_column])[0]
+    model = _CoxModel(endpoint, strata, options, cluster, patients)
     models = fit_models(model, cohort, options.covariates, also,
                         univariable=options.univariable, multivariable=options.multivariable,
                         threads=_fit_threads(),
@@ -202,10 +220,12 @@ def run(cohort, options: CoxOptions, context: SectionContext):
         results += _zph_records(zph_fit, options.endpoint, context)
     results += layout_records(models.terms, models.columns, context_name="coxph")
     results += _table_records(cohort, endpoint, options, models.design)
+    results += data_form_records(cohort, endpoint, options.endpoint, models.design, patients)
     tables = tables_from_records(results, options, context)
     if options.forest:
         tables += figures_from_records(results, options, style=context.style)
     methods = _method_sentences(cohort, endpoint, options, results, zph_fit is not None)
+    methods += data_form_methods(cohort, endpoint)
     methods += _variance_methods(cohort, options)
     if any(r.stat_name == "concordance" for r in results):
         methods.append("Discrimination was summarised by Harrell's concordance index of the "
@@ -253,15 +273,22 @@ def _table_records(cohort, endpoint, options: CoxOptions, design) -> list[Result
     if options.strata:
         out.append(Result("coxph", "strata", options.strata,
                           formatted=in_sentence(cohort.variable(options.strata).label), **common))
-    if options.cluster or options.robust:
-        kind = "cluster" if options.cluster else "robust"
+    cluster = options.cluster or (cohort.id_column if cohort.intervals and options.robust
+                                  else None)
+    if cluster or options.robust:
+        kind = "cluster" if cluster else "robust"
         out.append(Result("coxph", "variance", kind, formatted=_variance_text(
-            kind, in_sentence(cohort.variable(options.cluster).label)
-            if options.cluster else None), **common))
-        if options.cluster:
-            out.append(Result("coxph", "cluster", options.cluster, **common))
+            kind, _cluster_label(cohort, cluster) if cluster else None), **common))
+        if cluster:
+            out.append(Result("coxph", "cluster", cluster, **common))
     out.append(Result("coxph", "n.incomplete", design.n_dropped, **common))
     return out
+
+
+def _cluster_label(cohort, name: str) -> str:
+    if cohort.intervals and name == cohort.id_column:
+        return "patient"
+    return in_sentence(cohort.variable(name).label)
 
 
 def _variance_text(kind: str, cluster_label: str | None) -> str:
@@ -271,11 +298,13 @@ def _variance_text(kind: str, cluster_label: str | None) -> str:
 
 
 def _variance_methods(cohort, options: CoxOptions) -> list[str]:
-    if options.cluster:
-        label = in_sentence(cohort.variable(options.cluster).label)
+    by_patient = cohort.intervals and options.robust and not options.cluster
+    if options.cluster or by_patient:
+        cluster = options.cluster or cohort.id_column
+        label = _cluster_label(cohort, cluster)
         return [f"Standard errors, confidence intervals and Wald tests used the robust "
                 f"sandwich variance with the observations grouped by {label} (as R's "
-                f"coxph with cluster = {options.cluster}), and factors with more than two "
+                f"coxph with cluster = {cluster}), and factors with more than two "
                 f"levels were tested by a Wald test with that variance."]
     if options.robust:
         return ["Standard errors, confidence intervals and Wald tests used the robust "
@@ -305,7 +334,7 @@ def _concordance_records(model: "_CoxModel", design, fit, endpoint,
     cluster = None if model.cluster is None else model.cluster[design.keep]
     risk = np.asarray(design.X, dtype=float) @ fit.coef
     try:
-        c = concordance(time, event, risk, strata, cluster)
+        c = concordance(time, event, risk, strata, cluster, entry=model._entry(design))
     except StatisticsError:
         return []
     common = dict(variable=endpoint, group="model", group_level=level)
@@ -328,11 +357,13 @@ def tables_from_records(results: Sequence[Result], options: CoxOptions,
                 if r.stat_name == "p.value" and r.variable != "GLOBAL"}
     ph_column = options.ph_check == "column" and bool(per_term)
     notes = _ph_notes(zph, options, context) + [_method_note(cox, about)]
-    notes += _concordance_notes(cox)
+    notes += _concordance_notes(cox) + data_form_notes(about)
+    rows = "intervals" if "n.intervals" in about else "patients"
     if about["n.incomplete"].stat:
-        notes.append(Footnote(f"Complete cases: {about['n.incomplete'].stat} patients with a "
+        notes.append(Footnote(f"Complete cases: {about['n.incomplete'].stat} {rows} with a "
                               f"missing covariate were excluded from the multivariable model "
-                              f"(univariable models use every patient with that covariate)."))
+                              f"(univariable models use every {rows[:-1]} with that "
+                              f"covariate)."))
     caption = options.caption or f"Cox regression for {in_sentence(about['outcome.label'].stat)}."
     layout = RegressionLayout(caption, ratio_name="HR", ratio_stat="hr",
                               n_label="Patients (events)",
@@ -427,4 +458,5 @@ def _zph_records(zph, endpoint, context) -> list[Result]:
 @hookimpl
 def cohortpress_analyses():
     return [Analysis("cox", run, CoxOptions,
-                     "Cox regression: univariable and multivariable HRs, PH check")]
+                     "Cox regression: univariable and multivariable HRs, PH check",
+                     intervals=True)]

@@ -108,6 +108,10 @@ class Analysis:
         ``check(cohort, options) -> list of str``: problems in the data this analysis would
         meet (values it cannot read, by patient id). ``cohortpress validate`` prints them;
         the analysis itself still decides what to show.
+    intervals : bool
+        Whether the analysis reads a long-format cohort (``cohort.rows = "intervals"``:
+        several (start, stop] rows per patient); the others, which count rows as patients,
+        are refused on one.
     """
 
     name: str
@@ -115,3 +119,4 @@ class Analysis:
     options: type[Options] = Options
     summary: str = ""
     check: Callable[["Cohort", Options], Sequence[str]] | None = None
+    intervals: bool = False

@@ -58,6 +58,7 @@ def plan_build(config_path: str | Path, *, plugins: Plugins | None = None) -> Pl
     references: list[tuple[str, str, str]] = []
     for index, head in enumerate(config.section):
         analysis = _analysis_of(config, plugins, index, head)
+        _check_reads_intervals(config, index, head, analysis, plugins)
         options = validate_section_options(config, index, head, analysis.options)
         _check_applicable(config, index, options)
         planned.append(PlannedSection(index, head, analysis, options))
@@ -170,6 +171,20 @@ def _within_section(key: str | None, section_key: str, options: Options) -> str:
         return section_key
     first = key.split(".")[0].split("[")[0]
     return f"{section_key}.{key}" if first in type(options).model_fields else key
+
+
+def _check_reads_intervals(config: Config, index: int, head: SectionHead, analysis: Analysis,
+                           plugins: Plugins) -> None:
+    """On a long-format cohort only analyses that read (start, stop] rows may run: the
+    others would count a patient once per interval."""
+    if config.cohort.rows != "intervals" or analysis.intervals:
+        return
+    able = sorted(name for name, a in plugins.analyses.items() if a.intervals)
+    raise ConfigError(f"the analysis '{head.analysis}' counts one row per patient, but "
+                      f"cohort.rows = \"intervals\" (several rows per patient); on such a "
+                      f"cohort only {', '.join(able) or 'none'} can run: report "
+                      f"'{head.analysis}' from a one-row-per-patient cohort in a config of "
+                      f"its own", file=str(config.source), key=f"section[{index}].analysis")
 
 
 def _check_applicable(config: Config, index: int, options: Options) -> None:

@@ -99,8 +99,18 @@ class CohortSettings(Strict):
                           "is accepted)", examples=["latin-1"])
     delimiter: str | None = Field(None, description="the CSV delimiter; default: a comma, a "
                                   "tab for .tsv", examples=[";"])
-    id: str | None = Field(None, description="the patient id column: must be unique; errors "
-                           "name patients by it", examples=["patient_id"])
+    id: str | None = Field(None, description="the patient id column: must be unique (one "
+                           "row per patient unless rows = intervals); errors name patients "
+                           "by it", examples=["patient_id"])
+    rows: Literal["patients", "intervals"] = Field(
+        "patients", description="what a row is: a patient, or one (start, stop] interval of "
+        "a patient (long format, time-varying covariates: several rows per patient, id "
+        "required, endpoints with entry = the start column; only cox runs on it)",
+        examples=["intervals"])
+    recurrent: bool = Field(False, description="with rows = intervals: a patient may have "
+                            "an event in an interval before the last (recurrent events); "
+                            "default: only the last interval of a patient may end in an "
+                            "event", examples=[True])
     group: str | None = Field(None, description="the grouping variable of sections that give "
                               "no by", examples=["diagnosis"])
     date_format: str | None = Field(None, description="the date format of every date column "
@@ -111,6 +121,16 @@ class CohortSettings(Strict):
                                      examples=[[{"variable": "age_days", "le": 365}]])
     max_levels: int = Field(50, ge=2, description="a categorical variable with more levels "
                             "is an error (an id column used as a category)", examples=[100])
+
+    @model_validator(mode="after")
+    def _intervals_need_an_id(self):
+        if self.rows == "intervals" and not self.id:
+            raise ValueError("rows = \"intervals\" needs id, the patient id column that "
+                             "ties a patient's intervals together")
+        if self.recurrent and self.rows != "intervals":
+            raise ValueError("recurrent applies only to rows = \"intervals\" (several "
+                             "rows per patient)")
+        return self
 
 
 class VariableSettings(Strict):

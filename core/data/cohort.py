@@ -108,6 +108,10 @@ class Cohort:
         Per variable a ``cohort.filter`` condition tests, the patients it removed because
         their value is unknown (a condition such as ``stage != "IV"`` cannot hold for them),
         which the filter's text does not say.
+    intervals : bool
+        Whether a row is one (start, stop] interval of the patient ``id_column`` names
+        (``cohort.rows = "intervals"``: long format, several rows per patient) rather than
+        a patient; ``recurrent`` whether a patient may have several events.
     """
 
     data: pd.DataFrame
@@ -120,6 +124,8 @@ class Cohort:
     n_rows_read: int = 0
     filter_text: str = ""
     filter_unknown: tuple[tuple[str, int], ...] = ()
+    intervals: bool = False
+    recurrent: bool = False
 
     @property
     def n(self) -> int:
@@ -149,7 +155,8 @@ class Cohort:
     def subset(self, keep: np.ndarray, description: str) -> "Cohort":
         """The patients where ``keep`` is true, with endpoints cut to match."""
         endpoints = {name: replace(ep, time=ep.time[keep], event=ep.event[keep],
-                                   status=ep.status[keep])
+                                   status=ep.status[keep],
+                                   entry=None if ep.entry is None else ep.entry[keep])
                      for name, ep in self.endpoints.items()}
         text = "; ".join(t for t in (self.filter_text, description) if t)
         return replace(self, data=self.data.loc[keep].reset_index(drop=True),

@@ -26,6 +26,7 @@ from cohortpress.data.columns import ColumnTyper, check_ids, check_level_counts,
 from cohortpress.data.conditions import apply_filters, filter_unknowns
 from cohortpress.data.derive import Deriver, derivation_order, derived_sources
 from cohortpress.data.endpoints import build_endpoint
+from cohortpress.data.intervals import check_intervals
 
 
 def needed_columns(config: Config, references: Iterable[str]) -> set[str]:
@@ -64,7 +65,8 @@ def build_cohort(config: Config, raw_data: pd.DataFrame, *, file_labels: Mapping
     if len(data) == 0:
         raise DataError("the cohort has no rows", file=file)
     id_column = config.cohort.id
-    if id_column:
+    intervals = config.cohort.rows == "intervals"
+    if id_column and not intervals:
         check_ids(data, id_column, file)
     typer = ColumnTyper(config, data, file, file_labels, id_column)
     roles = column_roles(config)
@@ -87,10 +89,14 @@ def build_cohort(config: Config, raw_data: pd.DataFrame, *, file_labels: Mapping
         _check_group(config, frame, infos, file)
     endpoints = {name: build_endpoint(name, spec, frame, infos, typer)
                  for name, spec in config.endpoints.items()}
+    if intervals:
+        check_intervals(endpoints, frame, id_column, config.cohort.recurrent, file,
+                        str(config.source))
     return Cohort(data=frame, variables=infos, endpoints=endpoints, id_column=id_column,
                   group=config.cohort.group, source=config.cohort.path, sha256=sha256,
                   n_rows_read=len(raw_data), filter_text=filter_text,
-                  filter_unknown=unknown_removed)
+                  filter_unknown=unknown_removed, intervals=intervals,
+                  recurrent=config.cohort.recurrent)
 
 
 def file_sha256(path: Path) -> str:
