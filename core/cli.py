@@ -156,7 +156,7 @@ def _validate(args) -> int:
 
     progress = Progress(quiet=args.quiet)
     plan, cohort = validate(args.config, progress)
-    progress.say(f"valid: {len(plan.sections)} sections, {cohort.n} patients, "
+    progress.say(f"valid: {len(plan.sections)} sections, {cohort.size_text()}, "
                  f"{len(cohort.endpoints)} endpoints")
     return EXIT_OK
 

@@ -77,8 +77,8 @@ class CoxOptions(Options):
         build_design(cohort, self.covariates, _strata_complete(cohort, self.strata))
         endpoint = cohort.endpoint(self.endpoint)
         if cohort.n and not endpoint.event.any():
-            return [f"endpoint '{self.endpoint}' has no events among these {cohort.n} "
-                    f"patients"]
+            return [f"endpoint '{self.endpoint}' has no events among these "
+                    f"{cohort.size_text()}"]
         return []
 
 

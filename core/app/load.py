@@ -68,7 +68,7 @@ def load_cohort(plan: Plan, progress: Progress | None = None):
         if exc.file == str(path):
             exc.file = shown
         raise
-    progress.timed(f"loaded {shown}: {cohort.n} patients, {len(raw.data.columns)} columns",
+    progress.timed(f"loaded {shown}: {cohort.size_text()}, {len(raw.data.columns)} columns",
                    time.perf_counter() - started)
     return cohort
 

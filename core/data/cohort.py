@@ -131,6 +131,19 @@ class Cohort:
     def n(self) -> int:
         return len(self.data)
 
+    @property
+    def n_patients(self) -> int:
+        """Patients: the rows, or the distinct ids of a long-format cohort."""
+        if not self.intervals:
+            return self.n
+        return int(self.data[self.id_column].nunique())
+
+    def size_text(self) -> str:
+        """``"120 patients"``, or ``"103 patients in 172 intervals"`` in long format."""
+        if not self.intervals:
+            return f"{self.n} patients"
+        return f"{self.n_patients} patients in {self.n} intervals"
+
     def variable(self, name: str) -> VariableInfo:
         try:
             return self.variables[name]
