@@ -99,6 +99,31 @@ def test_long_format_counts_patients_not_rows(heart):
     assert "grouped by patient (as R's coxph with cluster = patient)" in methods
 
 
+def test_recurrent_events_build_matches_coxph(tmp_path):
+    """cgd: several infections per patient, strata, robust = true clustered by patient."""
+    outcome, records = _build(COHORTS / "cgd.toml", tmp_path / "cgd")
+    r = CASES["cgd_cluster"]["fits"]["efron"]
+    names = [("treat", "rIFN-g"), ("age", None), ("inherit", "autosomal"), ("steroids", "1")]
+    for j, (variable, level) in enumerate(names):
+        close([_one(records, "cox_recurrent", variable=variable, variable_level=level,
+                    group_level="multivariable", stat_name=s)
+               for s in ("estimate", "std.error", "p.value", "conf.low", "conf.high")],
+              [r["coef"][j], r["se"][j], r["p"][j], r["conf_low"][j], r["conf_high"][j]])
+    model = dict(variable="infection", group="model", group_level="multivariable")
+    close([_one(records, "cox_recurrent", stat_name=s, **model)
+           for s in ("robust.score.statistic", "wald.statistic", "concordance",
+                     "concordance.std.error")],
+          [r["robust_score"]["statistic"], r["wald"]["statistic"], r["concordance"],
+           r["concordance_se"]])
+    counts = {(x["stat_name"], x["stat"]) for x in records if x["stat_name"] in ("nobs",
+                                                                                  "n.event")}
+    assert counts == {("nobs", 128), ("n.event", 76)}
+    notes = " ".join(f.text for f in outcome.sections[0].blocks[0].footnotes)
+    assert "128 patients contributed 203 (start, stop] intervals" in notes
+    assert "a patient may have several events" in notes
+    assert "recurrent events" in " ".join(outcome.sections[0].methods)
+
+
 def test_delayed_entry_build_matches_coxph(tmp_path):
     outcome, records = _build(COHORTS / "lung_entry.toml", tmp_path / "lung")
     r = CASES["lung_entry"]["fits"]["efron"]
