@@ -62,7 +62,8 @@ class CoxOptions(Options):
                          "only model) under the table", examples=[True])
 
     robust: bool = Field(False, description="robust sandwich standard errors, Wald tests "
-                         "and intervals (as R's coxph(robust = TRUE))", examples=[True])
+                         "and intervals (as R's coxph(robust = TRUE)); on a long-format "
+                         "cohort, clustered by patient", examples=[True])
     cluster: Variable | None = Field(None, description="a variable grouping correlated rows "
                                      "(a litter, a centre, a patient with several rows): "
                                      "clustered sandwich standard errors, as R's "
