@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from cohortpress.common.errors import StatisticsError
+from cohortpress.stats.competing import cif_at, cumulative_incidence
 from cohortpress.stats.kaplan_meier import (kaplan_meier, kaplan_meier_by_group, km_at,
                                             km_median, reverse_km_median_followup)
 from cohortpress.stats.logrank import logrank_test, logrank_trend_test, pairwise_logrank
@@ -168,3 +169,30 @@ def test_late_entry_shrinks_the_risk_set_and_changes_the_estimate():
 def test_bad_entry_is_a_statistics_error(entry, words):
     with pytest.raises(StatisticsError, match=words):
         kaplan_meier([2.0, 3.0], [1, 0], entry=entry)
+
+
+CIF_CASES = {"pbc_age": "trt", "mgus2_age": "sex"}
+
+
+@pytest.mark.parametrize("case", CIF_CASES)
+def test_cumulative_incidence_with_entry_matches_survfit_aalen_johansen(case):
+    data = FIXTURE[case]["data"]
+    entry, time = np.array(data["entry"], float), np.array(data["time"], float)
+    status, group = np.array(data["status"]), np.array(data[CIF_CASES[case]])
+    ref = FIXTURE[case]["cif"]
+    landmarks = {"pbc_age": [45, 55, 65, 75], "mgus2_age": [60, 70, 80, 90]}[case]
+    for rows, part in [(np.ones(time.size, bool), ref["overall"])] + [
+            (group == code, g) for code, g in enumerate(ref["groups"])]:
+        for index, cause in enumerate((1, 2)):
+            fit = cumulative_incidence(time[rows], status[rows], cause, entry=entry[rows])
+            r_time = np.array(part["time"], float)
+            at = np.searchsorted(r_time, fit.time)
+            np.testing.assert_allclose(r_time[at], fit.time, rtol=1e-12)
+            close(fit.estimate, np.array(part["estimate"][index])[at])
+            close(np.sqrt(fit.variance), np.array(part["std_err"][index])[at])
+            r_estimate = np.array(part["estimate"][index])
+            r_jumps = r_time[np.diff(r_estimate, prepend=0.0) > 0]
+            assert np.isin(r_jumps, fit.time).all()
+            marks = cif_at(fit, landmarks)
+            close(marks.estimate, part["landmark_estimate"][index])
+            close(marks.std_err, part["landmark_std_err"][index])

@@ -104,22 +104,22 @@ def check_time_event(time, event) -> tuple[np.ndarray, np.ndarray]:
     return time, event
 
 
-def check_time(time) -> np.ndarray:
+def check_time(time, name: str = "time") -> np.ndarray:
     """Validate follow-up times: a non-empty flat array of finite numbers >= 0."""
     try:
         values = np.asarray(time, dtype=float)
     except (TypeError, ValueError):
-        raise StatisticsError("time must be numeric") from None
+        raise StatisticsError(f"{name} must be numeric") from None
     if values.ndim != 1:
-        raise StatisticsError(f"time must be one-dimensional; got shape {values.shape}")
+        raise StatisticsError(f"{name} must be one-dimensional; got shape {values.shape}")
     if values.size == 0:
         raise StatisticsError("no observations")
     if np.isnan(values).any():
-        raise StatisticsError(f"time has {int(np.isnan(values).sum())} missing (NaN) values")
+        raise StatisticsError(f"{name} has {int(np.isnan(values).sum())} missing (NaN) values")
     if np.isinf(values).any():
-        raise StatisticsError("time has infinite values")
+        raise StatisticsError(f"{name} has infinite values")
     if (values < 0).any():
-        raise StatisticsError(f"time has {int((values < 0).sum())} negative values")
+        raise StatisticsError(f"{name} has {int((values < 0).sum())} negative values")
     return values
 
 
@@ -266,7 +266,7 @@ def check_entry(entry, time, *, timefix: bool = True) -> tuple[np.ndarray, np.nd
     StatisticsError
         When the entry times are invalid, of another length, or not before the exit.
     """
-    values = check_time(entry)
+    values = check_time(entry, "entry")
     if values.size != time.size:
         raise StatisticsError(
             f"entry has {values.size} values but time has {time.size}; lengths must match")
