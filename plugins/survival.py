@@ -32,10 +32,12 @@ from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.kit import rmst_table as rmst
 from cohortpress.kit.cumulative_incidence import interval_defined
 from cohortpress.kit.delayed_entry import (GRAY_REFUSED, entry_label, entry_of,
-                                           entry_records, entry_sentence, figure_note)
+                                           entry_records, entry_sentence, exact_risk,
+                                           figure_note)
 from cohortpress.kit.prose import (PAIRWISE_ADJUST, endpoint_sentences, logrank_phrase,
                                    percent_text)
-from cohortpress.kit.survival_table import CONF_TYPE_TEXT, SurvivalLayout, survival_tables
+from cohortpress.kit.survival_table import (CONF_TYPE_TEXT, SurvivalLayout, median_text,
+                                            survival_tables)
 
 #: A time in the endpoint's unit: finite and not negative.
 TimePoint = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -190,6 +192,7 @@ class _SurvivalSection:
         self.figures: list[Figure] = []
         self.warnings: list[str] = []
         self.test_method: str | None = None
+        self.risk: dict = {}  # per curve, with delayed entry: its exact numbers at risk
         self.landmarks = sorted(set(options.landmarks))
         if options.strata is not None:
             from cohortpress.data.grouping import check_strata
@@ -259,6 +262,8 @@ class _SurvivalSection:
             self.add_row(name, endpoint, level, group_level, fit, time, event)
             if group_level is not None or self.groups.variable is None:
                 curves.append((level, fit))
+                entry = entry_of(endpoint, mask)
+                self.risk[level] = None if entry is None else exact_risk(time, entry)
             if int(event.sum()) == 0:
                 self.warnings.append(f"{endpoint.label}: no events in '{level}'; the curve "
                                      f"stays at 100% and the median is not reached.")
@@ -300,7 +305,7 @@ class _SurvivalSection:
                                 text if stat == "surv" else None)
         if self.options.median:
             median = km_median(fit)
-            text = self.format_median(median)
+            text = median_text(median, self.options.time_digits)
             self.record(name, None, group, group_level, "median", median.median, text)
             self.record(name, None, group, group_level, "median.conf.low", median.conf_low)
             self.record(name, None, group, group_level, "median.conf.high", median.conf_high)
@@ -318,16 +323,6 @@ class _SurvivalSection:
         low_text = fmt_num(100 * low, d) if np.isfinite(low) else "\u2013"
         high_text = fmt_num(100 * high, d) if np.isfinite(high) else "\u2013"
         return f"{fmt_num(100 * surv, d)} ({low_text}\u2013{high_text})"
-
-    def format_median(self, median) -> str:
-        d = self.options.time_digits
-
-        def show(v):
-            return fmt_num(v, d) if np.isfinite(v) else "NR"
-
-        if not np.isfinite(median.median):
-            return "NR"
-        return f"{show(median.median)} ({show(median.conf_low)}\u2013{show(median.conf_high)})"
 
     def record(self, endpoint, time, group, group_level, stat, value, formatted=None) -> None:
         value = value.item() if hasattr(value, "item") else value
@@ -498,7 +493,8 @@ class _SurvivalSection:
         from cohortpress.kit.risk_table import risk_rows_from_records, risk_table_records
 
         event = self.options.fun == "event"
-        drawn = [km_curve(label, fit, self.options.fun) for label, fit in curves]
+        drawn = [km_curve(label, fit, self.options.fun, self.risk.get(label))
+                 for label, fit in curves]
         annotation = ""
         if self.show_p:
             p = next((r.formatted for r in self.results if r.context == "survdiff"

@@ -200,3 +200,28 @@ covariates = ["trt"]
         project.plan()
     line = caught.value.one_line()
     assert "delayed entry" in line and "age_entry" in line and "\n" not in line
+
+
+def test_figure_risk_tables_count_patients_entered_and_followed(km_section, pbc):
+    data = FIXTURE["pbc_age"]["data"]
+    entry, exit_, trt = (np.array(data[k]) for k in ("entry", "time", "trt"))
+    risk = [r for r in km_section.results if r.context == "risktable"
+            and r.stat_name == "n.risk"]
+    assert risk
+    for r in risk:
+        rows = trt == LEVELS.index(r.group_level)
+        t = r.variable_level
+        assert r.stat == int(((entry[rows] < t) & (exit_[rows] >= t)).sum()), r
+    assert any(r.variable_level == 0.0 and r.stat == 0 for r in risk)  # nobody at age 0
+
+
+def test_exact_risk_lookup_between_entries_and_exits():
+    from cohortpress.kit.delayed_entry import exact_risk
+    from cohortpress.kit.figures import Curve, at_risk
+
+    time, entry = np.array([2.0, 3.0, 4.0, 5.0]), np.array([0.0, 2.5, 0.0, 3.0])
+    points, n = exact_risk(time, entry)
+    curve = Curve("x", time, np.ones(4), risk_time=points, risk_n=n)
+    times = [0.0, 1.0, 2.0, 2.7, 3.0, 3.5, 4.5, 5.0, 6.0]
+    expected = [int(((entry < t) & (time >= t)).sum()) for t in times]
+    assert at_risk(curve, times) == expected

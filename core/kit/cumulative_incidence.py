@@ -26,7 +26,7 @@ from cohortpress.api.blocks import Cell, Footnote, Row, Table
 from cohortpress.api.results import Result
 from cohortpress.common.errors import StatisticsError
 from cohortpress.common.formatting import fmt_num, in_sentence, p_phrase
-from cohortpress.kit.delayed_entry import at_risk_at, entry_footnotes, entry_of
+from cohortpress.kit.delayed_entry import at_risk_at, entry_footnotes, entry_of, exact_risk
 from cohortpress.kit.prose import percent_text
 
 DASH = "\u2013"
@@ -368,7 +368,7 @@ def cif_curve(label: str, fit, time: np.ndarray, status: np.ndarray,
     risk_time = np.unique(time)
     risk_n = time.size - np.searchsorted(np.sort(time), risk_time, side="left")
     if entry is not None:
-        risk_n = risk_n - (entry.size - np.searchsorted(np.sort(entry), risk_time, side="left"))
+        risk_time, risk_n = exact_risk(time, entry)
     return Curve(label, fit.time, fit.estimate, censor_time=censor_time, censor_y=censor_y,
                  risk_time=risk_time, risk_n=risk_n, start=0.0, end=float(time.max()))
 

@@ -17,7 +17,7 @@ from cohortpress.api.blocks import Footnote
 from cohortpress.api.results import Result
 from cohortpress.common.formatting import in_sentence
 
-__all__ = ["entry_of", "entry_label", "entry_records", "entry_footnotes", "entry_sentence",
+__all__ = ["entry_of", "entry_label", "exact_risk", "entry_records", "entry_footnotes", "entry_sentence",
            "figure_note", "GRAY_REFUSED", "at_risk_at"]
 
 #: Why Gray's test is not given with delayed entry: one line for the section's warnings.
@@ -44,6 +44,23 @@ def at_risk_at(time: np.ndarray, entry: np.ndarray | None, t: float) -> int:
     """Patients at risk at ``t``: followed at ``t`` and, with delayed entry, entered before."""
     followed = time >= t
     return int((followed if entry is None else followed & (entry < t)).sum())
+
+
+def exact_risk(time: np.ndarray, entry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Times and numbers at risk for a figure's risk table with delayed entry.
+
+    The number at risk (``entry < t <= time``) is constant between consecutive entry or
+    exit times, so at each of them, ``b``, it is given for the interval that ends there:
+    looking up the first such time at or after ``t`` (as
+    :func:`cohortpress.kit.figures.at_risk` does) gives the exact count at ``t``, 0 before
+    the first entry. R's ``summary(survfit, times)`` instead reports the count at the next
+    event or censoring time, which with delayed entry can include patients not yet entered
+    at ``t``; the tables' landmark records keep R's number, the figures print this one.
+    """
+    points = np.unique(np.concatenate((entry, time)))
+    followed = time.size - np.searchsorted(np.sort(time), points, side="left")
+    not_entered = entry.size - np.searchsorted(np.sort(entry), points, side="left")
+    return points, followed - not_entered
 
 
 def entry_records(context: str, endpoint, label: str) -> list[Result]:

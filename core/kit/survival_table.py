@@ -318,5 +318,17 @@ def _followup_note(label: str, unit: str, records: Sequence[Result],
                     f"by reverse Kaplan\u2013Meier.")
 
 
+def median_text(median, digits: int) -> str:
+    """A median with its interval as the table prints it, "NR" for what is not reached:
+    "4.2 (3.1–NR)"."""
+
+    def show(value):
+        return fmt_num(value, digits) if _finite(value) else "NR"
+
+    if not _finite(median.median):
+        return "NR"
+    return f"{show(median.median)} ({show(median.conf_low)}{DASH}{show(median.conf_high)})"
+
+
 def _finite(value) -> bool:
     return value is not None and math.isfinite(value)
