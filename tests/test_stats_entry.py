@@ -196,3 +196,63 @@ def test_cumulative_incidence_with_entry_matches_survfit_aalen_johansen(case):
             marks = cif_at(fit, landmarks)
             close(marks.estimate, part["landmark_estimate"][index])
             close(marks.std_err, part["landmark_std_err"][index])
+
+
+def direct_influence_variance(time, status, entry, cause):
+    """The infinitesimal jackknife carried subject by subject (the recursion in
+    aalen_johansen_with_entry's docstring), O(n) per event time: the oracle for the
+    O(n log n) computation on data R was not run on."""
+    label = np.where(status == 0, 0, np.where(status == cause, 1, 2))
+    influence_f, influence_s = np.zeros(time.size), np.zeros(time.size)
+    surv, out = 1.0, {}
+    for s in np.unique(time[label > 0]):
+        at_risk = (entry < s) & (time >= s)
+        here = time == s
+        y = at_risk.sum()
+        hazard_k = (here & (label == 1)).sum() / y
+        hazard = (here & (label > 0)).sum() / y
+        influence_f = influence_f + hazard_k * influence_s + surv * (
+            (here & (label == 1)) - at_risk * hazard_k) / y
+        influence_s = (1 - hazard) * influence_s - surv * ((here & (label > 0))
+                                                           - at_risk * hazard) / y
+        surv *= 1 - hazard
+        out[s] = influence_f @ influence_f
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_jackknife_variance_equals_the_direct_recursion_with_ties_and_a_dead_end(seed):
+    from cohortpress.stats.competing_entry import aalen_johansen_with_entry
+
+    rng = np.random.default_rng(seed)
+    n = 60
+    entry = rng.integers(0, 6, n).astype(float)
+    time = entry + rng.integers(1, 8, n)
+    status = rng.choice([0, 1, 2], n, p=[0.3, 0.4, 0.3])
+    if seed % 2:  # the last patients all have events: the survival reaches 0
+        last = time == time.max()
+        status[last] = 1
+    for cause in (1, 2):
+        times, incidence, variance, _ = aalen_johansen_with_entry(time, status, entry, cause)
+        oracle = direct_influence_variance(time, status, entry, cause)
+        np.testing.assert_allclose(variance, [oracle[t] for t in times], rtol=1e-9, atol=1e-15)
+
+
+def test_no_event_of_any_cause_gives_an_empty_curve():
+    fit = cumulative_incidence([2.0, 3.0], [0, 0], 1, entry=[0.0, 1.0])
+    assert fit.time.size == 0 and fit.last_time == 3.0
+
+
+def test_survival_reaching_zero_before_later_entries_freezes_the_curve():
+    from cohortpress.stats.competing_entry import aalen_johansen_with_entry
+
+    entry = np.array([0.0, 0.0, 2.0, 3.0, 0.5])
+    time = np.array([1.0, 1.0, 5.0, 6.0, 1.0])
+    status = np.array([1, 2, 1, 0, 1])
+    for cause in (1, 2):
+        times, incidence, variance, _ = aalen_johansen_with_entry(time, status, entry, cause)
+        oracle = direct_influence_variance(time, status, entry, cause)
+        np.testing.assert_allclose(variance, [oracle[t] for t in times], rtol=1e-12,
+                                   atol=1e-15)
+    times, incidence, _, _ = aalen_johansen_with_entry(time, status, entry, 1)
+    np.testing.assert_allclose(incidence, [2 / 3, 2 / 3])  # nothing added after S = 0

@@ -12,6 +12,8 @@ values: ``tests/fixtures/r/survival_entry.R``.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from cohortpress.stats.event_times import (at_risk_from_counts, check_entry, entered_later,
@@ -39,7 +41,8 @@ def aalen_johansen_with_entry(time: np.ndarray, status: np.ndarray, entry,
                    - S(s^-) \\frac{dN_i(s) - Y_i(s) \\lambda(s)}{Y(s)},
 
     and :math:`\\widehat{\\operatorname{Var}} F_k(t) = \\sum_i U^F_i(t)^2`, the
-    ``std.err`` of ``survfit`` squared. It costs one pass over the subjects per event time.
+    ``std.err`` of ``survfit`` squared. The subjects' influences are not carried one by one:
+    see :class:`_Steps` and :func:`_variance`, which need a few sorts, O(n log n).
 
     Parameters
     ----------
@@ -64,26 +67,95 @@ def aalen_johansen_with_entry(time: np.ndarray, status: np.ndarray, entry,
     times, counts = tabulate_by_time(time, label, 3, timefix=False)
     later = entered_later(times, entry, np.zeros(time.size, dtype=np.intp), 1)[:, 0]
     at_risk = at_risk_from_counts(counts.sum(axis=1), later).astype(float)
-    events, any_cause = counts[:, 1].astype(float), (counts[:, 1] + counts[:, 2]).astype(float)
-    incidence = np.zeros(times.size)
-    variance = np.zeros(times.size)
-    influence_f = np.zeros(time.size)
-    influence_s = np.zeros(time.size)
-    surv, total = 1.0, 0.0
-    for row in np.flatnonzero(any_cause > 0):
-        s = times[row]
-        in_risk = (entry < s) & (time >= s)
-        exits_here = time == s
-        hazard_k, hazard = events[row] / at_risk[row], any_cause[row] / at_risk[row]
-        event_k = (exits_here & (label == 1)).astype(float)
-        event_any = (exits_here & (label > 0)).astype(float)
-        influence_f += (hazard_k * influence_s
-                        + surv * (event_k - in_risk * hazard_k) / at_risk[row])
-        influence_s = ((1 - hazard) * influence_s
-                       - surv * (event_any - in_risk * hazard) / at_risk[row])
-        total += surv * hazard_k
-        surv *= 1 - hazard
-        incidence[row] = total
-        variance[row] = influence_f @ influence_f
-    jumps = events > 0
-    return times[jumps], incidence[jumps], variance[jumps], float(times[-1])
+    rows = (counts[:, 1] + counts[:, 2]) > 0  # the times with an event of any cause
+    if not rows.any():
+        return np.empty(0), np.empty(0), np.empty(0), float(times[-1])
+    steps = _Steps.of(times[rows], at_risk[rows], counts[rows, 1].astype(float),
+                      (counts[rows, 1] + counts[rows, 2]).astype(float))
+    variance = _variance(steps, entry, time, label)
+    jumps = counts[rows, 1] > 0
+    return (times[rows][jumps], steps.incidence[jumps], variance[jumps],
+            float(times[-1]))
+
+
+class _Steps(NamedTuple):
+    """Per event time (any cause): the estimate and the pieces of the influence.
+
+    With :math:`V_i = U^S_i / S` and :math:`R_i = U^F_i - F V_i`, a subject at risk gets
+    the same increments at each event time, :math:`c = d / (Y (Y - d))` to :math:`V_i` and
+    :math:`a = -S(s^-) \\lambda_k / Y - F(s) c` to :math:`R_i`, and one who has an event
+    there gets ``jump_v`` :math:`= -1/(Y - d)` and ``jump_r`` :math:`= S(s^-) [\\text{cause }
+    k] / Y + F(s) / (Y - d)` besides. From the time the survival reaches 0 (everyone at
+    risk has an event) nothing changes any more: there only :math:`S(s^-) g_i` is added.
+    """
+
+    times: np.ndarray
+    incidence: np.ndarray
+    a: np.ndarray
+    c: np.ndarray
+    jump_r_cause: np.ndarray  # for an event of the cause
+    jump_r_other: np.ndarray  # for an event of another cause
+    jump_v: np.ndarray
+
+    @classmethod
+    def of(cls, times, at_risk, events_k, events_any) -> "_Steps":
+        hazard_k, hazard = events_k / at_risk, events_any / at_risk
+        surv_after = np.cumprod(1 - hazard)
+        surv_before = np.concatenate(([1.0], surv_after[:-1]))
+        incidence = np.cumsum(surv_before * hazard_k)
+        alive = at_risk > events_any  # false from the time S reaches 0
+        ended = np.cumsum(~alive) > 0
+        last = ended & (np.cumsum(ended) == 1)  # the time S reaches 0, if any
+        with np.errstate(divide="ignore", invalid="ignore"):
+            survivors = np.where(alive, at_risk - events_any, np.inf)
+            c = np.where(ended, 0.0, events_any / (at_risk * survivors))
+            jump_v = np.where(ended, 0.0, -1.0 / survivors)
+            to_f = np.where(ended, 0.0, incidence / survivors)
+        live = ~ended | last
+        a = np.where(live, -surv_before * hazard_k / at_risk - incidence * c, 0.0)
+        jump_r_cause = np.where(live, surv_before / at_risk + to_f, 0.0)
+        jump_r_other = np.where(live, to_f, 0.0)
+        return cls(times, incidence, a, c, jump_r_cause, jump_r_other, jump_v)
+
+
+def _variance(steps: _Steps, entry, time, label) -> np.ndarray:
+    """:math:`\\sum_i (R_i + F V_i)^2` at each event time, from sums over the subjects at
+    risk there (whose :math:`R_i, V_i` are cumulative increments since their entry) and
+    over those who have left (whose values are fixed): one pass over sorted times."""
+    n_rows = steps.times.size
+    a_cum = np.concatenate(([0.0], np.cumsum(steps.a)))
+    c_cum = np.concatenate(([0.0], np.cumsum(steps.c)))
+    first_after_entry = np.searchsorted(steps.times, entry, side="right")
+    first_at_exit = np.searchsorted(steps.times, time, side="left")
+    through_exit = np.searchsorted(steps.times, time, side="right")
+    a_entry, c_entry = a_cum[first_after_entry], c_cum[first_after_entry]
+    # left at an event time of their own: the jumps of that time
+    own = (label > 0) & (first_at_exit < through_exit)
+    where = np.minimum(first_at_exit, n_rows - 1)
+    jump_r = np.where(label == 1, steps.jump_r_cause[where], steps.jump_r_other[where])
+    r_final = a_cum[through_exit] - a_entry + np.where(own, jump_r, 0.0)
+    v_final = c_cum[through_exit] - c_entry + np.where(own, steps.jump_v[where], 0.0)
+
+    def running(values, start, stop=None):
+        """Per event time, the sum of ``values`` over subjects counted from row ``start``
+        (up to before row ``stop``)."""
+        added = np.bincount(start, weights=values, minlength=n_rows + 1)
+        if stop is not None:
+            added -= np.bincount(stop, weights=values, minlength=n_rows + 1)
+        return np.cumsum(added)[:n_rows]
+
+    at_risk = first_after_entry <= first_at_exit
+    enter, leave = first_after_entry[at_risk], first_at_exit[at_risk]
+    ae, ce = a_entry[at_risk], c_entry[at_risk]
+    m = running(np.ones(ae.size), enter, leave)
+    sum_a, sum_c = running(ae, enter, leave), running(ce, enter, leave)
+    sum_aa, sum_ac, sum_cc = (running(ae * ae, enter, leave), running(ae * ce, enter, leave),
+                              running(ce * ce, enter, leave))
+    left_rr = running(r_final ** 2, first_at_exit)
+    left_rv = running(r_final * v_final, first_at_exit)
+    left_vv = running(v_final ** 2, first_at_exit)
+    f = steps.incidence
+    k = a_cum[1:] + f * c_cum[1:]
+    staying = (m * k ** 2 - 2 * k * (sum_a + f * sum_c)
+               + sum_aa + 2 * f * sum_ac + f ** 2 * sum_cc)
+    return staying + left_rr + 2 * f * left_rv + f ** 2 * left_vv
