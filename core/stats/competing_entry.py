@@ -6,7 +6,8 @@ id = id)``: the same Aalen–Johansen estimate on the risk sets :math:`entry < t
 with near-identical times merged as ``aeqSurv`` does, and the standard error ``survfit``
 reports for a multi-state curve, the infinitesimal jackknife. ``cuminc``'s Aalen-type
 variance has no reference with delayed entry, so it is not used here. Written here because
-no maintained Python library computes this variance for left-truncated data. Reference
+no maintained Python library computes survfit's jackknife variance for left-truncated data
+(lifelines' Aalen–Johansen fitter takes entry times, but its variance is another estimator). Reference
 values: ``tests/fixtures/r/survival_entry.R``.
 """
 
