@@ -131,3 +131,12 @@ def test_the_guides_examples_are_valid_config():
     for section in sections:
         SurvivalOptions(**{k: v for k, v in section.items()
                            if k not in ("id", "analysis", "title")})
+
+
+def test_a_subset_cuts_the_entry_times_with_the_rest(cp, tmp_path):
+    cohort = cp.Project(tmp_path / "p", toml=COLUMNS_TOML, csv=COLUMNS_CSV).cohort()
+    part = cohort.subset(np.array([True, False, True]), "two patients")
+    os_ = part.endpoint("os")
+    np.testing.assert_allclose(os_.entry, np.array([10, 150]) / DAYS_PER_MONTH)
+    np.testing.assert_allclose(os_.time, np.array([100, 300]) / DAYS_PER_MONTH)
+    assert cohort.endpoint("os").entry.size == 3

@@ -225,3 +225,11 @@ def test_exact_risk_lookup_between_entries_and_exits():
     times = [0.0, 1.0, 2.0, 2.7, 3.0, 3.5, 4.5, 5.0, 6.0]
     expected = [int(((entry < t) & (time >= t)).sum()) for t in times]
     assert at_risk(curve, times) == expected
+
+
+def test_overview_follow_up_counts_from_entry(pbc):
+    section = run_analysis("overview", {"endpoints": ["death"]}, pbc)
+    data = FIXTURE["pbc_age"]["data"]
+    followup = np.array(data["time"]) - np.array(data["entry"])
+    close(stat(section, "overview", "min", variable="death"), followup.min())
+    close(stat(section, "overview", "max", variable="death"), followup.max())

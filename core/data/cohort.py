@@ -149,7 +149,8 @@ class Cohort:
     def subset(self, keep: np.ndarray, description: str) -> "Cohort":
         """The patients where ``keep`` is true, with endpoints cut to match."""
         endpoints = {name: replace(ep, time=ep.time[keep], event=ep.event[keep],
-                                   status=ep.status[keep])
+                                   status=ep.status[keep],
+                                   entry=None if ep.entry is None else ep.entry[keep])
                      for name, ep in self.endpoints.items()}
         text = "; ".join(t for t in (self.filter_text, description) if t)
         return replace(self, data=self.data.loc[keep].reset_index(drop=True),
