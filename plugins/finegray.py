@@ -65,6 +65,8 @@ class FineGrayOptions(Options):
     def inapplicable_keys(self, config) -> list[tuple[str, str]]:
         """An endpoint declared without competing events cannot have a subdistribution."""
         spec = config.endpoints.get(self.endpoint)
+        if spec is not None and getattr(spec, "entry", None):
+            return [("endpoint", _delayed_entry(self.endpoint, spec.entry))]
         if spec is None or _declares_competing(spec):
             return []
         return [("endpoint", _not_competing(self.endpoint))]
@@ -84,6 +86,12 @@ class FineGrayOptions(Options):
 def _declares_competing(spec) -> bool:
     """Whether an endpoint's config gives it competing events (dates or cause codes)."""
     return bool(getattr(spec, "competing", None) or getattr(spec, "competing_codes", None))
+
+
+def _delayed_entry(name: str, column: str) -> str:
+    return (f"endpoint '{name}' has delayed entry (entry = \"{column}\"); the Fine\u2013Gray "
+            f"model here is R cmprsk::crr's, which has none: use an endpoint without entry, "
+            f"or the survival analysis for its cumulative incidence")
 
 
 def _not_competing(name: str) -> str:
@@ -130,6 +138,8 @@ def run(cohort, options: FineGrayOptions, context: SectionContext):
     endpoint = cohort.endpoint(options.endpoint)
     if not endpoint.has_competing:
         raise DataError(_not_competing(options.endpoint))
+    if getattr(endpoint, "entry", None) is not None:
+        raise DataError(_delayed_entry(options.endpoint, endpoint.entry_column))
     model = _FineGrayModel(endpoint, options)
     models = fit_models(model, cohort, options.covariates, univariable=options.univariable,
                         multivariable=options.multivariable)

@@ -53,7 +53,8 @@ def overview_records(cohort, options: OverviewOptions) -> list[Result]:
     ``N`` overall and per group (``group`` the by-variable); ``N_unknown`` of the
     by-variable (patients in no group; not ``N_miss``, which the methods paragraph
     reports as missing data of the variables compared); per endpoint (``variable``),
-    ``n.event``, ``min`` and ``max`` of the follow-up time overall and per group
+    ``n.event``, ``min`` and ``max`` of the follow-up time (from entry, for an endpoint with
+    delayed entry) overall and per group
     (``min``/``max`` only for a group with patients); ``N_filter_unknown`` per variable
     ``cohort.filter`` compares (the patients it removed for an unknown value).
     """
@@ -80,13 +81,15 @@ def _endpoint_records(cohort, options: OverviewOptions, by, groups, masks) -> li
     results = []
     for name in options.endpoints:
         ep = cohort.endpoint(name)
+        entry = getattr(ep, "entry", None)  # delayed entry: follow-up counts from entry
+        followup = ep.time if entry is None else ep.time - entry
         results.append(Result("overview", "n.event", int(ep.event.sum()), variable=name))
-        results.append(Result("overview", "min", float(np.min(ep.time)), variable=name))
-        results.append(Result("overview", "max", float(np.max(ep.time)), variable=name))
+        results.append(Result("overview", "min", float(np.min(followup)), variable=name))
+        results.append(Result("overview", "max", float(np.max(followup)), variable=name))
         for g, mask in zip(groups, masks):
             where = dict(variable=name, group=by, group_level=g)
             results.append(Result("overview", "n.event", int(ep.event[mask].sum()), **where))
-            times = ep.time[mask]
+            times = followup[mask]
             if len(times):
                 results.append(Result("overview", "min", float(np.min(times)), **where))
                 results.append(Result("overview", "max", float(np.max(times)), **where))

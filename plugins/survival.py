@@ -31,9 +31,13 @@ from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.kit import rmst_table as rmst
 from cohortpress.kit.cumulative_incidence import interval_defined
+from cohortpress.kit.delayed_entry import (GRAY_REFUSED, entry_label, entry_of,
+                                           entry_records, entry_sentence, exact_risk,
+                                           figure_note)
 from cohortpress.kit.prose import (PAIRWISE_ADJUST, endpoint_sentences, logrank_phrase,
                                    percent_text)
-from cohortpress.kit.survival_table import CONF_TYPE_TEXT, SurvivalLayout, survival_tables
+from cohortpress.kit.survival_table import (CONF_TYPE_TEXT, SurvivalLayout, median_text,
+                                            survival_tables)
 
 #: A time in the endpoint's unit: finite and not negative.
 TimePoint = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -188,6 +192,7 @@ class _SurvivalSection:
         self.figures: list[Figure] = []
         self.warnings: list[str] = []
         self.test_method: str | None = None
+        self.risk: dict = {}  # per curve, with delayed entry: its exact numbers at risk
         self.landmarks = sorted(set(options.landmarks))
         if options.strata is not None:
             from cohortpress.data.grouping import check_strata
@@ -217,7 +222,7 @@ class _SurvivalSection:
         try:
             self._add_endpoint(name, dataclasses.replace(
                 endpoint, time=endpoint.time[order], event=endpoint.event[order],
-                status=endpoint.status[order]))
+                status=endpoint.status[order], entry=entry_of(endpoint, order)))
         finally:
             self.groups, self.row_order = groups, None
 
@@ -252,10 +257,13 @@ class _SurvivalSection:
                 self.warnings.append(f"{endpoint.label}: group '{level}' has no patients.")
                 self.empty_group_record("survdiff", name, level)
                 continue
-            fit = kaplan_meier(time, event, self.options.conf_type, self.options.conf_level)
+            fit = kaplan_meier(time, event, self.options.conf_type, self.options.conf_level,
+                               entry=entry_of(endpoint, mask))
             self.add_row(name, endpoint, level, group_level, fit, time, event)
             if group_level is not None or self.groups.variable is None:
                 curves.append((level, fit))
+                entry = entry_of(endpoint, mask)
+                self.risk[level] = None if entry is None else exact_risk(time, entry)
             if int(event.sum()) == 0:
                 self.warnings.append(f"{endpoint.label}: no events in '{level}'; the curve "
                                      f"stays at 100% and the median is not reached.")
@@ -274,6 +282,7 @@ class _SurvivalSection:
                             ("conf.level", self.options.conf_level)):
             if value is not None:  # an endpoint a plugin made may not know its data's unit
                 self.results.append(Result(context, stat, value, variable=name))
+        self.results += entry_records(context, endpoint, entry_label(self.cohort, endpoint))
 
     def add_row(self, name, endpoint, level, group_level, fit, time, event) -> None:
         """The records of one group's row: patients, events, landmarks, median."""
@@ -296,7 +305,7 @@ class _SurvivalSection:
                                 text if stat == "surv" else None)
         if self.options.median:
             median = km_median(fit)
-            text = self.format_median(median)
+            text = median_text(median, self.options.time_digits)
             self.record(name, None, group, group_level, "median", median.median, text)
             self.record(name, None, group, group_level, "median.conf.low", median.conf_low)
             self.record(name, None, group, group_level, "median.conf.high", median.conf_high)
@@ -314,16 +323,6 @@ class _SurvivalSection:
         low_text = fmt_num(100 * low, d) if np.isfinite(low) else "\u2013"
         high_text = fmt_num(100 * high, d) if np.isfinite(high) else "\u2013"
         return f"{fmt_num(100 * surv, d)} ({low_text}\u2013{high_text})"
-
-    def format_median(self, median) -> str:
-        d = self.options.time_digits
-
-        def show(v):
-            return fmt_num(v, d) if np.isfinite(v) else "NR"
-
-        if not np.isfinite(median.median):
-            return "NR"
-        return f"{show(median.median)} ({show(median.conf_low)}\u2013{show(median.conf_high)})"
 
     def record(self, endpoint, time, group, group_level, stat, value, formatted=None) -> None:
         value = value.item() if hasattr(value, "item") else value
@@ -353,13 +352,13 @@ class _SurvivalSection:
                                  f"no test.")
             return
         args = (endpoint.time[mask], endpoint.event[mask], self.groups.codes[mask])
+        weights = dict(rho=self.options.rho, gamma=self.options.gamma, strata=strata,
+                       entry=entry_of(endpoint, mask))
         try:
             if self.options.test == "trend":
-                result = logrank_trend_test(*args, rho=self.options.rho,
-                                            gamma=self.options.gamma, strata=strata)
+                result = logrank_trend_test(*args, **weights)
             else:
-                result = logrank_test(*args, rho=self.options.rho, gamma=self.options.gamma,
-                                      strata=strata).test
+                result = logrank_test(*args, **weights).test
         except StatisticsError as exc:
             self.warnings.append(f"{endpoint.label}: no group comparison ({exc}).")
             return
@@ -400,7 +399,7 @@ class _SurvivalSection:
         result = pairwise_logrank(endpoint.time[mask], endpoint.event[mask],
                                   self.groups.codes[mask], adjust=self.options.adjust,
                                   rho=self.options.rho, gamma=self.options.gamma,
-                                  strata=strata)
+                                  strata=strata, entry=entry_of(endpoint, mask))
         self.results.append(Result("survdiff.pairwise", "adjust.method", self.options.adjust,
                                    variable=endpoint.name, group=self.by))
         for comp in result.comparisons:
@@ -421,10 +420,14 @@ class _SurvivalSection:
         time, event = endpoint.time[grouped], endpoint.event[grouped]
         if len(time) == 0:
             return
-        followup = reverse_km_median_followup(time, event, conf_level=self.options.conf_level)
+        entry = entry_of(endpoint, grouped)  # follow-up counts from entry: on an age scale
+        observed = time if entry is None else time - entry  # the time since 0 is no follow-up
+        followup = reverse_km_median_followup(observed, event, conf_level=self.options.conf_level)
         for stat, value in (("median", followup.median), ("conf.low", followup.conf_low),
                             ("conf.high", followup.conf_high)):
             self.results.append(Result("followup", stat, float(value), variable=name))
+        if entry is not None:
+            self.results.append(Result("followup", "origin", "entry", variable=name))
 
     # ------------------------------------------------------------------ competing risks
 
@@ -446,19 +449,22 @@ class _SurvivalSection:
         records, warnings, fits = cif.cif_records(name, endpoint, rows, self.by,
                                                   self.landmarks, self.options.conf_level,
                                                   formats)
-        self.results += records
+        self.results += records + entry_records("cuminc", endpoint,
+                                                entry_label(self.cohort, endpoint))
         self.warnings += warnings
         for row in rows:
             if not row.mask.any():
                 self.empty_group_record("cuminc", name, row.label)
         present = [r for r in rows if r.group_level is not None and r.mask.any()]
-        tested = self.show_p and len(present) >= 2
+        tested = self.show_p and len(present) >= 2 and endpoint.entry is None
+        if self.show_p and len(present) >= 2 and not tested:
+            self.warnings.append(f"{endpoint.label}: {GRAY_REFUSED}.")
         if tested:
             records, warnings = cif.gray_records(name, endpoint, self.groups.codes, self.by,
                                                  formats)
             self.results += records
             self.warnings += warnings
-        sentence = cif.method_sentence(self.options.conf_level, tested)
+        sentence = cif.method_sentence(self.options.conf_level, tested, endpoint.entry is not None)
         if sentence not in self.methods:
             self.methods.append(sentence)
         if self.options.figure:
@@ -475,7 +481,8 @@ class _SurvivalSection:
                 xmax=self.options.xmax, width_mm=self.options.width_mm,
                 risk_times=risk_times, stacked=self.options.cif_causes == "stacked",
                 caption=self.options.figure_captions.get(name), by=self.by,
-                style=self.context.style))
+                style=self.context.style,
+                entry_note=figure_note(endpoint, entry_label(self.cohort, endpoint))))
             self.figures += figures
             self.results += records
 
@@ -486,7 +493,8 @@ class _SurvivalSection:
         from cohortpress.kit.risk_table import risk_rows_from_records, risk_table_records
 
         event = self.options.fun == "event"
-        drawn = [km_curve(label, fit, self.options.fun) for label, fit in curves]
+        drawn = [km_curve(label, fit, self.options.fun, self.risk.get(label))
+                 for label, fit in curves]
         annotation = ""
         if self.show_p:
             p = next((r.formatted for r in self.results if r.context == "survdiff"
@@ -519,6 +527,7 @@ class _SurvivalSection:
                f"over {endpoint.unit}"
                f"{' for ' + ', '.join(l for l, _ in curves) if len(curves) > 1 else ''}"
                f"{'; ' + annotation if annotation else ''}.")
+        caption += figure_note(endpoint, entry_label(self.cohort, endpoint))
         return Figure(png, caption, alt, width_mm=self.options.width_mm, name=name)
 
     def risk_times(self, endpoint) -> list[float]:
@@ -531,8 +540,9 @@ class _SurvivalSection:
     # ------------------------------------------------------------------ text
 
     def method_sentences(self) -> list[str]:
+        entry = [s for s in (entry_sentence(self.results, c) for c in ("survfit", "cuminc")) if s]
         if not self.km_endpoints:
-            return list(self.methods)
+            return list(self.methods) + entry
         options = self.options
         sentences = [f"Survival was estimated with the Kaplan\u2013Meier method, with "
                      f"Greenwood standard errors and {percent_text(options.conf_level)} "
@@ -547,9 +557,10 @@ class _SurvivalSection:
             sentences.append(f"Pairs of groups were compared with {pairs}, with "
                              f"{PAIRWISE_ADJUST[options.adjust]} for multiple comparisons.")
         if options.followup:
-            sentences.append("Median follow-up was estimated by the reverse Kaplan\u2013Meier "
-                             "method.")
-        return sentences + self.methods + rmst.rmst_methods(self.results)
+            since = " from entry" if any(r.stat_name == "origin" for r in self.results) else ""
+            sentences.append(f"Median follow-up{since} was estimated by the reverse "
+                             f"Kaplan\u2013Meier method.")
+        return sentences + self.methods + rmst.rmst_methods(self.results) + entry
 
 
 def run(cohort, options: SurvivalOptions, context: SectionContext):

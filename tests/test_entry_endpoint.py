@@ -108,3 +108,35 @@ def test_unknown_entry_column_suggests_a_name(cp, tmp_path):
     with pytest.raises(DataError) as caught:
         cohort(cp, tmp_path, toml, COLUMNS_CSV)
     assert "start" in caught.value.one_line()
+
+
+def test_the_guides_examples_are_valid_config():
+    """Every endpoint and survival section in docs/delayed_entry.md validates."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from pydantic import TypeAdapter
+
+    from cohortpress.config.schema import EndpointSettings
+    from cohortpress.plugins.survival import SurvivalOptions
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "delayed_entry.md").read_text()
+    blocks = [tomllib.loads(b) for b in re.findall(r"```toml\n(.*?)```", guide, re.DOTALL)]
+    endpoints = [spec for b in blocks for spec in b.get("endpoints", {}).values()]
+    sections = [s for b in blocks for s in b.get("section", [])]
+    assert len(endpoints) == 2 and len(sections) == 1
+    for spec in endpoints:
+        assert TypeAdapter(EndpointSettings).validate_python(spec).entry
+    for section in sections:
+        SurvivalOptions(**{k: v for k, v in section.items()
+                           if k not in ("id", "analysis", "title")})
+
+
+def test_a_subset_cuts_the_entry_times_with_the_rest(cp, tmp_path):
+    cohort = cp.Project(tmp_path / "p", toml=COLUMNS_TOML, csv=COLUMNS_CSV).cohort()
+    part = cohort.subset(np.array([True, False, True]), "two patients")
+    os_ = part.endpoint("os")
+    np.testing.assert_allclose(os_.entry, np.array([10, 150]) / DAYS_PER_MONTH)
+    np.testing.assert_allclose(os_.time, np.array([100, 300]) / DAYS_PER_MONTH)
+    assert cohort.endpoint("os").entry.size == 3

@@ -26,11 +26,14 @@ from cohortpress.api.blocks import Cell, Footnote, Row, Table
 from cohortpress.api.results import Result
 from cohortpress.common.errors import StatisticsError
 from cohortpress.common.formatting import fmt_num, in_sentence, p_phrase
+from cohortpress.kit.delayed_entry import at_risk_at, entry_footnotes, entry_of, exact_risk
 from cohortpress.kit.prose import percent_text
 
 DASH = "\u2013"
 #: What the variance records say (record ``variance`` of context ``cuminc``).
 VARIANCE_TEXT = "delta-method (Aalen) variance as in R cmprsk::cuminc"
+#: The variance with delayed entry, which cuminc cannot estimate (stats.competing_entry).
+ENTRY_VARIANCE_TEXT = "infinitesimal-jackknife variance as in R survival::survfit"
 #: The footnote of an estimate printed without an interval.
 NO_VARIANCE = ("No interval: the estimate has no variance at this time (no event so far in "
                "the group, or every patient at risk has had it), so its interval would be "
@@ -99,7 +102,8 @@ def cif_records(name: str, endpoint, rows: Sequence[RowSpec], by: str | None,
 
     out = [Result("cuminc", stat, value, variable=name) for stat, value in (
         ("label", endpoint.label), ("time.unit", endpoint.unit), ("conf.level", conf_level),
-        ("conf.type", "log-log"), ("variance", VARIANCE_TEXT))]
+        ("conf.type", "log-log"),
+        ("variance", VARIANCE_TEXT if entry_of(endpoint) is None else ENTRY_VARIANCE_TEXT))]
     out += [Result(cause_context(code), "cause.label", label, variable=name)
             for code, label in endpoint.causes]
     warnings, fits = [], {}
@@ -107,6 +111,7 @@ def cif_records(name: str, endpoint, rows: Sequence[RowSpec], by: str | None,
         group = by if row.group_level is not None else None
         where = dict(variable=name, group=group, group_level=row.group_level)
         time, status = endpoint.time[row.mask], endpoint.status[row.mask]
+        entry = entry_of(endpoint, row.mask)
         out.append(Result("cuminc", "row.label", row.label, **where))
         out.append(Result("cuminc", "n", int(time.size), **where))
         out.append(Result("cuminc", "n.competing", int((status > 1).sum()), **where))
@@ -116,12 +121,12 @@ def cif_records(name: str, endpoint, rows: Sequence[RowSpec], by: str | None,
             warnings.append(f"{endpoint.label}: group '{row.label}' has no patients.")
             continue
         for t in landmarks:
-            out.append(Result("cuminc", "n.risk", int((time >= t).sum()), variable=name,
+            out.append(Result("cuminc", "n.risk", at_risk_at(time, entry, t), variable=name,
                               variable_level=float(t), group=group,
                               group_level=row.group_level))
         for code, _ in endpoint.causes:
             context = cause_context(code)
-            fit = cumulative_incidence(time, status, cause=code)
+            fit = cumulative_incidence(time, status, cause=code, entry=entry)
             fits[(row.label, code)] = fit
             out.append(Result(context, "n.event", int((status == code).sum()), **where))
             median = cif_median(fit)
@@ -170,12 +175,15 @@ def gray_records(name: str, endpoint, codes: np.ndarray, by: str,
     return out, warnings
 
 
-def method_sentence(conf_level: float, tested: bool) -> str:
-    """The methods paragraph's sentence for competing risks."""
+def method_sentence(conf_level: float, tested: bool, entry: bool = False) -> str:
+    """The methods paragraph's sentence for competing risks (``entry``: an endpoint with
+    delayed entry, whose variance is survfit's infinitesimal jackknife)."""
     test = (" Groups were compared for each cause with Gray's test." if tested else "")
+    variance = ("the infinitesimal-jackknife variance as in R's survival package (with "
+                "delayed entry, which cmprsk does not support)" if entry else
+                "the delta-method variance of Aalen as in R's cmprsk package")
     return ("The cumulative incidence of the event of interest and of each competing cause "
-            "was estimated with the Aalen\u2013Johansen estimator, with the delta-method "
-            "variance of Aalen as in R's cmprsk package and "
+            f"was estimated with the Aalen\u2013Johansen estimator, with {variance} and "
             f"{percent_text(conf_level)} confidence intervals on the log(\u2212log) scale." + test)
 
 
@@ -307,10 +315,13 @@ def _estimate_cell(at, t, layout: TableLayout, marks: _Marks) -> Cell:
 def _table_notes(mine, causes, layout: TableLayout, marks: _Marks) -> list[Footnote]:
     spread = "standard errors" if layout.estimate == "se" else \
         "confidence intervals on the log(\u2212log) scale"
+    variance = next((r.stat for r in mine if r.context == "cuminc"
+                     and r.stat_name == "variance"), VARIANCE_TEXT)
     notes = [Footnote(f"Cumulative incidence in percent by the Aalen\u2013Johansen estimator, "
                       f"each cause with every other cause competing; {spread}, from the "
-                      f"delta-method (Aalen) variance as in R cmprsk::cuminc. Number at risk: "
-                      f"patients still followed and free of every event.")]
+                      f"{variance}. Number at risk: patients still followed and free of every "
+                      f"event.")]
+    notes += entry_footnotes(mine, "cuminc")
     if "novariance" in marks.used:
         notes.append(Footnote(NO_VARIANCE, marks.used["novariance"]))
     if "beyond" in marks.used:
@@ -343,10 +354,12 @@ def _finite(value) -> bool:
 # --------------------------------------------------------------------------- figures
 
 
-def cif_curve(label: str, fit, time: np.ndarray, status: np.ndarray):
+def cif_curve(label: str, fit, time: np.ndarray, status: np.ndarray,
+              entry: np.ndarray | None = None):
     """A group's curve of one cause: steps at the cause's events, censor marks on the curve
-    at the censoring times, the numbers at risk (free of every event) at every distinct
-    time, and ``end`` the group's last follow-up, to which the curve runs flat."""
+    at the censoring times, the numbers at risk (free of every event and, with delayed
+    ``entry``, entered before) at every distinct time, and ``end`` the group's last
+    follow-up, to which the curve runs flat."""
     from cohortpress.kit.figures import Curve
 
     censor_time = np.unique(time[status == 0])
@@ -354,6 +367,8 @@ def cif_curve(label: str, fit, time: np.ndarray, status: np.ndarray):
     censor_y = np.concatenate(([0.0], fit.estimate))[row]
     risk_time = np.unique(time)
     risk_n = time.size - np.searchsorted(np.sort(time), risk_time, side="left")
+    if entry is not None:
+        risk_time, risk_n = exact_risk(time, entry)
     return Curve(label, fit.time, fit.estimate, censor_time=censor_time, censor_y=censor_y,
                  risk_time=risk_time, risk_n=risk_n, start=0.0, end=float(time.max()))
 
@@ -394,6 +409,7 @@ class FigureLayout:
     caption: str | None = None
     by: str | None = None
     style: str | None = None  # the report's style: its typeface in the figures
+    entry_note: str = ""  # a sentence for the captions with delayed entry
 
 
 def cif_figures(name: str, endpoint, rows: Sequence[RowSpec], fits: dict,
@@ -411,14 +427,18 @@ def cif_figures(name: str, endpoint, rows: Sequence[RowSpec], fits: dict,
     def data(row):
         return endpoint.time[row.mask], endpoint.status[row.mask]
 
+    def risk_data(row):
+        return (*data(row), entry_of(endpoint, row.mask))
+
     by = f" by {in_sentence(layout.group_label)}" if layout.group_label else ""
     figures = []
-    risk_rows = [cif_curve(row.label, fits[(row.label, 1)], *data(row)) for row in rows]
+    risk_rows = [cif_curve(row.label, fits[(row.label, 1)], *risk_data(row)) for row in rows]
     common = dict(xlabel=layout.xlabel, xmax=layout.xmax, width_mm=layout.width_mm,
                   risk_times=layout.risk_times, legend_loc="upper left", style=layout.style)
     if not layout.stacked:
         for code, label in endpoint.causes:
-            drawn = [cif_curve(row.label, fits[(row.label, code)], *data(row)) for row in rows]
+            drawn = [cif_curve(row.label, fits[(row.label, code)], *risk_data(row))
+                     for row in rows]
             top = upper_limit([float(c.y.max()) for c in drawn if len(c.y)])
             p = gray_p.get(code, "")
             note = f"Gray's test p {p if p[:1] in '<>' else '= ' + p}" if p else ""
@@ -426,6 +446,7 @@ def cif_figures(name: str, endpoint, rows: Sequence[RowSpec], fits: dict,
                        f"Cumulative incidence of {in_sentence(label)}{by}, with "
                        f"{_others(endpoint, code)} as "
                        f"{'a competing risk' if len(endpoint.causes) == 2 else 'competing risks'}.")
+            caption += layout.entry_note
             png = step_figure(drawn, ylabel=f"Cumulative incidence of {in_sentence(label)} (%)",
                               annotation=note, ylim=(0.0, top), **common)
             alt = (f"Cumulative incidence curves of {in_sentence(label)} over {endpoint.unit}"
@@ -440,6 +461,7 @@ def cif_figures(name: str, endpoint, rows: Sequence[RowSpec], fits: dict,
             caption = (layout.caption if layout.caption and len(rows) == 1 else
                        f"Cumulative incidence of {in_sentence(endpoint.label)} and its competing "
                        f"risks, stacked{of}.")
+            caption += layout.entry_note
             png = step_figure(drawn, ylabel="Cumulative incidence (%)", ylim=(0.0, top),
                               stacked=True, risk_curves=[risk], **common)
             alt = (f"Stacked cumulative incidence of "

@@ -87,19 +87,22 @@ def at_risk(curve: Curve, times: Sequence[float]) -> list[int]:
     return out
 
 
-def km_curve(label: str, fit, fun: str = "survival") -> Curve:
+def km_curve(label: str, fit, fun: str = "survival", risk=None) -> Curve:
     """The curve of a Kaplan–Meier fit (:func:`cohortpress.stats.kaplan_meier.kaplan_meier`):
     the survival function, or with ``fun="event"`` the cumulative event probability 1 − S
-    (its confidence band flipped with it), ending at the fit's last time."""
+    (its confidence band flipped with it), ending at the fit's last time. ``risk``, a pair
+    of times and numbers at risk, replaces the fit's own (with delayed entry:
+    :func:`cohortpress.kit.delayed_entry.exact_risk`)."""
     censored = fit.n_censor > 0
+    risk_time, risk_n = risk if risk is not None else (fit.time, fit.n_risk)
     end = float(fit.time[-1]) if len(fit.time) else 0.0
     if fun == "event":
         return Curve(label, fit.time, 1.0 - fit.surv, 1.0 - fit.conf_high, 1.0 - fit.conf_low,
                      censor_time=fit.time[censored], censor_y=1.0 - fit.surv[censored],
-                     risk_time=fit.time, risk_n=fit.n_risk, start=0.0, end=end)
+                     risk_time=risk_time, risk_n=risk_n, start=0.0, end=end)
     return Curve(label, fit.time, fit.surv, fit.conf_low, fit.conf_high,
                  censor_time=fit.time[censored], censor_y=fit.surv[censored],
-                 risk_time=fit.time, risk_n=fit.n_risk, start=1.0, end=end)
+                 risk_time=risk_time, risk_n=risk_n, start=1.0, end=end)
 
 
 def _thin(x: np.ndarray, y: np.ndarray, limit: int = MAX_CENSOR_MARKS):

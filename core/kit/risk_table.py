@@ -23,7 +23,7 @@ def risk_table_records(name: str, curves, drawn: Sequence[Curve], times: Sequenc
                        by: str | None) -> list[Result]:
     """The numbers of the risk table as records (context ``risktable``, the time as
     ``variable_level``): per curve and time, ``n.risk`` (patients whose time is at or after
-    t, as printed), and ``n.event.cum`` and ``n.censor.cum`` (events and censorings at or
+    t and, with delayed entry, who entered before t, as printed), and ``n.event.cum`` and ``n.censor.cum`` (events and censorings at or
     before t). ``curves`` are ``(level, fit)`` pairs; ``by`` is the grouping variable, or
     None for one curve of the whole cohort."""
     out = []

@@ -23,6 +23,7 @@ from cohortpress.api.options import Options
 from cohortpress.api.results import Result
 from cohortpress.common.errors import DataError
 from cohortpress.common.formatting import fmt_num, in_sentence
+from cohortpress.kit.delayed_entry import entry_footnotes
 from cohortpress.kit.records import Records
 
 DASH = "\u2013"
@@ -101,7 +102,7 @@ def rmst_records(endpoint, grouping, options, context) -> list[Result]:
     Parameters
     ----------
     endpoint : cohortpress.data.cohort.Endpoint
-        Its ``time`` and ``event`` arrays, ``name``, ``label`` and ``unit``.
+        Its ``time``, ``event`` and ``entry`` arrays, ``name``, ``label`` and ``unit``.
     grouping : cohortpress.data.grouping.Grouping
         The groups (codes aligned with the endpoint's arrays; -1: no group); without a
         grouping variable, one row and no comparisons.
@@ -157,7 +158,9 @@ def rmst_records(endpoint, grouping, options, context) -> list[Result]:
     for label, group_level, mask in rows:
         where = dict(variable=name, group=by if group_level is not None else None,
                      group_level=group_level)
-        fit = rmst(time[mask], event[mask], horizon, level_ci, extend=options.rmst_extend)
+        entry = None if endpoint.entry is None else np.asarray(endpoint.entry)[mask]
+        fit = rmst(time[mask], event[mask], horizon, level_ci, extend=options.rmst_extend,
+                   entry=entry)
         estimates[group_level] = fit
         text = f"{fmt_num(fit.estimate, digits)} ({fmt_num(fit.conf_low, digits)}" \
                f"{DASH}{fmt_num(fit.conf_high, digits)})"
@@ -299,6 +302,7 @@ def _footnotes(records: Records, endpoints: list[str], compared: bool,
         notes.append(Footnote("Horizon beyond the last follow-up of the row, whose curve was "
                               "carried forward at its last value to \u03c4 (rmst_extend): "
                               f"last follow-up {'; '.join(texts)}.", _extended_mark(compared)))
+    notes += entry_footnotes(list(records), "survfit", endpoints)
     return notes
 
 

@@ -20,6 +20,7 @@ from cohortpress.api.results import Result
 from cohortpress.common.formatting import fmt_num, in_sentence, p_phrase
 from cohortpress.kit.cumulative_incidence import (BEYOND_CIF, NO_VARIANCE, TableLayout, cif_tables,
                                                   interval_defined)
+from cohortpress.kit.delayed_entry import entry_footnotes
 from cohortpress.kit.prose import percent_text
 
 __all__ = ["BEYOND_CIF", "BEYOND_KM", "SurvivalLayout", "survival_tables", "time_unit_word"]
@@ -220,6 +221,7 @@ def _km_footnotes(records, about, endpoints, units, layout: SurvivalLayout) -> l
     if layout.median:
         notes.append(Footnote("NR: not reached."))
     notes += _conversion_notes(about, endpoints)
+    notes += entry_footnotes(records, "survfit", endpoints)
     return notes + _endpoint_notes(records, about, layout)
 
 
@@ -310,9 +312,22 @@ def _followup_note(label: str, unit: str, records: Sequence[Result],
     def show(value):
         return fmt_num(value, digits) if _finite(value) else "NR"
 
-    return Footnote(f"{label}: median follow-up {fmt_num(stats['median'], digits)} {unit} "
-                    f"({show(stats['conf.low'])}{DASH}{show(stats['conf.high'])}), "
+    since = " from entry" if stats.get("origin") == "entry" else ""
+    return Footnote(f"{label}: median follow-up{since} {fmt_num(stats['median'], digits)} "
+                    f"{unit} ({show(stats['conf.low'])}{DASH}{show(stats['conf.high'])}), "
                     f"by reverse Kaplan\u2013Meier.")
+
+
+def median_text(median, digits: int) -> str:
+    """A median with its interval as the table prints it, "NR" for what is not reached:
+    "4.2 (3.1–NR)"."""
+
+    def show(value):
+        return fmt_num(value, digits) if _finite(value) else "NR"
+
+    if not _finite(median.median):
+        return "NR"
+    return f"{show(median.median)} ({show(median.conf_low)}{DASH}{show(median.conf_high)})"
 
 
 def _finite(value) -> bool:

@@ -7,6 +7,8 @@ failure codes. The estimates, their variances and Gray's test match R
 ``cmprsk::cuminc`` 2.2 (its Fortran routines ``cinc`` and ``crstm``), and the landmark
 estimates match ``cmprsk::timepoints``. Reference values: ``tests/fixtures/r/cuminc.R``.
 Unlike ``survival``, ``cmprsk`` does not merge near-identical times, and neither do we.
+With delayed entry the incidence follows R ``survival`` instead (see
+:mod:`cohortpress.stats.competing_entry`); Gray's test has no delayed entry.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from scipy.special import ndtri
 from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import TestResult, check_conf_level
 from cohortpress.stats.distributions import chi2_sf
+from cohortpress.stats.competing_entry import aalen_johansen_with_entry
 from cohortpress.stats.event_times import (
     check_codes,
     check_landmarks,
@@ -123,7 +126,7 @@ class GrayTestResult:
     cause: int
 
 
-def cumulative_incidence(time, status, cause: int = 1) -> CIFit:
+def cumulative_incidence(time, status, cause: int = 1, *, entry=None) -> CIFit:
     """Aalen–Johansen cumulative incidence of one cause, with ``cuminc``'s variance.
 
     With :math:`n_i` at risk, :math:`d_{1i}` events of interest and :math:`d_{2i}`
@@ -167,12 +170,22 @@ def cumulative_incidence(time, status, cause: int = 1) -> CIFit:
     cause : int
         Which cause's incidence to estimate (a status code >= 1); every other non-zero
         code is a competing event for it.
+    entry : array_like of float, optional
+        Delayed entry: at risk on ``entry < t <= time``. The estimate is then R
+        ``survfit``'s Aalen–Johansen and the variance its infinitesimal jackknife
+        (:func:`~cohortpress.stats.competing_entry.aalen_johansen_with_entry`), since
+        ``cuminc`` has no delayed entry.
 
     Returns
     -------
     CIFit
     """
     time, status = _check_competing_data(time, status, cause)
+    if entry is not None:
+        times, incidence, variance, last = aalen_johansen_with_entry(time, status, entry, cause)
+        return CIFit(time=read_only(times), estimate=read_only(incidence),
+                     variance=read_only(variance), last_time=last, n=int(time.size),
+                     cause=int(cause))
     times, counts = tabulate_by_time(time, _recode(status, cause), 3, timefix=False)
     at_risk = np.cumsum(counts.sum(axis=1)[::-1])[::-1].astype(float)
     events, competing = counts[:, 1].astype(float), counts[:, 2].astype(float)

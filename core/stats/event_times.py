@@ -4,6 +4,13 @@ Shared by :mod:`cohortpress.stats.kaplan_meier`, :mod:`cohortpress.stats.logrank
 :mod:`cohortpress.stats.competing`. Like R ``survival`` (``timefix=TRUE``), times closer than
 about 1.5e-8 (absolutely, or relative to the mean time) are treated as ties; see
 :func:`fix_near_ties`.
+
+Delayed entry (left truncation): a subject with entry time :math:`e` and exit time :math:`x`
+is at risk at :math:`t` when :math:`e < t \\le x`, as in R's ``Surv(entry, exit, event)``.
+:func:`check_entry` validates the entry times and merges near-ties over entry and exit times
+together (as ``aeqSurv`` does for counting-process data); :func:`entered_later` counts, at
+each time of a counting table, the subjects not yet entered, to subtract from those not yet
+exited.
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ import numpy as np
 from cohortpress.common.errors import StatisticsError
 
 __all__ = ["R_TOLERANCE", "fix_near_ties", "check_landmarks", "read_only", "check_time_event",
-           "check_time", "check_codes", "compact_codes", "tabulate_by_time"]
+           "check_time", "check_codes", "compact_codes", "tabulate_by_time", "check_entry",
+           "entered_later", "at_risk_from_counts"]
 
 #: survival's aeqSurv() and survmean() both use sqrt(machine epsilon) as their tolerance.
 R_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
@@ -96,22 +104,22 @@ def check_time_event(time, event) -> tuple[np.ndarray, np.ndarray]:
     return time, event
 
 
-def check_time(time) -> np.ndarray:
+def check_time(time, name: str = "time") -> np.ndarray:
     """Validate follow-up times: a non-empty flat array of finite numbers >= 0."""
     try:
         values = np.asarray(time, dtype=float)
     except (TypeError, ValueError):
-        raise StatisticsError("time must be numeric") from None
+        raise StatisticsError(f"{name} must be numeric") from None
     if values.ndim != 1:
-        raise StatisticsError(f"time must be one-dimensional; got shape {values.shape}")
+        raise StatisticsError(f"{name} must be one-dimensional; got shape {values.shape}")
     if values.size == 0:
         raise StatisticsError("no observations")
     if np.isnan(values).any():
-        raise StatisticsError(f"time has {int(np.isnan(values).sum())} missing (NaN) values")
+        raise StatisticsError(f"{name} has {int(np.isnan(values).sum())} missing (NaN) values")
     if np.isinf(values).any():
-        raise StatisticsError("time has infinite values")
+        raise StatisticsError(f"{name} has infinite values")
     if (values < 0).any():
-        raise StatisticsError(f"time has {int((values < 0).sum())} negative values")
+        raise StatisticsError(f"{name} has {int((values < 0).sum())} negative values")
     return values
 
 
@@ -233,3 +241,75 @@ def _near_tie_run_starts(distinct: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         tied = (gaps <= R_TOLERANCE) | (gaps / np.mean(np.abs(distinct)) <= R_TOLERANCE)
     return np.flatnonzero(np.concatenate(([True], ~tied)))
+
+
+def check_entry(entry, time, *, timefix: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Validate entry times against checked exit times; merge near-ties over both.
+
+    Parameters
+    ----------
+    entry : array_like of float
+        Entry times: finite, >= 0 and each before its exit time.
+    time : ndarray of float
+        Checked exit times.
+    timefix : bool
+        Merge near-identical times over entry and exit times together, as ``aeqSurv``
+        does for ``Surv(entry, exit, event)``.
+
+    Returns
+    -------
+    entry, time : ndarray of float
+        The (fixed) entry and exit times.
+
+    Raises
+    ------
+    StatisticsError
+        When the entry times are invalid, of another length, or not before the exit.
+    """
+    values = check_time(entry, "entry")
+    if values.size != time.size:
+        raise StatisticsError(
+            f"entry has {values.size} values but time has {time.size}; lengths must match")
+    if timefix:
+        both = fix_near_ties(np.concatenate((values, time)))
+        values, time = both[:values.size], both[values.size:]
+    if (values >= time).any():
+        raise StatisticsError(f"{int((values >= time).sum())} entry times are not before "
+                              "their exit time")
+    return values, time
+
+
+def entered_later(times: np.ndarray, entry: np.ndarray, labels: np.ndarray,
+                  n_labels: int) -> np.ndarray:
+    """Subjects with each label whose entry is at or after each time (not yet at risk).
+
+    Parameters
+    ----------
+    times : ndarray of float, shape (T,)
+        Distinct times, ascending (from :func:`tabulate_by_time`).
+    entry : ndarray of float
+        Checked entry times.
+    labels : ndarray of intp
+        A code per subject in ``0 .. n_labels - 1`` (e.g. its group).
+    n_labels : int
+
+    Returns
+    -------
+    ndarray of int64, shape (T, n_labels)
+    """
+    later = np.zeros((times.size, n_labels), dtype=np.int64)
+    for label in range(n_labels):
+        entries = np.sort(entry[labels == label])
+        later[:, label] = entries.size - np.searchsorted(entries, times, side="left")
+    return later
+
+
+def at_risk_from_counts(exits: np.ndarray, later: np.ndarray | None = None) -> np.ndarray:
+    """Numbers at risk at each time of a counting table (rows ascending in time).
+
+    Those who have not exited before the time (a reverse cumulative sum of ``exits``,
+    events and censorings by row), less ``later``, those who have not entered yet
+    (:func:`entered_later`; none without delayed entry).
+    """
+    at_risk = np.cumsum(exits[::-1], axis=0)[::-1]
+    return at_risk if later is None else at_risk - later

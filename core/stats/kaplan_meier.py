@@ -8,6 +8,10 @@ interval. The reference values are produced by ``tests/fixtures/r/survival_km.R`
 Like ``survfit`` (``timefix=TRUE``), times closer than about 1.5e-8 (absolutely, or relative
 to the mean time) are treated as ties; see :func:`~cohortpress.stats.event_times.fix_near_ties`.
 The input checks and the per-time counting table live in :mod:`cohortpress.stats.event_times`.
+
+With ``entry`` (delayed entry, left truncation) a subject is at risk on
+:math:`entry < t \\le time`, as ``survfit(Surv(entry, time, event) ~ 1)``; the curve still
+starts at 1 at time 0 and has a row at each exit time, as R's.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from scipy.special import ndtri
 
 from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import check_conf_level
-from cohortpress.stats.event_times import (R_TOLERANCE, check_codes, check_landmarks,
-                                           check_time_event, compact_codes, read_only,
+from cohortpress.stats.event_times import (R_TOLERANCE, at_risk_from_counts, check_codes,
+                                           check_entry, check_landmarks, check_time_event,
+                                           compact_codes, entered_later, read_only,
                                            tabulate_by_time)
 
 __all__ = [
@@ -46,7 +51,8 @@ class KMFit:
     time : ndarray
         Distinct observed times, ascending.
     n_risk : ndarray
-        Number at risk just before each time (subjects with time >= t).
+        Number at risk just before each time (subjects with time >= t and, with delayed
+        entry, entry < t).
     n_event : ndarray
         Events at each time.
     n_censor : ndarray
@@ -132,7 +138,7 @@ class KMMedian:
 
 
 def kaplan_meier(time, event, conf_type: str = "log", conf_level: float = 0.95, *,
-                 timefix: bool = True) -> KMFit:
+                 timefix: bool = True, entry=None) -> KMFit:
     """Kaplan–Meier estimate with Greenwood standard errors and pointwise intervals.
 
     With :math:`n_i` at risk and :math:`d_i` events at the distinct times
@@ -166,6 +172,9 @@ def kaplan_meier(time, event, conf_type: str = "log", conf_level: float = 0.95, 
     timefix : bool
         Treat near-identical times as ties, as ``survfit`` does by default
         (see :func:`~cohortpress.stats.event_times.fix_near_ties`).
+    entry : array_like of float, optional
+        Delayed entry: each subject is at risk from just after its entry time (before its
+        exit time), as ``Surv(entry, time, event)``. Default: at risk from 0.
 
     Returns
     -------
@@ -180,12 +189,19 @@ def kaplan_meier(time, event, conf_type: str = "log", conf_level: float = 0.95, 
     time, event = check_time_event(time, event)
     z = _z_value(conf_level)
     _check_conf_type(conf_type)
-    times, counts = tabulate_by_time(time, event, 2, timefix=timefix)
-    return _fit_from_counts(times, counts[:, 1], counts[:, 0], conf_type, conf_level, z)
+    if entry is None:
+        times, counts = tabulate_by_time(time, event, 2, timefix=timefix)
+        return _fit_from_counts(times, counts[:, 1], counts[:, 0], conf_type, conf_level, z)
+    entry, time = check_entry(entry, time, timefix=timefix)
+    times, counts = tabulate_by_time(time, event, 2, timefix=False)
+    later = entered_later(times, entry, np.zeros(time.size, dtype=np.intp), 1)[:, 0]
+    return _fit_from_counts(times, counts[:, 1], counts[:, 0], conf_type, conf_level, z,
+                            later=later, n=time.size)
 
 
 def kaplan_meier_by_group(time, event, group, conf_type: str = "log",
-                          conf_level: float = 0.95, *, timefix: bool = True) -> dict[int, KMFit]:
+                          conf_level: float = 0.95, *, timefix: bool = True,
+                          entry=None) -> dict[int, KMFit]:
     """One Kaplan–Meier curve per group, as ``survfit(Surv(time, event) ~ group)``.
 
     The data are sorted once for all groups. Near-ties are fixed on the pooled times, as
@@ -195,7 +211,7 @@ def kaplan_meier_by_group(time, event, group, conf_type: str = "log",
 
     Parameters
     ----------
-    time, event, conf_type, conf_level, timefix
+    time, event, conf_type, conf_level, timefix, entry
         As for :func:`kaplan_meier`.
     group : array_like of int
         Group codes (non-negative integers).
@@ -209,14 +225,21 @@ def kaplan_meier_by_group(time, event, group, conf_type: str = "log",
     codes, group_index = compact_codes(check_codes(group, "group", len(time)))
     z = _z_value(conf_level)
     _check_conf_type(conf_type)
+    if entry is not None:
+        entry, time = check_entry(entry, time, timefix=timefix)
+        timefix = False
     times, counts = tabulate_by_time(time, group_index * 2 + event, 2 * codes.size,
                                      timefix=timefix)
+    later = (None if entry is None
+             else entered_later(times, entry, group_index, codes.size))
     fits = {}
     for index, code in enumerate(codes):
         n_censor, n_event = counts[:, 2 * index], counts[:, 2 * index + 1]
         rows = (n_censor + n_event) > 0
-        fits[int(code)] = _fit_from_counts(times[rows], n_event[rows], n_censor[rows],
-                                           conf_type, conf_level, z)
+        fits[int(code)] = _fit_from_counts(
+            times[rows], n_event[rows], n_censor[rows], conf_type, conf_level, z,
+            later=None if later is None else later[rows, index],
+            n=int((group_index == index).sum()))
     return fits
 
 
@@ -284,17 +307,18 @@ def km_median(fit: KMFit) -> KMMedian:
 
 
 def reverse_km_median_followup(time, event, conf_type: str = "log", conf_level: float = 0.95,
-                               *, timefix: bool = True) -> KMMedian:
+                               *, timefix: bool = True, entry=None) -> KMMedian:
     """Median follow-up by the reverse Kaplan–Meier method, with its confidence interval.
 
     Censoring is treated as the event and events as censored (Schemper and Smith, 1996):
     the result is :func:`km_median` of ``kaplan_meier(time, 1 - event)``, which is R's
-    ``survfit(Surv(time, 1 - event) ~ 1)``. As in that call, subjects with an event at a
-    time when others are censored count as at risk at that time.
+    ``survfit(Surv(time, 1 - event) ~ 1)`` (``Surv(entry, time, 1 - event)`` with delayed
+    entry). As in that call, subjects with an event at a time when others are censored
+    count as at risk at that time.
 
     Parameters
     ----------
-    time, event, conf_type, conf_level, timefix
+    time, event, conf_type, conf_level, timefix, entry
         As for :func:`kaplan_meier`.
 
     Returns
@@ -303,7 +327,8 @@ def reverse_km_median_followup(time, event, conf_type: str = "log", conf_level: 
         ``nan`` median when fewer than half the subjects are censored by the end.
     """
     time, event = check_time_event(time, event)
-    reverse_fit = kaplan_meier(time, 1 - event, conf_type, conf_level, timefix=timefix)
+    reverse_fit = kaplan_meier(time, 1 - event, conf_type, conf_level, timefix=timefix,
+                               entry=entry)
     return km_median(reverse_fit)
 
 
@@ -311,8 +336,9 @@ def reverse_km_median_followup(time, event, conf_type: str = "log", conf_level: 
 # Kaplan–Meier internals
 
 
-def _fit_from_counts(times, n_event, n_censor, conf_type, conf_level, z) -> KMFit:
-    n_risk = np.cumsum((n_event + n_censor)[::-1])[::-1]
+def _fit_from_counts(times, n_event, n_censor, conf_type, conf_level, z, *, later=None,
+                     n=None) -> KMFit:
+    n_risk = at_risk_from_counts(n_event + n_censor, later)
     risk = n_risk.astype(float)
     deaths = n_event.astype(float)
     surv = np.cumprod((risk - deaths) / risk)
@@ -327,7 +353,7 @@ def _fit_from_counts(times, n_event, n_censor, conf_type, conf_level, z) -> KMFi
         n_censor=read_only(n_censor), surv=read_only(surv), std_err=read_only(std_err),
         std_err_log=read_only(std_err_log), conf_low=read_only(conf_low),
         conf_high=read_only(conf_high), conf_type=conf_type, conf_level=float(conf_level),
-        n=int(n_risk[0]),
+        n=int(n_risk[0]) if n is None else int(n),
     )
 
 

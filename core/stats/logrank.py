@@ -18,6 +18,13 @@ Kaplan–Meier estimate of the pooled sample (of the stratum): :math:`\\rho = \\
 is the log-rank test, :math:`\\gamma = 0` is ``survdiff``'s G-rho family (:math:`\\rho = 1`
 the Peto–Peto–Prentice test). As in ``survdiff``, :math:`O` is weighted.
 
+With delayed entry (``entry``), :math:`n_g` counts the subjects of group :math:`g` with
+:math:`entry < t \\le time`. R's ``survdiff`` refuses such (counting-process) data; the
+unweighted test is then the score test of ``coxph(Surv(entry, time, event) ~ factor(group),
+ties = "exact")`` (the exact partial likelihood gives the hypergeometric variance), which
+``tests/fixtures/r/survival_entry.R`` checks, with survdiff's formulas on the same risk sets
+for the weighted tests.
+
 Reference values: ``tests/fixtures/r/survival_logrank.R``.
 """
 
@@ -33,9 +40,12 @@ from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import TestResult
 from cohortpress.stats.distributions import chi2_sf
 from cohortpress.stats.event_times import (
+    at_risk_from_counts,
     check_codes,
+    check_entry,
     check_time_event,
     compact_codes,
+    entered_later,
     fix_near_ties,
     tabulate_by_time,
 )
@@ -132,7 +142,7 @@ class PairwiseLogrankResult:
 
 
 def logrank_test(time, event, group, rho: float = 0.0, gamma: float = 0.0, strata=None, *,
-                 timefix: bool = True) -> LogrankResult:
+                 timefix: bool = True, entry=None) -> LogrankResult:
     """Compare survival between groups with the (weighted, stratified) log-rank test.
 
     Matches ``survdiff(Surv(time, event) ~ group, rho = rho)`` for ``gamma = 0``, and
@@ -156,6 +166,8 @@ def logrank_test(time, event, group, rho: float = 0.0, gamma: float = 0.0, strat
         computed within its stratum (with its own :math:`\\hat S`).
     timefix : bool
         Treat near-identical times as ties, as ``survdiff`` does by default.
+    entry : array_like of float, optional
+        Delayed entry: a subject is at risk on ``entry < t <= time``. Default: from 0.
 
     Returns
     -------
@@ -168,7 +180,7 @@ def logrank_test(time, event, group, rho: float = 0.0, gamma: float = 0.0, strat
         two groups with anyone at risk at an event time (``survdiff`` would report a
         chi-square of 0 on 0 df); or when the variance matrix is singular.
     """
-    data = _checked_data(time, event, group, strata, timefix)
+    data = _checked_data(time, event, group, strata, timefix, entry)
     _check_weight_exponents(rho, gamma)
     parts = _score_components(data, rho, gamma)
     statistic, df = _chi_square(parts.observed - parts.expected, parts.variance,
@@ -182,7 +194,8 @@ def logrank_test(time, event, group, rho: float = 0.0, gamma: float = 0.0, strat
 
 
 def logrank_trend_test(time, event, group, scores=None, rho: float = 0.0,
-                       gamma: float = 0.0, strata=None, *, timefix: bool = True) -> TestResult:
+                       gamma: float = 0.0, strata=None, *, timefix: bool = True,
+                       entry=None) -> TestResult:
     """Log-rank score test for a trend across ordered groups.
 
     With scores :math:`s_g` and :math:`O, E, V` as in :func:`logrank_test` (summed over
@@ -197,7 +210,7 @@ def logrank_trend_test(time, event, group, scores=None, rho: float = 0.0,
 
     Parameters
     ----------
-    time, event, group, rho, gamma, strata, timefix
+    time, event, group, rho, gamma, strata, timefix, entry
         As for :func:`logrank_test`.
     scores : array_like of float, optional
         One score per group code present, in ascending order of code. Default: 1..k.
@@ -207,7 +220,7 @@ def logrank_trend_test(time, event, group, scores=None, rho: float = 0.0,
     TestResult
         ``statistic`` is :math:`X^2_{trend}`, ``df`` is 1.
     """
-    data = _checked_data(time, event, group, strata, timefix)
+    data = _checked_data(time, event, group, strata, timefix, entry)
     _check_weight_exponents(rho, gamma)
     parts = _score_components(data, rho, gamma)
     weights = _trend_scores(scores, data.codes.size)
@@ -222,8 +235,8 @@ def logrank_trend_test(time, event, group, scores=None, rho: float = 0.0,
 
 
 def pairwise_logrank(time, event, group, adjust: str = "holm", rho: float = 0.0,
-                     gamma: float = 0.0, strata=None, *,
-                     timefix: bool = True) -> PairwiseLogrankResult:
+                     gamma: float = 0.0, strata=None, *, timefix: bool = True,
+                     entry=None) -> PairwiseLogrankResult:
     """Log-rank tests between every pair of groups, with adjusted p-values.
 
     Each pair is tested on its own two groups' data (as ``survdiff`` on that subset);
@@ -231,7 +244,7 @@ def pairwise_logrank(time, event, group, adjust: str = "holm", rho: float = 0.0,
 
     Parameters
     ----------
-    time, event, group, rho, gamma, strata, timefix
+    time, event, group, rho, gamma, strata, timefix, entry
         As for :func:`logrank_test`.
     adjust : {"holm", "bonferroni", "BH", "none"}
         The adjustment; see :func:`adjust_p_values`.
@@ -246,6 +259,8 @@ def pairwise_logrank(time, event, group, adjust: str = "holm", rho: float = 0.0,
         raise StatisticsError(
             f"adjust must be one of {', '.join(P_ADJUST_METHODS)}; got {adjust!r}")
     time, event = check_time_event(time, event)
+    if entry is not None:
+        entry = check_entry(entry, time, timefix=False)[0]
     group = check_codes(group, "group", len(time))
     codes, _ = compact_codes(group)
     if codes.size < 2:
@@ -254,7 +269,7 @@ def pairwise_logrank(time, event, group, adjust: str = "holm", rho: float = 0.0,
         strata = check_codes(strata, "strata", len(time))
     _check_weight_exponents(rho, gamma)
     pairs = list(combinations(codes.tolist(), 2))
-    results = [_pair_test(time, event, group, strata, pair, rho, gamma, timefix)
+    results = [_pair_test(time, event, group, strata, pair, rho, gamma, timefix, entry)
                for pair in pairs]
     p_values = np.array([p for _, p in results])
     adjusted = adjust_p_values(p_values, adjust)
@@ -319,6 +334,7 @@ class _GroupedData(NamedTuple):
     stratum_index: np.ndarray
     n_strata: int
     timefix: bool  # still to be applied, per stratum table
+    entry: np.ndarray | None  # delayed entry, near-ties already merged with the exits
 
 
 class _Components(NamedTuple):
@@ -329,8 +345,11 @@ class _Components(NamedTuple):
     events: np.ndarray
 
 
-def _checked_data(time, event, group, strata, timefix) -> _GroupedData:
+def _checked_data(time, event, group, strata, timefix, entry=None) -> _GroupedData:
     time, event = check_time_event(time, event)
+    if entry is not None:
+        entry, time = check_entry(entry, time, timefix=timefix)
+        timefix = False
     group = check_codes(group, "group", len(time))
     codes, group_index = compact_codes(group)
     if codes.size < 2:
@@ -343,7 +362,8 @@ def _checked_data(time, event, group, strata, timefix) -> _GroupedData:
         if timefix:  # survdiff fixes ties on the pooled times, before splitting by stratum
             time, timefix = fix_near_ties(time), False
     return _GroupedData(time=time, event=event, group_index=group_index, codes=codes,
-                        stratum_index=stratum_index, n_strata=n_strata, timefix=timefix)
+                        stratum_index=stratum_index, n_strata=n_strata, timefix=timefix,
+                        entry=entry)
 
 
 def _check_weight_exponents(rho, gamma) -> None:
@@ -360,10 +380,12 @@ def _score_components(data: _GroupedData, rho: float, gamma: float) -> _Componen
     labels = data.group_index * 2 + data.event
     for stratum in range(data.n_strata):
         rows = data.stratum_index == stratum if data.n_strata > 1 else slice(None)
-        _, counts = tabulate_by_time(data.time[rows], labels[rows], 2 * k,
-                                     timefix=data.timefix)
+        times, counts = tabulate_by_time(data.time[rows], labels[rows], 2 * k,
+                                         timefix=data.timefix)
+        later = (None if data.entry is None else
+                 entered_later(times, data.entry[rows], data.group_index[rows], k))
         stratum_observed, stratum_expected, stratum_variance = _stratum_components(
-            counts, rho, gamma)
+            counts, rho, gamma, later)
         observed += stratum_observed
         expected += stratum_expected
         variance += stratum_variance
@@ -372,10 +394,11 @@ def _score_components(data: _GroupedData, rho: float, gamma: float) -> _Componen
                        n=counts_by_label.sum(axis=1), events=counts_by_label[:, 1])
 
 
-def _stratum_components(counts, rho, gamma):
-    """O, E, V of one stratum from its (time x 2k) table of censorings and events."""
+def _stratum_components(counts, rho, gamma, later=None):
+    """O, E, V of one stratum from its (time x 2k) table of censorings and events (and,
+    with delayed entry, its (time x k) table of those not entered yet)."""
     deaths = counts[:, 1::2].astype(float)
-    at_risk = np.cumsum(counts[::-1, 0::2] + counts[::-1, 1::2], axis=0)[::-1].astype(float)
+    at_risk = at_risk_from_counts(counts[:, 0::2] + counts[:, 1::2], later).astype(float)
     event_rows = deaths.sum(axis=1) > 0
     deaths, at_risk = deaths[event_rows], at_risk[event_rows]
     total_deaths, total_at_risk = deaths.sum(axis=1), at_risk.sum(axis=1)
@@ -424,12 +447,13 @@ def _trend_scores(scores, k) -> np.ndarray:
     return values
 
 
-def _pair_test(time, event, group, strata, pair, rho, gamma, timefix) -> tuple[float, float]:
+def _pair_test(time, event, group, strata, pair, rho, gamma, timefix,
+               entry) -> tuple[float, float]:
     rows = np.isin(group, pair)
     pair_strata = None if strata is None else strata[rows]
     try:
         result = logrank_test(time[rows], event[rows], group[rows], rho, gamma, pair_strata,
-                              timefix=timefix)
+                              timefix=timefix, entry=None if entry is None else entry[rows])
     except StatisticsError:
         return float("nan"), float("nan")
     return float(result.test.statistic), result.test.p_value

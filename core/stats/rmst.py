@@ -175,7 +175,7 @@ def rmst_from_fit(fit: KMFit, horizon: float, conf_level: float = 0.95, *,
 
 
 def rmst(time, event, horizon: float, conf_level: float = 0.95, *,
-         extend: bool = False) -> RMST:
+         extend: bool = False, entry=None) -> RMST:
     """The restricted mean survival time of ``(time, event)`` data to ``horizon``.
 
     Parameters
@@ -186,6 +186,9 @@ def rmst(time, event, horizon: float, conf_level: float = 0.95, *,
         1 for an event, 0 for a censored time.
     horizon, conf_level, extend
         As for :func:`rmst_from_fit`.
+    entry : array_like of float, optional
+        Delayed entry (at risk on ``entry < t <= time``): the curve is R's
+        ``survfit(Surv(entry, time, event) ~ 1)``, integrated from time 0 as its ``rmean``.
 
     Returns
     -------
@@ -197,7 +200,8 @@ def rmst(time, event, horizon: float, conf_level: float = 0.95, *,
         For invalid data (as :func:`~cohortpress.stats.kaplan_meier.kaplan_meier`) or
         horizon (as :func:`rmst_from_fit`).
     """
-    return rmst_from_fit(kaplan_meier(time, event), horizon, conf_level, extend=extend)
+    return rmst_from_fit(kaplan_meier(time, event, entry=entry), horizon, conf_level,
+                         extend=extend)
 
 
 def default_horizon(last_times: Sequence[float]) -> float:
