@@ -25,6 +25,9 @@ from cohortpress.api.options import EndpointName, Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.common.formatting import format_p, in_sentence
+from cohortpress.kit.discrimination import (concordance_methods, concordance_notes,
+                                            concordance_records)
+from cohortpress.kit.model_terms import term_methods
 from cohortpress.kit.prose import percent_text
 from cohortpress.kit.regression import (Fitted, RegressionModel, estimates_from, fit_models,
                                         layout_records, model_records)
@@ -66,6 +69,23 @@ class CoxOptions(Options):
                                      "(a litter, a centre, a patient with several rows): "
                                      "clustered sandwich standard errors, as R's "
                                      "coxph(cluster = ...)", examples=["litter"])
+    splines: list[Variable] = Field(
+        default_factory=list, description="continuous covariates (also listed in "
+        "covariates) that enter as natural cubic splines, R's ns(x, df = spline_df): one "
+        "table row each with the test of the whole spline and a test of non-linearity",
+        examples=[["age"]])
+    spline_df: int = Field(4, ge=1, le=10, description="degrees of freedom of each "
+                           "spline (basis columns; df - 1 interior knots at quantiles)",
+                           examples=[3])
+    interactions: list[list[Variable]] = Field(
+        default_factory=list, description="pairs of covariates (both listed in covariates) "
+        "whose interaction enters the multivariable model, as a:b in R: the products of "
+        "their columns, with the term's overall test", examples=[[["age", "sex"]]])
+
+    def inapplicable_keys(self, config) -> list[tuple[str, str]]:
+        from cohortpress.kit.model_terms import term_option_problems
+
+        return term_option_problems(self)
 
     def check_data(self, cohort) -> list[str]:
         """What the run refuses before fitting (strata not categorical, a covariate of a kind
@@ -73,12 +93,21 @@ class CoxOptions(Options):
         an endpoint without events is a warning."""
         from cohortpress.kit.design import build_design
 
-        build_design(cohort, self.covariates, _strata_complete(cohort, self.strata))
+        from cohortpress.kit.model_terms import check_term_kinds
+
+        check_term_kinds(cohort, self)
+        build_design(cohort, self.covariates, _strata_complete(cohort, self.strata),
+                     splines=self.spline_map(), interactions=self.interactions)
         endpoint = cohort.endpoint(self.endpoint)
         if cohort.n and not endpoint.event.any():
             return [f"endpoint '{self.endpoint}' has no events among these {cohort.n} "
                     f"patients"]
         return []
+
+
+    def spline_map(self) -> dict[str, int]:
+        """The df of each covariate that enters as a spline."""
+        return {name: self.spline_df for name in self.splines}
 
 
 def _strata_codes(cohort, strata: str | None) -> np.ndarray | None:
@@ -138,16 +167,35 @@ class _CoxModel(RegressionModel):
         return design.n, int(self.endpoint.event[design.keep].sum())
 
     def term_test(self, design, columns, fitted) -> float:
+        return self.term_test_result(design, columns, fitted).p_value
+
+    def term_test_result(self, design, columns, fitted):
         from cohortpress.stats.coxph import lr_test_terms, wald_test_terms
 
         if self.sandwich:
             # The likelihood-ratio test assumes independent rows; the Wald test with the
             # sandwich variance does not.
-            return wald_test_terms(fitted.fit, columns).p_value
+            return wald_test_terms(fitted.fit, columns)
         time, event, strata = self._rows(design)
         return lr_test_terms(design.X, time, event, design.names, columns,
                              ties=self.options.ties, strata=strata, full_fit=fitted.fit,
-                             prepared=fitted.data).p_value
+                             prepared=fitted.data)
+
+    def concordance_of(self, column, design, fitted):
+        """Harrell's C of a fitted model and its standard error (clustered if the model
+        is); None for a model not fitted, flagged or not converged."""
+        from cohortpress.stats.coxph import concordance
+
+        if fitted is None or fitted.fit.separated or not fitted.fit.converged \
+                or (column is not None and column.flags):
+            return None
+        time, event, strata = self._rows(design)
+        cluster = None if self.cluster is None else self.cluster[design.keep]
+        try:
+            return concordance(time, event, np.asarray(design.X, dtype=float) @ fitted.fit.coef,
+                               strata, cluster)
+        except StatisticsError:
+            return None
 
     def ph_check(self, column, design, fitted):
         """R's ``cox.zph(transform = "km")`` of a model that converged with no flag."""
@@ -181,20 +229,22 @@ def run(cohort, options: CoxOptions, context: SectionContext):
     models = fit_models(model, cohort, options.covariates, also,
                         univariable=options.univariable, multivariable=options.multivariable,
                         threads=_fit_threads(),
-                        follow_up=model.ph_check if options.ph_check != "none" else None)
+                        follow_up=model.ph_check if options.ph_check != "none" else None,
+                        univariable_follow_up=model.concordance_of,
+                        splines=options.spline_map(), interactions=options.interactions)
     results, warnings = [], []
     if models.multivariable is not None:
         fit = models.multivariable.fit
         results += _fit_records(fit, "multivariable", options.endpoint)
-        results += _concordance_records(model, models.design, fit, options.endpoint,
-                                        "multivariable")
+        c = model.concordance_of(None, models.design, models.multivariable)
+        results += concordance_records("coxph", c, options.endpoint, "multivariable")
         epv = fit.n_events / max(len(fit.names), 1)
         if epv < options.events_per_variable:
             warnings.append(f"{fit.n_events} events for {len(fit.names)} parameters "
                             f"({epv:.1f} per parameter, fewer than "
                             f"{options.events_per_variable:g}): estimates may be unstable.")
-    elif len(models.design.terms) == 1 and models.design.n:
-        results += _single_model_concordance(model, models.design, options.endpoint)
+    for variable, c in models.univariable_follow_up.items():
+        results += concordance_records("coxph", c, options.endpoint, "univariable", variable)
     results += model_records(models.terms, models.columns, context_name="coxph",
                              ratio_stat="hr", digits=options.digits, p_digits=context.p_digits)
     zph_fit = models.follow_up
@@ -207,10 +257,8 @@ def run(cohort, options: CoxOptions, context: SectionContext):
         tables += figures_from_records(results, options, style=context.style)
     methods = _method_sentences(cohort, endpoint, options, results, zph_fit is not None)
     methods += _variance_methods(cohort, options)
-    if any(r.stat_name == "concordance" for r in results):
-        methods.append("Discrimination was summarised by Harrell's concordance index of the "
-                       "model of all covariates, with its infinitesimal-jackknife standard error "
-                       "(as R's survival::concordance).")
+    methods += concordance_methods(results, "coxph")
+    methods += term_methods(results, "coxph")
     return context.section(blocks=tables, results=results, methods=methods,
                            warnings=tuple(warnings),
                            abbreviations=(("HR", "hazard ratio"), ("CI", "confidence interval"),
@@ -284,39 +332,6 @@ def _variance_methods(cohort, options: CoxOptions) -> list[str]:
     return []
 
 
-def _single_model_concordance(model: "_CoxModel", design, endpoint) -> list[Result]:
-    """With one covariate the univariable model is the table's only model: its C."""
-    try:
-        fit = model.fit(design).fit
-    except StatisticsError:
-        return []
-    return _concordance_records(model, design, fit, endpoint, "univariable")
-
-
-def _concordance_records(model: "_CoxModel", design, fit, endpoint,
-                         level: str) -> list[Result]:
-    """Harrell's C of the model of every covariate and its standard error (clustered if
-    the model is); nothing when the model flagged a term."""
-    from cohortpress.stats.coxph import concordance
-
-    if fit.separated or not fit.converged:
-        return []
-    time, event, strata = model._rows(design)
-    cluster = None if model.cluster is None else model.cluster[design.keep]
-    risk = np.asarray(design.X, dtype=float) @ fit.coef
-    try:
-        c = concordance(time, event, risk, strata, cluster)
-    except StatisticsError:
-        return []
-    common = dict(variable=endpoint, group="model", group_level=level)
-    return [Result("coxph", "concordance", c.concordance,
-                   formatted=f"{c.concordance:.3f} (SE {c.std_error:.3f})", **common),
-            Result("coxph", "concordance.std.error", c.std_error, **common),
-            Result("coxph", "concordance.pairs.concordant", c.concordant, **common),
-            Result("coxph", "concordance.pairs.discordant", c.discordant, **common),
-            Result("coxph", "concordance.pairs.tied", c.tied_x, **common)]
-
-
 def tables_from_records(results: Sequence[Result], options: CoxOptions,
                         context: SectionContext) -> tuple[Table, ...]:
     """The section's table from its records alone; ``options`` and ``context`` give only
@@ -328,7 +343,7 @@ def tables_from_records(results: Sequence[Result], options: CoxOptions,
                 if r.stat_name == "p.value" and r.variable != "GLOBAL"}
     ph_column = options.ph_check == "column" and bool(per_term)
     notes = _ph_notes(zph, options, context) + [_method_note(cox, about)]
-    notes += _concordance_notes(cox)
+    notes += concordance_notes(cox)
     if about["n.incomplete"].stat:
         notes.append(Footnote(f"Complete cases: {about['n.incomplete'].stat} patients with a "
                               f"missing covariate were excluded from the multivariable model "
@@ -353,14 +368,6 @@ def figures_from_records(results: Sequence[Result], options: CoxOptions,
     return forest_figures(results, ForestKind("coxph", "hr", "HR", "Hazard ratio"),
                           subject=f"for {in_sentence(about['outcome.label'])}",
                           conf_level=about["conf.level"], style=style)
-
-
-def _concordance_notes(cox: Sequence[Result]) -> list[Footnote]:
-    shown = next((r for r in cox if r.stat_name == "concordance"), None)
-    if shown is None:
-        return []
-    return [Footnote(f"Harrell's concordance (C) of the {shown.group_level} model: "
-                     f"{shown.formatted}, standard error by the infinitesimal jackknife.")]
 
 
 def _ph_notes(zph: Sequence[Result], options: CoxOptions, context) -> list[Footnote]:

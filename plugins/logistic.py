@@ -152,10 +152,13 @@ class _LogisticModel(RegressionModel):
         return int(fitted.fit.n), int(fitted.fit.n_events)
 
     def term_test(self, design, columns, fitted) -> float:
+        return self.term_test_result(design, columns, fitted).p_value
+
+    def term_test_result(self, design, columns, fitted):
         from cohortpress.stats.logit import lr_test_terms
 
         return lr_test_terms(design.X, self.y[design.keep], design.names, columns,
-                             firth=self.options.firth).p_value
+                             firth=self.options.firth)
 
 
 def _methods_named(options: LogisticOptions) -> tuple[str, str, str]:
