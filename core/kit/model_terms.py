@@ -75,8 +75,10 @@ def term_methods(results: Sequence[Result], context_name: str) -> list[str]:
     if splines:
         names = ", ".join(in_sentence(labels[v].split(" (natural spline")[0]) for v in splines)
         dfs = sorted({df[v] for v in splines})
-        out.append(f"The continuous covariate{'s' if len(splines) > 1 else ''} {names} "
-                   f"entered as natural cubic splines with {' or '.join(map(str, dfs))} "
+        several = len(splines) > 1
+        out.append(f"The continuous covariate{'s' if several else ''} {names} entered as "
+                   f"{'natural cubic splines' if several else 'a natural cubic spline'} "
+                   f"with {' or '.join(map(str, dfs))} "
                    f"degrees of freedom (R's ns(): boundary knots at the range, interior "
                    f"knots at quantiles); each spline was tested as a whole and against a "
                    f"linear term (non-linearity) by {test} tests.")

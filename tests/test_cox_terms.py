@@ -1,0 +1,240 @@
+"""Spline and interaction terms of the Cox analysis, and univariable concordance, against R.
+
+R: tests/fixtures/r/cox_terms.R on survival's lung, veteran, pbc and colon: splines::ns
+bases (knots, values inside and outside the range), coxph fits with ns() terms and a:b
+interactions (coefficients and standard errors in model.matrix order), each term's
+likelihood-ratio and Wald tests, each spline's test of non-linearity, and the univariable
+models' tests and concordance(fit). Whole builds through the cox analysis are compared:
+records, the table's rows and footnotes, the methods text. Tolerance 1e-6 relative.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cohortpress.stats.splines import natural_spline
+from cohortpress.testing import build_report
+
+HERE = Path(__file__).parent
+FIXTURE = json.loads((HERE / "fixtures" / "cox_terms.json").read_text())
+COHORTS = HERE / "data" / "r_cohorts"
+RTOL = 1e-6
+
+
+def close(ours, theirs, rtol=RTOL):
+    np.testing.assert_allclose(np.asarray(ours, float), np.asarray(theirs, float), rtol=rtol,
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("case", FIXTURE["bases"], ids=lambda c: f"df{c['df']}")
+def test_natural_spline_basis_matches_splines_ns(case):
+    basis = natural_spline(case["x"], case["df"])
+    close(basis.knots, case["knots"] if case["df"] > 1 else [])
+    close(basis.boundary_knots, case["boundary"])
+    close(basis.basis(case["x"]), np.reshape(case["values"], (len(case["x"]), case["df"])))
+    # predict(ns(...), newx): linear beyond the boundary knots
+    close(basis.basis(case["at"]), np.reshape(case["at_values"], (len(case["at"]), case["df"])))
+
+
+def test_a_spline_of_too_few_values_is_refused():
+    from cohortpress.common.errors import StatisticsError
+
+    with pytest.raises(StatisticsError, match="knots coincide"):
+        natural_spline([1, 1, 1, 1, 2], 4)
+
+
+LUNG = {"variables": {"age": {"label": "Age", "kind": "continuous"},
+                      "sex": {"label": "Sex", "levels": ["m", "f"]},
+                      "ecog": {"label": "ECOG", "levels": ["E0", "E1", "E2+"]},
+                      "inst": {"kind": "text"}},
+        "path": "lung.csv"}
+VETERAN = {"variables": {"karno": {"label": "Karnofsky score", "kind": "continuous"},
+                         "age": {"kind": "continuous"},
+                         "trt": {"label": "Treatment", "levels": ["standard", "test"]},
+                         "celltype": {"label": "Cell type",
+                                      "levels": ["squamous", "smallcell", "adeno", "large"]}},
+           "path": "veteran.csv"}
+PBC = {"variables": {"bili": {"label": "Bilirubin", "kind": "continuous"},
+                     "age": {"label": "Age", "kind": "continuous"},
+                     "edema": {"label": "Oedema", "levels": ["no", "yes"]},
+                     "sex": {"levels": ["m", "f"]}},
+       "path": "pbc_cox.csv"}
+COLON = {"variables": {"rx": {"label": "Treatment", "levels": ["Obs", "Lev", "Lev5FU"]},
+                       "sex": {"label": "Sex", "levels": ["female", "male"]},
+                       "age": {"label": "Age", "kind": "continuous"}},
+         "path": "colon_cox.csv"}
+
+#: fixture case -> (cohort, the section's options)
+CASES = {
+    "lung": (LUNG, dict(covariates=["age", "sex", "ecog"], splines=["age"], spline_df=3,
+                        interactions=[["sex", "ecog"]])),
+    "lung_age_sex": (LUNG, dict(covariates=["age", "sex"], interactions=[["age", "sex"]])),
+    "veteran": (VETERAN, dict(covariates=["karno", "trt", "celltype"], splines=["karno"],
+                              interactions=[["trt", "celltype"]])),
+    "pbc": (PBC, dict(covariates=["bili", "age", "edema"], splines=["bili"],
+                      interactions=[["age", "edema"]])),
+    "colon": (COLON, dict(covariates=["rx", "sex", "age"], interactions=[["rx", "sex"]])),
+}
+
+
+def _config(cohort, options):
+    return {"report": {"title": "Terms"},
+            "cohort": {"path": str(COHORTS / cohort["path"]), "id": "id"},
+            "variables": cohort["variables"],
+            "endpoints": {"os": {"label": "Overall survival", "time": "time",
+                                 "time_unit": "days", "event": "dead"}},
+            "section": [{"id": "cox", "analysis": "cox", "endpoint": "os",
+                         "ph_check": "none", **options}]}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = {}
+    for name, (cohort, options) in CASES.items():
+        report = build_report(_config(cohort, options), tmp_path_factory.mktemp(name))
+        assert report.exit_code == 0, report.error
+        out[name] = report
+    return out
+
+
+def _stats(report, stat_name, level):
+    return [r for r in report.results(section="cox", stat_name=stat_name, group="model",
+                                      group_level=level)]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_multivariable_coefficients_match_coxph(built, name):
+    r = FIXTURE["cases"][name]["fit"]
+    report = built[name]
+    close([x["stat"] for x in _stats(report, "estimate", "multivariable")], r["coef"])
+    close([x["stat"] for x in _stats(report, "std.error", "multivariable")], r["se"])
+    loglik = report.results(section="cox", stat_name="loglik", group_level="multivariable")
+    close([loglik[0]["stat"]], [r["loglik"]])
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_term_tests_match_r(built, name):
+    """Each spline and interaction: the LR test of dropping it (drop1), and a spline's
+    LR test against its covariate's linear term."""
+    report = built[name]
+    for term in FIXTURE["cases"][name]["terms"]:
+        variable = term["variable"]
+        assert variable in _variables(report)
+        got = {x["stat_name"]: x["stat"] for x in report.results(
+            section="cox", variable=variable, group_level="multivariable")}
+        close([got["statistic.term"], got["df.term"], got["p.value.term"]],
+              [term["lr"]["statistic"], term["lr"]["df"], term["lr"]["p"]])
+        assert got["method.term"] == "Likelihood-ratio test"
+        if "nonlinear" in term:
+            close([got["statistic.nonlinear"], got["df.nonlinear"], got["p.value.nonlinear"]],
+                  [term["nonlinear"]["statistic"], term["nonlinear"]["df"],
+                   term["nonlinear"]["p"]])
+
+
+def _variables(report):
+    return {x["variable"] for x in report.results(section="cox", stat_name="label")}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_univariable_models_and_their_concordance_match_r(built, name):
+    report = built[name]
+    for model in FIXTURE["cases"][name]["univariable"]:
+        variable = model["variable"]
+        got = [x["stat"] for x in report.results(section="cox", stat_name="estimate",
+                                                   variable=variable,
+                                                   group_level="univariable")]
+        close(got, np.atleast_1d(model["coef"]))
+        conc = {x["stat_name"]: x["stat"] for x in report.results(
+            section="cox", variable="os", variable_level=variable, group_level="univariable")}
+        close([conc["concordance"], conc["concordance.std.error"]],
+              [model["concordance"], model["concordance_se"]])
+        tests = {x["stat_name"]: x["stat"] for x in report.results(
+            section="cox", variable=variable, group_level="univariable")}
+        if "statistic.term" in tests:
+            close([tests["statistic.term"], tests["df.term"]],
+                  [model["lr"]["statistic"], model["lr"]["df"]])
+        if "nonlinear" in model:
+            close([tests["statistic.nonlinear"], tests["p.value.nonlinear"]],
+                  [model["nonlinear"]["statistic"], model["nonlinear"]["p"]])
+
+
+def test_wald_tests_of_the_terms_match_r():
+    """The design build_design makes (R's model.matrix order) fitted directly, and the
+    Wald test of each spline and interaction on its columns."""
+    from cohortpress.app.build import load_cohort, plan_build
+    from cohortpress.kit.design import build_design
+    from cohortpress.stats.coxph import fit_cox, wald_test_terms
+
+    import tempfile
+
+    for name in ("lung", "veteran", "pbc", "colon"):
+        cohort_spec, options = CASES[name]
+        with tempfile.TemporaryDirectory() as folder:
+            from cohortpress.testing.report import dump_toml
+
+            path = Path(folder) / "report.toml"
+            path.write_text(dump_toml(_config(cohort_spec, options)))
+            cohort = load_cohort(plan_build(path))
+        design = build_design(cohort, options["covariates"],
+                              splines={v: options.get("spline_df", 4)
+                                       for v in options.get("splines", [])},
+                              interactions=options["interactions"])
+        endpoint = cohort.endpoint("os")
+        fit = fit_cox(design.X, endpoint.time, endpoint.event, design.names, "efron")
+        r = FIXTURE["cases"][name]
+        close(fit.coef, r["fit"]["coef"])
+        for term, expected in zip([t for t in design.terms if t.kind in
+                                   ("spline", "interaction")], r["terms"]):
+            test = wald_test_terms(fit, term.columns)
+            close([test.statistic, test.df, test.p_value],
+                  [expected["wald"]["statistic"], expected["wald"]["df"],
+                   expected["wald"]["p"]])
+
+
+def test_the_table_shows_one_row_per_spline_and_the_interaction_rows(built):
+    text = built["lung"].pdf_text()
+    assert "Age (natural spline, 3 df)" in text
+    assert "Sex \u00d7 ECOG" in text
+    assert "natural cubic spline as R's ns()" in text
+    assert "test of non-linearity" in text
+    assert "interaction terms" in text
+    # no hazard ratio of a single spline column is printed
+    table = [b for s in built["lung"].sections for b in s.blocks
+             if type(b).__name__ == "Table"][0]
+    labels = [row.cells[0].text for row in table.body]
+    assert labels[0] == "Age (natural spline, 3 df)"
+    assert table.body[0].cells[1].text == "" and table.body[0].cells[3].text == ""
+    assert "f \u00d7 E1" in labels and "f \u00d7 E2+" in labels
+    single = [b for s in built["lung_age_sex"].sections for b in s.blocks
+              if type(b).__name__ == "Table"][0]
+    assert "Age \u00d7 Sex: f" in [row.cells[0].text for row in single.body]
+
+
+def test_methods_describe_splines_interactions_and_univariable_concordance(built):
+    text = " ".join(built["lung"].pdf_text().split())
+    assert "The continuous covariate age entered as a natural cubic spline with 3 degrees" \
+        in text
+    assert "included the interaction sex \u00d7 ECOG" in text
+    assert "of each univariable model and the model of all covariates" in text
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(covariates=["age", "sex"], splines=["ecog"]), "splines[0]"),
+    (dict(covariates=["age", "sex"], interactions=[["age", "ecog"]]), "interactions[0]"),
+    (dict(covariates=["age", "sex"], interactions=[["age", "age"]]), "two different"),
+    (dict(covariates=["age", "sex"], interactions=[["age", "sex"]], multivariable=False),
+     "multivariable = false"),
+    (dict(covariates=["age", "sex"], splines=["age"], interactions=[["age", "sex"]]),
+     "spline"),
+    (dict(covariates=["age", "sex"], spline_df=3), "spline_df"),
+    (dict(covariates=["age", "sex"], splines=["sex"]), "natural spline needs a continuous"),
+])
+def test_term_options_that_cannot_apply_are_one_clear_error(tmp_path, options, message):
+    report = build_report(_config(LUNG, options), tmp_path)
+    assert report.exit_code == 2
+    assert message in report.error
+    assert "Traceback" not in report.error
