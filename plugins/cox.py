@@ -27,7 +27,8 @@ from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.common.formatting import format_p, in_sentence
 from cohortpress.kit.discrimination import (concordance_methods, concordance_notes,
                                             concordance_records)
-from cohortpress.kit.model_terms import term_methods
+from cohortpress.kit.model_terms import (interactions_field, spline_df_field, spline_map,
+                                         splines_field, term_methods)
 from cohortpress.kit.prose import percent_text
 from cohortpress.kit.regression import (Fitted, RegressionModel, estimates_from, fit_models,
                                         layout_records, model_records)
@@ -69,18 +70,9 @@ class CoxOptions(Options):
                                      "(a litter, a centre, a patient with several rows): "
                                      "clustered sandwich standard errors, as R's "
                                      "coxph(cluster = ...)", examples=["litter"])
-    splines: list[Variable] = Field(
-        default_factory=list, description="continuous covariates (also listed in "
-        "covariates) that enter as natural cubic splines, R's ns(x, df = spline_df): one "
-        "table row each with the test of the whole spline and a test of non-linearity",
-        examples=[["age"]])
-    spline_df: int = Field(4, ge=1, le=10, description="degrees of freedom of each "
-                           "spline (basis columns; df - 1 interior knots at quantiles)",
-                           examples=[3])
-    interactions: list[list[Variable]] = Field(
-        default_factory=list, description="pairs of covariates (both listed in covariates) "
-        "whose interaction enters the multivariable model, as a:b in R: the products of "
-        "their columns, with the term's overall test", examples=[[["age", "sex"]]])
+    splines: list[Variable] = splines_field()
+    spline_df: int = spline_df_field()
+    interactions: list[list[Variable]] = interactions_field()
 
     def inapplicable_keys(self, config) -> list[tuple[str, str]]:
         from cohortpress.kit.model_terms import term_option_problems
@@ -97,17 +89,12 @@ class CoxOptions(Options):
 
         check_term_kinds(cohort, self)
         build_design(cohort, self.covariates, _strata_complete(cohort, self.strata),
-                     splines=self.spline_map(), interactions=self.interactions)
+                     splines=spline_map(self), interactions=self.interactions)
         endpoint = cohort.endpoint(self.endpoint)
         if cohort.n and not endpoint.event.any():
             return [f"endpoint '{self.endpoint}' has no events among these {cohort.n} "
                     f"patients"]
         return []
-
-
-    def spline_map(self) -> dict[str, int]:
-        """The df of each covariate that enters as a spline."""
-        return {name: self.spline_df for name in self.splines}
 
 
 def _strata_codes(cohort, strata: str | None) -> np.ndarray | None:
@@ -231,7 +218,7 @@ def run(cohort, options: CoxOptions, context: SectionContext):
                         threads=_fit_threads(),
                         follow_up=model.ph_check if options.ph_check != "none" else None,
                         univariable_follow_up=model.concordance_of,
-                        splines=options.spline_map(), interactions=options.interactions)
+                        splines=spline_map(options), interactions=options.interactions)
     results, warnings = [], []
     if models.multivariable is not None:
         fit = models.multivariable.fit

@@ -12,9 +12,38 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from pydantic import Field
+
 from cohortpress.api.results import Result
 from cohortpress.common.errors import DataError
 from cohortpress.common.formatting import in_sentence
+
+
+def splines_field():
+    """The ``splines`` option of a regression section."""
+    return Field(default_factory=list, description="continuous covariates (also listed in "
+                 "covariates) that enter as natural cubic splines, R's ns(x, df = "
+                 "spline_df): one table row each with the test of the whole spline and a "
+                 "test of non-linearity", examples=[["age"]])
+
+
+def spline_df_field():
+    """The ``spline_df`` option: one df for every spline of the section."""
+    return Field(4, ge=1, le=10, description="degrees of freedom of each spline (its basis "
+                 "columns; df - 1 interior knots at quantiles)", examples=[3])
+
+
+def interactions_field():
+    """The ``interactions`` option: pairs of covariates."""
+    return Field(default_factory=list, description="pairs of covariates (both listed in "
+                 "covariates) whose interaction enters the multivariable model, as a:b in "
+                 "R: the products of their columns, with the term's overall test",
+                 examples=[[["age", "sex"]]])
+
+
+def spline_map(options) -> dict[str, int]:
+    """The df of each covariate that enters as a spline."""
+    return {name: options.spline_df for name in options.splines}
 
 
 def term_option_problems(options) -> list[tuple[str, str]]:
