@@ -238,3 +238,66 @@ def test_term_options_that_cannot_apply_are_one_clear_error(tmp_path, options, m
     assert report.exit_code == 2
     assert message in report.error
     assert "Traceback" not in report.error
+
+
+def test_clustered_spline_tests_are_robust_wald_tests_as_r(tmp_path):
+    """With cluster = inst the spline and its non-linearity are tested by the robust Wald
+    test (the LR test assumes independent rows)."""
+    options = dict(covariates=["age", "sex"], splines=["age"], spline_df=3, cluster="inst",
+                   univariable=False)
+    report = build_report(_config(LUNG, options), tmp_path)
+    assert report.exit_code == 0, report.error
+    r = FIXTURE["cases"]["lung_cluster"]
+    close([x["stat"] for x in _stats(report, "std.error", "multivariable")], r["fit"]["se"])
+    got = {x["stat_name"]: x["stat"] for x in report.results(
+        section="cox", variable="age", group_level="multivariable")}
+    term = r["terms"][0]
+    close([got["statistic.term"], got["df.term"], got["p.value.term"]],
+          [term["wald"]["statistic"], term["wald"]["df"], term["wald"]["p"]])
+    close([got["statistic.nonlinear"], got["df.nonlinear"], got["p.value.nonlinear"]],
+          [term["nonlinear_wald"]["statistic"], term["nonlinear_wald"]["df"],
+           term["nonlinear_wald"]["p"]])
+    assert got["method.nonlinear"] == "Wald test (robust variance)"
+    methods = " ".join(report.pdf_text().split())
+    assert "against a linear term (non-linearity) by Wald tests" in methods
+
+
+def test_tables_and_forest_are_rebuilt_from_the_records_alone(built):
+    """The splines' and interactions' rows and footnotes come from the records: rebuilt
+    from results.json's form, the table is the one the section shows."""
+    from cohortpress.api.blocks import Table
+    from cohortpress.api.results import Result
+    from cohortpress.api.sections import SectionContext
+    from cohortpress.plugins import cox
+    from cohortpress.kit.forest import forest_rows
+
+    for name in ("lung", "veteran", "lung_age_sex"):
+        section = built[name].sections[0]
+        records = [Result(**r.as_dict()) for r in section.results]
+        options = cox.CoxOptions(endpoint="os", **CASES[name][1])
+        rebuilt = cox.tables_from_records(records, options,
+                                          SectionContext(id=section.id, title=section.title))
+        assert tuple(rebuilt) == tuple(b for b in section.blocks if isinstance(b, Table))
+    rows = forest_rows(records, context_name="coxph", ratio_stat="hr", model="multivariable")
+    labels = [row.label for row in rows]
+    assert "Age \u00d7 Sex: f" in labels
+
+
+def test_the_spline_row_is_drawn_without_a_point_in_the_forest(built):
+    from cohortpress.kit.forest import forest_rows
+
+    rows = forest_rows(built["lung"].sections[0].results, context_name="coxph",
+                       ratio_stat="hr", model="multivariable")
+    spline = next(row for row in rows if row.label.startswith("Age (natural spline"))
+    assert spline.ratio is None and spline.text == "spline: see the table"
+    assert [row.label for row in rows if row.indent][-2:] == ["f \u00d7 E1", "f \u00d7 E2+"]
+
+
+def test_the_spline_knots_are_recorded_as_r_places_them(built):
+    knots = {x["variable_level"]: x["stat"] for x in built["veteran"].results(
+        section="cox", variable="karno", stat_name="spline.knot")}
+    boundary = {x["variable_level"]: x["stat"] for x in built["veteran"].results(
+        section="cox", variable="karno", stat_name="spline.boundary.knot")}
+    r = next(b for b in FIXTURE["bases"] if b["df"] == 4 and max(b["x"]) == 99)
+    close([knots[str(j)] for j in range(1, 4)], r["knots"])
+    close([boundary["lower"], boundary["upper"]], r["boundary"])

@@ -396,7 +396,8 @@ def layout_records(terms: Sequence[Term], columns: Sequence[ModelColumn], *,
     (``continuous``, ``binary``, ``categorical``, ``spline`` or ``interaction``) and, for
     factors, ``reference_row`` for each level in order (true for the reference level); for
     an interaction with levels, ``reference_row`` false for each; for a spline, its
-    ``spline.df``, ``spline.knots`` and ``spline.boundary.knots``.
+    ``spline.df``, each interior ``spline.knot`` (``variable_level`` "1", "2"...) and the
+    ``spline.boundary.knot`` "lower" and "upper".
     """
     out = []
     for col in columns:
@@ -420,11 +421,13 @@ def layout_records(terms: Sequence[Term], columns: Sequence[ModelColumn], *,
                            variable_level=level) for level, _ in term_levels(term) if level]
         elif term.kind == "spline":
             basis = term.spline
-            out += [Result(context_name, "spline.df", len(term.columns), variable=term.variable),
-                    Result(context_name, "spline.knots", [float(k) for k in basis.knots],
-                           variable=term.variable),
-                    Result(context_name, "spline.boundary.knots",
-                           [float(k) for k in basis.boundary_knots], variable=term.variable)]
+            out.append(Result(context_name, "spline.df", len(term.columns),
+                              variable=term.variable))
+            out += [Result(context_name, "spline.knot", float(k), variable=term.variable,
+                           variable_level=str(j)) for j, k in enumerate(basis.knots, start=1)]
+            out += [Result(context_name, "spline.boundary.knot", float(k),
+                           variable=term.variable, variable_level=side)
+                    for side, k in zip(("lower", "upper"), basis.boundary_knots)]
     return out
 
 

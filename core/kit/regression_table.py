@@ -174,8 +174,8 @@ def _terms(records: Sequence[Result]) -> list[_Term]:
             terms[r.variable].levels.append(r.variable_level)
             if r.stat:
                 terms[r.variable].reference = r.variable_level
-        elif r.stat_name == "spline.knots":
-            terms[r.variable].knots = list(r.stat)
+        elif r.stat_name == "spline.knot":
+            terms[r.variable].knots.append(float(r.stat))
     return list(terms.values())
 
 
