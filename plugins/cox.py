@@ -27,8 +27,9 @@ from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.common.formatting import format_p, in_sentence
 from cohortpress.kit.discrimination import (concordance_methods, concordance_notes,
                                             concordance_records)
-from cohortpress.kit.model_terms import (interactions_field, spline_df_field, spline_map,
-                                         splines_field, term_methods)
+from cohortpress.kit.model_terms import (interactions_field, spline_df_field,
+                                         spline_figure_field, spline_map,
+                                         spline_reference_field, splines_field, term_methods)
 from cohortpress.kit.prose import percent_text
 from cohortpress.kit.regression import (Fitted, RegressionModel, estimates_from, fit_models,
                                         layout_records, model_records)
@@ -73,6 +74,8 @@ class CoxOptions(Options):
     splines: list[Variable] = splines_field()
     spline_df: int = spline_df_field()
     interactions: list[list[Variable]] = interactions_field()
+    spline_figure: bool = spline_figure_field()
+    spline_reference: dict[str, float] = spline_reference_field()
 
     def inapplicable_keys(self, config) -> list[tuple[str, str]]:
         from cohortpress.kit.model_terms import term_option_problems
@@ -238,10 +241,17 @@ def run(cohort, options: CoxOptions, context: SectionContext):
     if zph_fit is not None:
         results += _zph_records(zph_fit, options.endpoint, context)
     results += layout_records(models.terms, models.columns, context_name="coxph")
+    if options.spline_figure:
+        results += _spline_curves(model, models, options)
     results += _table_records(cohort, endpoint, options, models.design)
     tables = tables_from_records(results, options, context)
     if options.forest:
         tables += figures_from_records(results, options, style=context.style)
+    if options.spline_figure:
+        from cohortpress.kit.spline_curve import spline_figures
+
+        tables += spline_figures(results, "coxph", ratio_title="Hazard ratio",
+                                 conf_level=options.conf_level, style=context.style)
     methods = _method_sentences(cohort, endpoint, options, results, zph_fit is not None)
     methods += _variance_methods(cohort, options)
     methods += concordance_methods(results, "coxph")
@@ -250,6 +260,26 @@ def run(cohort, options: CoxOptions, context: SectionContext):
                            warnings=tuple(warnings),
                            abbreviations=(("HR", "hazard ratio"), ("CI", "confidence interval"),
                                           ("PH", "proportional hazards")))
+
+
+def _spline_curves(model: "_CoxModel", models, options: CoxOptions) -> list[Result]:
+    """The spline curves of the multivariable model (the univariable one when it is the
+    only model); none when the model could not be fitted."""
+    from cohortpress.kit.spline_curve import design_curve_records
+
+    fitted, level = models.multivariable, "multivariable"
+    if fitted is None:
+        if len(models.design.terms) != 1:
+            return []
+        level = "univariable"
+        try:
+            fitted = model.fit(models.design)
+        except StatisticsError:
+            return []
+    if fitted.fit.separated or not fitted.fit.converged:
+        return []
+    return design_curve_records("coxph", models.design, fitted.fit,
+                                dict(options.spline_reference), options.conf_level, level)
 
 
 def _method_sentences(cohort, endpoint, options: CoxOptions, results: Sequence[Result],

@@ -301,3 +301,41 @@ def test_the_spline_knots_are_recorded_as_r_places_them(built):
     r = next(b for b in FIXTURE["bases"] if b["df"] == 4 and max(b["x"]) == 99)
     close([knots[str(j)] for j in range(1, 4)], r["knots"])
     close([boundary["lower"], boundary["upper"]], r["boundary"])
+
+
+def test_the_spline_curve_matches_r_and_is_drawn_from_its_records(tmp_path):
+    """spline_figure: the HR across the Karnofsky score against its median, with its
+    pointwise 95% interval (R: predict(ns) differences times coef and vcov)."""
+    from cohortpress.api.blocks import Figure
+    from cohortpress.api.results import Result
+    from cohortpress.kit.spline_curve import spline_figures
+
+    options = dict(CASES["veteran"][1], spline_figure=True)
+    report = build_report(_config(VETERAN, options), tmp_path)
+    assert report.exit_code == 0, report.error
+    r = FIXTURE["curve"]
+
+    def series(name):
+        rows = report.results(section="cox", variable="karno", stat_name=name)
+        return [x["stat"] for x in sorted(rows, key=lambda x: int(x["variable_level"]))]
+
+    close(series("curve.x"), r["x"])
+    close(series("curve.ratio"), r["hr"])
+    close(series("curve.conf.low"), r["low"])
+    close(series("curve.conf.high"), r["high"])
+    reference = report.results(section="cox", stat_name="curve.reference")
+    assert reference[0]["stat"] == r["reference"] and \
+        reference[0]["group_level"] == "multivariable"
+    section = report.sections[0]
+    figures = [b for b in section.blocks if isinstance(b, Figure)]
+    assert len(figures) == 1 and "relative to Karnofsky score = 60" in figures[0].caption
+    records = [Result(**x.as_dict()) for x in section.results]
+    assert spline_figures(records, "coxph", ratio_title="Hazard ratio",
+                          conf_level=0.95)[0].png == figures[0].png
+    assert "pointwise Wald confidence bands" in " ".join(report.pdf_text().split())
+
+
+def test_a_spline_reference_not_among_the_splines_is_refused(tmp_path):
+    options = dict(covariates=["age", "sex"], splines=["age"], spline_reference={"sex": 1.0})
+    report = build_report(_config(LUNG, options), tmp_path)
+    assert report.exit_code == 2 and "spline_reference.sex" in report.error

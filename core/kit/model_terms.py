@@ -41,6 +41,20 @@ def interactions_field():
                  examples=[[["age", "sex"]]])
 
 
+def spline_figure_field():
+    """The ``spline_figure`` option."""
+    return Field(False, description="draw each spline's ratio against its covariate, with "
+                 "a pointwise confidence band, relative to spline_reference (the "
+                 "multivariable model; the only model with one covariate)", examples=[True])
+
+
+def spline_reference_field():
+    """The ``spline_reference`` option: where each spline's curve is 1."""
+    return Field(default_factory=dict, description="the value of a spline covariate where "
+                 "its curve's ratio is 1, by covariate; default: the median among the "
+                 "model's patients", examples=[{"age": 60}])
+
+
 def spline_map(options) -> dict[str, int]:
     """The df of each covariate that enters as a spline."""
     return {name: options.spline_df for name in options.splines}
@@ -56,8 +70,13 @@ def term_option_problems(options) -> list[tuple[str, str]]:
                              f"{covariates}: a spline replaces a covariate's linear term"))
         elif name in options.splines[:i]:
             problems.append((f"splines[{i}]", f"'{name}' is given twice"))
-    if "spline_df" in options.model_fields_set and not options.splines:
-        problems.append(("spline_df", "no covariate is named in splines"))
+    for key in ("spline_df", "spline_figure"):
+        if key in options.model_fields_set and not options.splines:
+            problems.append((key, "no covariate is named in splines"))
+    for name in getattr(options, "spline_reference", {}):
+        if name not in options.splines:
+            problems.append((f"spline_reference.{name}", f"'{name}' is not among the "
+                             f"splines {list(options.splines)}"))
     seen = set()
     for i, pair in enumerate(options.interactions):
         key = f"interactions[{i}]"
@@ -111,6 +130,9 @@ def term_methods(results: Sequence[Result], context_name: str) -> list[str]:
                    f"degrees of freedom (R's ns(): boundary knots at the range, interior "
                    f"knots at quantiles); each spline was tested as a whole and against a "
                    f"linear term (non-linearity) by {test} tests.")
+    if any(r.context == context_name and r.stat_name == "curve.reference" for r in results):
+        out.append("Each spline's ratio was drawn against its covariate, relative to the "
+                   "value stated under the figure, with pointwise Wald confidence bands.")
     interactions = [v for v, kind in kinds.items() if kind == "interaction"]
     if interactions:
         names = ", ".join(in_sentence(labels[v]) for v in interactions)
