@@ -154,7 +154,7 @@ def build_design(cohort, variables: Sequence[str], also_complete: Sequence[np.nd
                             f"binary or continuous variables", column=name)
     for pair in interactions:
         block, cols, term = _interaction([_block_of(t, names, blocks) for t in terms
-                                          if t.variable in pair], terms, pair)
+                                          if t.variable in pair], pair)
         blocks.append(block)
         names.extend(cols)
         terms.append(term)
@@ -185,7 +185,7 @@ def _block_of(term: Term, names: list[str], blocks: list[np.ndarray]):
     return term, matrix[:, idx], levels
 
 
-def _interaction(parts, terms, pair):
+def _interaction(parts, pair):
     """The products of two terms' columns, the first one's varying fastest (as R)."""
     by_name = {part[0].variable: part for part in parts}
     (a, xa, la), (b, xb, lb) = by_name[pair[0]], by_name[pair[1]]
