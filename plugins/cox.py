@@ -26,6 +26,11 @@ from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.common.formatting import format_p, in_sentence
 from cohortpress.kit.cox_rows import data_form_methods, data_form_notes, data_form_records
+from cohortpress.kit.discrimination import (concordance_methods, concordance_notes,
+                                            concordance_records)
+from cohortpress.kit.model_terms import (interactions_field, spline_df_field,
+                                         spline_figure_field, spline_map,
+                                         spline_reference_field, splines_field, term_methods)
 from cohortpress.kit.prose import percent_text
 from cohortpress.kit.regression import (Fitted, RegressionModel, estimates_from, fit_models,
                                         layout_records, model_records)
@@ -68,6 +73,16 @@ class CoxOptions(Options):
                                      "(a litter, a centre, a patient with several rows): "
                                      "clustered sandwich standard errors, as R's "
                                      "coxph(cluster = ...)", examples=["litter"])
+    splines: list[Variable] = splines_field()
+    spline_df: int = spline_df_field()
+    interactions: list[list[Variable]] = interactions_field()
+    spline_figure: bool = spline_figure_field()
+    spline_reference: dict[str, float] = spline_reference_field()
+
+    def inapplicable_keys(self, config) -> list[tuple[str, str]]:
+        from cohortpress.kit.model_terms import term_option_problems
+
+        return term_option_problems(self)
 
     def check_data(self, cohort) -> list[str]:
         """What the run refuses before fitting (strata not categorical, a covariate of a kind
@@ -75,7 +90,11 @@ class CoxOptions(Options):
         an endpoint without events is a warning."""
         from cohortpress.kit.design import build_design
 
-        build_design(cohort, self.covariates, _strata_complete(cohort, self.strata))
+        from cohortpress.kit.model_terms import check_term_kinds
+
+        check_term_kinds(cohort, self)
+        build_design(cohort, self.covariates, _strata_complete(cohort, self.strata),
+                     splines=spline_map(self), interactions=self.interactions)
         endpoint = cohort.endpoint(self.endpoint)
         if cohort.n and not endpoint.event.any():
             return [f"endpoint '{self.endpoint}' has no events among these "
@@ -154,16 +173,35 @@ class _CoxModel(RegressionModel):
         return design.n, events
 
     def term_test(self, design, columns, fitted) -> float:
+        return self.term_test_result(design, columns, fitted).p_value
+
+    def term_test_result(self, design, columns, fitted):
         from cohortpress.stats.coxph import lr_test_terms, wald_test_terms
 
         if self.sandwich:
             # The likelihood-ratio test assumes independent rows; the Wald test with the
             # sandwich variance does not.
-            return wald_test_terms(fitted.fit, columns).p_value
+            return wald_test_terms(fitted.fit, columns)
         time, event, strata = self._rows(design)
         return lr_test_terms(design.X, time, event, design.names, columns,
                              ties=self.options.ties, strata=strata, full_fit=fitted.fit,
-                             prepared=fitted.data, entry=self._entry(design)).p_value
+                             prepared=fitted.data, entry=self._entry(design))
+
+    def concordance_of(self, column, design, fitted):
+        """Harrell's C of a fitted model and its standard error (clustered if the model
+        is); None for a model not fitted, flagged or not converged."""
+        from cohortpress.stats.coxph import concordance
+
+        if fitted is None or fitted.fit.separated or not fitted.fit.converged \
+                or (column is not None and column.flags):
+            return None
+        time, event, strata = self._rows(design)
+        cluster = None if self.cluster is None else self.cluster[design.keep]
+        try:
+            return concordance(time, event, np.asarray(design.X, dtype=float) @ fitted.fit.coef,
+                               strata, cluster, entry=self._entry(design))
+        except StatisticsError:
+            return None
 
     def ph_check(self, column, design, fitted):
         """R's ``cox.zph(transform = "km")`` of a model that converged with no flag."""
@@ -200,42 +238,69 @@ def run(cohort, options: CoxOptions, context: SectionContext):
     models = fit_models(model, cohort, options.covariates, also,
                         univariable=options.univariable, multivariable=options.multivariable,
                         threads=_fit_threads(),
-                        follow_up=model.ph_check if options.ph_check != "none" else None)
+                        follow_up=model.ph_check if options.ph_check != "none" else None,
+                        univariable_follow_up=model.concordance_of,
+                        splines=spline_map(options), interactions=options.interactions)
     results, warnings = [], []
     if models.multivariable is not None:
         fit = models.multivariable.fit
         results += _fit_records(fit, "multivariable", options.endpoint)
-        results += _concordance_records(model, models.design, fit, options.endpoint,
-                                        "multivariable")
+        c = model.concordance_of(None, models.design, models.multivariable)
+        results += concordance_records("coxph", c, options.endpoint, "multivariable")
         epv = fit.n_events / max(len(fit.names), 1)
         if epv < options.events_per_variable:
             warnings.append(f"{fit.n_events} events for {len(fit.names)} parameters "
                             f"({epv:.1f} per parameter, fewer than "
                             f"{options.events_per_variable:g}): estimates may be unstable.")
-    elif len(models.design.terms) == 1 and models.design.n:
-        results += _single_model_concordance(model, models.design, options.endpoint)
+    for variable, c in models.univariable_follow_up.items():
+        results += concordance_records("coxph", c, options.endpoint, "univariable", variable)
     results += model_records(models.terms, models.columns, context_name="coxph",
                              ratio_stat="hr", digits=options.digits, p_digits=context.p_digits)
     zph_fit = models.follow_up
     if zph_fit is not None:
         results += _zph_records(zph_fit, options.endpoint, context)
     results += layout_records(models.terms, models.columns, context_name="coxph")
+    if options.spline_figure:
+        results += _spline_curves(model, models, options)
     results += _table_records(cohort, endpoint, options, models.design)
     results += data_form_records(cohort, endpoint, options.endpoint, models.design, patients)
     tables = tables_from_records(results, options, context)
     if options.forest:
         tables += figures_from_records(results, options, style=context.style)
+    if options.spline_figure:
+        from cohortpress.kit.spline_curve import spline_figures
+
+        tables += spline_figures(results, "coxph", ratio_title="Hazard ratio",
+                                 conf_level=options.conf_level, style=context.style)
     methods = _method_sentences(cohort, endpoint, options, results, zph_fit is not None)
     methods += data_form_methods(cohort, endpoint)
     methods += _variance_methods(cohort, options)
-    if any(r.stat_name == "concordance" for r in results):
-        methods.append("Discrimination was summarised by Harrell's concordance index of the "
-                       "model of all covariates, with its infinitesimal-jackknife standard error "
-                       "(as R's survival::concordance).")
+    methods += concordance_methods(results, "coxph")
+    methods += term_methods(results, "coxph")
     return context.section(blocks=tables, results=results, methods=methods,
                            warnings=tuple(warnings),
                            abbreviations=(("HR", "hazard ratio"), ("CI", "confidence interval"),
                                           ("PH", "proportional hazards")))
+
+
+def _spline_curves(model: "_CoxModel", models, options: CoxOptions) -> list[Result]:
+    """The spline curves of the multivariable model (the univariable one when it is the
+    only model); none when the model could not be fitted."""
+    from cohortpress.kit.spline_curve import design_curve_records
+
+    fitted, level = models.multivariable, "multivariable"
+    if fitted is None:
+        if len(models.design.terms) != 1:
+            return []
+        level = "univariable"
+        try:
+            fitted = model.fit(models.design)
+        except StatisticsError:
+            return []
+    if fitted.fit.separated or not fitted.fit.converged:
+        return []
+    return design_curve_records("coxph", models.design, fitted.fit,
+                                dict(options.spline_reference), options.conf_level, level)
 
 
 def _method_sentences(cohort, endpoint, options: CoxOptions, results: Sequence[Result],
@@ -314,39 +379,6 @@ def _variance_methods(cohort, options: CoxOptions) -> list[str]:
     return []
 
 
-def _single_model_concordance(model: "_CoxModel", design, endpoint) -> list[Result]:
-    """With one covariate the univariable model is the table's only model: its C."""
-    try:
-        fit = model.fit(design).fit
-    except StatisticsError:
-        return []
-    return _concordance_records(model, design, fit, endpoint, "univariable")
-
-
-def _concordance_records(model: "_CoxModel", design, fit, endpoint,
-                         level: str) -> list[Result]:
-    """Harrell's C of the model of every covariate and its standard error (clustered if
-    the model is); nothing when the model flagged a term."""
-    from cohortpress.stats.coxph import concordance
-
-    if fit.separated or not fit.converged:
-        return []
-    time, event, strata = model._rows(design)
-    cluster = None if model.cluster is None else model.cluster[design.keep]
-    risk = np.asarray(design.X, dtype=float) @ fit.coef
-    try:
-        c = concordance(time, event, risk, strata, cluster, entry=model._entry(design))
-    except StatisticsError:
-        return []
-    common = dict(variable=endpoint, group="model", group_level=level)
-    return [Result("coxph", "concordance", c.concordance,
-                   formatted=f"{c.concordance:.3f} (SE {c.std_error:.3f})", **common),
-            Result("coxph", "concordance.std.error", c.std_error, **common),
-            Result("coxph", "concordance.pairs.concordant", c.concordant, **common),
-            Result("coxph", "concordance.pairs.discordant", c.discordant, **common),
-            Result("coxph", "concordance.pairs.tied", c.tied_x, **common)]
-
-
 def tables_from_records(results: Sequence[Result], options: CoxOptions,
                         context: SectionContext) -> tuple[Table, ...]:
     """The section's table from its records alone; ``options`` and ``context`` give only
@@ -358,7 +390,7 @@ def tables_from_records(results: Sequence[Result], options: CoxOptions,
                 if r.stat_name == "p.value" and r.variable != "GLOBAL"}
     ph_column = options.ph_check == "column" and bool(per_term)
     notes = _ph_notes(zph, options, context) + [_method_note(cox, about)]
-    notes += _concordance_notes(cox) + data_form_notes(about)
+    notes += concordance_notes(cox) + data_form_notes(about)
     rows = "intervals" if "n.intervals" in about else "patients"
     if about["n.incomplete"].stat:
         notes.append(Footnote(f"Complete cases: {about['n.incomplete'].stat} {rows} with a "
@@ -385,14 +417,6 @@ def figures_from_records(results: Sequence[Result], options: CoxOptions,
     return forest_figures(results, ForestKind("coxph", "hr", "HR", "Hazard ratio"),
                           subject=f"for {in_sentence(about['outcome.label'])}",
                           conf_level=about["conf.level"], style=style)
-
-
-def _concordance_notes(cox: Sequence[Result]) -> list[Footnote]:
-    shown = next((r for r in cox if r.stat_name == "concordance"), None)
-    if shown is None:
-        return []
-    return [Footnote(f"Harrell's concordance (C) of the {shown.group_level} model: "
-                     f"{shown.formatted}, standard error by the infinitesimal jackknife.")]
 
 
 def _ph_notes(zph: Sequence[Result], options: CoxOptions, context) -> list[Footnote]:

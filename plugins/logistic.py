@@ -25,6 +25,9 @@ from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.kit.regression import (Fitted, RegressionModel, estimates_from, fit_models,
                                         layout_records, model_records)
 from cohortpress.kit.regression import ratio_text
+from cohortpress.kit.model_terms import (check_term_kinds, interactions_field,
+                                         spline_df_field, spline_map, splines_field,
+                                         term_methods, term_option_problems)
 from cohortpress.kit.regression_table import INTERCEPT, RegressionLayout, regression_table
 
 
@@ -63,13 +66,18 @@ class LogisticOptions(Options):
     hosmer_lemeshow: bool = Field(False, description="the Hosmer-Lemeshow goodness-of-fit "
                                   "test of the multivariable model (10 groups by deciles of "
                                   "fitted risk), in a footnote", examples=[True])
+    splines: list[Variable] = splines_field()
+    spline_df: int = spline_df_field()
+    interactions: list[list[Variable]] = interactions_field()
 
     def inapplicable_keys(self, config) -> list[tuple[str, str]]:
+        problems = term_option_problems(self)
         if self.multivariable or len(self.covariates) == 1:
-            return []
+            return problems
         why = ("describes the multivariable model, and multivariable = false with several "
                "covariates fits none")
-        return [(key, why) for key in ("auc", "hosmer_lemeshow") if getattr(self, key)]
+        return problems + [(key, why) for key in ("auc", "hosmer_lemeshow")
+                           if getattr(self, key)]
 
     def check_data(self, cohort) -> list[str]:
         """What the run refuses before fitting (an outcome that is not binary, a covariate
@@ -78,7 +86,9 @@ class LogisticOptions(Options):
         from cohortpress.kit.design import build_design
 
         y, known, event_level = outcome_vector(cohort, self.outcome)
-        build_design(cohort, self.covariates, [known])
+        check_term_kinds(cohort, self)
+        build_design(cohort, self.covariates, [known], splines=spline_map(self),
+                     interactions=self.interactions)
         events, n_known = int(y[known].sum()), int(known.sum())
         if n_known and events in (0, n_known):
             level = event_level if events == 0 else \
@@ -152,10 +162,13 @@ class _LogisticModel(RegressionModel):
         return int(fitted.fit.n), int(fitted.fit.n_events)
 
     def term_test(self, design, columns, fitted) -> float:
+        return self.term_test_result(design, columns, fitted).p_value
+
+    def term_test_result(self, design, columns, fitted):
         from cohortpress.stats.logit import lr_test_terms
 
         return lr_test_terms(design.X, self.y[design.keep], design.names, columns,
-                             firth=self.options.firth).p_value
+                             firth=self.options.firth)
 
 
 def _methods_named(options: LogisticOptions) -> tuple[str, str, str]:
@@ -184,7 +197,8 @@ def _method_sentences(outcome_label: str, event_level: str, options: LogisticOpt
 def run(cohort, options: LogisticOptions, context: SectionContext):
     y, known, event_level = outcome_vector(cohort, options.outcome)
     models = fit_models(_LogisticModel(y, options), cohort, options.covariates, [known],
-                        univariable=options.univariable, multivariable=options.multivariable)
+                        univariable=options.univariable, multivariable=options.multivariable,
+                        splines=spline_map(options), interactions=options.interactions)
     results, warnings = [], []
     fit = models.multivariable.fit if models.multivariable is not None else None
     if fit is not None:
@@ -219,6 +233,7 @@ def run(cohort, options: LogisticOptions, context: SectionContext):
                 Result("logistic", "n.incomplete", models.design.n_dropped, **common)]
     methods = _method_sentences(outcome_label, event_level, options, results)
     methods += _fit_quality_methods(options)
+    methods += term_methods(results, "logistic")
     blocks = tables_from_records(results, options, context)
     if options.forest:
         blocks += figures_from_records(results, options, style=context.style)

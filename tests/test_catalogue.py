@@ -248,7 +248,7 @@ CASES = [
          "cohortpress: error: {data}: key 'section[1].covariates[0]': column 'agee' not found in the cohort; did you mean 'age'?",
          extra=section("cox", 'endpoint = "os"\ncovariates = ["agee"]')),
     case("logistic-without-outcome",
-         "cohortpress: error: {config}: key 'section[1].predictors': unknown key; allowed keys: auc, caption, ci, conf_level, covariates, digits, events_per_variable, firth, forest, hosmer_lemeshow, intercept_row, multivariable, outcome, univariable (and 2 more errors)",
+         "cohortpress: error: {config}: key 'section[1].predictors': unknown key; allowed keys: auc, caption, ci, conf_level, covariates, digits, events_per_variable, firth, forest, hosmer_lemeshow, interactions, intercept_row, multivariable, outcome, spline_df, splines, univariable (and 2 more errors)",
          extra=section("logistic", 'predictors = ["age"]')),
     # ---------------------------------------------------------------- top level
     case("disable-plugins-unknown",

@@ -179,6 +179,8 @@ def type_text(annotation) -> str:
 
 def _plural(text: str) -> str:
     words = {"text": "text", "value": "values", "true/false": "true/false"}
+    if text.startswith("list of "):  # a list of lists: "lists of variable names"
+        return "lists" + text[len("list"):]
     return " or ".join(words.get(part, part + "s") for part in text.split(" or "))
 
 

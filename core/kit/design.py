@@ -5,16 +5,21 @@ Continuous variables enter as they are (derive a transformed or rescaled variabl
 level; categorical variables as indicators of every level but the reference (the variable's
 ``reference`` level, or its first). Rows with any missing covariate (or outcome, or stratum)
 are dropped: the complete-case rule, stated in the report.
+
+A continuous covariate may instead enter as a natural cubic spline (R's ``ns(x, df)``
+basis, :mod:`cohortpress.stats.splines`), and two covariates of the model may enter with
+their interaction: the products of their columns, as R's ``model.matrix`` builds ``a:b``
+(the first factor's levels varying fastest), leaving out a product no patient has.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
-from cohortpress.common.errors import DataError
+from cohortpress.common.errors import DataError, StatisticsError
 
 
 @dataclass(frozen=True)
@@ -22,7 +27,11 @@ class Term:
     """One covariate of a model and the design columns it became.
 
     ``levels`` lists, for a categorical term, the reference first and then the level of
-    each column; for a binary term, the reference and the positive level.
+    each column; for a binary term, the reference and the positive level; for an
+    interaction, the level of each column (``""`` for a product of two continuous
+    covariates). ``kind`` is ``continuous``, ``binary``, ``categorical``, ``spline`` (then
+    ``spline`` holds its basis) or ``interaction`` (then ``parents`` names its two
+    covariates).
     """
 
     variable: str
@@ -31,6 +40,8 @@ class Term:
     columns: tuple[str, ...]
     levels: tuple[str, ...] = ()
     reference: str | None = None
+    spline: object = None
+    parents: tuple[str, ...] = ()
 
     @property
     def is_factor(self) -> bool:
@@ -55,6 +66,7 @@ class Design:
     names: tuple[str, ...]
     terms: tuple[Term, ...]
     keep: np.ndarray
+    raw: dict = field(default_factory=dict)  # spline variable -> its values (complete cases)
 
     @property
     def n(self) -> int:
@@ -75,16 +87,41 @@ class Design:
     def subset(self, terms: Sequence[Term]) -> "Design":
         """The design restricted to ``terms`` (same rows)."""
         idx = self.columns_of(terms)
-        return Design(self.X[:, idx], tuple(self.names[i] for i in idx), tuple(terms), self.keep)
+        return Design(self.X[:, idx], tuple(self.names[i] for i in idx), tuple(terms), self.keep,
+                      self.raw)
+
+    def linear_in(self, term: Term) -> tuple["Design", tuple[str, ...]]:
+        """The same model with one spline column swapped for the covariate itself.
+
+        A natural spline spans the linear function of its covariate (up to a constant), so
+        this design fits exactly the same model; dropping the returned columns (the
+        spline's others) leaves the linear term: their test is the test of non-linearity.
+        The column swapped is the one the linear function leans on most.
+        """
+        x = self.raw[term.variable]
+        idx = self.columns_of([term])
+        basis = self.X[:, idx]
+        coef, *_ = np.linalg.lstsq(basis, x - x.min(), rcond=None)
+        swap = idx[int(np.argmax(np.abs(coef)))]
+        X = self.X.copy()
+        X[:, swap] = x
+        names = list(self.names)
+        names[swap] = term.variable
+        others = tuple(self.names[i] for i in idx if i != swap)
+        return Design(X, tuple(names), self.terms, self.keep, self.raw), others
 
 
 def build_design(cohort, variables: Sequence[str], also_complete: Sequence[np.ndarray] = (),
-                 references: dict[str, str] | None = None) -> Design:
+                 references: dict[str, str] | None = None, *,
+                 splines: dict[str, int] | None = None,
+                 interactions: Sequence[Sequence[str]] = ()) -> Design:
     """Dummy-code ``variables`` over the rows complete in them and in ``also_complete``.
 
     ``references`` fixes the reference level of factors (so that univariable models use the
     reference the multivariable model chose); otherwise it is the variable's ``reference``
-    or its first level with patients among the complete cases.
+    or its first level with patients among the complete cases. ``splines`` gives the df of
+    the continuous variables that enter as natural splines; ``interactions`` pairs of
+    ``variables`` whose products enter after the main effects.
     """
     keep = np.ones(cohort.n, dtype=bool)
     for mask in also_complete:
@@ -95,7 +132,13 @@ def build_design(cohort, variables: Sequence[str], also_complete: Sequence[np.nd
     for name in variables:
         info = cohort.variable(name)
         values = cohort.values(name)
-        if info.kind == "continuous":
+        if info.kind == "continuous" and name in (splines or {}):
+            block, cols, term = _spline(name, info, values.to_numpy(dtype=float)[keep],
+                                        splines[name])
+            blocks.append(block)
+            names.extend(cols)
+            terms.append(term)
+        elif info.kind == "continuous":
             column = values.to_numpy(dtype=float)[keep]
             blocks.append(column[:, None])
             names.append(name)
@@ -109,8 +152,57 @@ def build_design(cohort, variables: Sequence[str], also_complete: Sequence[np.nd
         else:
             raise DataError(f"covariate '{name}' is {info.kind}; models take categorical, "
                             f"binary or continuous variables", column=name)
+    for pair in interactions:
+        block, cols, term = _interaction([_block_of(t, names, blocks) for t in terms
+                                          if t.variable in pair], pair)
+        blocks.append(block)
+        names.extend(cols)
+        terms.append(term)
     X = np.hstack(blocks) if blocks else np.empty((int(keep.sum()), 0))
-    return Design(X, tuple(names), tuple(terms), keep)
+    raw = {t.variable: cohort.values(t.variable).to_numpy(dtype=float)[keep]
+           for t in terms if t.kind == "spline"}
+    return Design(X, tuple(names), tuple(terms), keep, raw)
+
+
+def _spline(name: str, info, x: np.ndarray, df: int):
+    from cohortpress.stats.splines import natural_spline
+
+    try:
+        basis = natural_spline(x, df)
+    except StatisticsError as exc:
+        raise DataError(f"natural spline of '{name}': {exc}", column=name) from None
+    cols = tuple(f"ns({name}, df = {df}){j}" for j in range(1, df + 1))
+    term = Term(name, f"{info.label_with_unit()} (natural spline, {df} df)", "spline", cols,
+                spline=basis)
+    return basis.basis(x), cols, term
+
+
+def _block_of(term: Term, names: list[str], blocks: list[np.ndarray]):
+    """The design columns of ``term`` and their levels (``""`` for a continuous one)."""
+    matrix = np.hstack(blocks)
+    idx = [names.index(c) for c in term.columns]
+    levels = term.levels[1:] if term.is_factor else ("",)
+    return term, matrix[:, idx], levels
+
+
+def _interaction(parts, pair):
+    """The products of two terms' columns, the first one's varying fastest (as R)."""
+    by_name = {part[0].variable: part for part in parts}
+    (a, xa, la), (b, xb, lb) = by_name[pair[0]], by_name[pair[1]]
+    blocks, cols, levels = [], [], []
+    for j, level_b in enumerate(lb):
+        for i, level_a in enumerate(la):
+            product = xa[:, i] * xb[:, j]
+            if a.is_factor and b.is_factor and not product.any():
+                continue  # no patient has both levels: R would give NA; leave it out
+            blocks.append(product)
+            cols.append(f"{a.columns[i]}:{b.columns[j]}")
+            levels.append(" \u00d7 ".join(lv for lv in (level_a, level_b) if lv))
+    variable = f"{pair[0]}:{pair[1]}"
+    label = f"{a.label} \u00d7 {b.label}"
+    block = np.column_stack(blocks) if blocks else np.empty((xa.shape[0], 0))
+    return block, tuple(cols), Term(variable, label, "interaction", tuple(cols),
+                                    tuple(levels), parents=(pair[0], pair[1]))
 
 
 def _indicators(name: str, info, values, keep, forced_reference: str | None = None):

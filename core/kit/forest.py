@@ -2,7 +2,8 @@
 
 One row per estimate in the order of the regression table: a continuous covariate, a binary
 covariate as its contrast ("Oedema: yes vs no"), a factor as a heading with its levels
-indented (the reference level named, without a point). Each estimate is a square at the
+indented (the reference level named, without a point), an interaction's product terms, and
+a natural spline as its name only (its basis columns' ratios mean nothing alone). Each estimate is a square at the
 ratio with a line for its confidence interval on a log axis (ratios are symmetric on the log
 scale: 0.5 and 2 lie equally far from 1), a reference line at 1, and the ratio with its
 interval printed on the right as the table prints it. An interval that runs off the axis
@@ -98,6 +99,13 @@ def forest_rows(records: Iterable[Result], *, context_name: str, ratio_stat: str
             level = own[1] if own[0] == reference else own[0]
             rows.append(estimate(contrast_label(label, level, reference or own[0], own),
                                  variable, level))
+        elif kind == "spline":  # the ratio of one basis column means nothing: no point
+            rows.append(ForestRow(label, text="spline: see the table"))
+        elif kind == "interaction" and len(own) == 1:
+            rows.append(estimate(f"{label}: {own[0]}", variable, own[0]))
+        elif kind == "interaction" and own:
+            rows.append(ForestRow(label))
+            rows += [estimate(level, variable, level, 1) for level in own]
         elif kind in ("binary", "categorical"):
             flag = NOT_ESTIMABLE if variable in flagged else ""
             rows.append(ForestRow(label, text=flag))

@@ -21,6 +21,7 @@ import numpy as np
 from cohortpress.api.blocks import Cell, Footnote, Row
 from cohortpress.api.results import Result
 from cohortpress.common.errors import StatisticsError
+from cohortpress.stats.common import TestResult
 from cohortpress.common.formatting import fmt_num, format_p
 from cohortpress.kit.design import Design, Term, build_design
 
@@ -55,6 +56,8 @@ class ModelColumn:
     title: str
     estimates: dict[str, Estimate] = field(default_factory=dict)
     term_tests: dict[str, tuple[float, str]] = field(default_factory=dict)
+    term_statistics: dict[str, tuple[float, float]] = field(default_factory=dict)
+    nonlinear: dict[str, TestResult] = field(default_factory=dict)  # spline -> its test
     flags: dict[str, str] = field(default_factory=dict)
     n: dict[str, tuple[int, int]] = field(default_factory=dict)  # variable -> (n, events)
     failure: str | None = None
@@ -68,6 +71,8 @@ class ModelColumn:
         for column in columns:
             merged.estimates.update(column.estimates)
             merged.term_tests.update(column.term_tests)
+            merged.term_statistics.update(column.term_statistics)
+            merged.nonlinear.update(column.nonlinear)
             merged.flags.update(column.flags)
             merged.n.update(column.n)
             merged.extra.update(column.extra)
@@ -132,6 +137,11 @@ class RegressionModel(ABC):
         """The p-value for dropping ``columns`` from the model (by default a
         likelihood-ratio test; see ``term_test_method``)."""
 
+    def term_test_result(self, design: Design, columns: Sequence[str],
+                         fitted: Fitted) -> TestResult:
+        """:meth:`term_test` with its statistic and df where the model gives them."""
+        return TestResult(self.term_test_method, self.term_test(design, columns, fitted))
+
 
 def fit_column(model: RegressionModel, title: str,
                design: Design) -> tuple[ModelColumn, Fitted | None]:
@@ -157,10 +167,25 @@ def fit_column(model: RegressionModel, title: str,
     counts = model.counts(design, fitted)
     for term in design.terms:
         column.n[term.variable] = counts
-        if len(term.columns) > 1 and term.variable not in column.flags:
-            p = model.term_test(design, term.columns, fitted)
-            column.term_tests[term.variable] = (p, model.term_test_method)
+        if term.variable in column.flags:
+            continue
+        if len(term.columns) > 1 or term.kind in ("spline", "interaction"):
+            test = model.term_test_result(design, term.columns, fitted)
+            column.term_tests[term.variable] = (test.p_value, test.method)
+            if test.statistic is not None:
+                column.term_statistics[term.variable] = (test.statistic, test.df)
+        if term.kind == "spline" and len(term.columns) > 1:
+            try:
+                column.nonlinear[term.variable] = _nonlinearity_test(model, design, term)
+            except StatisticsError:
+                pass  # the linear model failed where the spline did not: no test to show
     return column, fitted
+
+
+def _nonlinearity_test(model: RegressionModel, design: Design, term: Term) -> TestResult:
+    """The spline against its covariate's linear term (see :meth:`Design.linear_in`)."""
+    linear, others = design.linear_in(term)
+    return model.term_test_result(linear, others, model.fit(linear))
 
 
 @dataclass
@@ -187,13 +212,16 @@ class FittedModels:
     columns: list[ModelColumn]
     multivariable: Fitted | None = None
     follow_up: Any = None
+    univariable_follow_up: dict[str, Any] = field(default_factory=dict)
 
 
 def fit_models(model: RegressionModel, cohort, covariates: Sequence[str],
                also_complete: Sequence[np.ndarray] = (), *, univariable: bool = True,
                multivariable: bool = True, threads: int = 1,
-               follow_up: Callable[[ModelColumn, Design, Fitted | None], Any] | None = None
-               ) -> FittedModels:
+               follow_up: Callable[[ModelColumn, Design, Fitted | None], Any] | None = None,
+               univariable_follow_up: Callable[[ModelColumn, Design, Fitted | None], Any]
+               | None = None, splines: dict[str, int] | None = None,
+               interactions: Sequence[Sequence[str]] = ()) -> FittedModels:
     """Fit the univariable models and the multivariable one.
 
     The models are independent and NumPy releases the GIL in their heavy parts: with
@@ -201,22 +229,31 @@ def fit_models(model: RegressionModel, cohort, covariates: Sequence[str],
     results are read in order, so the threads change no number. ``follow_up`` runs on the
     multivariable model right after its fit, in the same thread (a model check, say).
     A multivariable model with a single covariate repeats the univariable one: it is left
-    out unless it is the only column.
+    out unless it is the only column. ``splines`` and ``interactions`` are passed to
+    :func:`build_design`; an interaction has no univariable model. ``univariable_follow_up``
+    runs on each univariable model; its answers are kept by variable.
     """
-    full = build_design(cohort, covariates, also_complete)
+    full = build_design(cohort, covariates, also_complete, splines=splines,
+                        interactions=interactions)
     wants_multi = multivariable and (len(full.terms) > 1 or not univariable)
     references = full.references()
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         multi_job = pool.submit(_multivariable, model, full, follow_up) if wants_multi else None
         uni_jobs = [pool.submit(_univariable, model, cohort, term.variable, also_complete,
-                                references) for term in full.terms] if univariable else []
+                                references, splines, univariable_follow_up)
+                    for term in full.terms if term.kind != "interaction"] \
+            if univariable else []
         layout = {t.variable: t for t in full.terms}
         columns = []
+        answers = {}
         if univariable:
             fitted = [job.result() for job in uni_jobs]
-            layout.update({term.variable: term for _, term in fitted})
-            columns.append(ModelColumn.combined("Univariable", [col for col, _ in fitted]))
-        models = FittedModels(full, [layout[t.variable] for t in full.terms], columns)
+            layout.update({term.variable: term for _, term, _ in fitted})
+            answers = {term.variable: answer for _, term, answer in fitted
+                       if answer is not None}
+            columns.append(ModelColumn.combined("Univariable", [col for col, _, _ in fitted]))
+        models = FittedModels(full, [layout[t.variable] for t in full.terms], columns,
+                              univariable_follow_up=answers)
         if multi_job is not None:
             multi, models.multivariable, models.follow_up = multi_job.result()
             columns.append(multi)
@@ -229,11 +266,13 @@ def _multivariable(model, design, follow_up):
     return column, fitted, extra
 
 
-def _univariable(model, cohort, variable, also_complete, references):
+def _univariable(model, cohort, variable, also_complete, references, splines, follow_up):
     """One covariate's own model, with the multivariable model's reference level."""
-    single = build_design(cohort, [variable], also_complete, references)
-    column, _ = fit_column(model, "Univariable", single)
-    return column, single.terms[0]
+    single = build_design(cohort, [variable], also_complete, references,
+                          splines={k: v for k, v in (splines or {}).items() if k == variable})
+    column, fitted = fit_column(model, "Univariable", single)
+    answer = follow_up(column, single, fitted) if follow_up is not None else None
+    return column, single.terms[0], answer
 
 
 # --------------------------------------------------------------------------- records
@@ -251,9 +290,7 @@ def model_records(terms: Sequence[Term], columns: Sequence[ModelColumn], *, cont
     """
     out = [scale_record(context_name, ratio_stat)]
     for term in terms:
-        levels = list(zip(term.levels[1:], term.columns)) if term.is_factor \
-            else [(None, term.columns[0])]
-        for level, design_column in levels:
+        for level, design_column in term_levels(term):
             for col in columns:
                 est = col.estimates.get(design_column)
                 if col.flag(term.variable) is None and est is not None and \
@@ -268,9 +305,43 @@ def model_records(terms: Sequence[Term], columns: Sequence[ModelColumn], *, cont
                               formatted=format_p(p, p_digits), **common))
             out.append(Result(context_name, "method.term", method, variable=variable,
                               **common))
+            if variable in col.term_statistics:
+                statistic, df = col.term_statistics[variable]
+                out.append(Result(context_name, "statistic.term", float(statistic),
+                                  variable=variable, **common))
+                out.append(Result(context_name, "df.term", float(df), variable=variable,
+                                  **common))
+        for variable, test in col.nonlinear.items():
+            out += _nonlinear_records(context_name, variable, test, p_digits, common)
         for variable, (n, events) in col.n.items():
             out.append(Result(context_name, "nobs", n, variable=variable, **common))
             out.append(Result(context_name, "n.event", events, variable=variable, **common))
+    return out
+
+
+def term_levels(term: Term) -> list[tuple[str | None, str]]:
+    """``(variable_level, design column)`` of each of a term's estimates: a factor's
+    levels but the reference, an interaction's levels (None for a product of two
+    continuous covariates), a spline's basis columns numbered from 1."""
+    if term.is_factor:
+        return list(zip(term.levels[1:], term.columns))
+    if term.kind == "interaction":
+        return [(level or None, column) for level, column in zip(term.levels, term.columns)]
+    if term.kind == "spline":
+        return [(str(j), column) for j, column in enumerate(term.columns, start=1)]
+    return [(None, term.columns[0])]
+
+
+def _nonlinear_records(context_name, variable, test: TestResult, p_digits, common):
+    """A spline's test against the linear term of its covariate."""
+    out = [Result(context_name, "p.value.nonlinear", float(test.p_value), variable=variable,
+                  formatted=format_p(test.p_value, p_digits), **common),
+           Result(context_name, "method.nonlinear", test.method, variable=variable, **common)]
+    if test.statistic is not None:
+        out += [Result(context_name, "statistic.nonlinear", float(test.statistic),
+                       variable=variable, **common),
+                Result(context_name, "df.nonlinear", float(test.df), variable=variable,
+                       **common)]
     return out
 
 
@@ -322,8 +393,11 @@ def layout_records(terms: Sequence[Term], columns: Sequence[ModelColumn], *,
     Per model (``group = "model"``): ``model.title``, in the table's column order; per term
     not estimated, ``not.estimable`` with the reason; each note about the model (``note``).
     Per term, in the table's row order: ``label`` (the row label), ``var_type``
-    (``continuous``, ``binary`` or ``categorical``) and, for factors, ``reference_row`` for
-    each level in order (true for the reference level).
+    (``continuous``, ``binary``, ``categorical``, ``spline`` or ``interaction``) and, for
+    factors, ``reference_row`` for each level in order (true for the reference level); for
+    an interaction with levels, ``reference_row`` false for each; for a spline, its
+    ``spline.df``, each interior ``spline.knot`` (``variable_level`` "1", "2"...) and the
+    ``spline.boundary.knot`` "lower" and "upper".
     """
     out = []
     for col in columns:
@@ -342,6 +416,18 @@ def layout_records(terms: Sequence[Term], columns: Sequence[ModelColumn], *,
             out += [Result(context_name, "reference_row", level == term.reference,
                            variable=term.variable, variable_level=level)
                     for level in term.levels]
+        elif term.kind == "interaction":
+            out += [Result(context_name, "reference_row", False, variable=term.variable,
+                           variable_level=level) for level, _ in term_levels(term) if level]
+        elif term.kind == "spline":
+            basis = term.spline
+            out.append(Result(context_name, "spline.df", len(term.columns),
+                              variable=term.variable))
+            out += [Result(context_name, "spline.knot", float(k), variable=term.variable,
+                           variable_level=str(j)) for j, k in enumerate(basis.knots, start=1)]
+            out += [Result(context_name, "spline.boundary.knot", float(k),
+                           variable=term.variable, variable_level=side)
+                    for side, k in zip(("lower", "upper"), basis.boundary_knots)]
     return out
 
 

@@ -3,7 +3,10 @@
 The univariable and multivariable columns side by side: each model shows the ratio (HR or
 OR) with its confidence interval and the p-value, categorical covariates their reference
 level, a factor with more than two levels its likelihood-ratio p on its heading row, and a
-term the model could not estimate a flag whose footnote says why.
+term the model could not estimate a flag whose footnote says why. A natural spline takes
+one row with the test of all its columns (the ratio of one basis column means nothing, so
+none is printed; a footnote gives its knots and the test of non-linearity); an interaction
+a row per product column, "Age × Sex: f", with a footnote on how to read it.
 
 A binary covariate takes one row that names the contrast, "Oedema: yes vs no", as the
 BMJ, the Lancet and JAMA print a two-level covariate: the reader sees which level is the
@@ -65,6 +68,17 @@ class RegressionLayout:
 
 INTERCEPT = "(Intercept)"
 
+#: The footnote of a table with an interaction.
+INTERACTION_NOTE = ("A \u00d7 B rows: interaction terms, the factor by which the ratio of A "
+                    "is multiplied for the level of B shown (or per unit of B); the ratios "
+                    "of A and B in the same model are then their effects at the reference "
+                    "level (or at 0) of the other")
+
+
+def _p_words(p_text: str) -> str:
+    """``= 0.12`` or ``< 0.001``: a formatted p-value after the letter p."""
+    return p_text if p_text[:1] in "<>" else f"= {p_text}"
+
 
 @dataclass
 class _Term:
@@ -73,6 +87,7 @@ class _Term:
     kind: str = "continuous"
     levels: list = field(default_factory=list)
     reference: str | None = None
+    knots: list = field(default_factory=list)
 
     @property
     def is_factor(self) -> bool:
@@ -118,6 +133,7 @@ class _Model:
     n: dict = field(default_factory=dict)  # variable -> (n, events)
     notes: list = field(default_factory=list)
     intercepts: dict = field(default_factory=dict)  # variable_level -> (text, p text)
+    nonlinear: dict = field(default_factory=dict)  # spline variable -> p text
 
 
 def regression_table(records: Iterable[Result], layout: RegressionLayout, *,
@@ -158,6 +174,8 @@ def _terms(records: Sequence[Result]) -> list[_Term]:
             terms[r.variable].levels.append(r.variable_level)
             if r.stat:
                 terms[r.variable].reference = r.variable_level
+        elif r.stat_name == "spline.knot":
+            terms[r.variable].knots.append(float(r.stat))
     return list(terms.values())
 
 
@@ -187,6 +205,8 @@ def _models(records: Sequence[Result], ratio_stat: str) -> list[_Model]:
             model.term_tests[r.variable] = (r.formatted, None)
         elif r.stat_name == "method.term":
             model.term_tests[r.variable] = (model.term_tests[r.variable][0], r.stat)
+        elif r.stat_name == "p.value.nonlinear":
+            model.nonlinear[r.variable] = r.formatted
         elif r.stat_name == "nobs":
             model.n[r.variable] = r.stat
         elif r.stat_name == "n.event":
@@ -235,7 +255,13 @@ class _Builder:
         if self.layout.intercept_label:
             rows.append(self._intercept_row())
         for term in self.terms:
-            if term.is_contrast:
+            if term.kind == "spline":
+                rows.append(Row((Cell(term.label, align="left",
+                                      marks=(self._mark(self._spline_note(term)),)),
+                                 *self._heading_cells(term, always=True))))
+            elif term.kind == "interaction":
+                rows += self._interaction_rows(term)
+            elif term.is_contrast:
                 level = term.levels[1] if term.levels[0] == term.reference else term.levels[0]
                 label = contrast_label(term.label, level, term.reference or term.levels[0],
                                        term.levels)
@@ -264,14 +290,43 @@ class _Builder:
                 [Cell("")] * (self._width(model) - 2)
         return Row((Cell(self.layout.intercept_label, align="left"), *cells))
 
-    def _heading_cells(self, term: _Term) -> list[Cell]:
+    def _interaction_rows(self, term: _Term) -> list[Row]:
+        """One row per product column; a heading with the term's test over several."""
+        marks = (self._mark(INTERACTION_NOTE),)
+        if len(term.levels) <= 1:
+            level = term.levels[0] if term.levels else None
+            label = f"{term.label}: {level}" if level else term.label
+            return [Row((Cell(label, align="left", marks=marks),
+                         *self._estimate_cells(term, level, with_extra=True)))]
+        rows = [Row((Cell(term.label, align="left", marks=marks),
+                     *self._heading_cells(term, always=True)), role="group")]
+        rows += [Row((Cell(level, align="left"), *self._estimate_cells(term, level)), indent=1)
+                 for level in term.levels]
+        return rows
+
+    def _spline_note(self, term: _Term) -> str:
+        knots = ", ".join(f"{k:.4g}" for k in term.knots) or "none"
+        tests = [f"p {_p_words(model.nonlinear[term.variable])} {model.level}"
+                 for model in self.models if term.variable in model.nonlinear]
+        nonlinear = f"; test of non-linearity (against a linear term): {', '.join(tests)}" \
+            if tests else ""
+        return (f"{term.label}: natural cubic spline as R's ns() (boundary knots at the range, "
+                f"interior knots at quantiles: {knots}); its p-value tests all its columns "
+                f"together{nonlinear}. {self.layout.ratio_name}s of single spline columns "
+                f"have no meaning and are not shown (results.json keeps them)")
+
+    def _heading_cells(self, term: _Term, always: bool = False) -> list[Cell]:
         cells = []
         for model in self.models:
             flag = self._flag_cell(model, term)
             if flag is not None:
                 cells += [flag] + [Cell("")] * (self._width(model) - 1)
                 continue
-            test = model.term_tests.get(term.variable) if len(term.levels) > 2 else None
+            if always and term.variable not in model.n:
+                cells += [Cell("")] * self._width(model)
+                continue
+            test = model.term_tests.get(term.variable) \
+                if always or len(term.levels) > 2 else None
             p_cell = Cell("")
             if test is not None:
                 p_text, method = test
