@@ -442,6 +442,12 @@ def table1_methods(results: Sequence[Result], labels: dict[str, str], groups) ->
             "(Cohen's d for continuous variables and its multivariate form by Yang and "
             "Dalton for categorical variables" + (", the largest over pairs of groups"
                                                   if largest else "") + ")"))
+    types = {r.stat for r in results
+             if r.context == "continuous" and r.stat_name == "quantile.type"}
+    if types:
+        sentences.append(sentence(f"Quartiles were computed with R's quantile type "
+                                  f"{join_list([str(t) for t in sorted(types)])} "
+                                  f"(Hyndman and Fan)"))
     return sentences
 
 
