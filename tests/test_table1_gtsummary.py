@@ -152,8 +152,10 @@ def test_one_p_value_per_variable_on_its_label_row_with_the_test_named(built):
     assert named["Age"].startswith(METHODS["wilcoxon"])
     assert named["Sex"].startswith(METHODS["chisq"])
     assert named["Bilirubin group"].startswith(METHODS["fisher"])
-    assert named["Histologic stage"].startswith(METHODS["cochran_armitage"])
+    assert named["Histologic stage"] == f"{METHODS['cochran_armitage']} (levels scored 1 to 4)."
     assert len(marks) == 8
+    plain = [note.text for note in table.footnotes if not note.mark]
+    assert "Sex, Ascites, Oedema, Bilirubin group, Histologic stage: n / N (%)." in plain
 
 
 def test_the_quantile_type_is_stated_when_not_rs_default(built):

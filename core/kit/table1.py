@@ -20,7 +20,8 @@ from cohortpress.kit.prose import (between_groups, join_clauses, join_list, pare
                                    sentence, test_phrase)
 from cohortpress.kit.records import Records
 from cohortpress.kit.table1_format import (DEFAULT_CATEGORICAL, NAMED_STATS, format_template,
-                                           quantile_note, template_fields, whole_in_row)
+                                           quantile_note, template_fields, template_label,
+                                           whole_in_row)
 
 #: The label of a continuous variable's statistic row.
 STAT_LABELS = {"median_range": "Median (range)", "median_iqr": "Median (IQR)",
@@ -380,6 +381,17 @@ class _Table1:
                                   "difference between any two groups."))
         return notes
 
+    def statistic_notes(self) -> list[Footnote]:
+        """What the cells of categorical rows with a statistic string of their own hold
+        ("Sex, Oedema: n / N (%)."): the level rows do not say it themselves."""
+        by_string: dict[str, list[str]] = {}
+        for variable in self.layout.variables:
+            if variable.kind in ("categorical", "binary") \
+                    and variable.statistic != DEFAULT_CATEGORICAL:
+                by_string.setdefault(template_label(variable.statistic), []).append(
+                    variable.label)
+        return [Footnote(f"{', '.join(labels)}: {text}.") for text, labels in by_string.items()]
+
     def shows_quartiles(self) -> bool:
         return any({"p25", "p75"} & set(template_fields(template))
                    for variable in self.layout.variables if variable.kind == "continuous"
@@ -404,6 +416,7 @@ class _Table1:
         if n_unknown:
             notes.append(Footnote(f"{n_unknown} patients with unknown "
                                   f"{in_sentence(self.layout.group_label)} are not shown."))
+        notes += self.statistic_notes()
         if self.layout.quantile_type != 7 and self.shows_quartiles():
             notes.append(Footnote(quantile_note(self.layout.quantile_type)))
         notes += self.empty_group_notes() + self.choice_notes()
