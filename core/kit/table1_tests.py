@@ -1,0 +1,165 @@
+"""The tests and standardised mean differences of a Table 1, written as records.
+
+:class:`Table1Tests` is the part of :class:`~cohortpress.kit.table1_records.Table1Summariser`
+that chooses each row's test, runs it (:mod:`cohortpress.stats.comparisons`) and records the
+result, the groups or levels it leaves out and why.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cohortpress.api.results import Result
+from cohortpress.common.errors import StatisticsError
+from cohortpress.common.formatting import fmt_num
+from cohortpress.kit.records import hypothesis_test_records
+from cohortpress.kit.table1_options import RowSpec, check_two_groups
+
+
+class Table1Tests:
+    """Tests and SMDs; the summariser provides ``options``, ``context``, ``groups``,
+    ``results``, ``cohort``, ``test_labels``, ``record``, ``show_p`` and ``show_smd``."""
+
+    def group_levels(self, applicable) -> list[str]:
+        """The groups (not the overall column) a variable applies to."""
+        return [lv for j, lv in enumerate(self.groups.levels) if applicable[j]]
+
+    def leave_out(self, spec, level: str, reason: str) -> None:
+        """Record that a test leaves out a group the header shows, and why."""
+        self.results.append(Result("test", "not.tested.group", reason, variable=spec.variable,
+                                   group=self.groups.variable, group_level=level))
+
+    def empty_reason(self, level: str, what: str) -> str:
+        size = self.groups.sizes[list(self.groups.levels).index(level)]
+        return "no patients in this subset" if size == 0 else what
+
+    def record_smd(self, spec, pairs) -> None:
+        """The SMD of two groups, or with three or more the largest pairwise SMD (a
+        ``smd.method`` record says so)."""
+        values = [v for v in pairs if np.isfinite(v)]
+        if not values:
+            return
+        smd = max(values)
+        self.record("test", spec.variable, None, None, "smd", smd, fmt_num(smd, 2))
+        if len(self.groups.levels) > 2:
+            self.record("test", spec.variable, None, None, "smd.method",
+                        "maximum pairwise")
+
+    # variables -------------------------------------------------------------------------
+
+    # tests -----------------------------------------------------------------------------
+
+    def categorical_test(self, spec, info, counts, missing, applicable) -> None:
+        if not self.show_p and not self.show_smd:
+            return
+        n_groups = len(self.groups.levels)
+        group_counts = [counts[j] for j in range(n_groups) if applicable[j]]
+        group_missing = [missing[j] for j in range(n_groups) if applicable[j]]
+        levels = list(info.levels)
+        table = np.column_stack(group_counts) if group_counts else np.zeros((0, 0))
+        keep = [k for k, lv in enumerate(levels) if lv not in spec.exclude_from_test]
+        table = table[keep, :] if len(table) else table
+        tests_missing = spec.test_missing and info.missing_label not in spec.exclude_from_test
+        if tests_missing:
+            table = np.vstack([table, np.asarray(group_missing)[None, :]])
+        tested_levels = self.group_levels(applicable)
+        with_data = table.sum(axis=0) > 0 if table.size else np.zeros(0, dtype=bool)
+        if self.show_smd:
+            self.categorical_smd(spec, table[:, with_data] if table.size else table)
+        if not self.show_p:
+            return
+        test = spec.test if spec.test != "auto" else \
+            ("none" if spec.applies_to and len(group_counts) < 2 else "fisher")
+        if test == "none" or table.shape[1] < 2:
+            return
+        self.record_test_choices(spec, info, tests_missing)
+        if table.size and not with_data.all() and with_data.sum() >= 2:
+            for level, has_data in zip(tested_levels, with_data):
+                if not has_data:
+                    self.leave_out(spec, level, self.empty_reason(level, "no values tested"))
+            table = table[:, with_data]
+        try:
+            result = self.run_categorical_test(test, table)
+        except StatisticsError as exc:
+            self.untestable(spec, str(exc))
+            return
+        self.add_test(spec, result)
+
+    def categorical_smd(self, spec, table: np.ndarray) -> None:
+        from itertools import combinations
+
+        from cohortpress.stats.comparisons import smd_categorical
+
+        if table.ndim != 2 or table.shape[1] < 2:
+            return
+        shares = table / table.sum(axis=0)
+        self.record_smd(spec, [smd_categorical(shares[:, a], shares[:, b])
+                               for a, b in combinations(range(table.shape[1]), 2)])
+
+    def record_test_choices(self, spec, info, tests_missing: bool) -> None:
+        """Records of the choices that change a categorical test's p-value: the levels
+        left out of it and whether unknown values were tested as a category."""
+        where = dict(variable=spec.variable, group=self.groups.variable)
+        for level in spec.exclude_from_test:
+            self.results.append(Result("test", "excluded.level", level, **where))
+        if tests_missing:
+            self.results.append(Result("test", "test.missing", True, **where))
+
+    def run_categorical_test(self, test: str, table: np.ndarray):
+        from cohortpress.stats import comparisons
+
+        if test == "fisher":
+            return comparisons.fisher_test(table, n_tables=self.options.monte_carlo_tables,
+                                           seed=self.options.seed)
+        return comparisons.chisq_test(table, correct=(test == "chisq_yates"))
+
+    def continuous_test(self, spec, samples) -> None:
+        from itertools import combinations
+
+        from cohortpress.stats import comparisons
+
+        levels, samples = zip(*samples) if samples else ((), ())
+        if self.show_smd:
+            usable = [s for s in samples if len(s) > 1]
+            self.record_smd(spec, [comparisons.smd_continuous(a, b)
+                                   for a, b in combinations(usable, 2)])
+        if not self.show_p or len(samples) < 2:
+            return
+        test = spec.test
+        if test == "auto":
+            test = "wilcoxon" if len(samples) == 2 else "kruskal"
+        if test == "none":
+            return
+        empty = [lv for lv, s in zip(levels, samples) if len(s) == 0]
+        if len(samples) - len(empty) < 2:
+            self.untestable(spec, f"no values in group {', '.join(empty)}")
+            return
+        for level in empty:
+            self.leave_out(spec, level, self.empty_reason(level, "no known values"))
+        samples = [s for s in samples if len(s)]
+        check_two_groups(spec, len(samples))
+        runners = {
+            "t_test": lambda: comparisons.t_test(samples[0], samples[1], equal_var=True),
+            "welch": lambda: comparisons.t_test(samples[0], samples[1], equal_var=False),
+            "wilcoxon": lambda: comparisons.wilcoxon_rank_sum(samples[0], samples[1]),
+            "kruskal": lambda: comparisons.kruskal_test(samples),
+            "anova": lambda: comparisons.anova_oneway(samples),
+        }
+        try:
+            result = runners[test]()
+        except StatisticsError as exc:
+            self.untestable(spec, str(exc))
+            return
+        self.add_test(spec, result)
+
+    def untestable(self, spec, reason: str) -> None:
+        self.results.append(Result("test", "not.tested", reason, variable=spec.variable,
+                                   group=self.groups.variable))
+
+    def add_test(self, spec: RowSpec, result) -> None:
+        self.test_labels[spec.variable] = spec.label or self.cohort.variable(spec.variable).label
+        where = dict(variable=spec.variable, group=self.groups.variable)
+        formatted = self.context.format_p(result.p_value)
+        self.results.extend(hypothesis_test_records(result, formatted, **where))
+
+    # records ---------------------------------------------------------------------------
