@@ -22,7 +22,7 @@ import pytest
 from cohortpress.common.errors import StatisticsError
 from cohortpress.stats import comparisons
 from cohortpress.stats.differences import mean_difference, proportion_difference
-from cohortpress.stats.survey import rao_scott_chisq, weighted_t_test
+from cohortpress.stats.survey import rao_scott_chisq, weighted_t_test, weighted_wald_test
 from cohortpress.stats.weighted import (check_weights, weighted_counts, weighted_quantile,
                                         weighted_smd_categorical, weighted_smd_continuous,
                                         weighted_summary)
@@ -187,3 +187,34 @@ def test_weighted_kaplan_meier_with_unit_weights_keeps_the_point_estimate():
     plain = kaplan_meier(time, event)
     close(weighted.surv, plain.surv, rtol=1e-12)
     close(weighted.n_risk, plain.n_risk, rtol=0)
+
+
+STAGE = COHORT["stage"].to_numpy()
+STAGES = sorted(set(STAGE))
+
+
+@pytest.mark.parametrize("case", FIXTURE["by_stage"]["continuous"], ids=lambda c: c["variable"])
+def test_wald_test_of_four_groups_matches_regtermtest(case):
+    values = COHORT[case["variable"]].to_numpy(float)
+    test = weighted_wald_test([(values[STAGE == s], W[STAGE == s]) for s in STAGES])
+    close([test.statistic, test.df, test.p_value],
+          [case["statistic"], case["df"], case["p_value"]])
+    assert f"{case['ddf']} degrees" in test.note
+
+
+@pytest.mark.parametrize("case", FIXTURE["by_stage"]["categorical"], ids=lambda c: c["variable"])
+def test_rao_scott_of_four_groups_matches_svychisq(case):
+    values = COHORT[case["variable"]].astype(str).to_numpy()
+    rows = np.unique(values, return_inverse=True)[1]
+    columns = np.unique(STAGE, return_inverse=True)[1]
+    test = rao_scott_chisq(rows, columns, W)
+    close([test.statistic, test.df, test.p_value],
+          [case["statistic"], case["ndf"], case["p_value"]])
+
+
+def test_wald_test_of_two_groups_is_the_t_test_squared():
+    (x1, w1), (x2, w2) = by_group(COHORT["bili"].to_numpy(float))
+    t = weighted_t_test(x1, w1, x2, w2)
+    wald = weighted_wald_test([(x1, w1), (x2, w2)])
+    close(wald.statistic, t.test.statistic ** 2, rtol=1e-10)
+    close(wald.p_value, t.test.p_value, rtol=1e-8)

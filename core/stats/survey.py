@@ -12,7 +12,8 @@ total :math:`\\hat T = \\sum_i z_i` is the with-replacement estimate
   referred to an F distribution with Satterthwaite-type degrees of freedom.
 - :func:`weighted_t_test` is ``svyttest(y ~ group, design)``: the group coefficient of a
   weighted least-squares fit with its sandwich (linearisation) standard error, on
-  :math:`n - 2` degrees of freedom.
+  :math:`n - 2` degrees of freedom; :func:`weighted_wald_test` is its extension to
+  :math:`k` groups, ``regTermTest(svyglm(y ~ group, design), ~group)``.
 
 statsmodels has no design-based contingency-table test and its weighted least squares
 gives model-based, not design-based, standard errors (a ``cov_type="HC0"`` sandwich lacks
@@ -32,11 +33,12 @@ from cohortpress.stats.common import TestResult, float_vector
 from cohortpress.stats.distributions import f_sf, t_sf
 from cohortpress.stats.weighted import check_weights
 
-__all__ = ["RAO_SCOTT_METHOD", "SVY_T_METHOD", "WeightedTTest", "rao_scott_chisq",
-           "weighted_t_test"]
+__all__ = ["RAO_SCOTT_METHOD", "SVY_T_METHOD", "SVY_WALD_METHOD", "WeightedTTest",
+           "rao_scott_chisq", "weighted_t_test", "weighted_wald_test"]
 
 RAO_SCOTT_METHOD = "Pearson's chi-squared test with Rao & Scott's second-order correction"
 SVY_T_METHOD = "Design-based t-test"
+SVY_WALD_METHOD = "Design-based Wald F test"
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,71 @@ def _pearson(table: np.ndarray) -> float:
     return float(np.sum((table - expected) ** 2 / expected))
 
 
+def _weighted_fit(samples):
+    """Weighted least squares of the values on group indicators (the first group the
+    reference): coefficients, their sandwich covariance, and ``n``."""
+    y = np.concatenate([values for values, _ in samples])
+    w = np.concatenate([weights for _, weights in samples])
+    group = np.concatenate([np.full(len(values), k) for k, (values, _) in enumerate(samples)])
+    design = (group[:, None] == np.arange(len(samples))).astype(float)
+    design[:, 0] = 1.0
+    information = design.T @ (w[:, None] * design)
+    coefficients = np.linalg.solve(information, design.T @ (w * y))
+    residuals = y - design @ coefficients
+    scores = np.linalg.solve(information, (design * (w * residuals)[:, None]).T).T
+    return coefficients, _total_variance(scores), len(y)
+
+
+def _weighted_samples(samples) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each group's known values and their weights, checked."""
+    checked = []
+    for k, (x, w) in enumerate(samples):
+        values = float_vector(x, f"group {k + 1}")
+        weights = check_weights(w, len(values))
+        known = ~np.isnan(values)
+        if not known.any():
+            raise StatisticsError(f"group {k + 1} has no values")
+        checked.append((values[known], weights[known]))
+    return checked
+
+
+def weighted_wald_test(samples) -> TestResult:
+    """Design-based Wald F test of equal weighted means in :math:`k \\ge 2` groups.
+
+    ``regTermTest(svyglm(y ~ group, design), ~group)``: with :math:`\\hat\\beta` the
+    :math:`k - 1` group contrasts of the weighted least-squares fit and :math:`\\hat V`
+    their sandwich covariance (as in :func:`weighted_t_test`),
+    :math:`F = \\hat\\beta^\\top \\hat V^{-1} \\hat\\beta / (k - 1)` on :math:`k - 1` and
+    :math:`n - k` degrees of freedom. For two groups :math:`F = t^2` of
+    :func:`weighted_t_test`, with the same p-value.
+
+    Parameters
+    ----------
+    samples : sequence of (values, weights)
+        One pair of arrays per group; ``NaN`` values are dropped.
+
+    Raises
+    ------
+    StatisticsError
+        Fewer than 2 groups, invalid weights, a group without values, or no variation.
+    """
+    if len(samples) < 2:
+        raise StatisticsError(f"at least 2 groups are needed; got {len(samples)}")
+    coefficients, covariance, n = _weighted_fit(_weighted_samples(samples))
+    k = len(samples)
+    if n <= k:
+        raise StatisticsError(f"a Wald test of {k} groups needs more than {k} values; got {n}")
+    contrasts, variance = coefficients[1:], covariance[1:, 1:]
+    try:
+        wald = float(contrasts @ np.linalg.solve(variance, contrasts))
+    except np.linalg.LinAlgError:
+        raise StatisticsError("no variation: the Wald statistic is not defined") from None
+    statistic = wald / (k - 1)
+    return TestResult(method=SVY_WALD_METHOD,
+                      p_value=float(f_sf(statistic, k - 1, n - k)), statistic=statistic,
+                      df=float(k - 1), note=f"F on {k - 1} and {n - k} degrees of freedom")
+
+
 def weighted_t_test(x1, w1, x2, w2, conf_level: float = 0.95) -> WeightedTTest:
     """Design-based two-sample t-test, ``svyttest(y ~ group, design)``.
 
@@ -181,26 +248,10 @@ def weighted_t_test(x1, w1, x2, w2, conf_level: float = 0.95) -> WeightedTTest:
     StatisticsError
         Invalid weights, a group without values, or no variation.
     """
-    samples = []
-    for x, w, name in ((x1, w1, "group 1"), (x2, w2, "group 2")):
-        values = float_vector(x, name)
-        weights = check_weights(w, len(values))
-        known = ~np.isnan(values)
-        if not known.any():
-            raise StatisticsError(f"{name} has no values")
-        samples.append((values[known], weights[known]))
-    y = np.concatenate([samples[0][0], samples[1][0]])
-    w = np.concatenate([samples[0][1], samples[1][1]])
-    g = np.concatenate([np.zeros(len(samples[0][0])), np.ones(len(samples[1][0]))])
-    n = len(y)
+    coefficients, covariance, n = _weighted_fit(_weighted_samples([(x1, w1), (x2, w2)]))
     if n < 3:
         raise StatisticsError(f"a t-test needs at least 3 values; got {n}")
-    design = np.column_stack([np.ones(n), g])
-    information = design.T @ (w[:, None] * design)
-    coefficients = np.linalg.solve(information, design.T @ (w * y))
-    residuals = y - design @ coefficients
-    scores = np.linalg.solve(information, (design * (w * residuals)[:, None]).T).T
-    std_err = float(np.sqrt(_total_variance(scores)[1, 1]))
+    std_err = float(np.sqrt(covariance[1, 1]))
     if std_err == 0:
         raise StatisticsError("no variation: the t statistic is not defined")
     estimate = float(-coefficients[1])
