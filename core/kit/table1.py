@@ -15,11 +15,14 @@ from typing import Iterable, Sequence
 
 from cohortpress.api.blocks import Cell, Footnote, Row, Table
 from cohortpress.api.results import Result
-from cohortpress.common.formatting import (fmt_n_percent, fmt_num, fmt_significant, format_p,
+from cohortpress.common.formatting import (fmt_num, fmt_significant, format_p,
                                            in_sentence, whole_number_digits)
 from cohortpress.kit.prose import (between_groups, join_clauses, join_list, parenthetical,
                                    sentence, test_phrase)
 from cohortpress.kit.records import Records
+from cohortpress.kit.table1_difference import (DIFFERENCE_HEADER, difference_cell_text,
+                                               difference_footnote)
+from cohortpress.kit.table1_weighted import count_text, n_percent_text, weights_note
 
 #: The label of a continuous variable's statistic row.
 STAT_LABELS = {"median_range": "Median (range)", "median_iqr": "Median (IQR)",
@@ -113,6 +116,7 @@ class Table1Layout:
     missing: str = "ifany"
     not_applicable: str = "n.a."
     p_digits: int = 3
+    add_difference: bool = False
 
 
 def table1_from_records(records: Iterable[Result], layout: Table1Layout) -> Table:
@@ -136,6 +140,7 @@ class _Table1:
             self.columns.append(None)
         self.show_p = layout.p_value and len(self.groups) >= 2
         self.show_smd = layout.smd and len(self.groups) >= 2
+        self.show_difference = layout.add_difference and len(self.groups) == 2
         self.marks: dict[str, str] = {}
         self.rows: list[Row] = []
 
@@ -175,6 +180,8 @@ class _Table1:
             cells.append(Cell("p-value"))
         if self.show_smd:
             cells.append(Cell("SMD"))
+        if self.show_difference:
+            cells.append(Cell(DIFFERENCE_HEADER))
         return Row(tuple(cells))
 
     def extra_cells(self, variable: str | None = None) -> list[Cell]:
@@ -185,6 +192,9 @@ class _Table1:
         if self.show_smd:
             smd = self.test_stat(variable, "smd", None) if variable else None
             cells.append(Cell("" if smd is None else fmt_num(smd, 2)))
+        if self.show_difference:
+            cells.append(Cell(difference_cell_text(self.records, variable, self.layout.by)
+                              if variable else ""))
         return cells
 
     def p_cell(self, variable: str) -> Cell:
@@ -210,7 +220,7 @@ class _Table1:
     def count_cell(self, variable: VariableLayout, level, column) -> Cell:
         n = self.stat("categorical", "n", variable.variable, level, column)
         base = self.stat("categorical", "N", variable.variable, level, column)
-        return Cell(fmt_n_percent(n, base, variable.percent_digits))
+        return Cell(n_percent_text(n, base, variable.percent_digits))
 
     def count_cells(self, variable: VariableLayout, level, applicable) -> list[Cell]:
         return [self.count_cell(variable, level, column) if ok else self.not_applicable()
@@ -251,9 +261,9 @@ class _Table1:
                 cells.append(self.not_applicable())
             elif self.layout.percent_of == "all":
                 total = self.stat("missing", "N", variable.variable, None, column)
-                cells.append(Cell(fmt_n_percent(miss, total, variable.percent_digits)))
+                cells.append(Cell(n_percent_text(miss, total, variable.percent_digits)))
             else:
-                cells.append(Cell(str(miss)))
+                cells.append(Cell(count_text(miss)))
         self.rows.append(Row((Cell(variable.missing_label, align="left"), *cells,
                               *self.extra_cells()), indent=1))
 
@@ -342,6 +352,20 @@ class _Table1:
                                   "difference between any two groups."))
         return notes
 
+    def extra_notes(self) -> list[Footnote]:
+        """The weights and the difference column, when the records have them."""
+        notes = []
+        column = self.records.stat(context="weights", stat_name="label")
+        if column is not None:
+            sums = [(r.group_level, r.stat) for r in self.records.select(
+                context="weights", stat_name="N.weighted", group=self.layout.by)]
+            notes.append(Footnote(weights_note(column, sums)))
+        if self.show_difference:
+            text = difference_footnote(self.records, self.layout.by, self.groups)
+            if text:
+                notes.append(Footnote(text))
+        return notes
+
     def footnotes(self) -> list[Footnote]:
         shown = {variable.variable for variable in self.layout.variables}
         notes = []
@@ -361,7 +385,7 @@ class _Table1:
         if n_unknown:
             notes.append(Footnote(f"{n_unknown} patients with unknown "
                                   f"{in_sentence(self.layout.group_label)} are not shown."))
-        notes += self.empty_group_notes() + self.choice_notes()
+        notes += self.empty_group_notes() + self.choice_notes() + self.extra_notes()
         if any(self.layout.not_applicable in c.text for r in self.rows for c in r.cells):
             notes.append(Footnote(f"{self.layout.not_applicable}: not applicable."))
         return notes

@@ -20,7 +20,8 @@ from cohortpress.kit.records import Records
 
 __all__ = ["DIFFERENCE_HEADER", "WEIGHTED_MEAN_METHOD", "WEIGHTED_PROPORTION_METHOD",
            "SMD_METHOD", "continuous_difference", "proportion_difference_of",
-           "difference_records", "difference_text", "difference_footnote"]
+           "difference_records", "difference_text", "difference_cell_text",
+           "difference_footnote"]
 
 DIFFERENCE_HEADER = "Difference (95% CI)"
 WEIGHTED_MEAN_METHOD = "difference in weighted means, design-based interval (svyttest)"
@@ -66,10 +67,17 @@ def proportion_difference_of(in_level1, in_level2, w1=None, w2=None):
 def difference_records(variable: str, by: str, difference, kind: str,
                        digits: int) -> list[Result]:
     """The ``difference`` records of a row: ``estimate``, ``conf.low``, ``conf.high``,
-    ``conf.level``, ``method`` and ``scale`` (``mean`` or ``proportion``)."""
+    ``conf.level``, ``method`` and ``scale`` (``mean`` or ``proportion``); for a
+    categorical row (``difference`` its SMD) ``estimate``, ``method`` and ``scale``
+    ``smd``."""
     if difference is None:
         return [Result("difference", "not.computed", "too few values or no variation",
                        variable=variable, group=by)]
+    if kind == "categorical":
+        return [Result("difference", "estimate", difference, variable=variable, group=by,
+                       formatted=f"{fmt_num(difference, 2)} (SMD)"),
+                Result("difference", "method", SMD_METHOD, variable=variable, group=by),
+                Result("difference", "scale", "smd", variable=variable, group=by)]
     scale = "proportion" if kind == "binary" else "mean"
     text = difference_text(difference.estimate, difference.conf_low, difference.conf_high,
                            scale, digits)
@@ -91,13 +99,10 @@ def difference_text(estimate: float, low: float, high: float, scale: str,
     return f"{fmt_num(estimate, digits)} ({fmt_num(low, digits)} to {fmt_num(high, digits)})"
 
 
-def difference_cell_text(records: Records, variable: str, by: str | None, kind: str) -> str:
+def difference_cell_text(records: Records, variable: str, by: str | None) -> str:
     """The difference column's text of a row, from its records: the difference with its
     interval, a categorical row's SMD, or a dash."""
     where = dict(context="difference", variable=variable, group=by)
-    if kind == "categorical":
-        smd = records.stat(context="test", stat_name="smd", variable=variable, group=None)
-        return "" if smd is None else f"{fmt_num(smd, 2)} (SMD)"
     if records.stat(stat_name="not.computed", **where) is not None:
         return "\u2013"
     estimate = records.one(stat_name="estimate", **where)
@@ -109,9 +114,7 @@ def difference_footnote(records: Records, by: str | None, groups: list[str]) -> 
     methods = records.distinct("stat", context="difference", stat_name="method", group=by)
     if not methods and not records.select(context="difference", group=by):
         return None
-    categorical = [SMD_METHOD] if records.select(context="difference", stat_name="kind",
-                                                 stat="categorical") else []
-    shown = "; ".join(methods + categorical)
+    shown = "; ".join(methods)
     first, second = (groups + ["", ""])[:2]
     return (f"Difference: {first} minus {second}, with its 95% confidence interval "
             f"(proportions in percentage points){'; ' + shown if shown else ''}.")

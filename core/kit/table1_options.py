@@ -15,6 +15,7 @@ from cohortpress.common.errors import DataError
 from cohortpress.common.formatting import all_whole
 from cohortpress.common.suggest import did_you_mean
 from cohortpress.data.grouping import Grouping, group_cohort
+from cohortpress.kit.table1_extras import Table1ExtraOptions
 
 TestName = Literal["auto", "fisher", "chisq", "chisq_yates", "t_test", "welch", "wilcoxon",
                    "kruskal", "anova", "none"]
@@ -50,7 +51,7 @@ class RowSpec(Options):
         examples=["always"])
 
 
-class DemographicsOptions(Options):
+class DemographicsOptions(Table1ExtraOptions):
     by: Variable | None = Field(None, description="the grouping variable; default: "
                                "cohort.group", examples=["diagnosis"])
     variables: list[Variable | RowSpec] = Field(
@@ -95,6 +96,7 @@ class DemographicsOptions(Options):
             check_row(spec, info, groups.levels, tested)
             if tested and spec.test in TWO_GROUP_TESTS and info.kind == "continuous":
                 check_two_groups(spec, _groups_with_values(cohort, spec, groups))
+        self.check_extras(cohort, groups, row_specs(self))
         return empty_group_warnings(groups)
 
 

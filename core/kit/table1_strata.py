@@ -54,15 +54,26 @@ def _check_same_rows(tables: list[Table]) -> None:
         raise ValueError("the stratum tables have different rows")
 
 
-def _footnotes(tables: list[Table]) -> tuple[Footnote, ...]:
-    seen: dict[tuple[str, str | None], Footnote] = {}
-    for table in tables:
+def _footnotes(tables: list[Table], levels: list[str]) -> tuple[Footnote, ...]:
+    """The strata's footnotes, each once; a marked footnote whose text differs between
+    strata (a test's note: exact in one, approximate in another) says which is which."""
+    texts: dict[tuple[str | None, str], dict[str, list[str]]] = {}
+    for table, level in zip(tables, levels):
         for note in table.footnotes:
-            seen.setdefault((note.text, note.mark), note)
-    return tuple(seen.values())
+            key = (note.mark, note.text if note.mark is None else "")
+            texts.setdefault(key, {}).setdefault(note.text, []).append(level)
+    notes = []
+    for (mark, _), by_text in texts.items():
+        if len(by_text) == 1:
+            notes.append(Footnote(next(iter(by_text)), mark))
+        else:
+            notes.append(Footnote(" ".join(f"{', '.join(lv)}: {text}"
+                                           for text, lv in by_text.items()), mark))
+    return tuple(notes)
 
 
-def side_by_side(tables: list[Table], headings: list[str], caption: str) -> Table:
+def side_by_side(tables: list[Table], levels: list[str], headings: list[str],
+                 caption: str) -> Table:
     """The stratum tables next to each other, a spanner over each (``headings``)."""
     _check_same_rows(tables)
     first = tables[0]
@@ -79,14 +90,14 @@ def side_by_side(tables: list[Table], headings: list[str], caption: str) -> Tabl
             cells.extend(table.body[index].cells[1:])
         body.append(Row(tuple(cells), indent=row.indent, role=row.role))
     return Table(caption, (Row(tuple(spanners)), Row(tuple(columns))), tuple(body),
-                 _footnotes(tables))
+                 _footnotes(tables, levels))
 
 
 _GROUP_SIZE = re.compile(r" \(N = [^)]*\)$")
 
 
-def stacked(tables: list[Table], headings: list[str], group_sizes: list[list[str]],
-            caption: str) -> Table:
+def stacked(tables: list[Table], levels: list[str], headings: list[str],
+            group_sizes: list[list[str]], caption: str) -> Table:
     """The stratum tables one below the other: the header names the groups; each stratum
     starts with a heading row giving its N and each group's N (``group_sizes``)."""
     _check_same_rows(tables)
@@ -99,4 +110,4 @@ def stacked(tables: list[Table], headings: list[str], group_sizes: list[list[str
         cells = [Cell(size) for size in sizes] + [Cell("")] * (width - len(sizes))
         body.append(Row((Cell(heading, align="left"), *cells), role="group"))
         body.extend(dataclasses.replace(row, indent=row.indent + 1) for row in table.body)
-    return Table(caption, (Row(columns),), tuple(body), _footnotes(tables))
+    return Table(caption, (Row(columns),), tuple(body), _footnotes(tables, levels))

@@ -18,10 +18,12 @@ from itertools import combinations
 import numpy as np
 
 from cohortpress.common.errors import DataError, StatisticsError
+from cohortpress.common.formatting import fmt_n_percent, fmt_num, fmt_percent
 from cohortpress.stats.common import TestResult
 
 __all__ = ["WEIGHTED_TESTS", "cohort_weights", "weighted_tally", "weighted_continuous_test",
-           "weighted_categorical_test", "weighted_continuous_smds", "weights_note"]
+           "weighted_categorical_test", "weighted_continuous_smds", "weights_note",
+           "count_text", "n_percent_text"]
 
 #: The tests a weighted row may name: ``auto`` picks the design-based one.
 WEIGHTED_TESTS = ("auto", "none")
@@ -105,8 +107,26 @@ def weighted_continuous_smds(samples: list[tuple[np.ndarray, np.ndarray]]) -> li
     return values
 
 
-def weights_note(column_label: str) -> str:
-    """The footnote of a weighted table: what the weights change."""
-    return (f"Weighted by {column_label}: counts are sums of weights (rounded), percentages, "
-            f"means, SDs and quantiles are weighted (quantiles: the inverse of the weighted "
-            f"distribution function, as R survey's svyquantile); tests are design-based.")
+def count_text(n) -> str:
+    """A count as printed: a patient count as it is, a sum of weights rounded to whole."""
+    return str(n) if isinstance(n, (int, np.integer)) else fmt_num(float(n), 0)
+
+
+def n_percent_text(n, denominator, digits: int = 0) -> str:
+    """"n (%)" of a count or of a sum of weights (rounded to whole; the percentage from the
+    unrounded sums)."""
+    if isinstance(n, (int, np.integer)):
+        return fmt_n_percent(n, denominator, digits)
+    if not denominator:
+        return f"{count_text(n)} (\u2013)"
+    return f"{count_text(n)} ({fmt_percent(n, denominator, digits)}%)"
+
+
+def weights_note(column_label: str, sums: list[tuple[str, float]]) -> str:
+    """The footnote of a weighted table: what the weights change, and each group's sum of
+    weights."""
+    groups = "; ".join(f"{level} {fmt_num(total, 1)}" for level, total in sums)
+    return (f"Weighted by {column_label} (sum of weights: {groups}): counts are sums of "
+            f"weights, rounded; percentages, means, SDs, quantiles (the inverse of the "
+            f"weighted distribution function, as R survey's svyquantile) and SMDs are "
+            f"weighted; the tests are design-based.")

@@ -99,8 +99,8 @@ def rao_scott_chisq(rows, columns, weights) -> TestResult:
     Returns
     -------
     TestResult
-        ``statistic`` the F value, ``df`` the numerator :math:`d_0`; ``note`` gives both
-        degrees of freedom.
+        ``statistic`` the F value, ``df`` the numerator degrees of freedom :math:`d_0` (the
+        denominator's are :math:`d_0 (n - 1)`).
 
     Raises
     ------
@@ -135,7 +135,7 @@ def rao_scott_chisq(rows, columns, weights) -> TestResult:
     statistic = _pearson(shares.reshape(n_cols, n_rows).T * n) / trace
     p_value = float(f_sf(statistic, d0, d0 * (n - 1)))
     return TestResult(method=RAO_SCOTT_METHOD, p_value=p_value, statistic=float(statistic),
-                      df=d0, note=f"F on {d0:.2f} and {d0 * (n - 1):.2f} degrees of freedom")
+                      df=d0)
 
 
 def _interaction_contrasts(n_rows: int, n_cols: int) -> np.ndarray:
@@ -192,7 +192,7 @@ def weighted_wald_test(samples) -> TestResult:
     :math:`k - 1` group contrasts of the weighted least-squares fit and :math:`\\hat V`
     their sandwich covariance (as in :func:`weighted_t_test`),
     :math:`F = \\hat\\beta^\\top \\hat V^{-1} \\hat\\beta / (k - 1)` on :math:`k - 1` and
-    :math:`n - k` degrees of freedom. For two groups :math:`F = t^2` of
+    :math:`n - k` degrees of freedom (``df`` holds :math:`k - 1`). For two groups :math:`F = t^2` of
     :func:`weighted_t_test`, with the same p-value.
 
     Parameters
@@ -219,7 +219,7 @@ def weighted_wald_test(samples) -> TestResult:
     statistic = wald / (k - 1)
     return TestResult(method=SVY_WALD_METHOD,
                       p_value=float(f_sf(statistic, k - 1, n - k)), statistic=statistic,
-                      df=float(k - 1), note=f"F on {k - 1} and {n - k} degrees of freedom")
+                      df=float(k - 1))
 
 
 def weighted_t_test(x1, w1, x2, w2, conf_level: float = 0.95) -> WeightedTTest:
