@@ -29,6 +29,7 @@ import dataclasses
 from cohortpress import hookimpl
 from cohortpress.api.blocks import Footnote, Table
 from cohortpress.api.results import Result
+from cohortpress.common.errors import DataError
 from cohortpress.common.formatting import in_sentence
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.data.grouping import group_cohort
@@ -107,7 +108,11 @@ def run(cohort, options: DemographicsOptions, context: SectionContext):
 def run_stratified(cohort, options: DemographicsOptions, context: SectionContext):
     """One Table 1 per level of ``strata``, put together side by side or stacked."""
     strata = options.strata
+    by = options.by if options.by is not None else cohort.group
+    options.check_extras(cohort, group_cohort(cohort, by), row_specs(options))
     values = cohort.values(strata)
+    if not values.notna().any():
+        raise DataError(f"strata '{strata}': no patient has a known value", column=strata)
     results, labels, levels, methods = [], {}, [], []
     for level in cohort.variable(strata).levels:
         keep = (values == level).to_numpy()
