@@ -35,7 +35,8 @@ from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.data.grouping import group_cohort
 from cohortpress.kit.table1 import (Table1Layout, VariableLayout, table1_from_records,
                                     table1_methods)
-from cohortpress.kit.table1_options import (DemographicsOptions, RowSpec, percent_digits_of,
+from cohortpress.kit.table1_options import (DemographicsOptions, RowSpec, categorical_statistic,
+                                            check_section, continuous_rows, field_digits, percent_digits_of,
                                             refuse_repeats, row_specs, whole_numbers)
 from cohortpress.kit.table1_extras import extras_methods
 from cohortpress.kit.table1_records import Table1Summariser
@@ -53,21 +54,27 @@ def layout(cohort, options: DemographicsOptions, context: SectionContext) -> Tab
     for spec in row_specs(options):
         info = cohort.variable(spec.variable)
         default = info.label if info.kind in ("binary", "date") else info.label_with_unit()
+        number, by_field = field_digits(spec, options)
+        continuous = info.kind == "continuous"
         variables.append(VariableLayout(
             variable=spec.variable, kind=info.kind, label=spec.label or default,
             missing_label=info.missing_label,
             percent_digits=percent_digits_of(spec, options, context.percent_digits),
-            stat=spec.stat, digits=1 if spec.digits is None else spec.digits,
+            digits=1 if number is None else number,
             significant=spec.significant, applies_to=tuple(spec.applies_to),
             missing=spec.missing,
-            whole_numbers=info.kind == "continuous" and whole_numbers(
-                spec, cohort.values(spec.variable).to_numpy(dtype=float))))
+            whole_numbers=continuous and whole_numbers(
+                spec, cohort.values(spec.variable).to_numpy(dtype=float), options),
+            rows=continuous_rows(spec, options) if continuous else (),
+            statistic=categorical_statistic(spec, options),
+            field_digits=tuple(sorted(by_field.items()))))
     return Table1Layout(
         by=by, group_label=cohort.variable(by).label if by is not None else "",
         variables=tuple(variables), caption=options.caption,
         header_label=options.header_label, overall=options.overall, p_value=options.p_value,
         smd=options.smd, percent_of=options.percent_of, missing=options.missing,
         not_applicable=options.not_applicable, p_digits=context.p_digits,
+        quantile_type=options.quantile_type,
         add_difference=options.add_difference)
 
 
@@ -82,6 +89,7 @@ def summarise(cohort, options: DemographicsOptions, context: SectionContext):
     groups = group_cohort(cohort, by)
     options.check_extras(cohort, groups, row_specs(options))
     summariser = Table1Summariser(cohort, options, context, groups)
+    check_section(options)
     refuse_repeats(row_specs(options))
     for spec in row_specs(options):
         summariser.add(spec)

@@ -10,7 +10,6 @@ same records gets the same table.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Iterable, Sequence
 
 from cohortpress.api.blocks import Cell, Footnote, Row, Table
@@ -23,6 +22,8 @@ from cohortpress.kit.records import Records
 from cohortpress.kit.table1_difference import (DIFFERENCE_HEADER, difference_cell_text,
                                                difference_footnote)
 from cohortpress.kit.table1_weighted import count_text, n_percent_text, weights_note
+from cohortpress.kit.table1_format import (DEFAULT_CATEGORICAL, NAMED_STATS, format_template,
+                                           quantile_note, template_fields, whole_in_row)
 
 #: The label of a continuous variable's statistic row.
 STAT_LABELS = {"median_range": "Median (range)", "median_iqr": "Median (IQR)",
@@ -84,7 +85,11 @@ class VariableLayout:
     ``kind`` is ``categorical``, ``binary``, ``continuous`` or ``date``; ``stat``,
     ``digits``, ``significant`` and ``whole_numbers`` (see :func:`format_summary`) apply to
     a continuous variable, ``percent_digits`` to counts; ``missing``
-    (``ifany``/``always``/``no``) overrides the table's.
+    (``ifany``/``always``/``no``) overrides the table's. ``rows``: a continuous variable's
+    statistic rows, ``(label, template)`` each (a ``None`` label is the missing-value row;
+    empty: the one row of ``stat``); ``statistic``: the template of a categorical level's
+    cells; ``field_digits``: decimals by field
+    (:func:`cohortpress.kit.table1_format.format_template`).
     """
 
     variable: str
@@ -98,6 +103,13 @@ class VariableLayout:
     whole_numbers: bool = False
     applies_to: tuple[str, ...] = ()
     missing: str | None = None
+    rows: tuple[tuple[str | None, str], ...] = ()
+    statistic: str = DEFAULT_CATEGORICAL
+    field_digits: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def statistic_rows(self) -> tuple[tuple[str | None, str], ...]:
+        return self.rows or (NAMED_STATS[self.stat],)
 
 
 @dataclass(frozen=True)
@@ -117,6 +129,7 @@ class Table1Layout:
     not_applicable: str = "n.a."
     p_digits: int = 3
     add_difference: bool = False
+    quantile_type: int = 7
 
 
 def table1_from_records(records: Iterable[Result], layout: Table1Layout) -> Table:
@@ -220,7 +233,15 @@ class _Table1:
     def count_cell(self, variable: VariableLayout, level, column) -> Cell:
         n = self.stat("categorical", "n", variable.variable, level, column)
         base = self.stat("categorical", "N", variable.variable, level, column)
-        return Cell(n_percent_text(n, base, variable.percent_digits))
+        if variable.statistic == DEFAULT_CATEGORICAL and not variable.field_digits:
+            return Cell(n_percent_text(n, base, variable.percent_digits))
+        missing = self.stat("missing", "N_miss", variable.variable, None, column)
+        everyone = self.stat("missing", "N", variable.variable, None, column)
+        values = {"n": n, "N": base, "p": n / base if base else None, "n_missing": missing,
+                  "N_obs": everyone, "N_nonmiss": None if everyone is None else everyone - missing,
+                  "p_missing": missing / everyone if everyone else None}
+        return Cell(format_template(variable.statistic, values, dict(variable.field_digits),
+                                    percent_digits=variable.percent_digits))
 
     def count_cells(self, variable: VariableLayout, level, applicable) -> list[Cell]:
         return [self.count_cell(variable, level, column) if ok else self.not_applicable()
@@ -268,36 +289,53 @@ class _Table1:
                               *self.extra_cells()), indent=1))
 
     def continuous(self, variable: VariableLayout) -> None:
+        """A heading row (label, p-value, SMD), then one indented row per statistic and the
+        missing-value row once: where ``n_missing`` stands, else last (by ``missing``)."""
         applicable = applicable_columns(variable.applies_to, self.columns)
-        whole = variable.whole_numbers and whole_row(
-            [self.summary(variable, column) for column, ok in zip(self.columns, applicable)
-             if ok and self.stat("continuous", "N", variable.variable, None, column)],
-            variable.stat)
-        cells = [self.summary_cell(variable, column, whole) if ok else self.not_applicable()
-                 for column, ok in zip(self.columns, applicable)]
-        self.rows.append(Row((Cell(variable.label, align="left"), *[Cell("") for _ in cells],
+        values = [self.field_values(variable, column) if ok else None
+                  for column, ok in zip(self.columns, applicable)]
+        known = [v for v in values if v is not None and v["N_nonmiss"]]
+        explicit = dict(variable.field_digits)
+        rows = variable.statistic_rows
+        whole = variable.whole_numbers and whole_in_row(
+            known, [template for label, template in rows if label is not None], explicit)
+        self.rows.append(Row((Cell(variable.label, align="left"),
+                              *[Cell("") for _ in self.columns],
                               *self.extra_cells(variable.variable)), role="group"))
-        self.rows.append(Row((Cell(STAT_LABELS[variable.stat], align="left"), *cells,
+        for label, template in rows:
+            if label is None:
+                self.continuous_missing_row(variable, values)
+                continue
+            cells = [self.not_applicable() if v is None
+                     else Cell("\u2013") if not v["N_nonmiss"]
+                     else Cell(format_template(template, v, explicit,
+                                               default_digits=variable.digits,
+                                               percent_digits=variable.percent_digits,
+                                               significant=variable.significant, whole=whole))
+                     for v in values]
+            self.rows.append(Row((Cell(label, align="left"), *cells, *self.extra_cells()),
+                                 indent=1))
+        if all(label is not None for label, _ in rows):
+            mode = variable.missing or self.layout.missing
+            if mode == "always" or (mode == "ifany" and any(
+                    v["n_missing"] for v in values if v is not None)):
+                self.continuous_missing_row(variable, values)
+
+    def continuous_missing_row(self, variable: VariableLayout, values) -> None:
+        cells = [self.not_applicable() if v is None else Cell(str(v["n_missing"]))
+                 for v in values]
+        self.rows.append(Row((Cell(variable.missing_label, align="left"), *cells,
                               *self.extra_cells()), indent=1))
-        missing = [self.stat("continuous", "N_miss", variable.variable, None, column) if ok
-                   else None for column, ok in zip(self.columns, applicable)]
-        mode = variable.missing or self.layout.missing
-        if mode == "always" or (mode == "ifany" and any(m for m in missing if m is not None)):
-            self.rows.append(Row((Cell(variable.missing_label, align="left"),
-                                  *[Cell(str(m)) if ok else self.not_applicable()
-                                    for m, ok in zip(missing, applicable)],
-                                  *self.extra_cells()), indent=1))
 
-    def summary(self, variable: VariableLayout, column) -> SimpleNamespace:
-        return SimpleNamespace(**{
-            name: self.stat("continuous", stat_name, variable.variable, None, column)
-            for name, stat_name in SUMMARY_STATS.items()})
-
-    def summary_cell(self, variable: VariableLayout, column, whole: bool = False) -> Cell:
-        if not self.stat("continuous", "N", variable.variable, None, column):
-            return Cell("\u2013")
-        return Cell(format_summary(self.summary(variable, column), variable.stat,
-                                   variable.digits, variable.significant, whole))
+    def field_values(self, variable: VariableLayout, column) -> dict:
+        """The fields of a continuous variable in one column, from its records."""
+        values = {name: self.stat("continuous", stat_name, variable.variable, None, column)
+                  for name, stat_name in SUMMARY_STATS.items()}
+        n_missing = self.stat("continuous", "N_miss", variable.variable, None, column) or 0
+        n_known = values.pop("n") or 0
+        everyone = n_known + n_missing
+        return {**values, "N_nonmiss": n_known, "n_missing": n_missing, "N_obs": everyone,
+                "p_missing": n_missing / everyone if everyone else None}
 
     def dates(self, variable: VariableLayout) -> None:
         cells = []
@@ -366,6 +404,11 @@ class _Table1:
                 notes.append(Footnote(text))
         return notes
 
+    def shows_quartiles(self) -> bool:
+        return any({"p25", "p75"} & set(template_fields(template))
+                   for variable in self.layout.variables if variable.kind == "continuous"
+                   for _, template in variable.statistic_rows)
+
     def footnotes(self) -> list[Footnote]:
         shown = {variable.variable for variable in self.layout.variables}
         notes = []
@@ -385,6 +428,8 @@ class _Table1:
         if n_unknown:
             notes.append(Footnote(f"{n_unknown} patients with unknown "
                                   f"{in_sentence(self.layout.group_label)} are not shown."))
+        if self.layout.quantile_type != 7 and self.shows_quartiles():
+            notes.append(Footnote(quantile_note(self.layout.quantile_type)))
         notes += self.empty_group_notes() + self.choice_notes() + self.extra_notes()
         if any(self.layout.not_applicable in c.text for r in self.rows for c in r.cells):
             notes.append(Footnote(f"{self.layout.not_applicable}: not applicable."))

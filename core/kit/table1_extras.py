@@ -48,10 +48,14 @@ class Table1ExtraOptions(Options):
         examples=["stacked"])
 
     def inapplicable_keys(self, config) -> list[tuple[str, str]]:
-        """``strata_layout`` without ``strata``."""
+        """``strata_layout`` without ``strata``; ``quantile_type`` with ``weights``."""
+        found = []
         if "strata_layout" in self.model_fields_set and self.strata is None:
-            return [("strata_layout", "applies to a stratified table; strata is not set")]
-        return []
+            found.append(("strata_layout", "applies to a stratified table; strata is not set"))
+        if "quantile_type" in self.model_fields_set and self.weights is not None:
+            found.append(("quantile_type", "applies to unweighted quantiles; with weights the "
+                                           "quantiles are survey's svyquantile rule"))
+        return found
 
     def check_extras(self, cohort, groups, specs) -> None:
         """What the run refuses about weights, the difference column and strata."""
@@ -59,6 +63,11 @@ class Table1ExtraOptions(Options):
 
         if self.weights is not None:
             cohort_weights(cohort, self.weights)
+            rule = getattr(self, "tests", "default")
+            if rule != "default":
+                raise DataError(f"tests = '{rule}' chooses unweighted tests; with weights = "
+                                f"'{self.weights}' the tests are design-based: leave tests "
+                                f"out", key="tests")
             for spec in specs:
                 if spec.test not in WEIGHTED_TESTS:
                     raise DataError(
@@ -95,13 +104,14 @@ class Table1Extras:
         counts, missing = weighted_tally(codes[mask], self.weights[mask], n_levels)
         return counts, missing, float(self.weights[mask].sum())
 
-    def summarise(self, column: np.ndarray, mask: np.ndarray):
-        """A column's continuous summary, weighted when the section is."""
+    def summarise(self, column: np.ndarray, mask: np.ndarray, quantile_type: int = 7):
+        """A column's continuous summary, weighted when the section is (its quantiles then
+        by survey's rule, which ``quantile_type`` does not change: the options refuse it)."""
         from cohortpress.stats.summaries import continuous_summary
         from cohortpress.stats.weighted import weighted_summary
 
         if self.weights is None:
-            return continuous_summary(column)
+            return continuous_summary(column, quantile_type)
         return weighted_summary(column, self.weights[mask])
 
     def add_weight_records(self) -> None:

@@ -6,20 +6,52 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, field_validator
 
 from cohortpress.api.options import Options, Variable
 from cohortpress.common.errors import DataError
 from cohortpress.common.formatting import all_whole
 from cohortpress.common.suggest import did_you_mean
 from cohortpress.data.grouping import Grouping, group_cohort
+from cohortpress.kit.table1_format import (DEFAULT_CATEGORICAL, NAMED_STATS,
+                                           check_digits_fields, check_template, template_label)
 from cohortpress.kit.table1_extras import Table1ExtraOptions
 
 TestName = Literal["auto", "fisher", "chisq", "chisq_yates", "t_test", "welch", "wilcoxon",
                    "kruskal", "anova", "none"]
-ContinuousStat = Literal["median_range", "median_iqr", "mean_sd"]
+ContinuousStat = Literal["median_range", "median_iqr", "mean_sd", "median", "mean", "iqr",
+                         "range", "n", "n_missing"]
+#: One named statistic or a list of them (one row each), kept as a list.
+StatList = Annotated[list[ContinuousStat],
+                     BeforeValidator(lambda value: [value] if isinstance(value, str) else value)]
+#: Decimals: one number for every value of a continuous row, or a table by field.
+Digits = int | dict[str, int]
+#: The test rules a section can follow (``test = "auto"`` rows).
+TestRule = Literal["default", "gtsummary", "parametric"]
+
+
+def _check_digits(value):
+    """Decimals 0 to 6, by field names that exist."""
+    if value is None:
+        return value
+    numbers = value.values() if isinstance(value, dict) else [value]
+    if any(not 0 <= number <= 6 for number in numbers):
+        raise ValueError(f"decimals run from 0 to 6; got {value}")
+    if isinstance(value, dict):
+        check_digits_fields(value)
+    return value
+
+
+def _check_statistic(value):
+    """Statistic strings whose fields exist (for some kind of row; the row checks its own)."""
+    if value is None:
+        return value
+    for template in [value] if isinstance(value, str) else value:
+        check_template(template, "any")
+    return value
+
 
 class RowSpec(Options):
     """One variable of the table; a bare string in ``variables`` takes every default."""
@@ -27,14 +59,25 @@ class RowSpec(Options):
     variable: Variable = Field(description="the variable of this row", examples=["wbc"])
     label: str | None = Field(None, description="the row label; default: the variable's",
                               examples=["White blood cells"])
-    test: TestName = Field("auto", description="auto: Fisher for categorical and binary rows, "
-                           "Wilcoxon (two groups) or Kruskal–Wallis (more) for continuous "
-                           "ones, none for dates", examples=["chisq"])
-    stat: ContinuousStat = Field("median_range", description="the summary of a continuous "
-                                 "row: median (range), median (IQR) or mean (SD)",
-                                 examples=["mean_sd"])
-    digits: int | None = Field(None, ge=0, le=6, description="decimals of a continuous "
-                               "row's numbers; default: 1", examples=[2])
+    test: TestName = Field("auto", description="auto: the section's tests rule (default: "
+                           "Fisher for categorical and binary rows, Wilcoxon (two groups) or "
+                           "Kruskal–Wallis (more) for continuous ones, none for dates)",
+                           examples=["chisq"])
+    stat: StatList | None = Field(
+        None, description="the summary of a continuous row, one name or a list of names (one "
+        "row each under the variable, as gtsummary's continuous2; n_missing places the "
+        "missing-value row); default: the section's continuous_stat",
+        examples=["mean_sd", ["median_iqr", "range", "n_missing"]])
+    statistic: str | list[str] | None = Field(
+        None, description="a statistic string with named fields instead of stat (a list: one "
+        "row each); for a categorical row, the string of each level", examples=[
+            "{median} ({p25}, {p75})", ["{mean} ({sd})", "{min}, {max}"], "{n} / {N} ({p}%)"])
+    digits: Digits | None = Field(None, description="decimals of a continuous row's numbers "
+                                  "(default: 1), or a table of decimals by field",
+                                  examples=[2, {"mean": 1, "sd": 2, "p": 1}])
+    trend: bool = Field(False, description="test the ordered levels of a categorical row "
+                        "for a trend: Cochran–Armitage (two groups) or linear-by-linear "
+                        "association (more), with scores 1, 2, ...", examples=[True])
     significant: int | None = Field(None, ge=1, le=6, description="significant digits "
                                     "instead of decimals", examples=[3])
     percent_digits: int | None = Field(None, ge=0, le=3, description="decimals of this "
@@ -49,6 +92,10 @@ class RowSpec(Options):
     missing: Literal["ifany", "always", "no"] | None = Field(
         None, description="this row's missing-value row; default: the section's",
         examples=["always"])
+
+    _digits = field_validator("digits")(classmethod(lambda cls, value: _check_digits(value)))
+    _statistic = field_validator("statistic")(
+        classmethod(lambda cls, value: _check_statistic(value)))
 
 
 class DemographicsOptions(Table1ExtraOptions):
@@ -82,6 +129,31 @@ class DemographicsOptions(Table1ExtraOptions):
                               "labels", examples=["Variable"])
     not_applicable: str = Field("n.a.", description="the cell of a group a row does not "
                                 "apply to (applies_to)", examples=["–"])
+    tests: TestRule = Field("default", description="the rule choosing the test of rows with "
+                            "test = auto: default (Fisher; Wilcoxon or Kruskal–Wallis), "
+                            "gtsummary (as gtsummary's add_p: chi-squared without continuity "
+                            "correction when every expected count is at least 5, else Fisher; "
+                            "Wilcoxon or Kruskal–Wallis) or parametric (chi-squared; Welch t "
+                            "or one-way ANOVA)", examples=["gtsummary"])
+    quantile_type: int = Field(7, ge=1, le=9, description="R's quantile type of the quartiles "
+                               "(1 to 9; 2 is SAS's and gtsummary's); stated in a footnote "
+                               "when not 7", examples=[2])
+    continuous_stat: StatList | None = Field(
+        None, description="stat (one name or a list) of every continuous row that gives "
+        "neither stat nor statistic; default: median_range", examples=[["median_iqr", "range"]])
+    continuous_statistic: str | list[str] | None = Field(
+        None, description="statistic string(s) of every continuous row that gives neither "
+        "stat nor statistic", examples=["{median} ({p25}, {p75})"])
+    categorical_statistic: str | None = Field(
+        None, description="statistic string of every categorical and binary row that gives "
+        "none; default: {n} ({p}%)", examples=["{n} / {N} ({p}%)"])
+    digits: Digits | None = Field(None, description="decimals of every row that gives none: "
+                                  "a number (continuous values) or a table by field",
+                                  examples=[{"mean": 1, "sd": 1, "p": 1}])
+
+    _digits = field_validator("digits")(classmethod(lambda cls, value: _check_digits(value)))
+    _statistics = field_validator("continuous_statistic", "categorical_statistic")(
+        classmethod(lambda cls, value: _check_statistic(value)))
 
     def check_data(self, cohort) -> list[str]:
         """What the run refuses, with the line it would give (the grouping's kind, each
@@ -89,6 +161,7 @@ class DemographicsOptions(Table1ExtraOptions):
         two-group test of more groups); a group with no patients is a warning."""
         from cohortpress.data.grouping import empty_group_warnings
 
+        check_section(self)
         groups = group_cohort(cohort, self.by if self.by is not None else cohort.group)
         tested = self.p_value and len(groups.levels) >= 2
         for spec in row_specs(self):
@@ -139,6 +212,7 @@ def check_row(spec: RowSpec, info, groups: tuple[str, ...], tested: bool) -> Non
             hint = did_you_mean(sorted(unknown)[0], allowed)
             raise DataError(f"exclude_from_test names levels {sorted(unknown)} that are not "
                             f"among {allowed}{hint}", column=spec.variable)
+    check_summary_keys(spec, info.kind)
     if tested and spec.test not in ("auto", "none") \
             and spec.test not in TESTS_OF_KIND[info.kind]:
         allowed = TESTS_OF_KIND[info.kind]
@@ -146,6 +220,75 @@ def check_row(spec: RowSpec, info, groups: tuple[str, ...], tested: bool) -> Non
                 else "dates are described, not tested; use none")
         raise DataError(f"test '{spec.test}' does not apply to the {info.kind} variable "
                         f"'{spec.variable}'; {what}", column=spec.variable)
+
+
+def check_summary_keys(spec: RowSpec, kind: str) -> None:
+    """The keys of a row's cells and trend test that do not apply to its kind of variable."""
+    def refuse(key: str, allowed: str) -> None:
+        raise DataError(f"{key} applies to {allowed} variables; '{spec.variable}' is {kind}",
+                        column=spec.variable)
+
+    if spec.stat is not None and spec.statistic is not None:
+        raise DataError("give stat or statistic, not both", column=spec.variable)
+    if spec.trend and spec.test not in ("auto", "none"):
+        raise DataError(f"trend = true chooses the test; it cannot be combined with "
+                        f"test = '{spec.test}'", column=spec.variable)
+    if spec.stat is not None and kind != "continuous":
+        refuse("stat", "continuous")
+    if spec.trend and kind not in ("categorical", "binary"):
+        refuse("trend", "categorical")
+    if spec.trend and spec.test_missing:
+        raise DataError("trend = true orders the known levels; unknown values have no place "
+                        "in that order: drop test_missing", column=spec.variable)
+    if spec.statistic is None or kind == "date":
+        if spec.statistic is not None:
+            refuse("statistic", "categorical, binary and continuous")
+        return
+    if kind != "continuous" and not isinstance(spec.statistic, str):
+        raise DataError(f"statistic of the {kind} variable '{spec.variable}' is one string "
+                        f"(each level's cell); a list of rows is for continuous variables",
+                        column=spec.variable)
+    for template in [spec.statistic] if isinstance(spec.statistic, str) else spec.statistic:
+        try:
+            check_template(template, "continuous" if kind == "continuous" else "categorical")
+        except ValueError as exc:
+            raise DataError(f"statistic: {exc}", column=spec.variable) from None
+
+
+def continuous_rows(spec: RowSpec, options: DemographicsOptions
+                    ) -> tuple[tuple[str | None, str], ...]:
+    """The statistic rows of a continuous variable, ``(label, template)`` each; the label
+    ``None`` is the missing-value row (``n_missing``). The row's statistic strings or named
+    statistics, else the section's, else median (range)."""
+    for strings, names in ((spec.statistic, spec.stat),
+                           (options.continuous_statistic, options.continuous_stat)):
+        if strings is not None:
+            strings = [strings] if isinstance(strings, str) else strings
+            return tuple((template_label(text), text) for text in strings)
+        if names is not None:
+            names = [names] if isinstance(names, str) else names
+            return tuple(NAMED_STATS[name] for name in names)
+    return (NAMED_STATS["median_range"],)
+
+
+def categorical_statistic(spec: RowSpec, options: DemographicsOptions) -> str:
+    """The statistic string of a categorical or binary variable's level rows."""
+    for value in (spec.statistic, options.categorical_statistic):
+        if isinstance(value, str):
+            return value
+    return DEFAULT_CATEGORICAL
+
+
+def field_digits(spec: RowSpec, options: DemographicsOptions) -> tuple[int | None, dict]:
+    """A row's decimals: the number for every continuous value (``None``: the default rule)
+    and the decimals by field, the row's over the section's."""
+    number, by_field = None, {}
+    for value in (options.digits, spec.digits):
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, dict):
+            by_field.update(value)
+    return number, by_field
 
 
 def check_two_groups(spec: RowSpec, n_groups: int) -> None:
@@ -167,16 +310,25 @@ def percent_digits_of(spec, options, default: int) -> int:
     return default
 
 
-def whole_numbers(spec: RowSpec, values) -> bool:
+def whole_numbers(spec: RowSpec, values, options: DemographicsOptions | None = None) -> bool:
     """Whether a continuous variable prints its order statistics by the whole-number rule:
-    every value whole and no ``digits`` or ``significant`` asked for."""
-    return spec.digits is None and spec.significant is None and all_whole(values)
+    every value whole and no ``digits`` number (the row's or the section's) or
+    ``significant`` asked for; decimals by field leave the other fields to the rule."""
+    number = spec.digits if options is None else field_digits(spec, options)[0]
+    return not isinstance(number, int) and spec.significant is None and all_whole(values)
 
 
 def row_specs(options: DemographicsOptions) -> list[RowSpec]:
     """The rows of a section, a bare variable name taking every default."""
     return [RowSpec(variable=item) if isinstance(item, str) else item
             for item in options.variables]
+
+
+def check_section(options: DemographicsOptions) -> None:
+    """What a section cannot be whatever its cohort: both kinds of continuous summary."""
+    if options.continuous_stat is not None and options.continuous_statistic is not None:
+        raise DataError("give continuous_stat or continuous_statistic, not both",
+                        key="continuous_statistic")
 
 
 def refuse_repeats(specs: list[RowSpec]) -> None:

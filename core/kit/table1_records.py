@@ -14,7 +14,7 @@ from cohortpress.api.sections import SectionContext
 from cohortpress.data.grouping import Grouping
 from cohortpress.kit.table1 import applicable_columns, format_summary, whole_row
 from cohortpress.kit.table1_options import (DemographicsOptions, RowSpec, check_row,
-                                            percent_digits_of, whole_numbers)
+                                            field_digits, percent_digits_of, whole_numbers)
 from cohortpress.kit.table1_extras import Table1Extras
 from cohortpress.kit.table1_weighted import n_percent_text
 from cohortpress.kit.table1_tests import Table1Tests
@@ -142,7 +142,9 @@ class Table1Summariser(Table1Tests, Table1Extras):
     def add_continuous(self, spec: RowSpec, info) -> None:
         values = self.cohort.values(spec.variable).to_numpy(dtype=float)
         applicable = self.applicable(spec)
-        digits = 1 if spec.digits is None else spec.digits
+        number, _ = field_digits(spec, self.options)
+        digits = 1 if number is None else number
+        quantile_type = self.options.quantile_type
         samples, summaries = [], {}
         for j, mask in enumerate(self.column_masks):
             column = values[mask]
@@ -151,22 +153,36 @@ class Table1Summariser(Table1Tests, Table1Extras):
                 continue
             if j < len(self.groups.levels):
                 samples.append((self.groups.levels[j], present))
-            summaries[j] = (self.summarise(column, mask) if len(present) else None,
+            summaries[j] = (self.summarise(column, mask, quantile_type) if len(present)
+                            else None,
                             int(np.isnan(column).sum()))
-        whole = whole_numbers(spec, values) and whole_row(
-            [summary for summary, _ in summaries.values() if summary is not None], spec.stat)
+        # the first statistic row's text, as the records have always kept it
+        stat = next((name for name in self._named_stats(spec)), "median_range")
+        whole = whole_numbers(spec, values, self.options) and whole_row(
+            [summary for summary, _ in summaries.values() if summary is not None], stat)
         for j, (summary, n_missing) in summaries.items():
             if summary is None:
                 self.record("continuous", spec.variable, None, j, "N", 0)
                 self.record("continuous", spec.variable, None, j, "N_miss", n_missing)
                 continue
-            text = format_summary(summary, spec.stat, digits, spec.significant,
+            text = format_summary(summary, stat, digits, spec.significant,
                                   whole_numbers=whole)
             for stat_name in ("N", "N_miss", "mean", "sd", "median", "p25", "p75", "min", "max"):
                 value = getattr(summary, {"N": "n", "N_miss": "n_miss"}.get(stat_name, stat_name))
                 self.record("continuous", spec.variable, None, j, stat_name,
                             value, text if stat_name == "median" else None)
+        if quantile_type != 7:
+            self.record("continuous", spec.variable, None, None, "quantile.type", quantile_type)
         self.continuous_test(spec, samples)
+
+    def _named_stats(self, spec: RowSpec) -> list[str]:
+        """The row's (else the section's) named statistics of the three with a text of
+        their own (median (range), median (IQR), mean (SD))."""
+        for names in (spec.stat, self.options.continuous_stat):
+            if names is not None:
+                names = [names] if isinstance(names, str) else names
+                return [n for n in names if n in ("median_range", "median_iqr", "mean_sd")]
+        return []
 
     def add_dates(self, spec: RowSpec, info) -> None:
         values = self.cohort.values(spec.variable)

@@ -45,8 +45,6 @@ class Table1Tests:
             self.record("test", spec.variable, None, None, "smd.method",
                         "maximum pairwise")
 
-    # variables -------------------------------------------------------------------------
-
     # tests -----------------------------------------------------------------------------
 
     def categorical_test(self, spec, info, counts, missing, applicable) -> None:
@@ -70,8 +68,10 @@ class Table1Tests:
             self.categorical_smd(spec, table[:, with_data] if table.size else table)
         if not self.show_p:
             return
-        test = spec.test if spec.test != "auto" else \
-            ("none" if spec.applies_to and len(group_counts) < 2 else "fisher")
+        test = spec.test
+        if test == "auto":
+            test = "none" if spec.applies_to and len(group_counts) < 2 else \
+                ("trend" if spec.trend else "auto")
         if test == "none" or table.shape[1] < 2:
             return
         self.record_test_choices(spec, info, tests_missing)
@@ -80,6 +80,8 @@ class Table1Tests:
                 if not has_data:
                     self.leave_out(spec, level, self.empty_reason(level, "no values tested"))
             table = table[:, with_data]
+        if test == "auto":
+            test = categorical_rule(self.options.tests, table)
         try:
             result = self.run_categorical_test(test, table)
         except StatisticsError as exc:
@@ -108,8 +110,12 @@ class Table1Tests:
             self.results.append(Result("test", "test.missing", True, **where))
 
     def run_categorical_test(self, test: str, table: np.ndarray):
-        from cohortpress.stats import comparisons
+        from cohortpress.stats import comparisons, trend
 
+        if test == "trend":
+            if table.shape[1] == 2:
+                return trend.cochran_armitage_test(table)
+            return trend.linear_by_linear_test(table)
         if test == "fisher":
             return comparisons.fisher_test(table, n_tables=self.options.monte_carlo_tables,
                                            seed=self.options.seed)
@@ -131,7 +137,7 @@ class Table1Tests:
             return
         test = spec.test
         if test == "auto":
-            test = "wilcoxon" if len(samples) == 2 else "kruskal"
+            test = continuous_rule(self.options.tests, len(samples))
         if test == "none":
             return
         empty = [lv for lv, s in zip(levels, samples) if len(s) == 0]
@@ -167,3 +173,29 @@ class Table1Tests:
         self.results.extend(hypothesis_test_records(result, formatted, **where))
 
     # records ---------------------------------------------------------------------------
+
+
+def categorical_rule(rule: str, table: np.ndarray) -> str:
+    """The test of a categorical row under a section's ``tests`` rule (``test = "auto"``).
+
+    ``default``: Fisher's exact test. ``gtsummary``: as gtsummary's ``add_p`` (its
+    ``assign_tests``), Pearson's chi-squared without continuity correction when every
+    expected count of the tested table is at least 5 (an empty level gives expected counts
+    of 0, hence Fisher), else Fisher's exact test. ``parametric``: Pearson's chi-squared
+    without continuity correction.
+    """
+    if rule == "parametric":
+        return "chisq"
+    if rule == "gtsummary" and table.size and table.sum() > 0:
+        expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+        return "chisq" if expected.min() >= 5 else "fisher"
+    return "fisher"
+
+
+def continuous_rule(rule: str, n_groups: int) -> str:
+    """The test of a continuous row under a section's ``tests`` rule: the Wilcoxon rank-sum
+    test (two groups) or Kruskal–Wallis (more) for ``default`` and ``gtsummary``; Welch's t
+    test or one-way ANOVA for ``parametric``."""
+    if rule == "parametric":
+        return "welch" if n_groups == 2 else "anova"
+    return "wilcoxon" if n_groups == 2 else "kruskal"

@@ -1,7 +1,8 @@
 """Descriptive summaries for "Table 1", vectorised for columns of millions of rows.
 
 Continuous values are summarised as R would: ``mean``, ``sd``, ``median`` and the quartiles of
-``quantile(type = 7)``, R's default. Categorical values are integer codes, counted with
+``quantile(type = 7)``, R's default, or of any of R's nine quantile types
+(:func:`quantile_of_sorted`; type 2 is SAS's default and gtsummary's). Categorical values are integer codes, counted with
 ``numpy.bincount``.
 """
 
@@ -107,7 +108,67 @@ def _quartile_ranks(n: int) -> list[int]:
     return sorted(ranks)
 
 
-def continuous_summary(values) -> ContinuousSummary:
+#: R's ``quantile`` types 4 to 9 as ``(a, b)``: ``h = a + p (n + 1 - a - b)`` (1-based).
+_CONTINUOUS_TYPES = {4: (0.0, 1.0), 5: (0.5, 0.5), 6: (0.0, 0.0), 7: (1.0, 1.0),
+                     8: (1 / 3, 1 / 3), 9: (3 / 8, 3 / 8)}
+#: R's tolerance for a position that is a whole number up to rounding.
+_FUZZ = 4 * np.finfo(float).eps
+
+
+def quantile_of_sorted(ordered: np.ndarray, probability: float, quantile_type: int = 7) -> float:
+    """R's ``quantile(x, probability, type = quantile_type)`` of sorted values.
+
+    Hyndman and Fan's nine definitions, as R computes them. Types 1–3 are step functions of
+    ``n p`` (``n p - 1/2`` for type 3): with ``j = floor(n p)`` and ``g = n p - j``, type 1
+    takes ``x[j + 1]`` when ``g > 0`` else ``x[j]``, type 2 the same but the mean of
+    ``x[j]`` and ``x[j + 1]`` when ``g = 0``, type 3 the nearest even order statistic.
+    Types 4–9 interpolate linearly at ``h = a + p (n + 1 - a - b)`` between ``x[floor(h)]``
+    and ``x[floor(h) + 1]`` (``a, b``: 0, 1; 1/2, 1/2; 0, 0; 1, 1; 1/3, 1/3; 3/8, 3/8).
+    Positions within R's fuzz (``4 eps``) of a whole number count as whole, and positions
+    outside ``1..n`` take the extreme values, as in R.
+
+    Parameters
+    ----------
+    ordered : numpy.ndarray
+        The non-missing values, sorted ascending (at least one).
+    probability : float
+        In [0, 1].
+    quantile_type : int
+        1 to 9.
+
+    Returns
+    -------
+    float
+    """
+    n = len(ordered)
+    if quantile_type in (1, 2, 3):
+        position = n * probability - (0.5 if quantile_type == 3 else 0.0)
+        j = int(np.floor(position + _FUZZ))
+        if quantile_type == 1:
+            weight = 1.0 if position > j else 0.0
+        elif quantile_type == 2:
+            weight = 1.0 if position > j else 0.5
+        else:
+            weight = 1.0 if (position != j or j % 2 == 1) else 0.0
+    else:
+        a, b = _CONTINUOUS_TYPES[quantile_type]
+        position = a + probability * (n + 1 - a - b)
+        j = int(np.floor(position + _FUZZ))
+        weight = position - j
+        if abs(weight) < _FUZZ:
+            weight = 0.0
+    # R pads x as (x1, x1, x..., xn, xn) and reads x[j + 2], x[j + 3] (1-based): order
+    # statistics j and j + 1, clamped to 1..n.
+    low = ordered[min(max(j, 1), n) - 1]
+    high = ordered[min(max(j + 1, 1), n) - 1]
+    if weight == 1:
+        return float(high)
+    if 0 < weight < 1 and low != high:
+        return float((1 - weight) * low + weight * high)
+    return float(low)
+
+
+def continuous_summary(values, quantile_type: int = 7) -> ContinuousSummary:
     """Summarise a continuous column: n, missing, mean, sd, median, quartiles, range.
 
     .. math::
@@ -118,12 +179,16 @@ def continuous_summary(values) -> ContinuousSummary:
         \\; h = 1 + (n - 1)p, \\; f = h - \\lfloor h \\rfloor
 
     (R's type 7); the median is R's ``median`` (mean of the two middle values when ``n`` is
-    even). One in-place partial sort (``numpy.partition``) finds the order statistics needed.
+    even) whatever the quantile type. One in-place partial sort (``numpy.partition``) finds
+    the order statistics needed; another quantile type sorts the values
+    (:func:`quantile_of_sorted`).
 
     Parameters
     ----------
     values : array_like
         1-D numbers; ``NaN`` marks a missing value.
+    quantile_type : int, optional
+        R's ``quantile`` type (1 to 9) of the quartiles ``p25`` and ``p75``; default 7.
 
     Returns
     -------
@@ -132,8 +197,12 @@ def continuous_summary(values) -> ContinuousSummary:
     Raises
     ------
     StatisticsError
-        If there is no non-missing value, or a value is infinite.
+        If there is no non-missing value, a value is infinite, or the quantile type is not
+        1 to 9.
     """
+    if quantile_type not in range(1, 10):
+        raise StatisticsError(f"quantile type must be 1 to 9 (as R's quantile); "
+                              f"got {quantile_type}")
     array = float_vector(values)
     missing = np.isnan(array)
     present = array[~missing]  # a copy: partitioned in place below
@@ -152,10 +221,14 @@ def continuous_summary(values) -> ContinuousSummary:
 
     middle = (n + 1) // 2
     median = ordered_at(middle) if n % 2 else (ordered_at(middle) + ordered_at(middle + 1)) / 2
+    if quantile_type == 7:
+        p25, p75 = _quantile_type7(ordered_at, n, 0.25), _quantile_type7(ordered_at, n, 0.75)
+    else:
+        present.sort()
+        p25, p75 = (quantile_of_sorted(present, p, quantile_type) for p in (0.25, 0.75))
     return ContinuousSummary(
         n=n, n_miss=int(missing.sum()), mean=mean, sd=sd, median=float(median),
-        p25=_quantile_type7(ordered_at, n, 0.25), p75=_quantile_type7(ordered_at, n, 0.75),
-        min=smallest, max=largest)
+        p25=p25, p75=p75, min=smallest, max=largest)
 
 
 def _codes(codes, name: str, n_levels: int) -> np.ndarray:
