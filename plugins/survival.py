@@ -34,6 +34,8 @@ from cohortpress.kit.cumulative_incidence import interval_defined
 from cohortpress.kit.prose import (PAIRWISE_ADJUST, endpoint_sentences, logrank_phrase,
                                    percent_text)
 from cohortpress.kit.survival_table import CONF_TYPE_TEXT, SurvivalLayout, survival_tables
+from cohortpress.kit.weighted_survival import (check_weighted_survival, km_fit, weighted_records,
+                                              weighted_sentence)
 
 #: A time in the endpoint's unit: finite and not negative.
 TimePoint = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -105,6 +107,10 @@ class SurvivalOptions(rmst.RMSTOptions):  # the RMST options and their checks: k
                                        "cumulative incidence and Gray's test; false: "
                                        "Kaplan–Meier, competing events censored",
                                        examples=[False])
+    weights: Variable | None = Field(None, description="a column of survey or inverse-"
+                                     "probability-of-treatment weights: weighted Kaplan–Meier "
+                                     "curves with robust standard errors (needs test = "
+                                     "\"none\")", examples=["iptw"])
     cif_causes: Literal["separate", "stacked"] = Field(
         "separate", description="competing-risks figures: one figure per cause with a curve "
                                 "per group (separate), or per group one figure with the "
@@ -145,6 +151,7 @@ class SurvivalOptions(rmst.RMSTOptions):  # the RMST options and their checks: k
         self.check_rmst_horizon(cohort)
         if self.strata is not None:
             check_strata(cohort, self.strata)
+        check_weighted_survival(self, cohort)
         warnings = empty_group_warnings(groups)
         for name in self.endpoints:
             endpoint = cohort.endpoint(name)
@@ -193,6 +200,9 @@ class _SurvivalSection:
             from cohortpress.data.grouping import check_strata
 
             check_strata(cohort, options.strata)
+        check_weighted_survival(options, cohort)
+        self.weights = None if options.weights is None else \
+            cohort.values(options.weights).to_numpy(dtype=float)
         if self.groups.variable is not None:
             self.results.append(Result("survfit", "label", self.groups.label, group=self.by))
 
@@ -222,8 +232,6 @@ class _SurvivalSection:
             self.groups, self.row_order = groups, None
 
     def _add_endpoint(self, name: str, endpoint) -> None:
-        from cohortpress.stats.kaplan_meier import kaplan_meier
-
         if endpoint.has_competing and self.options.cumulative_incidence:
             # 1 - Kaplan-Meier overstates the incidence when competing events remove
             # patients from risk: such endpoints get the Aalen-Johansen estimate only.
@@ -233,6 +241,7 @@ class _SurvivalSection:
         self.describe("survfit", name, endpoint)
         self.results.append(Result("survfit", "conf.type", self.options.conf_type,
                                    variable=name))
+        self.results += weighted_records(name, self.options, self.cohort)
         grouped = self.groups.codes >= 0
         if self.show_p:
             self.compare(endpoint)
@@ -252,7 +261,8 @@ class _SurvivalSection:
                 self.warnings.append(f"{endpoint.label}: group '{level}' has no patients.")
                 self.empty_group_record("survdiff", name, level)
                 continue
-            fit = kaplan_meier(time, event, self.options.conf_type, self.options.conf_level)
+            weights = None if self.weights is None else self.weights[self.row_order][mask]
+            fit = km_fit(time, event, weights, self.options.conf_type, self.options.conf_level)
             self.add_row(name, endpoint, level, group_level, fit, time, event)
             if group_level is not None or self.groups.variable is None:
                 curves.append((level, fit))
@@ -536,7 +546,8 @@ class _SurvivalSection:
         options = self.options
         sentences = [f"Survival was estimated with the Kaplan\u2013Meier method, with "
                      f"Greenwood standard errors and {percent_text(options.conf_level)} "
-                     f"confidence intervals on the {CONF_TYPE_TEXT[options.conf_type]}."]
+                     f"confidence intervals on the {CONF_TYPE_TEXT[options.conf_type]}."
+                     if options.weights is None else weighted_sentence(options, self.cohort)]
         sentences += endpoint_sentences([self.cohort.endpoint(n) for n in options.endpoints])
         strata = self.cohort.variable(options.strata).label if options.strata else None
         test = logrank_phrase(options.test, strata, options.rho, options.gamma)

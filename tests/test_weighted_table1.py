@@ -220,6 +220,8 @@ def test_bad_weights_are_one_line_naming_the_column(cohort, value, words):
      "add_difference compares two groups; 'stage' has 4"),
     ({"variables": ["age"], "strata": "trt"}, "strata 'trt' is the grouping variable"),
     ({"variables": ["age"], "strata": "age"}, "strata variable 'age' must be categorical"),
+    ({"variables": ["age"], "weights": "iptw", "tests": "gtsummary"},
+     "tests = 'gtsummary' chooses unweighted tests"),
 ])
 def test_what_a_table_refuses(cohort, options, words):
     parsed = demographics.DemographicsOptions.model_validate(options)
@@ -229,9 +231,12 @@ def test_what_a_table_refuses(cohort, options, words):
         run_analysis("demographics", options, cohort)
 
 
-def test_strata_layout_without_strata_does_not_apply():
+def test_keys_that_do_not_apply():
     options = demographics.DemographicsOptions.model_validate(
         {"variables": ["age"], "strata_layout": "stacked"})
     assert options.inapplicable_keys(None) == [
         ("strata_layout", "applies to a stratified table; strata is not set")]
+    options = demographics.DemographicsOptions.model_validate(
+        {"variables": ["age"], "weights": "iptw", "quantile_type": 2})
+    assert [key for key, _ in options.inapplicable_keys(None)] == ["quantile_type"]
 
