@@ -23,7 +23,8 @@ from cohortpress.kit.table1_difference import (DIFFERENCE_HEADER, difference_cel
                                                difference_footnote)
 from cohortpress.kit.table1_weighted import count_text, n_percent_text, weights_note
 from cohortpress.kit.table1_format import (DEFAULT_CATEGORICAL, NAMED_STATS, format_template,
-                                           quantile_note, template_fields, whole_in_row)
+                                           quantile_note, template_fields, template_label,
+                                           whole_in_row)
 
 #: The label of a continuous variable's statistic row.
 STAT_LABELS = {"median_range": "Median (range)", "median_iqr": "Median (IQR)",
@@ -404,6 +405,17 @@ class _Table1:
                 notes.append(Footnote(text))
         return notes
 
+    def statistic_notes(self) -> list[Footnote]:
+        """What the cells of categorical rows with a statistic string of their own hold
+        ("Sex, Oedema: n / N (%)."): the level rows do not say it themselves."""
+        by_string: dict[str, list[str]] = {}
+        for variable in self.layout.variables:
+            if variable.kind in ("categorical", "binary") \
+                    and variable.statistic != DEFAULT_CATEGORICAL:
+                by_string.setdefault(template_label(variable.statistic), []).append(
+                    variable.label)
+        return [Footnote(f"{', '.join(labels)}: {text}.") for text, labels in by_string.items()]
+
     def shows_quartiles(self) -> bool:
         return any({"p25", "p75"} & set(template_fields(template))
                    for variable in self.layout.variables if variable.kind == "continuous"
@@ -428,6 +440,7 @@ class _Table1:
         if n_unknown:
             notes.append(Footnote(f"{n_unknown} patients with unknown "
                                   f"{in_sentence(self.layout.group_label)} are not shown."))
+        notes += self.statistic_notes()
         if self.layout.quantile_type != 7 and self.shows_quartiles():
             notes.append(Footnote(quantile_note(self.layout.quantile_type)))
         notes += self.empty_group_notes() + self.choice_notes() + self.extra_notes()
@@ -466,6 +479,12 @@ def table1_methods(results: Sequence[Result], labels: dict[str, str], groups) ->
             "(Cohen's d for continuous variables and its multivariate form by Yang and "
             "Dalton for categorical variables" + (", the largest over pairs of groups"
                                                   if largest else "") + ")"))
+    types = {r.stat for r in results
+             if r.context == "continuous" and r.stat_name == "quantile.type"}
+    if types:
+        sentences.append(sentence(f"Quartiles were computed with R's quantile type "
+                                  f"{join_list([str(t) for t in sorted(types)])} "
+                                  f"(Hyndman and Fan)"))
     return sentences
 
 

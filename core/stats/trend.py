@@ -73,7 +73,7 @@ def cochran_armitage_test(table, scores=None) -> TestResult:
                           note="not computable: one level or one group holds every patient")
     statistic = float((x @ centred) ** 2 / (p * (1 - p) * spread))
     return TestResult(method=COCHRAN_ARMITAGE_METHOD, p_value=float(chi2_sf(statistic, 1)),
-                      statistic=statistic, df=1.0)
+                      statistic=statistic, df=1.0, note=_scores_note(scores, s))
 
 
 def linear_by_linear_test(table, row_scores=None, column_scores=None) -> TestResult:
@@ -108,5 +108,15 @@ def linear_by_linear_test(table, row_scores=None, column_scores=None) -> TestRes
                           note="not computable: one level or one group holds every patient")
     r = float(u_centred @ counts @ v_centred / np.sqrt(su * sv))
     statistic = (total - 1) * r ** 2
+    note = _scores_note(row_scores, u)
+    if column_scores is None:
+        note += f"; groups scored 1 to {len(v)}"
     return TestResult(method=LINEAR_BY_LINEAR_METHOD, p_value=float(chi2_sf(statistic, 1)),
-                      statistic=float(statistic), df=1.0)
+                      statistic=float(statistic), df=1.0, note=note)
+
+
+def _scores_note(given, scores: np.ndarray) -> str:
+    """What the level scores were, for the footnote and the results file."""
+    if given is None:
+        return f"levels scored 1 to {len(scores)}"
+    return "levels scored " + ", ".join(f"{value:g}" for value in scores)
