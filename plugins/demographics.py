@@ -139,8 +139,11 @@ def run_stratified(cohort, options: DemographicsOptions, context: SectionContext
     results.append(Result("strata", "N_unknown", n_unknown, variable=strata))
     tables = stratified_tables_from_records(results, layout(cohort, options, context),
                                             cohort.label(strata), options.strata_layout)
+    stratified = (f"Characteristics were described and compared within each level of "
+                  f"{in_sentence(cohort.label(strata))} separately.")
     return context.section(blocks=tables, results=results,
-                           methods=methods + extras_methods(results, options, cohort),
+                           methods=[stratified, *methods,
+                                    *extras_methods(results, options, cohort)],
                            abbreviations=(("SMD", "standardised mean difference"),))
 
 

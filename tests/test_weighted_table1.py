@@ -179,6 +179,8 @@ def test_stratified_table_has_one_table_per_stratum(cohort, layout):
                      "f": int((cohort.values("sex") == "f").sum())}
     strata = {r.strata_level for r in section.results if r.context == "test"}
     assert strata == {"m", "f"}
+    assert section.methods[0] == ("Characteristics were described and compared within each "
+                                  "level of female sex separately.")
     text = "\n".join(" | ".join(row) for row in table.as_rows())
     assert f"Female sex: m (N = {sizes['m']})" in text
     if layout == "side":
