@@ -60,7 +60,7 @@ check-fresh:
 	bash tools/check_fresh.sh
 
 # Regenerate the R reference fixtures (needs r-base-core, r-cran-survival, r-cran-cmprsk, r-cran-proc,
-# r-cran-jsonlite from Debian); the outputs are committed, so tests never need R.
+# r-cran-coin, r-cran-jsonlite from Debian); the outputs are committed, so tests never need R.
 fixtures:
 	for script in tests/fixtures/r/*.R; do Rscript "$$script" || exit 1; done
 

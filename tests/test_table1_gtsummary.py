@@ -225,6 +225,10 @@ def _build_with(tmp_path, old: str, new: str):
     ('continuous_stat = ["median_iqr", "mean_sd"]',
      'continuous_stat = "mean"\ncontinuous_statistic = "{mean}"',
      "give continuous_stat or continuous_statistic, not both"),
+    ('continuous_stat = ["median_iqr", "mean_sd"]', 'continuous_statistic = "{n} ({p}%)"',
+     "unknown field '{n}' in \"{n} ({p}%)\" for a continuous row"),
+    ('categorical_statistic = "{n} / {N} ({p}%)"', 'categorical_statistic = "{mean}"',
+     "unknown field '{mean}' in \"{mean}\" for a categorical row"),
     ('tests = "parametric"', 'tests = "parametrc"', "did you mean 'parametric'?"),
     ("quantile_type = 2", "quantile_type = 0", "quantile_type"),
 ])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from cohortpress.api.options import Options, Variable
 from cohortpress.common.errors import DataError
@@ -21,15 +21,43 @@ from cohortpress.kit.table1_extras import Table1ExtraOptions
 
 TestName = Literal["auto", "fisher", "chisq", "chisq_yates", "t_test", "welch", "wilcoxon",
                    "kruskal", "anova", "none"]
-ContinuousStat = Literal["median_range", "median_iqr", "mean_sd", "median", "mean", "iqr",
-                         "range", "n", "n_missing"]
+
+
+def _stat_names(value):
+    """One named statistic or a list of them (one row each), kept as a list; an unknown
+    name is refused with the names allowed and a "did you mean"."""
+    names = [value] if isinstance(value, str) else value
+    for name in names:
+        if name not in NAMED_STATS:
+            raise ValueError(f"'{name}' is not a statistic; use one of "
+                             f"{', '.join(repr(n) for n in NAMED_STATS)}"
+                             f"{did_you_mean(name, NAMED_STATS)}")
+    return list(names)
+
+
 #: One named statistic or a list of them (one row each), kept as a list.
-StatList = Annotated[list[ContinuousStat],
-                     BeforeValidator(lambda value: [value] if isinstance(value, str) else value)]
+StatList = Annotated[str | list[str], AfterValidator(_stat_names)]
 #: Decimals: one number for every value of a continuous row, or a table by field.
 Digits = int | dict[str, int]
 #: The test rules a section can follow (``test = "auto"`` rows).
 TestRule = Literal["default", "gtsummary", "parametric"]
+
+
+def _digits_shape(value):
+    """A whole number or a table of whole numbers, said in one line (before pydantic would
+    report each branch of the union)."""
+    def whole(number) -> bool:
+        return isinstance(number, int) and not isinstance(number, bool)
+
+    if value is None or whole(value):
+        return value
+    if isinstance(value, dict) and all(whole(v) for v in value.values()):
+        return value
+    found = (f"the text '{value}'" if isinstance(value, str) else
+             "a table with a value that is not a whole number" if isinstance(value, dict)
+             else str(value).lower() if isinstance(value, bool) else f"the value {value}")
+    raise ValueError(f"found {found}; expected a whole number or a table of decimals by "
+                     f"field, such as {{ mean = 1, p = 0 }}")
 
 
 def _check_digits(value):
@@ -44,12 +72,13 @@ def _check_digits(value):
     return value
 
 
-def _check_statistic(value):
-    """Statistic strings whose fields exist (for some kind of row; the row checks its own)."""
+def _check_statistic(value, kind: str = "any"):
+    """Statistic strings whose fields exist for ``kind`` of row (``any``: a row's own
+    strings, which :func:`check_summary_keys` checks again once its kind is known)."""
     if value is None:
         return value
     for template in [value] if isinstance(value, str) else value:
-        check_template(template, "any")
+        check_template(template, kind)
     return value
 
 
@@ -65,8 +94,9 @@ class RowSpec(Options):
                            examples=["chisq"])
     stat: StatList | None = Field(
         None, description="the summary of a continuous row, one name or a list of names (one "
-        "row each under the variable, as gtsummary's continuous2; n_missing places the "
-        "missing-value row); default: the section's continuous_stat",
+        "row each under the variable, as gtsummary's continuous2) of median_range, "
+        "median_iqr, mean_sd, median, mean, iqr, range, n and n_missing (the missing-value "
+        "row there); default: the section's continuous_stat",
         examples=["mean_sd", ["median_iqr", "range", "n_missing"]])
     statistic: str | list[str] | None = Field(
         None, description="a statistic string with named fields instead of stat (a list: one "
@@ -93,9 +123,20 @@ class RowSpec(Options):
         None, description="this row's missing-value row; default: the section's",
         examples=["always"])
 
-    _digits = field_validator("digits")(classmethod(lambda cls, value: _check_digits(value)))
-    _statistic = field_validator("statistic")(
-        classmethod(lambda cls, value: _check_statistic(value)))
+    @field_validator("digits", mode="before")
+    @classmethod
+    def _digits_shape(cls, value):
+        return _digits_shape(value)
+
+    @field_validator("digits")
+    @classmethod
+    def _digits_exist(cls, value):
+        return _check_digits(value)
+
+    @field_validator("statistic")
+    @classmethod
+    def _fields_exist(cls, value):
+        return _check_statistic(value)
 
 
 class DemographicsOptions(Table1ExtraOptions):
@@ -151,9 +192,25 @@ class DemographicsOptions(Table1ExtraOptions):
                                   "a number (continuous values) or a table by field",
                                   examples=[{"mean": 1, "sd": 1, "p": 1}])
 
-    _digits = field_validator("digits")(classmethod(lambda cls, value: _check_digits(value)))
-    _statistics = field_validator("continuous_statistic", "categorical_statistic")(
-        classmethod(lambda cls, value: _check_statistic(value)))
+    @field_validator("digits", mode="before")
+    @classmethod
+    def _digits_shape(cls, value):
+        return _digits_shape(value)
+
+    @field_validator("digits")
+    @classmethod
+    def _digits_exist(cls, value):
+        return _check_digits(value)
+
+    @field_validator("continuous_statistic")
+    @classmethod
+    def _continuous_fields_exist(cls, value):
+        return _check_statistic(value, "continuous")
+
+    @field_validator("categorical_statistic")
+    @classmethod
+    def _categorical_fields_exist(cls, value):
+        return _check_statistic(value, "categorical")
 
     def check_data(self, cohort) -> list[str]:
         """What the run refuses, with the line it would give (the grouping's kind, each
