@@ -24,8 +24,13 @@ in :mod:`cohortpress.kit.table1_options`.
 
 from __future__ import annotations
 
+import dataclasses
+
 from cohortpress import hookimpl
-from cohortpress.api.blocks import Table
+from cohortpress.api.blocks import Footnote, Table
+from cohortpress.api.results import Result
+from cohortpress.common.errors import DataError
+from cohortpress.common.formatting import in_sentence
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.data.grouping import group_cohort
 from cohortpress.kit.table1 import (Table1Layout, VariableLayout, table1_from_records,
@@ -33,9 +38,13 @@ from cohortpress.kit.table1 import (Table1Layout, VariableLayout, table1_from_re
 from cohortpress.kit.table1_options import (DemographicsOptions, RowSpec, categorical_statistic,
                                             check_section, continuous_rows, field_digits, percent_digits_of,
                                             refuse_repeats, row_specs, whole_numbers)
+from cohortpress.kit.table1_extras import extras_methods
 from cohortpress.kit.table1_records import Table1Summariser
+from cohortpress.kit.table1_strata import (aligned_layout, records_of_stratum, side_by_side,
+                                           stacked, with_stratum)
 
-__all__ = ["DemographicsOptions", "RowSpec", "layout", "run", "tables_from_records"]
+__all__ = ["DemographicsOptions", "RowSpec", "layout", "run", "stratified_tables_from_records",
+           "tables_from_records"]
 
 
 def layout(cohort, options: DemographicsOptions, context: SectionContext) -> Table1Layout:
@@ -65,7 +74,8 @@ def layout(cohort, options: DemographicsOptions, context: SectionContext) -> Tab
         header_label=options.header_label, overall=options.overall, p_value=options.p_value,
         smd=options.smd, percent_of=options.percent_of, missing=options.missing,
         not_applicable=options.not_applicable, p_digits=context.p_digits,
-        quantile_type=options.quantile_type)
+        quantile_type=options.quantile_type,
+        add_difference=options.add_difference)
 
 
 def tables_from_records(results, table_layout: Table1Layout) -> list[Table]:
@@ -73,21 +83,93 @@ def tables_from_records(results, table_layout: Table1Layout) -> list[Table]:
     return [table1_from_records(results, table_layout)]
 
 
-def run(cohort, options: DemographicsOptions, context: SectionContext):
+def summarise(cohort, options: DemographicsOptions, context: SectionContext):
+    """The records of one Table 1 (the whole cohort, or one stratum's patients)."""
     by = options.by if options.by is not None else cohort.group
     groups = group_cohort(cohort, by)
+    options.check_extras(cohort, groups, row_specs(options))
     summariser = Table1Summariser(cohort, options, context, groups)
     check_section(options)
     refuse_repeats(row_specs(options))
     for spec in row_specs(options):
         summariser.add(spec)
     summariser.add_groups()
+    summariser.add_weight_records()
+    return summariser
+
+
+def run(cohort, options: DemographicsOptions, context: SectionContext):
+    if options.strata is not None:
+        return run_stratified(cohort, options, context)
+    summariser = summarise(cohort, options, context)
     tables = tables_from_records(summariser.results, layout(cohort, options, context))
+    groups = summariser.groups
     warnings = [f"Group '{g}' has no patients." for g in groups.empty_groups()]
+    methods = table1_methods(summariser.results, summariser.test_labels, groups)
     return context.section(blocks=tables, results=summariser.results,
-                           methods=table1_methods(summariser.results, summariser.test_labels,
-                                                  summariser.groups), warnings=tuple(warnings),
+                           methods=methods + extras_methods(summariser.results, options,
+                                                            cohort),
+                           warnings=tuple(warnings),
                            abbreviations=(("SMD", "standardised mean difference"),))
+
+
+def run_stratified(cohort, options: DemographicsOptions, context: SectionContext):
+    """One Table 1 per level of ``strata``, put together side by side or stacked."""
+    strata = options.strata
+    by = options.by if options.by is not None else cohort.group
+    options.check_extras(cohort, group_cohort(cohort, by), row_specs(options))
+    values = cohort.values(strata)
+    if not values.notna().any():
+        raise DataError(f"strata '{strata}': no patient has a known value", column=strata)
+    results, labels, levels, methods = [], {}, [], []
+    for level in cohort.variable(strata).levels:
+        keep = (values == level).to_numpy()
+        if not keep.any():
+            continue
+        part = cohort.subset(keep, f"{cohort.label(strata)} {level}")
+        summariser = summarise(part, options, context)
+        results += with_stratum(summariser.results, strata, level)
+        results.append(Result("strata", "N", int(keep.sum()), variable=strata,
+                              variable_level=level))
+        labels.update(summariser.test_labels)
+        methods += [m for m in table1_methods(summariser.results, summariser.test_labels,
+                                              summariser.groups) if m not in methods]
+        levels.append(level)
+    n_unknown = int(values.isna().sum())
+    results.append(Result("strata", "N_unknown", n_unknown, variable=strata))
+    tables = stratified_tables_from_records(results, layout(cohort, options, context),
+                                            cohort.label(strata), options.strata_layout)
+    stratified = (f"Characteristics were described and compared within each level of "
+                  f"{in_sentence(cohort.label(strata))} separately.")
+    return context.section(blocks=tables, results=results,
+                           methods=[stratified, *methods,
+                                    *extras_methods(results, options, cohort)],
+                           abbreviations=(("SMD", "standardised mean difference"),))
+
+
+def stratified_tables_from_records(results, table_layout: Table1Layout, strata_label: str,
+                                   strata_layout: str) -> list[Table]:
+    """A stratified Table 1 from its records alone: one table per stratum, joined."""
+    levels = [r.variable_level for r in results if r.context == "strata" and r.stat_name == "N"]
+    sizes = [r.stat for r in results if r.context == "strata" and r.stat_name == "N"]
+    parts = [records_of_stratum(results, level) for level in levels]
+    aligned = aligned_layout(table_layout, parts)
+    tables = [table1_from_records(part, aligned) for part in parts]
+    headings = [f"{strata_label}: {level} (N = {n})" for level, n in zip(levels, sizes)]
+    n_unknown = next((r.stat for r in results if r.context == "strata"
+                      and r.stat_name == "N_unknown"), 0)
+    if strata_layout == "stacked":
+        group_sizes = [[f"N = {r.stat}" for r in part if r.context == "group"
+                        and r.stat_name == "N" and r.group_level is not None]
+                       for part in parts]
+        table = stacked(tables, levels, headings, group_sizes, table_layout.caption)
+    else:
+        table = side_by_side(tables, levels, headings, table_layout.caption)
+    if n_unknown:
+        note = Footnote(f"{n_unknown} patients with unknown {in_sentence(strata_label)} are "
+                        f"not shown.")
+        table = dataclasses.replace(table, footnotes=(*table.footnotes, note))
+    return [table]
 
 
 @hookimpl

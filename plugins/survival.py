@@ -10,23 +10,21 @@ ordered groups, or pairwise with Holm's adjustment). For an endpoint with compet
 (``competing`` dates or ``competing_codes`` in ``[endpoints]``) every cause's cumulative
 incidence (Aalen–Johansen) with Gray's test per cause, its table and figures come from
 :mod:`cohortpress.kit.cumulative_incidence`. Every estimator is checked against R's
-``survival`` and ``cmprsk`` in the tests.
+``survival`` and ``cmprsk`` in the tests; the options and their checks are
+:mod:`cohortpress.kit.survival_options`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Literal, Sequence
+from typing import Sequence
 
 import numpy as np
-from pydantic import Field
 
 from cohortpress import hookimpl
 from cohortpress.common.errors import StatisticsError
 from cohortpress.common.formatting import fmt_num, in_sentence
-from cohortpress.common.suggest import did_you_mean
 from cohortpress.api.blocks import Figure, Table
-from cohortpress.api.options import EndpointName, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.kit import rmst_table as rmst
@@ -38,142 +36,10 @@ from cohortpress.kit.prose import (PAIRWISE_ADJUST, endpoint_sentences, logrank_
                                    percent_text)
 from cohortpress.kit.survival_table import (CONF_TYPE_TEXT, SurvivalLayout, median_text,
                                             survival_tables)
+from cohortpress.kit.weighted_survival import (check_weighted_survival, km_fit, weighted_records,
+                                              weighted_sentence)
 
-#: A time in the endpoint's unit: finite and not negative.
-TimePoint = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-
-
-class SurvivalOptions(rmst.RMSTOptions):  # the RMST options and their checks: kit.rmst_table
-    endpoints: list[EndpointName] = Field(min_length=1, description="the endpoints analysed",
-                                          examples=[["os", "efs"]])
-    by: Variable | None = Field(None, description="the grouping variable; default: "
-                               "cohort.group", examples=["diagnosis"])
-    strata: Variable | None = Field(None, description="a categorical variable the log-rank "
-                                    "test is stratified by", examples=["centre"])
-    landmarks: list[TimePoint] = Field([], description="times (in the endpoint's unit) of "
-                                       "the tabulated estimates", examples=[[1, 5]])
-    conf_type: Literal["log", "log-log", "plain"] = Field(
-        "log", description="the transform of the confidence intervals (log as R's survfit)",
-        examples=["log-log"])
-    conf_level: float = Field(0.95, gt=0.5, lt=1.0, description="the confidence level",
-                              examples=[0.9])
-    estimate: Literal["ci", "se"] = Field("ci", examples=["se"], description="estimates "
-                                          "shown with a confidence interval or standard error")
-    percent_digits: int = Field(1, ge=0, le=2, description="decimals of the estimates (%)",
-                                examples=[0])
-    time_digits: int = Field(1, ge=0, le=3, description="decimals of medians and follow-up",
-                             examples=[2])
-    test: Literal["logrank", "trend", "none"] = Field(
-        "logrank", description="the comparison of groups; trend: across ordered groups",
-        examples=["trend"])
-    rho: float = Field(0.0, ge=0.0, description="Fleming–Harrington weight S(t)^rho "
-                       "(0 and 0: log-rank)", examples=[1])
-    gamma: float = Field(0.0, ge=0.0, description="Fleming–Harrington weight "
-                         "(1-S(t))^gamma", examples=[1])
-    pairwise: bool = Field(False, description="each pair of groups compared too",
-                           examples=[True])
-    adjust: Literal["holm", "bonferroni", "BH", "none"] = Field(
-        "holm", description="the adjustment of pairwise p-values", examples=["BH"])
-    overall: bool = Field(True, description="an overall row beside the groups",
-                          examples=[False])
-    median: bool = Field(True, description="the median with its confidence interval",
-                         examples=[False])
-    followup: bool = Field(True, description="the median follow-up (reverse Kaplan–Meier)",
-                           examples=[False])
-    caption: str | None = Field(None, description="the table's caption; default: names the "
-                                "endpoints", examples=["Survival by diagnosis."])
-    figure: bool = Field(True, description="a figure per endpoint", examples=[False])
-    figure_captions: dict[str, str] = Field({}, description="endpoint = its figure's caption",
-                                            examples=[{"os": "Overall survival."}])
-    ci_bands: bool = Field(False, description="confidence bands in the Kaplan–Meier figure",
-                           examples=[True])
-    risk_table: bool = Field(True, description="numbers at risk under the time-to-event "
-                             "figures", examples=[False])
-    risk_times: list[TimePoint] | None = Field(None, description="times of the numbers at "
-                                               "risk; default: evenly spaced", examples=[[0, 5]])
-    risk_table_rows: list[Literal["at_risk", "events", "censored"]] = Field(
-        ["at_risk"], min_length=1, description="rows of the table under the figure, in order: "
-        "number at risk, cumulative events, cumulative censored",
-        examples=[["at_risk", "events", "censored"]])
-    fun: Literal["survival", "event"] = Field(
-        "survival", description="what the Kaplan–Meier figure shows: the survival function "
-        "S, or the cumulative event probability 1 − S", examples=["event"])
-    median_line: bool = Field(False, description="a line marking the median", examples=[True])
-    xmax: float | None = Field(None, gt=0, allow_inf_nan=False, description="where the time "
-                               "axis ends; default: the last follow-up", examples=[10])
-    xlabel: str | None = Field(None, description="the time axis label; default: Time (UNIT)",
-                               examples=["Years from diagnosis"])
-    width_mm: float = Field(85.0, ge=40, le=180, description="the figures' width in "
-                            "millimetres", examples=[120])
-    cumulative_incidence: bool = Field(True, description="endpoints with competing events: "
-                                       "cumulative incidence and Gray's test; false: "
-                                       "Kaplan–Meier, competing events censored",
-                                       examples=[False])
-    cif_causes: Literal["separate", "stacked"] = Field(
-        "separate", description="competing-risks figures: one figure per cause with a curve "
-                                "per group (separate), or per group one figure with the "
-                                "causes' incidences stacked (stacked)",
-        examples=["stacked"])
-
-    def inapplicable_keys(self, config) -> list[tuple[str, str]]:
-        """Kaplan–Meier options given to a section whose endpoints all have competing risks
-        (shown as cumulative incidence with Gray's test, which these options do not reach),
-        and figure captions for endpoints that get no Kaplan–Meier figure."""
-        competing = {name for name in self.endpoints if self.cumulative_incidence
-                     and _has_competing(config.endpoints.get(name))}
-        found = [(f"figure_captions.{name}", f"endpoint '{name}' is not among this section's "
-                                              f"endpoints{did_you_mean(name, self.endpoints)}")
-                  for name in self.figure_captions if name not in self.endpoints]
-        if "cif_causes" in self.model_fields_set and not competing:
-            found.append(("cif_causes", "applies to endpoints with competing risks; none of "
-                                        "this section's endpoints has competing causes"))
-        if not self.risk_table and "risk_table_rows" in self.model_fields_set:
-            found.append(("risk_table_rows", "applies to the risk table; risk_table = false"))
-        found += self.rmst_inapplicable()
-        if competing != set(self.endpoints):
-            return found
-        why = ("applies to Kaplan–Meier estimates; every endpoint of this section has "
-               "competing events (cumulative incidence with Gray's test)")
-        found += [(key, why) for key in KAPLAN_MEIER_ONLY if key in self.model_fields_set]
-        if "test" in self.model_fields_set and self.test != "logrank":
-            found.append(("test", f"'{self.test}' applies to Kaplan–Meier estimates; "
-                                  f"competing-risks endpoints are compared with Gray's test"))
-        return found
-
-    def check_data(self, cohort) -> list[str]:
-        """The grouping and strata must be categorical (refused as the run refuses them);
-        an endpoint without events or a landmark beyond follow-up is a warning."""
-        from cohortpress.data.grouping import check_strata, empty_group_warnings, group_cohort
-
-        groups = group_cohort(cohort, self.by if self.by is not None else cohort.group)
-        self.check_rmst_horizon(cohort)
-        if self.strata is not None:
-            check_strata(cohort, self.strata)
-        warnings = empty_group_warnings(groups)
-        for name in self.endpoints:
-            endpoint = cohort.endpoint(name)
-            if cohort.n and not endpoint.event.any():
-                warnings.append(f"endpoint '{name}' has no events among these {cohort.n} "
-                                f"patients")
-            longest = float(np.max(endpoint.time)) if cohort.n else 0.0
-            beyond = [t for t in self.landmarks if t > longest]
-            if beyond:
-                warnings.append(f"landmark {fmt_num(min(beyond), 1)} {endpoint.unit} is beyond "
-                                f"the longest follow-up of endpoint '{name}' "
-                                f"({fmt_num(longest, 1)} {endpoint.unit})")
-        return warnings
-
-
-def _has_competing(settings) -> bool:
-    """Whether ``[endpoints.NAME]`` has competing causes (dates or cause codes)."""
-    return bool(getattr(settings, "competing", None) or getattr(settings, "competing_codes", None))
-
-
-#: Options the competing-risks path (cumulative incidence, Gray's test) does not use: its
-#: intervals are on the log(-log) scale as cmprsk's, its test unstratified and unweighted.
-KAPLAN_MEIER_ONLY = ("conf_type", "strata", "rho", "gamma", "pairwise", "adjust",
-                     "followup", "ci_bands", "median_line", "risk_table_rows", "fun",
-                     *rmst.RMST_KEYS)
+from cohortpress.kit.survival_options import SurvivalOptions
 
 
 class _SurvivalSection:
@@ -198,6 +64,9 @@ class _SurvivalSection:
             from cohortpress.data.grouping import check_strata
 
             check_strata(cohort, options.strata)
+        check_weighted_survival(options, cohort)
+        self.weights = None if options.weights is None else \
+            cohort.values(options.weights).to_numpy(dtype=float)
         if self.groups.variable is not None:
             self.results.append(Result("survfit", "label", self.groups.label, group=self.by))
 
@@ -227,8 +96,6 @@ class _SurvivalSection:
             self.groups, self.row_order = groups, None
 
     def _add_endpoint(self, name: str, endpoint) -> None:
-        from cohortpress.stats.kaplan_meier import kaplan_meier
-
         if endpoint.has_competing and self.options.cumulative_incidence:
             # 1 - Kaplan-Meier overstates the incidence when competing events remove
             # patients from risk: such endpoints get the Aalen-Johansen estimate only.
@@ -238,6 +105,7 @@ class _SurvivalSection:
         self.describe("survfit", name, endpoint)
         self.results.append(Result("survfit", "conf.type", self.options.conf_type,
                                    variable=name))
+        self.results += weighted_records(name, self.options, self.cohort)
         grouped = self.groups.codes >= 0
         if self.show_p:
             self.compare(endpoint)
@@ -257,8 +125,9 @@ class _SurvivalSection:
                 self.warnings.append(f"{endpoint.label}: group '{level}' has no patients.")
                 self.empty_group_record("survdiff", name, level)
                 continue
-            fit = kaplan_meier(time, event, self.options.conf_type, self.options.conf_level,
-                               entry=entry_of(endpoint, mask))
+            weights = None if self.weights is None else self.weights[self.row_order][mask]
+            fit = km_fit(time, event, weights, self.options.conf_type, self.options.conf_level,
+                         entry=entry_of(endpoint, mask))
             self.add_row(name, endpoint, level, group_level, fit, time, event)
             if group_level is not None or self.groups.variable is None:
                 curves.append((level, fit))
@@ -546,7 +415,8 @@ class _SurvivalSection:
         options = self.options
         sentences = [f"Survival was estimated with the Kaplan\u2013Meier method, with "
                      f"Greenwood standard errors and {percent_text(options.conf_level)} "
-                     f"confidence intervals on the {CONF_TYPE_TEXT[options.conf_type]}."]
+                     f"confidence intervals on the {CONF_TYPE_TEXT[options.conf_type]}."
+                     if options.weights is None else weighted_sentence(options, self.cohort)]
         sentences += endpoint_sentences([self.cohort.endpoint(n) for n in options.endpoints])
         strata = self.cohort.variable(options.strata).label if options.strata else None
         test = logrank_phrase(options.test, strata, options.rho, options.gamma)

@@ -14,7 +14,9 @@ class Result:
     Statistic names follow broom (``statistic``, ``p.value``, ``estimate``, ``std.error``,
     ``conf.low``, ``conf.high``) and R's cards package (``n``, ``N``, ``p``, ``median``...).
     ``stat`` is unrounded; ``formatted`` is the text the report shows, if it shows it.
-    The core fills ``section``.
+    The core fills ``section``. ``strata`` and ``strata_level`` name the stratum of a
+    stratified table's record (a Table 1 with ``strata``); a record without a stratum does
+    not write them.
     """
 
     context: str
@@ -26,10 +28,12 @@ class Result:
     group_level: Any = None
     formatted: str | None = None
     section: str | None = None
+    strata: str | None = None
+    strata_level: Any = None
 
     def as_dict(self) -> dict[str, Any]:
         """The record as written to ``results.json`` (non-finite numbers become null)."""
-        return {
+        record = {
             "section": self.section,
             "context": self.context,
             "variable": self.variable,
@@ -40,6 +44,10 @@ class Result:
             "stat": _plain(self.stat),
             "formatted": self.formatted,
         }
+        if self.strata is not None:
+            record["strata"] = self.strata
+            record["strata_level"] = _plain(self.strata_level)
+        return record
 
 
 def _plain(value: Any) -> Any:

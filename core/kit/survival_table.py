@@ -30,7 +30,7 @@ CONF_TYPE_TEXT = {"log": "log transform",
                   "log-log": "log(\u2212log) transform", "plain": "linear (plain) scale"}
 ADJUST_NAMES = {"holm": "Holm's adjustment", "bonferroni": "Bonferroni's adjustment",
                 "BH": "the Benjamini\u2013Hochberg adjustment", "none": "no adjustment"}
-ABOUT = ("label", "time.unit", "time.unit.data", "conf.level", "conf.type")
+ABOUT = ("label", "time.unit", "time.unit.data", "conf.level", "conf.type", "weights.label")
 
 
 @dataclass(frozen=True)
@@ -211,12 +211,21 @@ def _km_footnotes(records, about, endpoints, units, layout: SurvivalLayout) -> l
     if layout.landmarks:
         conf_level = about[("survfit", endpoints[0], "conf.level")]
         conf_type = about[("survfit", endpoints[0], "conf.type")]
+        weights = about.get(("survfit", endpoints[0], "weights.label"))
+        se = "Greenwood standard errors" if weights is None else \
+            f"robust standard errors, weighted by {in_sentence(weights)}"
         est = "standard errors by Greenwood's formula" if layout.estimate == "se" \
-            else (f"{percent_text(conf_level)} confidence intervals with Greenwood "
-                  f"standard errors on the {CONF_TYPE_TEXT[conf_type]}")
+            and weights is None else (f"{se}" if layout.estimate == "se" else
+                                      f"{percent_text(conf_level)} confidence intervals "
+                                      f"with {se} on the {CONF_TYPE_TEXT[conf_type]}")
         default = " (R survival's default)" if conf_type == "log" and \
             layout.estimate != "se" else ""
         notes.append(Footnote(f"Kaplan\u2013Meier estimates in percent, with {est}{default}."))
+    weights = about.get(("survfit", endpoints[0], "weights.label"))
+    if weights is not None:
+        notes.append(Footnote(f"Estimates and medians weighted by {in_sentence(weights)} (R "
+                              f"survival's survfit with weights and robust = TRUE); numbers "
+                              f"of patients and events are counts."))
     notes += _empty_group_notes(records, "survdiff")
     if layout.median:
         notes.append(Footnote("NR: not reached."))

@@ -14,11 +14,14 @@ from typing import Iterable, Sequence
 
 from cohortpress.api.blocks import Cell, Footnote, Row, Table
 from cohortpress.api.results import Result
-from cohortpress.common.formatting import (fmt_n_percent, fmt_num, fmt_significant, format_p,
+from cohortpress.common.formatting import (fmt_num, fmt_significant, format_p,
                                            in_sentence, whole_number_digits)
 from cohortpress.kit.prose import (between_groups, join_clauses, join_list, parenthetical,
                                    sentence, test_phrase)
 from cohortpress.kit.records import Records
+from cohortpress.kit.table1_difference import (DIFFERENCE_HEADER, difference_cell_text,
+                                               difference_footnote)
+from cohortpress.kit.table1_weighted import count_text, n_percent_text, weights_note
 from cohortpress.kit.table1_format import (DEFAULT_CATEGORICAL, NAMED_STATS, format_template,
                                            quantile_note, template_fields, template_label,
                                            whole_in_row)
@@ -126,6 +129,7 @@ class Table1Layout:
     missing: str = "ifany"
     not_applicable: str = "n.a."
     p_digits: int = 3
+    add_difference: bool = False
     quantile_type: int = 7
 
 
@@ -150,6 +154,7 @@ class _Table1:
             self.columns.append(None)
         self.show_p = layout.p_value and len(self.groups) >= 2
         self.show_smd = layout.smd and len(self.groups) >= 2
+        self.show_difference = layout.add_difference and len(self.groups) == 2
         self.marks: dict[str, str] = {}
         self.rows: list[Row] = []
 
@@ -189,6 +194,8 @@ class _Table1:
             cells.append(Cell("p-value"))
         if self.show_smd:
             cells.append(Cell("SMD"))
+        if self.show_difference:
+            cells.append(Cell(DIFFERENCE_HEADER))
         return Row(tuple(cells))
 
     def extra_cells(self, variable: str | None = None) -> list[Cell]:
@@ -199,6 +206,9 @@ class _Table1:
         if self.show_smd:
             smd = self.test_stat(variable, "smd", None) if variable else None
             cells.append(Cell("" if smd is None else fmt_num(smd, 2)))
+        if self.show_difference:
+            cells.append(Cell(difference_cell_text(self.records, variable, self.layout.by)
+                              if variable else ""))
         return cells
 
     def p_cell(self, variable: str) -> Cell:
@@ -225,7 +235,7 @@ class _Table1:
         n = self.stat("categorical", "n", variable.variable, level, column)
         base = self.stat("categorical", "N", variable.variable, level, column)
         if variable.statistic == DEFAULT_CATEGORICAL and not variable.field_digits:
-            return Cell(fmt_n_percent(n, base, variable.percent_digits))
+            return Cell(n_percent_text(n, base, variable.percent_digits))
         missing = self.stat("missing", "N_miss", variable.variable, None, column)
         everyone = self.stat("missing", "N", variable.variable, None, column)
         values = {"n": n, "N": base, "p": n / base if base else None, "n_missing": missing,
@@ -273,9 +283,9 @@ class _Table1:
                 cells.append(self.not_applicable())
             elif self.layout.percent_of == "all":
                 total = self.stat("missing", "N", variable.variable, None, column)
-                cells.append(Cell(fmt_n_percent(miss, total, variable.percent_digits)))
+                cells.append(Cell(n_percent_text(miss, total, variable.percent_digits)))
             else:
-                cells.append(Cell(str(miss)))
+                cells.append(Cell(count_text(miss)))
         self.rows.append(Row((Cell(variable.missing_label, align="left"), *cells,
                               *self.extra_cells()), indent=1))
 
@@ -381,6 +391,20 @@ class _Table1:
                                   "difference between any two groups."))
         return notes
 
+    def extra_notes(self) -> list[Footnote]:
+        """The weights and the difference column, when the records have them."""
+        notes = []
+        column = self.records.stat(context="weights", stat_name="label")
+        if column is not None:
+            sums = [(r.group_level, r.stat) for r in self.records.select(
+                context="weights", stat_name="N.weighted", group=self.layout.by)]
+            notes.append(Footnote(weights_note(column, sums)))
+        if self.show_difference:
+            text = difference_footnote(self.records, self.layout.by, self.groups)
+            if text:
+                notes.append(Footnote(text))
+        return notes
+
     def statistic_notes(self) -> list[Footnote]:
         """What the cells of categorical rows with a statistic string of their own hold
         ("Sex, Oedema: n / N (%)."): the level rows do not say it themselves."""
@@ -419,7 +443,7 @@ class _Table1:
         notes += self.statistic_notes()
         if self.layout.quantile_type != 7 and self.shows_quartiles():
             notes.append(Footnote(quantile_note(self.layout.quantile_type)))
-        notes += self.empty_group_notes() + self.choice_notes()
+        notes += self.empty_group_notes() + self.choice_notes() + self.extra_notes()
         if any(self.layout.not_applicable in c.text for r in self.rows for c in r.cells):
             notes.append(Footnote(f"{self.layout.not_applicable}: not applicable."))
         return notes

@@ -17,6 +17,7 @@ from cohortpress.common.suggest import did_you_mean
 from cohortpress.data.grouping import Grouping, group_cohort
 from cohortpress.kit.table1_format import (DEFAULT_CATEGORICAL, NAMED_STATS,
                                            check_digits_fields, check_template, template_label)
+from cohortpress.kit.table1_extras import Table1ExtraOptions
 
 TestName = Literal["auto", "fisher", "chisq", "chisq_yates", "t_test", "welch", "wilcoxon",
                    "kruskal", "anova", "none"]
@@ -138,7 +139,7 @@ class RowSpec(Options):
         return _check_statistic(value)
 
 
-class DemographicsOptions(Options):
+class DemographicsOptions(Table1ExtraOptions):
     by: Variable | None = Field(None, description="the grouping variable; default: "
                                "cohort.group", examples=["diagnosis"])
     variables: list[Variable | RowSpec] = Field(
@@ -225,6 +226,7 @@ class DemographicsOptions(Options):
             check_row(spec, info, groups.levels, tested)
             if tested and spec.test in TWO_GROUP_TESTS and info.kind == "continuous":
                 check_two_groups(spec, _groups_with_values(cohort, spec, groups))
+        self.check_extras(cohort, groups, row_specs(self))
         return empty_group_warnings(groups)
 
 

@@ -11,14 +11,15 @@ import numpy as np
 
 from cohortpress.api.results import Result
 from cohortpress.api.sections import SectionContext
-from cohortpress.common.formatting import fmt_n_percent
 from cohortpress.data.grouping import Grouping
 from cohortpress.kit.table1 import applicable_columns, format_summary, whole_row
 from cohortpress.kit.table1_options import (DemographicsOptions, RowSpec, check_row,
                                             field_digits, percent_digits_of, whole_numbers)
+from cohortpress.kit.table1_extras import Table1Extras
+from cohortpress.kit.table1_weighted import n_percent_text
 from cohortpress.kit.table1_tests import Table1Tests
 
-class Table1Summariser(Table1Tests):
+class Table1Summariser(Table1Tests, Table1Extras):
     """Computes one Table 1's results records (and what its methods sentence names).
 
     Records: ``group`` ``N`` per group, overall (``group`` null) and ``N_unknown``
@@ -81,6 +82,7 @@ class Table1Summariser(Table1Tests):
                   "continuous": self.add_continuous, "date": self.add_dates}
         check_row(spec, info, self.groups.levels, self.show_p)
         adders[info.kind](spec, info)
+        self.add_difference(spec, info)
 
     def applicable(self, spec: RowSpec) -> list[bool]:
         return applicable_columns(spec.applies_to, self.column_levels)
@@ -93,10 +95,10 @@ class Table1Summariser(Table1Tests):
         codes = np.asarray(self.cohort.values(spec.variable).cat.codes, dtype=np.int64)
         counts, missing, totals = [], [], []
         for mask in self.column_masks:
-            tally = count_codes(codes[mask], len(info.levels))
-            counts.append(tally[0])
-            missing.append(tally[1])
-            totals.append(int(mask.sum()))
+            count, miss, total = self.tally(codes, mask, len(info.levels), count_codes)
+            counts.append(count)
+            missing.append(miss)
+            totals.append(total)
         return counts, missing, totals
 
     def add_levels(self, spec: RowSpec, levels, counts, missing, totals, applicable) -> None:
@@ -106,9 +108,9 @@ class Table1Summariser(Table1Tests):
                 if not applicable[j]:
                     continue
                 denominator = total - miss if self.options.percent_of == "non-missing" else total
-                n = int(count[k])
+                n = int(count[k]) if self.weights is None else float(count[k])
                 self.record("categorical", spec.variable, level, j, "n", n,
-                            fmt_n_percent(n, denominator, digits))
+                            n_percent_text(n, denominator, digits))
                 self.record("categorical", spec.variable, level, j, "N", denominator)
                 self.record("categorical", spec.variable, level, j, "p",
                             n / denominator if denominator else float("nan"))
@@ -138,8 +140,6 @@ class Table1Summariser(Table1Tests):
                 self.record("missing", spec.variable, None, j, "N", total)
 
     def add_continuous(self, spec: RowSpec, info) -> None:
-        from cohortpress.stats.summaries import continuous_summary
-
         values = self.cohort.values(spec.variable).to_numpy(dtype=float)
         applicable = self.applicable(spec)
         number, _ = field_digits(spec, self.options)
@@ -153,7 +153,8 @@ class Table1Summariser(Table1Tests):
                 continue
             if j < len(self.groups.levels):
                 samples.append((self.groups.levels[j], present))
-            summaries[j] = (continuous_summary(column, quantile_type) if len(present) else None,
+            summaries[j] = (self.summarise(column, mask, quantile_type) if len(present)
+                            else None,
                             int(np.isnan(column).sum()))
         # the first statistic row's text, as the records have always kept it
         stat = next((name for name in self._named_stats(spec)), "median_range")

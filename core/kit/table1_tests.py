@@ -62,6 +62,8 @@ class Table1Tests:
             table = np.vstack([table, np.asarray(group_missing)[None, :]])
         tested_levels = self.group_levels(applicable)
         with_data = table.sum(axis=0) > 0 if table.size else np.zeros(0, dtype=bool)
+        if self.weights is not None:
+            return self.weighted_categorical(spec, info, table, applicable)
         if self.show_smd:
             self.categorical_smd(spec, table[:, with_data] if table.size else table)
         if not self.show_p:
@@ -124,6 +126,8 @@ class Table1Tests:
 
         from cohortpress.stats import comparisons
 
+        if self.weights is not None:
+            return self.weighted_continuous(spec)
         levels, samples = zip(*samples) if samples else ((), ())
         if self.show_smd:
             usable = [s for s in samples if len(s) > 1]

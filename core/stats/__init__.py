@@ -6,7 +6,9 @@ returns a frozen result. Every estimator is checked against R (base R, ``surviva
 and the Cox, Kaplan–Meier and logistic fits also against lifelines and statsmodels.
 
 Modules: ``summaries`` and ``comparisons`` (Table 1; Fisher's test in ``exact`` and
-``exact_rxc``), ``kaplan_meier``, ``logrank`` and ``competing`` (survival; shared input
+``exact_rxc``; ``differences`` for its difference column; ``weighted`` and ``survey`` for a
+weighted Table 1, against R ``survey``), ``weighted_km`` (the weighted curve with robust
+standard errors), ``kaplan_meier``, ``logrank`` and ``competing`` (survival; shared input
 checks in ``event_times``), the packages ``coxph`` and ``logit`` (regression; shared
 ``linalg`` and ``wald``), and ``common`` and ``distributions`` underneath them all.
 """
