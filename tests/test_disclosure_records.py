@@ -94,3 +94,38 @@ def test_other_counts_are_released_one_by_one():
 def test_the_events_per_parameter_warning_does_not_give_the_count_back():
     text = few_per_parameter(28, "events", 3, 10, DisclosureRule(10, 5))
     assert "30 events" in text and "9.3" not in text
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def _validate_lines(tmp_path, rule_table: str) -> list[str]:
+    import io
+    import shutil
+    from pathlib import Path
+
+    from cohortpress.app.build import validate
+    from cohortpress.common.progress import Progress
+
+    data = Path(__file__).parent / "data" / "disclosure"
+    shutil.copy(data / "veteran.csv", tmp_path)
+    text = (data / "veteran.toml").read_text(encoding="utf-8")
+    text = text.replace("[disclosure]\nmin_count = 10\nround_to = 5\n", rule_table)
+    (tmp_path / "report.toml").write_text(text, encoding="utf-8")
+    stream = io.StringIO()
+    validate(tmp_path / "report.toml", Progress(stream=stream))
+    return [line for line in stream.getvalue().splitlines() if "warning" in line]
+
+
+def test_validate_names_the_sections_the_rule_will_mostly_hide(tmp_path):
+    lines = _validate_lines(tmp_path, "[disclosure]\nmin_count = 10\nround_to = 5\n")
+    assert lines == ["cohortpress: warning: section 'cells_poor': 7 of its 8 non-empty table "
+                     "cells count fewer than 10 patients: under the disclosure rule most of "
+                     "its tables will show <10"]
+
+
+def test_validate_warns_of_a_section_smaller_than_the_threshold(tmp_path):
+    lines = _validate_lines(tmp_path, "[disclosure]\nmin_count = 40\n")
+    assert any("section 'cells_poor': its 37 patients are fewer than the disclosure rule's "
+               "min_count (40)" in line for line in lines)
+    assert not _validate_lines(tmp_path, "")
