@@ -215,6 +215,9 @@ def test_the_title_page_provenance_and_methods_state_the_rule(released):
     text = " ".join(pdf_text(released / "report.pdf").split())
     assert text.count("Small-number disclosure control was applied") == 3
     assert "disclosure.csv" in text
+    # and each table, next to its numbers (the overview, Table 1, two cross-tables, models)
+    assert text.count("Disclosure control: counts of 1 to 9 shown as <10; other counts "
+                      "rounded to the nearest 5") == 6
 
 
 def _released_grid(document, section: str):
