@@ -27,7 +27,7 @@ from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.data.grouping import empty_group_warnings, group_cohort
 from cohortpress.kit.crosstab import (CrosstabLayout, CrosstabSpec, crosstab_from_records,
                                       crosstab_records)
-from cohortpress.kit.disclosure import count_text, release_records
+from cohortpress.kit.disclosure import count_text, release_records, released_text
 from cohortpress.kit.records import Records
 
 CategoricalTest = Literal["fisher", "chisq", "chisq_yates", "none"]
@@ -128,6 +128,10 @@ def run(cohort, options: Kmt2aOptions, context: SectionContext):
     results = release_records(results, context.disclosure)
     tables = tables_from_records(results, layout(cohort, options, context))
     warnings = _unreadable(cohort, options, findings)
+    if context.disclosure is not None and warnings:  # they name patients and their values
+        warnings = [f"{released_text(len(warnings), context.disclosure)} values of "
+                    f"'{options.source}' could not be read; under the disclosure rule the "
+                    f"report does not list them (cohortpress validate does)."]
     return context.section(blocks=tables, results=results, methods=methods,
                            warnings=tuple(warnings),
                            abbreviations=(("KMT2A", "lysine methyltransferase 2A (MLL)"),))

@@ -129,3 +129,28 @@ def test_validate_warns_of_a_section_smaller_than_the_threshold(tmp_path):
     assert any("section 'cells_poor': its 37 patients are fewer than the disclosure rule's "
                "min_count (40)" in line for line in lines)
     assert not _validate_lines(tmp_path, "")
+
+
+def test_kmt2a_lists_unreadable_karyotypes_by_patient_only_without_the_rule(tmp_path):
+    from cohortpress.app.build import validate
+    from cohortpress.common.progress import Progress
+    from cohortpress.plugins import kmt2a_partners
+
+    rows = ["id,group,karyotype"]
+    rows += [f"P{i:02d},{'A' if i % 2 else 'B'},\"46,XX,t(4;11)(q21;q23)\"" for i in range(30)]
+    rows += ["P90,A,not a karyotype at all", "P91,B,???"]
+    (tmp_path / "c.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "report.toml").write_text(
+        '[report]\ntitle = "T"\n[cohort]\npath = "c.csv"\nid = "id"\ngroup = "group"\n'
+        '[variables.karyotype]\nkind = "text"\n'
+        '[[section]]\nid = "k"\nanalysis = "kmt2a_partners"\nsource = "karyotype"\n'
+        'kind = "karyotype"\n', encoding="utf-8")
+    plan, cohort = validate(tmp_path / "report.toml", Progress(quiet=True))
+    options = plan.sections[0].options
+    plain = kmt2a_partners.run(cohort, options, SectionContext("k", "K"))
+    assert any("P90" in w for w in plain.warnings)
+    ruled = kmt2a_partners.run(cohort, options,
+                               SectionContext("k", "K", disclosure=DisclosureRule(10, 5)))
+    assert ruled.warnings == ("<10 values of 'karyotype' could not be read; under the "
+                              "disclosure rule the report does not list them (cohortpress "
+                              "validate does).",)
