@@ -154,3 +154,10 @@ def test_kmt2a_lists_unreadable_karyotypes_by_patient_only_without_the_rule(tmp_
     assert ruled.warnings == ("<10 values of 'karyotype' could not be read; under the "
                               "disclosure rule the report does not list them (cohortpress "
                               "validate does).",)
+
+
+def test_a_share_without_a_released_denominator_is_not_released():
+    out = release_records([Result("categorical", "n", 12, variable="v", variable_level="a"),
+                           Result("categorical", "p", 0.4, variable="v", variable_level="a")],
+                          DisclosureRule(10, 5))
+    assert out[1].stat is None and "denominator" in out[1].disclosure

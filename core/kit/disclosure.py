@@ -262,8 +262,12 @@ def _released_shares(records: list[Result]) -> list[Result]:
         rest = (record.variable, record.variable_level, record.group, record.group_level)
         numerator = by_key.get((*names, "n", *rest)) or by_key.get((*names, "N_miss", *rest))
         denominator = by_key.get((*names, "N", *rest))
-        if numerator is None or denominator is None or numerator.disclosure is None:
+        if numerator is None or numerator.disclosure is None:
             out.append(record)
+            continue
+        if denominator is None:  # the full data's share would give the count back
+            out.append(replace(record, stat=None,
+                               disclosure="suppressed: its denominator is not released"))
             continue
         share = (None if numerator.stat is None or denominator.stat is None
                  or not denominator.stat else numerator.stat / denominator.stat)
