@@ -34,6 +34,7 @@ from cohortpress.kit.model_terms import (interactions_field, spline_df_field,
 from cohortpress.kit.prose import percent_text
 from cohortpress.kit.regression import (Fitted, RegressionModel, estimates_from, fit_models,
                                         layout_records, model_records)
+from cohortpress.kit.disclosure import count_text, few_per_parameter, release_records
 from cohortpress.kit.regression_table import RegressionLayout, regression_table
 
 
@@ -249,9 +250,9 @@ def run(cohort, options: CoxOptions, context: SectionContext):
         results += concordance_records("coxph", c, options.endpoint, "multivariable")
         epv = fit.n_events / max(len(fit.names), 1)
         if epv < options.events_per_variable:
-            warnings.append(f"{fit.n_events} events for {len(fit.names)} parameters "
-                            f"({epv:.1f} per parameter, fewer than "
-                            f"{options.events_per_variable:g}): estimates may be unstable.")
+            warnings.append(few_per_parameter(fit.n_events, "events", len(fit.names),
+                                              options.events_per_variable,
+                                              context.disclosure))
     for variable, c in models.univariable_follow_up.items():
         results += concordance_records("coxph", c, options.endpoint, "univariable", variable)
     results += model_records(models.terms, models.columns, context_name="coxph",
@@ -264,6 +265,7 @@ def run(cohort, options: CoxOptions, context: SectionContext):
         results += _spline_curves(model, models, options)
     results += _table_records(cohort, endpoint, options, models.design)
     results += data_form_records(cohort, endpoint, options.endpoint, models.design, patients)
+    results = release_records(results, context.disclosure)
     tables = tables_from_records(results, options, context)
     if options.forest:
         tables += figures_from_records(results, options, style=context.style)
@@ -392,8 +394,9 @@ def tables_from_records(results: Sequence[Result], options: CoxOptions,
     notes = _ph_notes(zph, options, context) + [_method_note(cox, about)]
     notes += concordance_notes(cox) + data_form_notes(about)
     rows = "intervals" if "n.intervals" in about else "patients"
-    if about["n.incomplete"].stat:
-        notes.append(Footnote(f"Complete cases: {about['n.incomplete'].stat} {rows} with a "
+    if about["n.incomplete"].stat != 0:  # None: hidden by the disclosure rule, not zero
+        dropped = count_text(about["n.incomplete"].stat, about["n.incomplete"].formatted)
+        notes.append(Footnote(f"Complete cases: {dropped} {rows} with a "
                               f"missing covariate were excluded from the multivariable model "
                               f"(univariable models use every {rows[:-1]} with that "
                               f"covariate)."))

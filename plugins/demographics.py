@@ -31,6 +31,7 @@ from cohortpress.api.blocks import Footnote, Table
 from cohortpress.api.results import Result
 from cohortpress.common.errors import DataError
 from cohortpress.common.formatting import in_sentence
+from cohortpress.kit.disclosure import count_text, release_records
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.data.grouping import group_cohort
 from cohortpress.kit.table1 import (Table1Layout, VariableLayout, table1_from_records,
@@ -102,13 +103,13 @@ def run(cohort, options: DemographicsOptions, context: SectionContext):
     if options.strata is not None:
         return run_stratified(cohort, options, context)
     summariser = summarise(cohort, options, context)
-    tables = tables_from_records(summariser.results, layout(cohort, options, context))
+    results = release_records(summariser.results, context.disclosure)
+    tables = tables_from_records(results, layout(cohort, options, context))
     groups = summariser.groups
     warnings = [f"Group '{g}' has no patients." for g in groups.empty_groups()]
-    methods = table1_methods(summariser.results, summariser.test_labels, groups)
-    return context.section(blocks=tables, results=summariser.results,
-                           methods=methods + extras_methods(summariser.results, options,
-                                                            cohort),
+    methods = table1_methods(results, summariser.test_labels, groups)
+    return context.section(blocks=tables, results=results,
+                           methods=methods + extras_methods(results, options, cohort),
                            warnings=tuple(warnings),
                            abbreviations=(("SMD", "standardised mean difference"),))
 
@@ -128,15 +129,17 @@ def run_stratified(cohort, options: DemographicsOptions, context: SectionContext
             continue
         part = cohort.subset(keep, f"{cohort.label(strata)} {level}")
         summariser = summarise(part, options, context)
-        results += with_stratum(summariser.results, strata, level)
-        results.append(Result("strata", "N", int(keep.sum()), variable=strata,
-                              variable_level=level))
+        released = release_records(summariser.results, context.disclosure)
+        results += with_stratum(released, strata, level)
+        results += release_records([Result("strata", "N", int(keep.sum()), variable=strata,
+                                           variable_level=level)], context.disclosure)
         labels.update(summariser.test_labels)
-        methods += [m for m in table1_methods(summariser.results, summariser.test_labels,
+        methods += [m for m in table1_methods(released, summariser.test_labels,
                                               summariser.groups) if m not in methods]
         levels.append(level)
     n_unknown = int(values.isna().sum())
-    results.append(Result("strata", "N_unknown", n_unknown, variable=strata))
+    results += release_records([Result("strata", "N_unknown", n_unknown, variable=strata)],
+                               context.disclosure)
     tables = stratified_tables_from_records(results, layout(cohort, options, context),
                                             cohort.label(strata), options.strata_layout)
     stratified = (f"Characteristics were described and compared within each level of "
@@ -151,15 +154,18 @@ def stratified_tables_from_records(results, table_layout: Table1Layout, strata_l
                                    strata_layout: str) -> list[Table]:
     """A stratified Table 1 from its records alone: one table per stratum, joined."""
     levels = [r.variable_level for r in results if r.context == "strata" and r.stat_name == "N"]
-    sizes = [r.stat for r in results if r.context == "strata" and r.stat_name == "N"]
+    sizes = [count_text(r.stat, r.formatted) for r in results
+             if r.context == "strata" and r.stat_name == "N"]
     parts = [records_of_stratum(results, level) for level in levels]
     aligned = aligned_layout(table_layout, parts)
     tables = [table1_from_records(part, aligned) for part in parts]
     headings = [f"{strata_label}: {level} (N = {n})" for level, n in zip(levels, sizes)]
-    n_unknown = next((r.stat for r in results if r.context == "strata"
-                      and r.stat_name == "N_unknown"), 0)
+    unknown = next((r for r in results if r.context == "strata"
+                    and r.stat_name == "N_unknown"), None)
+    n_unknown = unknown is not None and unknown.stat != 0 and \
+        count_text(unknown.stat, unknown.formatted)
     if strata_layout == "stacked":
-        group_sizes = [[f"N = {r.stat}" for r in part if r.context == "group"
+        group_sizes = [[f"N = {count_text(r.stat, r.formatted)}" for r in part if r.context == "group"
                         and r.stat_name == "N" and r.group_level is not None]
                        for part in parts]
         table = stacked(tables, levels, headings, group_sizes, table_layout.caption)

@@ -27,6 +27,7 @@ from cohortpress.common.formatting import fmt_num, format_p, in_sentence, p_phra
 from cohortpress.kit.prose import percent_text
 from cohortpress.kit.regression import (Fitted, RegressionModel, estimates_from, fit_models,
                                         layout_records, model_records)
+from cohortpress.kit.disclosure import count_text, few_per_parameter, release_records
 from cohortpress.kit.regression_table import RegressionLayout, regression_table
 
 CONTEXT = "crr"
@@ -149,14 +150,15 @@ def run(cohort, options: FineGrayOptions, context: SectionContext):
         results += _fit_records(fit, options.endpoint, context)
         epv = fit.n_events / max(len(fit.names), 1)
         if epv < options.events_per_variable:
-            warnings.append(f"{fit.n_events} events of interest for {len(fit.names)} "
-                            f"parameters ({epv:.1f} per parameter, fewer than "
-                            f"{options.events_per_variable:g}): estimates may be unstable.")
+            warnings.append(few_per_parameter(fit.n_events, "events of interest",
+                                              len(fit.names), options.events_per_variable,
+                                              context.disclosure))
     results += model_records(models.terms, models.columns, context_name=CONTEXT,
                              ratio_stat="shr", digits=options.digits,
                              p_digits=context.p_digits)
     results += layout_records(models.terms, models.columns, context_name=CONTEXT)
     results += _table_records(endpoint, options, models.design)
+    results = release_records(results, context.disclosure)
     tables = tables_from_records(results, options, context)
     if options.forest:
         tables += figures_from_records(results, options, style=context.style)
@@ -232,8 +234,9 @@ def tables_from_records(results: Sequence[Result], options: FineGrayOptions,
     notes = [_method_note(crr)]
     if "wald.statistic" in whole and whole["converged"].stat:
         notes.append(_global_note(whole))
-    if about["n.incomplete"].stat:
-        notes.append(Footnote(f"Complete cases: {about['n.incomplete'].stat} patients with a "
+    if about["n.incomplete"].stat != 0:  # None: hidden by the disclosure rule, not zero
+        dropped = count_text(about["n.incomplete"].stat, about["n.incomplete"].formatted)
+        notes.append(Footnote(f"Complete cases: {dropped} patients with a "
                               f"missing covariate were excluded from the multivariable model "
                               f"(univariable models use every patient with that covariate)."))
     label = in_sentence(about["outcome.label"].stat)

@@ -16,7 +16,9 @@ class Result:
     ``stat`` is unrounded; ``formatted`` is the text the report shows, if it shows it.
     The core fills ``section``. ``strata`` and ``strata_level`` name the stratum of a
     stratified table's record (a Table 1 with ``strata``); a record without a stratum does
-    not write them.
+    not write them. ``disclosure`` is set only under a ``[disclosure]`` rule, on a number
+    the rule released ("suppressed: fewer than 10", "rounded: ..."): then ``stat`` is the
+    released value (``None`` when hidden), not the full data's.
     """
 
     context: str
@@ -30,9 +32,11 @@ class Result:
     section: str | None = None
     strata: str | None = None
     strata_level: Any = None
+    disclosure: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The record as written to ``results.json`` (non-finite numbers become null)."""
+        """The record as written to ``results.json`` (non-finite numbers become null; the
+        stratum and the ``disclosure`` field only where set)."""
         record = {
             "section": self.section,
             "context": self.context,
@@ -47,6 +51,8 @@ class Result:
         if self.strata is not None:
             record["strata"] = self.strata
             record["strata_level"] = _plain(self.strata_level)
+        if self.disclosure is not None:
+            record["disclosure"] = self.disclosure
         return record
 
 

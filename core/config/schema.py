@@ -20,6 +20,7 @@ from cohortpress.config.cause_codes import CAUSE_KEYS as _CAUSE_KEYS, check_caus
 from cohortpress.config.derived import (Case, CaseDerived, Condition, CutDerived,  # noqa: F401
                                         DateDiffDerived, FlagDerived, Kmt2aDerived,
                                         RecodeDerived, Scalar, Strict, TransformDerived)
+from cohortpress.config.disclosure import DisclosureSettings
 from cohortpress.config.wording import (EXPECTED, expected, found, has, is_model_tag, join_path,
                                         key_hint, literal_message, model_of,
                                         toml_error_text, without_losing_union_branches)
@@ -303,6 +304,9 @@ class Config(Strict):
     section: list[SectionHead] = Field([], description="[[section]] tables, in report order")
     published: Path | None = Field(None, description="a file of published values that "
                                    "cohortpress verify checks", examples=["published.toml"])
+    disclosure: DisclosureSettings | None = Field(
+        None, description="the [disclosure] table: small counts hidden and the others rounded "
+        "in every output; off when absent", examples=[{"min_count": 10, "round_to": 5}])
 
     # Not part of the file: where it came from.
     source: Path = Field(Path("report.toml"), description="the config file (set on loading)")

@@ -37,6 +37,9 @@ _LAZY = {
     "crosstab_from_records": "cohortpress.kit.crosstab",
     # tables built from results records alone
     "Records": "cohortpress.kit.records",
+    # small-number disclosure control ([disclosure])
+    "release_records": "cohortpress.kit.disclosure",
+    "count_text": "cohortpress.kit.disclosure",
     # regression
     "Design": "cohortpress.kit.design",
     "Term": "cohortpress.kit.design",

@@ -18,6 +18,7 @@ from cohortpress.common.formatting import (fmt_num, fmt_significant, format_p,
                                            in_sentence, whole_number_digits)
 from cohortpress.kit.prose import (between_groups, join_clauses, join_list, parenthetical,
                                    sentence, test_phrase)
+from cohortpress.kit.disclosure import count_text as released_count_text
 from cohortpress.kit.records import Records
 from cohortpress.kit.table1_difference import (DIFFERENCE_HEADER, difference_cell_text,
                                                difference_footnote)
@@ -174,6 +175,18 @@ class _Table1:
                                  group=self.layout.by if column is not None else None,
                                  group_level=column)
 
+    def count_text(self, context: str, stat_name: str, variable: str, level, column) -> str:
+        """A count as the table prints it (a count a disclosure rule hides: "<10")."""
+        record = self.records.one(context=context, stat_name=stat_name, variable=variable,
+                                  variable_level=level,
+                                  group=self.layout.by if column is not None else None,
+                                  group_level=column)
+        if record is None:
+            return "None"
+        if record.stat is None:  # hidden by the disclosure rule
+            return released_count_text(None, record.formatted)
+        return count_text(record.stat)
+
     def test_stat(self, variable: str, stat_name: str, group: str | None):
         return self.records.stat(context="test", stat_name=stat_name, variable=variable,
                                  group=group)
@@ -184,12 +197,12 @@ class _Table1:
         by = self.layout.by
         cells = [Cell(self.layout.header_label, align="left")]
         for level in self.groups:
-            size = self.records.stat(context="group", stat_name="N", variable=by, group=by,
-                                     group_level=level)
-            cells.append(Cell(f"{level} (N = {size})"))
+            size = self.records.one(context="group", stat_name="N", variable=by, group=by,
+                                    group_level=level)
+            cells.append(Cell(f"{level} (N = {released_count_text(size.stat, size.formatted)})"))
         if self.layout.overall and by is not None:
-            size = self.records.stat(context="group", stat_name="N", variable=by, group=None)
-            cells.append(Cell(f"Overall (N = {size})"))
+            size = self.records.one(context="group", stat_name="N", variable=by, group=None)
+            cells.append(Cell(f"Overall (N = {released_count_text(size.stat, size.formatted)})"))
         if self.show_p:
             cells.append(Cell("p-value"))
         if self.show_smd:
@@ -234,13 +247,16 @@ class _Table1:
     def count_cell(self, variable: VariableLayout, level, column) -> Cell:
         n = self.stat("categorical", "n", variable.variable, level, column)
         base = self.stat("categorical", "N", variable.variable, level, column)
+        if n is None or base is None:  # hidden by the disclosure rule: no percentage
+            return Cell(self.count_text("categorical", "n", variable.variable, level, column))
         if variable.statistic == DEFAULT_CATEGORICAL and not variable.field_digits:
             return Cell(n_percent_text(n, base, variable.percent_digits))
         missing = self.stat("missing", "N_miss", variable.variable, None, column)
         everyone = self.stat("missing", "N", variable.variable, None, column)
+        known = None if everyone is None or missing is None else everyone - missing
         values = {"n": n, "N": base, "p": n / base if base else None, "n_missing": missing,
-                  "N_obs": everyone, "N_nonmiss": None if everyone is None else everyone - missing,
-                  "p_missing": missing / everyone if everyone else None}
+                  "N_obs": everyone, "N_nonmiss": known,
+                  "p_missing": missing / everyone if everyone and missing is not None else None}
         return Cell(format_template(variable.statistic, values, dict(variable.field_digits),
                                     percent_digits=variable.percent_digits))
 
@@ -274,18 +290,22 @@ class _Table1:
     def missing_row(self, variable: VariableLayout, applicable: list[bool]) -> None:
         missing = [self.stat("missing", "N_miss", variable.variable, None, column) if ok
                    else None for column, ok in zip(self.columns, applicable)]
+        shown = [ok and self.count_text("missing", "N_miss", variable.variable, None, column)
+                 not in ("0", "None") for column, ok in zip(self.columns, applicable)]
         mode = variable.missing or self.layout.missing
-        if mode == "no" or (mode == "ifany" and not any(m for m in missing if m is not None)):
+        if mode == "no" or (mode == "ifany" and not any(shown)):
             return
         cells = []
         for column, miss, ok in zip(self.columns, missing, applicable):
             if not ok:
                 cells.append(self.not_applicable())
-            elif self.layout.percent_of == "all":
+            elif self.layout.percent_of == "all" and miss is not None and \
+                    self.stat("missing", "N", variable.variable, None, column) is not None:
                 total = self.stat("missing", "N", variable.variable, None, column)
                 cells.append(Cell(n_percent_text(miss, total, variable.percent_digits)))
             else:
-                cells.append(Cell(count_text(miss)))
+                cells.append(Cell(self.count_text("missing", "N_miss", variable.variable, None,
+                                                  column)))
         self.rows.append(Row((Cell(variable.missing_label, align="left"), *cells,
                               *self.extra_cells()), indent=1))
 
@@ -319,14 +339,22 @@ class _Table1:
         if all(label is not None for label, _ in rows):
             mode = variable.missing or self.layout.missing
             if mode == "always" or (mode == "ifany" and any(
-                    v["n_missing"] for v in values if v is not None)):
+                    self.missing_text(variable, column, v) != "0"
+                    for v, column in zip(values, self.columns) if v is not None)):
                 self.continuous_missing_row(variable, values)
 
     def continuous_missing_row(self, variable: VariableLayout, values) -> None:
-        cells = [self.not_applicable() if v is None else Cell(str(v["n_missing"]))
-                 for v in values]
+        cells = [self.not_applicable() if v is None
+                 else Cell(self.missing_text(variable, column, v)) for v, column in
+                 zip(values, self.columns)]
         self.rows.append(Row((Cell(variable.missing_label, align="left"), *cells,
                               *self.extra_cells()), indent=1))
+
+    def missing_text(self, variable: VariableLayout, column, values: dict) -> str:
+        """A continuous variable's missing count as printed (hidden by a disclosure rule:
+        its released text)."""
+        text = self.count_text("continuous", "N_miss", variable.variable, None, column)
+        return count_text(values["n_missing"]) if text == "None" else text
 
     def field_values(self, variable: VariableLayout, column) -> dict:
         """The fields of a continuous variable in one column, from its records."""
