@@ -19,7 +19,7 @@ from cohortpress.api.sections import Section
 from cohortpress.app.load import load_cohort, shown_path
 from cohortpress.app.plan import Plan, check_sections, declared_level_warnings, plan_build
 from cohortpress.app.plugins import Plugins
-from cohortpress.app.run import SectionRunner, checked, one_line
+from cohortpress.app.run import SectionRunner, checked, one_line, section_time_limit
 from cohortpress.common.errors import UserError
 from cohortpress.common.progress import Progress
 
@@ -168,7 +168,8 @@ def _run_sections(plan: Plan, cohort, strict: bool, progress: Progress) -> list[
     config = plan.config
     sections = []
     total = len(plan.sections)
-    with SectionRunner(plan.sections, cohort, config, config.report.section_timeout) as runner:
+    limit = section_time_limit(config, cohort.n)
+    with SectionRunner(plan.sections, cohort, config, limit) as runner:
         for n, planned in enumerate(plan.sections, 1):
             t0 = time.perf_counter()
             section = runner.run(n - 1)

@@ -65,8 +65,10 @@ class ReportSettings(Strict):
     exports: list[Literal["csv", "xlsx", "docx", "png", "html"]] = Field(
         EXPORTS, description="the files written beside the PDF: tables (csv, xlsx, docx), "
         "figures (png), the report as HTML", examples=[["csv", "xlsx"]])
-    section_timeout: float = Field(300.0, gt=0, description="seconds an analysis may run "
-                                   "before its section is reported as failed", examples=[600])
+    section_timeout: float | None = Field(
+        None, gt=0, description="seconds an analysis may run before its section is reported "
+        "as failed; default: 300 s plus 300 s per million patients (a large cohort gets the "
+        "time it needs, a stuck analysis on a small one is stopped soon)", examples=[600])
 
     @field_validator("date")
     @classmethod
