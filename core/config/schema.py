@@ -90,10 +90,23 @@ class ReportSettings(Strict):
 class CohortSettings(Strict):
     """``[cohort]``: where the data is and how to read it."""
 
-    path: Path = Field(description="the data file", examples=["cohort.csv"])
-    format: Literal["auto", "csv", "parquet", "excel", "spss", "stata"] | str = Field(
+    path: Path = Field(description="the data file; or a folder or glob pattern of Parquet "
+                       "files, or a DuckDB database (.duckdb), read with DuckDB "
+                       "(docs/data_sources.md)", examples=["cohort.csv", "visits/*.parquet"])
+    format: Literal["auto", "csv", "parquet", "excel", "spss", "stata", "duckdb"] | str = Field(
         "auto", description="the file format; auto: from the suffix; or a format a plugin "
         "reads", examples=["excel"])
+    engine: Literal["auto", "pandas", "duckdb"] = Field(
+        "auto", description="what reads a CSV or Parquet file: auto: DuckDB for a folder, a "
+        "glob, a DuckDB database, a table or query, or a file over the size ceiling, else "
+        "pandas; duckdb: always DuckDB (only the used columns and, where it can, the rows "
+        "cohort.filter keeps leave the engine)", examples=["duckdb"])
+    table: str | None = Field(None, description="the table (or view) of patients in the "
+                              "DuckDB database cohort.path names", examples=["patients"])
+    query: str | None = Field(None, description="SQL whose result is the cohort, run by "
+                              "DuckDB; the file cohort.path names is the table 'cohort' in it "
+                              "(a database: its tables by name)",
+                              examples=["SELECT * FROM cohort WHERE year >= 2010"])
     sheet: str | int | None = Field(None, description="the Excel sheet, by name or by "
                                     "position (0 is the first); default: the first",
                                     examples=["Patients"])

@@ -61,6 +61,7 @@ def results_document(plan: "RenderPlan", cohort: "Cohort", sections: Sequence[Se
                 "source": relative_path(config.cohort.path, config.folder),
                 "sha256": cohort.sha256,
                 "n_rows": cohort.n,
+                **dict(getattr(cohort, "source_info", {})),
             },
         },
         "results": [r.as_dict() for s in sections for r in s.results],
