@@ -31,7 +31,7 @@ from cohortpress.common.errors import ConfigError, DataError
 from cohortpress.common.suggest import did_you_mean
 from cohortpress.config.schema import Config, VariableSettings
 from cohortpress.data.conditions import ConditionError, describe_condition, evaluate
-from cohortpress.data.files import MAX_INPUT_MB
+from cohortpress.data.files import FORMAT_NAMES, MAX_INPUT_MB, SUFFIX_FORMATS
 
 #: A column with at most this many distinct values is profiled (and a filter on it pushed
 #: down); more distinct values mean a measurement or an id, typed from the rows read.
@@ -60,9 +60,8 @@ def source_kind(config: Config) -> str | None:
     fmt = cohort.format
     if fmt == "auto":
         suffix = (Path(str(path).rstrip("/*")) if pattern else path).suffix.lower()
-        fmt = "duckdb" if suffix in DATABASE_SUFFIXES else \
-            "csv" if suffix in (".csv", ".tsv", ".txt") else \
-            "parquet" if suffix in (".parquet", ".pq") or path.is_dir() or pattern else fmt
+        fmt = "duckdb" if suffix in DATABASE_SUFFIXES else SUFFIX_FORMATS.get(suffix) or (
+            "parquet" if path.is_dir() or pattern else suffix or "auto")
     needs = fmt == "duckdb" or path.is_dir() or pattern or cohort.query is not None \
         or cohort.table is not None
     if cohort.engine == "pandas":
@@ -76,7 +75,8 @@ def source_kind(config: Config) -> str | None:
     if fmt not in ("parquet", "csv", "duckdb"):
         if cohort.engine == "duckdb" or needs:
             raise ConfigError(f"DuckDB reads Parquet, CSV and DuckDB databases, not "
-                              f"{fmt} files; use engine = \"auto\" for this file",
+                              f"{FORMAT_NAMES.get(fmt, fmt)} files; use engine = \"auto\" "
+                              f"for this file",
                               file=str(config.source), key="cohort.engine")
         return None
     if cohort.table is not None and fmt != "duckdb":
@@ -130,7 +130,10 @@ class DuckSource:
         self.connection.close()
 
     def fail(self, message: str, key: str | None = None) -> DataError:
-        return DataError(message, file=self.shown, key=key)
+        """An error in the data, or (for the key ``cohort.query``) in the config's query."""
+        config_key = key == "cohort.query"
+        return DataError(message, file=str(self.config.source) if config_key else self.shown,
+                         key=key)
 
     def run(self, sql: str, params: Sequence[Any] = (), key: str | None = None):
         """The result of ``sql`` as an Arrow table; DuckDB's errors as one line."""
@@ -254,14 +257,17 @@ def _relation(source: DuckSource, base: str) -> str:
     """The SQL whose rows are the cohort."""
     cohort = source.config.cohort
     path = cohort.path
+    if cohort.query is not None:
+        _check_query(source, cohort.query)
     if base == "duckdb":
         if cohort.table is not None:
             tables = [r for r in source.run(
                 "SELECT table_name FROM information_schema.tables").column(0).to_pylist()]
             if cohort.table not in tables:
-                raise source.fail(f"no table '{cohort.table}' in the database"
-                                  f"{did_you_mean(cohort.table, tables)}; it has "
-                                  f"{', '.join(tables) or 'no tables'}", "cohort.table")
+                hint = did_you_mean(cohort.table, tables) or \
+                    f"; it has {', '.join(tables[:10]) or 'no tables'}"
+                raise source.fail(f"no table '{cohort.table}' in the database{hint}",
+                                  "cohort.table")
             table = f"SELECT * FROM {quoted(cohort.table)}"
             return table if cohort.query is None else \
                 f"WITH cohort AS ({table}) SELECT * FROM ({cohort.query}) AS query"
@@ -276,6 +282,23 @@ def _relation(source: DuckSource, base: str) -> str:
         scan = f"SELECT * FROM {_csv_scan(source, target)}"
     return scan if cohort.query is None else \
         f"WITH cohort AS ({scan}) SELECT * FROM ({cohort.query}) AS query"
+
+
+def _check_query(source: DuckSource, query: str) -> None:
+    """One SELECT statement, parsed on its own so that DuckDB's message points into it."""
+    import duckdb
+
+    try:
+        statements = source.connection.extract_statements(query)
+    except duckdb.Error as exc:
+        raise source.fail(_short(exc), "cohort.query") from None
+    if len(statements) != 1:
+        raise source.fail(f"expected one SELECT statement (a query whose rows are the "
+                          f"patients), found {len(statements)} statements", "cohort.query")
+    if statements[0].type != duckdb.StatementType.SELECT:
+        raise source.fail(f"expected one SELECT statement (a query whose rows are the "
+                          f"patients), found a {statements[0].type.name} statement",
+                          "cohort.query")
 
 
 #: Encodings DuckDB reads CSV in, by the names Python gives them.
