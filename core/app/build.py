@@ -45,22 +45,31 @@ class BuildOutcome:
     output: Path
     sections: list[Section]
     files: list[str]
+    n_patients: int | None = None
 
 
 def build(config_path: str | Path, output: str | Path | None = None, *, strict: bool = False,
           progress: Progress | None = None, plugins: Plugins | None = None,
-          pdf_worker: bool | None = None) -> BuildOutcome:
+          pdf_worker: bool | None = None,
+          batch_level: tuple[str, str] | None = None) -> BuildOutcome:
     """Build the report; raises UserError for bad config or data (exit code 2).
 
     ``pdf_worker``: render the PDF in a second process started now, so that WeasyPrint
     loads while the analyses run (see :mod:`cohortpress.render.pdfworker`). The default, None,
     does so unless WeasyPrint is already loaded in this process (a notebook or a test
     session that rendered before), where rendering here is as quick.
+
+    ``batch_level``: ``(variable, level)``: the report of that level only, as one report of
+    a batch (:mod:`cohortpress.app.batch`).
     """
     progress = progress or Progress()
     started = time.perf_counter()
     check_config_file(config_path)
     plan = plan_build(config_path, plugins=plugins)
+    if batch_level is not None:
+        from cohortpress.app.batch import sliced_plan
+
+        plan = sliced_plan(plan, *batch_level)
     config = plan.config
     out_dir = Path(output) if output else config.folder / "report"
     from cohortpress.render.write import check_output_folder
@@ -161,7 +170,7 @@ def _run_and_write(plan: Plan, cohort, out_dir: Path, strict: bool, progress: Pr
     progress.timed(f"wrote {shown_path(out_dir, config)}{os.sep}: {', '.join(files[:4])}"
                    f"{' …' if len(files) > 4 else ''}", time.perf_counter() - started)
     code = EXIT_SECTION_FAILED if failed else EXIT_OK
-    return BuildOutcome(code, out_dir, sections, files)
+    return BuildOutcome(code, out_dir, sections, files, cohort.n)
 
 
 def _run_sections(plan: Plan, cohort, strict: bool, progress: Progress) -> list[Section]:

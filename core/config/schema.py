@@ -128,6 +128,19 @@ class CohortSettings(Strict):
                             "is an error (an id column used as a category)", examples=[100])
 
 
+class BatchSettings(Strict):
+    """``[batch]``: one report per level of a variable, plus an index (docs/batch.md)."""
+
+    by: str = Field(description="the categorical column whose levels each get a report, in "
+                    "OUTPUT/LEVEL/ (--by overrides it)", examples=["centre"])
+    levels: list[Scalar] | None = Field(None, description="only these levels (as displayed); "
+                                        "default: every level a patient has",
+                                        examples=[["Leuven", "Gent"]])
+    jobs: int | None = Field(None, ge=1, le=64, description="reports built at the same time, "
+                             "each in a process of its own (--jobs overrides it); default: "
+                             "the number of CPUs, at most 4", examples=[2])
+
+
 class VariableSettings(Strict):
     """``[variables.NAME]``: metadata of a cohort column."""
 
@@ -288,6 +301,8 @@ class Config(Strict):
                                        "imported), by the name cohortpress plugins lists",
                                        examples=[["cohortpress.plugins.pdf"]])
     section: list[SectionHead] = Field([], description="[[section]] tables, in report order")
+    batch: BatchSettings | None = Field(None, description="the [batch] table: a report per "
+                                        "level of a variable")
     published: Path | None = Field(None, description="a file of published values that "
                                    "cohortpress verify checks", examples=["published.toml"])
 
