@@ -7,9 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from cohortpress.app.batch import (LevelOutcome, batch_levels, folder_names, sliced_config,
-                                   write_index)
-from cohortpress.app.plan import plan_build
+from cohortpress.app.batch import LevelOutcome, batch_levels, folder_names, write_index
+from cohortpress.app.plan import plan_build, sliced_config
 
 FAILS_FOR_MEN = ('[[section]]\nid = "women"\nanalysis = "overview"\n'
                  'subset = [{ variable = "sex", eq = "Female" }]\n')
@@ -115,7 +114,7 @@ def test_the_index_escapes_what_it_shows(tmp_path, cp):
 def test_with_duckdb_each_report_reads_only_its_slice(cp, tmp_path, monkeypatch):
     """The level's condition runs in the engine: only that level's rows are read."""
     import cohortpress.data.duck as duck
-    from cohortpress.app.batch import sliced_plan
+    from cohortpress.app.plan import sliced_plan
     from cohortpress.app.load import load_cohort
 
     project = cp.Project(tmp_path / "p")

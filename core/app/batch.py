@@ -23,7 +23,7 @@ from pathlib import Path
 from cohortpress.app.plan import Plan, plan_build
 from cohortpress.common.errors import ConfigError, DataError, UserError
 from cohortpress.common.progress import Progress
-from cohortpress.config.schema import Condition, Config, VariableSettings, load_config
+from cohortpress.config.schema import Config, VariableSettings, load_config
 
 EXIT_OK, EXIT_FAILED = 0, 1
 #: The default number of reports built at the same time is the number of CPUs, at most this.
@@ -56,29 +56,18 @@ class BatchOutcome:
 
 
 def batch_variable(config_path: str | Path, by: str | None) -> str | None:
-    """The variable a build is split by: ``--by``, else ``[batch] by``, else None."""
+    """The variable a build is split by: ``--by``, else ``[batch] by``, else None (also for
+    a config that cannot be read: the build then says why)."""
     from cohortpress.app.build import check_config_file
 
     if by:
         return by
-    check_config_file(config_path)
-    config = load_config(config_path)
+    try:
+        check_config_file(config_path)
+        config = load_config(config_path)
+    except UserError:  # the build says what is wrong, as it does without a batch
+        return None
     return config.batch.by if config.batch is not None else None
-
-
-def sliced_config(config: Config, by: str, level: str) -> Config:
-    """The config of one level's report: ``by = level`` added to ``cohort.filter``, the
-    level named in the subtitle, and no ``[batch]``."""
-    condition = Condition.model_validate({"variable": by, "eq": level})
-    cohort = config.cohort.model_copy(update={"filter": [*config.cohort.filter, condition]})
-    label = (config.variables.get(by) or VariableSettings()).label or by
-    subtitle = " · ".join(t for t in (config.report.subtitle, f"{label}: {level}") if t)
-    report = config.report.model_copy(update={"subtitle": subtitle})
-    return config.model_copy(update={"cohort": cohort, "report": report, "batch": None})
-
-
-def sliced_plan(plan: Plan, by: str, level: str) -> Plan:
-    return replace(plan, config=sliced_config(plan.config, by, level))
 
 
 # --------------------------------------------------------------------------- the levels

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from cohortpress.api.sections import Section
 from cohortpress.app.load import load_cohort, shown_path
-from cohortpress.app.plan import Plan, check_sections, declared_level_warnings, plan_build
+from cohortpress.app.plan import (Plan, check_sections, declared_level_warnings, plan_build,
+                                  sliced_plan)
 from cohortpress.app.plugins import Plugins
 from cohortpress.app.run import SectionRunner, checked, one_line, section_time_limit
 from cohortpress.common.errors import UserError
@@ -67,8 +68,6 @@ def build(config_path: str | Path, output: str | Path | None = None, *, strict: 
     check_config_file(config_path)
     plan = plan_build(config_path, plugins=plugins)
     if batch_level is not None:
-        from cohortpress.app.batch import sliced_plan
-
         plan = sliced_plan(plan, *batch_level)
     config = plan.config
     out_dir = Path(output) if output else config.folder / "report"
