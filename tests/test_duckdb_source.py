@@ -36,7 +36,7 @@ def pbc_config(cohort: str, extra: str = "") -> str:
     """examples/pbc/report.toml with another [cohort] table and without the logistic model."""
     text = (PBC / "report.toml").read_text(encoding="utf-8")
     text = text.replace('[cohort]\npath = "pbc.csv"\n', f'[cohort]\n{cohort}\n{extra}')
-    text = text.replace('date = "2024-06-01"', 'date = "2024-06-01"\nexports = []')
+    text = text.replace('date = "2024-06-01"', 'date = "2024-06-01"\nexports = ["html"]')
     return text[:text.index('[[section]]\nid = "ascites"')]
 
 
@@ -109,6 +109,8 @@ def reference(data) -> dict:
 def reference_parquet(data) -> dict:
     found = results(data, "pandas_parquet", pbc_config('path = "../pbc.parquet"'))
     assert "kind" not in found["report"]["cohort"]  # the pandas reader, as before
+    page = (data / "pandas_parquet" / "out" / "report.html").read_text(encoding="utf-8")
+    assert "Read as" not in page
     return found
 
 
@@ -133,6 +135,9 @@ def test_parquet_sources_through_duckdb(data, reference_parquet, name, cohort, k
     compare(duck, reference_parquet, kind)
     if "query" in kind:
         assert duck["report"]["cohort"]["query"].startswith("SELECT")
+    # The provenance appendix says how the cohort was read.
+    page = (data / f"duck_{name}" / "out" / "report.html").read_text(encoding="utf-8")
+    assert f"<td>{kind}, by duckdb " in page
 
 
 def test_parquet_and_csv_agree(reference, reference_parquet):

@@ -110,6 +110,7 @@ def provenance(plan: "RenderPlan", cohort: "Cohort") -> dict[str, Any]:
     return {
         "cohort_file": relative_path(cohort.source, config.folder),
         "sha256": cohort.sha256,
+        "source_info": dict(getattr(cohort, "source_info", {})),
         "rows_read": cohort.n_rows_read,
         "rows_used": cohort.n,
         "filter": cohort.filter_text,
