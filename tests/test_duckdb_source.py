@@ -259,6 +259,9 @@ def test_a_filter_nobody_passes_is_one_error(data, conditions, text):
 @pytest.mark.parametrize("cohort, message", [
     ('path = "../nothere.parquet"\nengine = "duckdb"',
      "nothere.parquet: key 'cohort.path': cohort file not found"),
+    ('path = "../"',
+     "key 'cohort.path': is a folder with no Parquet file (*.parquet) in it; the cohort is "
+     "a file, or a folder of Parquet files"),
     ('path = "../parts/none-*.parquet"',
      "none-*.parquet: key 'cohort.path': no file matches the pattern"),
     ('path = "../registry.duckdb"\ntable = "patient"',

@@ -171,7 +171,9 @@ class DuckSource:
         names = ", ".join(quoted(c) for c in columns) or "*"
         condition = f" WHERE {where}" if where else ""
         table = self.run(f"SELECT {names} FROM ({self.relation}) AS source{condition}", params)
-        return table.to_pandas()
+        # The Arrow buffers are released column by column as pandas takes them over, so the
+        # rows are not held twice at the peak.
+        return table.to_pandas(split_blocks=True, self_destruct=True)
 
     def sha256(self) -> str:
         """A digest of the source's files: the file's own for one file; for several, of
@@ -237,7 +239,8 @@ def _source_files(path: Path, base: str, shown: str) -> list[Path]:
         files = sorted(p for p in path.rglob("*") if p.is_file()
                        and p.suffix.lower() in (".parquet", ".pq"))
         if not files:
-            raise DataError("the folder holds no Parquet file (*.parquet)", file=shown,
+            raise DataError("is a folder with no Parquet file (*.parquet) in it; the cohort "
+                            "is a file, or a folder of Parquet files", file=shown,
                             key="cohort.path")
         return files
     if is_pattern(path):
