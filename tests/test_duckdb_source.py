@@ -310,3 +310,31 @@ def test_source_errors_are_one_line(data, cp, capsys, cohort, message):
     assert result.code == 2, result.err
     assert len(result.err_lines) == 1 and result.err_lines[0].startswith("cohortpress: error:")
     assert message in result.err_lines[0], result.err_lines[0]
+
+
+def test_which_sources_duckdb_reads(tmp_path, monkeypatch):
+    """Existing configs keep the pandas readers; DuckDB reads what they cannot."""
+    from cohortpress.config.schema import Config
+    from cohortpress.data.duck import source_kind
+
+    (tmp_path / "a[1].csv").write_text("x\n1\n")
+    (tmp_path / "parts").mkdir()
+
+    def kind(**cohort):
+        return source_kind(Config.model_validate({
+            "report": {"title": "t"}, "cohort": {**cohort, "path": tmp_path / cohort["path"]},
+            "source": tmp_path / "report.toml"}))
+
+    assert kind(path="cohort.csv") is None and kind(path="cohort.parquet") is None
+    assert kind(path="a[1].csv") is None  # a file name, not a pattern
+    assert kind(path="cohort.xlsx") is None and kind(path="cohort.sav") is None
+    assert kind(path="cohort.csv", engine="duckdb") == "csv"
+    assert kind(path="parts") == "parquet dataset"
+    assert kind(path="parts/*.parquet") == "parquet dataset"
+    assert kind(path="db.duckdb", table="t") == "duckdb"
+    assert kind(path="cohort.parquet", query="SELECT * FROM cohort") == "parquet query"
+    # A file over the pandas readers' size ceiling goes to DuckDB instead of being refused.
+    (tmp_path / "big.csv").write_bytes(b"x\n" + b"1\n" * 600_000)
+    assert kind(path="big.csv") is None
+    monkeypatch.setenv("COHORTPRESS_MAX_INPUT_MB", "1")
+    assert kind(path="big.csv") == "csv" and kind(path="a[1].csv") is None

@@ -44,8 +44,9 @@ GLOB_CHARACTERS = "*?["
 
 
 def is_pattern(path: Path) -> bool:
-    """True when the cohort path is a glob pattern (``visits/*.parquet``)."""
-    return any(char in str(path) for char in GLOB_CHARACTERS)
+    """True when the cohort path is a glob pattern (``visits/*.parquet``), not a file whose
+    name holds such a character."""
+    return any(char in str(path) for char in GLOB_CHARACTERS) and not path.exists()
 
 
 def source_kind(config: Config) -> str | None:
