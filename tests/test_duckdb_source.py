@@ -53,6 +53,8 @@ def data(tmp_path_factory) -> Path:
     frame.loc[[2, 98], "albumin"] = float("nan")
     frame.to_csv(root / "pbc.csv", index=False)
     frame.to_parquet(root / "pbc.parquet", index=False)
+    (root / "notes").mkdir()
+    (root / "notes" / "readme.txt").write_text("no data here")
     (root / "parts").mkdir()
     for i, part in enumerate((frame.iloc[:100], frame.iloc[100:250], frame.iloc[250:])):
         part.to_parquet(root / "parts" / f"part-{i}.parquet", index=False)
@@ -259,7 +261,7 @@ def test_a_filter_nobody_passes_is_one_error(data, conditions, text):
 @pytest.mark.parametrize("cohort, message", [
     ('path = "../nothere.parquet"\nengine = "duckdb"',
      "nothere.parquet: key 'cohort.path': cohort file not found"),
-    ('path = "../"',
+    ('path = "../notes"',
      "key 'cohort.path': is a folder with no Parquet file (*.parquet) in it; the cohort is "
      "a file, or a folder of Parquet files"),
     ('path = "../parts/none-*.parquet"',
