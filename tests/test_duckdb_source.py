@@ -335,8 +335,8 @@ def test_which_sources_duckdb_reads(tmp_path, monkeypatch):
     assert kind(path="parts/*.parquet") == "parquet dataset"
     assert kind(path="db.duckdb", table="t") == "duckdb"
     assert kind(path="cohort.parquet", query="SELECT * FROM cohort") == "parquet query"
-    # A file over the pandas readers' size ceiling goes to DuckDB instead of being refused.
+    # The pandas readers' size ceiling stays (engine = "duckdb" reads such a file).
     (tmp_path / "big.csv").write_bytes(b"x\n" + b"1\n" * 600_000)
-    assert kind(path="big.csv") is None
     monkeypatch.setenv("COHORTPRESS_MAX_INPUT_MB", "1")
-    assert kind(path="big.csv") == "csv" and kind(path="a[1].csv") is None
+    assert kind(path="big.csv") is None
+    assert kind(path="big.csv", engine="duckdb") == "csv"

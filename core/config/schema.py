@@ -98,9 +98,9 @@ class CohortSettings(Strict):
         "reads", examples=["excel"])
     engine: Literal["auto", "pandas", "duckdb"] = Field(
         "auto", description="what reads a CSV or Parquet file: auto: DuckDB for a folder, a "
-        "glob, a DuckDB database, a table or query, or a file over the size ceiling, else "
-        "pandas; duckdb: always DuckDB (only the used columns and, where it can, the rows "
-        "cohort.filter keeps leave the engine)", examples=["duckdb"])
+        "glob, a DuckDB database, a table or a query, else pandas; duckdb: always DuckDB "
+        "(only the used columns and, where it can, the rows cohort.filter keeps leave the "
+        "engine; no size ceiling)", examples=["duckdb"])
     table: str | None = Field(None, description="the table (or view) of patients in the "
                               "DuckDB database cohort.path names", examples=["patients"])
     query: str | None = Field(None, description="SQL whose result is the cohort, run by "

@@ -2,8 +2,9 @@
 
 DuckDB (an embedded SQL engine) reads the cohort where the pandas readers of
 :mod:`cohortpress.data.files` cannot or should not: a folder or glob of Parquet files, a
-DuckDB database (``cohort.table``), a SQL ``cohort.query`` over any source, a file over the
-size ceiling, or any CSV or Parquet file when ``cohort.engine = "duckdb"``. Only the columns
+DuckDB database (``cohort.table``), a SQL ``cohort.query`` over any source, or any CSV or
+Parquet file when ``cohort.engine = "duckdb"`` (without the pandas readers' size ceiling:
+only the used columns and the filtered rows are held in memory). Only the columns
 the config uses are selected, so the engine reads nothing else from columnar files.
 
 ``cohort.filter`` runs in the engine when it can be run there exactly: every condition's
@@ -31,7 +32,7 @@ from cohortpress.common.errors import ConfigError, DataError
 from cohortpress.common.suggest import did_you_mean
 from cohortpress.config.schema import Config, VariableSettings
 from cohortpress.data.conditions import ConditionError, describe_condition, evaluate
-from cohortpress.data.files import FORMAT_NAMES, MAX_INPUT_MB, SUFFIX_FORMATS
+from cohortpress.data.files import FORMAT_NAMES, SUFFIX_FORMATS
 
 #: A column with at most this many distinct values is profiled (and a filter on it pushed
 #: down); more distinct values mean a measurement or an id, typed from the rows read.
@@ -84,21 +85,10 @@ def source_kind(config: Config) -> str | None:
         raise ConfigError("applies to a DuckDB database (.duckdb) as cohort.path; for a "
                           f"{fmt} file use cohort.query", file=str(config.source),
                           key="cohort.table")
-    if not needs and cohort.engine == "auto" and not _over_ceiling(path):
+    if not needs and cohort.engine == "auto":
         return None
     kind = "parquet dataset" if fmt == "parquet" and (path.is_dir() or pattern) else fmt
     return f"{kind} query" if cohort.query is not None else kind
-
-
-def _over_ceiling(path: Path) -> bool:
-    """A single file larger than the pandas readers' ceiling goes to DuckDB."""
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return False
-    text = os.environ.get("COHORTPRESS_MAX_INPUT_MB", "")
-    ceiling = int(text) if text.strip().isdigit() and int(text) > 0 else MAX_INPUT_MB
-    return size > ceiling * 2**20
 
 
 def _literal(text: str) -> str:
