@@ -1,6 +1,6 @@
 """The command line (a contract: outside checks rely on its commands and exit codes).
 
-    cohortpress build CONFIG [--output DIR] [--strict] [--quiet]
+    cohortpress build CONFIG [--output DIR] [--strict] [--quiet] [--by VARIABLE] [--jobs N]
     cohortpress validate CONFIG [--quiet]
     cohortpress plugins [--json]
     cohortpress verify CONFIG [--output DIR] [--quiet]
@@ -61,6 +61,12 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true",
                    help="a failing section stops the build and nothing is written")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    p.add_argument("--by", metavar="VARIABLE",
+                   help="one report per level of VARIABLE, in OUTPUT/LEVEL/, plus an index "
+                        "(as a [batch] table does)")
+    p.add_argument("--jobs", "-j", type=_positive_int, metavar="N",
+                   help="with --by or [batch]: reports built at the same time (default: the "
+                        "number of CPUs, at most 4)")
 
     p = sub.add_parser("validate", help="check the config and the data, without rendering")
     p.add_argument("config")
@@ -80,6 +86,16 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="the distribution name, e.g. cohortpress-forest")
     p.add_argument("--directory", "-d", default=".", help="where to create it")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"expected 1 to 64, found {value}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -138,7 +154,22 @@ def run() -> None:
 
 
 def _build(args) -> int:
+    from cohortpress.app.batch import batch_variable, build_batch
     from cohortpress.app.build import Progress, build
+    from cohortpress.common.errors import UserError
+
+    by = batch_variable(args.config, args.by)
+    if by is not None:
+        batch = build_batch(args.config, args.output, by=args.by, jobs=args.jobs,
+                            strict=args.strict, progress=Progress(quiet=args.quiet))
+        if args.quiet:
+            for level in batch.levels:
+                if level.exit_code != 0:
+                    print(f"cohortpress: report {by} = {level.level} {level.status}",
+                          file=sys.stderr)
+        return batch.exit_code
+    if args.jobs is not None:
+        raise UserError("--jobs applies to batch builds: give --by or a [batch] table")
 
     outcome = build(args.config, args.output, strict=args.strict,
                     progress=Progress(quiet=args.quiet))

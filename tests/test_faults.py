@@ -217,7 +217,9 @@ def test_an_analysis_that_busy_loops_is_stopped_by_the_section_time_limit(cp, tm
     # --quiet silences progress, never the reason for exit code 1.
     assert result.code == 1
     assert result.err_lines == ["cohortpress: section 'spin' failed: the analysis 'spin' did "
-                                "not finish within 1 s (report.section_timeout)"]
+                                "not finish within 1 s (report.section_timeout); if it was "
+                                "still making progress, set report.section_timeout = 2 under "
+                                "[report]"]
     assert (project.out / "report.pdf").exists()
 
 

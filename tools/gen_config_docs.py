@@ -49,13 +49,14 @@ class DocsError(Exception):
 def models() -> dict[str, type[BaseModel]]:
     """Every block id and its model, in the order of the reference."""
     from cohortpress.config.disclosure import DisclosureSettings
-    from cohortpress.config.schema import (DERIVED_TYPES, ENDPOINT_FORMS, Case, CohortSettings,
-                                           Condition, Config, ReportSettings, SectionHead,
-                                           VariableSettings)
+    from cohortpress.config.schema import (DERIVED_TYPES, ENDPOINT_FORMS, BatchSettings, Case,
+                                           CohortSettings, Condition, Config, ReportSettings,
+                                           SectionHead, VariableSettings)
 
     found: dict[str, type[BaseModel]] = {"file": Config, "report": ReportSettings,
                                          "cohort": CohortSettings, "condition": Condition,
                                          "variables": VariableSettings}
+    found["batch"] = BatchSettings
     for name, model in DERIVED_TYPES.items():
         found[f"derived.{name}"] = model
     found["derived.case.cases"] = Case

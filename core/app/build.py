@@ -17,9 +17,10 @@ from pathlib import Path
 
 from cohortpress.api.sections import Section
 from cohortpress.app.load import load_cohort, shown_path
-from cohortpress.app.plan import Plan, check_sections, declared_level_warnings, plan_build
+from cohortpress.app.plan import (Plan, check_sections, declared_level_warnings, plan_build,
+                                  sliced_plan)
 from cohortpress.app.plugins import Plugins
-from cohortpress.app.run import SectionRunner, checked, one_line
+from cohortpress.app.run import SectionRunner, checked, one_line, section_time_limit
 from cohortpress.common.errors import UserError
 from cohortpress.common.progress import Progress
 
@@ -45,22 +46,29 @@ class BuildOutcome:
     output: Path
     sections: list[Section]
     files: list[str]
+    n_patients: int | str | None = None  # a str: the size a disclosure rule released
 
 
 def build(config_path: str | Path, output: str | Path | None = None, *, strict: bool = False,
           progress: Progress | None = None, plugins: Plugins | None = None,
-          pdf_worker: bool | None = None) -> BuildOutcome:
+          pdf_worker: bool | None = None,
+          batch_level: tuple[str, str] | None = None) -> BuildOutcome:
     """Build the report; raises UserError for bad config or data (exit code 2).
 
     ``pdf_worker``: render the PDF in a second process started now, so that WeasyPrint
     loads while the analyses run (see :mod:`cohortpress.render.pdfworker`). The default, None,
     does so unless WeasyPrint is already loaded in this process (a notebook or a test
     session that rendered before), where rendering here is as quick.
+
+    ``batch_level``: ``(variable, level)``: the report of that level only, as one report of
+    a batch (:mod:`cohortpress.app.batch`).
     """
     progress = progress or Progress()
     started = time.perf_counter()
     check_config_file(config_path)
     plan = plan_build(config_path, plugins=plugins)
+    if batch_level is not None:
+        plan = sliced_plan(plan, *batch_level)
     config = plan.config
     out_dir = Path(output) if output else config.folder / "report"
     from cohortpress.render.write import check_output_folder
@@ -161,14 +169,23 @@ def _run_and_write(plan: Plan, cohort, out_dir: Path, strict: bool, progress: Pr
     progress.timed(f"wrote {shown_path(out_dir, config)}{os.sep}: {', '.join(files[:4])}"
                    f"{' …' if len(files) > 4 else ''}", time.perf_counter() - started)
     code = EXIT_SECTION_FAILED if failed else EXIT_OK
-    return BuildOutcome(code, out_dir, sections, files)
+    return BuildOutcome(code, out_dir, sections, files, _released_size(config, cohort.n))
+
+
+def _released_size(config, n: int) -> int | str:
+    """The cohort's size as a report may show it: under a disclosure rule, its released text."""
+    from cohortpress.kit.disclosure import released_text
+
+    rule = config.disclosure.rule() if getattr(config, "disclosure", None) else None
+    return n if rule is None else released_text(n, rule)
 
 
 def _run_sections(plan: Plan, cohort, strict: bool, progress: Progress) -> list[Section]:
     config = plan.config
     sections = []
     total = len(plan.sections)
-    with SectionRunner(plan.sections, cohort, config, config.report.section_timeout) as runner:
+    limit = section_time_limit(config, cohort.n)
+    with SectionRunner(plan.sections, cohort, config, limit) as runner:
         for n, planned in enumerate(plan.sections, 1):
             t0 = time.perf_counter()
             section = runner.run(n - 1)

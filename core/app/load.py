@@ -20,8 +20,9 @@ from cohortpress.common.progress import Progress
 from cohortpress.common.suggest import did_you_mean
 from cohortpress.config.schema import Config
 from cohortpress.data.derive import derived_sources
-from cohortpress.data.load import build_cohort, file_sha256, needed_columns
-from cohortpress.data.files import file_columns, guess_format
+from cohortpress.data.duck import open_source, plan_pushdown, source_kind
+from cohortpress.data.files import check_column_count, file_columns, guess_format
+from cohortpress.data.load import ReadInfo, build_cohort, file_sha256, needed_columns
 
 
 def load_cohort(plan: Plan, progress: Progress | None = None):
@@ -30,6 +31,9 @@ def load_cohort(plan: Plan, progress: Progress | None = None):
     config = plan.config
     path = config.cohort.path
     shown = shown_path(path, config)
+    kind = source_kind(config)
+    if kind is not None:
+        return _load_with_duckdb(plan, kind, shown, progress)
     if not path.exists():
         raise DataError("cohort file not found", file=shown, key="cohort.path")
     if path.is_dir():
@@ -70,6 +74,46 @@ def load_cohort(plan: Plan, progress: Progress | None = None):
         raise
     progress.timed(f"loaded {shown}: {cohort.size_text()}, {len(raw.data.columns)} columns",
                    time.perf_counter() - started)
+    return cohort
+
+
+def _load_with_duckdb(plan: Plan, kind: str, shown: str, progress: Progress):
+    """Read the used columns of a DuckDB source, with the filter run there where it can be
+    (:mod:`cohortpress.data.duck`), and type them as any cohort."""
+    config = plan.config
+    started = time.perf_counter()
+    _check_reader_keys(config, "csv" if kind.startswith("csv") else "parquet")
+    used = [n for _, k, n in plan.references if k == "variable"]
+    with open_source(config, kind, shown) as source:
+        available = source.columns()
+        check_column_count(Path(shown), len(available))
+        wanted = needed_columns(config, used)
+        _check_columns(plan, wanted, available, shown)
+        check_references(plan, available)
+        columns = sorted(wanted)
+        pushed = plan_pushdown(source, columns, config.cohort.filter)
+        data = source.read(columns, pushed.where, pushed.params)
+        digest = source.sha256()
+    if len(data) == 0 and pushed.where:
+        raise DataError(f"no rows left after cohort.filter ({pushed.filter_text})",
+                        file=str(config.source), key="cohort.filter")
+    from importlib.metadata import version
+
+    info = {"kind": kind, "engine": f"duckdb {version('duckdb')}"}
+    if config.cohort.table is not None:
+        info["table"] = config.cohort.table
+    if config.cohort.query is not None:
+        info["query"] = config.cohort.query
+    read = ReadInfo(pushed.extra_values, pushed.n_rows_read, pushed.filter_unknown, info)
+    try:
+        cohort = build_cohort(config, data, sha256=digest, used=used, read=read)
+    except UserError as exc:
+        if exc.file == str(config.cohort.path):
+            exc.file = shown
+        raise
+    where = ", cohort.filter run by DuckDB" if pushed.where else ""
+    progress.timed(f"loaded {shown} ({kind}, DuckDB{where}): {cohort.n} patients, "
+                   f"{len(columns)} columns", time.perf_counter() - started)
     return cohort
 
 

@@ -9,7 +9,7 @@ columns once they are known (:func:`check_references`).
 from __future__ import annotations
 
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -20,7 +20,8 @@ from cohortpress.api.sections import Analysis
 from cohortpress.app.plugins import Plugins, make_plugins
 from cohortpress.common.errors import ConfigError, UserError
 from cohortpress.common.suggest import did_you_mean, did_you_mean_dotted
-from cohortpress.config.schema import Config, SectionHead, load_config, validate_section_options
+from cohortpress.config.schema import (Condition, Config, SectionHead, VariableSettings,
+                                       load_config, validate_section_options)
 
 
 @dataclass(frozen=True)
@@ -286,3 +287,22 @@ def check_references(plan: Plan, available: Iterable[str]) -> None:
             where = "in the cohort or [derived]" if kind == "variable" else "in [endpoints]"
             raise ConfigError(f"unknown {kind} '{name}' (not {where}){did_you_mean(name, pool)}",
                               file=str(plan.config.source), key=key)
+
+
+# --------------------------------------------------------------------------- batch
+
+
+def sliced_config(config: Config, by: str, level: str) -> Config:
+    """The config of one level's report: ``by = level`` added to ``cohort.filter``, the
+    level named in the subtitle, and no ``[batch]``."""
+    condition = Condition.model_validate({"variable": by, "eq": level})
+    cohort = config.cohort.model_copy(update={"filter": [*config.cohort.filter, condition]})
+    label = (config.variables.get(by) or VariableSettings()).label or by
+    subtitle = " · ".join(t for t in (config.report.subtitle, f"{label}: {level}") if t)
+    report = config.report.model_copy(update={"subtitle": subtitle})
+    return config.model_copy(update={"cohort": cohort, "report": report, "batch": None})
+
+
+def sliced_plan(plan: Plan, by: str, level: str) -> Plan:
+    """The plan of one level's report of a batch (:mod:`cohortpress.app.batch`)."""
+    return replace(plan, config=sliced_config(plan.config, by, level))

@@ -4,7 +4,8 @@
 output, the section's id and title); an exception propagates. :mod:`cohortpress.testing`
 runs an analysis in the test's process and finishes it with the same :func:`finished`.
 :class:`SectionRunner` is what the build uses: the same run in a child process that is
-killed when a section takes longer than ``report.section_timeout`` (see
+killed when a section takes longer than ``report.section_timeout`` (by default a limit
+that grows with the number of patients: :func:`section_time_limit`; see
 :mod:`cohortpress.common.timelimit`), with any failure, even a ``SystemExit``, turned into a
 section holding an error block; :func:`run_section` runs one section so.
 """
@@ -23,6 +24,45 @@ from cohortpress.common.errors import StatisticsError, UserError
 from cohortpress.common.timelimit import ChildDied, TimeLimitedWorker, TimeLimitExceeded
 from cohortpress.config.schema import Config
 from cohortpress.data.conditions import section_subset
+
+
+#: The default section time limit: this many seconds, plus as many again per million
+#: patients (an analysis's work grows at least linearly with the rows; a Cox model with six
+#: covariates on ten million rows takes about a minute on an idle two-core machine, so the
+#: 3,300 s it gets leave room for a machine many times slower or busier).
+DEFAULT_TIMEOUT_S = 300.0
+DEFAULT_TIMEOUT_PER_MILLION_S = 300.0
+
+
+def section_time_limit(config: Config, n_rows: int) -> float:
+    """Seconds each section may run: ``report.section_timeout``, or the default for
+    ``n_rows`` patients (:data:`DEFAULT_TIMEOUT_S` plus
+    :data:`DEFAULT_TIMEOUT_PER_MILLION_S` per million)."""
+    if config.report.section_timeout is not None:
+        return float(config.report.section_timeout)
+    return DEFAULT_TIMEOUT_S + DEFAULT_TIMEOUT_PER_MILLION_S * max(n_rows, 0) / 1e6
+
+
+def timeout_message(name: str, seconds: float, config: Config | None, n_rows: int) -> str:
+    """Why a section stopped, and the key and value to set if it was making progress."""
+    suggestion = _round_up(2 * seconds)
+    if config is not None and config.report.section_timeout is None \
+            and seconds == section_time_limit(config, n_rows):
+        why = (f"the default report.section_timeout for {n_rows:,} patients: "
+               f"{DEFAULT_TIMEOUT_S:g} s plus {DEFAULT_TIMEOUT_PER_MILLION_S:g} s per million")
+    else:
+        why = "report.section_timeout"
+    return (f"the analysis '{name}' did not finish within {seconds:g} s ({why}); if it was "
+            f"still making progress, set report.section_timeout = {suggestion:g} under "
+            f"[report]")
+
+
+def _round_up(seconds: float) -> float:
+    """A value worth writing in a config: 2 significant digits, rounded up."""
+    if seconds < 1:
+        return 1.0
+    scale = 10 ** max(int(math.floor(math.log10(seconds))) - 1, 0)
+    return math.ceil(seconds / scale) * scale
 
 
 class AnalysisExited(Exception):
@@ -73,9 +113,10 @@ class SectionRunner:
     """Runs a build's sections, one after another, as the build does.
 
     The analyses run in one forked worker (see :mod:`cohortpress.common.timelimit`), each
-    within ``timeout`` seconds; a worker that runs over is killed and the next section gets
-    a new one. Any failure, even a ``SystemExit``, becomes a section holding an error block.
-    Use it as a context manager: the worker ends with it.
+    within ``timeout`` seconds (the build passes :func:`section_time_limit`); a worker that
+    runs over is killed and the next section gets a new one. Any failure, even a
+    ``SystemExit``, becomes a section holding an error block. Use it as a context manager:
+    the worker ends with it.
     """
 
     def __init__(self, sections: Sequence[PlannedSection], cohort, config: Config,
@@ -94,8 +135,8 @@ class SectionRunner:
         try:
             return self._worker.call(index, self._timeout)
         except TimeLimitExceeded:
-            message = f"the analysis '{name}' did not finish within {self._timeout:g} s " \
-                      f"(report.section_timeout)"
+            message = timeout_message(name, self._timeout, self._config,
+                                      getattr(self._cohort, "n", 0))
         except AnalysisExited as exc:
             message = f"the analysis '{name}' tried to end the program: {exc}"
         except ChildDied as exc:

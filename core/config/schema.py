@@ -66,8 +66,10 @@ class ReportSettings(Strict):
     exports: list[Literal["csv", "xlsx", "docx", "png", "html"]] = Field(
         EXPORTS, description="the files written beside the PDF: tables (csv, xlsx, docx), "
         "figures (png), the report as HTML", examples=[["csv", "xlsx"]])
-    section_timeout: float = Field(300.0, gt=0, description="seconds an analysis may run "
-                                   "before its section is reported as failed", examples=[600])
+    section_timeout: float | None = Field(
+        None, gt=0, description="seconds an analysis may run before its section is reported "
+        "as failed; default: 300 s plus 300 s per million patients (a large cohort gets the "
+        "time it needs, a stuck analysis on a small one is stopped soon)", examples=[600])
 
     @field_validator("date")
     @classmethod
@@ -89,10 +91,23 @@ class ReportSettings(Strict):
 class CohortSettings(Strict):
     """``[cohort]``: where the data is and how to read it."""
 
-    path: Path = Field(description="the data file", examples=["cohort.csv"])
-    format: Literal["auto", "csv", "parquet", "excel", "spss", "stata"] | str = Field(
+    path: Path = Field(description="the data file; or a folder or glob pattern of Parquet "
+                       "files, or a DuckDB database (.duckdb), read with DuckDB "
+                       "(docs/data_sources.md)", examples=["cohort.csv", "visits/*.parquet"])
+    format: Literal["auto", "csv", "parquet", "excel", "spss", "stata", "duckdb"] | str = Field(
         "auto", description="the file format; auto: from the suffix; or a format a plugin "
         "reads", examples=["excel"])
+    engine: Literal["auto", "pandas", "duckdb"] = Field(
+        "auto", description="what reads a CSV or Parquet file: auto: DuckDB for a folder, a "
+        "glob, a DuckDB database, a table or a query, else pandas; duckdb: always DuckDB "
+        "(only the used columns and, where it can, the rows cohort.filter keeps leave the "
+        "engine; no size ceiling)", examples=["duckdb"])
+    table: str | None = Field(None, description="the table (or view) of patients in the "
+                              "DuckDB database cohort.path names", examples=["patients"])
+    query: str | None = Field(None, description="SQL whose result is the cohort, run by "
+                              "DuckDB; the file cohort.path names is the table 'cohort' in it "
+                              "(a database: its tables by name)",
+                              examples=["SELECT * FROM cohort WHERE year >= 2010"])
     sheet: str | int | None = Field(None, description="the Excel sheet, by name or by "
                                     "position (0 is the first); default: the first",
                                     examples=["Patients"])
@@ -132,6 +147,19 @@ class CohortSettings(Strict):
             raise ValueError("recurrent applies only to rows = \"intervals\" (several "
                              "rows per patient)")
         return self
+
+
+class BatchSettings(Strict):
+    """``[batch]``: one report per level of a variable, plus an index (docs/batch.md)."""
+
+    by: str = Field(description="the categorical column whose levels each get a report, in "
+                    "OUTPUT/LEVEL/ (--by overrides it)", examples=["centre"])
+    levels: list[Scalar] | None = Field(None, description="only these levels (as displayed); "
+                                        "default: every level a patient has",
+                                        examples=[["Leuven", "Gent"]])
+    jobs: int | None = Field(None, ge=1, le=64, description="reports built at the same time, "
+                             "each in a process of its own (--jobs overrides it); default: "
+                             "the number of CPUs, at most 4", examples=[2])
 
 
 class VariableSettings(Strict):
@@ -302,6 +330,8 @@ class Config(Strict):
                                        "imported), by the name cohortpress plugins lists",
                                        examples=[["cohortpress.plugins.pdf"]])
     section: list[SectionHead] = Field([], description="[[section]] tables, in report order")
+    batch: BatchSettings | None = Field(None, description="the [batch] table: a report per "
+                                        "level of a variable")
     published: Path | None = Field(None, description="a file of published values that "
                                    "cohortpress verify checks", examples=["published.toml"])
     disclosure: DisclosureSettings | None = Field(

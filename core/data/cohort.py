@@ -104,6 +104,9 @@ class Cohort:
         The cohort file; ``sha256`` its digest, for the provenance appendix.
     filter_text : str
         ``cohort.filter`` (and a section's subset) in words.
+    source_info : mapping of str to str
+        For a source other than one file read whole (a DuckDB source): its ``kind`` and
+        ``query``, recorded in the provenance.
     filter_unknown : tuple of (str, int)
         Per variable a ``cohort.filter`` condition tests, the patients it removed because
         their value is unknown (a condition such as ``stage != "IV"`` cannot hold for them),
@@ -126,6 +129,7 @@ class Cohort:
     filter_unknown: tuple[tuple[str, int], ...] = ()
     intervals: bool = False
     recurrent: bool = False
+    source_info: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def n(self) -> int:

@@ -142,14 +142,21 @@ class ColumnTyper:
     """Types raw columns according to their metadata; errors name file, column and row."""
 
     def __init__(self, config: Config, data: pd.DataFrame, file: str,
-                 file_labels: Mapping[str, str], id_column: str | None):
+                 file_labels: Mapping[str, str], id_column: str | None,
+                 extra_values: Mapping[str, pd.Series] | None = None):
         self.config = config
         self.file = file
         self.file_labels = file_labels
         self.raw = data
         self.id_column = id_column
+        # Per column, values of the whole cohort's column when ``data`` holds only some of
+        # its rows (the rows a filter run in the database kept): typed with the rows, so
+        # that kinds and levels are the whole column's, then dropped.
+        self.extra_values = extra_values or {}
 
     def where(self, position: int) -> str:
+        if position >= len(self.raw):  # one of extra_values: no row of its own was read
+            return "not read (a value of a row the filter in the database removed)"
         if self.id_column:  # patient ids as text only when a message needs one
             return f"{position + 1} (patient {self.raw[self.id_column].iloc[position]!s})"
         return str(position + 1)
@@ -159,7 +166,17 @@ class ColumnTyper:
         return DataError(message, file=self.file, column=column, row=row)
 
     def type_column(self, name: str, settings: VariableSettings, role: str | None):
-        series = self._apply_missing(_strip_text(self.raw[name]), settings)
+        extra = self.extra_values.get(name)
+        if extra is None or not len(extra):
+            return self._type_column(name, self.raw[name], settings, role)
+        rows = self.raw[name]
+        joined = pd.concat([rows, pd.Series(extra.to_numpy(), name=name)], ignore_index=True)
+        values, info = self._type_column(name, joined, settings, role)
+        return values.iloc[:len(rows)].set_axis(rows.index), info
+
+    def _type_column(self, name: str, raw: pd.Series, settings: VariableSettings,
+                     role: str | None):
+        series = self._apply_missing(_strip_text(raw), settings)
         kind = settings.kind or role or self._infer_kind(series, settings)
         label = settings.label or self.file_labels.get(name) or name
         if kind == "continuous":

@@ -13,6 +13,7 @@ variables (:mod:`~cohortpress.data.derive`), apply ``cohort.filter``
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -27,6 +28,30 @@ from cohortpress.data.conditions import apply_filters, filter_unknowns
 from cohortpress.data.derive import Deriver, derivation_order, derived_sources
 from cohortpress.data.endpoints import build_endpoint
 from cohortpress.data.intervals import check_intervals
+
+
+@dataclass(frozen=True)
+class ReadInfo:
+    """What the whole source held when only some of its rows were read.
+
+    Attributes
+    ----------
+    extra_values : mapping of str to pandas.Series
+        Per column, its distinct values in the whole source, typed with the rows read so
+        that kinds and levels are the whole column's.
+    n_rows : int or None
+        The rows of the whole source (the filter's "n of N records").
+    filter_unknown : tuple or None
+        :attr:`Cohort.filter_unknown` counted over the whole source.
+    source_info : mapping
+        What the provenance says about the source besides its path and digest (its kind,
+        the query).
+    """
+
+    extra_values: Mapping[str, pd.Series] = field(default_factory=dict)
+    n_rows: int | None = None
+    filter_unknown: tuple[tuple[str, int], ...] | None = None
+    source_info: Mapping[str, str] = field(default_factory=dict)
 
 
 def needed_columns(config: Config, references: Iterable[str]) -> set[str]:
@@ -58,8 +83,14 @@ def needed_columns(config: Config, references: Iterable[str]) -> set[str]:
 
 
 def build_cohort(config: Config, raw_data: pd.DataFrame, *, file_labels: Mapping[str, str] = {},
-                 sha256: str = "", used: Iterable[str] = ()) -> Cohort:
-    """Type, derive, filter and build endpoints from the raw table read from the file."""
+                 sha256: str = "", used: Iterable[str] = (), read: ReadInfo | None = None
+                 ) -> Cohort:
+    """Type, derive, filter and build endpoints from the raw table read from the file.
+
+    ``read``: when ``raw_data`` holds only the rows a filter run in the database kept, what
+    the whole source held (see :class:`ReadInfo`).
+    """
+    read = read or ReadInfo()
     file = str(config.cohort.path)
     data = raw_data.reset_index(drop=True)
     if len(data) == 0:
@@ -68,7 +99,7 @@ def build_cohort(config: Config, raw_data: pd.DataFrame, *, file_labels: Mapping
     intervals = config.cohort.rows == "intervals"
     if id_column and not intervals:
         check_ids(data, id_column, file)
-    typer = ColumnTyper(config, data, file, file_labels, id_column)
+    typer = ColumnTyper(config, data, file, file_labels, id_column, read.extra_values)
     roles = column_roles(config)
     columns: dict[str, pd.Series] = {}
     infos: dict[str, VariableInfo] = {}
@@ -83,7 +114,8 @@ def build_cohort(config: Config, raw_data: pd.DataFrame, *, file_labels: Mapping
         deriver.derive(name)
     frame, infos = deriver.frame, deriver.infos
     check_level_counts(config, infos, [*used, config.cohort.group], file)
-    unknown_removed = filter_unknowns(config, frame)
+    unknown_removed = filter_unknowns(config, frame) if read.filter_unknown is None \
+        else read.filter_unknown
     frame, filter_text = apply_filters(config, frame, infos)
     if config.cohort.group:
         _check_group(config, frame, infos, file)
@@ -94,9 +126,10 @@ def build_cohort(config: Config, raw_data: pd.DataFrame, *, file_labels: Mapping
                         str(config.source))
     return Cohort(data=frame, variables=infos, endpoints=endpoints, id_column=id_column,
                   group=config.cohort.group, source=config.cohort.path, sha256=sha256,
-                  n_rows_read=len(raw_data), filter_text=filter_text,
-                  filter_unknown=unknown_removed, intervals=intervals,
-                  recurrent=config.cohort.recurrent)
+                  n_rows_read=len(raw_data) if read.n_rows is None else read.n_rows,
+                  filter_text=filter_text, filter_unknown=unknown_removed,
+                  intervals=intervals, recurrent=config.cohort.recurrent,
+                  source_info=dict(read.source_info))
 
 
 def file_sha256(path: Path) -> str:

@@ -113,6 +113,7 @@ def provenance(plan: "RenderPlan", cohort: "Cohort") -> dict[str, Any]:
     return {
         "cohort_file": relative_path(cohort.source, config.folder),
         "sha256": cohort.sha256,
+        "source_info": dict(getattr(cohort, "source_info", {})),
         "rows_read": cohort.n_rows_read if rule is None else released_text(cohort.n_rows_read,
                                                                            rule),
         "rows_used": cohort.n if rule is None else released_text(cohort.n, rule),

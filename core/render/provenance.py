@@ -63,6 +63,7 @@ def results_document(plan: "RenderPlan", cohort: "Cohort", sections: Sequence[Se
             "source": relative_path(config.cohort.path, config.folder),
             "sha256": cohort.sha256,
             "n_rows": released_value(cohort.n, rule),
+            **dict(getattr(cohort, "source_info", {})),
         },
     }
     if rule is not None:
