@@ -21,6 +21,7 @@ from cohortpress.common.formatting import fmt_num, in_sentence, p_phrase
 from cohortpress.kit.cumulative_incidence import (BEYOND_CIF, NO_VARIANCE, TableLayout, cif_tables,
                                                   interval_defined)
 from cohortpress.kit.prose import percent_text
+from cohortpress.kit.survival_release import UNIT_STAT, count_text, table_note
 
 __all__ = ["BEYOND_CIF", "BEYOND_KM", "SurvivalLayout", "survival_tables", "time_unit_word"]
 
@@ -186,7 +187,7 @@ def _beyond(row: _Row, k: int) -> bool:
 
 def _km_row(row: _Row, layout: SurvivalLayout, show_p: bool, beyond_mark: str,
             point_mark: str) -> Row:
-    cells = [Cell(str(row.values["n"].stat)), Cell(str(row.values["n.event"].stat))]
+    cells = [Cell(count_text(row.values["n"])), Cell(count_text(row.values["n.event"]))]
     for k in range(len(layout.landmarks)):
         if k >= len(row.surv):
             cells.append(Cell(DASH))
@@ -220,6 +221,8 @@ def _km_footnotes(records, about, endpoints, units, layout: SurvivalLayout) -> l
     if layout.median:
         notes.append(Footnote("NR: not reached."))
     notes += _conversion_notes(about, endpoints)
+    units = [r.stat for r in records if r.context == "survfit" and r.stat_name == UNIT_STAT]
+    notes += [Footnote(table_note(units[0]))] if units else []
     return notes + _endpoint_notes(records, about, layout)
 
 
