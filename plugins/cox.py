@@ -28,6 +28,7 @@ from cohortpress.common.formatting import format_p, in_sentence
 from cohortpress.kit.prose import percent_text
 from cohortpress.kit.regression import (Fitted, RegressionModel, estimates_from, fit_models,
                                         layout_records, model_records)
+from cohortpress.kit.disclosure import count_text, few_per_parameter, release_records
 from cohortpress.kit.regression_table import RegressionLayout, regression_table
 
 
@@ -190,9 +191,9 @@ def run(cohort, options: CoxOptions, context: SectionContext):
                                         "multivariable")
         epv = fit.n_events / max(len(fit.names), 1)
         if epv < options.events_per_variable:
-            warnings.append(f"{fit.n_events} events for {len(fit.names)} parameters "
-                            f"({epv:.1f} per parameter, fewer than "
-                            f"{options.events_per_variable:g}): estimates may be unstable.")
+            warnings.append(few_per_parameter(fit.n_events, "events", len(fit.names),
+                                              options.events_per_variable,
+                                              context.disclosure))
     elif len(models.design.terms) == 1 and models.design.n:
         results += _single_model_concordance(model, models.design, options.endpoint)
     results += model_records(models.terms, models.columns, context_name="coxph",
@@ -202,6 +203,7 @@ def run(cohort, options: CoxOptions, context: SectionContext):
         results += _zph_records(zph_fit, options.endpoint, context)
     results += layout_records(models.terms, models.columns, context_name="coxph")
     results += _table_records(cohort, endpoint, options, models.design)
+    results = release_records(results, context.disclosure)
     tables = tables_from_records(results, options, context)
     if options.forest:
         tables += figures_from_records(results, options, style=context.style)
@@ -329,8 +331,9 @@ def tables_from_records(results: Sequence[Result], options: CoxOptions,
     ph_column = options.ph_check == "column" and bool(per_term)
     notes = _ph_notes(zph, options, context) + [_method_note(cox, about)]
     notes += _concordance_notes(cox)
-    if about["n.incomplete"].stat:
-        notes.append(Footnote(f"Complete cases: {about['n.incomplete'].stat} patients with a "
+    if about["n.incomplete"].stat != 0:  # None: hidden by the disclosure rule, not zero
+        dropped = count_text(about["n.incomplete"].stat, about["n.incomplete"].formatted)
+        notes.append(Footnote(f"Complete cases: {dropped} patients with a "
                               f"missing covariate were excluded from the multivariable model "
                               f"(univariable models use every patient with that covariate)."))
     caption = options.caption or f"Cox regression for {in_sentence(about['outcome.label'].stat)}."

@@ -20,6 +20,7 @@ from cohortpress.api.blocks import Table
 from cohortpress.api.options import Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
+from cohortpress.kit.disclosure import release_records
 from cohortpress.kit.crosstab import (CrosstabLayout, CrosstabSpec, crosstab_from_records,
                                       crosstab_records)
 
@@ -68,7 +69,8 @@ class CrosstabOptions(Options):
 def run(cohort, options: CrosstabOptions, context: SectionContext):
     spec = _spec(cohort, options, context)
     computed = crosstab_records(spec, context)
-    results = [_with_names(r, options.row, spec.col_name) for r in computed.results]
+    results = release_records([_with_names(r, options.row, spec.col_name)
+                               for r in computed.results], context.disclosure)
     tables = tables_from_records(results, _layout(spec, options, context))
     return context.section(blocks=tables, results=results, methods=computed.methods)
 

@@ -34,6 +34,7 @@ from cohortpress.data.grouping import Grouping, group_cohort
 from cohortpress.api.blocks import Table
 from cohortpress.api.options import Options, Variable
 from cohortpress.api.results import Result
+from cohortpress.kit.disclosure import release_records
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.kit.records import hypothesis_test_records
 from cohortpress.kit.table1 import (Table1Layout, VariableLayout, applicable_columns,
@@ -569,10 +570,11 @@ def run(cohort, options: DemographicsOptions, context: SectionContext):
     for spec in _row_specs(options):
         summariser.add(spec)
     summariser.add_groups()
-    tables = tables_from_records(summariser.results, layout(cohort, options, context))
+    results = release_records(summariser.results, context.disclosure)
+    tables = tables_from_records(results, layout(cohort, options, context))
     warnings = [f"Group '{g}' has no patients." for g in groups.empty_groups()]
-    return context.section(blocks=tables, results=summariser.results,
-                           methods=table1_methods(summariser.results, summariser.test_labels,
+    return context.section(blocks=tables, results=results,
+                           methods=table1_methods(results, summariser.test_labels,
                                                   summariser.groups), warnings=tuple(warnings),
                            abbreviations=(("SMD", "standardised mean difference"),))
 

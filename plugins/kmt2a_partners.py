@@ -27,6 +27,7 @@ from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.data.grouping import empty_group_warnings, group_cohort
 from cohortpress.kit.crosstab import (CrosstabLayout, CrosstabSpec, crosstab_from_records,
                                       crosstab_records)
+from cohortpress.kit.disclosure import count_text, release_records
 from cohortpress.kit.records import Records
 
 CategoricalTest = Literal["fisher", "chisq", "chisq_yates", "none"]
@@ -124,6 +125,7 @@ def run(cohort, options: Kmt2aOptions, context: SectionContext):
                                                             options, context)
         results += partner_results
         methods += partner_methods
+    results = release_records(results, context.disclosure)
     tables = tables_from_records(results, layout(cohort, options, context))
     warnings = _unreadable(cohort, options, findings)
     return context.section(blocks=tables, results=results, methods=methods,
@@ -237,14 +239,15 @@ def _partner_footnotes(records: Records, table_layout: Kmt2aLayout):
     for record in records.select(context="categorical", stat_name="n", variable=PARTNER,
                                  variable_level="not specified", group=table_layout.by):
         n = record.stat
-        if n:
+        if n or n is None:  # None: a count the disclosure rule hides ("<10 patients")
             marks[record.group_level] = ("*" * (len(marks) + 1),)
-            patients = "one patient" if n == 1 else f"{n} patients"
+            patients = "one patient" if n == 1 else f"{count_text(n, record.formatted)} patients"
             notes.append(Footnote(f"For {patients}, the translocation partner was not "
                                   f"specified.", marks[record.group_level][0]))
     rare = records.select(context="collapsed", stat_name="n", variable=PARTNER)
     if rare:
-        detail = ", ".join(f"{r.variable_level.replace('Chromosome ', 'chr ')} ({r.stat})"
+        detail = ", ".join(f"{r.variable_level.replace('Chromosome ', 'chr ')} "
+                           f"({count_text(r.stat, r.formatted)})"
                            for r in rare)
         notes.append(Footnote(f"Other: partners with fewer than "
                               f"{table_layout.options.collapse_below} patients: {detail}."))

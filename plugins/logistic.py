@@ -25,6 +25,7 @@ from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.kit.regression import (Fitted, RegressionModel, estimates_from, fit_models,
                                         layout_records, model_records)
 from cohortpress.kit.regression import ratio_text
+from cohortpress.kit.disclosure import count_text, few_per_parameter, release_records
 from cohortpress.kit.regression_table import INTERCEPT, RegressionLayout, regression_table
 
 
@@ -191,10 +192,10 @@ def run(cohort, options: LogisticOptions, context: SectionContext):
         n_params = len(fit.names) - 1
         epv = min(fit.n_events, fit.n - fit.n_events) / max(n_params, 1)
         if epv < options.events_per_variable:
-            warnings.append(f"{min(fit.n_events, fit.n - fit.n_events)} patients in the "
-                            f"smaller outcome group for {n_params} parameters ({epv:.1f} "
-                            f"per parameter, fewer than {options.events_per_variable:g}): "
-                            f"estimates may be unstable.")
+            warnings.append(few_per_parameter(min(fit.n_events, fit.n - fit.n_events),
+                                              "patients in the smaller outcome group",
+                                              n_params, options.events_per_variable,
+                                              context.disclosure))
         for stat, value in (("lr.statistic", fit.lr_test.statistic),
                             ("lr.p.value", fit.lr_test.p_value),
                             ("deviance", fit.deviance), ("null.deviance", fit.null_deviance),
@@ -219,6 +220,7 @@ def run(cohort, options: LogisticOptions, context: SectionContext):
                 Result("logistic", "n.incomplete", models.design.n_dropped, **common)]
     methods = _method_sentences(outcome_label, event_level, options, results)
     methods += _fit_quality_methods(options)
+    results = release_records(results, context.disclosure)
     blocks = tables_from_records(results, options, context)
     if options.forest:
         blocks += figures_from_records(results, options, style=context.style)
@@ -235,8 +237,11 @@ def tables_from_records(results: Sequence[Result], options: LogisticOptions,
     notes = [Footnote(f"OR: odds ratio of {in_sentence(about['outcome.label'])} = "
                       f"{about['outcome.level']}; CI: {about['conf.method']} confidence "
                       f"interval; p: {about['p.method']}; estimated by {about['method']}.")]
-    if about["n.incomplete"]:
-        notes.append(Footnote(f"Complete cases: {about['n.incomplete']} patients with a missing "
+    dropped = next(r for r in results if r.context == "logistic" and r.group is None
+                   and r.variable == options.outcome and r.stat_name == "n.incomplete")
+    if dropped.stat != 0:  # None: hidden by the disclosure rule, not zero
+        notes.append(Footnote(f"Complete cases: {count_text(dropped.stat, dropped.formatted)} "
+                              f"patients with a missing "
                               f"outcome or covariate were excluded from the multivariable "
                               f"model."))
     notes += _fit_quality_notes(results, options, context)

@@ -20,6 +20,7 @@ from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.common.formatting import fmt_n_percent, fmt_num, in_sentence
 from cohortpress.data.grouping import empty_group_warnings, group_cohort
+from cohortpress.kit.disclosure import count_text, release_records
 from cohortpress.kit.records import Records
 
 
@@ -39,7 +40,7 @@ class OverviewOptions(Options):
 
 
 def run(cohort, options: OverviewOptions, context: SectionContext):
-    results = overview_records(cohort, options)
+    results = release_records(overview_records(cohort, options), context.disclosure)
     tables = tables_from_records(results, layout(cohort, options, context))
     return context.section(blocks=tables, results=results)
 
@@ -135,15 +136,23 @@ def tables_from_records(results, table_layout: OverviewLayout) -> list[Table]:
         return records.stat(context="overview", stat_name=stat_name, variable=variable,
                             group=by if level is not None else None, group_level=level)
 
+    def text(stat_name, variable, level) -> str:
+        record = records.one(context="overview", stat_name=stat_name, variable=variable,
+                             group=by if level is not None else None, group_level=level)
+        return count_text(record.stat, record.formatted)
+
     sizes = [stat("N", None, g) for g in columns]
-    body = [Row.of("Patients, n", *sizes)]
-    n_unknown = records.stat(0, context="overview", stat_name="N_unknown", variable=by)
-    if by and n_unknown:
-        body.append(Row.of(f"{table_layout.by_label} unknown, n", n_unknown))
+    body = [Row.of("Patients, n", *[text("N", None, g) for g in columns])]
+    unknown = records.one(context="overview", stat_name="N_unknown", variable=by)
+    if by and unknown is not None and unknown.stat != 0:  # None: hidden, not zero
+        body.append(Row.of(f"{table_layout.by_label} unknown, n",
+                           count_text(unknown.stat, unknown.formatted)))
     for name, label, unit in table_layout.endpoints:
         body.append(Row.of(label, role="group"))
         body.append(Row.of("Events, n (%)", *[
             fmt_n_percent(stat("n.event", name, g), n, table_layout.percent_digits)
+            if stat("n.event", name, g) is not None and n is not None
+            else text("n.event", name, g)
             for g, n in zip(columns, sizes)], indent=1))
         body.append(Row.of(f"Follow-up range ({unit})", *[
             _range(stat("min", name, g), stat("max", name, g)) for g in columns], indent=1))
@@ -160,7 +169,8 @@ def tables_from_records(results, table_layout: OverviewLayout) -> list[Table]:
 def _filter_unknown_clause(records: Records, table_layout: OverviewLayout) -> str:
     """``; the filter also removed 8 patients with unknown stage``, from the records."""
     labels = dict(table_layout.variable_labels)
-    parts = [f"{r.stat} patient{'s' if r.stat != 1 else ''} with unknown "
+    parts = [f"{count_text(r.stat, r.formatted)} patient{'s' if r.stat != 1 else ''} with "
+             f"unknown "
              f"{in_sentence(labels.get(r.variable, r.variable))}"
              for r in records.select(context="overview", stat_name="N_filter_unknown")]
     return f"; the filter also removed {' and '.join(parts)}" if parts else ""

@@ -14,7 +14,9 @@ class Result:
     Statistic names follow broom (``statistic``, ``p.value``, ``estimate``, ``std.error``,
     ``conf.low``, ``conf.high``) and R's cards package (``n``, ``N``, ``p``, ``median``...).
     ``stat`` is unrounded; ``formatted`` is the text the report shows, if it shows it.
-    The core fills ``section``.
+    The core fills ``section``. ``disclosure`` is set only under a ``[disclosure]`` rule, on
+    a number the rule released ("suppressed: fewer than 10", "rounded: ..."): then ``stat``
+    is the released value (``None`` when hidden), not the full data's.
     """
 
     context: str
@@ -26,10 +28,12 @@ class Result:
     group_level: Any = None
     formatted: str | None = None
     section: str | None = None
+    disclosure: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The record as written to ``results.json`` (non-finite numbers become null)."""
-        return {
+        """The record as written to ``results.json`` (non-finite numbers become null; the
+        ``disclosure`` field only on a number a disclosure rule released)."""
+        fields = {
             "section": self.section,
             "context": self.context,
             "variable": self.variable,
@@ -40,6 +44,9 @@ class Result:
             "stat": _plain(self.stat),
             "formatted": self.formatted,
         }
+        if self.disclosure is not None:
+            fields["disclosure"] = self.disclosure
+        return fields
 
 
 def _plain(value: Any) -> Any:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from cohortpress.api.blocks import Block
 from cohortpress.api.options import Options
 from cohortpress.api.results import Result
+from cohortpress.common.disclosure import DisclosureRule
 
 if TYPE_CHECKING:  # pragma: no cover
     from cohortpress.data.cohort import Cohort
@@ -68,6 +69,9 @@ class SectionContext:
     style : str
         The report's ``[report] style`` (``"journal"`` or ``"compact"``): figures take its
         typeface (``style=`` of :mod:`cohortpress.kit.figures`).
+    disclosure : DisclosureRule or None
+        The report's ``[disclosure]`` rule: release the records with
+        :func:`cohortpress.kit.disclosure.release_records` before building tables from them.
     """
 
     id: str
@@ -76,6 +80,7 @@ class SectionContext:
     percent_digits: int = 0
     config_dir: str = "."
     style: str = "journal"
+    disclosure: DisclosureRule | None = None
 
     def format_p(self, p: float) -> str:
         """``p`` as the report prints it (``<0.001``, ``>0.99``, never ``0.000``)."""

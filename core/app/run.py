@@ -39,7 +39,9 @@ def section_context(planned: PlannedSection, config: Config) -> SectionContext:
     return SectionContext(id=planned.head.id, title=section_title(planned),
                           p_digits=config.report.p_digits,
                           percent_digits=config.report.percent_digits,
-                          config_dir=str(config.folder), style=config.report.style)
+                          config_dir=str(config.folder), style=config.report.style,
+                          disclosure=(config.disclosure.rule() if config.disclosure is not None
+                                      else None))
 
 
 def analyse(planned: PlannedSection, cohort, context: SectionContext) -> Section:
@@ -54,9 +56,14 @@ def analyse(planned: PlannedSection, cohort, context: SectionContext) -> Section
 
 
 def finished(section: Any, context: SectionContext) -> Section:
-    """What an analysis returned, checked (:func:`checked`), with the section's id and title."""
+    """What an analysis returned, checked (:func:`checked`), with the section's id and title,
+    and, under a disclosure rule, every count released (a count the analysis did not release
+    itself is released on its own, so that no full-data count reaches ``results.json``)."""
+    from cohortpress.kit.disclosure import release_records
+
     section = checked(section)
-    results = tuple(replace(r, section=context.id) for r in section.results)
+    results = tuple(replace(r, section=context.id)
+                    for r in release_records(section.results, context.disclosure))
     return replace(section, id=context.id, title=context.title, results=results)
 
 

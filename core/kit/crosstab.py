@@ -169,10 +169,15 @@ def _percent_base(percent: str, counts: np.ndarray, i: int | None, j: int | None
     return int(counts.sum())
 
 
-def _cell_text(percent: str, digits: int, n: int, base: int) -> str:
+def _cell_text(percent: str, digits: int, n: int | None, base: int | None,
+               hidden: str = "") -> str:
     """``n (%)``; a count of zero is ``0`` alone: its percentage is exactly zero, and
-    "0 (0.00%)" would print as rounded what is not (the table's note says so)."""
-    if percent == "none" or (n == 0 and base):
+    "0 (0.00%)" would print as rounded what is not (the table's note says so). Under a
+    disclosure rule a hidden count (``None``) prints as ``hidden`` ("<10") without a
+    percentage, and so does a count whose percent base is hidden."""
+    if n is None:
+        return hidden
+    if percent == "none" or (n == 0 and base) or base is None:
         return str(n)
     return fmt_n_percent(n, base, digits)
 
@@ -272,6 +277,13 @@ def _leave_out_empty_columns(spec: CrosstabSpec, counts: np.ndarray, results: li
 # --------------------------------------------------------------------------- the table
 
 
+def _record_count(record: Result | None) -> str:
+    """A count record as a cell prints it: its number, or its released text when hidden."""
+    if record is None:
+        return "0"
+    return str(record.stat) if record.stat is not None else (record.formatted or "")
+
+
 def crosstab_from_records(records: Iterable[Result], layout: CrosstabLayout) -> Table:
     """The cross-table, from its results records alone (see :func:`crosstab_records`).
 
@@ -300,9 +312,11 @@ class _CrosstabView:
         self.row_levels = [lv for lv in records.distinct("variable_level", context="crosstab",
                                                          stat_name="n", **self.names)
                            if lv is not None]
-        self.n_missing = records.stat(0, context="crosstab", stat_name="N_miss", group=None,
-                                      **self.names)
-        self.show_missing = layout.missing == "ifany" and self.n_missing > 0
+        self.missing_total = records.one(context="crosstab", stat_name="N_miss", group=None,
+                                         **self.names)
+        # a hidden count of unknowns is not 0: the row is there, showing "<10"
+        self.show_missing = layout.missing == "ifany" and self.missing_total is not None \
+            and self.missing_total.stat != 0
 
     def header(self) -> tuple[Row, ...]:
         layout = self.layout
@@ -319,9 +333,10 @@ class _CrosstabView:
         where = dict(context="crosstab", variable_level=level,
                      group=self.layout.group if col is not None else None, group_level=col,
                      **self.names)
-        n = self.records.stat(stat_name="n", **where)
+        count = self.records.one(stat_name="n", **where)
         base = self.records.stat(stat_name="N", **where)
-        return Cell(_cell_text(self.layout.percent, self.layout.percent_digits, n, base))
+        return Cell(_cell_text(self.layout.percent, self.layout.percent_digits, count.stat,
+                               base, count.formatted or ""))
 
     def cells(self, level) -> list[Cell]:
         cells = [self.cell(level, col) for col in self.col_levels]
@@ -336,12 +351,12 @@ class _CrosstabView:
         return Row((Cell("Total", align="left"), *self.cells(None)), role="total")
 
     def missing_row(self) -> Row:
-        cells = [Cell(str(self.records.stat(context="crosstab", stat_name="N_miss",
-                                            group=self.layout.group, group_level=col,
-                                            **self.names)))
+        cells = [Cell(_record_count(self.records.one(context="crosstab", stat_name="N_miss",
+                                                     group=self.layout.group, group_level=col,
+                                                     **self.names)))
                  for col in self.col_levels]
         if self.layout.totals:
-            cells.append(Cell(str(self.n_missing)))
+            cells.append(Cell(_record_count(self.missing_total)))
         return Row((Cell(self.layout.missing_label, align="left"), *cells))
 
     def footnotes(self) -> list[Footnote]:
@@ -359,7 +374,7 @@ class _CrosstabView:
 
     def has_zero_count(self) -> bool:
         """Whether a cell of the table counts 0 patients of a non-empty base."""
-        return any(r.stat == 0 and self.records.stat(
+        return any(r.stat == 0 and r.stat is not None and self.records.stat(
             context="crosstab", stat_name="N", variable_level=r.variable_level,
             group=r.group, group_level=r.group_level, **self.names)
             for r in self.records.select(context="crosstab", stat_name="n", **self.names))

@@ -23,6 +23,7 @@ from typing import Iterable, Mapping, Sequence
 
 from cohortpress.api.blocks import Cell, Footnote, Row, Table
 from cohortpress.api.results import Result
+from cohortpress.kit.disclosure import count_text
 from cohortpress.kit.prose import percent_text
 
 NOT_ESTIMABLE = "not estimable"
@@ -188,9 +189,9 @@ def _models(records: Sequence[Result], ratio_stat: str) -> list[_Model]:
         elif r.stat_name == "method.term":
             model.term_tests[r.variable] = (model.term_tests[r.variable][0], r.stat)
         elif r.stat_name == "nobs":
-            model.n[r.variable] = r.stat
+            model.n[r.variable] = _count(r)
         elif r.stat_name == "n.event":
-            events[(model.level, r.variable)] = r.stat
+            events[(model.level, r.variable)] = _count(r)
         elif r.stat_name == "note":
             model.notes.append(r.stat)
     for model in models.values():
@@ -198,6 +199,19 @@ def _models(records: Sequence[Result], ratio_stat: str) -> list[_Model]:
                        for key, text in model.shown.items()}
         model.n = {v: (n, events[(model.level, v)]) for v, n in model.n.items()}
     return list(models.values())
+
+
+@dataclass(frozen=True)
+class _Count:
+    """A count and how the table prints it (under a disclosure rule, "<10" when hidden)."""
+
+    value: int | None
+    text: str
+
+
+def _count(record: Result) -> _Count:
+    return _Count(record.stat, count_text(record.stat, record.formatted)
+                  if record.disclosure is not None else str(record.stat))
 
 
 class _Builder:
@@ -343,9 +357,11 @@ class _Builder:
                 text = ""
             elif len(counts) == 1:
                 n, events = counts.pop()
-                text = f"{n} ({events})"
+                text = f"{n.text} ({events.text})"
             else:
-                text = f"{min(c[0] for c in counts)}\u2013{max(c[0] for c in counts)} per model"
+                ordered = sorted((c[0] for c in counts), key=lambda c: (c.value is not None,
+                                                                         c.value or 0))
+                text = f"{ordered[0].text}\u2013{ordered[-1].text} per model"
             cells += [Cell(text)] + [Cell("")] * (self._width(model) - 1)
         return Row((Cell(self.layout.n_label, align="left"), *cells), role="total")
 

@@ -19,6 +19,7 @@ from cohortpress.common.formatting import (fmt_n_percent, fmt_num, fmt_significa
                                            in_sentence, whole_number_digits)
 from cohortpress.kit.prose import (between_groups, join_clauses, join_list, parenthetical,
                                    sentence, test_phrase)
+from cohortpress.kit.disclosure import count_text
 from cohortpress.kit.records import Records
 
 #: The label of a continuous variable's statistic row.
@@ -155,6 +156,14 @@ class _Table1:
                                  group=self.layout.by if column is not None else None,
                                  group_level=column)
 
+    def count_text(self, context: str, stat_name: str, variable: str, level, column) -> str:
+        """A count as the table prints it (a count a disclosure rule hides: "<10")."""
+        record = self.records.one(context=context, stat_name=stat_name, variable=variable,
+                                  variable_level=level,
+                                  group=self.layout.by if column is not None else None,
+                                  group_level=column)
+        return "None" if record is None else count_text(record.stat, record.formatted)
+
     def test_stat(self, variable: str, stat_name: str, group: str | None):
         return self.records.stat(context="test", stat_name=stat_name, variable=variable,
                                  group=group)
@@ -165,12 +174,12 @@ class _Table1:
         by = self.layout.by
         cells = [Cell(self.layout.header_label, align="left")]
         for level in self.groups:
-            size = self.records.stat(context="group", stat_name="N", variable=by, group=by,
-                                     group_level=level)
-            cells.append(Cell(f"{level} (N = {size})"))
+            size = self.records.one(context="group", stat_name="N", variable=by, group=by,
+                                    group_level=level)
+            cells.append(Cell(f"{level} (N = {count_text(size.stat, size.formatted)})"))
         if self.layout.overall and by is not None:
-            size = self.records.stat(context="group", stat_name="N", variable=by, group=None)
-            cells.append(Cell(f"Overall (N = {size})"))
+            size = self.records.one(context="group", stat_name="N", variable=by, group=None)
+            cells.append(Cell(f"Overall (N = {count_text(size.stat, size.formatted)})"))
         if self.show_p:
             cells.append(Cell("p-value"))
         if self.show_smd:
@@ -210,6 +219,8 @@ class _Table1:
     def count_cell(self, variable: VariableLayout, level, column) -> Cell:
         n = self.stat("categorical", "n", variable.variable, level, column)
         base = self.stat("categorical", "N", variable.variable, level, column)
+        if n is None or base is None:  # hidden by the disclosure rule: no percentage
+            return Cell(self.count_text("categorical", "n", variable.variable, level, column))
         return Cell(fmt_n_percent(n, base, variable.percent_digits))
 
     def count_cells(self, variable: VariableLayout, level, applicable) -> list[Cell]:
@@ -242,18 +253,22 @@ class _Table1:
     def missing_row(self, variable: VariableLayout, applicable: list[bool]) -> None:
         missing = [self.stat("missing", "N_miss", variable.variable, None, column) if ok
                    else None for column, ok in zip(self.columns, applicable)]
+        shown = [ok and self.count_text("missing", "N_miss", variable.variable, None, column)
+                 not in ("0", "None") for column, ok in zip(self.columns, applicable)]
         mode = variable.missing or self.layout.missing
-        if mode == "no" or (mode == "ifany" and not any(m for m in missing if m is not None)):
+        if mode == "no" or (mode == "ifany" and not any(shown)):
             return
         cells = []
         for column, miss, ok in zip(self.columns, missing, applicable):
             if not ok:
                 cells.append(self.not_applicable())
-            elif self.layout.percent_of == "all":
+            elif self.layout.percent_of == "all" and miss is not None and \
+                    self.stat("missing", "N", variable.variable, None, column) is not None:
                 total = self.stat("missing", "N", variable.variable, None, column)
                 cells.append(Cell(fmt_n_percent(miss, total, variable.percent_digits)))
             else:
-                cells.append(Cell(str(miss)))
+                cells.append(Cell(self.count_text("missing", "N_miss", variable.variable, None,
+                                                  column)))
         self.rows.append(Row((Cell(variable.missing_label, align="left"), *cells,
                               *self.extra_cells()), indent=1))
 
@@ -269,12 +284,13 @@ class _Table1:
                               *self.extra_cells(variable.variable)), role="group"))
         self.rows.append(Row((Cell(STAT_LABELS[variable.stat], align="left"), *cells,
                               *self.extra_cells()), indent=1))
-        missing = [self.stat("continuous", "N_miss", variable.variable, None, column) if ok
-                   else None for column, ok in zip(self.columns, applicable)]
+        missing = [self.count_text("continuous", "N_miss", variable.variable, None, column)
+                   if ok else None for column, ok in zip(self.columns, applicable)]
         mode = variable.missing or self.layout.missing
-        if mode == "always" or (mode == "ifany" and any(m for m in missing if m is not None)):
+        if mode == "always" or (mode == "ifany" and any(m not in (None, "0", "None")
+                                                        for m in missing)):
             self.rows.append(Row((Cell(variable.missing_label, align="left"),
-                                  *[Cell(str(m)) if ok else self.not_applicable()
+                                  *[Cell(m) if ok else self.not_applicable()
                                     for m, ok in zip(missing, applicable)],
                                   *self.extra_cells()), indent=1))
 

@@ -106,12 +106,17 @@ def methods_paragraphs(plan: "RenderPlan", cohort: "Cohort",
 
 
 def provenance(plan: "RenderPlan", cohort: "Cohort") -> dict[str, Any]:
+    from cohortpress.kit.disclosure import released_text
+
     config = plan.config
+    rule = config.disclosure.rule() if getattr(config, "disclosure", None) else None
     return {
         "cohort_file": relative_path(cohort.source, config.folder),
         "sha256": cohort.sha256,
-        "rows_read": cohort.n_rows_read,
-        "rows_used": cohort.n,
+        "rows_read": cohort.n_rows_read if rule is None else released_text(cohort.n_rows_read,
+                                                                           rule),
+        "rows_used": cohort.n if rule is None else released_text(cohort.n, rule),
+        "disclosure": rule.sentence() if rule is not None else None,
         "filter": cohort.filter_text,
         "config_file": config.source.name,
         "config_text": config.text,

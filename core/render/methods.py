@@ -28,8 +28,10 @@ from cohortpress.api.sections import Section
 from cohortpress.common.errors import DataError
 from cohortpress.common.formatting import in_sentence
 from cohortpress.data.conditions import section_subset
+from cohortpress.kit.disclosure import released_text
 
 if TYPE_CHECKING:  # pragma: no cover
+    from cohortpress.common.disclosure import DisclosureRule
     from cohortpress.config.schema import Config
     from cohortpress.data.cohort import Cohort
 
@@ -60,6 +62,7 @@ def compose_methods(config: "Config", cohort: "Cohort", sections: Sequence[Secti
     plugins
         ``(name, version)`` of the third-party plugins loaded, cited with the software.
     """
+    rule = config.disclosure.rule() if getattr(config, "disclosure", None) else None
     heads = {head.id: head for head in config.section}
     by_kind: dict[str, list[str]] = {kind: [] for kind in ORDER}
     for section in sections:
@@ -70,11 +73,13 @@ def compose_methods(config: "Config", cohort: "Cohort", sections: Sequence[Secti
         sentences = [_capitalised(one) for text in section.methods if text and text.strip()
                      for one in split_sentences(text)]
         if sentences and head is not None and head.subset:
-            sentences.append(_subset_sentence(cohort, head, section, config))
+            sentences.append(_subset_sentence(cohort, head, section, config, rule))
         by_kind[kind].extend(sentences)
     paragraphs = [" ".join(merge_parallel(dedupe(by_kind[kind])))
                   for kind in ORDER if by_kind[kind]]
-    paragraphs.append(missing_data_paragraph(cohort, sections, by_kind))
+    paragraphs.append(missing_data_paragraph(cohort, sections, by_kind, rule))
+    if rule is not None:
+        paragraphs.append(rule.sentence())
     paragraphs.append(software_paragraph(versions, sections, plugins))
     return [p for p in paragraphs if p]
 
@@ -190,10 +195,14 @@ def _span_ok(span: list[str]) -> bool:
 
 
 def missing_data_paragraph(cohort: "Cohort", sections: Sequence[Section],
-                           by_kind: Mapping[str, Sequence[str]]) -> str:
-    """How missing values were handled, with the counts the results hold."""
+                           by_kind: Mapping[str, Sequence[str]],
+                           rule: "DisclosureRule | None" = None) -> str:
+    """How missing values were handled, with the counts the results hold (under a
+    disclosure rule, as released: a variable with a hidden count says so, without it)."""
     sentences = []
     counts = missing_counts(sections)
+    hidden = _hidden_missing(sections)
+    counts.update({name: counts.get(name, 0) or 1 for name in hidden})
     if by_kind[DESCRIPTIVE] or counts:
         tested = _tested_missing(cohort, sections)
         text = ("Missing values were reported in their own row for each variable and were "
@@ -202,7 +211,7 @@ def missing_data_paragraph(cohort: "Cohort", sections: Sequence[Section],
                    else "not included in any statistical test"))
         missing = [(name, n) for name, n in counts.items() if n > 0]
         if missing:
-            listed = [f"{_variable_label(cohort, name)} ({n} patient{'s' if n != 1 else ''})"
+            listed = [f"{_variable_label(cohort, name)} ({_patients(n, name in hidden, rule)})"
                       for name, n in missing]
             text += f"; values were missing for {_join(listed)}"
         elif counts:
@@ -216,15 +225,29 @@ def missing_data_paragraph(cohort: "Cohort", sections: Sequence[Section],
         sentences.append(_capitalised("; ".join(excluded)) + ".")
     if cohort.filter_text:
         sentences.append(f"The analysis population was restricted to patients with "
-                         f"{cohort.filter_text} ({cohort.n} of {cohort.n_rows_read} records)"
-                         f"{_filter_unknown_clause(cohort)}.")
+                         f"{cohort.filter_text} ({released_text(cohort.n, rule)} of "
+                         f"{released_text(cohort.n_rows_read, rule)} records)"
+                         f"{_filter_unknown_clause(cohort, rule)}.")
     return " ".join(sentences)
 
 
-def _filter_unknown_clause(cohort: "Cohort") -> str:
+def _patients(n: int, hidden: bool, rule: "DisclosureRule | None") -> str:
+    """"3 patients"; a count the disclosure rule hides in one of its cells, not given."""
+    if hidden and rule is not None:
+        return f"some counts shown as {rule.hidden_text}"
+    return f"{n} patient{'s' if n != 1 else ''}"
+
+
+def _hidden_missing(sections: Sequence[Section]) -> set[str]:
+    """Variables with an ``N_miss`` record a disclosure rule hides."""
+    return {r.variable for s in sections for r in s.results if r.stat_name == "N_miss"
+            and r.variable is not None and r.stat is None and r.disclosure is not None}
+
+
+def _filter_unknown_clause(cohort: "Cohort", rule: "DisclosureRule | None" = None) -> str:
     """What a filter removed for an unknown value, which its text does not say."""
     removed = getattr(cohort, "filter_unknown", ()) or ()
-    parts = [f"{n} patient{'s' if n != 1 else ''} with unknown "
+    parts = [f"{released_text(n, rule)} patient{'s' if n != 1 or rule else ''} with unknown "
              f"{_variable_label(cohort, name)}" for name, n in removed if n > 0]
     return f"; the filter also removed {_join(parts)}" if parts else ""
 
@@ -308,11 +331,12 @@ def software_paragraph(versions: Mapping[str, str], sections: Sequence[Section],
 # --------------------------------------------------------------------------- words
 
 
-def _subset_sentence(cohort: "Cohort", head, section: Section, config=None) -> str:
+def _subset_sentence(cohort: "Cohort", head, section: Section, config=None,
+                     rule: "DisclosureRule | None" = None) -> str:
     """"The analysis in “Title” was restricted to the 25 patients with leukaemia type = ALL"."""
     conditions = _join([_condition_text(cohort, c, config) for c in head.subset])
     try:
-        n = f"the {section_subset(cohort, head.subset, head.id).n} "
+        n = f"the {released_text(section_subset(cohort, head.subset, head.id).n, rule)} "
     except DataError:  # the section failed on its subset: its error block says why
         n = ""
     return (f"The analysis in \u201c{section.title.rstrip('.')}\u201d was restricted to "

@@ -49,22 +49,28 @@ def _package_versions() -> dict[str, str]:
 
 def results_document(plan: "RenderPlan", cohort: "Cohort", sections: Sequence[Section]) -> dict:
     """The results file (contract): report metadata and every record, unrounded."""
+    from cohortpress.kit.disclosure import released_value
+
     config = plan.config
+    rule = config.disclosure.rule() if getattr(config, "disclosure", None) else None
     generated = package_versions()
     generated.update({f"plugin:{plugin_name(p, config.folder)}": p.version
                       for p in plan.plugins.infos if p.source != "builtin"})
-    return {
-        "report": {
-            "title": config.report.title,
-            "generated_with": generated,
-            "cohort": {
-                "source": relative_path(config.cohort.path, config.folder),
-                "sha256": cohort.sha256,
-                "n_rows": cohort.n,
-            },
+    report = {
+        "title": config.report.title,
+        "generated_with": generated,
+        "cohort": {
+            "source": relative_path(config.cohort.path, config.folder),
+            "sha256": cohort.sha256,
+            "n_rows": released_value(cohort.n, rule),
         },
-        "results": [r.as_dict() for s in sections for r in s.results],
     }
+    if rule is not None:
+        report["disclosure"] = {"min_count": rule.min_count, "round_to": rule.round_to,
+                                "preset": rule.preset, "rule": rule.sentence(),
+                                "log": "disclosure.csv"}
+    return {"report": report,
+            "results": [r.as_dict() for s in sections for r in s.results]}
 
 
 def plugin_name(info, folder: Path) -> str:

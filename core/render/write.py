@@ -103,6 +103,11 @@ def _write_staged(plan, cohort, sections, out_dir: Path, staging: Path, progress
         _write(staging / "results.json",
                json.dumps(document, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
         written.append("results.json")
+        if getattr(config, "disclosure", None) is not None:
+            from cohortpress.render.disclosure_log import disclosure_csv
+
+            _write(staging / "disclosure.csv", disclosure_csv(sections))
+            written.append("disclosure.csv")
         t0 = time.perf_counter()
         html, pdf_settings = render_report(plan, cohort, sections)
         progress.timed("rendered HTML", time.perf_counter() - t0)

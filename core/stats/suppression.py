@@ -103,8 +103,8 @@ def count_ranges(released: Sequence[ReleasedCount], sums: Sequence[Sum],
     return ranges
 
 
-def protect(counts: Sequence[int], sums: Sequence[Sum],
-            rule: DisclosureRule) -> list[ReleasedCount]:
+def protect(counts: Sequence[int], sums: Sequence[Sum], rule: DisclosureRule,
+            keep: frozenset[int] = frozenset()) -> list[ReleasedCount]:
     """Release ``counts`` under ``rule`` so that no hidden count follows from ``sums``.
 
     Parameters
@@ -114,6 +114,9 @@ def protect(counts: Sequence[int], sums: Sequence[Sum],
     sums : sequence of Sum
         The additive structure a reader knows (rows, columns, totals).
     rule : DisclosureRule
+    keep : set of int
+        Counts never hidden for another's sake (released elsewhere too, such as a group's
+        size in a header).
 
     Returns
     -------
@@ -130,7 +133,9 @@ def protect(counts: Sequence[int], sums: Sequence[Sum],
                    and ranges[i][0] == ranges[i][1]]
         if not exposed:
             return released
-        chosen = _next_to_hide(exposed, released, counts, sums)
+        chosen = _next_to_hide(exposed, released, counts, sums, keep)
+        if chosen is None and keep:  # only a kept count is left: hide it rather than expose
+            chosen = _next_to_hide(exposed, released, counts, sums)
         if chosen is None:
             raise ValueError("no count left to hide")  # every count is hidden already
         released[chosen] = hide(SECONDARY, rule)
@@ -138,7 +143,8 @@ def protect(counts: Sequence[int], sums: Sequence[Sum],
 
 
 def _next_to_hide(exposed: Sequence[int], released: list[ReleasedCount],
-                  counts: Sequence[int], sums: Sequence[Sum]) -> int | None:
+                  counts: Sequence[int], sums: Sequence[Sum],
+                  keep: frozenset[int] = frozenset()) -> int | None:
     """The count to hide next, so that the ``exposed`` counts are no longer pinned.
 
     A sum in which an exposed count is the only hidden one pins it: hide one of that sum's
@@ -148,7 +154,7 @@ def _next_to_hide(exposed: Sequence[int], released: list[ReleasedCount],
     instead, the same preferences over the sums the first belongs to, then over the table.
     """
     def shown(i: int) -> bool:
-        return not released[i].suppressed and counts[i] > 0
+        return not released[i].suppressed and counts[i] > 0 and i not in keep
 
     def members(s: Sum) -> tuple[int, ...]:
         return (*s.parts, s.total)
