@@ -47,7 +47,7 @@ def risk_rows_from_records(results: Sequence[Result], name: str,
     text, ``<10``)."""
     mine = [r for r in results if r.context == "risktable" and r.variable == name]
     levels = list(dict.fromkeys(r.group_level for r in mine))
-    return [RiskRows(RISK_ROW_TITLES[row], [[r.stat if r.formatted is None else r.formatted
+    return [RiskRows(RISK_ROW_TITLES[row], [[r.stat if r.stat is not None else r.formatted
                                              for r in mine if r.group_level == level
                                              and r.stat_name == ROW_STATS[row]]
                                             for level in levels])

@@ -237,8 +237,7 @@ def count_text(record: Result) -> str:
 
 def for_context(context) -> SurvivalRelease | None:
     """The section's release, or None when the report has no disclosure rule."""
-    rule = getattr(context, "disclosure", None)
-    return SurvivalRelease(rule) if rule is not None else None
+    return SurvivalRelease(context.disclosure) if context.disclosure is not None else None
 
 
 def count_records(context: str, pairs, release: SurvivalRelease | None,
