@@ -178,3 +178,27 @@ def test_without_the_rule_the_figures_count_the_full_data(monkeypatch):
     ((curves, kwargs),) = calls
     at_zero = [row[0] for row in kwargs["risk_rows"][0].numbers]
     assert at_zero == [35, 48, 27, 27]  # the cell types' sizes
+
+
+def test_the_released_tables_rebuild_from_the_records_read_back_from_json():
+    """Under the rule too, the survival tables come from the records alone: the hidden
+    counts' text and the footnote of the coarsened estimates are in the records."""
+    from cohortpress.api.blocks import Table
+    from cohortpress.api.results import Result
+    from cohortpress.app.load import load_cohort
+    from cohortpress.app.plan import plan_build
+    from cohortpress.plugins import survival
+
+    for name in ("veteran", "rotterdam_cr"):
+        plan = plan_build(COHORTS / f"{name}.toml")
+        cohort = load_cohort(plan)
+        head = plan.config.section[0]
+        options = survival.SurvivalOptions.model_validate(head.model_extra)
+        context = SectionContext(id=head.id, title=head.title, disclosure=RULE)
+        section = survival.run(cohort, options, context)
+        text = json.dumps([r.as_dict() for r in section.results], allow_nan=False)
+        read_back = [Result(**fields) for fields in json.loads(text)]
+        tables = [b for b in section.blocks if isinstance(b, Table)]
+        assert list(survival.tables_from_records(read_back, options, context)) == tables
+        notes = [note.text for table in tables for note in table.footnotes]
+        assert any(note.startswith("Disclosure control") for note in notes)
