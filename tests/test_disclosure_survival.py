@@ -202,3 +202,46 @@ def test_the_released_tables_rebuild_from_the_records_read_back_from_json():
         assert list(survival.tables_from_records(read_back, options, context)) == tables
         notes = [note.text for table in tables for note in table.footnotes]
         assert any(note.startswith("Disclosure control") for note in notes)
+
+
+def test_groups_below_min_count_are_hidden_and_not_drawn(tmp_path, monkeypatch):
+    """Two cell types of 5 and 6 patients beside one of 20, and a competing-risks cohort
+    whose every group is below 10: those rows show <10 and no estimate, and no curve of
+    theirs is drawn; the figure says so."""
+    from cohortpress.app.load import load_cohort
+    from cohortpress.app.plan import plan_build
+    from cohortpress.plugins import survival
+
+    lines = (COHORTS / "veteran.csv").read_text().splitlines()
+    kept = [lines[0]] + [line for line in lines[1:] if ",squamous," in line][:20] + \
+        [line for line in lines[1:] if ",adeno," in line][:5] + \
+        [line for line in lines[1:] if ",large," in line][:6]
+    (tmp_path / "veteran.csv").write_text("\n".join(kept) + "\n")
+    config = (COHORTS / "veteran.toml").read_text().replace("rmst = true", "")
+    (tmp_path / "veteran.toml").write_text(config)
+    lines = (COHORTS / "rotterdam_cr.csv").read_text().splitlines()
+    (tmp_path / "rotterdam_cr.csv").write_text("\n".join(lines[:9]) + "\n")
+    (tmp_path / "rotterdam_cr.toml").write_text((COHORTS / "rotterdam_cr.toml").read_text())
+    drawn = []
+    monkeypatch.setattr(figures, "step_figure",
+                        lambda curves, **kwargs: drawn.append([c.label for c in curves]) or b"")
+    sections = []
+    for name in ("veteran", "rotterdam_cr"):
+        plan = plan_build(tmp_path / f"{name}.toml")
+        cohort = load_cohort(plan)
+        head = plan.config.section[0]
+        sections.append(survival.run(
+            cohort, survival.SurvivalOptions.model_validate(head.model_extra),
+            SectionContext(id=head.id, title=head.title, disclosure=RULE)))
+    km, competing = sections
+    assert drawn == [["squamous"]]
+    records = [r for r in km.results if r.context == "survfit" and r.stat_name == "n"]
+    assert [(r.group_level, r.formatted or str(r.stat)) for r in records] == [
+        ("squamous", "20"), ("smallcell", "0"), ("adeno", "<10"), ("large", "<10"),
+        (None, "30")]
+    assert not any(r.group_level in ("adeno", "large") and r.variable_level is not None
+                   for r in km.results if r.context == "survfit")
+    assert km.blocks[-1].caption.endswith("Groups of fewer than 10 patients are not drawn.")
+    from cohortpress.api.blocks import Figure
+
+    assert not [b for b in competing.blocks if isinstance(b, Figure)]

@@ -440,6 +440,8 @@ def cif_figures(name: str, endpoint, rows: Sequence[RowSpec], fits: dict,
     def data(row):
         return row_data(endpoint, row)
 
+    if not rows:  # every group too small for a disclosure rule to draw
+        return [], []
     by = f" by {in_sentence(layout.group_label)}" if layout.group_label else ""
     figures = []
     risk_rows = [cif_curve(row.label, fits[(row.label, 1)], *data(row)) for row in rows]
