@@ -48,6 +48,7 @@ class DocsError(Exception):
 
 def models() -> dict[str, type[BaseModel]]:
     """Every block id and its model, in the order of the reference."""
+    from cohortpress.config.disclosure import DisclosureSettings
     from cohortpress.config.schema import (DERIVED_TYPES, ENDPOINT_FORMS, Case, CohortSettings,
                                            Condition, Config, ReportSettings, SectionHead,
                                            VariableSettings)
@@ -60,6 +61,7 @@ def models() -> dict[str, type[BaseModel]]:
     found["derived.case.cases"] = Case
     for name, model in ENDPOINT_FORMS.items():
         found[f"endpoints.{name}"] = model
+    found["disclosure"] = DisclosureSettings
     found["section"] = SectionHead
     for name, analysis in analyses().items():
         found[f"analysis.{name}"] = analysis.options

@@ -247,6 +247,10 @@ def validate(config_path: str | Path, progress: Progress | None = None):
         progress.say(f"warning: plugin '{error.name}' failed to load: {error.message}")
     for warning in data_warnings(plan, cohort):
         progress.say(f"warning: {warning}")
+    from cohortpress.app.disclosure_check import disclosure_warnings
+
+    for warning in disclosure_warnings(plan, cohort):
+        progress.say(f"warning: {warning}")
     for planned in plan.sections:
         if planned.analysis.check is None:
             continue

@@ -59,12 +59,14 @@ def finished(section: Any, context: SectionContext) -> Section:
     """What an analysis returned, checked (:func:`checked`), with the section's id and title,
     and, under a disclosure rule, every count released (a count the analysis did not release
     itself is released on its own, so that no full-data count reaches ``results.json``)."""
-    from cohortpress.kit.disclosure import release_records
+    from cohortpress.kit.disclosure import release_records, with_rule_footnote
 
     section = checked(section)
     results = tuple(replace(r, section=context.id)
                     for r in release_records(section.results, context.disclosure))
-    return replace(section, id=context.id, title=context.title, results=results)
+    blocks = with_rule_footnote(section.blocks, results, context.disclosure)
+    return replace(section, id=context.id, title=context.title, results=results,
+                   blocks=blocks)
 
 
 class SectionRunner:

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 COUNT_STAT_NAMES = frozenset({
     "n", "N", "N_obs", "N_miss", "N_unknown", "N_filter_unknown", "n.event", "n.risk",
     "n.censor", "n.event.cum", "n.censor.cum", "n.competing", "nobs", "n.incomplete",
-    "n.cluster", "n.excluded", "n_rows",
+    "n.cluster", "n.excluded", "n_rows", "concordance.pairs.concordant",
+    "concordance.pairs.discordant", "concordance.pairs.tied",
 })
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Iterable, Sequence
 
+from cohortpress.api.blocks import Footnote, Table
 from cohortpress.api.results import Result
 from cohortpress.common.disclosure import (COUNT_STAT_NAMES, DisclosureRule, ReleasedCount,
                                            release_count)
@@ -56,6 +57,27 @@ def release_records(results: Iterable[Result], rule: DisclosureRule | None) -> l
         else:
             out.append(record)
     return _released_shares(out)
+
+
+def rule_footnote(rule: DisclosureRule) -> Footnote:
+    """The note under a table whose counts the rule released."""
+    rounded = (f"; other counts rounded to the nearest {rule.round_to}, percentages of the "
+               f"rounded counts" if rule.round_to > 1 else "")
+    return Footnote(f"Disclosure control: counts of 1 to {rule.min_count - 1} shown as "
+                    f"{rule.hidden_text}{rounded}; further cells hidden where a hidden count "
+                    f"could be derived from the totals.")
+
+
+def with_rule_footnote(blocks: Sequence[Any], records: Sequence[Result],
+                       rule: DisclosureRule | None) -> tuple:
+    """``blocks`` with the rule's note under each table, when the rule altered a count of
+    the section (unchanged without a rule, or when a table already states it)."""
+    if rule is None or not any(r.disclosure and not r.disclosure.startswith("shown")
+                               for r in records):
+        return tuple(blocks)
+    note = rule_footnote(rule)
+    return tuple(replace(b, footnotes=(*b.footnotes, note))
+                 if isinstance(b, Table) and note not in b.footnotes else b for b in blocks)
 
 
 def count_text(value: Any, formatted: str | None = None) -> str:
