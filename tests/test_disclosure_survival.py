@@ -201,7 +201,8 @@ def test_the_released_tables_rebuild_from_the_records_read_back_from_json():
         tables = [b for b in section.blocks if isinstance(b, Table)]
         assert list(survival.tables_from_records(read_back, options, context)) == tables
         notes = [note.text for table in tables for note in table.footnotes]
-        assert any(note.startswith("Disclosure control") for note in notes)
+        assert any(note.startswith("Estimates, numbers at risk and medians from counts "
+                                   "coarsened to steps of 10") for note in notes)
 
 
 def test_groups_below_min_count_are_hidden_and_not_drawn(tmp_path, monkeypatch):

@@ -182,9 +182,8 @@ class SurvivalRelease:
 
 def table_note(unit: int) -> str:
     """The footnote of a survival table whose estimates come from released cohorts."""
-    return (f"Disclosure control: n and events as the report's rule releases them; "
-            f"estimates, numbers at risk and medians from counts coarsened to steps of "
-            f"{unit} (events delayed until {unit} have occurred, OpenSAFELY's "
+    return (f"Estimates, numbers at risk and medians from counts coarsened to steps of "
+            f"{unit} (events delayed until {unit} had occurred, OpenSAFELY's "
             f"Kaplan\u2013Meier method); tests on the full data.")
 
 
