@@ -28,6 +28,7 @@ from cohortpress.api.blocks import Figure, Table
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.kit import rmst_table as rmst
+from cohortpress.kit import survival_release as release
 from cohortpress.kit.cumulative_incidence import interval_defined
 from cohortpress.kit.delayed_entry import (GRAY_REFUSED, entry_label, entry_of,
                                            entry_records, entry_sentence, exact_risk,
@@ -38,7 +39,6 @@ from cohortpress.kit.survival_table import (CONF_TYPE_TEXT, SurvivalLayout, medi
                                             survival_tables)
 from cohortpress.kit.weighted_survival import (check_weighted_survival, km_fit, weighted_records,
                                               weighted_sentence)
-
 from cohortpress.kit.survival_options import SurvivalOptions
 
 
@@ -60,6 +60,7 @@ class _SurvivalSection:
         self.test_method: str | None = None
         self.risk: dict = {}  # per curve, with delayed entry: its exact numbers at risk
         self.landmarks = sorted(set(options.landmarks))
+        self.release = release.for_context(context)  # None: no disclosure rule
         if options.strata is not None:
             from cohortpress.data.grouping import check_strata
 
@@ -96,6 +97,7 @@ class _SurvivalSection:
             self.groups, self.row_order = groups, None
 
     def _add_endpoint(self, name: str, endpoint) -> None:
+        release.refuse_unsupported(self.release, endpoint, self.options.weights)
         if endpoint.has_competing and self.options.cumulative_incidence:
             # 1 - Kaplan-Meier overstates the incidence when competing events remove
             # patients from risk: such endpoints get the Aalen-Johansen estimate only.
@@ -103,6 +105,7 @@ class _SurvivalSection:
             return
         self.km_endpoints.append(name)
         self.describe("survfit", name, endpoint)
+        self.results += [self.release.unit_record("survfit", name)] if self.release else []
         self.results.append(Result("survfit", "conf.type", self.options.conf_type,
                                    variable=name))
         self.results += weighted_records(name, self.options, self.cohort)
@@ -126,17 +129,22 @@ class _SurvivalSection:
                 self.empty_group_record("survdiff", name, level)
                 continue
             weights = None if self.weights is None else self.weights[self.row_order][mask]
-            fit = km_fit(time, event, weights, self.options.conf_type, self.options.conf_level,
-                         entry=entry_of(endpoint, mask))
+            if self.release is None:
+                fit = km_fit(time, event, weights, self.options.conf_type,
+                             self.options.conf_level, entry=entry_of(endpoint, mask))
+            else:  # None: too few patients to be shown
+                fit = release.km_fit(time, event, self.options.conf_type,
+                                     self.options.conf_level, self.release)
             self.add_row(name, endpoint, level, group_level, fit, time, event)
-            if group_level is not None or self.groups.variable is None:
+            if fit is not None and (group_level is not None or self.groups.variable is None):
                 curves.append((level, fit))
                 entry = entry_of(endpoint, mask)
                 self.risk[level] = None if entry is None else exact_risk(time, entry)
             if int(event.sum()) == 0:
                 self.warnings.append(f"{endpoint.label}: no events in '{level}'; the curve "
                                      f"stays at 100% and the median is not reached.")
-        self.results += rmst.rmst_records(endpoint, self.groups, self.options, self.context)
+        self.results += release.release_rmst_counts(rmst.rmst_records(
+            endpoint, self.groups, self.options, self.context), self.release)
         if self.options.followup:
             self.add_followup(name, endpoint, grouped)
         if self.options.figure and curves:
@@ -158,9 +166,10 @@ class _SurvivalSection:
         from cohortpress.stats.kaplan_meier import km_at, km_median
 
         group = self.by if group_level is not None else None
-        n, events = len(time), int(event.sum())
-        self.record(name, None, group, group_level, "n", n)
-        self.record(name, None, group, group_level, "n.event", events)
+        self.results += release.count_records("survfit", (("n", len(time)), ("n.event", int(
+            event.sum()))), self.release, variable=name, group=group, group_level=group_level)
+        if fit is None:
+            return
         if self.landmarks:
             marks = km_at(fit, self.landmarks)
             for k, t in enumerate(marks.time):
@@ -312,12 +321,13 @@ class _SurvivalSection:
             rows = [cif.RowSpec("All patients", None, grouped)]
         elif self.options.overall and len(rows) > 1:
             rows.append(cif.RowSpec("Overall", None, grouped))
+        rows = release.with_released(rows, endpoint, self.release)
         formats = cif.Formats(self.format_estimate,
                               lambda t: fmt_num(t, self.options.time_digits),
                               self.context.format_p)
         records, warnings, fits = cif.cif_records(name, endpoint, rows, self.by,
                                                   self.landmarks, self.options.conf_level,
-                                                  formats)
+                                                  formats, self.release)
         self.results += records + entry_records("cuminc", endpoint,
                                                 entry_label(self.cohort, endpoint))
         self.warnings += warnings
@@ -337,7 +347,7 @@ class _SurvivalSection:
         if sentence not in self.methods:
             self.methods.append(sentence)
         if self.options.figure:
-            drawn = [r for r in rows if r.mask.any()
+            drawn = [r for r in rows if r.mask.any() and not r.withheld
                      and (r.group_level is not None or self.groups.variable is None)]
             gray_p = {code: r.formatted for r in self.results for code, _ in endpoint.causes
                       if r.variable == name and r.stat_name == "p.value"
@@ -351,7 +361,9 @@ class _SurvivalSection:
                 risk_times=risk_times, stacked=self.options.cif_causes == "stacked",
                 caption=self.options.figure_captions.get(name), by=self.by,
                 style=self.context.style,
-                entry_note=figure_note(endpoint, entry_label(self.cohort, endpoint))))
+                entry_note=figure_note(endpoint, entry_label(self.cohort, endpoint)),
+                note=release.figure_note(self.release, self.results, name),
+                release=self.release))
             self.figures += figures
             self.results += records
 
@@ -372,9 +384,9 @@ class _SurvivalSection:
                 annotation = f"Log-rank p {p if p[0] in '<>' else '= ' + p}"
         risk_times = self.risk_times(endpoint)
         if self.options.risk_table:
-            self.results += risk_table_records(
+            self.results += release.release_curve_counts(risk_table_records(
                 name, curves, drawn, risk_times,
-                self.by if self.groups.variable is not None else None)
+                self.by if self.groups.variable is not None else None), self.release)
         if event:
             self.results.append(Result("survfit", "figure.fun", "event", variable=name))
         png = step_figure(drawn, xlabel=self.options.xlabel or f"Time ({endpoint.unit})",
@@ -397,6 +409,7 @@ class _SurvivalSection:
                f"{' for ' + ', '.join(l for l, _ in curves) if len(curves) > 1 else ''}"
                f"{'; ' + annotation if annotation else ''}.")
         caption += figure_note(endpoint, entry_label(self.cohort, endpoint))
+        caption += release.figure_note(self.release, self.results, name)
         return Figure(png, caption, alt, width_mm=self.options.width_mm, name=name)
 
     def risk_times(self, endpoint) -> list[float]:
@@ -437,9 +450,12 @@ def run(cohort, options: SurvivalOptions, context: SectionContext):
     section = _SurvivalSection(cohort, options, context)
     for name in options.endpoints:
         section.add_endpoint(name)
+    section.results = release.release_curve_counts(section.results, section.release)
     blocks = [*tables_from_records(section.results, options, context), *section.figures]
     return context.section(blocks=blocks, results=section.results,
-                           methods=section.method_sentences(), warnings=tuple(section.warnings),
+                           methods=section.method_sentences() + ([section.release.methods()]
+                                                                 if section.release else []),
+                           warnings=tuple(section.warnings),
                            abbreviations=(("CI", "confidence interval"),
                                           ("SE", "standard error")))
 

@@ -28,6 +28,7 @@ from cohortpress.common.errors import StatisticsError
 from cohortpress.common.formatting import fmt_num, in_sentence, p_phrase
 from cohortpress.kit.delayed_entry import at_risk_at, entry_footnotes, entry_of, exact_risk
 from cohortpress.kit.prose import percent_text
+from cohortpress.kit.survival_release import UNIT_STAT, count_text, table_note
 
 DASH = "\u2013"
 #: What the variance records say (record ``variance`` of context ``cuminc``).
@@ -60,11 +61,25 @@ def interval_defined(se, low, high) -> bool:
 
 @dataclass(frozen=True)
 class RowSpec:
-    """One row of the table: a group (``group_level`` its level) or overall (None)."""
+    """One row of the table: a group (``group_level`` its level) or overall (None).
+
+    Under a disclosure rule, ``shown`` holds the row's released cohort (times and status
+    codes, :mod:`cohortpress.kit.survival_release`) that its curves, numbers at risk and
+    estimates are computed from, and ``withheld`` says the row is too small to show any.
+    """
 
     label: str
     group_level: str | None
     mask: np.ndarray
+    shown: tuple | None = None
+    withheld: bool = False
+
+
+def row_data(endpoint, row: RowSpec) -> tuple[np.ndarray, np.ndarray]:
+    """The times and status codes a row's estimates and curves are computed from."""
+    if row.shown is not None:
+        return row.shown
+    return endpoint.time[row.mask], endpoint.status[row.mask]
 
 
 @dataclass(frozen=True)
@@ -93,11 +108,15 @@ def cif_median(fit) -> float:
 
 def cif_records(name: str, endpoint, rows: Sequence[RowSpec], by: str | None,
                 landmarks: Sequence[float], conf_level: float,
-                formats: Formats) -> tuple[list[Result], list[str], dict]:
+                formats: Formats, release=None) -> tuple[list[Result], list[str], dict]:
     """Every cause's cumulative incidence, per row, as records.
 
     Returns the records, warnings, and the fits ``{(row label, code): CIFit}`` for figures.
+    Under a disclosure rule (``release``, a
+    :class:`cohortpress.kit.survival_release.SurvivalRelease`) the totals are released by
+    the rule and the rest computed from each row's released cohort.
     """
+    from cohortpress.kit.survival_release import count_records
     from cohortpress.stats.competing import cif_at, cumulative_incidence
 
     out = [Result("cuminc", stat, value, variable=name) for stat, value in (
@@ -106,6 +125,7 @@ def cif_records(name: str, endpoint, rows: Sequence[RowSpec], by: str | None,
         ("variance", VARIANCE_TEXT if entry_of(endpoint) is None else ENTRY_VARIANCE_TEXT))]
     out += [Result(cause_context(code), "cause.label", label, variable=name)
             for code, label in endpoint.causes]
+    out += [release.unit_record("cuminc", name)] if release is not None else []
     warnings, fits = [], {}
     for row in rows:
         group = by if row.group_level is not None else None
@@ -113,22 +133,28 @@ def cif_records(name: str, endpoint, rows: Sequence[RowSpec], by: str | None,
         time, status = endpoint.time[row.mask], endpoint.status[row.mask]
         entry = entry_of(endpoint, row.mask)
         out.append(Result("cuminc", "row.label", row.label, **where))
-        out.append(Result("cuminc", "n", int(time.size), **where))
-        out.append(Result("cuminc", "n.competing", int((status > 1).sum()), **where))
+        out += count_records("cuminc", (("n", time.size), ("n.competing", (status > 1).sum())),
+                             release, **where)
         if time.size == 0:
             out += [Result(cause_context(code), "n.event", 0, **where)
                     for code, _ in endpoint.causes]
             warnings.append(f"{endpoint.label}: group '{row.label}' has no patients.")
             continue
+        if row.withheld:
+            out += [r for code, _ in endpoint.causes for r in count_records(
+                cause_context(code), (("n.event", (status == code).sum()),), release, **where)]
+            continue
+        shown_time, shown_status = row_data(endpoint, row)
         for t in landmarks:
-            out.append(Result("cuminc", "n.risk", at_risk_at(time, entry, t), variable=name,
+            out.append(Result("cuminc", "n.risk", at_risk_at(shown_time, entry, t), variable=name,
                               variable_level=float(t), group=group,
                               group_level=row.group_level))
         for code, _ in endpoint.causes:
             context = cause_context(code)
-            fit = cumulative_incidence(time, status, cause=code, entry=entry)
+            fit = cumulative_incidence(shown_time, shown_status, cause=code, entry=entry)
             fits[(row.label, code)] = fit
-            out.append(Result(context, "n.event", int((status == code).sum()), **where))
+            out += count_records(context, (("n.event", (status == code).sum()),), release,
+                                 **where)
             median = cif_median(fit)
             out.append(Result(context, "median", median, formatted=formats.time(median)
                               if math.isfinite(median) else "NR", **where))
@@ -281,11 +307,11 @@ def _cause_row(mine, row: Result, causes, layout: TableLayout, marks: _Marks) ->
     level = row.group_level
     counts = {r.stat_name: r for r in mine if r.context == "cuminc"
               and r.group_level == level and r.variable_level is None}
-    cells = [Cell(str(counts["n"].stat))]
+    cells = [Cell(count_text(counts["n"]))]
     for context, _ in causes:
         stats = [r for r in mine if r.context == context and r.group_level == level]
         single = {r.stat_name: r for r in stats if r.variable_level is None}
-        cells.append(Cell(str(single["n.event"].stat) if "n.event" in single else DASH))
+        cells.append(Cell(count_text(single["n.event"]) if "n.event" in single else DASH))
         at = {(r.stat_name, r.variable_level): r for r in stats if r.variable_level is not None}
         for t in layout.landmarks:
             cells.append(_estimate_cell(at, t, layout, marks))
@@ -339,7 +365,8 @@ def _table_notes(mine, causes, layout: TableLayout, marks: _Marks) -> list[Footn
         notes.append(Footnote(f"Gray's test: {'; '.join(tests)}."))
     empty = dict.fromkeys(r.group_level for r in mine if r.stat_name == "not.tested.group")
     notes += [Footnote(f"{level}: no patients in this subset; not tested.") for level in empty]
-    return notes
+    units = [r.stat for r in mine if r.context == "cuminc" and r.stat_name == UNIT_STAT]
+    return notes + ([Footnote(table_note(units[0]))] if units else [])
 
 
 def _time_word(unit: str, value: float) -> str:
@@ -410,6 +437,8 @@ class FigureLayout:
     by: str | None = None
     style: str | None = None  # the report's style: its typeface in the figures
     entry_note: str = ""  # a sentence for the captions with delayed entry
+    note: str = ""  # a sentence after each caption (how a disclosure rule drew the curves)
+    release: object = None  # the disclosure rule (kit.survival_release.SurvivalRelease)
 
 
 def cif_figures(name: str, endpoint, rows: Sequence[RowSpec], fits: dict,
@@ -422,19 +451,22 @@ def cif_figures(name: str, endpoint, rows: Sequence[RowSpec], fits: dict,
     of every event), censor marks, and an x axis to the last follow-up.
     """
     from cohortpress.api.blocks import Figure
-    from cohortpress.kit.figures import step_figure
+    from cohortpress.kit.figures import RiskRows, step_figure
 
     def data(row):
-        return endpoint.time[row.mask], endpoint.status[row.mask]
+        return row_data(endpoint, row)
 
     def risk_data(row):
         return (*data(row), entry_of(endpoint, row.mask))
 
+    if not rows:  # every group too small for a disclosure rule to draw
+        return [], []
     by = f" by {in_sentence(layout.group_label)}" if layout.group_label else ""
     figures = []
     risk_rows = [cif_curve(row.label, fits[(row.label, 1)], *risk_data(row)) for row in rows]
     common = dict(xlabel=layout.xlabel, xmax=layout.xmax, width_mm=layout.width_mm,
                   risk_times=layout.risk_times, legend_loc="upper left", style=layout.style)
+    shown = _shown_risk_rows(risk_rows, layout)
     if not layout.stacked:
         for code, label in endpoint.causes:
             drawn = [cif_curve(row.label, fits[(row.label, code)], *risk_data(row))
@@ -448,13 +480,13 @@ def cif_figures(name: str, endpoint, rows: Sequence[RowSpec], fits: dict,
                        f"{'a competing risk' if len(endpoint.causes) == 2 else 'competing risks'}.")
             caption += layout.entry_note
             png = step_figure(drawn, ylabel=f"Cumulative incidence of {in_sentence(label)} (%)",
-                              annotation=note, ylim=(0.0, top), **common)
+                              annotation=note, ylim=(0.0, top), risk_rows=shown, **common)
             alt = (f"Cumulative incidence curves of {in_sentence(label)} over {endpoint.unit}"
                    f" for {', '.join(r.label for r in rows)}{'; ' + note if note else ''}.")
-            figures.append(Figure(png, caption, alt, width_mm=layout.width_mm,
+            figures.append(Figure(png, caption + layout.note, alt, width_mm=layout.width_mm,
                                   name=f"{name}-cuminc" + ("" if code == 1 else f"-cause{code}")))
     else:
-        for row, risk in zip(rows, risk_rows):
+        for k, (row, risk) in enumerate(zip(rows, risk_rows)):
             drawn = stacked_curves(fits, row.label, endpoint.causes, *data(row))
             top = upper_limit([float(drawn[-1].y.max())] if len(drawn[-1].y) else [])
             of = "" if row.group_level is None else f" ({row.label})"
@@ -463,14 +495,34 @@ def cif_figures(name: str, endpoint, rows: Sequence[RowSpec], fits: dict,
                        f"risks, stacked{of}.")
             caption += layout.entry_note
             png = step_figure(drawn, ylabel="Cumulative incidence (%)", ylim=(0.0, top),
-                              stacked=True, risk_curves=[risk], **common)
+                              stacked=True, risk_curves=[risk], **common,
+                              risk_rows=None if shown is None else
+                              [RiskRows(shown[0].title, [shown[0].numbers[k]])])
             alt = (f"Stacked cumulative incidence of "
                    f"{', '.join(label for _, label in endpoint.causes)} over {endpoint.unit}"
                    f"{' in ' + row.label if row.group_level is not None else ''}.")
             suffix = "" if row.group_level is None else f"-{len(figures) + 1}"
-            figures.append(Figure(png, caption, alt, width_mm=layout.width_mm,
+            figures.append(Figure(png, caption + layout.note, alt, width_mm=layout.width_mm,
                                   name=f"{name}-cuminc-stacked{suffix}"))
-    return figures, _risk_records(name, endpoint, rows, risk_rows, layout)
+    records = _risk_records(name, endpoint, rows, risk_rows, layout)
+    if layout.release is not None:
+        from cohortpress.kit.survival_release import release_curve_counts
+
+        records = release_curve_counts(records, layout.release)
+    return figures, records
+
+
+def _shown_risk_rows(curves, layout: FigureLayout):
+    """The numbers at risk under a figure as a disclosure rule releases them (None: no rule,
+    the figure counts them from its curves)."""
+    from cohortpress.kit.figures import RISK_ROW_TITLES, RiskRows, at_risk
+    from cohortpress.kit.survival_release import shown_number
+
+    if layout.release is None or not layout.risk_times:
+        return None
+    return [RiskRows(RISK_ROW_TITLES["at_risk"],
+                     [[shown_number(n, layout.release) for n in at_risk(c, layout.risk_times)]
+                      for c in curves])]
 
 
 def _others(endpoint, code: int) -> str:
@@ -488,7 +540,7 @@ def _risk_records(name, endpoint, rows, risk_rows, layout: FigureLayout) -> list
         return []
     out = []
     for row, curve in zip(rows, risk_rows):
-        time, status = endpoint.time[row.mask], endpoint.status[row.mask]
+        time, status = row_data(endpoint, row)
         group = layout.by if row.group_level is not None else None
         for t in layout.risk_times:
             n_risk = at_risk(curve, [t])[0]

@@ -43,10 +43,12 @@ def risk_table_records(name: str, curves, drawn: Sequence[Curve], times: Sequenc
 def risk_rows_from_records(results: Sequence[Result], name: str,
                            rows: Sequence[str]) -> list[RiskRows]:
     """The blocks of the table ``rows`` asks for (``at_risk``, ``events``, ``censored``),
-    read from the endpoint's ``risktable`` records."""
+    read from the endpoint's ``risktable`` records (a count a disclosure rule hid as its
+    text, ``<10``)."""
     mine = [r for r in results if r.context == "risktable" and r.variable == name]
     levels = list(dict.fromkeys(r.group_level for r in mine))
-    return [RiskRows(RISK_ROW_TITLES[row], [[r.stat for r in mine if r.group_level == level
+    return [RiskRows(RISK_ROW_TITLES[row], [[r.stat if r.stat is not None else r.formatted
+                                             for r in mine if r.group_level == level
                                              and r.stat_name == ROW_STATS[row]]
                                             for level in levels])
             for row in rows]

@@ -25,6 +25,7 @@ from cohortpress.common.errors import DataError
 from cohortpress.common.formatting import fmt_num, in_sentence
 from cohortpress.kit.delayed_entry import entry_footnotes
 from cohortpress.kit.records import Records
+from cohortpress.kit.survival_release import count_text
 
 DASH = "\u2013"
 #: How the horizon was chosen, as recorded (``horizon.choice``) and printed.
@@ -238,8 +239,8 @@ def _row(records: Records, name: str, row: Result, compared: bool) -> Row:
     estimate = records.one(context="rmst", stat_name="estimate", **where)
     extended = records.stat(context="rmst", stat_name="extended", **where)
     cells = [Cell(row.stat, align="left"),
-             Cell(str(records.stat(context="rmst", stat_name="n", **where))),
-             Cell(str(records.stat(context="rmst", stat_name="n.event", **where))),
+             Cell(count_text(records.one(context="rmst", stat_name="n", **where))),
+             Cell(count_text(records.one(context="rmst", stat_name="n.event", **where))),
              Cell(estimate.formatted, marks=(_extended_mark(compared),) if extended else ())]
     if compared:
         reference = records.stat(context="rmst", stat_name="reference", variable=name)

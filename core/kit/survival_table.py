@@ -22,6 +22,7 @@ from cohortpress.kit.cumulative_incidence import (BEYOND_CIF, NO_VARIANCE, Table
                                                   interval_defined)
 from cohortpress.kit.delayed_entry import entry_footnotes
 from cohortpress.kit.prose import percent_text
+from cohortpress.kit.survival_release import UNIT_STAT, count_text, table_note
 
 __all__ = ["BEYOND_CIF", "BEYOND_KM", "SurvivalLayout", "survival_tables", "time_unit_word"]
 
@@ -187,7 +188,7 @@ def _beyond(row: _Row, k: int) -> bool:
 
 def _km_row(row: _Row, layout: SurvivalLayout, show_p: bool, beyond_mark: str,
             point_mark: str) -> Row:
-    cells = [Cell(str(row.values["n"].stat)), Cell(str(row.values["n.event"].stat))]
+    cells = [Cell(count_text(row.values["n"])), Cell(count_text(row.values["n.event"]))]
     for k in range(len(layout.landmarks)):
         if k >= len(row.surv):
             cells.append(Cell(DASH))
@@ -231,6 +232,8 @@ def _km_footnotes(records, about, endpoints, units, layout: SurvivalLayout) -> l
         notes.append(Footnote("NR: not reached."))
     notes += _conversion_notes(about, endpoints)
     notes += entry_footnotes(records, "survfit", endpoints)
+    units = [r.stat for r in records if r.context == "survfit" and r.stat_name == UNIT_STAT]
+    notes += [Footnote(table_note(units[0]))] if units else []
     return notes + _endpoint_notes(records, about, layout)
 
 
