@@ -199,7 +199,7 @@ def test_the_table_shows_one_row_per_spline_and_the_interaction_rows(built):
     text = built["lung"].pdf_text()
     assert "Age (natural spline, 3 df)" in text
     assert "Sex \u00d7 ECOG" in text
-    assert "natural cubic spline as R's ns()" in text
+    assert "natural cubic spline as R's splines::ns" in text
     assert "test of non-linearity" in text
     assert "interaction terms" in text
     # no hazard ratio of a single spline column is printed

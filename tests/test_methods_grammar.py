@@ -128,6 +128,13 @@ VARIANTS: dict[str, list[str]] = {
         'exclude_from_test = ["IV"] }]',
         'by = "treat"\nsubset = [{ variable = "sex_code", eq = "Female" }]\n'
         'variables = ["age_years", "stage"]',
+        'by = "treat"\ntests = "gtsummary"\nquantile_type = 2\n'
+        'variables = ["sex_code", "age_years", "stage"]',
+        'by = "treat"\nvariables = [{ variable = "age_years", '
+        'stat = ["median_iqr", "range", "mean_sd"] }, { variable = "stage", trend = true }]',
+        'by = "treat"\nadd_difference = true\nvariables = ["sex_code", "age_years"]',
+        'by = "treat"\nweights = "wbc"\nvariables = ["sex_code", "age_years", "stage"]',
+        'by = "treat"\nstrata = "arm"\nvariables = ["sex_code", "age_years"]',
     ],
     "crosstab": ['row = "stage"\ncolumn = "treat"',
                  'row = "sex_code"\ncolumn = "arm"\ntest = "chisq"',
@@ -148,6 +155,7 @@ VARIANTS: dict[str, list[str]] = {
         'endpoints = ["relapse"]\nby = "treat"\nfigure = false',
         'endpoints = ["relapse"]\nby = "treat"\ncif_causes = "stacked"\nlandmarks = [12]',
         'endpoints = ["os"]\nby = "treat"\nrmst = true\nfigure = false',
+        'endpoints = ["os"]\nby = "treat"\nweights = "wbc"\ntest = "none"\nfigure = false',
     ],
     "finegray": ['endpoint = "relapse"\ncovariates = ["treat", "age_years"]',
                  'endpoint = "relapse"\ncovariates = ["stage"]\nmultivariable = false'],
@@ -156,12 +164,16 @@ VARIANTS: dict[str, list[str]] = {
             'strata = "sex_code"\nph_check = "none"\nconf_level = 0.9',
             'endpoint = "os"\ncovariates = ["stage", "age_years"]\nrobust = true',
             'endpoint = "os"\ncovariates = ["stage", "age_years"]\ncluster = "arm"\n'
-            'forest = true'],
+            'forest = true',
+            'endpoint = "os"\ncovariates = ["age_years", "treat", "sex_code"]\n'
+            'splines = ["age_years"]\nspline_df = 3\ninteractions = [["treat", "sex_code"]]'],
     "logistic": ['outcome = "response"\ncovariates = ["treat", "age_years", "stage"]',
                  'outcome = "response"\ncovariates = ["treat", "age_years"]\nfirth = true\n'
                  'ci = "wald"',
                  'outcome = "response"\ncovariates = ["treat", "age_years"]\nauc = true\n'
-                 'hosmer_lemeshow = true\nintercept_row = true'],
+                 'hosmer_lemeshow = true\nintercept_row = true',
+                 'outcome = "response"\ncovariates = ["treat", "age_years", "sex_code"]\n'
+                 'splines = ["age_years"]\ninteractions = [["treat", "sex_code"]]'],
     "distribution": ['variable = "stage"\nby = "treat"',
                      'variable = "wbc"\nplot = "dots"\nby = "treat"',
                      'variable = "age_years"\nplot = "dots"'],
@@ -368,6 +380,13 @@ def required_words(record) -> list[str]:
                 "test.missing": ["tested as a category"] if value else [],
                 "excluded.level": ["left out", str(value)],
                 "method": [value]}.get(stat, [])
+    if context == "difference" and stat == "method":  # described in prose, not by name
+        words = ["Differences between the two groups"]
+        words += ["Welch's interval"] if "Welch" in value else []
+        words += ["Wald interval"] if "Wald" in value else []
+        words += ["design-based intervals"] if "design-based" in value else []
+        words += ["standardised mean difference"] if "Yang" in value else []
+        return words
     if stat == "method" and isinstance(value, str):  # an analysis added since: its name
         return [value]
     return []

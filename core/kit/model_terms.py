@@ -127,7 +127,7 @@ def term_methods(results: Sequence[Result], context_name: str) -> list[str]:
         out.append(f"The continuous covariate{'s' if several else ''} {names} entered as "
                    f"{'natural cubic splines' if several else 'a natural cubic spline'} "
                    f"with {' or '.join(map(str, dfs))} "
-                   f"degrees of freedom (R's ns(): boundary knots at the range, interior "
+                   f"degrees of freedom (as R's splines::ns, boundary knots at the range, interior "
                    f"knots at quantiles); each spline was tested as a whole and against a "
                    f"linear term (non-linearity) by {test} tests.")
     if any(r.context == context_name and r.stat_name == "curve.reference" for r in results):

@@ -324,7 +324,7 @@ class _Builder:
                  for model in self.models if term.variable in model.nonlinear]
         nonlinear = f"; test of non-linearity (against a linear term): {', '.join(tests)}" \
             if tests else ""
-        return (f"{term.label}: natural cubic spline as R's ns() (boundary knots at the range, "
+        return (f"{term.label}: natural cubic spline as R's splines::ns (boundary knots at the range, "
                 f"interior knots at quantiles: {knots}); its p-value tests all its columns "
                 f"together{nonlinear}. {self.layout.ratio_name}s of single spline columns "
                 f"have no meaning and are not shown (results.json keeps them)")
