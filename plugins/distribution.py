@@ -156,10 +156,13 @@ def _test_sentence(info, groups, result) -> str:
 
 
 def run(cohort, options: DistributionOptions, context: SectionContext):
+    from cohortpress.kit.disclosure import release_records
+
     info = cohort.variable(options.variable)
     groups = group_cohort(cohort, options.by if options.by is not None else cohort.group)
     if options.plot == "bars":
         results, methods = _bar_records(cohort, options, info, groups, context)
+        results = release_records(results, context.disclosure)
         figures = figures_from_records(results, layout(cohort, options, context))
     else:
         results, methods, figures = _dots(cohort, options, info, groups, context)
@@ -235,24 +238,29 @@ def figures_from_records(results, figure_layout: DistributionLayout) -> list[Fig
     records, percentages of their column totals, the test from the ``test`` records."""
     from cohortpress.kit import figures
 
+    from cohortpress.kit.disclosure import count_text
+
     records = Records(results)
     where = dict(context="categorical", stat_name="n", variable=figure_layout.variable)
     categories = records.distinct("variable_level", **where)
     groups = records.distinct("group_level", **where)
-    counts = np.array([[records.stat(variable_level=level, group=figure_layout.group,
-                                     group_level=group, **where) for group in groups]
-                       for level in categories], dtype=np.int64).reshape(len(categories),
-                                                                           len(groups))
+    cells = [[records.one(variable_level=level, group=figure_layout.group, group_level=group,
+                          **where) for group in groups] for level in categories]
+    # a count a disclosure rule hides: no bar, its released text ("<10") as the label
+    counts = np.array([[r.stat or 0 for r in row] for row in cells],
+                      dtype=np.int64).reshape(len(categories), len(groups))
+    labels = np.array([[count_text(r.stat, r.formatted) for r in row] for row in cells],
+                      dtype=object).reshape(len(categories), len(groups))
     percents = _percents(counts)
     method = _test_stat(records, figure_layout, "method")
     annotation = "" if method is None else \
         f"{_p_text(_test_stat(records, figure_layout, 'p.value'), figure_layout.p_digits)} " \
         f"({method})"
-    png = figures.grouped_bars(categories, groups, percents, counts,
+    png = figures.grouped_bars(categories, groups, percents, labels,
                                ylabel=figure_layout.ylabel, xlabel=figure_layout.xlabel,
                                annotation=annotation, width_mm=figure_layout.width_mm,
                                style=figure_layout.style)
-    alt = "; ".join(f"{g}: " + ", ".join(f"{lv} {int(counts[i, j])}"
+    alt = "; ".join(f"{g}: " + ", ".join(f"{lv} {labels[i, j]}"
                                           for i, lv in enumerate(categories))
                     for j, g in enumerate(groups))
     return [_figure(png, alt, figure_layout, _left_out_text(records, figure_layout))]
@@ -280,6 +288,10 @@ def _dots(cohort, options: DistributionOptions, info, groups, context):
     from cohortpress.stats import comparisons
 
     _check_kind(options, info)
+    if context.disclosure is not None:
+        raise DataError("plot = \"dots\" draws every patient's value, which the [disclosure] "
+                        "rule cannot release; draw a cut of the variable with plot = \"bars\"",
+                        key="plot")
     samples = _samples(cohort, options, groups)
     _check_samples(options, samples)
     results, methods = [], []

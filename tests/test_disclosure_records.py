@@ -161,3 +161,53 @@ def test_a_share_without_a_released_denominator_is_not_released():
                            Result("categorical", "p", 0.4, variable="v", variable_level="a")],
                           DisclosureRule(10, 5))
     assert out[1].stat is None and "denominator" in out[1].disclosure
+
+
+def _distribution(plot: str, variable: str, rule, monkeypatch):
+    """The distribution section of the veteran check cohort under ``rule``, with the labels
+    its bar chart was drawn with."""
+    from pathlib import Path
+
+    from cohortpress.app.load import load_cohort
+    from cohortpress.app.plan import plan_build
+    from cohortpress.kit import figures
+    from cohortpress.plugins import distribution
+
+    drawn = []
+    original = figures.grouped_bars
+
+    def spy(categories, groups, percents, labels, **kwargs):
+        drawn.append(labels)
+        return original(categories, groups, percents, labels, **kwargs)
+
+    monkeypatch.setattr(figures, "grouped_bars", spy)
+    plan = plan_build(Path(__file__).parent / "data" / "disclosure" / "veteran.toml")
+    cohort = load_cohort(plan)
+    options = distribution.DistributionOptions(variable=variable, by="trt", plot=plot)
+    section = distribution.run(cohort, options, SectionContext("d", "D", disclosure=rule))
+    return section, drawn
+
+
+def test_the_bar_chart_of_a_distribution_shows_released_counts_only(monkeypatch):
+    section, drawn = _distribution("bars", "celltype", DisclosureRule(10, 5), monkeypatch)
+    labels = [text for row in drawn[0] for text in row]
+    assert "<10" in labels
+    assert all(text == "<10" or int(text) % 5 == 0 for text in labels), labels
+    figure_text = section.blocks[0].alt + section.blocks[0].caption
+    assert not any(f" {n};" in figure_text or f" {n}," in figure_text for n in range(1, 10))
+    counts = [r for r in section.results if r.stat_name == "n"]
+    assert counts and all(r.disclosure is not None for r in counts)
+
+
+def test_without_a_rule_the_bar_chart_shows_the_counts(monkeypatch):
+    _, drawn = _distribution("bars", "celltype", None, monkeypatch)
+    assert all(text.isdigit() for row in drawn[0] for text in row)
+
+
+def test_a_dot_plot_of_every_patient_is_refused_under_the_rule(monkeypatch):
+    import pytest
+
+    from cohortpress.common.errors import DataError
+
+    with pytest.raises(DataError, match='plot = "dots" draws every patient'):
+        _distribution("dots", "age", DisclosureRule(10, 5), monkeypatch)

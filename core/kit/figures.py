@@ -311,7 +311,9 @@ def _save(fig, plt) -> bytes:
 def grouped_bars(categories: Sequence[str], groups: Sequence[str], percents: np.ndarray,
                  counts: np.ndarray, *, ylabel: str, xlabel: str = "", annotation: str = "",
                  width_mm: float = SINGLE_COLUMN_MM, face=None) -> bytes:
-    """Bars of the percentage of each group (columns of ``percents``) in each category."""
+    """Bars of the percentage of each group (columns of ``percents``) in each category, each
+    labelled with its count (a text in ``counts``, such as a disclosure rule's "<10", is
+    printed as it is)."""
     plt = _pyplot()
     width_in = width_mm / MM_PER_INCH
     fig = plt.figure(dpi=DPI)
@@ -324,7 +326,8 @@ def grouped_bars(categories: Sequence[str], groups: Sequence[str], percents: np.
         bars = ax.bar(x + offset, percents[:, j], width=step * 0.92,
                       color=OKABE_ITO[j % len(OKABE_ITO)], label=group, linewidth=0)
         for rect, n in zip(bars, counts[:, j]):
-            ax.text(rect.get_x() + rect.get_width() / 2, rect.get_height() + 1, str(int(n)),
+            ax.text(rect.get_x() + rect.get_width() / 2, rect.get_height() + 1,
+                    n if isinstance(n, str) else str(int(n)),
                     ha="center", va="bottom", fontsize=face.small * 0.85)
     ax.set_xticks(x)
     ax.set_xticklabels(categories)
