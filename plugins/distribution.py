@@ -288,10 +288,6 @@ def _dots(cohort, options: DistributionOptions, info, groups, context):
     from cohortpress.stats import comparisons
 
     _check_kind(options, info)
-    if context.disclosure is not None:
-        raise DataError("plot = \"dots\" draws every patient's value, which the [disclosure] "
-                        "rule cannot release; draw a cut of the variable with plot = \"bars\"",
-                        key="plot")
     samples = _samples(cohort, options, groups)
     _check_samples(options, samples)
     results, methods = [], []
@@ -313,15 +309,23 @@ def _dots(cohort, options: DistributionOptions, info, groups, context):
     records = Records(results)
     annotation = "" if _test_stat(records, figure_layout, "method") is None else \
         _p_text(_test_stat(records, figure_layout, "p.value"), figure_layout.p_digits)
-    png = figures.dot_plot(list(groups.levels), samples, ylabel=figure_layout.ylabel,
+    rule = context.disclosure
+    drawn = samples if rule is None else \
+        [s if len(s) >= rule.min_count else s[:0] for s in samples]
+    png = figures.dot_plot(list(groups.levels), drawn, ylabel=figure_layout.ylabel,
                            log_scale=options.log_scale,
                            reference_lines=options.reference_lines,
                            annotation=annotation, width_mm=options.width_mm,
-                           style=context.style)
-    alt = "; ".join(f"{g}: median {np.median(s):.3g} of {len(s)} patients"
-                    for g, s in zip(groups.levels, samples) if len(s))
-    return results, methods, [_figure(png, alt, figure_layout,
-                                      _left_out_text(records, figure_layout))]
+                           summary_only=rule is not None, style=context.style)
+    alt = "; ".join(f"{g}: median {np.median(s):.3g}" + ("" if rule else f" of {len(s)} patients")
+                    for g, s in zip(groups.levels, drawn) if len(s))
+    note = _left_out_text(records, figure_layout)
+    if rule is not None:
+        note = (f"{note} " if note else "") + (
+            f"Under the disclosure rule no patient's value is drawn: each group's median "
+            f"(bar) and interquartile range (line); groups of fewer than {rule.min_count} "
+            f"patients are not drawn.")
+    return results, methods, [_figure(png, alt, figure_layout, note)]
 
 
 @hookimpl

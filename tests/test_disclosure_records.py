@@ -163,7 +163,7 @@ def test_a_share_without_a_released_denominator_is_not_released():
     assert out[1].stat is None and "denominator" in out[1].disclosure
 
 
-def _distribution(plot: str, variable: str, rule, monkeypatch):
+def _distribution(plot: str, variable: str, rule, monkeypatch, by: str = "trt"):
     """The distribution section of the veteran check cohort under ``rule``, with the labels
     its bar chart was drawn with."""
     from pathlib import Path
@@ -183,7 +183,7 @@ def _distribution(plot: str, variable: str, rule, monkeypatch):
     monkeypatch.setattr(figures, "grouped_bars", spy)
     plan = plan_build(Path(__file__).parent / "data" / "disclosure" / "veteran.toml")
     cohort = load_cohort(plan)
-    options = distribution.DistributionOptions(variable=variable, by="trt", plot=plot)
+    options = distribution.DistributionOptions(variable=variable, by=by, plot=plot)
     section = distribution.run(cohort, options, SectionContext("d", "D", disclosure=rule))
     return section, drawn
 
@@ -204,10 +204,25 @@ def test_without_a_rule_the_bar_chart_shows_the_counts(monkeypatch):
     assert all(text.isdigit() for row in drawn[0] for text in row)
 
 
-def test_a_dot_plot_of_every_patient_is_refused_under_the_rule(monkeypatch):
-    import pytest
+def test_a_dot_plot_under_the_rule_draws_no_patient(monkeypatch):
+    from cohortpress.kit import figures
 
-    from cohortpress.common.errors import DataError
+    calls = []
+    original = figures.dot_plot
 
-    with pytest.raises(DataError, match='plot = "dots" draws every patient'):
-        _distribution("dots", "age", DisclosureRule(10, 5), monkeypatch)
+    def spy(groups, samples, **kwargs):
+        calls.append((samples, kwargs["summary_only"]))
+        return original(groups, samples, **kwargs)
+
+    monkeypatch.setattr(figures, "dot_plot", spy)
+    section, _ = _distribution("dots", "age", DisclosureRule(30, 5), monkeypatch,
+                               by="celltype")
+    (samples, summary_only), = calls
+    assert summary_only
+    sizes = [len(s) for s in samples]
+    assert 0 in sizes and any(n >= 30 for n in sizes) and all(n == 0 or n >= 30 for n in sizes)
+    caption = section.blocks[0].caption
+    assert "no patient's value is drawn" in caption and "fewer than 30" in caption
+    assert "patients" not in section.blocks[0].alt.split(caption)[-1]
+    _distribution("dots", "age", None, monkeypatch)
+    assert calls[-1][1] is False

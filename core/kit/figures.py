@@ -349,8 +349,10 @@ def grouped_bars(categories: Sequence[str], groups: Sequence[str], percents: np.
 def dot_plot(groups: Sequence[str], samples: Sequence[np.ndarray], *, ylabel: str,
              log_scale: bool = False, reference_lines: Sequence[float] = (),
              annotation: str = "", width_mm: float = SINGLE_COLUMN_MM, seed: int = 1,
-             face=None) -> bytes:
-    """Each patient as a dot per group (seeded jitter), with the group medians as bars."""
+             summary_only: bool = False, face=None) -> bytes:
+    """Each patient as a dot per group (seeded jitter), with the group medians as bars;
+    ``summary_only``: no dots, each group's median as a bar and its interquartile range as
+    a vertical line (what a disclosure rule lets a figure show)."""
     plt = _pyplot()
     rng = np.random.default_rng(seed)
     width_in = width_mm / MM_PER_INCH
@@ -359,8 +361,12 @@ def dot_plot(groups: Sequence[str], samples: Sequence[np.ndarray], *, ylabel: st
     for j, values in enumerate(samples):
         colour = OKABE_ITO[j % len(OKABE_ITO)]
         jitter = rng.uniform(-0.18, 0.18, len(values))
-        ax.plot(np.full(len(values), j) + jitter, values, linestyle="none", marker="o",
-                markersize=2.6, markeredgewidth=0.4, markerfacecolor="none", color=colour)
+        if summary_only and len(values):
+            low, high = np.percentile(values, [25, 75])
+            ax.plot([j, j], [low, high], color=colour, linewidth=2.0)
+        elif not summary_only:
+            ax.plot(np.full(len(values), j) + jitter, values, linestyle="none", marker="o",
+                    markersize=2.6, markeredgewidth=0.4, markerfacecolor="none", color=colour)
         if len(values):
             median = float(np.median(values))
             ax.plot([j - 0.28, j + 0.28], [median, median], color="#000000", linewidth=1.0)
