@@ -191,6 +191,7 @@ class _CoxModel(RegressionModel):
     def concordance_of(self, column, design, fitted):
         """Harrell's C of a fitted model and its standard error (clustered if the model
         is); None for a model not fitted, flagged or not converged."""
+        from cohortpress.stats.common import linear_predictor
         from cohortpress.stats.coxph import concordance
 
         if fitted is None or fitted.fit.separated or not fitted.fit.converged \
@@ -199,7 +200,7 @@ class _CoxModel(RegressionModel):
         time, event, strata = self._rows(design)
         cluster = None if self.cluster is None else self.cluster[design.keep]
         try:
-            return concordance(time, event, np.asarray(design.X, dtype=float) @ fitted.fit.coef,
+            return concordance(time, event, linear_predictor(design.X, fitted.fit.coef),
                                strata, cluster, entry=self._entry(design))
         except StatisticsError:
             return None

@@ -336,6 +336,7 @@ def _multivariable_fit(models, y, options):
 
 def _fit_quality_records(models, y, options: LogisticOptions) -> list[Result]:
     """The AUC with DeLong's interval and the Hosmer-Lemeshow test, as asked."""
+    from cohortpress.stats.common import linear_predictor
     from cohortpress.stats.logit.calibration import auc_delong, hosmer_lemeshow
 
     common = dict(variable=options.outcome, group="model", group_level="multivariable")
@@ -343,7 +344,8 @@ def _fit_quality_records(models, y, options: LogisticOptions) -> list[Result]:
         fit, design = _multivariable_fit(models, y, options)
         if fit.separated or not fit.converged:
             raise StatisticsError(fit.reason or "the model did not converge")
-        risk = 1.0 / (1.0 + np.exp(-(fit.coef[0] + np.asarray(design.X) @ fit.coef[1:])))
+        eta = fit.coef[0] + linear_predictor(design.X, fit.coef[1:])
+        risk = 1.0 / (1.0 + np.exp(-eta))
         outcome = y[design.keep]
         out = []
         if options.auc:

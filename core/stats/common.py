@@ -63,6 +63,34 @@ def design_matrix(X, names: Sequence[str]) -> tuple[np.ndarray, tuple[str, ...]]
     return x, names
 
 
+def linear_predictor(X, coef) -> np.ndarray:
+    """``X @ coef`` computed column by column, so that identical rows give identical values.
+
+    A BLAS matrix-vector product may round two identical rows differently depending on
+    where they fall in its vectorised blocks, and how it does so depends on the CPU. Rank
+    statistics on the linear predictor (Harrell's concordance, the AUC) count exact ties,
+    so such a last-bit difference would turn a tied pair into a concordant one on some
+    machines; elementwise products and sums are rounded the same for every row.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, p)
+        Covariates.
+    coef : array_like, shape (p,)
+        Coefficients.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,)
+    """
+    x = np.asarray(X, dtype=float)
+    x = x[:, None] if x.ndim == 1 else x
+    out = np.zeros(x.shape[0])
+    for j, b in enumerate(np.asarray(coef, dtype=float)):
+        out += x[:, j] * b
+    return out
+
+
 def check_finite_columns(x: np.ndarray, names: Sequence[str]) -> None:
     """Raise a StatisticsError naming every column of ``x`` with a missing or infinite value."""
     finite = np.isfinite(x).all(axis=0)
