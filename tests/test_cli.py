@@ -155,10 +155,12 @@ def test_ctrl_c_exits_130_with_one_line_and_keeps_the_previous_report(cp, tmp_pa
     project.write("slow.py", SLOW_PLUGIN)
     project.write("report.toml", 'plugins = ["slow.py"]\n' + cp.DEMO_TOML
                   + '[[section]]\nid = "slow"\nanalysis = "slow"\n')
+    # SIGINT at its default in the child: a background job (make test &) inherits it ignored
     proc = subprocess.Popen([sys.executable, "-m", "cohortpress", "build", str(project.config),
                              "--output", str(project.out), "--quiet"],
                             cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not (project.root / "started").exists() and time.monotonic() < deadline:
         time.sleep(0.05)

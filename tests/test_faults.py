@@ -68,9 +68,17 @@ def _hook_project(cp, tmp_path, hook: str):
     return project
 
 
+def _answer_ctrl_c() -> None:
+    """In the child: Ctrl-C at its default. A shell starts a background job (``make test &``)
+    with SIGINT ignored and children inherit that, so the build would rightly ignore the
+    test's SIGINT too."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_and_wait_for_marker(project, marker: Path) -> subprocess.Popen:
     env = {**os.environ, "COHORTPRESS_TEST_MARKER": str(marker)}
     child = subprocess.Popen(_command(project, "-q"), cwd=project.root, env=env,
+                             preexec_fn=_answer_ctrl_c,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not marker.exists():
