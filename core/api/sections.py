@@ -117,6 +117,13 @@ class Analysis:
         Whether the analysis reads a long-format cohort (``cohort.rows = "intervals"``:
         several (start, stop] rows per patient); the others, which count rows as patients,
         are refused on one.
+    aggregates : callable, optional
+        ``aggregates(options) -> str or None``: whether the analysis, with these options,
+        computes from aggregates on the engine path (``cohort.statistics = "engine"``,
+        :mod:`cohortpress.data.engine`): None when it can (``run`` then receives an
+        :class:`~cohortpress.data.engine.cohort.EngineCohort`), else why it needs the
+        patients' rows, naming the option ("splines need the rows"). Without it, the
+        analysis always needs the rows.
     """
 
     name: str
@@ -125,3 +132,4 @@ class Analysis:
     summary: str = ""
     check: Callable[["Cohort", Options], Sequence[str]] | None = None
     intervals: bool = False
+    aggregates: Callable[[Options], str | None] | None = None

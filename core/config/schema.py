@@ -135,6 +135,12 @@ class CohortSettings(Strict):
     filter: list[Condition] = Field([], description="conditions every patient must meet "
                                      "(all); a condition on a missing value removes the row",
                                      examples=[[{"variable": "age_days", "le": 365}]])
+    statistics: Literal["auto", "rows", "engine"] = Field(
+        "auto", description="where the statistics are computed: rows: from the patients' "
+        "rows in memory; engine: from aggregates the SQL engine computes (only small tables "
+        "leave it, memory does not grow with the rows; docs/engine.md); auto: engine for a "
+        "DuckDB source too large for memory when every section can, else rows",
+        examples=["engine"])
     max_levels: int = Field(50, ge=2, description="a categorical variable with more levels "
                             "is an error (an id column used as a category)", examples=[100])
 

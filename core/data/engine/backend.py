@@ -1,0 +1,166 @@
+"""What the engine path asks of an SQL engine, and DuckDB's answer.
+
+Queries are written once, in DuckDB's SQL dialect, and name the typed cohort as the
+relation ``cohort`` (:data:`COHORT`). A :class:`Backend` runs them and returns their
+(small) results as pandas DataFrames; a backend for another engine translates the SQL first.
+
+A backend is opened in the process that uses it (:func:`open_backend`): sections run in a
+forked worker, and an engine's connection must not cross a fork. A :class:`BackendSpec`
+holds what opening needs (plain values), so a cohort that carries one can be forked or
+pickled freely.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol, Sequence
+
+import pandas as pd
+
+from cohortpress.common.errors import DataError
+
+#: The name every query uses for the typed cohort.
+COHORT = "cohort"
+#: Longest part of an engine's own error message repeated in ours.
+MESSAGE_CHARS = 160
+
+
+def quoted(name: str) -> str:
+    """An SQL identifier, double-quoted (as DuckDB, Spark via SQLGlot, and the standard read it)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: Any) -> str:
+    """An SQL literal of a Python value: None, bool, int, float (finite) or str."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"no SQL literal for {value}")
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+class Backend(Protocol):
+    """An SQL engine the engine path runs its queries on.
+
+    ``dialect`` names the engine for SQLGlot (``"duckdb"``, ``"spark"``); queries are
+    written in DuckDB's dialect and translated by the backend when its dialect differs.
+    """
+
+    dialect: str
+
+    def query(self, sql: str) -> pd.DataFrame:
+        """The result of one query (DuckDB dialect), expected small, as a DataFrame."""
+
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        """Make a small DataFrame (a lookup table) a relation ``name`` of later queries."""
+
+    def execute(self, sql: str) -> None:
+        """Run a statement (DuckDB dialect) whose result is not needed: a ``CREATE VIEW``."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+
+@dataclass(frozen=True, eq=False)
+class BackendSpec:
+    """How to open a backend in any process: plain values only.
+
+    Attributes
+    ----------
+    kind : str
+        ``"duckdb"`` (the default, in-process) or a kind a backend module registers
+        (``"spark"``).
+    database : str
+        DuckDB: the database file (":memory:" for none).
+    statements : tuple of str
+        Run, in order, once the connection is open (DuckDB dialect): the views that build
+        ``cohort`` from the source.
+    frames : mapping of str to DataFrame
+        Small tables registered before the statements (lookup tables of distinct values,
+        or, for :func:`~cohortpress.data.engine.cohort.engine_cohort_from_frame`, the cohort).
+    options : mapping of str to str
+        Engine settings (DuckDB: ``threads``, ``memory_limit``; Spark: its master).
+    """
+
+    kind: str = "duckdb"
+    database: str = ":memory:"
+    statements: tuple[str, ...] = ()
+    frames: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+class DuckDBBackend:
+    """DuckDB, in process: the default backend."""
+
+    dialect = "duckdb"
+
+    def __init__(self, spec: BackendSpec):
+        import duckdb
+
+        config = {key: value for key, value in spec.options.items()}
+        self.connection = duckdb.connect(spec.database, read_only=spec.database != ":memory:",
+                                         config=config)
+        for name, frame in spec.frames.items():
+            self.register(name, frame)
+        for statement in spec.statements:
+            self.execute(statement)
+
+    def query(self, sql: str) -> pd.DataFrame:
+        import duckdb
+
+        try:
+            return self.connection.sql(sql).df()
+        except duckdb.Error as exc:
+            raise DataError(f"the engine failed: {short_message(exc)}") from None
+
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        self.connection.register(name, frame)
+
+    def execute(self, sql: str) -> None:
+        import duckdb
+
+        try:
+            self.connection.execute(sql)
+        except duckdb.Error as exc:
+            raise DataError(f"the engine failed: {short_message(exc)}") from None
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+#: Backend classes by ``BackendSpec.kind``; other modules add theirs (``"spark"``).
+BACKENDS: dict[str, Any] = {"duckdb": DuckDBBackend}
+
+#: Open backends by (process, spec id), with the spec kept so that its id is not reused.
+_OPEN: dict[tuple[int, int], tuple[BackendSpec, Backend]] = {}
+
+
+def open_backend(spec: BackendSpec) -> Backend:
+    """The backend ``spec`` describes, opened once per process and spec."""
+    key = (os.getpid(), id(spec))
+    opened = _OPEN.get(key)
+    if opened is None:
+        try:
+            factory = BACKENDS[spec.kind]
+        except KeyError:
+            raise DataError(f"no engine backend '{spec.kind}'") from None
+        opened = _OPEN[key] = (spec, factory(spec))
+    return opened[1]
+
+
+def short_message(exc: BaseException) -> str:
+    """The first line of an engine's error message, cut to :data:`MESSAGE_CHARS`."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS - 1] + "…"
+
+
+def in_list(values: Sequence[Any]) -> str:
+    """``(v1, v2, ...)`` of SQL literals, for ``IN``."""
+    return "(" + ", ".join(literal(v) for v in values) + ")"

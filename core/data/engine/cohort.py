@@ -1,0 +1,221 @@
+"""The cohort as an SQL view: :class:`EngineCohort`, what analyses receive on the engine path.
+
+The view ``cohort`` (:data:`~cohortpress.data.engine.backend.COHORT`) has one row per
+patient of the typed, filtered cohort, and these columns:
+
+- each variable under its own name: categorical and binary as an INTEGER code, the
+  position of the value's display label in ``VariableInfo.levels`` (0, 1, ...; NULL when
+  missing); continuous as DOUBLE; dates as DATE; text as VARCHAR;
+- each endpoint's time and status under :func:`time_column` and :func:`status_column`:
+  time a DOUBLE in the endpoint's display unit, status an INTEGER (0 censored, 1 the event,
+  2, 3, ... competing causes), exactly the arrays an in-memory
+  :class:`~cohortpress.data.cohort.Endpoint` holds.
+
+Analyses never hold the rows: they ask for aggregates with :meth:`EngineCohort.query`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from cohortpress.common.errors import DataError
+from cohortpress.common.suggest import did_you_mean
+from cohortpress.data.cohort import Cohort, VariableInfo
+from cohortpress.data.engine.backend import COHORT, Backend, BackendSpec, open_backend, quoted
+
+
+def time_column(endpoint: str) -> str:
+    """The view's column holding ``endpoint``'s times."""
+    return f"{endpoint}__time"
+
+
+def status_column(endpoint: str) -> str:
+    """The view's column holding ``endpoint``'s status codes."""
+    return f"{endpoint}__status"
+
+
+@dataclass(frozen=True, eq=False)
+class EngineEndpoint:
+    """A time-to-event endpoint as two columns of the view; the metadata of
+    :class:`~cohortpress.data.cohort.Endpoint` without its arrays.
+
+    The engine path has no delayed entry (``entry_column`` is always ""): analyses that
+    need it run on the rows.
+    """
+
+    name: str
+    label: str
+    unit: str
+    has_competing: bool = False
+    definition: str = ""
+    data_unit: str = ""
+    cause_labels: tuple[str, ...] = ()
+    entry_column: str = ""
+    entry = None
+
+    @property
+    def time(self) -> str:
+        """The SQL column of the times (quoted)."""
+        return quoted(time_column(self.name))
+
+    @property
+    def status(self) -> str:
+        """The SQL column of the status codes (quoted)."""
+        return quoted(status_column(self.name))
+
+    @property
+    def causes(self) -> tuple[tuple[int, str], ...]:
+        """``(status code, name)`` of every cause, the event of interest first."""
+        labels = self.cause_labels or (self.label,)
+        return tuple(enumerate(labels, start=1))
+
+
+@dataclass(frozen=True, eq=False)
+class EngineCohort:
+    """The typed cohort as the SQL view ``cohort``; the metadata of
+    :class:`~cohortpress.data.cohort.Cohort`, no rows.
+
+    Attributes
+    ----------
+    spec : BackendSpec
+        How to open the engine that holds the view (in any process).
+    where : str
+        An SQL condition on the view's columns that a section's subset adds ("" for none);
+        :meth:`query` applies it to every query through the relation ``cohort``.
+    n : int
+        Patients in the view (after ``where``).
+    Other attributes as :class:`~cohortpress.data.cohort.Cohort`.
+    """
+
+    spec: BackendSpec
+    variables: Mapping[str, VariableInfo]
+    endpoints: Mapping[str, EngineEndpoint] = field(default_factory=dict)
+    n: int = 0
+    where: str = ""
+    id_column: str | None = None
+    group: str | None = None
+    source: Path = Path("cohort")
+    sha256: str = ""
+    n_rows_read: int = 0
+    filter_text: str = ""
+    filter_unknown: tuple[tuple[str, int], ...] = ()
+    source_info: Mapping[str, str] = field(default_factory=dict)
+    intervals = False
+    recurrent = False
+    #: Marks the engine path: analyses test ``getattr(cohort, "engine", False)``.
+    engine = True
+
+    @property
+    def backend(self) -> Backend:
+        return open_backend(self.spec)
+
+    @property
+    def relation(self) -> str:
+        """SQL for the rows of this cohort (the view, with the subset's condition)."""
+        if not self.where:
+            return COHORT
+        return f"(SELECT * FROM {COHORT} WHERE {self.where})"
+
+    def query(self, sql: str) -> pd.DataFrame:
+        """Run ``sql`` (DuckDB dialect), in which ``{cohort}`` stands for this cohort's rows."""
+        return self.backend.query(sql.replace("{cohort}", f"{self.relation} AS cohort_rows"))
+
+    @property
+    def n_patients(self) -> int:
+        return self.n
+
+    def size_text(self) -> str:
+        return f"{self.n} patients"
+
+    def variable(self, name: str) -> VariableInfo:
+        try:
+            return self.variables[name]
+        except KeyError:
+            raise DataError(f"unknown variable '{name}'"
+                            f"{did_you_mean(name, self.variables)}") from None
+
+    def label(self, name: str) -> str:
+        return self.variable(name).label
+
+    def column(self, name: str) -> str:
+        """The quoted SQL column of variable ``name``."""
+        self.variable(name)
+        return quoted(name)
+
+    def endpoint(self, name: str) -> EngineEndpoint:
+        try:
+            return self.endpoints[name]
+        except KeyError:
+            raise DataError(f"unknown endpoint '{name}'"
+                            f"{did_you_mean(name, self.endpoints)}") from None
+
+    def subset(self, where: str, description: str, n: int | None = None) -> "EngineCohort":
+        """The patients for whom the SQL condition ``where`` holds."""
+        condition = f"({self.where}) AND ({where})" if self.where else where
+        text = "; ".join(t for t in (self.filter_text, description) if t)
+        narrowed = replace(self, where=condition, filter_text=text)
+        if n is None:
+            n = int(narrowed.query("SELECT count(*) AS n FROM {cohort}")["n"].iloc[0])
+        return replace(narrowed, n=n)
+
+
+def engine_frame(cohort: Cohort) -> pd.DataFrame:
+    """The in-memory cohort laid out as the view :mod:`this module <cohortpress.data.engine.cohort>`
+    describes (codes for categories, endpoint columns)."""
+    columns: dict[str, object] = {}
+    for name, info in cohort.variables.items():
+        values = cohort.data[name]
+        if info.kind in ("categorical", "binary"):
+            codes = pd.Categorical(values, categories=list(info.levels)).codes.astype("int64")
+            columns[name] = pd.array(np.where(codes < 0, pd.NA, codes), dtype="Int32")
+        elif info.kind == "continuous":
+            columns[name] = pd.to_numeric(values, errors="coerce").astype("float64")
+        elif info.kind == "date":
+            columns[name] = pd.to_datetime(values).dt.normalize()
+        else:
+            columns[name] = values.astype("string")
+    for name, endpoint in cohort.endpoints.items():
+        columns[time_column(name)] = np.asarray(endpoint.time, dtype="float64")
+        columns[status_column(name)] = np.asarray(endpoint.status, dtype="int32")
+    return pd.DataFrame(columns)
+
+
+def engine_cohort_from_frame(cohort: Cohort) -> EngineCohort:
+    """An in-memory cohort put into an in-process DuckDB as the view ``cohort``.
+
+    For tests (the engine path must give the in-memory path's numbers on the same cohort)
+    and for small cohorts; delayed entry and long-format cohorts are refused.
+    """
+    if cohort.intervals:
+        raise DataError("a long-format cohort (rows = \"intervals\") has no engine path")
+    for endpoint in cohort.endpoints.values():
+        if endpoint.entry is not None:
+            raise DataError(f"endpoint '{endpoint.name}' has delayed entry, which the engine "
+                            f"path does not compute")
+    dates = [name for name, info in cohort.variables.items() if info.kind == "date"]
+    select = ", ".join(f"CAST({quoted(n)} AS DATE) AS {quoted(n)}" if n in dates else quoted(n)
+                       for n in engine_frame_columns(cohort))
+    spec = BackendSpec(frames={"cohort_frame": engine_frame(cohort)},
+                       statements=(f"CREATE VIEW {COHORT} AS SELECT {select} FROM cohort_frame",))
+    endpoints = {name: EngineEndpoint(
+        name=ep.name, label=ep.label, unit=ep.unit, has_competing=ep.has_competing,
+        definition=ep.definition, data_unit=ep.data_unit, cause_labels=ep.cause_labels)
+        for name, ep in cohort.endpoints.items()}
+    return EngineCohort(
+        spec=spec, variables=dict(cohort.variables), endpoints=endpoints, n=cohort.n,
+        id_column=cohort.id_column, group=cohort.group, source=cohort.source,
+        sha256=cohort.sha256, n_rows_read=cohort.n_rows_read, filter_text=cohort.filter_text,
+        filter_unknown=cohort.filter_unknown, source_info=dict(cohort.source_info))
+
+
+def engine_frame_columns(cohort: Cohort) -> list[str]:
+    """The view's columns, in order: the variables, then each endpoint's time and status."""
+    names = list(cohort.variables)
+    for name in cohort.endpoints:
+        names += [time_column(name), status_column(name)]
+    return names
