@@ -242,3 +242,18 @@ def test_keys_that_do_not_apply():
         {"variables": ["age"], "weights": "iptw", "quantile_type": 2})
     assert [key for key, _ in options.inapplicable_keys(None)] == ["quantile_type"]
 
+
+
+def test_weights_under_the_disclosure_rule_are_refused_by_key():
+    """The rule releases counts of patients; sums of weights would leave unreleased."""
+    from types import SimpleNamespace
+
+    from cohortpress.plugins.demographics import DemographicsOptions
+
+    options = DemographicsOptions.model_validate({"variables": ["age"], "weights": "w"})
+    assert options.inapplicable_keys(SimpleNamespace(disclosure=None)) == []
+    found = options.inapplicable_keys(SimpleNamespace(disclosure=object()))
+    assert [key for key, _ in found] == ["weights"]
+    assert "[disclosure]" in found[0][1]
+    unweighted = DemographicsOptions.model_validate({"variables": ["age"]})
+    assert unweighted.inapplicable_keys(SimpleNamespace(disclosure=object())) == []

@@ -48,8 +48,15 @@ class Table1ExtraOptions(Options):
         examples=["stacked"])
 
     def inapplicable_keys(self, config) -> list[tuple[str, str]]:
-        """``strata_layout`` without ``strata``; ``quantile_type`` with ``weights``."""
+        """``strata_layout`` without ``strata``; ``quantile_type`` with ``weights``;
+        ``weights`` under ``[disclosure]``, whose rule releases counts of patients: a sum
+        of weights (close to a count with inverse-probability weights) is not one it can
+        release."""
         found = []
+        if self.weights is not None and getattr(config, "disclosure", None) is not None:
+            found.append(("weights", "weighted counts and sums of weights are not released "
+                                     "by the [disclosure] rule; leave weights out or the "
+                                     "[disclosure] table off"))
         if "strata_layout" in self.model_fields_set and self.strata is None:
             found.append(("strata_layout", "applies to a stratified table; strata is not set"))
         if "quantile_type" in self.model_fields_set and self.weights is not None:
