@@ -18,8 +18,9 @@ import pytest
 from cohortpress.common.errors import DataError
 from cohortpress.config.schema import Config, load_config
 from cohortpress.data.derive import Deriver, derivation_order
-from cohortpress.data.engine.backend import BackendSpec, DuckDBBackend, quoted
-from cohortpress.data.engine.cohort import engine_frame
+from cohortpress.data.cohort import VariableInfo
+from cohortpress.data.engine.backend import quoted
+from cohortpress.data.engine.cohort import engine_cohort_from_frame, engine_frame
 from cohortpress.data.engine.derive import LOOKUP_LIMIT, derived_view
 from cohortpress.data.load import build_cohort
 from cohortpress.testing import load_demo_cohort
@@ -30,28 +31,27 @@ ROW = "__row"
 
 
 def engine_derived(cohort, config: Config, *, id_column=None):
-    """(engine rows with the derived columns, the view) for an in-memory cohort."""
+    """(engine rows with the derived columns, the engine cohort) for an in-memory cohort:
+    its typed rows without the derived columns (and with a row number) put into DuckDB
+    by engine_cohort_from_frame, then derived_view."""
     names = derivation_order(config, set(config.derived))
-    frame = engine_frame(cohort)
-    base = frame.drop(columns=[n for n in names if n in frame.columns]).assign(**{ROW: np.arange(len(frame))})
-    dates = [n for n, i in cohort.variables.items() if i.kind == "date" and n not in names]
-    select = ", ".join(f"CAST({quoted(c)} AS DATE) AS {quoted(c)}" if c in dates
-                       else quoted(c) for c in base.columns)
-    backend = DuckDBBackend(BackendSpec(
-        frames={"base_frame": base},
-        statements=(f"CREATE VIEW typed AS SELECT {select} FROM base_frame",)))
-    variables = {n: i for n, i in cohort.variables.items() if n not in names}
-    view = derived_view(config, names, "typed", variables, backend, id_column=id_column)
-    rows = backend.query(f"SELECT * FROM ({view.relation}) AS v ORDER BY {quoted(ROW)}")
-    return rows, view, names
+    keep = [n for n in cohort.variables if n not in names]
+    data = cohort.data[keep].assign(**{ROW: np.arange(cohort.n, dtype=float)})
+    variables = {**{n: cohort.variables[n] for n in keep},
+                 ROW: VariableInfo(ROW, ROW, "continuous")}
+    base = dataclasses.replace(cohort, data=data, variables=variables, id_column=id_column)
+    derived = derived_view(config, names, engine_cohort_from_frame(base))
+    rows = derived.query(f"SELECT * FROM {{cohort}} ORDER BY {quoted(ROW)}")
+    return rows, derived, names
 
 
 def assert_same_derived(cohort, config: Config, *, id_column=None):
-    rows, view, names = engine_derived(cohort, config, id_column=id_column)
+    rows, derived, names = engine_derived(cohort, config, id_column=id_column)
     expected = engine_frame(cohort)
     assert names, "the cohort has no derived variables to compare"
     assert len(rows) == len(expected)
-    assert dict(view.variables) == {n: cohort.variables[n] for n in names}
+    assert {n: derived.variables[n] for n in names} == {n: cohort.variables[n] for n in names}
+    assert list(derived.variables)[-len(names):] == names
     for name in names:
         info = cohort.variables[name]
         got = pd.to_numeric(rows[name].astype(object).where(rows[name].notna(), np.nan))
@@ -62,7 +62,7 @@ def assert_same_derived(cohort, config: Config, *, id_column=None):
                                        err_msg=name)
         else:
             np.testing.assert_array_equal(got, want, err_msg=name)
-    return rows, view
+    return rows, derived
 
 
 # --------------------------------------------------------------------------- real configs
@@ -313,9 +313,9 @@ def test_many_distinct_text_values(monkeypatch):
 def test_lookup_tables_are_returned_for_reopening():
     config = config_of({"r": {"type": "recode", "source": "grp", "mapping": {"a": "A"}}})
     cohort = build_cohort(config, synthetic())
-    _, view, _ = engine_derived(cohort, config)
-    assert set(view.frames) == {"derived__r"}
-    assert len(view.frames["derived__r"]) <= LOOKUP_LIMIT
+    _, derived, _ = engine_derived(cohort, config)
+    assert {"derived__r"} <= set(derived.spec.frames)
+    assert len(derived.spec.frames["derived__r"]) <= LOOKUP_LIMIT
 
 
 def test_demo_cohort_with_every_kind():
@@ -342,3 +342,64 @@ def test_demo_cohort_with_every_kind():
         deriver.derive(name)
     full = dataclasses.replace(cohort, data=deriver.frame, variables=deriver.infos)
     assert_same_derived(full, config)
+
+
+# --------------------------------------------------------------------------- from the source
+
+def engine_cohort_of_source(config: Config):
+    """The engine cohort e21data's view builder makes from the config's own source file."""
+    from cohortpress.data.duck import open_source, source_kind
+    from cohortpress.data.engine.view import build_engine_cohort
+    from cohortpress.data.load import needed_columns
+
+    engine = config.model_copy(update={"cohort": config.cohort.model_copy(
+        update={"statistics": "engine"})})
+    with open_source(engine, source_kind(engine), str(config.cohort.path)) as source:
+        return build_engine_cohort(engine, source, sorted(needed_columns(engine, [])), [], {})
+
+
+def assert_same_as_source(config: Config, cohort) -> None:
+    """Derived columns of the engine cohort built from the source file, patient by patient."""
+    engine = engine_cohort_of_source(config)
+    names = [n for n, info in cohort.variables.items() if info.derived]
+    assert names and engine.n == cohort.n
+    assert {n: engine.variables[n] for n in names} == {n: cohort.variables[n] for n in names}
+    ids = cohort.id_column
+    rows = engine.query(f"SELECT * FROM {{cohort}} ORDER BY {quoted(ids)}")
+    expected = engine_frame(cohort).assign(**{ids: cohort.data[ids].astype(str).to_numpy()})
+    expected = expected.sort_values(ids, kind="stable").reset_index(drop=True)
+    assert rows[ids].astype(str).tolist() == expected[ids].tolist()
+    for name in names:
+        got = pd.to_numeric(rows[name].astype(object).where(rows[name].notna(), np.nan))
+        want = pd.to_numeric(expected[name].astype(object).where(expected[name].notna(),
+                                                                 np.nan))
+        np.testing.assert_allclose(got.to_numpy(dtype=float), want.to_numpy(dtype=float),
+                                   rtol=1e-15, atol=0, equal_nan=True, err_msg=name)
+
+
+@pytest.mark.parametrize("path", CONFIGS[:2], ids=lambda p: p.stem)
+def test_test_cohorts_from_their_source_files(path):
+    assert_same_as_source(load_config(path), load_demo_cohort(path))
+
+
+def test_every_kind_from_a_csv_source(tmp_path):
+    derived = {
+        "c1": {"type": "cut", "source": "w", "breaks": [-1000, 0, 50.5, 60, 1000],
+               "labels": ["neg", "low", "mid", "high"], "right": True},
+        "t1": {"type": "transform", "source": "w", "function": "scale", "per": 3},
+        "span": {"type": "date_diff", "start": "d0", "end": "d1", "unit_of_time": "months"},
+        "r1": {"type": "recode", "source": "stage", "mapping": {"1": "early", "2": "early"}},
+        "r2": {"type": "recode", "source": "c1", "mapping": {"neg": "low"}},
+        "f1": {"type": "flag", "when": [{"variable": "x", "ge": 1}, {"variable": "yn",
+                                                                      "eq": "yes"}]},
+        "k1": {"type": "case", "unknown": "missing", "default": "rest", "cases": [
+            {"when": [{"variable": "r1", "eq": "early"}], "value": "E"},
+            {"when": [{"variable": "note", "in": ["gamma", "10"]}], "value": "G"}]},
+    }
+    raw = synthetic()
+    raw.to_csv(tmp_path / "cohort.csv", index=False)
+    config = config_of(derived).model_copy(update={
+        "source": tmp_path / "report.toml",
+        "cohort": config_of({}).cohort.model_copy(update={"path": tmp_path / "cohort.csv"})})
+    assert_same_as_source(config, build_cohort(config, pd.read_csv(
+        tmp_path / "cohort.csv", dtype=str, keep_default_na=False).replace("", None)))

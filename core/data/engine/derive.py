@@ -1,25 +1,23 @@
 """Derived variables (``[derived]``) on the engine path: each a column of SQL over the typed view.
 
-The contract, for the builder of the engine cohort's view::
+The contract, for the builder of the engine cohort's view
+(:mod:`cohortpress.data.engine.view`)::
 
-    view = derived_view(config, names, base, variables, backend, id_column=None)
+    cohort = derived_view(config, names, cohort)
 
-Parameters: the :class:`~cohortpress.config.schema.Config`; ``names``, the derived variables
-wanted, in derivation order (:func:`~cohortpress.data.derive.derivation_order`); ``base``,
-SQL naming a relation (a view or table name, or a parenthesised query) whose columns are
-the typed variables in the layout of :mod:`cohortpress.data.engine.cohort` (categorical and
-binary as INTEGER codes into ``VariableInfo.levels``, continuous DOUBLE, dates DATE, text
-VARCHAR, NULL for missing); ``variables``, those columns' :class:`VariableInfo`; a
-:class:`~cohortpress.data.engine.backend.Backend` on which ``base`` can be queried;
-``id_column``, the patient-id column, named with the first patients in error messages.
-
-Returns a :class:`DerivedView`: ``relation``, a ``SELECT`` of every column of ``base``
-followed by one column per derived variable in the same layout; ``frames``, the small
-lookup tables that ``relation`` joins, by name (already registered on ``backend``; register
-them with the view wherever it is opened again, e.g. in ``BackendSpec.frames``); and
-``variables``, each derived variable's :class:`VariableInfo`, equal to what the in-memory
-:class:`~cohortpress.data.derive.Deriver` gives on the same rows. The backend is asked only
-for small results: distinct values (at most :data:`LOOKUP_LIMIT` of them) and counts.
+``names`` are the derived variables wanted, in derivation order
+(:func:`~cohortpress.data.derive.derivation_order`); ``cohort`` is an
+:class:`~cohortpress.data.engine.cohort.EngineCohort` whose view ``cohort`` holds the typed
+variables in the layout of :mod:`cohortpress.data.engine.cohort` (categorical and binary as
+INTEGER codes into ``VariableInfo.levels``, continuous DOUBLE, dates DATE, text VARCHAR,
+NULL for missing; other columns pass through), before any filter. The result is the same
+cohort with one layer more (:func:`~cohortpress.data.engine.layers.add_layer`): its view
+also holds one column per derived variable in the same layout, its ``variables`` their
+:class:`VariableInfo`, equal to what the in-memory :class:`~cohortpress.data.derive.Deriver`
+gives on the same rows, and its ``BackendSpec.frames`` the small lookup tables the view
+joins. :func:`derived_columns` is the same on any relation and
+:class:`~cohortpress.data.engine.backend.Backend`, returning the SQL. The engine is asked
+only for small results: distinct values (at most :data:`LOOKUP_LIMIT` of them) and counts.
 
 How each kind is computed, and why that gives the in-memory values:
 
@@ -60,7 +58,9 @@ from cohortpress.data.columns import as_text
 from cohortpress.data.conditions import ConditionError, evaluate
 from cohortpress.data.derive import Deriver
 from cohortpress.data.endpoints import DAYS_PER_UNIT
-from cohortpress.data.engine.backend import Backend, in_list, literal, quoted
+from cohortpress.data.engine.backend import COHORT, Backend, in_list, literal, quoted
+from cohortpress.data.engine.cohort import EngineCohort
+from cohortpress.data.engine.layers import PREVIOUS, add_layer
 
 #: Most distinct values (or combinations) of a source that a lookup table is made from.
 LOOKUP_LIMIT = 10_000
@@ -73,24 +73,51 @@ FIRST_PATIENTS = 3
 
 @dataclass(frozen=True, eq=False)
 class DerivedView:
-    """The typed rows with the derived columns added (see the module docstring)."""
+    """A relation's columns with the derived columns added.
+
+    Attributes
+    ----------
+    relation : str
+        A ``SELECT`` of every column of the base relation, then one column per derived
+        variable (the layout of :mod:`cohortpress.data.engine.cohort`).
+    frames : mapping of str to DataFrame
+        The lookup tables ``relation`` joins, by name: registered on the backend already;
+        register them with the view wherever it is opened again.
+    variables : mapping of str to VariableInfo
+        Each derived variable's metadata, in derivation order.
+    """
 
     relation: str
     frames: Mapping[str, pd.DataFrame]
     variables: Mapping[str, VariableInfo]
 
 
-def derived_view(config: Config, names: Sequence[str], base: str,
-                 variables: Mapping[str, VariableInfo], backend: Backend, *,
-                 id_column: str | None = None) -> DerivedView:
+def derived_view(config: Config, names: Sequence[str], cohort: EngineCohort) -> EngineCohort:
+    """``cohort`` with the derived variables ``names`` (in derivation order) added to its
+    view and its variables; see the module docstring."""
+    if not names:
+        return cohort
+    added = derived_columns(config, names, COHORT, cohort.variables, cohort.backend,
+                            id_column=cohort.id_column, layer_base=PREVIOUS)
+    return add_layer(cohort, added.relation, frames=added.frames,
+                     variables={**cohort.variables, **added.variables})
+
+
+def derived_columns(config: Config, names: Sequence[str], base: str,
+                    variables: Mapping[str, VariableInfo], backend: Backend, *,
+                    id_column: str | None = None, layer_base: str | None = None
+                    ) -> DerivedView:
     """Add the derived variables ``names`` (in derivation order) to the relation ``base``.
 
-    See the module docstring for the contract.
+    ``base`` is SQL naming a relation on ``backend`` (a view or a parenthesised query) with
+    the typed ``variables``; ``id_column`` names the patients in error messages. The
+    returned relation reads from ``layer_base`` when given (the view a new layer extends),
+    else from ``base``.
     """
     builder = _ViewBuilder(config, base, variables, backend, id_column)
     for name in names:
         builder.derive(name)
-    return DerivedView(builder.relation, dict(builder.frames),
+    return DerivedView(builder.relation_over(layer_base or base), dict(builder.frames),
                        {name: builder.infos[name] for name in names})
 
 
@@ -132,8 +159,22 @@ class _ViewBuilder:
         self.backend = backend
         self.id_column = id_column
         self.infos: dict[str, VariableInfo] = dict(variables)
-        self.relation = f"SELECT * FROM {base} AS base_rows"
+        self.base = base
+        self.steps: list[tuple[str, str, str]] = []  # (name, expression, join)
         self.frames: dict[str, pd.DataFrame] = {}
+
+    @property
+    def relation(self) -> str:
+        """The rows with the derived columns so far, over the base relation."""
+        return self.relation_over(self.base)
+
+    def relation_over(self, base: str) -> str:
+        """The rows with the derived columns so far, over the relation ``base``."""
+        relation = f"SELECT * FROM {base} AS base_rows"
+        for name, expression, join in self.steps:
+            relation = (f"SELECT d.*, {expression} AS {quoted(name)} "
+                        f"FROM ({relation}) AS d{join}")
+        return relation
 
     # ----------------------------------------------------------------- the steps
 
@@ -148,8 +189,7 @@ class _ViewBuilder:
             expression, join, info = self._lookup(name, spec, key)
         else:
             expression, join = getattr(self, f"_{spec.type}")(spec, key, info)
-        self.relation = (f"SELECT d.*, {expression} AS {quoted(name)} "
-                         f"FROM ({self.relation}) AS d{join}")
+        self.steps.append((name, expression, join))
         self.infos[name] = info
 
     def _checked_info(self, name: str) -> VariableInfo:
@@ -259,7 +299,7 @@ class _ViewBuilder:
         known = f"({x} IS NOT NULL)"
         if info.kind == "continuous":
             return f"({x} IS NOT NULL AND {_comparison(cond, x)})", known
-        distinct = self._distinct(cond.variable)
+        distinct = self._condition_values(cond, info)
         if distinct is None:
             return f"({x} IS NOT NULL AND {_text_comparison(cond, x, key, self.config)})", known
         typed = typed_series(distinct, info)
@@ -273,6 +313,21 @@ class _ViewBuilder:
         values = [int(v) for v in chosen] if info.kind in ("categorical", "binary") \
             else [str(v) for v in chosen]
         return f"({x} IS NOT NULL AND {x} IN {in_list(values)})", known
+
+    def _condition_values(self, cond: Condition, info: VariableInfo) -> pd.Series | None:
+        """The values to evaluate a condition on: every level of a categorical variable
+        when that decides as the values present would (no scan), else the distinct values
+        present."""
+        if info.kind in ("categorical", "binary"):
+            codes = pd.Series(range(len(info.levels)), dtype=object)
+            try:
+                evaluate(cond, typed_series(codes, info), info)
+                return codes
+            except ConditionError:
+                # Some level is not a number: whether the condition can be evaluated
+                # depends on the levels present, as in memory.
+                pass
+        return self._distinct(cond.variable)
 
     # ----------------------------------------------------------------- queries
 
