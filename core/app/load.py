@@ -100,7 +100,8 @@ def _load_with_duckdb(plan: Plan, kind: str, shown: str, progress: Progress):
         columns = sorted(wanted)
         info = _source_info(config, kind)
         if engine_wanted(plan, source.count, progress):
-            cohort = build_engine_cohort(config, source, columns, used, info)
+            cohort = build_engine_cohort(config, source, _memory_order(config, kind, columns,
+                                                                       available), used, info)
             progress.timed(f"typed {shown} in the engine ({kind}, DuckDB): {cohort.n:,} "
                            f"patients, {len(columns)} columns; statistics from aggregates",
                            time.perf_counter() - started)
@@ -122,6 +123,15 @@ def _load_with_duckdb(plan: Plan, kind: str, shown: str, progress: Progress):
     progress.timed(f"loaded {shown} ({kind}, DuckDB{where}): {cohort.n} patients, "
                    f"{len(columns)} columns", time.perf_counter() - started)
     return cohort
+
+
+def _memory_order(config: Config, kind: str, columns: list[str],
+                  available: Sequence[str]) -> list[str]:
+    """The columns in the order the rows path would hold them (variables keep that order):
+    the CSV reader keeps the file's order, the other readers the order asked for."""
+    if kind == "csv" and config.cohort.engine == "auto":
+        return [c for c in available if c in set(columns)]
+    return list(columns)
 
 
 def _source_info(config: Config, kind: str) -> dict[str, str]:

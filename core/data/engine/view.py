@@ -25,18 +25,14 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import pandas as pd
-
 from cohortpress.common.errors import DataError
 from cohortpress.common.suggest import did_you_mean
 from cohortpress.config.schema import Config, VariableSettings
-from cohortpress.data.cohort import VariableInfo
 from cohortpress.data.columns import check_level_counts, column_roles
-from cohortpress.data.conditions import filter_unknowns  # noqa: F401  (same rule, in SQL below)
 from cohortpress.data.derive import derivation_order
 from cohortpress.data.duck import DuckSource
-from cohortpress.data.engine.backend import COHORT, BackendSpec, literal, quoted
-from cohortpress.data.engine.cohort import EngineCohort, view_values
+from cohortpress.data.engine.backend import BackendSpec, literal, quoted
+from cohortpress.data.engine.cohort import EngineCohort
 from cohortpress.data.engine.conditions import conditions_sql
 from cohortpress.data.engine.endpoints import add_endpoints
 from cohortpress.data.engine.layers import PREVIOUS, add_layer
@@ -60,7 +56,8 @@ def build_engine_cohort(config: Config, source: DuckSource, columns: Sequence[st
     spec = _source_spec(config, source, columns)
     base = EngineCohort(spec=spec, variables={}, n=n_rows, id_column=config.cohort.id,
                         group=config.cohort.group, source=config.cohort.path,
-                        sha256=source.sha256(), n_rows_read=n_rows, source_info=source_info)
+                        sha256=source.sha256(), n_rows_read=n_rows,
+                        source_info={**source_info, "statistics": "engine"})
     typing = SourceTyping(config, source, base, file)
     if config.cohort.id:
         typing.check_ids(config.cohort.id)
@@ -153,6 +150,3 @@ def _final(cohort: EngineCohort) -> EngineCohort:
 def _count(cohort: EngineCohort) -> int:
     return int(cohort.query("SELECT count(*) AS n FROM {cohort}")["n"].iloc[0])
 
-
-__all__ = ["build_engine_cohort", "SOURCE_VIEW", "COHORT", "VariableInfo", "view_values",
-           "pd"]
