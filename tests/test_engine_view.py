@@ -151,6 +151,17 @@ def test_many_valued_columns_typed_by_sql_give_the_same_view(monkeypatch):
     assert_same(memory, engine)
 
 
+@pytest.mark.parametrize("config", [ROOT / "examples" / "pbc" / "report.toml",
+                                    ROOT / "tests" / "data" / "e2e" / "trial3.toml"],
+                         ids=["pbc", "trial3"])
+def test_lookup_tables_give_the_case_expressions_view(monkeypatch, config):
+    """Columns with many distinct values are joined to lookup tables: forced for all."""
+    import cohortpress.data.engine.typing as typing
+
+    monkeypatch.setattr(typing, "CASE_LIMIT", 0)
+    assert_same(load(config, "rows"), load(config, "engine"))
+
+
 def test_parquet_source_gives_the_same_view(tmp_path):
     folder = tmp_path / "pbc"
     shutil.copytree(ROOT / "examples" / "pbc", folder)

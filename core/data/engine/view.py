@@ -30,7 +30,7 @@ from cohortpress.common.suggest import did_you_mean
 from cohortpress.config.schema import Config, VariableSettings
 from cohortpress.data.columns import check_level_counts, column_roles
 from cohortpress.data.derive import derivation_order
-from cohortpress.data.duck import DuckSource
+from cohortpress.data.duck import DuckSource, engine_settings
 from cohortpress.data.engine.backend import BackendSpec, literal, quoted
 from cohortpress.data.engine.cohort import EngineCohort
 from cohortpress.data.engine.conditions import conditions_sql
@@ -86,7 +86,7 @@ def _source_spec(config: Config, source: DuckSource, columns: Sequence[str]) -> 
     base = source.kind.removesuffix(" query")
     database = str(config.cohort.path) if base == "duckdb" else ":memory:"
     select = ", ".join(quoted(c) for c in columns)
-    return BackendSpec(database=database, statements=(
+    return BackendSpec(database=database, options=engine_settings(), statements=(
         f"SET file_search_path = {literal(str(config.folder))}",
         f"CREATE VIEW {SOURCE_VIEW} AS SELECT {select} FROM ({source.relation}) AS source"))
 
