@@ -127,8 +127,14 @@ def test_filters_keep_the_same_patients(filters):
                 load(SMALL2, "engine", filter=conditions))
 
 
-def test_a_filter_keeping_nobody_is_the_same_error():
-    conditions = [Condition(variable="weight", gt=1e9)]
+@pytest.mark.parametrize("condition", [
+    {"variable": "weight", "gt": 1e9},          # keeps nobody
+    {"variable": "grade", "eq": "extreme"},     # not a level
+    {"variable": "weight", "eq": "heavy"},      # a word for a continuous variable
+    {"variable": "group", "lt": 3},             # an order on words
+])
+def test_a_bad_filter_is_the_same_error(condition):
+    conditions = [Condition(**condition)]
     messages = []
     for statistics in ("rows", "engine"):
         with pytest.raises(UserError) as raised:

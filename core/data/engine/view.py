@@ -103,16 +103,16 @@ def _filtered(config: Config, cohort: EngineCohort) -> EngineCohort:
             found = cohort.query(f"SELECT count(*) AS n FROM {{cohort}} "
                                  f"WHERE {quoted(cond.variable)} IS NULL")
             unknown[cond.variable] = int(found["n"].iloc[0])
-    where, text = conditions_sql(
-        conditions, cohort,
-        lambda i, field: f"cohort.filter[{i}]" + (f".{field}" if field else ""))
     source = str(config.source)
     try:
-        filtered = add_layer(cohort, f"SELECT * FROM {PREVIOUS} WHERE {where}",
-                             filter_text=text, filter_unknown=tuple(unknown.items()))
+        where, text = conditions_sql(
+            conditions, cohort,
+            lambda i, field: f"cohort.filter[{i}]" + (f".{field}" if field else ""))
     except DataError as exc:
         exc.file = exc.file or source
         raise
+    filtered = add_layer(cohort, f"SELECT * FROM {PREVIOUS} WHERE {where}",
+                         filter_text=text, filter_unknown=tuple(unknown.items()))
     n = _count(filtered)
     if n == 0:
         raise DataError(f"no rows left after cohort.filter ({text})", file=source,
