@@ -214,3 +214,21 @@ def test_validate_checks_give_the_same_warnings_on_the_engine():
                                 declared_level_warnings(config, cohort))
     assert warnings["engine"] == warnings["rows"]
     assert warnings["rows"][0], "the veteran config is meant to trigger a warning"
+
+
+def test_delayed_entry_needs_the_rows(tmp_path):
+    entry = ('[endpoints.late]\ntime = "time_days"\nevent = "death"\ntime_unit = "days"\n'
+             'unit = "years"\nentry = "age"\n')
+    config = project(tmp_path, "engine")
+    text = config.read_text(encoding="utf-8").replace("[[section]]", entry + "\n[[section]]", 1)
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(UserError) as raised:
+        load_cohort(plan_build(config))
+    assert raised.value.key == "endpoints.late.entry"
+    assert "delayed entry needs the rows" in raised.value.message
+    auto = config.read_text(encoding="utf-8").replace('statistics = "engine"',
+                                                      'statistics = "auto"\nengine = "duckdb"')
+    config.write_text(auto, encoding="utf-8")
+    from cohortpress.app.statistics import engine_wanted
+
+    assert not engine_wanted(plan_build(config), lambda: 10**9, Progress(quiet=True))

@@ -145,12 +145,13 @@ class _LocatingTyper(ColumnTyper):
         self.typing = typing
         self.objects = objects
 
-    def where(self, position: int) -> str:
+    def where(self, position: int) -> str | None:  # type: ignore[override]
         name = str(self.raw.columns[0])
         value = self.objects[position]
-        condition = f"{quoted(name)} IS NULL" if value is None else \
-            f"{quoted(name)} = {literal(_python(value))}"
-        return self.typing.where(condition) or "?"
+        if value is None:
+            return self.typing.where(f"s.{quoted(name)} IS NULL")
+        found = _sql_value(value)
+        return None if found is None else self.typing.where(f"s.{quoted(name)} = {found}")
 
 
 def type_source_column(typing: SourceTyping, name: str, settings: VariableSettings,
