@@ -239,3 +239,29 @@ def test_an_unparseable_date_is_the_same_error(tmp_path):
     frame.to_csv(config.with_suffix(".csv"), index=False)
     memory, engine = both_errors(config)
     assert engine.one_line() == memory.one_line()
+
+
+TRIAL3 = ROOT / "tests" / "data" / "e2e" / "trial3.toml"
+
+
+def broken_trial3(tmp_path: Path, change) -> Path:
+    folder = tmp_path / "trial3"
+    folder.mkdir()
+    shutil.copy(TRIAL3, folder / "trial3.toml")
+    frame = pd.read_csv(TRIAL3.with_suffix(".csv"), dtype=str, keep_default_na=False)
+    change(frame)
+    frame.to_csv(folder / "trial3.csv", index=False)
+    return folder / "trial3.toml"
+
+
+@pytest.mark.parametrize("change, column", [
+    (set_value("prog_date", 3, "1990-01-01"), "prog_date"),     # an event before the start
+    (set_value("rand_date", 4, ""), "rand_date"),               # no start date
+    (set_value("last_contact", 1, "1990-01-01"), "last_contact"),  # contact before start
+    (set_value("ttf_status", 2, "unknown"), "ttf_status"),      # a code in no list
+])
+def test_date_endpoint_errors_are_the_in_memory_errors(tmp_path, change, column):
+    memory, engine = both_errors(broken_trial3(tmp_path, change))
+    assert engine.column == memory.column == column
+    assert engine.message.startswith(memory.message), (engine.message, memory.message)
+    assert "patient TR" in engine.message
