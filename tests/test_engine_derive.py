@@ -219,7 +219,9 @@ def test_recode_with_and_without_other_and_levels():
            "r3": {"type": "recode", "source": "note", "mapping": {"alpha": "first"}},
            "r4": {"type": "recode", "source": "yn", "mapping": {"yes": "Y"}},
            "r5": {"type": "recode", "source": "x", "mapping": {"0": "zero", "-3": "minus"},
-                  "other": "other"}})
+                  "other": "other"},
+           "r6": {"type": "recode", "source": "d0", "other": "other",
+                  "mapping": {"2000-02-29 00:00:00": "leap day"}}})
 
 
 def test_recode_of_a_derived_variable_chains():
