@@ -37,11 +37,29 @@ from cohortpress.data.files import FORMAT_NAMES, SUFFIX_FORMATS
 #: A column with at most this many distinct values is profiled (and a filter on it pushed
 #: down); more distinct values mean a measurement or an id, typed from the rows read.
 PROFILE_LIMIT = 10_000
+#: A column whose approximate count of distinct values exceeds PROFILE_LIMIT by this factor
+#: is not grouped (HyperLogLog errs by a few percent; the margin keeps the exact limit).
+APPROX_MARGIN = 1.5
 #: The suffixes of DuckDB database files.
 DATABASE_SUFFIXES = (".duckdb", ".ddb")
 #: Longest part of DuckDB's own error message repeated in ours.
 MESSAGE_CHARS = 160
 GLOB_CHARACTERS = "*?["
+
+
+#: DuckDB's memory for one connection: beyond it, grouping and sorting spill to disk, so
+#: that the memory a build holds does not grow with the rows (checking a hundred million
+#: patient ids for duplicates would otherwise hold them all).
+MEMORY_LIMIT = "1GB"
+
+
+def engine_settings() -> dict[str, str]:
+    """DuckDB settings of every connection to the cohort: the memory limit, and the folder
+    it spills to (in the system's temporary folder: never beside the config)."""
+    import tempfile
+
+    return {"memory_limit": MEMORY_LIMIT,
+            "temp_directory": str(Path(tempfile.gettempdir()) / "cohortpress-duckdb")}
 
 
 def is_pattern(path: Path) -> bool:
@@ -65,16 +83,23 @@ def source_kind(config: Config) -> str | None:
         fmt = "duckdb" if suffix in DATABASE_SUFFIXES else SUFFIX_FORMATS.get(suffix) or (
             "parquet" if path.is_dir() or pattern else suffix or "auto")
     needs = fmt == "duckdb" or path.is_dir() or pattern or cohort.query is not None \
-        or cohort.table is not None
+        or cohort.table is not None or cohort.statistics == "engine"
     if cohort.engine == "pandas":
         if needs:
             what = "cohort.query" if cohort.query is not None else \
-                "cohort.table" if cohort.table is not None else "a folder, a glob pattern or " \
-                "a DuckDB database as cohort.path"
+                "cohort.table" if cohort.table is not None else \
+                "cohort.statistics = \"engine\"" if cohort.statistics == "engine" and not (
+                    fmt == "duckdb" or path.is_dir() or pattern) else \
+                "a folder, a glob pattern or a DuckDB database as cohort.path"
             raise ConfigError(f"{what} is read by DuckDB only; remove cohort.engine = "
                               f"\"pandas\"", file=str(config.source), key="cohort.engine")
         return None
     if fmt not in ("parquet", "csv", "duckdb"):
+        if cohort.statistics == "engine" and not cohort.model_fields_set & {"query", "table"}:
+            raise ConfigError(f"the engine path reads Parquet, CSV and DuckDB databases, not "
+                              f"{FORMAT_NAMES.get(fmt, fmt)} files: set cohort.statistics = "
+                              f"\"rows\" for this file", file=str(config.source),
+                              key="cohort.statistics")
         if cohort.engine == "duckdb" or needs:
             raise ConfigError(f"DuckDB reads Parquet, CSV and DuckDB databases, not "
                               f"{FORMAT_NAMES.get(fmt, fmt)} files; use engine = \"auto\" "
@@ -146,10 +171,27 @@ class DuckSource:
         return int(self.run(f"SELECT count(*) FROM ({self.relation}) AS source")
                    .column(0)[0].as_py())
 
-    def distinct(self, column: str):
+    def approx_distinct(self, columns: Sequence[str]) -> dict[str, int]:
+        """Each column's approximate number of distinct values (HyperLogLog: constant
+        memory), all in one scan."""
+        if not columns:
+            return {}
+        table = self.run("SELECT " + ", ".join(
+            f"approx_count_distinct({quoted(c)}) AS c{i}" for i, c in enumerate(columns))
+            + f" FROM ({self.relation}) AS source")
+        return {c: int(table.column(i)[0].as_py() or 0) for i, c in enumerate(columns)}
+
+    def distinct(self, column: str, guess: int | None = None):
         """The distinct values of ``column`` (missing included once) as a pandas Series of
         the dtype the column is read with, the same values as Python objects for SQL
-        parameters, and their counts; None when it has more than :data:`PROFILE_LIMIT`."""
+        parameters, and their counts; None when it has more than :data:`PROFILE_LIMIT`.
+        ``guess``: the column's :meth:`approx_distinct`, when known."""
+        # A guess first (HyperLogLog, constant memory): grouping an id column of a
+        # hundred million rows would hold every id.
+        if guess is None:
+            guess = self.approx_distinct([column])[column]
+        if guess is not None and guess > APPROX_MARGIN * PROFILE_LIMIT:
+            return None
         table = self.run(f"SELECT {quoted(column)} AS value, count(*) AS n FROM "
                          f"({self.relation}) AS source GROUP BY ALL LIMIT {PROFILE_LIMIT + 1}")
         if table.num_rows > PROFILE_LIMIT:
@@ -211,6 +253,8 @@ def open_source(config: Config, kind: str, shown: str) -> DuckSource:
             connection = duckdb.connect()
         # Paths inside a query resolve against the config's folder, as every path does.
         connection.execute(f"SET file_search_path = {_literal(str(config.folder))}")
+        for key, value in engine_settings().items():
+            connection.execute(f"SET {key} = {_literal(value)}")
     except duckdb.Error as exc:
         raise DataError(f"not a readable DuckDB database: {_short(exc)}", file=shown,
                         key="cohort.path") from None
