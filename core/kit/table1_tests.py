@@ -94,8 +94,8 @@ class Table1Tests:
 
         from cohortpress.stats.comparisons import smd_categorical
 
-        if table.ndim != 2 or table.shape[1] < 2:
-            return
+        if table.ndim != 2 or table.shape[1] < 2 or table.shape[0] < 2:
+            return  # one level (or none) has no standardised difference
         shares = table / table.sum(axis=0)
         self.record_smd(spec, [smd_categorical(shares[:, a], shares[:, b])
                                for a, b in combinations(range(table.shape[1]), 2)])
