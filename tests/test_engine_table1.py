@@ -136,11 +136,16 @@ OPTION_SETS = {
 }
 
 
+#: The option sets run by each kind of grouping (every set with two groups).
+SETS_BY_GROUPING = {"none": ("default", "type2"), "two": tuple(OPTION_SETS),
+                    "more": ("default", "parametric", "type6")}
+
+
 def option_cases():
     found = []
     for name in CONFIGS:
-        for grouping in ("none", "two", "more"):
-            for label in OPTION_SETS:
+        for grouping, labels in SETS_BY_GROUPING.items():
+            for label in labels:
                 found.append(pytest.param(name, grouping, label,
                                           id=f"{name}-{grouping}-{label}"))
     return found
