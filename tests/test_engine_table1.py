@@ -259,6 +259,27 @@ def test_awkward_cohort(case):
     assert_same(AWKWARD_CASES[case], awkward())
 
 
+@pytest.mark.parametrize("case", ["arm-parametric", "arm-choices", "ungrouped",
+                                  "two-default"])
+def test_many_distinct_values(case, monkeypatch):
+    """With more distinct values than the limit, type-7 quartiles come from the engine's
+    quantile_cont and other types from row_number(): the same numbers and texts."""
+    from cohortpress.kit import engine_table1
+
+    monkeypatch.setattr(engine_table1, "DISTINCT_LIMIT", 0)
+    assert_same(AWKWARD_CASES[case], awkward())
+
+
+def test_many_distinct_values_in_a_configured_section(monkeypatch):
+    from cohortpress.kit import engine_table1
+
+    monkeypatch.setattr(engine_table1, "DISTINCT_LIMIT", 0)
+    for name in ("pbc", "trial3", "belgian"):
+        for param in configured_sections():
+            if param.values[0] == name:
+                assert_same(param.values[1], cohorts(name))
+
+
 def test_exact_wilcoxon_and_one_value_groups_are_exercised():
     """The awkward cohort reaches the exact Wilcoxon p-value and a group with one patient."""
     memory, engine = awkward()

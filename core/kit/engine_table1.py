@@ -38,7 +38,7 @@ from cohortpress.kit.table1_options import RowSpec, field_digits, whole_numbers
 from cohortpress.kit.table1_records import Table1Summariser
 from cohortpress.stats.aggregate_tests import (Moments, RankSums, moments_from_deviation_sums,
                                                wilcoxon_from_statistic)
-from cohortpress.stats.summaries import (quantile_from_order_statistics, quantile_position,
+from cohortpress.stats.summaries import (quartile_ranks, quartiles_from_order_statistics,
                                          summary_from_aggregates)
 
 __all__ = ["EngineGrouping", "EngineTable1Summariser", "aggregates_refusal", "engine_grouping",
@@ -49,6 +49,11 @@ NEEDS_ROWS = {
     "weights": "weights need the patients' rows (design-based tests and weighted quantiles)",
     "strata": "strata need the patients' rows (one Table 1 per stratum)",
 }
+
+
+#: At most this many distinct values of a continuous variable: its median and quartiles come
+#: from the table of distinct values and their counts (less work than sorting the rows).
+DISTINCT_LIMIT = 1_000_000
 
 
 def aggregates_refusal(options) -> str | None:
@@ -151,17 +156,16 @@ class EngineTable1Summariser(Table1Summariser):
         first = self.by_column(
             f"count({x}) AS n, count(*) - count({x}) AS n_miss, avg({x}) AS first, "
             f"min({x}) AS smallest, max({x}) AS largest, "
-            f"quantile_cont({x}, 0.25) AS p25, quantile_cont({x}, 0.5) AS median, "
-            f"quantile_cont({x}, 0.75) AS p75").set_index("col")
+            f"approx_count_distinct({x}) AS distinct_values").set_index("col")
         sizes = self.column_sizes()
         known = {j: int(first["n"].get(j, 0) or 0) for j in range(len(sizes))}
         deviations = self.deviation_sums(x, first, known)
-        order = self.order_statistics(x, known, quantile_type) if quantile_type != 7 else {}
-        samples, summaries = [], {}
+        quartiles = self.quartiles(x, first, known, quantile_type)
         for j, n in known.items():
             if n:
                 self._moments[(spec.variable, j)] = Moments(n, *moments_from_deviation_sums(
                     n, float(first.loc[j, "first"]), *deviations[j]))
+        samples, summaries = [], {}
         for j in range(len(sizes)):
             if not applicable[j]:
                 continue
@@ -171,22 +175,99 @@ class EngineTable1Summariser(Table1Summariser):
             if n == 0:
                 summaries[j] = (None, sizes[j])
                 continue
-            row = first.loc[j]
-            smallest, largest = float(row["smallest"]), float(row["largest"])
+            smallest, largest = (float(first.loc[j, "smallest"]),
+                                 float(first.loc[j, "largest"]))
             if np.isinf(smallest) or np.isinf(largest):
                 raise StatisticsError("values contain infinities")
-            mean, sum_of_squares = (self._moments[(spec.variable, j)].mean,
-                                    self._moments[(spec.variable, j)].sum_of_squares)
-            p25, p75 = float(row["p25"]), float(row["p75"])
-            if quantile_type != 7:
-                p25, p75 = (quantile_from_order_statistics(
-                    order[(j, low)], order[(j, high)], weight)
-                    for low, high, weight in (quantile_position(n, p, quantile_type)
-                                              for p in (0.25, 0.75)))
+            moments = self._moments[(spec.variable, j)]
+            median, p25, p75 = quartiles[j]
             summaries[j] = (summary_from_aggregates(
-                n, sizes[j] - n, mean, sum_of_squares, float(row["median"]), p25, p75,
+                n, sizes[j] - n, moments.mean, moments.sum_of_squares, median, p25, p75,
                 smallest, largest), sizes[j] - n)
         return samples, summaries
+
+    def quartiles(self, x: str, first: pd.DataFrame, known: dict[int, int],
+                  quantile_type: int) -> dict[int, tuple[float, float, float]]:
+        """Per column with values, R's median and the quartiles of ``quantile_type``.
+
+        From the order statistics they read (:func:`~cohortpress.stats.summaries.
+        quartiles_from_order_statistics`, as in memory), found in the table of distinct
+        values and their counts when there are at most :data:`DISTINCT_LIMIT` distinct
+        values, else by ``row_number()``; except type 7 with many distinct values, which
+        the engine's ``quantile_cont`` computes (R's type 7, to a few ulps) in less work.
+        """
+        wanted = {j: n for j, n in known.items() if n}
+        if not wanted:
+            return {}
+        distinct = max(int(first.loc[j, "distinct_values"]) for j in wanted)
+        if distinct > DISTINCT_LIMIT and quantile_type == 7:
+            found = self.by_column(
+                f"quantile_cont({x}, 0.5) AS median, quantile_cont({x}, 0.25) AS p25, "
+                f"quantile_cont({x}, 0.75) AS p75", where=f"{x} IS NOT NULL").set_index("col")
+            return {j: (float(found.loc[j, "median"]), float(found.loc[j, "p25"]),
+                        float(found.loc[j, "p75"])) for j in wanted}
+        ranks = {j: quartile_ranks(n, quantile_type) for j, n in wanted.items()}
+        if distinct > DISTINCT_LIMIT:
+            order = self.ranked_values(x, ranks)
+        else:
+            order = self.counted_values(x, ranks)
+        return {j: quartiles_from_order_statistics(lambda rank, j=j: order[(j, rank)], n,
+                                                   quantile_type)
+                for j, n in wanted.items()}
+
+    def counted_values(self, x: str, ranks: dict[int, list[int]]
+                       ) -> dict[tuple[int, int], float]:
+        """``{(column, rank): value}``: the order statistics of ``ranks``, from one row per
+        distinct value and column with its count and the count up to it (a running sum)."""
+        g = self.group_column
+        n_groups = len(self.groups.levels)
+        if g is None:
+            grouped = (f"SELECT 0 AS col, {x} AS value, count(*) AS c FROM {{cohort}} "
+                       f"WHERE {x} IS NOT NULL GROUP BY {x}")
+        else:
+            grouped = (f"SELECT CAST({g} AS INTEGER) AS col, {x} AS value, count(*) AS c "
+                       f"FROM {{cohort}} WHERE {x} IS NOT NULL AND {g} IS NOT NULL "
+                       f"GROUP BY {g}, {x}")
+        counted = "SELECT col, value, c FROM grouped"
+        if g is not None and n_groups in ranks:  # the overall column: the groups pooled
+            counted += (f" UNION ALL SELECT {n_groups} AS col, value, sum(c) AS c "
+                        f"FROM grouped GROUP BY value")
+        holds = " OR ".join(
+            f"(col = {j} AND ({' OR '.join(f'(upto - c < {r} AND upto >= {r})' for r in rs)}))"
+            for j, rs in ranks.items())
+        found = self.cohort.query(
+            f"WITH grouped AS ({grouped}), counted AS ({counted}), "
+            f"cumulative AS (SELECT col, value, c, sum(c) OVER (PARTITION BY "
+            f"col ORDER BY value ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS upto "
+            f"FROM counted) SELECT col, value, upto - c + 1 AS low, upto AS high "
+            f"FROM cumulative WHERE {holds}")
+        order = {}
+        for col, value, low, high in zip(found["col"], found["value"], found["low"],
+                                         found["high"]):
+            for rank in ranks[int(col)]:
+                if int(low) <= rank <= int(high):
+                    order[(int(col), rank)] = float(value)
+        return order
+
+    def ranked_values(self, x: str, ranks: dict[int, list[int]]
+                      ) -> dict[tuple[int, int], float]:
+        """``{(column, rank): value}``: the order statistics of ``ranks`` by
+        ``row_number()`` over each column's sorted known values."""
+        g = self.group_column
+        n_groups = len(self.groups.levels)
+        parts = []
+        for j, wanted in ranks.items():
+            if g is None or j == n_groups:
+                scope = f"{x} IS NOT NULL" + (f" AND {g} IS NOT NULL" if g else "")
+            else:
+                scope = f"{x} IS NOT NULL AND {g} = {j}"
+            parts.append(f"SELECT {j} AS col, rank_in, value FROM (SELECT {x} AS value, "
+                         f"row_number() OVER (ORDER BY {x}) AS rank_in FROM {{cohort}} "
+                         f"WHERE {scope}) AS ranked_{j} WHERE rank_in IN "
+                         f"({', '.join(str(r) for r in wanted)})")
+        found = self.cohort.query(" UNION ALL ".join(parts))
+        return {(int(c), int(r)): float(v)
+                for c, r, v in zip(found["col"], found["rank_in"], found["value"])}
 
     def deviation_sums(self, x: str, first: pd.DataFrame, known: dict[int, int]
                        ) -> dict[int, tuple[float, float]]:
@@ -231,32 +312,6 @@ class EngineTable1Summariser(Table1Summariser):
                          f"FROM {{cohort}}{filtered}")
         return self.cohort.query(" UNION ALL ".join(parts))
 
-    def order_statistics(self, x: str, known: dict[int, int], quantile_type: int
-                         ) -> dict[tuple[int, int], float]:
-        """The order statistics the quartiles of ``quantile_type`` read, per column:
-        ``{(column, rank): value}`` (ranks 1-based), by ``row_number()`` over the sorted
-        known values."""
-        wanted = {j: sorted({rank for p in (0.25, 0.75)
-                             for rank in quantile_position(n, p, quantile_type)[:2]})
-                  for j, n in known.items() if n}
-        g = self.group_column
-        n_groups = len(self.groups.levels)
-        parts = []
-        for j, ranks in wanted.items():
-            ranks_sql = ", ".join(str(r) for r in ranks)
-            if g is None or j == n_groups:
-                scope = f"{x} IS NOT NULL" + (f" AND {g} IS NOT NULL" if g else "")
-            else:
-                scope = f"{x} IS NOT NULL AND {g} = {j}"
-            parts.append(f"SELECT {j} AS col, rank_in, value FROM (SELECT {x} AS value, "
-                         f"row_number() OVER (ORDER BY {x}) AS rank_in FROM {{cohort}} "
-                         f"WHERE {scope}) AS ranked_{j} WHERE rank_in IN ({ranks_sql})")
-        if not parts:
-            return {}
-        found = self.cohort.query(" UNION ALL ".join(parts))
-        return {(int(c), int(r)): float(v)
-                for c, r, v in zip(found["col"], found["rank_in"], found["value"])}
-
     def prints_whole(self, spec: RowSpec) -> bool:
         return prints_whole(self.cohort, spec, self.options)
 
@@ -268,27 +323,29 @@ class EngineTable1Summariser(Table1Summariser):
 
     def rank_sums_of(self, samples) -> RankSums:
         """Rank sums of the groups of ``samples`` and the tie sum of their pooled values,
-        from one row per distinct value."""
+        from one row per distinct value (its count in each group; the values below it by
+        a running sum), in whole numbers: twice each rank sum."""
         x, g = quoted(self._variable), self.group_column
         columns = [s.column for s in samples]
+        per_group = ", ".join(f"sum(CASE WHEN {g} = {c} THEN 1 ELSE 0 END) AS c{k}"
+                              for k, c in enumerate(columns))
+        sums = ", ".join(f"sum(c{k}) AS n{k}, "
+                         f"CAST(sum(c{k} * (2 * below + t + 1)) AS DOUBLE) AS twice{k}"
+                         for k in range(len(columns)))
         found = self.cohort.query(
-            f"WITH counted AS (SELECT CAST({g} AS INTEGER) AS grp, {x} AS value, "
-            f"count(*) AS c FROM {{cohort}} WHERE {x} IS NOT NULL AND {g} IN "
-            f"({', '.join(str(c) for c in columns)}) GROUP BY {g}, {x}), "
-            f"tied AS (SELECT value, sum(c) AS t FROM counted GROUP BY value), "
-            f"ranked AS (SELECT value, t, sum(t) OVER (ORDER BY value ROWS BETWEEN "
-            f"UNBOUNDED PRECEDING AND CURRENT ROW) - t AS below FROM tied) "
-            f"SELECT counted.grp AS grp, sum(counted.c) AS n, "
-            f"CAST(sum(counted.c * (2 * ranked.below + ranked.t + 1)) AS DOUBLE) AS twice, "
-            f"(SELECT sum(CAST(t AS DOUBLE) * t * t - t) FROM tied) AS tie_sum, "
-            f"(SELECT max(t) FROM tied) AS largest_tie "
-            f"FROM counted JOIN ranked ON counted.value = ranked.value GROUP BY counted.grp")
-        by_column = {int(grp): (float(twice) / 2, int(n))
-                     for grp, n, twice in zip(found["grp"], found["n"], found["twice"])}
-        sums = np.array([by_column[c][0] for c in columns])
-        sizes = np.array([by_column[c][1] for c in columns])
-        return RankSums(sums=sums, sizes=sizes, tie_sum=float(found["tie_sum"].iloc[0]),
-                        has_ties=int(found["largest_tie"].iloc[0]) > 1)
+            f"WITH tied AS (SELECT {x} AS value, count(*) AS t, {per_group} FROM {{cohort}} "
+            f"WHERE {x} IS NOT NULL AND {g} IN ({', '.join(str(c) for c in columns)}) "
+            f"GROUP BY {x}), "
+            f"ranked AS (SELECT t, {', '.join(f'c{k}' for k in range(len(columns)))}, "
+            f"sum(t) OVER (ORDER BY value ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) "
+            f"- t AS below FROM tied) "
+            f"SELECT {sums}, sum(CAST(t AS DOUBLE) * t * t - t) AS tie_sum, "
+            f"max(t) AS largest_tie FROM ranked").iloc[0]
+        return RankSums(sums=np.array([float(found[f"twice{k}"]) / 2
+                                       for k in range(len(columns))]),
+                        sizes=np.array([int(found[f"n{k}"]) for k in range(len(columns))]),
+                        tie_sum=float(found["tie_sum"]),
+                        has_ties=int(found["largest_tie"]) > 1)
 
     def wilcoxon(self, x, y):
         ranks = self.rank_sums_of([x, y])

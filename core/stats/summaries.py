@@ -179,6 +179,34 @@ def quantile_from_order_statistics(low: float, high: float, weight: float) -> fl
     return float(low)
 
 
+def quartile_ranks(n: int, quantile_type: int = 7) -> list[int]:
+    """The order statistics (1-based ranks) :func:`quartiles_from_order_statistics` reads
+    for ``n`` values."""
+    if quantile_type == 7:
+        return _quartile_ranks(n)
+    ranks = {(n + 1) // 2, (n + 2) // 2}
+    for probability in (0.25, 0.75):
+        ranks.update(quantile_position(n, probability, quantile_type)[:2])
+    return sorted(ranks)
+
+
+def quartiles_from_order_statistics(ordered_at, n: int, quantile_type: int = 7
+                                    ) -> tuple[float, float, float]:
+    """R's median and the quartiles of ``quantile_type`` from order statistics:
+    ``ordered_at(k)`` is the ``k``-th smallest of the ``n`` values (1-based), asked only at
+    the ranks :func:`quartile_ranks` gives. The in-memory summary reads them from a partial
+    sort, the engine path from its table of distinct values and their counts."""
+    middle = (n + 1) // 2
+    median = ordered_at(middle) if n % 2 else (ordered_at(middle) + ordered_at(middle + 1)) / 2
+    if quantile_type == 7:
+        p25, p75 = _quantile_type7(ordered_at, n, 0.25), _quantile_type7(ordered_at, n, 0.75)
+    else:
+        p25, p75 = (quantile_from_order_statistics(ordered_at(low), ordered_at(high), weight)
+                    for low, high, weight in (quantile_position(n, p, quantile_type)
+                                              for p in (0.25, 0.75)))
+    return float(median), p25, p75
+
+
 def summary_from_aggregates(n: int, n_miss: int, mean: float, sum_of_squares: float,
                             median: float, p25: float, p75: float, smallest: float,
                             largest: float) -> ContinuousSummary:
@@ -240,13 +268,9 @@ def continuous_summary(values, quantile_type: int = 7) -> ContinuousSummary:
     def ordered_at(rank: int) -> float:
         return present[rank - 1]
 
-    middle = (n + 1) // 2
-    median = ordered_at(middle) if n % 2 else (ordered_at(middle) + ordered_at(middle + 1)) / 2
-    if quantile_type == 7:
-        p25, p75 = _quantile_type7(ordered_at, n, 0.25), _quantile_type7(ordered_at, n, 0.75)
-    else:
+    if quantile_type != 7:
         present.sort()
-        p25, p75 = (quantile_of_sorted(present, p, quantile_type) for p in (0.25, 0.75))
+    median, p25, p75 = quartiles_from_order_statistics(ordered_at, n, quantile_type)
     return summary_from_aggregates(int(n), int(missing.sum()), mean, sum_of_squares, median,
                                    p25, p75, smallest, largest)
 
