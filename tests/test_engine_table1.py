@@ -62,7 +62,7 @@ def key(record):
 
 def cells(section):
     return [[cell.text for cell in row.cells] for block in section.blocks
-            for row in (*getattr(block, "header", ()), *getattr(block, "rows", ()))]
+            for row in (*getattr(block, "header", ()), *getattr(block, "body", ()))]
 
 
 def footnotes(section):
@@ -339,3 +339,12 @@ def test_check_data_on_the_engine_path():
             two_group.check_data(cohort)
         messages.append(str(caught.value))
     assert messages[0] == messages[1]
+
+
+def test_the_comparison_reads_the_table():
+    """The table comparison sees every row of the body (a check of the check)."""
+    memory, _ = cohorts("pbc")
+    section = run_analysis("demographics", {"by": "treatment", "variables": ["age", "sex"]},
+                           memory)
+    texts = cells(section)
+    assert len(texts) >= 5 and any("Median" in row[0] for row in texts)
