@@ -7,15 +7,19 @@ the same statistics (:mod:`cohortpress.stats.aggregate_tests`,
 :mod:`cohortpress.stats.summaries`, the contingency-table tests), so that the table and the
 results file come out as the in-memory path's. What leaves the engine is small: counts per
 level and group, per group the count, sum of deviations, extremes and quantiles of a
-continuous variable, and for the rank tests one row per distinct value.
+continuous variable, the order statistics its quartiles read, and for the rank tests one
+row of sums.
 
 - counts: ``count(*)`` per group and level code (the missing code ``NULL``);
 - means and SDs by two passes, as the in-memory path: ``avg`` first, then the sums of the
   deviations from it and of their squares
   (:func:`~cohortpress.stats.aggregate_tests.moments_from_deviation_sums`);
-- quartiles of type 7 and the median by ``quantile_cont`` (R's type 7); other quantile
-  types from the two order statistics each reads (:func:`~cohortpress.stats.summaries.
-  quantile_position`), found by ``row_number()``;
+- medians and quartiles (every quantile type) from the order statistics they read, as in
+  memory (:func:`~cohortpress.stats.summaries.quartiles_from_order_statistics`), found in
+  the table of distinct values and their counts by a running sum; beyond
+  :data:`DISTINCT_LIMIT` distinct values, type 7 by the engine's ``quantile_cont`` (R's
+  type 7 to a few ulps, less work than grouping so many values) and other types by
+  ``row_number()``;
 - rank tests: per distinct value and group the count; each distinct value's average rank is
   the count of smaller values (a running sum over the distinct values) plus ``(t + 1)/2``;
   rank sums per group and the tie sum ``sum(t^3 - t)`` follow, in whole numbers (twice the
@@ -28,6 +32,7 @@ Queries are written once in DuckDB's dialect with standard constructs only (``CA
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
