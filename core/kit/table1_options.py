@@ -218,8 +218,11 @@ class DemographicsOptions(Table1ExtraOptions):
         two-group test of more groups); a group with no patients is a warning."""
         from cohortpress.data.grouping import empty_group_warnings
 
+        from cohortpress.kit.engine_grouping import grouping_of
+
+        refuse_on_engine(self, cohort)
         check_section(self)
-        groups = group_cohort(cohort, self.by if self.by is not None else cohort.group)
+        groups = grouping_of(cohort, self.by if self.by is not None else cohort.group)
         tested = self.p_value and len(groups.levels) >= 2
         for spec in row_specs(self):
             info = cohort.variable(spec.variable)
@@ -230,12 +233,38 @@ class DemographicsOptions(Table1ExtraOptions):
         return empty_group_warnings(groups)
 
 
+#: The options of a Table 1 that need the patients' rows, and why.
+NEEDS_ROWS = {
+    "weights": "weights need the patients' rows (design-based tests and weighted quantiles)",
+    "strata": "strata need the patients' rows (one Table 1 per stratum)",
+}
+
+
+def aggregates_refusal(options) -> str | None:
+    """``Analysis.aggregates`` of ``demographics``: None when these options run from
+    aggregates on the engine path, else the line naming the option that needs the rows."""
+    for key, why in NEEDS_ROWS.items():
+        if getattr(options, key, None) is not None:
+            return f"{key} = '{getattr(options, key)}': {why}"
+    return None
+
+
+def refuse_on_engine(options, cohort) -> None:
+    """An engine cohort with options that need the rows: the one line that names them (the
+    build refuses such a section earlier; this keeps a direct call from computing without
+    them)."""
+    refusal = aggregates_refusal(options) if getattr(cohort, "engine", False) else None
+    if refusal is not None:
+        raise DataError(f"statistics = \"engine\": {refusal}",
+                        key=next(k for k in NEEDS_ROWS if refusal.startswith(k)))
+
+
 def _groups_with_values(cohort, spec, groups: Grouping) -> int:
     """How many of the groups a row applies to have a known value of its variable."""
-    known = cohort.values(spec.variable).notna().to_numpy()
-    return sum(1 for j, level in enumerate(groups.levels)
-               if (not spec.applies_to or level in spec.applies_to)
-               and (known & groups.mask(j)).any())
+    from cohortpress.kit.engine_grouping import groups_with_values
+
+    levels = [level for level in groups.levels if not spec.applies_to or level in spec.applies_to]
+    return groups_with_values(cohort, spec.variable, groups, levels)
 
 
 #: The tests of each kind of variable (dates are described, not tested).
