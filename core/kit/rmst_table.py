@@ -24,6 +24,7 @@ from cohortpress.api.results import Result
 from cohortpress.common.errors import DataError
 from cohortpress.common.formatting import fmt_num, in_sentence
 from cohortpress.kit.delayed_entry import entry_footnotes
+from cohortpress.kit.engine_survival import counts_of, patients
 from cohortpress.kit.records import Records
 from cohortpress.kit.survival_release import count_text
 
@@ -161,13 +162,14 @@ def rmst_records(endpoint, grouping, options, context) -> list[Result]:
                      group_level=group_level)
         entry = None if endpoint.entry is None else np.asarray(endpoint.entry)[mask]
         fit = rmst(time[mask], event[mask], horizon, level_ci, extend=options.rmst_extend,
-                   entry=entry)
+                   entry=entry, counts=counts_of(endpoint, mask))
         estimates[group_level] = fit
         text = f"{fmt_num(fit.estimate, digits)} ({fmt_num(fit.conf_low, digits)}" \
                f"{DASH}{fmt_num(fit.conf_high, digits)})"
         out.append(Result("rmst", "row.label", label, **where))
         for stat, value, shown in (
-                ("n", int(mask.sum()), None), ("n.event", int(event[mask].sum()), None),
+                ("n", patients(endpoint, mask), None),
+                ("n.event", patients(endpoint, mask, event[mask] == 1), None),
                 ("estimate", fit.estimate, text), ("std.error", fit.std_err, None),
                 ("conf.low", fit.conf_low, None), ("conf.high", fit.conf_high, None),
                 ("last.time", fit.last_time, None), ("extended", fit.extended, None)):
