@@ -139,3 +139,37 @@ def engine_grouping(cohort, by: str | None) -> Grouping:
     sizes = dict(zip(table["g"].astype(int), table["n"].astype(int)))
     return Grouping(by, info.label, info.levels, empty,
                     tuple(sizes.get(i, 0) for i in range(len(info.levels))))
+
+
+@dataclass(frozen=True)
+class EndpointExtent:
+    """What the checks before a survival section need to know of an endpoint: its events,
+    its longest follow-up, and each group's last follow-up (groups with patients only)."""
+
+    events: int
+    longest: float
+    last: dict
+
+
+def endpoint_extents(cohort, names, by: str | None) -> dict[str, EndpointExtent]:
+    """:class:`EndpointExtent` of each endpoint in ``names`` of an engine cohort, in one
+    query (per group: the last time and the events of every endpoint)."""
+    group_sql = f"CAST({cohort.column(by)} AS INTEGER)" if by else "CAST(0 AS INTEGER)"
+    columns = []
+    for k, name in enumerate(names):
+        endpoint = cohort.endpoint(name)
+        columns += [f"max({endpoint.time}) AS last_{k}",
+                    f"sum(CASE WHEN {endpoint.status} = 1 THEN 1 ELSE 0 END) AS events_{k}"]
+    table = cohort.query(f"SELECT {group_sql} AS g, {', '.join(columns)} FROM {{cohort}} "
+                         f"GROUP BY {group_sql}")
+    levels = cohort.variable(by).levels if by else ("Overall",)
+    grouped = table[table["g"].notna()]
+    out = {}
+    for k, name in enumerate(names):
+        last = {levels[int(g)]: float(t) for g, t in zip(grouped["g"], grouped[f"last_{k}"])
+                if t == t}
+        events = table[f"events_{k}"].fillna(0).sum()
+        longest = table[f"last_{k}"].max() if len(table) else 0.0
+        out[name] = EndpointExtent(int(events), float(longest), dict(sorted(
+            last.items(), key=lambda item: list(levels).index(item[0]))))
+    return out

@@ -87,15 +87,21 @@ def check_rmst_horizon(cohort, options, grouping) -> None:
         return
     for name in options.endpoints:
         endpoint = cohort.endpoint(name)
-        last = _last_times(np.asarray(endpoint.time), grouping.codes, grouping.levels)
-        short = {level: t for level, t in last.items() if t < options.rmst_horizon}
-        if short:
-            level, t = min(short.items(), key=lambda item: item[1])
-            raise DataError(
-                f"rmst_horizon {options.rmst_horizon:g} {endpoint.unit} is beyond the last "
-                f"follow-up of group '{level}' of endpoint '{name}' ({t:g} {endpoint.unit}); "
-                f"allowed: a horizon up to {t:g}, or rmst_extend = true to carry the curve "
-                f"forward at its last value")
+        check_horizon_reached(name, endpoint.unit, _last_times(
+            np.asarray(endpoint.time), grouping.codes, grouping.levels), options.rmst_horizon)
+
+
+def check_horizon_reached(name: str, unit: str, last: dict, horizon: float) -> None:
+    """A stated ``horizon`` beyond a group's ``last`` follow-up (``{level: time}``) of
+    endpoint ``name`` is an error naming the group, its last time and what to do."""
+    short = {level: t for level, t in last.items() if t < horizon}
+    if short:
+        level, t = min(short.items(), key=lambda item: item[1])
+        raise DataError(
+            f"rmst_horizon {horizon:g} {unit} is beyond the last "
+            f"follow-up of group '{level}' of endpoint '{name}' ({t:g} {unit}); "
+            f"allowed: a horizon up to {t:g}, or rmst_extend = true to carry the curve "
+            f"forward at its last value")
 
 
 def rmst_records(endpoint, grouping, options, context) -> list[Result]:
