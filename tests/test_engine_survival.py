@@ -448,3 +448,16 @@ def test_pairs_of_groups_are_compared_as_on_the_rows():
             continue
         assert_same(logrank.logrank_test(t[kept], e[kept], g[kept], counts=n[kept]).test,
                     expected)
+
+
+def test_engine_sections_render(cohorts, demo):
+    from cohortpress.testing.html import assert_section_renders
+
+    cohort, engine = cohorts(HERE / "data" / "e2e" / "cr_pbc.toml")
+    competing_section = run_section(dict(endpoints=["death"], by="stage",
+                                         landmarks=[1000, 2000]), engine)
+    km_section = run_section(dict(endpoints=["os"], by="stage", landmarks=[1, 2],
+                                  risk_table_rows=["at_risk", "events"], rmst=True), demo[1])
+    for section in (competing_section, km_section):
+        html = assert_section_renders(section)
+        assert html.count("<img") >= 1 and "<table" in html
