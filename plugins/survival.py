@@ -12,6 +12,11 @@ incidence (Aalen–Johansen) with Gray's test per cause, its table and figures c
 :mod:`cohortpress.kit.cumulative_incidence`. Every estimator is checked against R's
 ``survival`` and ``cmprsk`` in the tests; the options and their checks are
 :mod:`cohortpress.kit.survival_options`.
+
+On the engine path (an :class:`~cohortpress.data.engine.cohort.EngineCohort`) each endpoint
+is one aggregate table, patients per distinct group, stratum, time and status
+(:mod:`cohortpress.kit.engine_survival`), and the same code runs on its rows with their
+counts: the estimators tabulate both into the same per-time table.
 """
 
 from __future__ import annotations

@@ -99,13 +99,12 @@ def survival_counts(cohort, name: str, by: str | None, strata: str | None) -> Su
     """The aggregate table of endpoint ``name`` of an engine cohort: patients per distinct
     group (``by``), stratum (``strata``), time and status, in one query."""
     endpoint = cohort.endpoint(name)
-    group_sql = f"CAST({cohort.column(by)} AS INTEGER)" if by else "CAST(0 AS INTEGER)"
-    strata_sql = f"CAST({cohort.column(strata)} AS INTEGER)" if strata else "CAST(0 AS INTEGER)"
+    keys = [cohort.column(c) for c in (by, strata) if c] + [endpoint.time, endpoint.status]
+    # no constant among the GROUP BY keys: an engine may read a number there as a position
     table = cohort.query(
-        f"SELECT {group_sql} AS g, {strata_sql} AS s, {endpoint.time} AS t, "
+        f"SELECT {_code(cohort, by)} AS g, {_code(cohort, strata)} AS s, {endpoint.time} AS t, "
         f"CAST({endpoint.status} AS INTEGER) AS status, count(*) AS n FROM {{cohort}} "
-        f"GROUP BY {group_sql}, {strata_sql}, {endpoint.time}, {endpoint.status} "
-        f"ORDER BY t, g, s, status")
+        f"GROUP BY {', '.join(keys)} ORDER BY t, g, s, status")
     time = table["t"].to_numpy(dtype=float, na_value=np.nan)
     if np.isnan(time).any():
         raise DataError(f"endpoint '{name}' has missing times in the engine's view")
@@ -154,14 +153,14 @@ class EndpointExtent:
 def endpoint_extents(cohort, names, by: str | None) -> dict[str, EndpointExtent]:
     """:class:`EndpointExtent` of each endpoint in ``names`` of an engine cohort, in one
     query (per group: the last time and the events of every endpoint)."""
-    group_sql = f"CAST({cohort.column(by)} AS INTEGER)" if by else "CAST(0 AS INTEGER)"
     columns = []
     for k, name in enumerate(names):
         endpoint = cohort.endpoint(name)
         columns += [f"max({endpoint.time}) AS last_{k}",
                     f"sum(CASE WHEN {endpoint.status} = 1 THEN 1 ELSE 0 END) AS events_{k}"]
-    table = cohort.query(f"SELECT {group_sql} AS g, {', '.join(columns)} FROM {{cohort}} "
-                         f"GROUP BY {group_sql}")
+    grouping = f" GROUP BY {cohort.column(by)}" if by else ""
+    table = cohort.query(f"SELECT {_code(cohort, by)} AS g, {', '.join(columns)} "
+                         f"FROM {{cohort}}{grouping}")
     levels = cohort.variable(by).levels if by else ("Overall",)
     grouped = table[table["g"].notna()]
     out = {}
@@ -173,3 +172,8 @@ def endpoint_extents(cohort, names, by: str | None) -> dict[str, EndpointExtent]
         out[name] = EndpointExtent(int(events), float(longest), dict(sorted(
             last.items(), key=lambda item: list(levels).index(item[0]))))
     return out
+
+
+def _code(cohort, name: str | None) -> str:
+    """SQL for a categorical variable's code as an INTEGER (0 for everyone without one)."""
+    return f"CAST({cohort.column(name)} AS INTEGER)" if name else "CAST(0 AS INTEGER)"
