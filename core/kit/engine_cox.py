@@ -230,7 +230,7 @@ def _moments(cohort, endpoint, strata, designs: dict) -> dict:
 
 class Scanner:
     """``scan(requests)``: one aggregate query per call, every request's sums per
-    (stratum, time). ``scans`` counts the queries."""
+    (stratum, time). ``batches`` lists the models (keys) of each query."""
 
     def __init__(self, cohort, endpoint, strata: str | None, designs: dict, subsets: dict):
         self.cohort = cohort
@@ -238,7 +238,11 @@ class Scanner:
         self.strata = strata
         self.designs = designs
         self.subsets = subsets  # refit key -> (design key, kept column positions)
-        self.scans = 0
+        self.batches: list[tuple] = []
+
+    @property
+    def scans(self) -> int:
+        return len(self.batches)
 
     def _columns_of(self, key):
         if key in self.subsets:
@@ -281,7 +285,7 @@ class Scanner:
                f"(SELECT {', '.join(inner)} FROM {{cohort}}) AS typed) AS weighted "
                f"GROUP BY s, t ORDER BY s, t")
         frame = self.cohort.query(sql)
-        self.scans += 1
+        self.batches.append(tuple(request.model.key for request in requests))
         frame = frame[frame["s"].notna()]
         stratum = frame["s"].to_numpy(dtype=np.int64)
         time = frame["t"].to_numpy(dtype=float)
