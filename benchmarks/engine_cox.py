@@ -67,6 +67,8 @@ def main(argv=None) -> int:
                         help="also run the in-memory path and compare the records")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--memory-limit", default="4GB")
+    parser.add_argument("--scans", type=int, default=None,
+                        help="stop after this many Newton scans (time a few on a large file)")
     args = parser.parse_args(argv)
 
     from cohortpress.kit.engine_cox import engine_cox_models
@@ -78,6 +80,8 @@ def main(argv=None) -> int:
     original = EngineCohort.query
 
     def timed(self, sql):
+        if args.scans is not None and len(timings) >= 2 + args.scans:
+            raise _Enough
         started, cpu = time.perf_counter(), time.process_time()
         frame = original(self, sql)
         timings.append((time.perf_counter() - started, time.process_time() - cpu, frame.shape))
@@ -85,23 +89,35 @@ def main(argv=None) -> int:
 
     EngineCohort.query = timed
     started, cpu = time.perf_counter(), time.process_time()
-    models, scanner = engine_cox_models(cohort, options, "separated")
+    try:
+        models, scanner = engine_cox_models(cohort, options, "separated")
+    except _Enough:
+        models = None
     total, total_cpu = time.perf_counter() - started, time.process_time() - cpu
     EngineCohort.query = original
-    labels = ["counts", "moments"] + [f"scan {i + 1} ({len(b)} models)"
-                                      for i, b in enumerate(scanner.batches)]
-    print(f"{cohort.n:,} rows, {len(COVARIATES)} covariates, "
-          f"{sum(len(b) for b in scanner.batches)} model evaluations in {scanner.scans} scans")
+    labels = ["counts", "moments"] + [f"scan {i + 1}" for i in range(len(timings) - 2)]
+    if models is None:
+        print(f"{cohort.n:,} rows: stopped after {args.scans} scans (--scans)")
+    else:
+        print(f"{cohort.n:,} rows, {len(COVARIATES)} covariates, "
+              f"{sum(len(b) for b in scanner.batches)} model evaluations in {scanner.scans} "
+              f"scans (models per scan: {[len(b) for b in scanner.batches]})")
     print("  (wall time, and CPU time of the process: the engine's threads included)")
     for label, (seconds, cpu, shape) in zip(labels, timings):
         print(f"  {label:<24} {seconds:7.2f} s wall {cpu:7.2f} s CPU   "
               f"result {shape[0]} x {shape[1]}")
     print(f"  total                    {total:7.2f} s wall {total_cpu:7.2f} s CPU")
+    if models is None:
+        return 0
     fit = models.multivariable.fit
     print(f"multivariable: {fit.iterations} iterations, loglik {fit.loglik:.6f}")
     if args.compare:
         return compare(args.parquet, cohort, options)
     return 0
+
+
+class _Enough(Exception):
+    """Raised by the timed query after ``--scans`` scans."""
 
 
 def compare(parquet: Path, cohort, options) -> int:
