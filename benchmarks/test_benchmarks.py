@@ -84,3 +84,77 @@ def test_rss_is_measured():
 
 def test_the_font_subsetter_is_named():
     assert run.font_subsetter() == "HarfBuzz" or "libharfbuzz-subset0" in run.font_subsetter()
+
+
+# --------------------------------------------------------------------------- scale.py
+
+import scale  # noqa: E402
+
+
+def test_tree_memory_counts_this_process_and_its_children():
+    import os
+
+    alone, _ = scale.tree_memory_mb(os.getpid())
+    child = subprocess.Popen([sys.executable, "-c", "x = bytearray(200_000_000); "
+                              "import time; time.sleep(5)"])
+    try:
+        import time
+
+        time.sleep(1.5)
+        with_child, rss_sum = scale.tree_memory_mb(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
+    assert alone > 1
+    assert with_child > alone + 150 and rss_sum >= with_child - 1
+
+
+def test_measure_reports_time_memory_and_exit_code():
+    result = scale.measure([sys.executable, "-c", "x = bytearray(100_000_000); "
+                            "import time; time.sleep(0.5); raise SystemExit(3)"])
+    assert result["exit_code"] == 3 and not result["timed_out"]
+    assert result["seconds"] >= 0.5
+    assert result["peak_tree_mb"] > 90 and result["max_process_maxrss_mb"] > 90
+
+
+def test_config_names_the_statistics_path(tmp_path, monkeypatch):
+    from cohortpress.app.plan import plan_build
+
+    monkeypatch.setattr(generate, "DEFAULT_OUTPUT", tmp_path)
+    generate.ensure_cohort(1000, tmp_path, formats=("parquet",), quiet=True)
+    config = scale.write_config(1000, "rows", generate.DEFAULT_SEED)
+    assert 'statistics = "rows"' in config.read_text()
+    assert plan_build(config).config.cohort.statistics == "rows"
+    engine = scale.write_config(1000, "engine", generate.DEFAULT_SEED).read_text()
+    assert engine.count('statistics = "engine"') == 1
+
+
+def _results(path, records):
+    path.write_text(json.dumps({"report": {}, "results": records}))
+    return path
+
+
+def test_compare_results_applies_the_tolerances(tmp_path):
+    base = dict(section="s", variable="v", variable_level=None, group=None, group_level=None)
+    rows = [dict(base, context="survfit", stat_name="estimate", stat=0.5),
+            dict(base, context="coxph", stat_name="estimate", stat=1.0),
+            dict(base, context="coxph", stat_name="concordance", stat=0.6),
+            dict(base, context="survdiff", stat_name="method", stat="Log-rank test")]
+    engine = [dict(base, context="survfit", stat_name="estimate", stat=0.5 * (1 + 1e-10)),
+              dict(base, context="coxph", stat_name="estimate", stat=1.0 + 1e-10),
+              dict(base, context="survdiff", stat_name="method", stat="Log-rank test")]
+    report = scale.compare_results(_results(tmp_path / "r.json", rows),
+                                   _results(tmp_path / "e.json", engine))
+    assert report["compared"] == 3
+    assert [f["record"][1] for f in report["failures"]] == ["survfit"]  # Cox: 1e-8 allowed
+    assert report["worst_by_context"]["coxph"] == pytest.approx(1e-10, rel=1e-3)
+    assert [k[-1] for k in report["only_rows"]] == ["concordance"]
+    assert report["differing_text"] == []
+
+
+def test_scaling_exponent():
+    runs = [{"n": 10 ** 6, "seconds": 10.0, "exit_code": 0},
+            {"n": 10 ** 7, "seconds": 100.0, "exit_code": 0},
+            {"n": 10 ** 8, "seconds": 5.0, "exit_code": 1}]
+    assert scale.exponents(runs, "seconds") == [{"from": 10 ** 6, "to": 10 ** 7,
+                                                 "exponent": pytest.approx(1.0)}]
