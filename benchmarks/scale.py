@@ -398,6 +398,7 @@ def main(argv=None) -> int:
                         "same with RSS; max_process_maxrss_mb the largest ru_maxrss of one "
                         "process",
               "sizes": []}
+    target = args.json or RESULTS / f"scale-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
     failed = False
     for n in sizes:
         r_here = r_reason or (f"above --r-max ({args.r_max:,} rows)" if n > args.r_max
@@ -424,10 +425,15 @@ def main(argv=None) -> int:
             if "skipped" not in ours and "skipped" not in entry["r"] \
                     and ours["exit_code"] == 0 and entry["r"]["exit_code"] == 0:
                 ours["ratio_to_r"] = ours["seconds"] / entry["r"]["seconds"]
-                print(f"  {path}: {ours['ratio_to_r']:.2f} of R's wall time")
+                ours["cpu_ratio_to_r"] = ours["cpu_seconds"] / entry["r"]["cpu_seconds"]
+                print(f"  {path}: {ours['ratio_to_r']:.2f} of R's wall time, "
+                      f"{ours['cpu_ratio_to_r']:.2f} of its CPU time (the figure to read on "
+                      f"a busy machine)")
         if args.check:
             entry["check"] = run_checks(entry, paths)
         report["sizes"].append(entry)
+        # Written after each size, so that a long run stopped later keeps what it measured.
+        target.write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
         sys.stdout.flush()
 
     report["scaling"] = {}
@@ -439,7 +445,6 @@ def main(argv=None) -> int:
             for v in values:
                 print(f"scaling {label} {field}: {generate.size_name(v['from'])} -> "
                       f"{generate.size_name(v['to'])}: exponent {v['exponent']:.2f}")
-    target = args.json or RESULTS / f"scale-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
     target.write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
     print(f"\nresults: {os.path.relpath(target)}")
     return 1 if failed else 0

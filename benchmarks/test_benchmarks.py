@@ -96,11 +96,10 @@ def test_tree_memory_counts_this_process_and_its_children():
 
     alone, _ = scale.tree_memory_mb(os.getpid())
     child = subprocess.Popen([sys.executable, "-c", "x = bytearray(200_000_000); "
-                              "import time; time.sleep(5)"])
+                              "print('ready', flush=True); import time; time.sleep(30)"],
+                             stdout=subprocess.PIPE, text=True)
     try:
-        import time
-
-        time.sleep(1.5)
+        assert child.stdout.readline().strip() == "ready"  # allocated, on a busy machine too
         with_child, rss_sum = scale.tree_memory_mb(os.getpid())
     finally:
         child.kill()
@@ -158,3 +157,31 @@ def test_scaling_exponent():
             {"n": 10 ** 8, "seconds": 5.0, "exit_code": 1}]
     assert scale.exponents(runs, "seconds") == [{"from": 10 ** 6, "to": 10 ** 7,
                                                  "exponent": pytest.approx(1.0)}]
+
+
+@pytest.mark.slow
+def test_r_does_the_same_statistics(tmp_path):
+    """r_statistics.R's key numbers equal cohortpress's on one cohort (skipped without R)."""
+    import shutil
+
+    if shutil.which("Rscript") is None or subprocess.run(
+            ["Rscript", "-e", "library(data.table); library(survival)"],
+            capture_output=True).returncode != 0:
+        pytest.skip("Rscript with data.table and survival is not installed")
+    folder = generate.ensure_cohort(3000, tmp_path, formats=("csv",), quiet=True)
+    numbers = tmp_path / "r.json"
+    done = subprocess.run(["Rscript", str(HERE / "r_statistics.R"), str(folder / "cohort.csv"),
+                           str(numbers)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    steps = dict(line.split("\t") for line in done.stdout.splitlines())
+    for step in ("table 1: categorical rows + Fisher", "reverse KM follow-up os",
+                 "Cox univariable models + concordance",
+                 "Cox likelihood-ratio refits (stage, histology)", "cox.zph", "total"):
+        assert float(steps[step]) >= 0
+    out = tmp_path / "out"
+    built = subprocess.run([*run.cohortpress_command(), "build",
+                            str(folder / "report-csv.toml"), "--output", str(out),
+                            "--quiet"], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    agreement = scale.compare_with_r(out / "results.json", numbers)
+    assert all(isinstance(v, float) and v < 1e-9 for v in agreement.values()), agreement
