@@ -16,9 +16,10 @@ time, without the stages inside them. The CPU time other processes took meanwhil
 printed too: figures taken on a busy machine say so.
 
 When ``Rscript`` (with the ``survival`` package) is found (``--no-r`` skips it; ``--with-r``
-asks for it, and says why when R is missing), R does only the statistics on the same CSV in
-the same run, after the cohortpress build: ``read.csv``, ``survfit`` + ``summary(times=)`` and ``survdiff``
-for both endpoints, one ``coxph`` with the 6 covariates (``benchmarks/r_statistics.R``). Its
+asks for it, and says why when R is missing), R does the same statistics on the same CSV in
+the same run, after the cohortpress build (``benchmarks/r_statistics.R``: fread, Table 1
+with its tests, KM, log-rank and follow-up for both endpoints, the univariable and
+multivariable Cox models with concordance, likelihood-ratio refits and cox.zph). Its
 time and the ratio cohortpress / R are printed. Without R this is said and skipped.
 
 Also timed: the Belgian sample report end to end from the command line in a fresh process
@@ -536,7 +537,7 @@ def print_r(result: dict) -> None:
     else:
         steps = ", ".join(f"{k} {v:.2f}" for k, v in r["steps"].items()
                           if k not in ("total", "check", "startup"))
-        print(f"R statistics only (read.csv + survfit + survdiff + coxph): {r['total']:.2f} s "
+        print(f"R, the same statistics (r_statistics.R): {r['total']:.2f} s "
               f"({steps}); Rscript process {r['seconds_wall']:.2f} s, peak "
               f"{r['peak_mb']:.0f} MB")
         ratio = total["seconds"] / r["total"] if r["total"] else float("nan")

@@ -84,3 +84,104 @@ def test_rss_is_measured():
 
 def test_the_font_subsetter_is_named():
     assert run.font_subsetter() == "HarfBuzz" or "libharfbuzz-subset0" in run.font_subsetter()
+
+
+# --------------------------------------------------------------------------- scale.py
+
+import scale  # noqa: E402
+
+
+def test_tree_memory_counts_this_process_and_its_children():
+    import os
+
+    alone, _ = scale.tree_memory_mb(os.getpid())
+    child = subprocess.Popen([sys.executable, "-c", "x = bytearray(200_000_000); "
+                              "print('ready', flush=True); import time; time.sleep(30)"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"  # allocated, on a busy machine too
+        with_child, rss_sum = scale.tree_memory_mb(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
+    assert alone > 1
+    assert with_child > alone + 150 and rss_sum >= with_child - 1
+
+
+def test_measure_reports_time_memory_and_exit_code():
+    result = scale.measure([sys.executable, "-c", "x = bytearray(100_000_000); "
+                            "import time; time.sleep(0.5); raise SystemExit(3)"])
+    assert result["exit_code"] == 3 and not result["timed_out"]
+    assert result["seconds"] >= 0.5
+    assert result["peak_tree_mb"] > 90 and result["max_process_maxrss_mb"] > 90
+
+
+def test_config_names_the_statistics_path(tmp_path, monkeypatch):
+    from cohortpress.app.plan import plan_build
+
+    monkeypatch.setattr(generate, "DEFAULT_OUTPUT", tmp_path)
+    generate.ensure_cohort(1000, tmp_path, formats=("parquet",), quiet=True)
+    config = scale.write_config(1000, "rows", generate.DEFAULT_SEED)
+    assert 'statistics = "rows"' in config.read_text()
+    assert plan_build(config).config.cohort.statistics == "rows"
+    engine = scale.write_config(1000, "engine", generate.DEFAULT_SEED).read_text()
+    assert engine.count('statistics = "engine"') == 1
+
+
+def _results(path, records):
+    path.write_text(json.dumps({"report": {}, "results": records}))
+    return path
+
+
+def test_compare_results_applies_the_tolerances(tmp_path):
+    base = dict(section="s", variable="v", variable_level=None, group=None, group_level=None)
+    rows = [dict(base, context="survfit", stat_name="estimate", stat=0.5),
+            dict(base, context="coxph", stat_name="estimate", stat=1.0),
+            dict(base, context="coxph", stat_name="concordance", stat=0.6),
+            dict(base, context="survdiff", stat_name="method", stat="Log-rank test")]
+    engine = [dict(base, context="survfit", stat_name="estimate", stat=0.5 * (1 + 1e-10)),
+              dict(base, context="coxph", stat_name="estimate", stat=1.0 + 1e-10),
+              dict(base, context="survdiff", stat_name="method", stat="Log-rank test")]
+    report = scale.compare_results(_results(tmp_path / "r.json", rows),
+                                   _results(tmp_path / "e.json", engine))
+    assert report["compared"] == 3
+    assert [f["record"][1] for f in report["failures"]] == ["survfit"]  # Cox: 1e-8 allowed
+    assert report["worst_by_context"]["coxph"] == pytest.approx(1e-10, rel=1e-3)
+    assert [k[-1] for k in report["only_rows"]] == ["concordance"]
+    assert report["differing_text"] == []
+
+
+def test_scaling_exponent():
+    runs = [{"n": 10 ** 6, "seconds": 10.0, "exit_code": 0},
+            {"n": 10 ** 7, "seconds": 100.0, "exit_code": 0},
+            {"n": 10 ** 8, "seconds": 5.0, "exit_code": 1}]
+    assert scale.exponents(runs, "seconds") == [{"from": 10 ** 6, "to": 10 ** 7,
+                                                 "exponent": pytest.approx(1.0)}]
+
+
+@pytest.mark.slow
+def test_r_does_the_same_statistics(tmp_path):
+    """r_statistics.R's key numbers equal cohortpress's on one cohort (skipped without R)."""
+    import shutil
+
+    if shutil.which("Rscript") is None or subprocess.run(
+            ["Rscript", "-e", "library(data.table); library(survival)"],
+            capture_output=True).returncode != 0:
+        pytest.skip("Rscript with data.table and survival is not installed")
+    folder = generate.ensure_cohort(3000, tmp_path, formats=("csv",), quiet=True)
+    numbers = tmp_path / "r.json"
+    done = subprocess.run(["Rscript", str(HERE / "r_statistics.R"), str(folder / "cohort.csv"),
+                           str(numbers)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    steps = dict(line.split("\t") for line in done.stdout.splitlines())
+    for step in ("table 1: categorical rows + Fisher", "reverse KM follow-up os",
+                 "Cox univariable models + concordance",
+                 "Cox likelihood-ratio refits (stage, histology)", "cox.zph", "total"):
+        assert float(steps[step]) >= 0
+    out = tmp_path / "out"
+    built = subprocess.run([*run.cohortpress_command(), "build",
+                            str(folder / "report-csv.toml"), "--output", str(out),
+                            "--quiet"], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    agreement = scale.compare_with_r(out / "results.json", numbers)
+    assert all(isinstance(v, float) and v < 1e-9 for v in agreement.values()), agreement

@@ -162,6 +162,13 @@ class _CoxModel(RegressionModel):
         self.sandwich = options.robust or cluster is not None
         if self.sandwich:
             self.term_test_method = "Wald test (robust variance)"
+        # One sort of the endpoint's times for every model of the section (each keeps its
+        # complete cases of this order); counting-process rows sort their merged times.
+        self.time_order = None
+        if endpoint.entry is None:
+            from cohortpress.stats.coxph.data import decreasing_time_order
+
+            self.time_order = decreasing_time_order(endpoint.time, strata)
 
     def _rows(self, design):
         keep = design.keep
@@ -176,10 +183,13 @@ class _CoxModel(RegressionModel):
     def fit(self, design) -> Fitted:
         """The fitted model and its prepared data (sorted once, reused by its tests)."""
         from cohortpress.stats.coxph import fit_cox, prepare_cox_data
+        from cohortpress.stats.coxph.data import subset_time_order
 
         time, event, strata = self._rows(design)
+        order = (None if self.time_order is None
+                 else subset_time_order(self.time_order, design.keep))
         prepared = prepare_cox_data(design.X, time, event, design.names, strata,
-                                    entry=self._entry(design))
+                                    entry=self._entry(design), time_order=order)
         fit = fit_cox(None, None, None, design.names, ties=self.options.ties,
                       conf_level=self.options.conf_level, prepared=prepared,
                       robust=self.options.robust,

@@ -5,8 +5,10 @@ comparable when the one with the shorter time has an event (a censored time equa
 event time counts as longer; two events at one time are not comparable); it is concordant
 when that row has the larger linear predictor, discordant when the smaller, tied when they
 are equal (counting one half). The standard error is the infinitesimal jackknife of
-Somers' ``d = 2C - 1``, with the rows of a cluster summed. The pairs are counted with a
-Fenwick tree over the ranks of the linear predictor, ``O(n log n)``. For counting-process
+Somers' ``d = 2C - 1``, with the rows of a cluster summed. The pairs are counted in
+``O(n log n)``: with right-censored data as dominance counts over (time position, rank of
+the linear predictor) split along the binary digits of one of them, in whole-array NumPy
+operations; with start times by a Fenwick tree over the ranks. For counting-process
 data ``(start, stop]`` an event is compared with the rows at risk at its time (start before
 it), as survival's ``concordance`` does for ``Surv(start, stop, event)``.
 """
@@ -128,44 +130,110 @@ class _Counts:
 def _count_stratum(time, event, risk, rows, influence) -> None:
     """Add each row's concordant, discordant and tied pairs within one stratum.
 
-    Two sweeps over the distinct times with a Fenwick tree of the risk ranks: from the
-    longest time down, each event meets the rows that outlive it (censored rows at its
-    own time included); from the shortest up, each row meets the events before it.
+    An event meets the rows that outlive it (censored rows at its own time included), and
+    every row meets the events before it. Both are counts of points below a query in two
+    integer dimensions (a position in time, a rank of the linear predictor), done for all
+    rows at once by :func:`_below_equal_total`: whole-array sorts and cumulative sums
+    instead of a tree walked row by row in Python (which took a minute a model at 10^6
+    rows).
     """
-    ranks = np.unique(risk, return_inverse=True)[1] + 1
-    order = np.lexsort((~event, time))  # increasing time; events first at a tie
-    sorted_time = time[order]
-    starts = np.flatnonzero(np.r_[True, sorted_time[1:] != sorted_time[:-1]])
-    ends = np.r_[starts[1:], sorted_time.size]
-    slices = [(order[a:b][event[order[a:b]]].tolist(), order[a:b][~event[order[a:b]]].tolist())
-              for a, b in zip(starts, ends)]
-    rank_of = ranks.tolist()
-    concordant, discordant, tied = ([0] * time.size for _ in range(3))
-    later = _Counts(int(ranks.max()))
-    for dying, censored in reversed(slices):
-        for j in censored:
-            later.add(rank_of[j])
-        for i in dying:
-            below, equal, above = later.below_equal_above(rank_of[i])
-            concordant[i] += below
-            discordant[i] += above
-            tied[i] += equal
-        for i in dying:
-            later.add(rank_of[i])
-    earlier = _Counts(int(ranks.max()))
-    for dying, censored in slices:
-        for group in (dying, None, censored):
-            if group is None:
-                for i in dying:
-                    earlier.add(rank_of[i])
-                continue
-            for j in group:
-                below, equal, above = earlier.below_equal_above(rank_of[j])
-                concordant[j] += above
-                discordant[j] += below
-                tied[j] += equal
-    counts = np.column_stack([concordant, discordant, tied]).astype(float)
+    ranks = np.unique(risk, return_inverse=True)[1].ravel().astype(np.int64)
+    group = np.unique(time, return_inverse=True)[1].ravel().astype(np.int64)
+    counts = np.zeros((time.size, 3))
+    events = np.flatnonzero(event)
+    # An event meets the rows that outlive it: later times, and censored rows at its own.
+    # Positions: an event at time group g is 2g, a censored row 2g + 1; the rows that outlive
+    # an event at g are those at 2g + 1 or more, the complement of "position < 2g + 1".
+    position = 2 * group + ~event
+    below, equal, before = _below_equal_total(position, ranks, 2 * group[events] + 1,
+                                              ranks[events])
+    later = time.size - before
+    ranks_below_all, ranks_equal_all = _rank_totals(ranks, ranks[events])
+    later_below = ranks_below_all - below
+    later_equal = ranks_equal_all - equal
+    counts[events, 0] += later_below
+    counts[events, 2] += later_equal
+    counts[events, 1] += later - later_below - later_equal
+    # Every row meets the events before it, and a censored row also those at its own time.
+    below, equal, before = _below_equal_total(group[events], ranks[events],
+                                              group + ~event, ranks)
+    counts[:, 1] += below
+    counts[:, 2] += equal
+    counts[:, 0] += before - below - equal
     influence[rows] += counts
+
+
+def _count_below(a_points, b_points, a_queries, b_queries):
+    """For each query, the points with ``a < a_query`` and ``b < b_query`` (non-negative
+    integers): a count split along the binary digits of ``a``."""
+    counts = np.zeros(a_queries.size, dtype=np.int64)
+    if a_points.size == 0 or a_queries.size == 0:
+        return counts
+    span = int(max(b_points.max(), b_queries.max())) + 1
+    levels = int(max(a_points.max(), a_queries.max())).bit_length()
+    for bit in range(levels):
+        # A point lies below a query in ``a`` at this digit when they share the digits
+        # above it and the point has 0 where the query has 1.
+        point_side = ((a_points >> bit) & 1) == 0
+        query_side = ((a_queries >> bit) & 1) == 1
+        if not point_side.any() or not query_side.any():
+            continue
+        keys = (a_points[point_side] >> (bit + 1)) * span + b_points[point_side]
+        prefix = (a_queries[query_side] >> (bit + 1)) * span
+        counts[query_side] += (_count_less(keys, prefix + b_queries[query_side])
+                               - _count_less(keys, prefix))
+    return counts
+
+
+def _count_less(keys, needles):
+    """How many ``keys`` are below each needle (non-negative integers).
+
+    A cumulative histogram when the values are few; else one sort of keys and needles
+    together, each needle's position packed into its low bits (a sort of integers is
+    several times faster than an argsort, and than binary searches at random places)."""
+    top = int(max(keys.max(initial=0), needles.max(initial=0))) + 1
+    if top <= 4 * (keys.size + needles.size) + 1024:
+        below = np.zeros(top + 1, dtype=np.int64)
+        np.cumsum(np.bincount(keys, minlength=top), out=below[1:])
+        return below[needles]
+    index_bits = max(needles.size, 1).bit_length()
+    if (2 * top) << index_bits >= 2 ** 62:
+        order = np.argsort(needles)
+        counts = np.empty(needles.size, dtype=np.int64)
+        counts[order] = np.searchsorted(np.sort(keys), needles[order])
+        return counts
+    # A needle sorts before a key of the same value (even before odd): keys strictly below.
+    packed = np.sort(np.concatenate((
+        ((2 * needles) << index_bits) | np.arange(needles.size),
+        (2 * keys + 1) << index_bits)))
+    is_key = (packed >> index_bits) & 1
+    keys_before = np.cumsum(is_key)
+    at_needle = is_key == 0
+    counts = np.empty(needles.size, dtype=np.int64)
+    counts[packed[at_needle] & ((1 << index_bits) - 1)] = keys_before[at_needle]
+    return counts
+
+
+def _below_equal_total(pos_points, rank_points, pos_queries, rank_queries):
+    """For each query, among the points with ``pos < pos_query``: how many have a smaller
+    rank, how many the same rank, and how many there are."""
+    total = _count_less(pos_points, pos_queries)
+    span = int(max(pos_points.max(initial=0), pos_queries.max(initial=0))) + 1
+    keys = rank_points * span + pos_points
+    equal = (_count_less(keys, rank_queries * span + pos_queries)
+             - _count_less(keys, rank_queries * span))
+    # Split along the digits of the dimension with fewer of them (the count is symmetric).
+    if int(rank_points.max(initial=0)) <= span:
+        below = _count_below(rank_points, pos_points, rank_queries, pos_queries)
+    else:
+        below = _count_below(pos_points, rank_points, pos_queries, rank_queries)
+    return below, equal, total
+
+
+def _rank_totals(ranks, query_ranks):
+    """How many of ``ranks`` are below, and equal to, each query rank."""
+    below = _count_less(ranks, query_ranks)
+    return below, _count_less(ranks, query_ranks + 1) - below
 
 
 def _count_stratum_counting(start, stop, event, risk, rows, influence) -> None:

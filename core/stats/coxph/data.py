@@ -21,7 +21,8 @@ from cohortpress.stats.coxph.counting import (EntryLayout, check_intervals, entr
                                               merge_near_ties_pairs)
 from cohortpress.stats.linalg import gram_is_well_conditioned, raise_if_collinear
 
-__all__ = ["CoxData", "prepare_cox_data", "kept_columns"]
+__all__ = ["CoxData", "prepare_cox_data", "kept_columns", "decreasing_time_order",
+           "subset_time_order"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,8 +128,26 @@ class CoxData:
         return self.tied_slots.size > 0
 
 
+def decreasing_time_order(time, strata=None) -> np.ndarray:
+    """The rows' order by stratum and decreasing time (stable among equal times): the sort
+    that every model of one endpoint needs, done once and shared through
+    :func:`subset_time_order` (the models of a section differ only in their complete cases).
+    """
+    time = np.asarray(time, dtype=float).ravel()
+    if strata is None:
+        return np.argsort(-time, kind="stable")
+    return np.lexsort((-time, np.asarray(strata).ravel()))
+
+
+def subset_time_order(order: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``order`` restricted to the rows of the boolean mask ``keep``, as positions among
+    the kept rows (an order of all rows stays an order of any subset: O(n), no sort)."""
+    position = np.cumsum(keep) - 1
+    return position[order[keep[order]]]
+
+
 def prepare_cox_data(X, time, event, names: Sequence[str], strata=None,
-                     entry=None) -> CoxData:
+                     entry=None, time_order=None) -> CoxData:
     """Validate Cox model inputs, sort them and precompute the risk-set structure.
 
     Parameters
@@ -170,7 +189,8 @@ def prepare_cox_data(X, time, event, names: Sequence[str], strata=None,
         raise StatisticsError("the Cox model needs at least one event; there are none")
     stratum_codes = _stratum_codes(strata, time.size)
     _check_constant_columns(x, stratum_codes, names)
-    order, sorted_time = _sort_order(time, event, stratum_codes, merge=entry is None)
+    order, sorted_time = _sort_order(time, event, stratum_codes, merge=entry is None,
+                                     presorted=time_order if entry is None else None)
     sorted_strata = None if stratum_codes is None else stratum_codes[order]
     xt1 = np.empty((x.shape[1] + 1, x.shape[0]))
     xt1[0] = 1.0
@@ -227,15 +247,20 @@ def _stratum_codes(strata, n: int) -> np.ndarray | None:
 
 
 def _sort_order(time: np.ndarray, event: np.ndarray, stratum_codes: np.ndarray | None,
-                merge: bool = True):
+                merge: bool = True, presorted: np.ndarray | None = None):
     """Sort by stratum, decreasing (merged) time, events before censored rows of a time.
 
     Returns the order and the merged times in that order. Merging near ties maps times
     monotonically, so it keeps the sort; putting events first is then a stable sort of an
     almost sorted key, which costs little. ``merge`` is false when the times were merged
-    already (with their start times).
+    already (with their start times). ``presorted``, an order by stratum and decreasing
+    time given by the caller, replaces the first sort.
     """
-    if stratum_codes is None:
+    if presorted is not None:
+        order = np.asarray(presorted)
+        if order.size != time.size:
+            raise StatisticsError(f"time_order has {order.size} rows for {time.size}")
+    elif stratum_codes is None:
         order = np.argsort(-time)
     else:
         order = np.lexsort((-time, stratum_codes))
