@@ -135,8 +135,15 @@ class DuckDBBackend:
         self.connection.close()
 
 
-#: Backend classes by ``BackendSpec.kind``; other modules add theirs (``"spark"``).
-BACKENDS: dict[str, Any] = {"duckdb": DuckDBBackend}
+def _spark_backend(spec: BackendSpec) -> Backend:
+    """Spark's backend, imported only when a spec asks for it (PySpark is optional)."""
+    from cohortpress.data.engine.spark import SparkBackend
+
+    return SparkBackend(spec)
+
+
+#: Backend factories by ``BackendSpec.kind``.
+BACKENDS: dict[str, Any] = {"duckdb": DuckDBBackend, "spark": _spark_backend}
 
 #: Open backends by (process, spec id), with the spec kept so that its id is not reused.
 _OPEN: dict[tuple[int, int], tuple[BackendSpec, Backend]] = {}

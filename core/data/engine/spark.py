@@ -1,0 +1,235 @@
+"""Spark as the engine of the engine path: the same aggregate queries on a cluster's data.
+
+When the cohort lives in a Spark cluster (a data lake of Parquet files, a table of the
+cluster's catalog), its rows need not leave it: :class:`SparkBackend` runs the engine
+path's queries there, translated from DuckDB's dialect by
+:func:`~cohortpress.data.engine.translate.translate`, and only their small results (counts,
+sums, order statistics per group or per distinct time) come back, as pandas DataFrames.
+
+Opening a backend (``BackendSpec(kind="spark", ...)``):
+
+1. the process's Spark session is started once (:func:`root_session`): in local mode by
+   default (``local[*]``, the JVM runs beside Python, Java 17 needed), or on the cluster
+   whose master URL the spec's ``master`` option gives; a forked process (sections run in
+   one) starts its own, as a connection must not cross a fork;
+2. each backend works in a new session of it (its own temporary views, shared JVM), so that
+   two cohorts in one process do not see each other's ``cohort``;
+3. the source, if the spec names one (:func:`source_options`), becomes the temporary view
+   :data:`SOURCE_VIEW`: a Parquet file, folder or glob, a CSV file read as text (as the
+   DuckDB reader does: typing is the view's job), or a table of Spark's catalog;
+4. the spec's small frames (lookup tables) become temporary views, and its statements (the
+   views that build ``cohort``, DuckDB's dialect) run translated.
+
+PySpark is an optional dependency (``pip install 'cohortpress[spark]'``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+import pandas as pd
+
+from cohortpress.common.errors import DataError
+from cohortpress.data.engine.backend import BackendSpec, short_message
+from cohortpress.data.engine.translate import translate
+
+#: The temporary view holding the cohort's source, for the statements that build ``cohort``.
+SOURCE_VIEW = "cohort_source"
+#: The master when the spec gives none: Spark in this process's machine, on every core.
+DEFAULT_MASTER = "local[*]"
+#: Settings of every session: dates without a time-zone shift (DuckDB's DATE has none), no
+#: web UI, few shuffle partitions in local mode (the results are small).
+BASE_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+LOCAL_CONF = {"spark.sql.shuffle.partitions": "4"}
+#: Spec option names: the master URL, the source (see :func:`source_options`), and Spark
+#: settings as ``conf.<key>``.
+MASTER, SOURCE_FORMAT, SOURCE_PATH, SOURCE_TABLE, CSV_DELIMITER, CSV_ENCODING = (
+    "master", "source_format", "source_path", "source_table", "csv_delimiter", "csv_encoding")
+CONF_PREFIX = "conf."
+
+#: The process's root session: (pid, master, session).
+_ROOT: dict[str, Any] = {}
+
+
+def source_options(*, parquet: str | None = None, csv: str | None = None,
+                   table: str | None = None, delimiter: str = ",",
+                   encoding: str = "utf-8") -> dict[str, str]:
+    """The spec options that make one source the view :data:`SOURCE_VIEW`: a Parquet file,
+    folder or glob; a CSV file (header, every column as text, empty as missing); or a table
+    of the Spark catalog (``db.table``)."""
+    given = [(k, v) for k, v in (("parquet", parquet), ("csv", csv), ("table", table)) if v]
+    if len(given) != 1:
+        raise ValueError("a Spark source is one of parquet, csv or table")
+    kind, value = given[0]
+    if kind == "table":
+        return {SOURCE_FORMAT: "table", SOURCE_TABLE: value}
+    options = {SOURCE_FORMAT: kind, SOURCE_PATH: value}
+    if kind == "csv":
+        options |= {CSV_DELIMITER: delimiter, CSV_ENCODING: encoding}
+    return options
+
+
+def spark_available() -> str | None:
+    """None when a Spark backend can open here, else why not (one line)."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "PySpark is not installed (pip install 'cohortpress[spark]')"
+    java_home = os.environ.get("JAVA_HOME")
+    from shutil import which
+
+    if not (java_home and os.path.exists(os.path.join(java_home, "bin", "java"))) \
+            and which("java") is None:
+        return "Spark needs Java (17 or later): no java on PATH and no JAVA_HOME"
+    return None
+
+
+def root_session(master: str, conf: Mapping[str, str]):
+    """The process's Spark session, started on first use with ``master`` and ``conf``.
+
+    Spark runs one context per process, on one master: a later request for another master
+    is an error rather than a silent reuse. A forked child forgets the session it inherited
+    (its gateway belongs to the parent) and starts its own.
+    """
+    if _ROOT and _ROOT["pid"] != os.getpid():
+        _forget_inherited_session()
+    if _ROOT:
+        if _ROOT["master"] != master:
+            raise DataError(f"Spark already runs on master '{_ROOT['master']}' in this "
+                            f"process; cannot also use '{master}'")
+        return _ROOT["session"]
+    reason = spark_available()
+    if reason:
+        raise DataError(reason)
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master(master).appName("cohortpress")
+    settings = dict(BASE_CONF) | (LOCAL_CONF if master.startswith("local") else {}) | dict(conf)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # the JVM's failures arrive as many exception types
+        raise DataError(f"Spark did not start on master '{master}': {short_message(exc)}") \
+            from None
+    session.sparkContext.setLogLevel("ERROR")
+    _ROOT.update(pid=os.getpid(), master=master, session=session)
+    return session
+
+
+def _forget_inherited_session() -> None:
+    """Drop the parent's session objects in a forked child, without stopping them (the
+    parent's JVM is the parent's), so that the next session starts a JVM of its own."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+    SparkContext._active_spark_context = None
+    SparkSession._instantiatedSession = None
+    SparkSession._activeSession = None
+    _ROOT.clear()
+
+
+class SparkBackend:
+    """The engine path on Spark: DuckDB-dialect SQL translated, small results as pandas."""
+
+    dialect = "spark"
+
+    def __init__(self, spec: BackendSpec):
+        options = dict(spec.options)
+        conf = {k[len(CONF_PREFIX):]: v for k, v in options.items() if k.startswith(CONF_PREFIX)}
+        self.session = root_session(options.get(MASTER) or DEFAULT_MASTER, conf).newSession()
+        if options.get(SOURCE_FORMAT):
+            self._register_source(options)
+        for name, frame in spec.frames.items():
+            self.register(name, frame)
+        for statement in spec.statements:
+            self.execute(statement)
+
+    def _register_source(self, options: Mapping[str, str]) -> None:
+        kind = options[SOURCE_FORMAT]
+        reader = self.session.read
+        try:
+            if kind == "table":
+                frame = self.session.table(options[SOURCE_TABLE])
+            elif kind == "parquet":
+                frame = reader.parquet(options[SOURCE_PATH])
+            elif kind == "csv":
+                frame = (reader.option("header", True).option("inferSchema", False)
+                         .option("sep", options.get(CSV_DELIMITER, ","))
+                         .option("encoding", options.get(CSV_ENCODING, "utf-8"))
+                         .option("quote", '"').option("escape", '"')
+                         .csv(options[SOURCE_PATH]))
+            else:
+                raise DataError(f"Spark reads Parquet, CSV or a catalog table, not '{kind}'")
+        except DataError:
+            raise
+        except Exception as exc:
+            what = options.get(SOURCE_TABLE) or options.get(SOURCE_PATH)
+            raise DataError(f"Spark cannot read {kind} source '{what}': "
+                            f"{short_message(exc)}") from None
+        frame.createOrReplaceTempView(SOURCE_VIEW)
+
+    def _sql(self, sql: str):
+        try:
+            return self.session.sql(translate(sql, self.dialect))
+        except DataError:
+            raise
+        except Exception as exc:
+            raise DataError(f"the engine (Spark) failed: {short_message(exc)}") from None
+
+    def query(self, sql: str) -> pd.DataFrame:
+        """The result of one query (DuckDB dialect), as DuckDB would hand it to pandas: the
+        Arrow result passes through DuckDB's conversion, so that both backends give the
+        same column types (nullable integers, dates)."""
+        import duckdb
+
+        try:
+            table = self._sql(sql).toArrow()
+        except DataError:
+            raise
+        except Exception as exc:
+            raise DataError(f"the engine (Spark) failed: {short_message(exc)}") from None
+        connection = duckdb.connect()
+        try:
+            return connection.from_arrow(table).df()
+        finally:
+            connection.close()
+
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        self.session.createDataFrame(_spark_ready(frame)).createOrReplaceTempView(name)
+
+    def execute(self, sql: str) -> None:
+        self._sql(sql)
+
+    def close(self) -> None:
+        for name in self.session.catalog.listTables():
+            if name.isTemporary:
+                self.session.catalog.dropTempView(name.name)
+
+
+def _spark_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the column types Spark's pandas conversion takes: nullable integers as
+    they are (Arrow keeps them), datetimes without time zone at microseconds."""
+    out = frame.copy(deep=False)
+    for name in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[name].dtype):
+            out[name] = out[name].astype("datetime64[us]")
+    return out
+
+
+
+def on_spark(cohort, master: str | None = None):
+    """The same :class:`~cohortpress.data.engine.cohort.EngineCohort` (same frames, same view
+    statements, same subset) with its view built on Spark instead of DuckDB."""
+    from dataclasses import replace
+
+    options = dict(cohort.spec.options) | ({MASTER: master} if master else {})
+    return replace(cohort, spec=replace(cohort.spec, kind="spark", options=options))
