@@ -39,14 +39,14 @@ SOURCE_VIEW = "cohort_source"
 #: The master when the spec gives none: Spark in this process's machine, on every core.
 DEFAULT_MASTER = "local[*]"
 #: Settings of every session: dates without a time-zone shift (DuckDB's DATE has none), no
-#: web UI, few shuffle partitions in local mode (the results are small).
+#: web UI; in local mode one shuffle partition per core (the results are small).
 BASE_CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
-LOCAL_CONF = {"spark.sql.shuffle.partitions": "4"}
+LOCAL_CONF = {"spark.sql.shuffle.partitions": str(os.cpu_count() or 2)}
 #: Spec option names: the master URL, the source (see :func:`source_options`), and Spark
 #: settings as ``conf.<key>``.
 MASTER, SOURCE_FORMAT, SOURCE_PATH, SOURCE_TABLE, CSV_DELIMITER, CSV_ENCODING = (
