@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Sequence
 
 from cohortpress.app.plan import Plan, check_references
+from cohortpress.app.statistics import engine_wanted
 from cohortpress.common.errors import ConfigError, DataError, UserError
 from cohortpress.common.progress import Progress
 from cohortpress.common.suggest import did_you_mean
 from cohortpress.config.schema import Config
 from cohortpress.data.derive import derived_sources
 from cohortpress.data.duck import open_source, plan_pushdown, source_kind
+from cohortpress.data.engine.view import build_engine_cohort
 from cohortpress.data.files import check_column_count, file_columns, guess_format
 from cohortpress.data.load import ReadInfo, build_cohort, file_sha256, needed_columns
 
@@ -34,6 +36,11 @@ def load_cohort(plan: Plan, progress: Progress | None = None):
     kind = source_kind(config)
     if kind is not None:
         return _load_with_duckdb(plan, kind, shown, progress)
+    if config.cohort.statistics == "engine":
+        raise ConfigError("needs a source the SQL engine reads (Parquet, CSV, a DuckDB "
+                          f"database); {shown} is read into memory by a reader plugin: set "
+                          "cohort.statistics = \"rows\"", file=str(config.source),
+                          key="cohort.statistics")
     if not path.exists():
         raise DataError("cohort file not found", file=shown, key="cohort.path")
     if path.is_dir():
@@ -91,19 +98,20 @@ def _load_with_duckdb(plan: Plan, kind: str, shown: str, progress: Progress):
         _check_columns(plan, wanted, available, shown)
         check_references(plan, available)
         columns = sorted(wanted)
+        info = _source_info(config, kind)
+        if engine_wanted(plan, source.count, progress):
+            cohort = build_engine_cohort(config, source, _memory_order(config, kind, columns,
+                                                                       available), used, info)
+            progress.timed(f"typed {shown} in the engine ({kind}, DuckDB): {cohort.n:,} "
+                           f"patients, {len(columns)} columns; statistics from aggregates",
+                           time.perf_counter() - started)
+            return cohort
         pushed = plan_pushdown(source, columns, config.cohort.filter)
         data = source.read(columns, pushed.where, pushed.params)
         digest = source.sha256()
     if len(data) == 0 and pushed.where:
         raise DataError(f"no rows left after cohort.filter ({pushed.filter_text})",
                         file=str(config.source), key="cohort.filter")
-    from importlib.metadata import version
-
-    info = {"kind": kind, "engine": f"duckdb {version('duckdb')}"}
-    if config.cohort.table is not None:
-        info["table"] = config.cohort.table
-    if config.cohort.query is not None:
-        info["query"] = config.cohort.query
     read = ReadInfo(pushed.extra_values, pushed.n_rows_read, pushed.filter_unknown, info)
     try:
         cohort = build_cohort(config, data, sha256=digest, used=used, read=read)
@@ -115,6 +123,27 @@ def _load_with_duckdb(plan: Plan, kind: str, shown: str, progress: Progress):
     progress.timed(f"loaded {shown} ({kind}, DuckDB{where}): {cohort.n} patients, "
                    f"{len(columns)} columns", time.perf_counter() - started)
     return cohort
+
+
+def _memory_order(config: Config, kind: str, columns: list[str],
+                  available: Sequence[str]) -> list[str]:
+    """The columns in the order the rows path would hold them (variables keep that order):
+    the CSV reader keeps the file's order, the other readers the order asked for."""
+    if kind == "csv" and config.cohort.engine == "auto":
+        return [c for c in available if c in set(columns)]
+    return list(columns)
+
+
+def _source_info(config: Config, kind: str) -> dict[str, str]:
+    """What the provenance says about a DuckDB source besides its path and digest."""
+    from importlib.metadata import version
+
+    info = {"kind": kind, "engine": f"duckdb {version('duckdb')}"}
+    if config.cohort.table is not None:
+        info["table"] = config.cohort.table
+    if config.cohort.query is not None:
+        info["query"] = config.cohort.query
+    return info
 
 
 #: Files at least this large get a progress line before they are read.

@@ -153,6 +153,12 @@ def _present_values(cohort, name: str) -> set[str]:
     """The values of a variable that some patient has, as text."""
     from cohortpress.data.columns import as_text
 
+    if getattr(cohort, "engine", False):  # the codes present, as their levels
+        column = cohort.column(name)
+        codes = cohort.query(f"SELECT DISTINCT {column} AS code FROM {{cohort}} "
+                             f"WHERE {column} IS NOT NULL")["code"]
+        levels = cohort.variable(name).levels
+        return {as_text(levels[int(code)]) for code in codes}
     return {as_text(v) for v in cohort.values(name).dropna().unique()}
 
 

@@ -155,8 +155,13 @@ def section_subset(cohort: "Cohort", conditions, section_key: str) -> "Cohort":
     """The patients a section's ``subset`` conditions select (all must hold).
 
     ``section_key``: the section's key path in errors, ``section[1]`` as every other error
-    names a section's keys.
+    names a section's keys. On the engine path (an
+    :class:`~cohortpress.data.engine.cohort.EngineCohort`) the conditions become SQL.
     """
+    if getattr(cohort, "engine", False):
+        from cohortpress.data.engine.conditions import engine_subset
+
+        return engine_subset(cohort, conditions, section_key)
     keep = np.ones(cohort.n, dtype=bool)
     for i, cond in enumerate(conditions):
         if cond.variable not in cohort.variables:

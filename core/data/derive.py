@@ -90,18 +90,12 @@ class Deriver:
         key = f"derived.{name}"
         method = getattr(self, f"_{spec.type}")
         series, kind, levels = method(spec, key)
-        label = spec.label or name
+        info = derived_info(name, spec, kind, levels)
         if kind in ("categorical", "binary"):
             values = pd.Series(pd.Categorical(series, categories=levels, ordered=True),
                                index=self.frame.index)
-            positive = next((lv for lv in levels if lv.lower() in YES_WORDS), levels[-1])
-            info = VariableInfo(name, label, kind, tuple(levels), unit=spec.unit,
-                                missing_label=spec.missing_label, positive=positive,
-                                derived=True)
         else:
             values = series
-            info = VariableInfo(name, label, kind, unit=spec.unit,
-                                missing_label=spec.missing_label, derived=True)
         self.frame = self.frame.assign(**{name: values})
         self.infos = {**self.infos, name: info}
 
@@ -200,6 +194,18 @@ class Deriver:
             holds &= h
             known &= k
         return holds, known
+
+
+def derived_info(name: str, spec, kind: str, levels: list[str] | None) -> VariableInfo:
+    """The metadata of derived variable ``name`` of ``kind`` (with its ``levels``); shared
+    with the engine path (:mod:`cohortpress.data.engine.derive`) so that both give the same."""
+    label = spec.label or name
+    if kind in ("categorical", "binary"):
+        positive = next((lv for lv in levels if lv.lower() in YES_WORDS), levels[-1])
+        return VariableInfo(name, label, kind, tuple(levels), unit=spec.unit,
+                            missing_label=spec.missing_label, positive=positive, derived=True)
+    return VariableInfo(name, label, kind, unit=spec.unit, missing_label=spec.missing_label,
+                        derived=True)
 
 
 def _ordered_unique(items: Iterable[str]) -> list[str]:

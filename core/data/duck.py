@@ -65,16 +65,23 @@ def source_kind(config: Config) -> str | None:
         fmt = "duckdb" if suffix in DATABASE_SUFFIXES else SUFFIX_FORMATS.get(suffix) or (
             "parquet" if path.is_dir() or pattern else suffix or "auto")
     needs = fmt == "duckdb" or path.is_dir() or pattern or cohort.query is not None \
-        or cohort.table is not None
+        or cohort.table is not None or cohort.statistics == "engine"
     if cohort.engine == "pandas":
         if needs:
             what = "cohort.query" if cohort.query is not None else \
-                "cohort.table" if cohort.table is not None else "a folder, a glob pattern or " \
-                "a DuckDB database as cohort.path"
+                "cohort.table" if cohort.table is not None else \
+                "cohort.statistics = \"engine\"" if cohort.statistics == "engine" and not (
+                    fmt == "duckdb" or path.is_dir() or pattern) else \
+                "a folder, a glob pattern or a DuckDB database as cohort.path"
             raise ConfigError(f"{what} is read by DuckDB only; remove cohort.engine = "
                               f"\"pandas\"", file=str(config.source), key="cohort.engine")
         return None
     if fmt not in ("parquet", "csv", "duckdb"):
+        if cohort.statistics == "engine" and not cohort.model_fields_set & {"query", "table"}:
+            raise ConfigError(f"the engine path reads Parquet, CSV and DuckDB databases, not "
+                              f"{FORMAT_NAMES.get(fmt, fmt)} files: set cohort.statistics = "
+                              f"\"rows\" for this file", file=str(config.source),
+                              key="cohort.statistics")
         if cohort.engine == "duckdb" or needs:
             raise ConfigError(f"DuckDB reads Parquet, CSV and DuckDB databases, not "
                               f"{FORMAT_NAMES.get(fmt, fmt)} files; use engine = \"auto\" "

@@ -80,8 +80,29 @@ def compose_methods(config: "Config", cohort: "Cohort", sections: Sequence[Secti
     paragraphs.append(missing_data_paragraph(cohort, sections, by_kind, rule))
     if rule is not None:
         paragraphs.append(rule.sentence())
-    paragraphs.append(software_paragraph(versions, sections, plugins))
+    software = software_paragraph(versions, sections, plugins)
+    engine = engine_sentence(cohort)
+    paragraphs.append(f"{software} {engine}" if engine else software)
     return [p for p in paragraphs if p]
+
+
+#: Engines as a methods section names them, by the name in ``source_info["engine"]``.
+ENGINE_NAMES = {"duckdb": "DuckDB", "spark": "Apache Spark", "pyspark": "Apache Spark"}
+
+
+def engine_name(cohort: "Cohort") -> str:
+    """The SQL engine that computed the statistics, with its version ("DuckDB 1.2.0")."""
+    engine = str(getattr(cohort, "source_info", {}).get("engine", "the SQL engine"))
+    name, _, version = engine.partition(" ")
+    return f"{ENGINE_NAMES.get(name.lower(), name)} {version}".strip()
+
+
+def engine_sentence(cohort: "Cohort") -> str:
+    """On the engine path: where the statistics were computed ("" on the rows path)."""
+    if not getattr(cohort, "engine", False):
+        return ""
+    return (f"The statistics were computed from aggregates in {engine_name(cohort)}; the "
+            f"patients' rows did not leave the engine.")
 
 
 def section_kind(section: Section, analysis: str | None = None) -> str:

@@ -169,20 +169,23 @@ def engine_frame(cohort: Cohort) -> pd.DataFrame:
     describes (codes for categories, endpoint columns)."""
     columns: dict[str, object] = {}
     for name, info in cohort.variables.items():
-        values = cohort.data[name]
-        if info.kind in ("categorical", "binary"):
-            codes = pd.Categorical(values, categories=list(info.levels)).codes.astype("int64")
-            columns[name] = pd.array(np.where(codes < 0, pd.NA, codes), dtype="Int32")
-        elif info.kind == "continuous":
-            columns[name] = pd.to_numeric(values, errors="coerce").astype("float64")
-        elif info.kind == "date":
-            columns[name] = pd.to_datetime(values).dt.normalize()
-        else:
-            columns[name] = values.astype("string")
+        columns[name] = view_values(cohort.data[name], info)
     for name, endpoint in cohort.endpoints.items():
         columns[time_column(name)] = np.asarray(endpoint.time, dtype="float64")
         columns[status_column(name)] = np.asarray(endpoint.status, dtype="int32")
     return pd.DataFrame(columns)
+
+
+def view_values(values: pd.Series, info: VariableInfo):
+    """One variable's in-memory values as the view holds them (codes for categories)."""
+    if info.kind in ("categorical", "binary"):
+        codes = pd.Categorical(values, categories=list(info.levels)).codes.astype("int64")
+        return pd.array(np.where(codes < 0, pd.NA, codes), dtype="Int32")
+    if info.kind == "continuous":
+        return pd.to_numeric(values, errors="coerce").astype("float64")
+    if info.kind == "date":
+        return pd.to_datetime(values).dt.normalize()
+    return values.astype("string")
 
 
 def engine_cohort_from_frame(cohort: Cohort) -> EngineCohort:

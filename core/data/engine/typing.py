@@ -1,0 +1,299 @@
+"""Typing the source's columns in the engine, by the in-memory rules.
+
+A column with at most :data:`~cohortpress.data.duck.PROFILE_LIMIT` distinct values: the
+in-memory :class:`~cohortpress.data.columns.ColumnTyper` types its distinct values (the
+kind guess, the levels, their order and labels depend only on the set of distinct values,
+and each value's typed value only on itself), and the typed values are joined as a lookup
+table keyed by the raw value. Identical to the in-memory typing by construction.
+
+A column with more distinct values is a measurement, a date or an id: typed with SQL casts
+following the same rules (missing-value codes, empty text as missing, a value that is not
+a number or not a date an error naming it); a categorical column with so many values is
+refused.
+
+Errors name the column and the first row holding the offending value (its position in the
+source, found on the error path only) and its patient id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cohortpress.common.errors import DataError
+from cohortpress.config.schema import Config, VariableSettings
+from cohortpress.data.cohort import VariableInfo
+from cohortpress.data.columns import ColumnTyper, as_text
+from cohortpress.data.duck import PROFILE_LIMIT, DuckSource
+from cohortpress.data.engine.backend import COHORT, in_list, literal, quoted
+from cohortpress.data.engine.cohort import EngineCohort, view_values
+
+#: The hidden column holding an event column's values as the endpoint code lists compare
+#: them (``as_text`` of the typed value; NULL when missing). Dropped from the final view.
+CAUSE_PREFIX = "__cause__"
+#: The source view's name (see :mod:`~cohortpress.data.engine.view`).
+SOURCE = "cohort_source"
+NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
+                 "USMALLINT", "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
+
+
+def cause_column(column: str) -> str:
+    """The hidden view column of event column ``column`` (see :data:`CAUSE_PREFIX`)."""
+    return CAUSE_PREFIX + column
+
+
+class SourceTyping:
+    """The typed columns of the source, collected column by column, then one view.
+
+    Attributes
+    ----------
+    selects : list of str
+        One SQL expression per view column (``... AS "name"``).
+    joins : list of str
+        The lookup tables' LEFT JOINs.
+    frames : dict
+        The lookup tables.
+    infos : dict
+        Each column's VariableInfo, in the source's column order.
+    """
+
+    def __init__(self, config: Config, source: DuckSource, base: EngineCohort, file: str):
+        self.config = config
+        self.source = source
+        self.base = base
+        self.file = file
+        self.selects: list[str] = []
+        self.joins: list[str] = []
+        self.frames: dict[str, pd.DataFrame] = {}
+        self.infos: dict[str, VariableInfo] = {}
+        self.event_columns = {ep.event for ep in config.endpoints.values()
+                              if ep.form == "columns"}
+
+    # ------------------------------------------------------------------ the source
+
+    def query(self, sql: str) -> pd.DataFrame:
+        """A small result of ``sql`` over the source's view (``{source}``)."""
+        return self.base.backend.query(sql.replace("{source}", SOURCE))
+
+    def column_type(self, name: str) -> str:
+        found = self.query(f"SELECT typeof({quoted(name)}) AS t FROM {{source}} LIMIT 1")
+        return str(found["t"].iloc[0]).upper() if len(found) else "VARCHAR"
+
+    def where(self, condition: str) -> str | None:
+        """The first row of the source where ``condition`` holds, as the in-memory errors
+        name a row: its number and its patient id. Error path only (it numbers the rows)."""
+        id_column = self.config.cohort.id
+        shown = f", CAST(s.{quoted(id_column)} AS VARCHAR) AS patient__" if id_column else ""
+        found = self.query(
+            f"SELECT row_number__{shown} FROM (SELECT row_number() OVER () AS row_number__, "
+            f"* FROM {{source}}) AS s WHERE {condition} ORDER BY row_number__ LIMIT 1")
+        if not len(found):
+            return None
+        row = str(int(found["row_number__"].iloc[0]))
+        return f"{row} (patient {found['patient__'].iloc[0]})" if id_column else row
+
+    def fail(self, message: str, column: str, condition: str) -> DataError:
+        return DataError(message, file=self.file, column=column, row=self.where(condition))
+
+    def check_ids(self, column: str) -> None:
+        """Every patient has an id and no two share one, as
+        :func:`~cohortpress.data.columns.check_ids` checks in memory."""
+        name = quoted(column)
+        missing = self.query(f"SELECT count(*) AS n FROM {{source}} WHERE {name} IS NULL")
+        if int(missing["n"].iloc[0]):
+            raise self.fail("patient id is missing", column, f"{name} IS NULL")
+        dup = self.query(f"SELECT {name} AS id FROM {{source}} GROUP BY {name} "
+                         f"HAVING count(*) > 1 LIMIT 1")
+        if len(dup):
+            value = dup["id"].iloc[0]
+            rows = self.query(
+                f"SELECT row_number AS n FROM (SELECT row_number() OVER () AS row_number, "
+                f"{name} FROM {{source}}) AS numbered WHERE {name} = {literal(_python(value))} "
+                f"ORDER BY row_number LIMIT 2")["n"].tolist()
+            raise DataError(f"duplicate patient id '{value}' (rows {rows[0]} and {rows[1]})",
+                            file=self.file, column=column)
+
+    # ------------------------------------------------------------------ the view
+
+    def add(self, name: str, expression: str, info: VariableInfo) -> None:
+        self.selects.append(f"{expression} AS {quoted(name)}")
+        self.infos[name] = info
+
+    def typed_cohort(self) -> EngineCohort:
+        """The base cohort with the view ``cohort``: the typed columns (and the hidden
+        cause columns of the event columns)."""
+        from dataclasses import replace
+
+        statement = (f"CREATE VIEW {COHORT} AS SELECT {', '.join(self.selects)} FROM "
+                     f"{SOURCE} AS s {' '.join(self.joins)}")
+        spec = replace(self.base.spec, statements=(*self.base.spec.statements, statement),
+                       frames={**self.base.spec.frames, **self.frames})
+        return replace(self.base, spec=spec, variables=dict(self.infos))
+
+
+class _LocatingTyper(ColumnTyper):
+    """The in-memory typer on a column's distinct values; a row it names is found in the
+    source (the position of a distinct value is no row)."""
+
+    def __init__(self, typing: SourceTyping, frame: pd.DataFrame, objects: list[Any]):
+        super().__init__(typing.config, frame, typing.file, {}, None)
+        self.typing = typing
+        self.objects = objects
+
+    def where(self, position: int) -> str:
+        name = str(self.raw.columns[0])
+        value = self.objects[position]
+        condition = f"{quoted(name)} IS NULL" if value is None else \
+            f"{quoted(name)} = {literal(_python(value))}"
+        return self.typing.where(condition) or "?"
+
+
+def type_source_column(typing: SourceTyping, name: str, settings: VariableSettings,
+                       role: str | None) -> None:
+    """Add column ``name`` of the source, typed, to the view being built."""
+    profile = typing.source.distinct(name)
+    if profile is None:
+        _type_by_sql(typing, name, settings, role)
+        return
+    frame = pd.DataFrame({name: profile.series.reset_index(drop=True)})
+    typer = _LocatingTyper(typing, frame, profile.objects)
+    values, info = typer.type_column(name, settings, role)
+    table = f"lookup_{len(typing.frames)}"
+    keep = [i for i, v in enumerate(profile.objects) if v is not None]
+    import pyarrow as pa
+
+    keys = pa.array([profile.objects[i] for i in keep],
+                    type=_arrow_type(profile.series, profile.objects))
+    lookup = pd.DataFrame({"key": keys.to_pandas(types_mapper=pd.ArrowDtype)})
+    lookup["value"] = view_values(values.iloc[keep].reset_index(drop=True), info)
+    expression = f"{table}.value"
+    if info.kind == "date":
+        expression = f"CAST({table}.value AS DATE)"
+    if name in typing.event_columns:
+        lookup["cause"] = pd.array([None if _missing(v) else as_text(v)
+                                    for v in values.iloc[keep]], dtype="string")
+        typing.selects.append(f"{table}.cause AS {quoted(cause_column(name))}")
+    typing.frames[table] = lookup
+    typing.joins.append(f"LEFT JOIN {table} ON s.{quoted(name)} = {table}.key")
+    typing.add(name, expression, info)
+
+
+def _arrow_type(series: pd.Series, objects: list[Any]):
+    import pyarrow as pa
+
+    if pd.api.types.is_float_dtype(series.dtype) or any(isinstance(v, float) for v in objects):
+        return pa.float64()
+    try:
+        return pa.array([v for v in objects if v is not None]).type
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.string()
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _python(value: Any) -> Any:
+    """A value of a DataFrame as a plain Python value for an SQL literal."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _type_by_sql(typing: SourceTyping, name: str, settings: VariableSettings,
+                 role: str | None) -> None:
+    """A column with more than PROFILE_LIMIT distinct values, typed by SQL casts."""
+    if name in typing.event_columns:
+        raise DataError(f"more than {PROFILE_LIMIT:,} distinct values in an event code "
+                        f"column; the engine path reads event codes from a short list",
+                        file=typing.file, column=name)
+    column_type = typing.column_type(name)
+    numeric = column_type.startswith(NUMERIC_TYPES)
+    text = f"s.{quoted(name)}" if column_type == "VARCHAR" else \
+        f"CAST(s.{quoted(name)} AS VARCHAR)"
+    stripped = f"NULLIF(trim({text}), '')"
+    codes = [as_text(m) for m in settings.missing]
+    if numeric:
+        numbers = [float(c) for c in codes if _is_number(c)]
+        raw = f"CAST(s.{quoted(name)} AS DOUBLE)"
+        present = raw if not numbers else \
+            f"CASE WHEN {raw} IN {in_list(numbers)} THEN NULL ELSE {raw} END"
+        present = f"CASE WHEN isnan({present}) THEN NULL ELSE {present} END"
+    else:
+        present = stripped if not codes else \
+            f"CASE WHEN {stripped} IN {in_list(codes)} THEN NULL ELSE {stripped} END"
+    kind = settings.kind or role or _guess_kind(typing, name, column_type, present, numeric)
+    label = settings.label or name
+    if kind == "continuous":
+        number = present if numeric else f"TRY_CAST({present} AS DOUBLE)"
+        _refuse_first(typing, name, f"{present} IS NOT NULL AND ({number} IS NULL OR "
+                      f"isnan({number}))", present,
+                      "'{}' is not a number (declare it in variables.%s.missing if it is a "
+                      "missing-value code)" % name)
+        _refuse_first(typing, name, f"isinf({number})", present,
+                      "'{}' is not a finite number")
+        typing.add(name, number, VariableInfo(name, label, kind, unit=settings.unit,
+                                              missing_label=settings.missing_label))
+        return
+    if kind == "date":
+        typing.add(name, _date_sql(typing, name, settings, column_type, present),
+                   VariableInfo(name, label, kind, missing_label=settings.missing_label))
+        return
+    if kind == "text":
+        typing.add(name, present if not numeric else text,
+                   VariableInfo(name, label, kind, missing_label=settings.missing_label))
+        return
+    raise DataError(f"more than {PROFILE_LIMIT:,} distinct values, too many for a "
+                    f"categorical variable; set variables.{name}.kind = \"text\" if it is "
+                    f"free text (or \"continuous\" if it is a number)", file=typing.file,
+                    column=name)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _guess_kind(typing: SourceTyping, name: str, column_type: str, present: str,
+                numeric: bool) -> str:
+    """The in-memory guess for a column with many distinct values: a date column, else
+    continuous when every present value is a number, else categorical."""
+    if column_type.startswith(("DATE", "TIMESTAMP")):
+        return "date"
+    if numeric:
+        return "continuous"
+    bad = typing.query(f"SELECT count(*) AS n FROM {{source}} AS s WHERE {present} IS NOT "
+                       f"NULL AND TRY_CAST({present} AS DOUBLE) IS NULL")
+    return "categorical" if int(bad["n"].iloc[0]) else "continuous"
+
+
+def _date_sql(typing: SourceTyping, name: str, settings: VariableSettings, column_type: str,
+              present: str) -> str:
+    """A DATE expression of a many-valued date column, after checking every value parses."""
+    if column_type.startswith(("DATE", "TIMESTAMP")):
+        return f"CAST(s.{quoted(name)} AS DATE)"
+    fmt = settings.date_format or typing.config.cohort.date_format
+    parsed = f"try_strptime({present}, {literal(fmt)})" if fmt else \
+        f"TRY_CAST({present} AS TIMESTAMP)"
+    expected = f"the format '{fmt}'" if fmt else "an ISO date (YYYY-MM-DD)"
+    _refuse_first(typing, name, f"{present} IS NOT NULL AND {parsed} IS NULL", present,
+                  "'{}' is not %s; set variables.%s.date_format or cohort.date_format (e.g. "
+                  "\"%%d/%%m/%%Y\"); one format per column" % (expected, name))
+    return f"CAST({parsed} AS DATE)"
+
+
+def _refuse_first(typing: SourceTyping, name: str, bad: str, shown: str, message: str) -> None:
+    """Raise ``message`` (``{}`` for the value) for the first row where ``bad`` holds."""
+    found = typing.query(f"SELECT {shown} AS value FROM {{source}} AS s WHERE {bad} LIMIT 1")
+    if len(found):
+        raise typing.fail(message.replace("{}", str(found["value"].iloc[0])), name, bad)

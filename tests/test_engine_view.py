@@ -1,0 +1,224 @@
+"""The typed view built in the engine from a DuckDB source is the in-memory cohort.
+
+For every test cohort config, the :class:`EngineCohort` that ``cohort.statistics =
+"engine"`` builds from the source holds exactly what
+:func:`~cohortpress.data.engine.cohort.engine_frame` makes of the in-memory cohort: the
+same variables and :class:`VariableInfo`, codes, endpoint times (1e-12 relative) and
+statuses, the same n, with filters and section subsets; the same errors; and the SQL
+typing of columns with many distinct values gives the lookup typing's view.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cohortpress.app.load import load_cohort
+from cohortpress.app.plan import plan_build
+from cohortpress.common.errors import UserError
+from cohortpress.config.schema import Condition
+from cohortpress.data.conditions import section_subset
+from cohortpress.data.engine.cohort import engine_frame
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = [*sorted((ROOT / "tests" / "data" / "e2e").glob("*.toml")),
+           ROOT / "tests" / "data" / "disclosure" / "veteran.toml",
+           ROOT / "examples" / "pbc" / "report.toml",
+           *sorted((ROOT / "sample_reports").glob("*/report.toml"))]
+REL = 1e-12
+
+
+def load(config_path: Path, statistics: str, **cohort_keys):
+    """The cohort of a config's plan (its sections' references; no section refused)."""
+    plan = plan_build(config_path)
+    config = plan.config
+    cohort = config.cohort.model_copy(update={"statistics": statistics, **cohort_keys})
+    plan = replace(plan, config=config.model_copy(update={"cohort": cohort}), sections=[])
+    return load_cohort(plan)
+
+
+def view_of(engine) -> pd.DataFrame:
+    """The rows of the view, in patient order (a test may fetch them; analyses may not)."""
+    rows = engine.query("SELECT * FROM {cohort}")
+    return rows.sort_values(engine.id_column, kind="stable").reset_index(drop=True)
+
+
+def assert_same(memory, engine) -> None:
+    """The engine cohort holds exactly the view of the in-memory cohort."""
+    assert getattr(engine, "engine", False)
+    assert engine.n == memory.n
+    assert dict(engine.variables) == dict(memory.variables)
+    for name, endpoint in memory.endpoints.items():
+        got = engine.endpoints[name]
+        assert (got.label, got.unit, got.has_competing, got.definition, got.data_unit,
+                got.cause_labels) == (endpoint.label, endpoint.unit, endpoint.has_competing,
+                                      endpoint.definition, endpoint.data_unit,
+                                      endpoint.cause_labels)
+    assert list(engine.endpoints) == list(memory.endpoints)
+    assert (engine.filter_text, engine.filter_unknown, engine.n_rows_read) == \
+        (memory.filter_text, memory.filter_unknown, memory.n_rows_read)
+    expected = engine_frame(memory)
+    expected = expected.sort_values(memory.id_column, kind="stable").reset_index(drop=True)
+    got = view_of(engine)
+    assert list(got.columns) == list(expected.columns)
+    assert len(got) == len(expected) == memory.n
+    for column in expected.columns:
+        want, have = expected[column], got[column]
+        if column.endswith("__time") or (column in memory.variables and
+                                         memory.variables[column].kind == "continuous"):
+            a, b = want.to_numpy(dtype=float), have.to_numpy(dtype=float)
+            assert np.array_equal(np.isnan(a), np.isnan(b)), column
+            np.testing.assert_allclose(b[~np.isnan(b)], a[~np.isnan(a)], rtol=REL, atol=0,
+                                       err_msg=column)
+        elif column in memory.variables and memory.variables[column].kind == "date":
+            assert pd.to_datetime(have).tolist() == pd.to_datetime(want).tolist(), column
+        else:
+            assert [None if pd.isna(v) else str(v) for v in have] == \
+                [None if pd.isna(v) else str(v) for v in want], column
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_view_is_the_in_memory_cohort(config):
+    assert_same(load(config, "rows"), load(config, "engine"))
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_subsets_select_the_same_patients(config):
+    memory, engine = load(config, "rows"), load(config, "engine")
+    for name, info in memory.variables.items():
+        if info.kind not in ("categorical", "binary", "continuous") or info.derived:
+            continue
+        if info.kind == "continuous":
+            value = float(np.nanmedian(pd.to_numeric(memory.data[name], errors="coerce")))
+            conditions = [Condition(variable=name, le=value)]
+        else:
+            conditions = [Condition(variable=name, is_in=list(info.levels[:1]))]
+        try:
+            mine = section_subset(memory, conditions, "section[0]")
+        except UserError as exc:
+            with pytest.raises(UserError) as raised:
+                section_subset(engine, conditions, "section[0]")
+            assert raised.value.message == exc.message
+            continue
+        theirs = section_subset(engine, conditions, "section[0]")
+        assert theirs.n == mine.n, name
+        assert theirs.filter_text == mine.filter_text
+        ids = theirs.query(f'SELECT "{engine.id_column}" AS id FROM {{cohort}}')["id"]
+        assert sorted(ids) == sorted(mine.data[memory.id_column].astype(str)), name
+
+
+SMALL2 = ROOT / "tests" / "data" / "e2e" / "small2.toml"
+
+
+@pytest.mark.parametrize("filters", [
+    [{"variable": "grade", "ne": "low"}],
+    [{"variable": "weight", "lt": 75}, {"variable": "group", "eq": "B"}],
+    [{"variable": "site", "not_in": ["X"]}, {"variable": "score", "missing": False}],
+    [{"variable": "biomarker", "ge": 5.5}, {"variable": "mutation", "in": ["present"]}],
+])
+def test_filters_keep_the_same_patients(filters):
+    conditions = [Condition(**f) for f in filters]
+    assert_same(load(SMALL2, "rows", filter=conditions),
+                load(SMALL2, "engine", filter=conditions))
+
+
+def test_a_filter_keeping_nobody_is_the_same_error():
+    conditions = [Condition(variable="weight", gt=1e9)]
+    messages = []
+    for statistics in ("rows", "engine"):
+        with pytest.raises(UserError) as raised:
+            load(SMALL2, statistics, filter=conditions)
+        messages.append(raised.value.one_line())
+    assert messages[0] == messages[1]
+
+
+def test_many_valued_columns_typed_by_sql_give_the_same_view(monkeypatch):
+    """With a profile limit of 5 the continuous columns and ids are typed by SQL casts."""
+    import cohortpress.data.duck as duck
+
+    config = ROOT / "examples" / "pbc" / "report.toml"
+    memory = load(config, "rows")
+    monkeypatch.setattr(duck, "PROFILE_LIMIT", 5)
+    try:
+        engine = load(config, "engine")
+    except UserError as exc:  # a categorical column with more than 5 values
+        pytest.fail(str(exc))
+    assert_same(memory, engine)
+
+
+def test_parquet_source_gives_the_same_view(tmp_path):
+    folder = tmp_path / "pbc"
+    shutil.copytree(ROOT / "examples" / "pbc", folder)
+    pd.read_csv(folder / "pbc.csv").to_parquet(folder / "pbc.parquet")
+    text = (folder / "report.toml").read_text(encoding="utf-8")
+    (folder / "report.toml").write_text(text.replace('path = "pbc.csv"',
+                                                     'path = "pbc.parquet"'), encoding="utf-8")
+    assert_same(load(folder / "report.toml", "rows"), load(folder / "report.toml", "engine"))
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+def broken(tmp_path: Path, change) -> Path:
+    """small2 with its cohort changed by ``change(frame)``."""
+    folder = tmp_path / "small2"
+    folder.mkdir()
+    shutil.copy(SMALL2, folder / "small2.toml")
+    frame = pd.read_csv(SMALL2.with_suffix(".csv"), dtype=str, keep_default_na=False)
+    change(frame)
+    frame.to_csv(folder / "small2.csv", index=False)
+    return folder / "small2.toml"
+
+
+def both_errors(config: Path) -> tuple[UserError, UserError]:
+    errors = []
+    for statistics in ("rows", "engine"):
+        with pytest.raises(UserError) as raised:
+            load(config, statistics)
+        errors.append(raised.value)
+    return errors[0], errors[1]
+
+
+def set_value(column: str, row: int, value: str):
+    def change(frame):
+        frame.loc[row, column] = value
+    return change
+
+
+@pytest.mark.parametrize("change, column", [
+    (set_value("grade", 3, "extreme"), "grade"),          # a value not among the levels
+    (set_value("weight", 4, "heavy"), "weight"),          # not a number
+    (set_value("os_days", 2, "-5"), "os_days"),           # negative time
+    (set_value("os_days", 5, ""), "os_days"),             # missing time
+    (set_value("dead", 6, "7"), "dead"),                  # an event code in no list
+    (set_value("group", 7, "C"), "group"),
+])
+def test_data_errors_are_the_in_memory_errors(tmp_path, change, column):
+    memory, engine = both_errors(broken(tmp_path, change))
+    assert engine.column == memory.column == column
+    assert engine.message.startswith(memory.message), (engine.message, memory.message)
+    assert "\n" not in engine.one_line()
+
+
+def test_a_missing_column_is_the_same_error(tmp_path):
+    memory, engine = both_errors(broken(tmp_path, lambda f: f.drop(columns=["score"],
+                                                                     inplace=True)))
+    assert engine.one_line() == memory.one_line()
+
+
+def test_an_unparseable_date_is_the_same_error(tmp_path):
+    config = broken(tmp_path, lambda f: f.insert(1, "seen", ["2020-01-0%d" % (i % 9 + 1)
+                                                             for i in range(len(f))]))
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("[endpoints.os]", '[variables.seen]\nkind = "date"\n\n'
+                                   "[endpoints.os]"), encoding="utf-8")
+    frame = pd.read_csv(config.with_suffix(".csv"), dtype=str, keep_default_na=False)
+    frame.loc[4, "seen"] = "31/12/2020"
+    frame.to_csv(config.with_suffix(".csv"), index=False)
+    memory, engine = both_errors(config)
+    assert engine.one_line() == memory.one_line()
