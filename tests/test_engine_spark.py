@@ -24,7 +24,7 @@ import pytest
 from cohortpress.common.errors import DataError
 from cohortpress.data.engine.backend import BackendSpec, open_backend
 from cohortpress.data.engine.cohort import EngineCohort, engine_cohort_from_frame, quoted
-from cohortpress.data.engine.spark import (SOURCE_VIEW, on_spark, source_options,
+from cohortpress.data.engine.spark import (FILE_VIEW, on_spark, source_options,
                                            spark_available)
 from cohortpress.data.engine.translate import translate
 
@@ -279,9 +279,9 @@ def test_spark_reads_the_source_file_and_types_it_in_a_view(engines, tmp_path, f
         scan = f"read_csv('{path.as_posix()}', header = true, all_varchar = true)"
     typed = (f"CREATE VIEW cohort AS SELECT CAST(g AS INTEGER) AS g, CAST(s AS INTEGER) AS s, "
              f"CAST(x AS DOUBLE) AS x, CAST(t AS DOUBLE) AS t, CAST(st AS INTEGER) AS st, "
-             f"CAST(d AS DATE) AS d FROM {SOURCE_VIEW}")
+             f"CAST(d AS DATE) AS d FROM {FILE_VIEW}")
     duck = EngineCohort(spec=BackendSpec(statements=(
-        f"CREATE VIEW {SOURCE_VIEW} AS SELECT * FROM {scan}", typed)), variables={})
+        f"CREATE VIEW {FILE_VIEW} AS SELECT * FROM {scan}", typed)), variables={})
     spark = EngineCohort(spec=BackendSpec(kind="spark", statements=(typed,),
                                           options=source_options(**{fmt: str(path)})),
                          variables={})
@@ -302,3 +302,86 @@ def test_a_source_is_exactly_one_of_parquet_csv_or_table():
     with pytest.raises(ValueError):
         source_options(parquet="a.parquet", table="t")
     assert math.isfinite(RTOL)
+
+
+# --------------------------------------------------------------------------- the typed view
+
+VIEW_CONFIGS = ["tests/data/e2e/trial3.toml", "tests/data/e2e/cr_mgus2.toml"]
+
+
+def load_engine(config_path: Path, **cohort_keys):
+    """The engine cohort a build makes of a config's source (no section run)."""
+    from dataclasses import replace
+
+    from cohortpress.app.load import load_cohort
+    from cohortpress.app.plan import plan_build
+
+    plan = plan_build(config_path)
+    config = plan.config
+    cohort = config.cohort.model_copy(update={"statistics": "engine", **cohort_keys})
+    return load_cohort(replace(plan, config=config.model_copy(update={"cohort": cohort}),
+                               sections=[]))
+
+
+@needs_spark
+@pytest.mark.parametrize("config", VIEW_CONFIGS, ids=["trial3", "cr_mgus2"])
+def test_engine_spark_builds_the_same_typed_view_from_the_file(engines, config):
+    duck = load_engine(REPO / config)
+    spark = load_engine(REPO / config, engine="spark")
+    assert spark.spec.kind == "spark" and duck.spec.kind == "duckdb"
+    assert spark.source_info["engine"].startswith("spark ")
+    assert (spark.n, dict(spark.variables), list(spark.endpoints)) == \
+        (duck.n, dict(duck.variables), list(duck.endpoints))
+    order = f"ORDER BY {quoted(duck.id_column)}"
+    assert_same(duck.query(f"SELECT * FROM {{cohort}} {order}"),
+                spark.query(f"SELECT * FROM {{cohort}} {order}"), config)
+
+
+# --------------------------------------------------------------------------- config keys
+
+CONFIG_HEAD = '[report]\ntitle = "t"\n[cohort]\npath = "c.csv"\n'
+
+
+@pytest.mark.parametrize("keys, key, message", [
+    ('spark_master = "local[1]"', "cohort", "spark_master applies only to engine = \"spark\""),
+    ('spark_conf = { "spark.executor.memory" = "2g" }', "cohort",
+     "spark_conf applies only to engine = \"spark\""),
+    ('engine = "spark"\nstatistics = "rows"', "cohort.statistics", "from aggregates"),
+    ('engine = "spark"\ntable = "patients"', "cohort.table", "does not apply to engine"),
+    ('engine = "spark"\nquery = "SELECT * FROM cohort"', "cohort.query",
+     "does not apply to engine"),
+    ('engine = "spark"\nsheet = 1', "cohort.sheet", "does not apply to engine"),
+])
+def test_each_spark_key_is_refused_where_it_does_not_apply(tmp_path, keys, key, message):
+    from cohortpress.common.errors import ConfigError
+    from cohortpress.config.schema import load_config
+
+    (tmp_path / "c.csv").write_text("id,a\n1,x\n")
+    (tmp_path / "report.toml").write_text(CONFIG_HEAD + keys + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "report.toml")
+    assert caught.value.key == key and message in str(caught.value)
+
+
+def test_spark_reads_parquet_and_csv_only(tmp_path):
+    from cohortpress.common.errors import ConfigError
+    from cohortpress.config.schema import load_config
+    from cohortpress.data.duck import source_kind
+
+    (tmp_path / "c.xlsx").write_bytes(b"")
+    (tmp_path / "report.toml").write_text(CONFIG_HEAD.replace("c.csv", "c.xlsx")
+                                          + 'engine = "spark"\n')
+    with pytest.raises(ConfigError, match="Spark reads Parquet and CSV files, not Excel"):
+        source_kind(load_config(tmp_path / "report.toml"))
+
+
+def test_spark_keys_are_accepted_with_spark(tmp_path):
+    from cohortpress.config.schema import load_config
+
+    (tmp_path / "c.csv").write_text("id,a\n1,x\n")
+    (tmp_path / "report.toml").write_text(
+        CONFIG_HEAD + 'engine = "spark"\nspark_master = "local[1]"\n'
+        'spark_conf = { "spark.sql.shuffle.partitions" = "1" }\n')
+    cohort = load_config(tmp_path / "report.toml").cohort
+    assert (cohort.engine, cohort.spark_master, cohort.spark_conf) == \
+        ("spark", "local[1]", {"spark.sql.shuffle.partitions": "1"})

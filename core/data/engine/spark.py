@@ -15,7 +15,7 @@ Opening a backend (``BackendSpec(kind="spark", ...)``):
 2. each backend works in a new session of it (its own temporary views, shared JVM), so that
    two cohorts in one process do not see each other's ``cohort``;
 3. the source, if the spec names one (:func:`source_options`), becomes the temporary view
-   :data:`SOURCE_VIEW`: a Parquet file, folder or glob, a CSV file read as text (as the
+   :data:`FILE_VIEW`: a Parquet file, folder or glob, a CSV file read as text (as the
    DuckDB reader does: typing is the view's job), or a table of Spark's catalog;
 4. the spec's small frames (lookup tables) become temporary views, and its statements (the
    views that build ``cohort``, DuckDB's dialect) run translated.
@@ -34,8 +34,9 @@ from cohortpress.common.errors import DataError
 from cohortpress.data.engine.backend import BackendSpec, short_message
 from cohortpress.data.engine.translate import translate
 
-#: The temporary view holding the cohort's source, for the statements that build ``cohort``.
-SOURCE_VIEW = "cohort_source"
+#: The temporary view of the source file as Spark reads it (all its columns); the view
+#: statements' view of the source selects the used ones from it.
+FILE_VIEW = "cohort_file"
 #: The master when the spec gives none: Spark in this process's machine, on every core.
 DEFAULT_MASTER = "local[*]"
 #: Settings of every session: dates without a time-zone shift (DuckDB's DATE has none), no
@@ -60,7 +61,7 @@ _ROOT: dict[str, Any] = {}
 def source_options(*, parquet: str | None = None, csv: str | None = None,
                    table: str | None = None, delimiter: str = ",",
                    encoding: str = "utf-8") -> dict[str, str]:
-    """The spec options that make one source the view :data:`SOURCE_VIEW`: a Parquet file,
+    """The spec options that make one source the view :data:`FILE_VIEW`: a Parquet file,
     folder or glob; a CSV file (header, every column as text, empty as missing); or a table
     of the Spark catalog (``db.table``)."""
     given = [(k, v) for k, v in (("parquet", parquet), ("csv", csv), ("table", table)) if v]
@@ -150,7 +151,7 @@ class SparkBackend:
             self._register_source(options)
         for name, frame in spec.frames.items():
             self.register(name, frame)
-        for statement in spec.statements:
+        for statement in without_renames(spec.statements):
             self.execute(statement)
 
     def _register_source(self, options: Mapping[str, str]) -> None:
@@ -175,7 +176,7 @@ class SparkBackend:
             what = options.get(SOURCE_TABLE) or options.get(SOURCE_PATH)
             raise DataError(f"Spark cannot read {kind} source '{what}': "
                             f"{short_message(exc)}") from None
-        frame.createOrReplaceTempView(SOURCE_VIEW)
+        frame.createOrReplaceTempView(FILE_VIEW)
 
     def _sql(self, sql: str):
         try:
@@ -215,6 +216,31 @@ class SparkBackend:
                 self.session.catalog.dropTempView(name.name)
 
 
+def without_renames(statements) -> list[str]:
+    """The view statements with each ``ALTER VIEW v RENAME TO w`` folded into the statement
+    that created ``v`` (which then creates ``w``): the same views, without renaming a view
+    other views are built on, which Spark's temporary views do not survive."""
+    import sqlglot
+    from sqlglot import exp
+
+    out: list[str] = []
+    created: dict[str, int] = {}
+    for statement in statements:
+        tree = sqlglot.parse_one(statement, read="duckdb")
+        rename = tree.find(exp.AlterRename) if isinstance(tree, exp.Alter) else None
+        if rename is not None and tree.this.name in created:
+            index = created.pop(tree.this.name)
+            earlier = sqlglot.parse_one(out[index], read="duckdb")
+            earlier.set("this", exp.to_table(rename.this.name))
+            out[index] = earlier.sql(dialect="duckdb")
+            created[rename.this.name] = index
+            continue
+        if isinstance(tree, exp.Create) and str(tree.args.get("kind", "")).upper() == "VIEW":
+            created[tree.this.name] = len(out)
+        out.append(statement)
+    return out
+
+
 def _spark_ready(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with the column types Spark's pandas conversion takes: nullable integers as
     they are (Arrow keeps them), datetimes without time zone at microseconds."""
@@ -233,3 +259,70 @@ def on_spark(cohort, master: str | None = None):
 
     options = dict(cohort.spec.options) | ({MASTER: master} if master else {})
     return replace(cohort, spec=replace(cohort.spec, kind="spark", options=options))
+
+
+def spark_cohort(config, cohort, kind: str, source_view: str):
+    """The typed cohort built on DuckDB (:func:`~cohortpress.data.engine.view.build_engine_cohort`)
+    moved to Spark: Spark reads the same Parquet or CSV files, and the view statements
+    (typing, derived variables, filter, endpoints) run there, translated.
+
+    The decisions the view encodes (levels, codes, lookup tables, the checks of the data)
+    were taken from DuckDB's scan of the same files, so both engines hold the same view;
+    every statistic afterwards is computed by Spark. ``source_view`` is the view of the
+    source's used columns the statements start from.
+    """
+    from dataclasses import replace
+
+    settings = config.cohort
+    path = settings.path.as_posix()
+    if kind.startswith("parquet"):
+        if settings.path.is_dir():
+            path = path.rstrip("/")
+        source = source_options(parquet=path)
+    else:
+        source = source_options(csv=path, delimiter=settings.delimiter or (
+            "\t" if path.lower().endswith(".tsv") else ","), encoding=_charset(settings.encoding))
+    options = {MASTER: settings.spark_master or DEFAULT_MASTER, **source,
+               **{CONF_PREFIX + k: v for k, v in (settings.spark_conf or {}).items()}}
+    statements = tuple(s for s in (_from_file_view(s, source_view)
+                                   for s in cohort.spec.statements) if s)
+    spec = BackendSpec(kind="spark", statements=statements, frames=dict(cohort.spec.frames),
+                       options=options)
+    info = dict(cohort.source_info) | {"engine": f"spark {_spark_version()}"}
+    return replace(cohort, spec=spec, source_info=info)
+
+
+#: Spark's names of the CSV encodings DuckDB reads (by Python's codec names); the view was
+#: typed from DuckDB's reading, which refuses the others first.
+CSV_CHARSETS = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "iso8859-1": "iso-8859-1",
+                "latin-1": "iso-8859-1", "utf-16": "utf-16"}
+
+
+def _charset(encoding: str) -> str:
+    """Spark's name of a CSV encoding (a byte-order mark is skipped by both engines)."""
+    import codecs
+
+    return CSV_CHARSETS.get(codecs.lookup(encoding).name, "utf-8")
+
+
+def _from_file_view(statement: str, source_view: str) -> str | None:
+    """A view statement for Spark: DuckDB's settings (``SET``) dropped, the view of the
+    source reading :data:`FILE_VIEW` instead of DuckDB's scan of the file."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(statement, read="duckdb")
+    if isinstance(tree, exp.Set):
+        return None
+    if isinstance(tree, exp.Create) and tree.this.name == source_view:
+        select = tree.expression
+        select.set("from_" if "from_" in select.args else "from",
+                   exp.From(this=exp.to_table(FILE_VIEW)))
+        return tree.sql(dialect="duckdb")
+    return statement
+
+
+def _spark_version() -> str:
+    from importlib.metadata import version
+
+    return version("pyspark")
