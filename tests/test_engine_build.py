@@ -194,3 +194,41 @@ def test_batch_slices_run_on_the_engine(tmp_path, cp, capsys):
         assert rows["report"]["cohort"]["n_rows"] == engine["report"]["cohort"]["n_rows"]
         for key, value in numbers(rows).items():
             assert math.isclose(numbers(engine)[key], value, rel_tol=1e-12), key
+
+
+def test_validate_checks_give_the_same_warnings_on_the_engine():
+    """The disclosure check and the declared-level warnings count in the engine."""
+    from cohortpress.app.disclosure_check import disclosure_warnings
+    from cohortpress.app.plan import declared_level_warnings
+
+    config_path = ROOT / "tests" / "data" / "disclosure" / "veteran.toml"
+    warnings = {}
+    for statistics in ("rows", "engine"):
+        plan = plan_build(config_path)
+        config = plan.config
+        config = config.model_copy(update={"cohort": config.cohort.model_copy(
+            update={"statistics": statistics})})
+        cohort = load_cohort(replace(plan, config=config, sections=[]))
+        plan = replace(plan, config=config)
+        warnings[statistics] = (disclosure_warnings(plan, cohort),
+                                declared_level_warnings(config, cohort))
+    assert warnings["engine"] == warnings["rows"]
+    assert warnings["rows"][0], "the veteran config is meant to trigger a warning"
+
+
+def test_delayed_entry_needs_the_rows(tmp_path):
+    entry = ('[endpoints.late]\ntime = "time_days"\nevent = "death"\ntime_unit = "days"\n'
+             'unit = "years"\nentry = "age"\n')
+    config = project(tmp_path, "engine")
+    text = config.read_text(encoding="utf-8").replace("[[section]]", entry + "\n[[section]]", 1)
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(UserError) as raised:
+        load_cohort(plan_build(config))
+    assert raised.value.key == "endpoints.late.entry"
+    assert "delayed entry needs the rows" in raised.value.message
+    auto = config.read_text(encoding="utf-8").replace('statistics = "engine"',
+                                                      'statistics = "auto"\nengine = "duckdb"')
+    config.write_text(auto, encoding="utf-8")
+    from cohortpress.app.statistics import engine_wanted
+
+    assert not engine_wanted(plan_build(config), lambda: 10**9, Progress(quiet=True))

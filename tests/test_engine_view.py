@@ -127,8 +127,14 @@ def test_filters_keep_the_same_patients(filters):
                 load(SMALL2, "engine", filter=conditions))
 
 
-def test_a_filter_keeping_nobody_is_the_same_error():
-    conditions = [Condition(variable="weight", gt=1e9)]
+@pytest.mark.parametrize("condition", [
+    {"variable": "weight", "gt": 1e9},          # keeps nobody
+    {"variable": "grade", "eq": "extreme"},     # not a level
+    {"variable": "weight", "eq": "heavy"},      # a word for a continuous variable
+    {"variable": "group", "lt": 3},             # an order on words
+])
+def test_a_bad_filter_is_the_same_error(condition):
+    conditions = [Condition(**condition)]
     messages = []
     for statistics in ("rows", "engine"):
         with pytest.raises(UserError) as raised:
@@ -149,6 +155,17 @@ def test_many_valued_columns_typed_by_sql_give_the_same_view(monkeypatch):
     except UserError as exc:  # a categorical column with more than 5 values
         pytest.fail(str(exc))
     assert_same(memory, engine)
+
+
+@pytest.mark.parametrize("config", [ROOT / "examples" / "pbc" / "report.toml",
+                                    ROOT / "tests" / "data" / "e2e" / "trial3.toml"],
+                         ids=["pbc", "trial3"])
+def test_lookup_tables_give_the_case_expressions_view(monkeypatch, config):
+    """Columns with many distinct values are joined to lookup tables: forced for all."""
+    import cohortpress.data.engine.typing as typing
+
+    monkeypatch.setattr(typing, "CASE_LIMIT", 0)
+    assert_same(load(config, "rows"), load(config, "engine"))
 
 
 def test_parquet_source_gives_the_same_view(tmp_path):
@@ -222,3 +239,29 @@ def test_an_unparseable_date_is_the_same_error(tmp_path):
     frame.to_csv(config.with_suffix(".csv"), index=False)
     memory, engine = both_errors(config)
     assert engine.one_line() == memory.one_line()
+
+
+TRIAL3 = ROOT / "tests" / "data" / "e2e" / "trial3.toml"
+
+
+def broken_trial3(tmp_path: Path, change) -> Path:
+    folder = tmp_path / "trial3"
+    folder.mkdir()
+    shutil.copy(TRIAL3, folder / "trial3.toml")
+    frame = pd.read_csv(TRIAL3.with_suffix(".csv"), dtype=str, keep_default_na=False)
+    change(frame)
+    frame.to_csv(folder / "trial3.csv", index=False)
+    return folder / "trial3.toml"
+
+
+@pytest.mark.parametrize("change, column", [
+    (set_value("prog_date", 3, "1990-01-01"), "prog_date"),     # an event before the start
+    (set_value("rand_date", 4, ""), "rand_date"),               # no start date
+    (set_value("last_contact", 1, "1990-01-01"), "last_contact"),  # contact before start
+    (set_value("ttf_status", 2, "unknown"), "ttf_status"),      # a code in no list
+])
+def test_date_endpoint_errors_are_the_in_memory_errors(tmp_path, change, column):
+    memory, engine = both_errors(broken_trial3(tmp_path, change))
+    assert engine.column == memory.column == column
+    assert engine.message.startswith(memory.message), (engine.message, memory.message)
+    assert "patient TR" in engine.message

@@ -4,7 +4,7 @@ Before any statistics, each section's categorical variables (the ones its option
 counted by its group — the cells its tables will hold (models are left out: their tables
 show no such counts) — and a section whose non-empty cells
 are mostly below ``min_count``, or whose patients are fewer than ``min_count``, is named with
-the counts that say so. Continuous variables, survival and models are not counted: their
+the counts that say so (on the engine path, counted there). Continuous variables, survival and models are not counted: their
 tables hold counts of the same groups (patients, events), which the group sizes already
 show.
 """
@@ -47,10 +47,12 @@ def _section_warning(planned, cohort, rule) -> str:
     if planned.analysis.name in MODELS:
         return ""
     by = _group_name(planned.options, cohort)
-    group = _group_codes(by, cohort)
+    engine = getattr(cohort, "engine", False)
+    group = _engine_group(by, cohort) if engine else _group_codes(by, cohort)
     small = cells = 0
     for name in _categorical_names(planned.options, cohort, exclude=by):
-        counts = _cell_counts(cohort, name, group)
+        counts = _engine_cell_counts(cohort, name, group) if engine else \
+            _cell_counts(cohort, name, group)
         cells += int((counts > 0).sum())
         small += int(((counts > 0) & (counts < rule.min_count)).sum())
     if cells and small / cells >= MOSTLY:
@@ -100,3 +102,22 @@ def _cell_counts(cohort, name: str, group: np.ndarray | None) -> np.ndarray:
     keep = (codes >= 0) & (group >= 0)
     flat = codes[keep] * max(n_groups, 1) + group[keep]
     return np.bincount(flat, minlength=n_levels * max(n_groups, 1))
+
+
+def _engine_group(by: str | None, cohort) -> str | None:
+    """On the engine path: the grouping variable when it is categorical, else None."""
+    if not by or by not in cohort.variables:
+        return None
+    return by if cohort.variables[by].kind in ("categorical", "binary") else None
+
+
+def _engine_cell_counts(cohort, name: str, group: str | None) -> np.ndarray:
+    """The non-empty cells' counts, from one grouped count in the engine (the rows path's
+    empty cells are zeros, which no rule counts)."""
+    column = cohort.column(name)
+    keys = column if group is None else f"{column}, {cohort.column(group)}"
+    known = f"{column} IS NOT NULL" + ("" if group is None else
+                                       f" AND {cohort.column(group)} IS NOT NULL")
+    found = cohort.query(f"SELECT count(*) AS n FROM {{cohort}} WHERE {known} "
+                         f"GROUP BY {keys}")
+    return found["n"].to_numpy(dtype=np.int64)

@@ -100,8 +100,13 @@ def _load_with_duckdb(plan: Plan, kind: str, shown: str, progress: Progress):
         columns = sorted(wanted)
         info = _source_info(config, kind)
         if engine_wanted(plan, source.count, progress):
-            cohort = build_engine_cohort(config, source, _memory_order(config, kind, columns,
-                                                                       available), used, info)
+            try:
+                cohort = build_engine_cohort(config, source, _memory_order(
+                    config, kind, columns, available), used, info)
+            except UserError as exc:
+                if exc.file == str(config.cohort.path):
+                    exc.file = shown
+                raise
             where = "DuckDB"
             if config.cohort.engine == "spark":
                 from cohortpress.data.engine.spark import spark_cohort

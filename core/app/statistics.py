@@ -26,6 +26,17 @@ def refusal(planned: PlannedSection) -> str | None:
     return aggregates(planned.options)
 
 
+def cohort_refusal(config) -> tuple[str, str] | None:
+    """``(key, why)`` when the cohort itself needs the rows: a long-format cohort, or an
+    endpoint with delayed entry."""
+    if config.cohort.rows == "intervals":
+        return "cohort.rows", "a long-format cohort (rows = \"intervals\") needs the rows"
+    for name, endpoint in config.endpoints.items():
+        if endpoint.entry:
+            return f"endpoints.{name}.entry", "delayed entry needs the rows"
+    return None
+
+
 def section_key(planned: PlannedSection) -> str:
     return f"section[{planned.index}]"
 
@@ -38,6 +49,14 @@ def engine_wanted(plan: Plan, count, progress: Progress) -> bool:
     # Spark computes from aggregates only (the schema refuses statistics = "rows" with it).
     choice = "engine" if config.cohort.engine == "spark" else config.cohort.statistics
     if choice == "rows":
+        return False
+    needs_rows = cohort_refusal(config)
+    if needs_rows is not None:
+        key, why = needs_rows
+        if choice == "engine":
+            raise ConfigError(f"cohort.statistics = \"engine\": {why}; set "
+                              f"cohort.statistics = \"rows\" (or \"auto\")",
+                              file=str(config.source), key=key)
         return False
     refusals = [(p, why) for p in plan.sections if (why := refusal(p)) is not None]
     if choice == "engine":

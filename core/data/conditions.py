@@ -159,9 +159,7 @@ def section_subset(cohort: "Cohort", conditions, section_key: str) -> "Cohort":
     :class:`~cohortpress.data.engine.cohort.EngineCohort`) the conditions become SQL.
     """
     if getattr(cohort, "engine", False):
-        from cohortpress.data.engine.conditions import engine_subset
-
-        return engine_subset(cohort, conditions, section_key)
+        return cohort.section_subset(conditions, section_key)
     keep = np.ones(cohort.n, dtype=bool)
     for i, cond in enumerate(conditions):
         if cond.variable not in cohort.variables:

@@ -37,11 +37,29 @@ from cohortpress.data.files import FORMAT_NAMES, SUFFIX_FORMATS
 #: A column with at most this many distinct values is profiled (and a filter on it pushed
 #: down); more distinct values mean a measurement or an id, typed from the rows read.
 PROFILE_LIMIT = 10_000
+#: A column whose approximate count of distinct values exceeds PROFILE_LIMIT by this factor
+#: is not grouped (HyperLogLog errs by a few percent; the margin keeps the exact limit).
+APPROX_MARGIN = 1.5
 #: The suffixes of DuckDB database files.
 DATABASE_SUFFIXES = (".duckdb", ".ddb")
 #: Longest part of DuckDB's own error message repeated in ours.
 MESSAGE_CHARS = 160
 GLOB_CHARACTERS = "*?["
+
+
+#: DuckDB's memory for one connection: beyond it, grouping and sorting spill to disk, so
+#: that the memory a build holds does not grow with the rows (checking a hundred million
+#: patient ids for duplicates would otherwise hold them all).
+MEMORY_LIMIT = "1GB"
+
+
+def engine_settings() -> dict[str, str]:
+    """DuckDB settings of every connection to the cohort: the memory limit, and the folder
+    it spills to (in the system's temporary folder: never beside the config)."""
+    import tempfile
+
+    return {"memory_limit": MEMORY_LIMIT,
+            "temp_directory": str(Path(tempfile.gettempdir()) / "cohortpress-duckdb")}
 
 
 def is_pattern(path: Path) -> bool:
@@ -161,6 +179,12 @@ class DuckSource:
         """The distinct values of ``column`` (missing included once) as a pandas Series of
         the dtype the column is read with, the same values as Python objects for SQL
         parameters, and their counts; None when it has more than :data:`PROFILE_LIMIT`."""
+        # A guess first (HyperLogLog, constant memory): grouping an id column of a
+        # hundred million rows would hold every id.
+        guess = self.run(f"SELECT approx_count_distinct({quoted(column)}) FROM "
+                         f"({self.relation}) AS source").column(0)[0].as_py()
+        if guess is not None and guess > APPROX_MARGIN * PROFILE_LIMIT:
+            return None
         table = self.run(f"SELECT {quoted(column)} AS value, count(*) AS n FROM "
                          f"({self.relation}) AS source GROUP BY ALL LIMIT {PROFILE_LIMIT + 1}")
         if table.num_rows > PROFILE_LIMIT:
@@ -222,6 +246,8 @@ def open_source(config: Config, kind: str, shown: str) -> DuckSource:
             connection = duckdb.connect()
         # Paths inside a query resolve against the config's folder, as every path does.
         connection.execute(f"SET file_search_path = {_literal(str(config.folder))}")
+        for key, value in engine_settings().items():
+            connection.execute(f"SET {key} = {_literal(value)}")
     except duckdb.Error as exc:
         raise DataError(f"not a readable DuckDB database: {_short(exc)}", file=shown,
                         key="cohort.path") from None

@@ -163,6 +163,13 @@ class EngineCohort:
             n = int(narrowed.query("SELECT count(*) AS n FROM {cohort}")["n"].iloc[0])
         return replace(narrowed, n=n)
 
+    def section_subset(self, conditions, section_key: str) -> "EngineCohort":
+        """The patients a section's ``subset`` conditions select, the conditions run as
+        SQL (:func:`cohortpress.data.conditions.section_subset` calls it)."""
+        from cohortpress.data.engine.conditions import engine_subset
+
+        return engine_subset(self, conditions, section_key)
+
 
 def engine_frame(cohort: Cohort) -> pd.DataFrame:
     """The in-memory cohort laid out as the view :mod:`this module <cohortpress.data.engine.cohort>`

@@ -3,7 +3,8 @@
 A condition is evaluated by the same code as in memory
 (:func:`cohortpress.data.conditions.evaluate`) on the distinct values of its variable in
 the view, typed as the in-memory column is; the values for which it holds become
-``column IN (...)``. A continuous variable with more distinct values than
+``column IN (...)``. (``EngineCohort`` annotations are names only: the cohort module calls
+this one.) A continuous variable with more distinct values than
 :data:`DISTINCT_LIMIT` is compared in SQL directly (the same IEEE comparisons of doubles).
 """
 
@@ -17,7 +18,6 @@ from cohortpress.config.schema import Condition
 from cohortpress.data.cohort import VariableInfo
 from cohortpress.data.conditions import ConditionError, describe_condition, evaluate
 from cohortpress.data.engine.backend import in_list, literal, quoted
-from cohortpress.data.engine.cohort import EngineCohort
 
 #: A variable with at most this many distinct values is tested value by value in Python.
 DISTINCT_LIMIT = 10_000
@@ -25,7 +25,7 @@ DISTINCT_LIMIT = 10_000
 OPERATORS = {"eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 
-def condition_sql(cond: Condition, info: VariableInfo, cohort: EngineCohort) -> str:
+def condition_sql(cond: Condition, info: VariableInfo, cohort: "EngineCohort") -> str:
     """SQL that holds for the rows of ``cohort`` where ``cond`` holds (never for a missing
     value unless the condition is on missingness).
 
@@ -71,7 +71,7 @@ def _continuous_sql(cond: Condition, column: str) -> str:
     return f"{column} NOT IN {in_list([float(v) for v in cond.not_in])}"
 
 
-def conditions_sql(conditions, cohort: EngineCohort, key_of) -> tuple[str, str]:
+def conditions_sql(conditions, cohort: "EngineCohort", key_of) -> tuple[str, str]:
     """``(SQL, words)`` of conditions that must all hold; ``key_of(i, field)`` is the key
     path an error names (``cohort.filter[0].variable``)."""
     clauses, texts = [], []
@@ -91,7 +91,7 @@ def conditions_sql(conditions, cohort: EngineCohort, key_of) -> tuple[str, str]:
     return " AND ".join(f"({c})" for c in clauses), "; ".join(texts)
 
 
-def engine_subset(cohort: EngineCohort, conditions, section_key: str) -> EngineCohort:
+def engine_subset(cohort: "EngineCohort", conditions, section_key: str) -> "EngineCohort":
     """The patients a section's ``subset`` conditions select, as
     :func:`cohortpress.data.conditions.section_subset` does in memory."""
     where, text = conditions_sql(

@@ -33,6 +33,9 @@ from cohortpress.data.engine.cohort import EngineCohort, view_values
 #: The hidden column holding an event column's values as the endpoint code lists compare
 #: them (``as_text`` of the typed value; NULL when missing). Dropped from the final view.
 CAUSE_PREFIX = "__cause__"
+#: A column with at most this many distinct values is typed by a CASE expression; one
+#: with more (up to PROFILE_LIMIT) by joining a lookup table.
+CASE_LIMIT = 256
 #: The source view's name (see :mod:`~cohortpress.data.engine.view`).
 SOURCE = "cohort_source"
 NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
@@ -142,12 +145,13 @@ class _LocatingTyper(ColumnTyper):
         self.typing = typing
         self.objects = objects
 
-    def where(self, position: int) -> str:
+    def where(self, position: int) -> str | None:  # type: ignore[override]
         name = str(self.raw.columns[0])
         value = self.objects[position]
-        condition = f"{quoted(name)} IS NULL" if value is None else \
-            f"{quoted(name)} = {literal(_python(value))}"
-        return self.typing.where(condition) or "?"
+        if value is None:
+            return self.typing.where(f"s.{quoted(name)} IS NULL")
+        found = _sql_value(value)
+        return None if found is None else self.typing.where(f"s.{quoted(name)} = {found}")
 
 
 def type_source_column(typing: SourceTyping, name: str, settings: VariableSettings,
@@ -160,24 +164,92 @@ def type_source_column(typing: SourceTyping, name: str, settings: VariableSettin
     frame = pd.DataFrame({name: profile.series.reset_index(drop=True)})
     typer = _LocatingTyper(typing, frame, profile.objects)
     values, info = typer.type_column(name, settings, role)
-    table = f"lookup_{len(typing.frames)}"
     keep = [i for i, v in enumerate(profile.objects) if v is not None]
+    typed = view_values(values.iloc[keep].reset_index(drop=True), info)
+    causes = [None if _missing(v) else as_text(v) for v in values.iloc[keep]] \
+        if name in typing.event_columns else None
+    keys = [profile.objects[i] for i in keep]
+    cases = _case_map(name, keys, typed, info) if len(keys) <= CASE_LIMIT else None
+    if cases is not None:
+        typing.add(name, cases, info)
+        if causes is not None:
+            typing.selects.append(f"{_case_map(name, keys, causes, None)} AS "
+                                  f"{quoted(cause_column(name))}")
+        return
+    table = f"lookup_{len(typing.frames)}"
     import pyarrow as pa
 
-    keys = pa.array([profile.objects[i] for i in keep],
-                    type=_arrow_type(profile.series, profile.objects))
-    lookup = pd.DataFrame({"key": keys.to_pandas(types_mapper=pd.ArrowDtype)})
-    lookup["value"] = view_values(values.iloc[keep].reset_index(drop=True), info)
+    arrow_keys = pa.array(keys, type=_arrow_type(profile.series, profile.objects))
+    lookup = pd.DataFrame({"key": arrow_keys.to_pandas(types_mapper=pd.ArrowDtype)})
+    lookup["value"] = typed
     expression = f"{table}.value"
     if info.kind == "date":
         expression = f"CAST({table}.value AS DATE)"
-    if name in typing.event_columns:
-        lookup["cause"] = pd.array([None if _missing(v) else as_text(v)
-                                    for v in values.iloc[keep]], dtype="string")
+    if causes is not None:
+        lookup["cause"] = pd.array(causes, dtype="string")
         typing.selects.append(f"{table}.cause AS {quoted(cause_column(name))}")
     typing.frames[table] = lookup
     typing.joins.append(f"LEFT JOIN {table} ON s.{quoted(name)} = {table}.key")
     typing.add(name, expression, info)
+
+
+def _case_map(name: str, keys: list[Any], values, info: VariableInfo | None) -> str | None:
+    """``CASE column WHEN key THEN value ... END``: the lookup as an expression (None when
+    a key or value has no SQL literal). The engine drops an expression a query does not
+    use, where it would still run a join."""
+    branches = []
+    for key, value in zip(keys, values):
+        key_sql, value_sql = _sql_value(key), _typed_sql(value, info)
+        if key_sql is None or value_sql is None:
+            return None
+        if value_sql != "NULL":
+            branches.append(f"WHEN {key_sql} THEN {value_sql}")
+    if not branches:
+        return _typed_null(info)
+    return f"CASE s.{quoted(name)} {' '.join(branches)} END"
+
+
+def _typed_null(info: VariableInfo | None) -> str:
+    kind = info.kind if info is not None else "text"
+    return {"categorical": "CAST(NULL AS INTEGER)", "binary": "CAST(NULL AS INTEGER)",
+            "continuous": "CAST(NULL AS DOUBLE)", "date": "CAST(NULL AS DATE)"}.get(
+        kind, "CAST(NULL AS VARCHAR)")
+
+
+def _sql_value(value: Any) -> str | None:
+    """An SQL literal of a raw value as the source holds it, or None."""
+    import datetime
+    import math
+
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        text = "NaN" if math.isnan(value) else repr(value) if math.isfinite(value) else \
+            ("Infinity" if value > 0 else "-Infinity")
+        return f"CAST('{text}' AS DOUBLE)"
+    if isinstance(value, str):
+        return literal(value)
+    if isinstance(value, datetime.datetime):
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    if isinstance(value, datetime.date):
+        return f"DATE '{value.isoformat()}'"
+    return None
+
+
+def _typed_sql(value: Any, info: VariableInfo | None) -> str | None:
+    """An SQL literal of a typed view value (a code, number, date or text), or None."""
+    if _missing(value):
+        return "NULL"
+    kind = info.kind if info is not None else "text"
+    if kind in ("categorical", "binary"):
+        return f"CAST({int(value)} AS INTEGER)"
+    if kind == "continuous":
+        return f"CAST('{float(value)!r}' AS DOUBLE)"
+    if kind == "date":
+        return f"DATE '{pd.Timestamp(value).date().isoformat()}'"
+    return f"CAST({literal(str(value))} AS VARCHAR)"
 
 
 def _arrow_type(series: pd.Series, objects: list[Any]):

@@ -30,7 +30,7 @@ from cohortpress.common.suggest import did_you_mean
 from cohortpress.config.schema import Config, VariableSettings
 from cohortpress.data.columns import check_level_counts, column_roles
 from cohortpress.data.derive import derivation_order
-from cohortpress.data.duck import DuckSource
+from cohortpress.data.duck import DuckSource, engine_settings
 from cohortpress.data.engine.backend import BackendSpec, literal, quoted
 from cohortpress.data.engine.cohort import EngineCohort
 from cohortpress.data.engine.conditions import conditions_sql
@@ -86,7 +86,7 @@ def _source_spec(config: Config, source: DuckSource, columns: Sequence[str]) -> 
     base = source.kind.removesuffix(" query")
     database = str(config.cohort.path) if base == "duckdb" else ":memory:"
     select = ", ".join(quoted(c) for c in columns)
-    return BackendSpec(database=database, statements=(
+    return BackendSpec(database=database, options=engine_settings(), statements=(
         f"SET file_search_path = {literal(str(config.folder))}",
         f"CREATE VIEW {SOURCE_VIEW} AS SELECT {select} FROM ({source.relation}) AS source"))
 
@@ -103,16 +103,16 @@ def _filtered(config: Config, cohort: EngineCohort) -> EngineCohort:
             found = cohort.query(f"SELECT count(*) AS n FROM {{cohort}} "
                                  f"WHERE {quoted(cond.variable)} IS NULL")
             unknown[cond.variable] = int(found["n"].iloc[0])
-    where, text = conditions_sql(
-        conditions, cohort,
-        lambda i, field: f"cohort.filter[{i}]" + (f".{field}" if field else ""))
     source = str(config.source)
     try:
-        filtered = add_layer(cohort, f"SELECT * FROM {PREVIOUS} WHERE {where}",
-                             filter_text=text, filter_unknown=tuple(unknown.items()))
+        where, text = conditions_sql(
+            conditions, cohort,
+            lambda i, field: f"cohort.filter[{i}]" + (f".{field}" if field else ""))
     except DataError as exc:
         exc.file = exc.file or source
         raise
+    filtered = add_layer(cohort, f"SELECT * FROM {PREVIOUS} WHERE {where}",
+                         filter_text=text, filter_unknown=tuple(unknown.items()))
     n = _count(filtered)
     if n == 0:
         raise DataError(f"no rows left after cohort.filter ({text})", file=source,
