@@ -27,6 +27,7 @@ from cohortpress.api.results import Result
 from cohortpress.common.errors import StatisticsError
 from cohortpress.common.formatting import fmt_num, in_sentence, p_phrase
 from cohortpress.kit.delayed_entry import at_risk_at, entry_footnotes, entry_of, exact_risk
+from cohortpress.kit.engine_survival import counts_of, patients
 from cohortpress.kit.prose import percent_text
 from cohortpress.kit.survival_release import UNIT_STAT, count_text, table_note
 
@@ -75,11 +76,12 @@ class RowSpec:
     withheld: bool = False
 
 
-def row_data(endpoint, row: RowSpec) -> tuple[np.ndarray, np.ndarray]:
-    """The times and status codes a row's estimates and curves are computed from."""
+def row_data(endpoint, row: RowSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The times, status codes and patients per row (None: one each; rows from aggregates
+    carry counts) a row's estimates and curves are computed from."""
     if row.shown is not None:
-        return row.shown
-    return endpoint.time[row.mask], endpoint.status[row.mask]
+        return row.shown if len(row.shown) == 3 else (*row.shown, None)
+    return endpoint.time[row.mask], endpoint.status[row.mask], counts_of(endpoint, row.mask)
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,9 @@ def cif_records(name: str, endpoint, rows: Sequence[RowSpec], by: str | None,
         time, status = endpoint.time[row.mask], endpoint.status[row.mask]
         entry = entry_of(endpoint, row.mask)
         out.append(Result("cuminc", "row.label", row.label, **where))
-        out += count_records("cuminc", (("n", time.size), ("n.competing", (status > 1).sum())),
+        out += count_records("cuminc", (("n", patients(endpoint, row.mask)),
+                                        ("n.competing", patients(endpoint, row.mask,
+                                                                 status > 1))),
                              release, **where)
         if time.size == 0:
             out += [Result(cause_context(code), "n.event", 0, **where)
@@ -142,19 +146,23 @@ def cif_records(name: str, endpoint, rows: Sequence[RowSpec], by: str | None,
             continue
         if row.withheld:
             out += [r for code, _ in endpoint.causes for r in count_records(
-                cause_context(code), (("n.event", (status == code).sum()),), release, **where)]
+                cause_context(code), (("n.event", patients(endpoint, row.mask, status == code)),),
+                release, **where)]
             continue
-        shown_time, shown_status = row_data(endpoint, row)
+        shown_time, shown_status, shown_counts = row_data(endpoint, row)
         for t in landmarks:
-            out.append(Result("cuminc", "n.risk", at_risk_at(shown_time, entry, t), variable=name,
+            out.append(Result("cuminc", "n.risk", at_risk_at(shown_time, entry, t, shown_counts),
+                              variable=name,
                               variable_level=float(t), group=group,
                               group_level=row.group_level))
         for code, _ in endpoint.causes:
             context = cause_context(code)
-            fit = cumulative_incidence(shown_time, shown_status, cause=code, entry=entry)
+            fit = cumulative_incidence(shown_time, shown_status, cause=code, entry=entry,
+                                       counts=shown_counts)
             fits[(row.label, code)] = fit
-            out += count_records(context, (("n.event", (status == code).sum()),), release,
-                                 **where)
+            out += count_records(context, (("n.event", patients(endpoint, row.mask,
+                                                                 status == code)),),
+                                 release, **where)
             median = cif_median(fit)
             out.append(Result(context, "median", median, formatted=formats.time(median)
                               if math.isfinite(median) else "NR", **where))
@@ -188,7 +196,7 @@ def gray_records(name: str, endpoint, codes: np.ndarray, by: str,
         context = cause_context(code)
         try:
             test = gray_test(endpoint.time[grouped], endpoint.status[grouped], codes[grouped],
-                             cause=code).test
+                             cause=code, counts=counts_of(endpoint, grouped)).test
         except StatisticsError as error:
             warnings.append(f"{endpoint.label}: Gray's test for {in_sentence(label)}: {error}.")
             continue
@@ -382,7 +390,7 @@ def _finite(value) -> bool:
 
 
 def cif_curve(label: str, fit, time: np.ndarray, status: np.ndarray,
-              entry: np.ndarray | None = None):
+              counts: np.ndarray | None = None, entry: np.ndarray | None = None):
     """A group's curve of one cause: steps at the cause's events, censor marks on the curve
     at the censoring times, the numbers at risk (free of every event and, with delayed
     ``entry``, entered before) at every distinct time, and ``end`` the group's last
@@ -393,7 +401,12 @@ def cif_curve(label: str, fit, time: np.ndarray, status: np.ndarray,
     row = np.searchsorted(fit.time, censor_time, side="right")
     censor_y = np.concatenate(([0.0], fit.estimate))[row]
     risk_time = np.unique(time)
-    risk_n = time.size - np.searchsorted(np.sort(time), risk_time, side="left")
+    if counts is None:
+        risk_n = time.size - np.searchsorted(np.sort(time), risk_time, side="left")
+    else:  # patients with time >= each distinct time: a reverse cumulative sum
+        per_time = np.bincount(np.searchsorted(risk_time, time), weights=counts.astype(float),
+                               minlength=risk_time.size)
+        risk_n = np.rint(np.cumsum(per_time[::-1])[::-1]).astype(np.int64)
     if entry is not None:
         risk_time, risk_n = exact_risk(time, entry)
     return Curve(label, fit.time, fit.estimate, censor_time=censor_time, censor_y=censor_y,
@@ -401,7 +414,7 @@ def cif_curve(label: str, fit, time: np.ndarray, status: np.ndarray,
 
 
 def stacked_curves(fits: dict, row_label: str, causes, time: np.ndarray,
-                   status: np.ndarray) -> list:
+                   status: np.ndarray, counts: np.ndarray | None = None) -> list:
     """The causes of one group stacked: curve k is the sum of the incidences of causes 1..k
     on the union of their event times (the top one is 1 − the all-cause Kaplan–Meier)."""
     from cohortpress.kit.figures import Curve
@@ -540,15 +553,21 @@ def _risk_records(name, endpoint, rows, risk_rows, layout: FigureLayout) -> list
         return []
     out = []
     for row, curve in zip(rows, risk_rows):
-        time, status = row_data(endpoint, row)
+        time, status, counts = row_data(endpoint, row)
         group = layout.by if row.group_level is not None else None
         for t in layout.risk_times:
             n_risk = at_risk(curve, [t])[0]
             upto = time <= t
-            for stat, value in (("n.risk", n_risk), ("n.event.cum", (upto & (status > 0)).sum()),
-                                ("n.censor.cum", (upto & (status == 0)).sum())):
+            for stat, value in (("n.risk", n_risk),
+                                ("n.event.cum", _patients(upto & (status > 0), counts)),
+                                ("n.censor.cum", _patients(upto & (status == 0), counts))):
                 out.append(Result("risktable", stat, int(value), variable=name,
                                   variable_level=float(t),
                                   group=group,
                                   group_level=row.group_level))
     return out
+
+
+def _patients(where: np.ndarray, counts: np.ndarray | None) -> int:
+    """Patients among the rows ``where`` selects: rows, or their counts (from aggregates)."""
+    return int(where.sum() if counts is None else counts[where].sum())

@@ -40,10 +40,12 @@ def entry_label(cohort, endpoint) -> str:
     return cohort.variable(column).label if column in cohort.variables else column
 
 
-def at_risk_at(time: np.ndarray, entry: np.ndarray | None, t: float) -> int:
-    """Patients at risk at ``t``: followed at ``t`` and, with delayed entry, entered before."""
+def at_risk_at(time: np.ndarray, entry: np.ndarray | None, t: float, counts=None) -> int:
+    """Patients at risk at ``t``: followed at ``t`` and, with delayed entry, entered before
+    (``counts``: patients per row, for rows from aggregates)."""
     followed = time >= t
-    return int((followed if entry is None else followed & (entry < t)).sum())
+    at_risk = followed if entry is None else followed & (entry < t)
+    return int(at_risk.sum() if counts is None else counts[at_risk].sum())
 
 
 def exact_risk(time: np.ndarray, entry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,7 @@ from cohortpress.api.results import Result
 from cohortpress.common.errors import DataError
 from cohortpress.common.formatting import fmt_num, in_sentence
 from cohortpress.kit.delayed_entry import entry_footnotes
+from cohortpress.kit.engine_survival import counts_of, patients
 from cohortpress.kit.records import Records
 from cohortpress.kit.survival_release import count_text
 
@@ -86,15 +87,21 @@ def check_rmst_horizon(cohort, options, grouping) -> None:
         return
     for name in options.endpoints:
         endpoint = cohort.endpoint(name)
-        last = _last_times(np.asarray(endpoint.time), grouping.codes, grouping.levels)
-        short = {level: t for level, t in last.items() if t < options.rmst_horizon}
-        if short:
-            level, t = min(short.items(), key=lambda item: item[1])
-            raise DataError(
-                f"rmst_horizon {options.rmst_horizon:g} {endpoint.unit} is beyond the last "
-                f"follow-up of group '{level}' of endpoint '{name}' ({t:g} {endpoint.unit}); "
-                f"allowed: a horizon up to {t:g}, or rmst_extend = true to carry the curve "
-                f"forward at its last value")
+        check_horizon_reached(name, endpoint.unit, _last_times(
+            np.asarray(endpoint.time), grouping.codes, grouping.levels), options.rmst_horizon)
+
+
+def check_horizon_reached(name: str, unit: str, last: dict, horizon: float) -> None:
+    """A stated ``horizon`` beyond a group's ``last`` follow-up (``{level: time}``) of
+    endpoint ``name`` is an error naming the group, its last time and what to do."""
+    short = {level: t for level, t in last.items() if t < horizon}
+    if short:
+        level, t = min(short.items(), key=lambda item: item[1])
+        raise DataError(
+            f"rmst_horizon {horizon:g} {unit} is beyond the last "
+            f"follow-up of group '{level}' of endpoint '{name}' ({t:g} {unit}); "
+            f"allowed: a horizon up to {t:g}, or rmst_extend = true to carry the curve "
+            f"forward at its last value")
 
 
 def rmst_records(endpoint, grouping, options, context) -> list[Result]:
@@ -161,13 +168,14 @@ def rmst_records(endpoint, grouping, options, context) -> list[Result]:
                      group_level=group_level)
         entry = None if endpoint.entry is None else np.asarray(endpoint.entry)[mask]
         fit = rmst(time[mask], event[mask], horizon, level_ci, extend=options.rmst_extend,
-                   entry=entry)
+                   entry=entry, counts=counts_of(endpoint, mask))
         estimates[group_level] = fit
         text = f"{fmt_num(fit.estimate, digits)} ({fmt_num(fit.conf_low, digits)}" \
                f"{DASH}{fmt_num(fit.conf_high, digits)})"
         out.append(Result("rmst", "row.label", label, **where))
         for stat, value, shown in (
-                ("n", int(mask.sum()), None), ("n.event", int(event[mask].sum()), None),
+                ("n", patients(endpoint, mask), None),
+                ("n.event", patients(endpoint, mask, event[mask] == 1), None),
                 ("estimate", fit.estimate, text), ("std.error", fit.std_err, None),
                 ("conf.low", fit.conf_low, None), ("conf.high", fit.conf_high, None),
                 ("last.time", fit.last_time, None), ("extended", fit.extended, None)):

@@ -126,7 +126,10 @@ class SurvivalOptions(rmst.RMSTOptions):  # the RMST options and their checks: k
         an endpoint without events or a landmark beyond follow-up is a warning."""
         from cohortpress.data.grouping import check_strata, empty_group_warnings, group_cohort
 
-        groups = group_cohort(cohort, self.by if self.by is not None else cohort.group)
+        by = self.by if self.by is not None else cohort.group
+        if getattr(cohort, "engine", False):
+            return self.check_engine_data(cohort, by)
+        groups = group_cohort(cohort, by)
         self.check_rmst_horizon(cohort)
         if self.strata is not None:
             check_strata(cohort, self.strata)
@@ -134,15 +137,45 @@ class SurvivalOptions(rmst.RMSTOptions):  # the RMST options and their checks: k
         warnings = empty_group_warnings(groups)
         for name in self.endpoints:
             endpoint = cohort.endpoint(name)
-            if cohort.n and not endpoint.event.any():
-                warnings.append(f"endpoint '{name}' has no events among these {cohort.n} "
-                                f"patients")
+            events = int(np.count_nonzero(endpoint.event))
             longest = float(np.max(endpoint.time)) if cohort.n else 0.0
-            beyond = [t for t in self.landmarks if t > longest]
-            if beyond:
-                warnings.append(f"landmark {fmt_num(min(beyond), 1)} {endpoint.unit} is beyond "
-                                f"the longest follow-up of endpoint '{name}' "
-                                f"({fmt_num(longest, 1)} {endpoint.unit})")
+            warnings += self.endpoint_warnings(cohort, name, endpoint.unit, events, longest)
+        return warnings
+
+    def check_engine_data(self, cohort, by) -> list[str]:
+        """:meth:`check_data` on the engine path: the same checks and warnings from one
+        aggregate query (:func:`cohortpress.kit.engine_survival.endpoint_extents`)."""
+        from cohortpress.data.grouping import check_strata, empty_group_warnings
+        from cohortpress.kit.engine_survival import endpoint_extents, engine_grouping
+
+        groups = engine_grouping(cohort, by)
+        extents = endpoint_extents(cohort, list(self.endpoints), groups.variable)
+        if self.rmst and self.rmst_horizon is not None and not self.rmst_extend:
+            for name in self.endpoints:
+                rmst.check_horizon_reached(name, cohort.endpoint(name).unit, extents[name].last,
+                                           self.rmst_horizon)
+        if self.strata is not None:
+            check_strata(cohort, self.strata)
+        warnings = empty_group_warnings(groups)
+        for name in self.endpoints:
+            extent = extents[name]
+            warnings += self.endpoint_warnings(cohort, name, cohort.endpoint(name).unit,
+                                               extent.events,
+                                               extent.longest if cohort.n else 0.0)
+        return warnings
+
+    def endpoint_warnings(self, cohort, name: str, unit: str, events: int,
+                          longest: float) -> list[str]:
+        """An endpoint without events, a landmark beyond its longest follow-up."""
+        warnings = []
+        if cohort.n and not events:
+            warnings.append(f"endpoint '{name}' has no events among these {cohort.n} "
+                            f"patients")
+        beyond = [t for t in self.landmarks if t > longest]
+        if beyond:
+            warnings.append(f"landmark {fmt_num(min(beyond), 1)} {unit} is beyond "
+                            f"the longest follow-up of endpoint '{name}' "
+                            f"({fmt_num(longest, 1)} {unit})")
         return warnings
 
 

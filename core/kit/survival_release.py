@@ -61,7 +61,8 @@ def release_unit(rule: DisclosureRule) -> int:
     return base * math.ceil(rule.min_count / base)
 
 
-def released_cohort(time, status, unit: int, min_count: int, total: int | None = None):
+def released_cohort(time, status, unit: int, min_count: int, total: int | None = None,
+                    counts=None):
     """The pseudo-patients of a released curve (see the module docstring).
 
     Parameters
@@ -77,33 +78,56 @@ def released_cohort(time, status, unit: int, min_count: int, total: int | None =
     total : int, optional
         The group size as released (at least the group size rounded down to a multiple of
         ``unit``); by default the group size rounded to the nearest multiple of ``unit``.
+    counts : array_like of int, optional
+        Patients each row stands for (rows from aggregates); default one each.
 
     Returns
     -------
-    (ndarray, ndarray) or None
+    (ndarray, ndarray) or (ndarray, ndarray, ndarray) or None
         Times (ascending) and status codes of the released cohort, or None when the group
-        has fewer than ``min_count`` patients.
+        has fewer than ``min_count`` patients. With ``counts``, the released cohort as rows
+        of counts too: distinct (time, status) rows and their numbers of pseudo-patients
+        (its size grows with the distinct times, not the patients).
     """
     time, status = np.asarray(time, dtype=float), np.asarray(status, dtype=np.int64)
-    if time.size < min_count or time.size == 0:
+    weights = None if counts is None else np.asarray(counts, dtype=np.int64)
+    size = int(time.size if weights is None else weights.sum())
+    if size < min_count or size == 0:
         return None
     distinct, where = np.unique(time, return_inverse=True)
-    times, codes = [], []
+    times, codes, steps_out = [], [], []
     for code in np.unique(status):
-        per_time = np.bincount(where[status == code], minlength=distinct.size)
+        chosen = status == code
+        per_time = np.bincount(where[chosen], minlength=distinct.size) if weights is None \
+            else np.rint(np.bincount(where[chosen], weights=weights[chosen].astype(float),
+                                     minlength=distinct.size)).astype(np.int64)
         released = (np.cumsum(per_time) // unit) * unit
         steps = np.diff(released, prepend=0)
-        times.append(np.repeat(distinct, steps))
-        codes.append(np.full(int(released[-1]), code, dtype=np.int64))
-    total = round_count(time.size, unit) if total is None else int(total)
-    left_over = total - sum(c.size for c in codes)
+        if weights is None:
+            times.append(np.repeat(distinct, steps))
+            codes.append(np.full(int(released[-1]), code, dtype=np.int64))
+        else:
+            times.append(distinct[steps > 0])
+            codes.append(np.full(int((steps > 0).sum()), code, dtype=np.int64))
+            steps_out.append(steps[steps > 0])
+    total = round_count(size, unit) if total is None else int(total)
+    released_exits = sum(c.size for c in codes) if weights is None else \
+        sum(int(s.sum()) for s in steps_out)
+    left_over = total - released_exits
     if left_over < 0:
         raise ValueError(f"a released group of {total} cannot hold its released exits")
-    times.append(np.full(left_over, distinct[-1]))
-    codes.append(np.zeros(left_over, dtype=np.int64))
+    if weights is None:
+        times.append(np.full(left_over, distinct[-1]))
+        codes.append(np.zeros(left_over, dtype=np.int64))
+    elif left_over:
+        times.append(distinct[-1:])
+        codes.append(np.zeros(1, dtype=np.int64))
+        steps_out.append(np.array([left_over], dtype=np.int64))
     time_out, code_out = np.concatenate(times), np.concatenate(codes)
     order = np.argsort(time_out, kind="stable")
-    return time_out[order], code_out[order]
+    if weights is None:
+        return time_out[order], code_out[order]
+    return time_out[order], code_out[order], np.concatenate(steps_out)[order]
 
 
 @dataclass(frozen=True)
@@ -122,10 +146,13 @@ class SurvivalRelease:
     def unit(self) -> int:
         return release_unit(self.rule)
 
-    def cohort(self, time, status):
-        """The released cohort of one group (None: fewer than ``min_count`` patients)."""
-        total = release_count(len(time), self.rule).value
-        return released_cohort(time, status, self.unit, self.rule.min_count, total)
+    def cohort(self, time, status, counts=None):
+        """The released cohort of one group (None: fewer than ``min_count`` patients); with
+        ``counts`` (rows from aggregates), as rows of counts too (see
+        :func:`released_cohort`)."""
+        size = len(time) if counts is None else int(np.sum(counts))
+        total = release_count(size, self.rule).value
+        return released_cohort(time, status, self.unit, self.rule.min_count, total, counts)
 
     def count(self, context: str, stat_name: str, n: int, **where) -> Result:
         """A total (patients, events) as the report's rule releases it, as a record marked
@@ -264,15 +291,20 @@ def count_records(context: str, pairs, release: SurvivalRelease | None,
     return release.counts(context, pairs, **where)
 
 
-def km_fit(time, event, conf_type: str, conf_level: float, release: SurvivalRelease | None):
+def km_fit(time, event, conf_type: str, conf_level: float, release: SurvivalRelease | None,
+           counts=None):
     """The Kaplan–Meier fit a section shows: of the data, or under a rule of its released
-    cohort (None: the group is too small to be shown)."""
+    cohort (None: the group is too small to be shown). ``counts``: patients per row, for
+    rows from aggregates."""
     from cohortpress.stats.kaplan_meier import kaplan_meier
 
     if release is None:
-        return kaplan_meier(time, event, conf_type, conf_level)
-    shown = release.cohort(time, event)
-    return None if shown is None else kaplan_meier(*shown, conf_type, conf_level)
+        return kaplan_meier(time, event, conf_type, conf_level, counts=counts)
+    shown = release.cohort(time, event, counts)
+    if shown is None:
+        return None
+    return kaplan_meier(shown[0], shown[1], conf_type, conf_level,
+                        counts=shown[2] if len(shown) == 3 else None)
 
 
 def with_released(rows, endpoint, release: SurvivalRelease | None) -> list:
@@ -282,7 +314,9 @@ def with_released(rows, endpoint, release: SurvivalRelease | None) -> list:
         return list(rows)
     out = []
     for row in rows:
-        shown = release.cohort(endpoint.time[row.mask], endpoint.status[row.mask])
+        counts = getattr(endpoint, "counts", None)
+        shown = release.cohort(endpoint.time[row.mask], endpoint.status[row.mask],
+                               None if counts is None else counts[row.mask])
         out.append(dataclasses.replace(row, shown=shown,
                                        withheld=shown is None and bool(row.mask.any())))
     return out

@@ -26,16 +26,17 @@ __all__ = ["km_fit", "check_weighted_survival", "weighted_records", "weighted_se
 ROBUST_SE = "robust (infinitesimal jackknife) standard errors"
 
 
-def km_fit(time, event, weights, conf_type: str, conf_level: float, entry=None):
+def km_fit(time, event, weights, conf_type: str, conf_level: float, entry=None, counts=None):
     """The Kaplan–Meier fit of one curve: weighted (robust SE) when ``weights`` is given,
     with the patients' numbers at risk, events and censorings in place of the weighted
     ones; otherwise :func:`cohortpress.stats.kaplan_meier.kaplan_meier` (with delayed
     ``entry`` if given; weighted curves with delayed entry are refused by
-    :func:`check_weighted_survival`)."""
+    :func:`check_weighted_survival`; ``counts``: patients per row, for rows from
+    aggregates, never with weights)."""
     from cohortpress.stats.kaplan_meier import kaplan_meier
     from cohortpress.stats.weighted_km import weighted_kaplan_meier
 
-    counted = kaplan_meier(time, event, conf_type, conf_level, entry=entry)
+    counted = kaplan_meier(time, event, conf_type, conf_level, entry=entry, counts=counts)
     if weights is None:
         return counted
     weighted = weighted_kaplan_meier(time, event, weights, conf_type, conf_level)

@@ -25,11 +25,13 @@ from cohortpress.stats.distributions import chi2_sf
 from cohortpress.stats.competing_entry import aalen_johansen_with_entry
 from cohortpress.stats.event_times import (
     check_codes,
+    check_counts,
     check_landmarks,
     check_time,
     compact_codes,
     read_only,
     tabulate_by_time,
+    total,
 )
 
 __all__ = [
@@ -126,7 +128,7 @@ class GrayTestResult:
     cause: int
 
 
-def cumulative_incidence(time, status, cause: int = 1, *, entry=None) -> CIFit:
+def cumulative_incidence(time, status, cause: int = 1, *, entry=None, counts=None) -> CIFit:
     """Aalen–Johansen cumulative incidence of one cause, with ``cuminc``'s variance.
 
     With :math:`n_i` at risk, :math:`d_{1i}` events of interest and :math:`d_{2i}`
@@ -175,20 +177,25 @@ def cumulative_incidence(time, status, cause: int = 1, *, entry=None) -> CIFit:
         ``survfit``'s Aalen–Johansen and the variance its infinitesimal jackknife
         (:func:`~cohortpress.stats.competing_entry.aalen_johansen_with_entry`), since
         ``cuminc`` has no delayed entry.
+    counts : array_like of int, optional
+        Patients each row stands for (one row per distinct time and status, from
+        aggregates); default one each. Not with ``entry``.
 
     Returns
     -------
     CIFit
     """
     time, status = _check_competing_data(time, status, cause)
+    counts = check_counts(counts, time.size, entry=entry)
     if entry is not None:
         times, incidence, variance, last = aalen_johansen_with_entry(time, status, entry, cause)
         return CIFit(time=read_only(times), estimate=read_only(incidence),
                      variance=read_only(variance), last_time=last, n=int(time.size),
                      cause=int(cause))
-    times, counts = tabulate_by_time(time, _recode(status, cause), 3, timefix=False)
-    at_risk = np.cumsum(counts.sum(axis=1)[::-1])[::-1].astype(float)
-    events, competing = counts[:, 1].astype(float), counts[:, 2].astype(float)
+    times, table = tabulate_by_time(time, _recode(status, cause), 3, timefix=False,
+                                    counts=counts)
+    at_risk = np.cumsum(table.sum(axis=1)[::-1])[::-1].astype(float)
+    events, competing = table[:, 1].astype(float), table[:, 2].astype(float)
     surv_after = np.cumprod((at_risk - events - competing) / at_risk)
     surv_before = np.concatenate(([1.0], surv_after))[:-1]
     incidence = np.cumsum(surv_before * events / at_risk)
@@ -197,7 +204,7 @@ def cumulative_incidence(time, status, cause: int = 1, *, entry=None) -> CIFit:
     jumps = events > 0
     return CIFit(time=read_only(times[jumps]), estimate=read_only(incidence[jumps]),
                  variance=read_only(variance[jumps]), last_time=float(times[-1]),
-                 n=int(time.size), cause=int(cause))
+                 n=total(counts, time.size), cause=int(cause))
 
 
 def cif_at(fit: CIFit, times, conf_level: float = 0.95) -> CIFLandmarks:
@@ -244,7 +251,7 @@ def cif_at(fit: CIFit, times, conf_level: float = 0.95) -> CIFLandmarks:
 
 
 def gray_test(time, status, group, cause: int = 1, rho: float = 0.0,
-              strata=None) -> GrayTestResult:
+              strata=None, *, counts=None) -> GrayTestResult:
     """Gray's test that a cause's cumulative incidence is the same in all groups.
 
     Gray (1988): at each failure time the groups' subdistribution hazards are compared
@@ -270,6 +277,9 @@ def gray_test(time, status, group, cause: int = 1, rho: float = 0.0,
         positive values emphasise early differences.
     strata : array_like of int, optional
         Stratum codes for a stratified test.
+    counts : array_like of int, optional
+        Patients each row stands for (rows per distinct time, status, group and stratum,
+        from aggregates); default one each.
 
     Returns
     -------
@@ -284,6 +294,7 @@ def gray_test(time, status, group, cause: int = 1, rho: float = 0.0,
         instance when no event of interest occurred).
     """
     time, status = _check_competing_data(time, status, cause)
+    counts = check_counts(counts, time.size)
     codes, group_index = compact_codes(check_codes(group, "group", len(time)))
     if codes.size < 2:
         raise StatisticsError("Gray's test needs at least two groups; found one")
@@ -299,8 +310,9 @@ def gray_test(time, status, group, cause: int = 1, rho: float = 0.0,
     score, variance = np.zeros(k - 1), np.zeros((k - 1, k - 1))
     for stratum in range(n_strata):
         rows = stratum_index == stratum
-        _, counts = tabulate_by_time(time[rows], labels[rows], 3 * k, timefix=False)
-        stratum_score, stratum_variance = _gray_stratum(counts.reshape(-1, k, 3), rho)
+        _, table = tabulate_by_time(time[rows], labels[rows], 3 * k, timefix=False,
+                                    counts=None if counts is None else counts[rows])
+        stratum_score, stratum_variance = _gray_stratum(table.reshape(-1, k, 3), rho)
         score += stratum_score
         variance += stratum_variance
     statistic = _quadratic_form(score, variance)

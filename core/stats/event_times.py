@@ -21,7 +21,7 @@ from cohortpress.common.errors import StatisticsError
 
 __all__ = ["R_TOLERANCE", "fix_near_ties", "check_landmarks", "read_only", "check_time_event",
            "check_time", "check_codes", "compact_codes", "tabulate_by_time", "check_entry",
-           "entered_later", "at_risk_from_counts"]
+           "entered_later", "at_risk_from_counts", "check_counts", "total"]
 
 #: survival's aeqSurv() and survmean() both use sqrt(machine epsilon) as their tolerance.
 R_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
@@ -195,7 +195,49 @@ def compact_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return present, lookup[codes]
 
 
-def tabulate_by_time(time, labels, n_labels: int, *, timefix: bool = True):
+def check_counts(counts, length: int, *, entry=None) -> np.ndarray | None:
+    """Validate frequencies: how many patients each row (a distinct time x label) stands for.
+
+    Statistics from aggregates (the engine path, :mod:`cohortpress.data.engine`) pass one
+    row per distinct time, group and status with its number of patients; every estimator
+    here depends on the data only through such counts, so a row with count ``c`` is the
+    same as ``c`` identical rows. Delayed entry is per patient and is refused with counts.
+
+    Parameters
+    ----------
+    counts : array_like of int, or None
+        Positive integer counts, one per row; None: every row is one patient.
+    length : int
+        The number of rows (that of ``time``).
+    entry : array_like, optional
+        Delayed entry given with the counts (refused).
+
+    Returns
+    -------
+    ndarray of int64 or None
+    """
+    if counts is None:
+        return None
+    if entry is not None:
+        raise StatisticsError("delayed entry needs one row per patient, not counts")
+    values = np.asarray(counts)
+    if values.ndim != 1 or values.size != length:
+        raise StatisticsError(f"counts must be one value per row ({length}); got shape "
+                              f"{values.shape}")
+    if values.dtype.kind not in "iu" or (values.size and values.min() < 1):
+        raise StatisticsError("counts must be positive integers")
+    return values.astype(np.int64, copy=False)
+
+
+def total(counts, length: int, mask=None) -> int:
+    """Patients in the rows ``mask`` selects (all rows by default): the rows themselves, or
+    the sum of their ``counts``."""
+    if counts is None:
+        return int(length if mask is None else np.count_nonzero(mask))
+    return int(np.sum(counts if mask is None else counts[mask]))
+
+
+def tabulate_by_time(time, labels, n_labels: int, *, timefix: bool = True, counts=None):
     """Count observations by distinct time and label, sorting the data once.
 
     Parameters
@@ -208,6 +250,8 @@ def tabulate_by_time(time, labels, n_labels: int, *, timefix: bool = True):
         Number of possible labels.
     timefix : bool
         Merge near-identical times first, as :func:`fix_near_ties`.
+    counts : ndarray of int64, optional
+        Patients per row (:func:`check_counts`); default one each.
 
     Returns
     -------
@@ -229,8 +273,13 @@ def tabulate_by_time(time, labels, n_labels: int, *, timefix: bool = True):
             starts_run[distinct_rows[kept]] = True
     run = np.cumsum(starts_run) - 1
     n_times = int(run[-1]) + 1
-    counts = np.bincount(run * n_labels + labels[order], minlength=n_times * n_labels)
-    return sorted_time[starts_run], counts.reshape(n_times, n_labels)
+    cells = run * n_labels + labels[order]
+    if counts is None:
+        table = np.bincount(cells, minlength=n_times * n_labels)
+    else:  # float sums of integers below 2**53 are exact: the same table as row by row
+        table = np.rint(np.bincount(cells, weights=counts[order].astype(float),
+                                    minlength=n_times * n_labels)).astype(np.int64)
+    return sorted_time[starts_run], table.reshape(n_times, n_labels)
 
 
 def _near_tie_run_starts(distinct: np.ndarray) -> np.ndarray:

@@ -24,7 +24,8 @@ from scipy.special import ndtri
 from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import check_conf_level
 from cohortpress.stats.event_times import (R_TOLERANCE, at_risk_from_counts, check_codes,
-                                           check_entry, check_landmarks, check_time_event,
+                                           check_counts, check_entry, check_landmarks,
+                                           check_time_event,
                                            compact_codes, entered_later, read_only,
                                            tabulate_by_time)
 
@@ -138,7 +139,7 @@ class KMMedian:
 
 
 def kaplan_meier(time, event, conf_type: str = "log", conf_level: float = 0.95, *,
-                 timefix: bool = True, entry=None) -> KMFit:
+                 timefix: bool = True, entry=None, counts=None) -> KMFit:
     """Kaplan–Meier estimate with Greenwood standard errors and pointwise intervals.
 
     With :math:`n_i` at risk and :math:`d_i` events at the distinct times
@@ -175,6 +176,9 @@ def kaplan_meier(time, event, conf_type: str = "log", conf_level: float = 0.95, 
     entry : array_like of float, optional
         Delayed entry: each subject is at risk from just after its entry time (before its
         exit time), as ``Surv(entry, time, event)``. Default: at risk from 0.
+    counts : array_like of int, optional
+        Patients each row stands for (one row per distinct time and event, from
+        aggregates); default one each. Not with ``entry``.
 
     Returns
     -------
@@ -187,11 +191,12 @@ def kaplan_meier(time, event, conf_type: str = "log", conf_level: float = 0.95, 
         than 0/1, an unknown ``conf_type`` or a ``conf_level`` outside (0, 1).
     """
     time, event = check_time_event(time, event)
+    counts = check_counts(counts, time.size, entry=entry)
     z = _z_value(conf_level)
     _check_conf_type(conf_type)
     if entry is None:
-        times, counts = tabulate_by_time(time, event, 2, timefix=timefix)
-        return _fit_from_counts(times, counts[:, 1], counts[:, 0], conf_type, conf_level, z)
+        times, table = tabulate_by_time(time, event, 2, timefix=timefix, counts=counts)
+        return _fit_from_counts(times, table[:, 1], table[:, 0], conf_type, conf_level, z)
     entry, time = check_entry(entry, time, timefix=timefix)
     times, counts = tabulate_by_time(time, event, 2, timefix=False)
     later = entered_later(times, entry, np.zeros(time.size, dtype=np.intp), 1)[:, 0]
@@ -307,7 +312,7 @@ def km_median(fit: KMFit) -> KMMedian:
 
 
 def reverse_km_median_followup(time, event, conf_type: str = "log", conf_level: float = 0.95,
-                               *, timefix: bool = True, entry=None) -> KMMedian:
+                               *, timefix: bool = True, entry=None, counts=None) -> KMMedian:
     """Median follow-up by the reverse Kaplan–Meier method, with its confidence interval.
 
     Censoring is treated as the event and events as censored (Schemper and Smith, 1996):
@@ -318,7 +323,7 @@ def reverse_km_median_followup(time, event, conf_type: str = "log", conf_level: 
 
     Parameters
     ----------
-    time, event, conf_type, conf_level, timefix, entry
+    time, event, conf_type, conf_level, timefix, entry, counts
         As for :func:`kaplan_meier`.
 
     Returns
@@ -328,7 +333,7 @@ def reverse_km_median_followup(time, event, conf_type: str = "log", conf_level: 
     """
     time, event = check_time_event(time, event)
     reverse_fit = kaplan_meier(time, 1 - event, conf_type, conf_level, timefix=timefix,
-                               entry=entry)
+                               entry=entry, counts=counts)
     return km_median(reverse_fit)
 
 

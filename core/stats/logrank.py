@@ -43,6 +43,7 @@ from cohortpress.stats.event_times import (
     at_risk_from_counts,
     check_codes,
     check_entry,
+    check_counts,
     check_time_event,
     compact_codes,
     entered_later,
@@ -142,7 +143,7 @@ class PairwiseLogrankResult:
 
 
 def logrank_test(time, event, group, rho: float = 0.0, gamma: float = 0.0, strata=None, *,
-                 timefix: bool = True, entry=None) -> LogrankResult:
+                 timefix: bool = True, entry=None, counts=None) -> LogrankResult:
     """Compare survival between groups with the (weighted, stratified) log-rank test.
 
     Matches ``survdiff(Surv(time, event) ~ group, rho = rho)`` for ``gamma = 0``, and
@@ -168,6 +169,9 @@ def logrank_test(time, event, group, rho: float = 0.0, gamma: float = 0.0, strat
         Treat near-identical times as ties, as ``survdiff`` does by default.
     entry : array_like of float, optional
         Delayed entry: a subject is at risk on ``entry < t <= time``. Default: from 0.
+    counts : array_like of int, optional
+        Patients each row stands for (rows per distinct time, event, group and stratum,
+        from aggregates); default one each. Not with ``entry``.
 
     Returns
     -------
@@ -180,7 +184,7 @@ def logrank_test(time, event, group, rho: float = 0.0, gamma: float = 0.0, strat
         two groups with anyone at risk at an event time (``survdiff`` would report a
         chi-square of 0 on 0 df); or when the variance matrix is singular.
     """
-    data = _checked_data(time, event, group, strata, timefix, entry)
+    data = _checked_data(time, event, group, strata, timefix, entry, counts)
     _check_weight_exponents(rho, gamma)
     parts = _score_components(data, rho, gamma)
     statistic, df = _chi_square(parts.observed - parts.expected, parts.variance,
@@ -195,7 +199,7 @@ def logrank_test(time, event, group, rho: float = 0.0, gamma: float = 0.0, strat
 
 def logrank_trend_test(time, event, group, scores=None, rho: float = 0.0,
                        gamma: float = 0.0, strata=None, *, timefix: bool = True,
-                       entry=None) -> TestResult:
+                       entry=None, counts=None) -> TestResult:
     """Log-rank score test for a trend across ordered groups.
 
     With scores :math:`s_g` and :math:`O, E, V` as in :func:`logrank_test` (summed over
@@ -210,7 +214,7 @@ def logrank_trend_test(time, event, group, scores=None, rho: float = 0.0,
 
     Parameters
     ----------
-    time, event, group, rho, gamma, strata, timefix, entry
+    time, event, group, rho, gamma, strata, timefix, entry, counts
         As for :func:`logrank_test`.
     scores : array_like of float, optional
         One score per group code present, in ascending order of code. Default: 1..k.
@@ -220,7 +224,7 @@ def logrank_trend_test(time, event, group, scores=None, rho: float = 0.0,
     TestResult
         ``statistic`` is :math:`X^2_{trend}`, ``df`` is 1.
     """
-    data = _checked_data(time, event, group, strata, timefix, entry)
+    data = _checked_data(time, event, group, strata, timefix, entry, counts)
     _check_weight_exponents(rho, gamma)
     parts = _score_components(data, rho, gamma)
     weights = _trend_scores(scores, data.codes.size)
@@ -236,7 +240,7 @@ def logrank_trend_test(time, event, group, scores=None, rho: float = 0.0,
 
 def pairwise_logrank(time, event, group, adjust: str = "holm", rho: float = 0.0,
                      gamma: float = 0.0, strata=None, *, timefix: bool = True,
-                     entry=None) -> PairwiseLogrankResult:
+                     entry=None, counts=None) -> PairwiseLogrankResult:
     """Log-rank tests between every pair of groups, with adjusted p-values.
 
     Each pair is tested on its own two groups' data (as ``survdiff`` on that subset);
@@ -244,7 +248,7 @@ def pairwise_logrank(time, event, group, adjust: str = "holm", rho: float = 0.0,
 
     Parameters
     ----------
-    time, event, group, rho, gamma, strata, timefix, entry
+    time, event, group, rho, gamma, strata, timefix, entry, counts
         As for :func:`logrank_test`.
     adjust : {"holm", "bonferroni", "BH", "none"}
         The adjustment; see :func:`adjust_p_values`.
@@ -259,6 +263,7 @@ def pairwise_logrank(time, event, group, adjust: str = "holm", rho: float = 0.0,
         raise StatisticsError(
             f"adjust must be one of {', '.join(P_ADJUST_METHODS)}; got {adjust!r}")
     time, event = check_time_event(time, event)
+    counts = check_counts(counts, time.size, entry=entry)
     if entry is not None:
         entry = check_entry(entry, time, timefix=False)[0]
     group = check_codes(group, "group", len(time))
@@ -269,7 +274,7 @@ def pairwise_logrank(time, event, group, adjust: str = "holm", rho: float = 0.0,
         strata = check_codes(strata, "strata", len(time))
     _check_weight_exponents(rho, gamma)
     pairs = list(combinations(codes.tolist(), 2))
-    results = [_pair_test(time, event, group, strata, pair, rho, gamma, timefix, entry)
+    results = [_pair_test(time, event, group, strata, pair, rho, gamma, timefix, entry, counts)
                for pair in pairs]
     p_values = np.array([p for _, p in results])
     adjusted = adjust_p_values(p_values, adjust)
@@ -335,6 +340,7 @@ class _GroupedData(NamedTuple):
     n_strata: int
     timefix: bool  # still to be applied, per stratum table
     entry: np.ndarray | None  # delayed entry, near-ties already merged with the exits
+    counts: np.ndarray | None  # patients per row (from aggregates); None: one each
 
 
 class _Components(NamedTuple):
@@ -345,8 +351,9 @@ class _Components(NamedTuple):
     events: np.ndarray
 
 
-def _checked_data(time, event, group, strata, timefix, entry=None) -> _GroupedData:
+def _checked_data(time, event, group, strata, timefix, entry=None, counts=None) -> _GroupedData:
     time, event = check_time_event(time, event)
+    counts = check_counts(counts, time.size, entry=entry)
     if entry is not None:
         entry, time = check_entry(entry, time, timefix=timefix)
         timefix = False
@@ -363,7 +370,7 @@ def _checked_data(time, event, group, strata, timefix, entry=None) -> _GroupedDa
             time, timefix = fix_near_ties(time), False
     return _GroupedData(time=time, event=event, group_index=group_index, codes=codes,
                         stratum_index=stratum_index, n_strata=n_strata, timefix=timefix,
-                        entry=entry)
+                        entry=entry, counts=counts)
 
 
 def _check_weight_exponents(rho, gamma) -> None:
@@ -380,8 +387,9 @@ def _score_components(data: _GroupedData, rho: float, gamma: float) -> _Componen
     labels = data.group_index * 2 + data.event
     for stratum in range(data.n_strata):
         rows = data.stratum_index == stratum if data.n_strata > 1 else slice(None)
-        times, counts = tabulate_by_time(data.time[rows], labels[rows], 2 * k,
-                                         timefix=data.timefix)
+        times, counts = tabulate_by_time(
+            data.time[rows], labels[rows], 2 * k, timefix=data.timefix,
+            counts=None if data.counts is None else data.counts[rows])
         later = (None if data.entry is None else
                  entered_later(times, data.entry[rows], data.group_index[rows], k))
         stratum_observed, stratum_expected, stratum_variance = _stratum_components(
@@ -389,7 +397,9 @@ def _score_components(data: _GroupedData, rho: float, gamma: float) -> _Componen
         observed += stratum_observed
         expected += stratum_expected
         variance += stratum_variance
-    counts_by_label = np.bincount(labels, minlength=2 * k).reshape(k, 2)
+    counts_by_label = (np.bincount(labels, minlength=2 * k) if data.counts is None else np.rint(
+        np.bincount(labels, weights=data.counts.astype(float), minlength=2 * k)).astype(
+        np.int64)).reshape(k, 2)
     return _Components(observed=observed, expected=expected, variance=variance,
                        n=counts_by_label.sum(axis=1), events=counts_by_label[:, 1])
 
@@ -448,12 +458,13 @@ def _trend_scores(scores, k) -> np.ndarray:
 
 
 def _pair_test(time, event, group, strata, pair, rho, gamma, timefix,
-               entry) -> tuple[float, float]:
+               entry, counts=None) -> tuple[float, float]:
     rows = np.isin(group, pair)
     pair_strata = None if strata is None else strata[rows]
     try:
         result = logrank_test(time[rows], event[rows], group[rows], rho, gamma, pair_strata,
-                              timefix=timefix, entry=None if entry is None else entry[rows])
+                              timefix=timefix, entry=None if entry is None else entry[rows],
+                              counts=None if counts is None else counts[rows])
     except StatisticsError:
         return float("nan"), float("nan")
     return float(result.test.statistic), result.test.p_value

@@ -175,7 +175,7 @@ def rmst_from_fit(fit: KMFit, horizon: float, conf_level: float = 0.95, *,
 
 
 def rmst(time, event, horizon: float, conf_level: float = 0.95, *,
-         extend: bool = False, entry=None) -> RMST:
+         extend: bool = False, entry=None, counts=None) -> RMST:
     """The restricted mean survival time of ``(time, event)`` data to ``horizon``.
 
     Parameters
@@ -189,6 +189,9 @@ def rmst(time, event, horizon: float, conf_level: float = 0.95, *,
     entry : array_like of float, optional
         Delayed entry (at risk on ``entry < t <= time``): the curve is R's
         ``survfit(Surv(entry, time, event) ~ 1)``, integrated from time 0 as its ``rmean``.
+    counts : array_like of int, optional
+        Patients each row stands for (from aggregates), as for
+        :func:`~cohortpress.stats.kaplan_meier.kaplan_meier`.
 
     Returns
     -------
@@ -200,7 +203,8 @@ def rmst(time, event, horizon: float, conf_level: float = 0.95, *,
         For invalid data (as :func:`~cohortpress.stats.kaplan_meier.kaplan_meier`) or
         horizon (as :func:`rmst_from_fit`).
     """
-    return rmst_from_fit(kaplan_meier(time, event, entry=entry), horizon, conf_level,
+    return rmst_from_fit(kaplan_meier(time, event, entry=entry, counts=counts), horizon,
+                         conf_level,
                          extend=extend)
 
 

@@ -1,0 +1,179 @@
+"""Survival analysis on the engine path: one aggregate query per endpoint.
+
+Every survival estimator the report uses (Kaplan–Meier with its intervals, medians and
+landmarks, the log-rank family, the reverse Kaplan–Meier follow-up, the restricted mean,
+Aalen–Johansen cumulative incidence and Gray's test, numbers at risk) depends on the
+patients only through how many of them, in each group and stratum, leave follow-up at each
+distinct time with each status. This module asks the engine for exactly that table, one
+row per distinct (group, stratum, time, status) with its number of patients, and hands it
+to the analysis as an :class:`AggregatedEndpoint`: arrays like an in-memory endpoint's, one
+entry per row of the table, with ``counts`` saying how many patients each row stands for.
+The estimators in :mod:`cohortpress.stats` take those counts (their ``counts=`` argument)
+and tabulate them into the same per-time table as the patients' own rows, so both paths
+give the same numbers by construction. The table grows with the number of distinct times,
+never with the number of patients.
+
+What needs the patients' rows (weights, delayed entry) is refused by option name in
+:func:`survival_aggregates`, the ``aggregates`` hook of the survival analysis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cohortpress.common.errors import DataError
+from cohortpress.data.grouping import Grouping
+
+#: Options of the survival analysis that need the patients' rows, and why.
+ROW_OPTIONS = {"weights": "weighted Kaplan–Meier curves need each patient's weight"}
+
+
+@dataclass(frozen=True, eq=False)
+class AggregatedEndpoint:
+    """An endpoint as rows of counts: ``time``, ``event``, ``status`` per distinct (group,
+    stratum, time, status), ``counts`` the patients of each row; the metadata of
+    :class:`~cohortpress.data.engine.cohort.EngineEndpoint`."""
+
+    name: str
+    label: str
+    unit: str
+    time: np.ndarray
+    event: np.ndarray
+    status: np.ndarray
+    counts: np.ndarray
+    has_competing: bool = False
+    definition: str = ""
+    data_unit: str = ""
+    cause_labels: tuple[str, ...] = ()
+    entry_column: str = ""
+    entry: None = None
+
+    @property
+    def causes(self) -> tuple[tuple[int, str], ...]:
+        """``(status code, name)`` of every cause, the event of interest first."""
+        labels = self.cause_labels or (self.label,)
+        return tuple(enumerate(labels, start=1))
+
+
+@dataclass(frozen=True, eq=False)
+class SurvivalCounts:
+    """One endpoint's aggregate table: the endpoint as rows of counts and each row's group
+    code (-1: group missing) and stratum code (-1: missing; None without strata)."""
+
+    endpoint: AggregatedEndpoint
+    groups: np.ndarray
+    strata: np.ndarray | None
+
+
+def survival_aggregates(options) -> str | None:
+    """The survival analysis's ``aggregates`` hook: None when these options compute from
+    aggregates, else the line naming the option that needs the patients' rows."""
+    for key, why in ROW_OPTIONS.items():
+        if getattr(options, key, None) is not None:
+            return f"'{key}' needs the patients' rows ({why})"
+    return None
+
+
+def counts_of(endpoint, mask=None) -> np.ndarray | None:
+    """The patients per row of an endpoint from aggregates (of the rows ``mask`` selects),
+    or None for an in-memory endpoint (one row per patient)."""
+    counts = getattr(endpoint, "counts", None)
+    if counts is None or mask is None:
+        return counts
+    return counts[mask]
+
+
+def patients(endpoint, mask=None, where=None) -> int:
+    """Patients among the rows ``mask`` selects (all by default) for whom the boolean array
+    ``where`` (over those rows) holds: rows, or the sum of their counts."""
+    counts = counts_of(endpoint, mask)
+    n_rows = len(endpoint.time) if mask is None else int(np.count_nonzero(mask))
+    if counts is None:
+        return n_rows if where is None else int(np.count_nonzero(where))
+    return int(counts.sum() if where is None else counts[where].sum())
+
+
+def survival_counts(cohort, name: str, by: str | None, strata: str | None) -> SurvivalCounts:
+    """The aggregate table of endpoint ``name`` of an engine cohort: patients per distinct
+    group (``by``), stratum (``strata``), time and status, in one query."""
+    endpoint = cohort.endpoint(name)
+    keys = [cohort.column(c) for c in (by, strata) if c] + [endpoint.time, endpoint.status]
+    # no constant among the GROUP BY keys: an engine may read a number there as a position
+    table = cohort.query(
+        f"SELECT {_code(cohort, by)} AS g, {_code(cohort, strata)} AS s, {endpoint.time} AS t, "
+        f"CAST({endpoint.status} AS INTEGER) AS status, count(*) AS n FROM {{cohort}} "
+        f"GROUP BY {', '.join(keys)} ORDER BY t, g, s, status")
+    time = table["t"].to_numpy(dtype=float, na_value=np.nan)
+    if np.isnan(time).any():
+        raise DataError(f"endpoint '{name}' has missing times in the engine's view")
+    status = table["status"].to_numpy(dtype=np.int64, na_value=-1)
+    if (status < 0).any():
+        raise DataError(f"endpoint '{name}' has missing status codes in the engine's view")
+    rows = AggregatedEndpoint(
+        name=endpoint.name, label=endpoint.label, unit=endpoint.unit, time=time,
+        event=(status == 1).astype(np.int64), status=status,
+        counts=table["n"].to_numpy(dtype=np.int64), has_competing=endpoint.has_competing,
+        definition=endpoint.definition, data_unit=endpoint.data_unit,
+        cause_labels=tuple(endpoint.cause_labels))
+    groups = table["g"].to_numpy(dtype=np.int64, na_value=-1)
+    codes = table["s"].to_numpy(dtype=np.int64, na_value=-1) if strata else None
+    return SurvivalCounts(rows, groups, codes)
+
+
+def engine_grouping(cohort, by: str | None) -> Grouping:
+    """The :class:`~cohortpress.data.grouping.Grouping` of an engine cohort, its sizes from
+    one count per level; ``codes`` is empty (each endpoint's table brings its own)."""
+    empty = np.zeros(0, dtype=np.int64)
+    if by is None:
+        return Grouping(None, "", ("Overall",), empty, (cohort.n,))
+    info = cohort.variable(by)
+    if info.kind not in ("categorical", "binary"):
+        raise DataError(f"grouping variable '{by}' is {info.kind}; it must be categorical "
+                        f"(derive groups with a 'cut' in [derived])", column=by)
+    column = cohort.column(by)
+    table = cohort.query(f"SELECT CAST({column} AS INTEGER) AS g, count(*) AS n "
+                         f"FROM {{cohort}} WHERE {column} IS NOT NULL GROUP BY {column}")
+    sizes = dict(zip(table["g"].astype(int), table["n"].astype(int)))
+    return Grouping(by, info.label, info.levels, empty,
+                    tuple(sizes.get(i, 0) for i in range(len(info.levels))))
+
+
+@dataclass(frozen=True)
+class EndpointExtent:
+    """What the checks before a survival section need to know of an endpoint: its events,
+    its longest follow-up, and each group's last follow-up (groups with patients only)."""
+
+    events: int
+    longest: float
+    last: dict
+
+
+def endpoint_extents(cohort, names, by: str | None) -> dict[str, EndpointExtent]:
+    """:class:`EndpointExtent` of each endpoint in ``names`` of an engine cohort, in one
+    query (per group: the last time and the events of every endpoint)."""
+    columns = []
+    for k, name in enumerate(names):
+        endpoint = cohort.endpoint(name)
+        columns += [f"max({endpoint.time}) AS last_{k}",
+                    f"sum(CASE WHEN {endpoint.status} = 1 THEN 1 ELSE 0 END) AS events_{k}"]
+    grouping = f" GROUP BY {cohort.column(by)}" if by else ""
+    table = cohort.query(f"SELECT {_code(cohort, by)} AS g, {', '.join(columns)} "
+                         f"FROM {{cohort}}{grouping}")
+    levels = cohort.variable(by).levels if by else ("Overall",)
+    grouped = table[table["g"].notna()]
+    out = {}
+    for k, name in enumerate(names):
+        last = {levels[int(g)]: float(t) for g, t in zip(grouped["g"], grouped[f"last_{k}"])
+                if t == t}
+        events = table[f"events_{k}"].fillna(0).sum()
+        longest = table[f"last_{k}"].max() if len(table) else 0.0
+        out[name] = EndpointExtent(int(events), float(longest), dict(sorted(
+            last.items(), key=lambda item: list(levels).index(item[0]))))
+    return out
+
+
+def _code(cohort, name: str | None) -> str:
+    """SQL for a categorical variable's code as an INTEGER (0 for everyone without one)."""
+    return f"CAST({cohort.column(name)} AS INTEGER)" if name else "CAST(0 AS INTEGER)"
