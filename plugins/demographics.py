@@ -38,7 +38,9 @@ from cohortpress.kit.table1 import (Table1Layout, VariableLayout, table1_from_re
                                     table1_methods)
 from cohortpress.kit.table1_options import (DemographicsOptions, RowSpec, categorical_statistic,
                                             check_section, continuous_rows, field_digits, percent_digits_of,
-                                            refuse_repeats, row_specs, whole_numbers)
+                                            refuse_repeats, row_specs)
+from cohortpress.kit.engine_table1 import (EngineTable1Summariser, aggregates_refusal,
+                                           engine_grouping, prints_whole)
 from cohortpress.kit.table1_extras import extras_methods
 from cohortpress.kit.table1_records import Table1Summariser
 from cohortpress.kit.table1_strata import (aligned_layout, records_of_stratum, side_by_side,
@@ -64,8 +66,7 @@ def layout(cohort, options: DemographicsOptions, context: SectionContext) -> Tab
             digits=1 if number is None else number,
             significant=spec.significant, applies_to=tuple(spec.applies_to),
             missing=spec.missing,
-            whole_numbers=continuous and whole_numbers(
-                spec, cohort.values(spec.variable).to_numpy(dtype=float), options),
+            whole_numbers=continuous and prints_whole(cohort, spec, options),
             rows=continuous_rows(spec, options) if continuous else (),
             statistic=categorical_statistic(spec, options),
             field_digits=tuple(sorted(by_field.items()))))
@@ -87,9 +88,13 @@ def tables_from_records(results, table_layout: Table1Layout) -> list[Table]:
 def summarise(cohort, options: DemographicsOptions, context: SectionContext):
     """The records of one Table 1 (the whole cohort, or one stratum's patients)."""
     by = options.by if options.by is not None else cohort.group
-    groups = group_cohort(cohort, by)
+    if getattr(cohort, "engine", False):  # aggregates from SQL (kit.engine_table1)
+        groups = engine_grouping(cohort, by)
+        summariser = EngineTable1Summariser(cohort, options, context, groups)
+    else:
+        groups = group_cohort(cohort, by)
+        summariser = Table1Summariser(cohort, options, context, groups)
     options.check_extras(cohort, groups, row_specs(options))
-    summariser = Table1Summariser(cohort, options, context, groups)
     check_section(options)
     refuse_repeats(row_specs(options))
     for spec in row_specs(options):
@@ -181,4 +186,5 @@ def stratified_tables_from_records(results, table_layout: Table1Layout, strata_l
 @hookimpl
 def cohortpress_analyses():
     return [Analysis("demographics", run, DemographicsOptions,
-                     "Table 1: characteristics by group, with tests named in footnotes")]
+                     "Table 1: characteristics by group, with tests named in footnotes",
+                     aggregates=aggregates_refusal)]

@@ -197,32 +197,43 @@ class Table1Extras:
         if not self.options.add_difference or len(self.groups.levels) != 2:
             return
         by = self.groups.variable
-        masks = [self.groups.mask(0), self.groups.mask(1)]
+        masks = self.two_group_masks()
         if info.kind == "categorical":
             self.results.extend(difference.difference_records(
                 spec.variable, by, self.level_smd(spec, info, masks), "categorical", 2))
             return
-        weights = [None, None] if self.weights is None else \
-            [self.weights[m] for m in masks]
         if info.kind == "continuous":
-            values = self.cohort.values(spec.variable).to_numpy(dtype=float)
-            found = difference.continuous_difference(values[masks[0]], values[masks[1]],
-                                                     *weights)
+            found = self.mean_difference(spec, masks)
             digits = 1 if spec.digits is None else spec.digits
         elif info.kind == "binary":
-            values = self.cohort.values(spec.variable)
-            known = values.notna().to_numpy()
-            positive = (values == info.positive).to_numpy() & known
-            kept = [known[m] for m in masks]
-            weights = [None, None] if self.weights is None else \
-                [w[k] for w, k in zip(weights, kept)]
-            found = difference.proportion_difference_of(positive[masks[0]][kept[0]],
-                                                        positive[masks[1]][kept[1]], *weights)
+            found = self.proportion_difference(spec, info, masks)
             digits = 1
         else:
             return
         self.results.extend(difference.difference_records(spec.variable, by, found, info.kind,
                                                           digits))
+
+    def two_group_masks(self):
+        """The patients of each of the two groups (the engine path has none: ``None``)."""
+        return [self.groups.mask(0), self.groups.mask(1)]
+
+    def mean_difference(self, spec, masks):
+        """The difference in means of the two groups (``None``: not computable)."""
+        weights = [None, None] if self.weights is None else [self.weights[m] for m in masks]
+        values = self.cohort.values(spec.variable).to_numpy(dtype=float)
+        return difference.continuous_difference(values[masks[0]], values[masks[1]], *weights)
+
+    def proportion_difference(self, spec, info, masks):
+        """The difference in the proportion of the positive level of the two groups."""
+        weights = [None, None] if self.weights is None else [self.weights[m] for m in masks]
+        values = self.cohort.values(spec.variable)
+        known = values.notna().to_numpy()
+        positive = (values == info.positive).to_numpy() & known
+        kept = [known[m] for m in masks]
+        weights = [None, None] if self.weights is None else \
+            [w[k] for w, k in zip(weights, kept)]
+        return difference.proportion_difference_of(positive[masks[0]][kept[0]],
+                                                   positive[masks[1]][kept[1]], *weights)
 
 
 def extras_methods(results, options, cohort) -> list[str]:

@@ -218,8 +218,10 @@ class DemographicsOptions(Table1ExtraOptions):
         two-group test of more groups); a group with no patients is a warning."""
         from cohortpress.data.grouping import empty_group_warnings
 
+        from cohortpress.kit.engine_grouping import grouping_of
+
         check_section(self)
-        groups = group_cohort(cohort, self.by if self.by is not None else cohort.group)
+        groups = grouping_of(cohort, self.by if self.by is not None else cohort.group)
         tested = self.p_value and len(groups.levels) >= 2
         for spec in row_specs(self):
             info = cohort.variable(spec.variable)
@@ -232,10 +234,10 @@ class DemographicsOptions(Table1ExtraOptions):
 
 def _groups_with_values(cohort, spec, groups: Grouping) -> int:
     """How many of the groups a row applies to have a known value of its variable."""
-    known = cohort.values(spec.variable).notna().to_numpy()
-    return sum(1 for j, level in enumerate(groups.levels)
-               if (not spec.applies_to or level in spec.applies_to)
-               and (known & groups.mask(j)).any())
+    from cohortpress.kit.engine_grouping import groups_with_values
+
+    levels = [level for level in groups.levels if not spec.applies_to or level in spec.applies_to]
+    return groups_with_values(cohort, spec.variable, groups, levels)
 
 
 #: The tests of each kind of variable (dates are described, not tested).

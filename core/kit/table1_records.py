@@ -140,25 +140,14 @@ class Table1Summariser(Table1Tests, Table1Extras):
                 self.record("missing", spec.variable, None, j, "N", total)
 
     def add_continuous(self, spec: RowSpec, info) -> None:
-        values = self.cohort.values(spec.variable).to_numpy(dtype=float)
         applicable = self.applicable(spec)
         number, _ = field_digits(spec, self.options)
         digits = 1 if number is None else number
         quantile_type = self.options.quantile_type
-        samples, summaries = [], {}
-        for j, mask in enumerate(self.column_masks):
-            column = values[mask]
-            present = column[~np.isnan(column)]
-            if not applicable[j]:
-                continue
-            if j < len(self.groups.levels):
-                samples.append((self.groups.levels[j], present))
-            summaries[j] = (self.summarise(column, mask, quantile_type) if len(present)
-                            else None,
-                            int(np.isnan(column).sum()))
+        samples, summaries = self.continuous_columns(spec, applicable, quantile_type)
         # the first statistic row's text, as the records have always kept it
         stat = next((name for name in self._named_stats(spec)), "median_range")
-        whole = whole_numbers(spec, values, self.options) and whole_row(
+        whole = self.prints_whole(spec) and whole_row(
             [summary for summary, _ in summaries.values() if summary is not None], stat)
         for j, (summary, n_missing) in summaries.items():
             if summary is None:
@@ -174,6 +163,29 @@ class Table1Summariser(Table1Tests, Table1Extras):
         if quantile_type != 7:
             self.record("continuous", spec.variable, None, None, "quantile.type", quantile_type)
         self.continuous_test(spec, samples)
+
+    def continuous_columns(self, spec: RowSpec, applicable, quantile_type: int):
+        """Per applicable column ``j``: ``summaries[j] = (summary or None, n_missing)``; and
+        ``samples``, ``(group level, known values)`` of each applicable group, for the tests."""
+        values = self.cohort.values(spec.variable).to_numpy(dtype=float)
+        samples, summaries = [], {}
+        for j, mask in enumerate(self.column_masks):
+            column = values[mask]
+            present = column[~np.isnan(column)]
+            if not applicable[j]:
+                continue
+            if j < len(self.groups.levels):
+                samples.append((self.groups.levels[j], present))
+            summaries[j] = (self.summarise(column, mask, quantile_type) if len(present)
+                            else None,
+                            int(np.isnan(column).sum()))
+        return samples, summaries
+
+    def prints_whole(self, spec: RowSpec) -> bool:
+        """Whether the variable's order statistics may print without decimals
+        (:func:`~cohortpress.kit.table1_options.whole_numbers`)."""
+        values = self.cohort.values(spec.variable).to_numpy(dtype=float)
+        return whole_numbers(spec, values, self.options)
 
     def _named_stats(self, spec: RowSpec) -> list[str]:
         """The row's (else the section's) named statistics of the three with a text of

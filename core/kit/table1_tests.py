@@ -94,8 +94,8 @@ class Table1Tests:
 
         from cohortpress.stats.comparisons import smd_categorical
 
-        if table.ndim != 2 or table.shape[1] < 2:
-            return
+        if table.ndim != 2 or table.shape[1] < 2 or table.shape[0] < 2:
+            return  # one level (or none) has no standardised difference
         shares = table / table.sum(axis=0)
         self.record_smd(spec, [smd_categorical(shares[:, a], shares[:, b])
                                for a, b in combinations(range(table.shape[1]), 2)])
@@ -122,16 +122,19 @@ class Table1Tests:
         return comparisons.chisq_test(table, correct=(test == "chisq_yates"))
 
     def continuous_test(self, spec, samples) -> None:
+        """The SMD and the test of a continuous row; ``samples`` are ``(group level, sample)``
+        of the applicable groups, a sample anything with a length (its number of known
+        values) that :meth:`moments_of` and :meth:`rank_sums_of` read."""
         from itertools import combinations
 
-        from cohortpress.stats import comparisons
+        from cohortpress.stats import aggregate_tests as tests
 
         if self.weights is not None:
             return self.weighted_continuous(spec)
         levels, samples = zip(*samples) if samples else ((), ())
         if self.show_smd:
-            usable = [s for s in samples if len(s) > 1]
-            self.record_smd(spec, [comparisons.smd_continuous(a, b)
+            usable = self.moments_of([s for s in samples if len(s) > 1])
+            self.record_smd(spec, [tests.smd_from_moments(a, b)
                                    for a, b in combinations(usable, 2)])
         if not self.show_p or len(samples) < 2:
             return
@@ -149,11 +152,13 @@ class Table1Tests:
         samples = [s for s in samples if len(s)]
         check_two_groups(spec, len(samples))
         runners = {
-            "t_test": lambda: comparisons.t_test(samples[0], samples[1], equal_var=True),
-            "welch": lambda: comparisons.t_test(samples[0], samples[1], equal_var=False),
-            "wilcoxon": lambda: comparisons.wilcoxon_rank_sum(samples[0], samples[1]),
-            "kruskal": lambda: comparisons.kruskal_test(samples),
-            "anova": lambda: comparisons.anova_oneway(samples),
+            "t_test": lambda: tests.t_test_from_moments(*self.moments_of(samples[:2]),
+                                                        equal_var=True),
+            "welch": lambda: tests.t_test_from_moments(*self.moments_of(samples[:2]),
+                                                       equal_var=False),
+            "wilcoxon": lambda: self.wilcoxon(samples[0], samples[1]),
+            "kruskal": lambda: tests.kruskal_from_rank_sums(self.rank_sums_of(samples)),
+            "anova": lambda: tests.anova_from_moments(self.moments_of(samples)),
         }
         try:
             result = runners[test]()
@@ -161,6 +166,26 @@ class Table1Tests:
             self.untestable(spec, str(exc))
             return
         self.add_test(spec, result)
+
+    # the aggregates of the tests (the engine path computes them in SQL) -------------------
+
+    def moments_of(self, samples) -> list:
+        """Size, mean and sum of squared deviations of each sample."""
+        from cohortpress.stats.comparisons import sample_moments
+
+        return [sample_moments(s) for s in samples]
+
+    def rank_sums_of(self, samples):
+        """Average ranks of the pooled samples summed by sample, and the ties."""
+        from cohortpress.stats.comparisons import rank_sums
+
+        return rank_sums(list(samples))
+
+    def wilcoxon(self, x, y):
+        """The Wilcoxon rank-sum test of two samples."""
+        from cohortpress.stats.comparisons import wilcoxon_rank_sum
+
+        return wilcoxon_rank_sum(x, y)
 
     def untestable(self, spec, reason: str) -> None:
         self.results.append(Result("test", "not.tested", reason, variable=spec.variable,

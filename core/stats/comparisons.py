@@ -12,14 +12,15 @@ the p-value is ``nan`` and ``note`` says why, where R stops with an error.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
-from scipy.special import ndtr
 
 from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import TestResult, float_vector
-from cohortpress.stats.distributions import chi2_sf, f_sf, t_sf
+from cohortpress.stats.aggregate_tests import (  # noqa: F401 (the method names, re-exported)
+    ANOVA_METHOD, KRUSKAL_METHOD, STUDENT_METHOD, WELCH_METHOD, WILCOXON_EXACT_MAX_N,
+    WILCOXON_METHOD, Moments, RankSums, _rank_sum_counts, anova_from_moments,
+    kruskal_from_rank_sums, smd_from_moments, t_test_from_moments, wilcoxon_from_statistic)
+from cohortpress.stats.distributions import chi2_sf
 from cohortpress.stats.exact import (DEFAULT_MONTE_CARLO_SEED, DEFAULT_MONTE_CARLO_TABLES,
                                      FISHER_METHOD, as_contingency_table, drop_empty_margins,
                                      fisher_exact_2x2, fisher_monte_carlo)
@@ -27,18 +28,6 @@ from cohortpress.stats.exact_rxc import DEFAULT_MAX_STEPS, ExactTestTooCostly, f
 
 CHISQ_METHOD = "Pearson's chi-squared test"
 CHISQ_YATES_METHOD = "Pearson's chi-squared test with Yates' continuity correction"
-WELCH_METHOD = "Welch two-sample t-test"
-STUDENT_METHOD = "Two-sample t-test"
-WILCOXON_METHOD = "Wilcoxon rank-sum (Mann–Whitney U) test"
-KRUSKAL_METHOD = "Kruskal–Wallis test"
-ANOVA_METHOD = "One-way ANOVA"
-
-WILCOXON_EXACT_MAX_N = 50
-"""R's rule: the exact Wilcoxon p-value is used when both samples have fewer observations."""
-
-_WILCOXON_EXACT_MAX_WORK = 200_000_000
-"""Beyond this many steps (``n (m + 1) m n'``) an explicitly requested exact p is not computed."""
-
 
 # --------------------------------------------------------------------------------------------
 # Input handling
@@ -205,14 +194,9 @@ def chisq_test(table, correct: bool = True) -> TestResult:
 
 
 def t_test(x, y, equal_var: bool = False) -> TestResult:
-    """Two-sample t-test, two-sided, as R's ``t.test`` (``var.equal = equal_var``).
-
-    .. math:: t = \\frac{\\bar x - \\bar y}{se}
-
-    Welch (default): ``se^2 = s_x^2/n_x + s_y^2/n_y`` and
-    ``df = se^4 / ((s_x^2/n_x)^2/(n_x - 1) + (s_y^2/n_y)^2/(n_y - 1))``.
-    Pooled: ``se^2 = s_p^2 (1/n_x + 1/n_y)``, ``s_p^2 = ((n_x-1) s_x^2 + (n_y-1) s_y^2)/df``,
-    ``df = n_x + n_y - 2``. ``p = 2 P(T_df > |t|)``.
+    """Two-sample t-test, two-sided, as R's ``t.test`` (``var.equal = equal_var``): the
+    groups' :func:`sample_moments`, then
+    :func:`~cohortpress.stats.aggregate_tests.t_test_from_moments` (formulas there).
 
     Raises
     ------
@@ -220,79 +204,15 @@ def t_test(x, y, equal_var: bool = False) -> TestResult:
         Too few observations (Welch: 2 per group; pooled: 1 per group and 3 in all), or data
         essentially constant (``se < 10 eps max(|x̄|, |ȳ|)``), as in R.
     """
-    x, y = _sample(x, "x"), _sample(y, "y")
-    minimum = 1 if equal_var else 2
-    if len(x) < minimum or len(y) < minimum or len(x) + len(y) < 3:
-        raise StatisticsError(f"not enough observations for a t-test "
-                              f"(x: {len(x)}, y: {len(y)})")
-    mean_x, mean_y = float(np.mean(x)), float(np.mean(y))
-    var_x = float(np.var(x, ddof=1)) if len(x) > 1 else 0.0
-    var_y = float(np.var(y, ddof=1)) if len(y) > 1 else 0.0
-    share_x, share_y = var_x / len(x), var_y / len(y)
-    if equal_var:
-        df = len(x) + len(y) - 2.0
-        pooled = ((len(x) - 1) * var_x + (len(y) - 1) * var_y) / df
-        standard_error = np.sqrt(pooled * (1 / len(x) + 1 / len(y)))
-    else:
-        standard_error = np.sqrt(share_x + share_y)
-    if standard_error == 0 or \
-            standard_error < 10 * np.finfo(float).eps * max(abs(mean_x), abs(mean_y)):
-        raise StatisticsError("data are essentially constant: the t-test is not defined")
-    if not equal_var:
-        df = standard_error ** 4 / (share_x ** 2 / (len(x) - 1) + share_y ** 2 / (len(y) - 1))
-    t = (mean_x - mean_y) / standard_error
-    return TestResult(method=STUDENT_METHOD if equal_var else WELCH_METHOD,
-                      p_value=float(2 * t_sf(abs(t), df)),
-                      statistic=float(t), df=float(df))
-
-
-@functools.lru_cache(maxsize=32)
-def _rank_sum_counts(n_small: int, n_large: int) -> np.ndarray:
-    """How many ways ``U = 0..n_small * n_large`` arise for samples of these sizes, no ties.
-
-    ``ways[j, s]`` counts the subsets of size ``j`` of the ranks seen so far with sum ``s``;
-    adding rank ``k`` gives ``ways[j, s] += ways[j - 1, s - k]``. Then
-    ``U = s - n_small (n_small + 1) / 2`` for ``j = n_small``. Additions only, so the
-    floating-point counts keep full relative precision (they reach about ``1e28``).
-    """
-    smallest = n_small * (n_small + 1) // 2
-    ways = np.zeros((n_small + 1, smallest + n_small * n_large + 1))
-    ways[0, 0] = 1.0
-    for rank in range(1, n_small + n_large + 1):
-        ways[1:, rank:] = ways[1:, rank:] + ways[:-1, :-rank]
-    counts = ways[n_small, smallest:]
-    counts.flags.writeable = False
-    return counts
-
-
-def _wilcoxon_exact_p(w: float, n_x: int, n_y: int) -> float:
-    """R's two-sided exact p: ``min(1, 2 P(W >= w))`` if ``w > n_x n_y / 2``, else
-    ``min(1, 2 P(W <= w))``, with ``W``'s null distribution from :func:`_rank_sum_counts`."""
-    counts = _rank_sum_counts(min(n_x, n_y), max(n_x, n_y))
-    w = int(round(w))
-    if w > n_x * n_y / 2:
-        tail = counts[w:].sum()
-    else:
-        tail = counts[:w + 1].sum()
-    return float(min(1.0, 2 * tail / counts.sum()))
+    return t_test_from_moments(sample_moments(_sample(x, "x")),
+                               sample_moments(_sample(y, "y")), equal_var)
 
 
 def wilcoxon_rank_sum(x, y, exact: bool | None = None, correct: bool = True) -> TestResult:
-    """Wilcoxon rank-sum (Mann–Whitney U) test, two-sided, as R's ``wilcox.test(x, y)``.
-
-    ``W = sum of the ranks of x - n_x (n_x + 1) / 2`` (ties get average ranks). The p-value is
-    exact when ``exact`` is true, or ``None`` and both samples have fewer than 50 values, and
-    there are no ties (and, unlike R, the sample sizes keep the exact distribution affordable:
-    ``n (min(n_x, n_y) + 1) n_x n_y <= 2e8``). Otherwise the normal approximation is used:
-
-    .. math::
-
-        z = \\frac{W - n_x n_y / 2 - \\mathrm{sign}(W - n_x n_y / 2)\\, c}{\\sigma}, \\qquad
-        \\sigma^2 = \\frac{n_x n_y}{12}\\left(n_x + n_y + 1
-            - \\frac{\\sum_k (t_k^3 - t_k)}{(n_x + n_y)(n_x + n_y - 1)}\\right),
-
-    with continuity correction ``c = 0.5`` if ``correct`` (else 0), tie-group sizes ``t_k``,
-    and ``p = 2 min(Phi(z), 1 - Phi(z))``.
+    """Wilcoxon rank-sum (Mann–Whitney U) test, two-sided, as R's ``wilcox.test(x, y)``:
+    ``W`` and the tie sizes of the pooled sample from sorts, then
+    :func:`~cohortpress.stats.aggregate_tests.wilcoxon_from_statistic` (the exact and the
+    normal p-values, and when each is used, are described there).
 
     Returns
     -------
@@ -303,28 +223,9 @@ def wilcoxon_rank_sum(x, y, exact: bool | None = None, correct: bool = True) -> 
     if len(x) == 0 or len(y) == 0:
         raise StatisticsError(f"not enough observations for a rank-sum test "
                               f"(x: {len(x)}, y: {len(y)})")
-    n_x, n_y = len(x), len(y)
     w, tie_sizes = _rank_sum_statistic(x, y)
-    if exact is None:
-        exact = n_x < WILCOXON_EXACT_MAX_N and n_y < WILCOXON_EXACT_MAX_N
-    has_ties = bool((tie_sizes > 1).any())
-    n = n_x + n_y
-    too_large = n * (min(n_x, n_y) + 1) * n_x * n_y > _WILCOXON_EXACT_MAX_WORK
-    if exact and not has_ties and not too_large:
-        return TestResult(method=WILCOXON_METHOD, p_value=_wilcoxon_exact_p(w, n_x, n_y),
-                          statistic=w, note="exact p-value")
-    sigma = np.sqrt(n_x * n_y / 12 * (n + 1 - _tie_sum(tie_sizes) / (n * (n - 1))))
-    centred = w - n_x * n_y / 2
-    note = "normal approximation" + (" with continuity correction" if correct else "")
-    if exact:
-        note += ("; exact p-value not available with ties" if has_ties
-                 else "; exact p-value too costly for these sample sizes")
-    if sigma == 0:
-        return TestResult(method=WILCOXON_METHOD, p_value=float("nan"), statistic=w,
-                          note="not computable: all values are tied")
-    z = (centred - (np.sign(centred) * 0.5 if correct else 0.0)) / sigma
-    return TestResult(method=WILCOXON_METHOD, p_value=float(2 * ndtr(-abs(z))), statistic=w,
-                      note=note)
+    return wilcoxon_from_statistic(w, len(x), len(y), _tie_sum(tie_sizes),
+                                   bool((tie_sizes > 1).any()), exact, correct)
 
 
 # --------------------------------------------------------------------------------------------
@@ -332,45 +233,38 @@ def wilcoxon_rank_sum(x, y, exact: bool | None = None, correct: bool = True) -> 
 
 
 def kruskal_test(groups) -> TestResult:
-    """Kruskal–Wallis rank-sum test, as R's ``kruskal.test``.
-
-    With average ranks over all ``n`` values, rank sums ``R_g`` and sizes ``n_g``,
-
-    .. math:: H = \\frac{\\frac{12}{n(n+1)} \\sum_g R_g^2 / n_g - 3(n+1)}
-                       {1 - \\sum_k (t_k^3 - t_k) / (n^3 - n)}, \\qquad df = k - 1,
-
-    and ``p = P(chi2_df > H)``. If all values are tied, ``H`` is undefined: ``p`` is ``nan``.
+    """Kruskal–Wallis rank-sum test, as R's ``kruskal.test``: :func:`rank_sums` of the
+    groups, then :func:`~cohortpress.stats.aggregate_tests.kruskal_from_rank_sums`
+    (formula there).
 
     Parameters
     ----------
     groups : sequence of array_like
         The values of each group (at least 2 groups, each non-empty).
     """
-    samples = _samples(groups)
+    return kruskal_from_rank_sums(rank_sums(_samples(groups)))
+
+
+def rank_sums(samples) -> RankSums:
+    """Average ranks (R's ``rank``) of the pooled samples, summed by sample, and the ties.
+
+    Parameters
+    ----------
+    samples : sequence of numpy.ndarray
+        Known values of each group.
+    """
     values = np.concatenate(samples)
-    n = len(values)
     ranks, tie_sizes = _average_ranks(values)
     group_of = np.repeat(np.arange(len(samples)), [len(s) for s in samples])
-    rank_sums = np.bincount(group_of, weights=ranks)
-    sizes = np.bincount(group_of)
-    df = len(samples) - 1
-    tie_correction = 1 - _tie_sum(tie_sizes) / (float(n) ** 3 - n)
-    if tie_correction <= 0:
-        return TestResult(method=KRUSKAL_METHOD, p_value=float("nan"), df=float(df),
-                          note="not computable: all values are tied")
-    statistic = float((12 * np.sum(rank_sums ** 2 / sizes) / (n * (n + 1)) - 3 * (n + 1))
-                      / tie_correction)
-    return TestResult(method=KRUSKAL_METHOD, p_value=float(chi2_sf(statistic, df)),
-                      statistic=statistic, df=float(df))
+    return RankSums(sums=np.bincount(group_of, weights=ranks, minlength=len(samples)),
+                    sizes=np.bincount(group_of, minlength=len(samples)),
+                    tie_sum=_tie_sum(tie_sizes), has_ties=bool((tie_sizes > 1).any()))
 
 
 def anova_oneway(groups) -> TestResult:
-    """One-way analysis of variance F test, as R's ``anova(lm(y ~ group))`` / ``aov``.
-
-    .. math:: F = \\frac{\\sum_g n_g (\\bar y_g - \\bar y)^2 / (k - 1)}
-                       {\\sum_g \\sum_i (y_{gi} - \\bar y_g)^2 / (n - k)},
-
-    ``p = P(F_{k-1, n-k} > F)``. ``df`` holds ``k - 1``; ``note`` gives ``n - k``.
+    """One-way analysis of variance F test, as R's ``anova(lm(y ~ group))`` / ``aov``: the
+    groups' :func:`sample_moments`, then
+    :func:`~cohortpress.stats.aggregate_tests.anova_from_moments` (formula there).
 
     Raises
     ------
@@ -378,22 +272,7 @@ def anova_oneway(groups) -> TestResult:
         Fewer than 2 groups, an empty group, no residual degrees of freedom (``n = k``), or
         no variation within groups.
     """
-    samples = _samples(groups)
-    n, k = sum(len(s) for s in samples), len(samples)
-    if n <= k:
-        raise StatisticsError(f"one-way ANOVA needs more observations ({n}) than groups ({k})")
-    means = np.array([s.mean() for s in samples])
-    sizes = np.array([len(s) for s in samples])
-    grand_mean = np.sum(sizes * means) / n
-    between = float(np.sum(sizes * (means - grand_mean) ** 2))
-    within = float(sum(np.sum((s - m) ** 2) for s, m in zip(samples, means)))
-    if within == 0:
-        raise StatisticsError("no variation within groups: the F test is not defined")
-    statistic = (between / (k - 1)) / (within / (n - k))
-    return TestResult(method=ANOVA_METHOD,
-                      p_value=float(f_sf(statistic, k - 1, n - k)),
-                      statistic=float(statistic), df=float(k - 1),
-                      note=f"F on {k - 1} and {n - k} degrees of freedom")
+    return anova_from_moments([sample_moments(s) for s in _samples(groups)])
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,26 +280,25 @@ def anova_oneway(groups) -> TestResult:
 
 
 def smd_continuous(x, y) -> float:
-    """Standardised mean difference of a continuous variable (Cohen's d, average variance).
-
-    .. math:: d = \\frac{\\bar x - \\bar y}{\\sqrt{(s_x^2 + s_y^2) / 2}}
-
-    Signed (``x`` minus ``y``); Table 1 usually shows ``|d|``.
+    """Standardised mean difference of a continuous variable (Cohen's d, average variance),
+    signed ``x`` minus ``y``: :func:`~cohortpress.stats.aggregate_tests.smd_from_moments` of
+    the groups' :func:`sample_moments`.
 
     Raises
     ------
     StatisticsError
         Fewer than 2 values in a group, or no variation in either group.
     """
-    x, y = _sample(x, "x"), _sample(y, "y")
-    if len(x) < 2 or len(y) < 2:
-        raise StatisticsError(f"a standardised difference needs 2 values per group "
-                              f"(x: {len(x)}, y: {len(y)})")
-    pooled = np.sqrt((np.var(x, ddof=1) + np.var(y, ddof=1)) / 2)
-    if pooled == 0:
-        raise StatisticsError("no variation in either group: the standardised difference "
-                              "is not defined")
-    return float((np.mean(x) - np.mean(y)) / pooled)
+    return smd_from_moments(sample_moments(_sample(x, "x")), sample_moments(_sample(y, "y")))
+
+
+def sample_moments(values: np.ndarray) -> Moments:
+    """The size, mean and sum of squared deviations of known values (``numpy.mean`` and the
+    sum ``numpy.var`` takes)."""
+    if len(values) == 0:
+        return Moments(0, float("nan"), 0.0)
+    mean = np.mean(values)
+    return Moments(len(values), float(mean), float(np.sum((values - mean) ** 2)))
 
 
 def smd_categorical(p1, p2) -> float:

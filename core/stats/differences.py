@@ -19,7 +19,8 @@ from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import check_conf_level, float_vector
 
 __all__ = ["WELCH_DIFFERENCE_METHOD", "WALD_DIFFERENCE_METHOD", "Difference",
-           "mean_difference", "proportion_difference"]
+           "mean_difference", "mean_difference_from_moments",
+           "proportion_difference"]
 
 WELCH_DIFFERENCE_METHOD = "difference in means, Welch's interval"
 WALD_DIFFERENCE_METHOD = ("difference in proportions, Wald interval (prop.test without "
@@ -58,16 +59,31 @@ def mean_difference(x, y, conf_level: float = 0.95) -> Difference:
         Fewer than 2 values in a group, or no variation in either.
     """
     check_conf_level(conf_level)
+    from cohortpress.stats.comparisons import sample_moments
+
     x, y = (_known(values, name) for values, name in ((x, "x"), (y, "y")))
-    if len(x) < 2 or len(y) < 2:
-        raise StatisticsError(f"a difference in means needs 2 values per group (x: {len(x)}, "
-                              f"y: {len(y)})")
-    vx, vy = np.var(x, ddof=1) / len(x), np.var(y, ddof=1) / len(y)
+    return mean_difference_from_moments(sample_moments(x), sample_moments(y), conf_level)
+
+
+def mean_difference_from_moments(x, y, conf_level: float = 0.95) -> Difference:
+    """:func:`mean_difference` from each group's size, mean and sum of squared deviations
+    (:class:`~cohortpress.stats.aggregate_tests.Moments`), as the engine path computes them.
+
+    Raises
+    ------
+    StatisticsError
+        Fewer than 2 values in a group, or no variation in either.
+    """
+    check_conf_level(conf_level)
+    if x.n < 2 or y.n < 2:
+        raise StatisticsError(f"a difference in means needs 2 values per group (x: {x.n}, "
+                              f"y: {y.n})")
+    vx, vy = x.var / x.n, y.var / y.n
     se = np.sqrt(vx + vy)
     if se == 0:
         raise StatisticsError("no variation in either group: Welch's interval is not defined")
-    df = (vx + vy) ** 2 / (vx ** 2 / (len(x) - 1) + vy ** 2 / (len(y) - 1))
-    estimate = float(np.mean(x) - np.mean(y))
+    df = (vx + vy) ** 2 / (vx ** 2 / (x.n - 1) + vy ** 2 / (y.n - 1))
+    estimate = float(x.mean - y.mean)
     half = float(t_distribution.ppf(1 - (1 - conf_level) / 2, df) * se)
     return Difference(estimate, estimate - half, estimate + half, conf_level,
                       WELCH_DIFFERENCE_METHOD)

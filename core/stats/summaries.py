@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cohortpress.common.errors import StatisticsError
+from cohortpress.stats.aggregate_tests import moments_from_deviation_sums
 from cohortpress.stats.common import float_vector
 
 
@@ -66,16 +67,13 @@ class CategoricalCounts:
 
 
 def _mean_and_sum_of_squares(values: np.ndarray) -> tuple[float, float]:
-    """Mean and ``sum((x - mean)^2)`` from one pass of deviations ``d = x - s/n``.
-
-    The mean is R's two-pass ``s/n + sum(d)/n``; the sum of squares is
-    ``sum(d^2) - sum(d)^2/n``, the same quantity about the refined mean.
-    """
+    """Mean and ``sum((x - mean)^2)`` from one pass of deviations ``d = x - s/n``
+    (:func:`~cohortpress.stats.aggregate_tests.moments_from_deviation_sums`, which the engine
+    path calls with the same sums computed in SQL)."""
     n = len(values)
     first = values.sum() / n
     deviations = values - first
-    correction = deviations.sum()
-    return float(first + correction / n), float(deviations @ deviations - correction ** 2 / n)
+    return moments_from_deviation_sums(n, first, deviations.sum(), deviations @ deviations)
 
 
 def _quantile_type7(ordered_at, n: int, probability: float) -> float:
@@ -140,7 +138,16 @@ def quantile_of_sorted(ordered: np.ndarray, probability: float, quantile_type: i
     -------
     float
     """
-    n = len(ordered)
+    low, high, weight = quantile_position(len(ordered), probability, quantile_type)
+    return quantile_from_order_statistics(ordered[low - 1], ordered[high - 1], weight)
+
+
+def quantile_position(n: int, probability: float, quantile_type: int = 7
+                      ) -> tuple[int, int, float]:
+    """Where R's ``quantile(type = quantile_type)`` of ``n`` sorted values reads: the ranks
+    (1-based, clamped to ``1..n``) of the two order statistics it combines and the weight
+    of the second (:func:`quantile_of_sorted` describes the rule). The engine path fetches
+    those two order statistics and calls :func:`quantile_from_order_statistics`."""
     if quantile_type in (1, 2, 3):
         position = n * probability - (0.5 if quantile_type == 3 else 0.0)
         j = int(np.floor(position + _FUZZ))
@@ -159,13 +166,56 @@ def quantile_of_sorted(ordered: np.ndarray, probability: float, quantile_type: i
             weight = 0.0
     # R pads x as (x1, x1, x..., xn, xn) and reads x[j + 2], x[j + 3] (1-based): order
     # statistics j and j + 1, clamped to 1..n.
-    low = ordered[min(max(j, 1), n) - 1]
-    high = ordered[min(max(j + 1, 1), n) - 1]
+    return min(max(j, 1), n), min(max(j + 1, 1), n), weight
+
+
+def quantile_from_order_statistics(low: float, high: float, weight: float) -> float:
+    """R's combination of the two order statistics a quantile reads
+    (:func:`quantile_position`)."""
     if weight == 1:
         return float(high)
     if 0 < weight < 1 and low != high:
         return float((1 - weight) * low + weight * high)
     return float(low)
+
+
+def quartile_ranks(n: int, quantile_type: int = 7) -> list[int]:
+    """The order statistics (1-based ranks) :func:`quartiles_from_order_statistics` reads
+    for ``n`` values."""
+    if quantile_type == 7:
+        return _quartile_ranks(n)
+    ranks = {(n + 1) // 2, (n + 2) // 2}
+    for probability in (0.25, 0.75):
+        ranks.update(quantile_position(n, probability, quantile_type)[:2])
+    return sorted(ranks)
+
+
+def quartiles_from_order_statistics(ordered_at, n: int, quantile_type: int = 7
+                                    ) -> tuple[float, float, float]:
+    """R's median and the quartiles of ``quantile_type`` from order statistics:
+    ``ordered_at(k)`` is the ``k``-th smallest of the ``n`` values (1-based), asked only at
+    the ranks :func:`quartile_ranks` gives. The in-memory summary reads them from a partial
+    sort, the engine path from its table of distinct values and their counts."""
+    middle = (n + 1) // 2
+    median = ordered_at(middle) if n % 2 else (ordered_at(middle) + ordered_at(middle + 1)) / 2
+    if quantile_type == 7:
+        p25, p75 = _quantile_type7(ordered_at, n, 0.25), _quantile_type7(ordered_at, n, 0.75)
+    else:
+        p25, p75 = (quantile_from_order_statistics(ordered_at(low), ordered_at(high), weight)
+                    for low, high, weight in (quantile_position(n, p, quantile_type)
+                                              for p in (0.25, 0.75)))
+    return float(median), p25, p75
+
+
+def summary_from_aggregates(n: int, n_miss: int, mean: float, sum_of_squares: float,
+                            median: float, p25: float, p75: float, smallest: float,
+                            largest: float) -> ContinuousSummary:
+    """A :class:`ContinuousSummary` from its aggregates (the SD from the sum of squared
+    deviations, ``nan`` for one value), as :func:`continuous_summary` and the engine path
+    build it."""
+    sd = float(np.sqrt(max(0.0, sum_of_squares) / (n - 1))) if n > 1 else float("nan")
+    return ContinuousSummary(n=n, n_miss=n_miss, mean=mean, sd=sd, median=float(median),
+                             p25=p25, p75=p75, min=smallest, max=largest)
 
 
 def continuous_summary(values, quantile_type: int = 7) -> ContinuousSummary:
@@ -213,22 +263,16 @@ def continuous_summary(values, quantile_type: int = 7) -> ContinuousSummary:
     if np.isinf(smallest) or np.isinf(largest):
         raise StatisticsError("values contain infinities")
     mean, sum_of_squares = _mean_and_sum_of_squares(present)
-    sd = float(np.sqrt(max(0.0, sum_of_squares) / (n - 1))) if n > 1 else float("nan")
     present.partition([rank - 1 for rank in _quartile_ranks(n)])
 
     def ordered_at(rank: int) -> float:
         return present[rank - 1]
 
-    middle = (n + 1) // 2
-    median = ordered_at(middle) if n % 2 else (ordered_at(middle) + ordered_at(middle + 1)) / 2
-    if quantile_type == 7:
-        p25, p75 = _quantile_type7(ordered_at, n, 0.25), _quantile_type7(ordered_at, n, 0.75)
-    else:
+    if quantile_type != 7:
         present.sort()
-        p25, p75 = (quantile_of_sorted(present, p, quantile_type) for p in (0.25, 0.75))
-    return ContinuousSummary(
-        n=n, n_miss=int(missing.sum()), mean=mean, sd=sd, median=float(median),
-        p25=p25, p75=p75, min=smallest, max=largest)
+    median, p25, p75 = quartiles_from_order_statistics(ordered_at, n, quantile_type)
+    return summary_from_aggregates(int(n), int(missing.sum()), mean, sum_of_squares, median,
+                                   p25, p75, smallest, largest)
 
 
 def _codes(codes, name: str, n_levels: int) -> np.ndarray:

@@ -1,0 +1,86 @@
+"""Grouping the patients of an engine cohort: the group sizes counted in SQL.
+
+:class:`EngineGrouping` is a :class:`~cohortpress.data.grouping.Grouping` without rows, for
+the analyses that compute from aggregates (:mod:`cohortpress.data.engine`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cohortpress.common.errors import DataError
+from cohortpress.data.engine.backend import quoted
+from cohortpress.data.grouping import Grouping, group_cohort
+
+__all__ = ["EngineGrouping", "engine_grouping", "grouping_of", "groups_with_values"]
+
+
+@dataclass(frozen=True, eq=False)
+class EngineGrouping(Grouping):
+    """A :class:`~cohortpress.data.grouping.Grouping` counted in the engine: sizes, no rows
+    (``codes`` is empty and ``mask`` refused)."""
+
+    missing: int = 0
+
+    @property
+    def n_missing(self) -> int:
+        return self.missing
+
+    @property
+    def n_grouped(self) -> int:
+        return int(sum(self.sizes))
+
+    def mask(self, index: int) -> np.ndarray:
+        raise TypeError("a grouping counted in the engine has no rows")
+
+
+def engine_grouping(cohort, by: str | None) -> EngineGrouping:
+    """:func:`~cohortpress.data.grouping.group_cohort` of an engine cohort: the group sizes
+    from one ``count(*)``."""
+    empty = np.zeros(0, dtype=np.int64)
+    if by is None:
+        return EngineGrouping(None, "", ("Overall",), empty, (cohort.n,))
+    info = cohort.variable(by)
+    if info.kind not in ("categorical", "binary"):
+        raise DataError(f"grouping variable '{by}' is {info.kind}; it must be categorical "
+                        f"(derive groups with a 'cut' in [derived])", column=by)
+    column = quoted(by)
+    counts = cohort.query(f"SELECT CAST({column} AS INTEGER) AS code, count(*) AS n "
+                          f"FROM {{cohort}} GROUP BY {column}")
+    sizes = [0] * len(info.levels)
+    missing = 0
+    for code, n in zip(counts["code"], counts["n"]):
+        if pd.isna(code):
+            missing = int(n)
+        else:
+            sizes[int(code)] = int(n)
+    return EngineGrouping(by, info.label, tuple(info.levels), empty, tuple(sizes), missing)
+
+
+
+
+def grouping_of(cohort, by: str | None) -> Grouping:
+    """The grouping of an in-memory or an engine cohort."""
+    if getattr(cohort, "engine", False):
+        return engine_grouping(cohort, by)
+    return group_cohort(cohort, by)
+
+
+def groups_with_values(cohort, variable: str, groups: Grouping, levels) -> int:
+    """How many of the groups ``levels`` (of ``groups``) have a known value of
+    ``variable``, on either path."""
+    wanted = [j for j, level in enumerate(groups.levels) if level in levels]
+    if not getattr(cohort, "engine", False):
+        known = cohort.values(variable).notna().to_numpy()
+        return sum(1 for j in wanted if (known & groups.mask(j)).any())
+    if groups.variable is None:
+        found = cohort.query(f"SELECT count({quoted(variable)}) AS n FROM {{cohort}}")
+        return int(bool(wanted) and found["n"].iloc[0] > 0)
+    g = quoted(groups.variable)
+    found = cohort.query(f"SELECT CAST({g} AS INTEGER) AS code FROM {{cohort}} "
+                         f"WHERE {quoted(variable)} IS NOT NULL AND {g} IS NOT NULL "
+                         f"GROUP BY {g}")
+    return len(set(int(c) for c in found["code"]) & set(wanted))

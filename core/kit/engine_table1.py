@@ -1,0 +1,433 @@
+"""Table 1 on the engine path: the summariser's aggregates as SQL over the cohort's view.
+
+:class:`EngineTable1Summariser` is :class:`~cohortpress.kit.table1_records.Table1Summariser`
+with its data access replaced by queries on an
+:class:`~cohortpress.data.engine.cohort.EngineCohort`; it writes the same records, through
+the same statistics (:mod:`cohortpress.stats.aggregate_tests`,
+:mod:`cohortpress.stats.summaries`, the contingency-table tests), so that the table and the
+results file come out as the in-memory path's. What leaves the engine is small: counts per
+level and group, per group the count, sum of deviations, extremes and quantiles of a
+continuous variable, the order statistics its quartiles read, and for the rank tests one
+row of sums.
+
+- counts: ``count(*)`` per group and level code (the missing code ``NULL``);
+- means and SDs by two passes, as the in-memory path: ``avg`` first, then the sums of the
+  deviations from it and of their squares
+  (:func:`~cohortpress.stats.aggregate_tests.moments_from_deviation_sums`);
+- medians and quartiles (every quantile type) from the order statistics they read, as in
+  memory (:func:`~cohortpress.stats.summaries.quartiles_from_order_statistics`), found in
+  the table of distinct values and their counts by a running sum; beyond
+  :data:`DISTINCT_LIMIT` distinct values, type 7 by the engine's ``quantile_cont`` (R's
+  type 7 to a few ulps, less work than grouping so many values) and other types by
+  ``row_number()``;
+- rank tests: per distinct value and group the count; each distinct value's average rank is
+  the count of smaller values (a running sum over the distinct values) plus ``(t + 1)/2``;
+  rank sums per group and the tie sum ``sum(t^3 - t)`` follow, in whole numbers (twice the
+  rank sums), exactly.
+
+Queries are written once in DuckDB's dialect with standard constructs only (``CAST``,
+``CASE``, window sums, ``UNION ALL``), so that other backends can translate them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cohortpress.common.errors import StatisticsError
+from cohortpress.data.engine.backend import quoted
+from cohortpress.kit.engine_grouping import EngineGrouping, engine_grouping
+from cohortpress.kit.table1_options import RowSpec, field_digits, whole_numbers
+from cohortpress.kit.table1_records import Table1Summariser
+from cohortpress.stats.aggregate_tests import (Moments, RankSums, moments_from_deviation_sums,
+                                               wilcoxon_from_statistic)
+from cohortpress.stats.summaries import (quartile_ranks, quartiles_from_order_statistics,
+                                         summary_from_aggregates)
+
+__all__ = ["EngineGrouping", "EngineTable1Summariser", "aggregates_refusal", "engine_grouping",
+           "engine_all_whole", "prints_whole"]
+
+#: The options of a Table 1 that need the patients' rows, and why.
+NEEDS_ROWS = {
+    "weights": "weights need the patients' rows (design-based tests and weighted quantiles)",
+    "strata": "strata need the patients' rows (one Table 1 per stratum)",
+}
+
+
+#: At most this many distinct values of a continuous variable: its median and quartiles come
+#: from the table of distinct values and their counts (less work than sorting the rows).
+DISTINCT_LIMIT = 1_000_000
+
+
+def aggregates_refusal(options) -> str | None:
+    """``Analysis.aggregates`` of ``demographics``: None when these options run from
+    aggregates, else the line naming the option that needs the rows."""
+    for key, why in NEEDS_ROWS.items():
+        if getattr(options, key, None) is not None:
+            return f"{key} = '{getattr(options, key)}': {why}"
+    return None
+
+
+def real(text: float) -> str:
+    """A float as an SQL DOUBLE that reads back bit for bit (through its shortest repr)."""
+    return f"CAST('{float(text)!r}' AS DOUBLE)"
+
+
+def engine_all_whole(cohort, variable: str) -> bool:
+    """:func:`~cohortpress.common.formatting.all_whole` of a variable's values in the engine:
+    at least one finite value, and every finite value whole."""
+    x = quoted(variable)
+    found = cohort.query(
+        f"SELECT count({x}) AS n, "
+        f"sum(CASE WHEN {x} <> floor({x}) THEN 1 ELSE 0 END) AS fractional, "
+        f"sum(CASE WHEN {x} = floor({x}) AND {x} - {x} = 0 THEN 1 ELSE 0 END) AS finite "
+        f"FROM {{cohort}}")
+    fractional, finite = found["fractional"].iloc[0], found["finite"].iloc[0]
+    return bool(not pd.isna(finite) and finite > 0
+                and (pd.isna(fractional) or fractional == 0))
+
+
+class EngineTable1Summariser(Table1Summariser):
+    """The Table 1 summariser on an :class:`~cohortpress.data.engine.cohort.EngineCohort`:
+    every count, summary and test aggregate from SQL. Weights and strata are refused before
+    (:func:`aggregates_refusal`)."""
+
+    def __init__(self, cohort, options, context, groups: EngineGrouping):
+        super().__init__(cohort, options, context, groups)
+        self._moments: dict[tuple[str, int], Moments] = {}
+        self._counts: dict[str, tuple] = {}
+
+    weights = None
+
+    # columns ---------------------------------------------------------------------------
+
+    @property
+    def group_column(self) -> str | None:
+        return None if self.groups.variable is None else quoted(self.groups.variable)
+
+    def by_column(self, select: str, where: str = "", extra: tuple[str, ...] = ()
+                  ) -> pd.DataFrame:
+        """``select`` (aggregates) per column of the table, the column's index as ``col``:
+        one row per group (and per ``extra`` grouping expression), then the overall column
+        when the table shows one. Patients with no group are in no column."""
+        g = self.group_column
+        conditions = [c for c in (where, f"{g} IS NOT NULL" if g else "") if c]
+        filtered = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        extras = "".join(f", {e}" for e in extra)
+        extra_names = "".join(f", {e} AS extra{i}" for i, e in enumerate(extra))
+        if g is None:
+            by_extra = f" GROUP BY {', '.join(extra)}" if extra else ""
+            return self.cohort.query(f"SELECT 0 AS col{extra_names}, {select} "
+                                     f"FROM {{cohort}}{filtered}{by_extra}")
+        parts = [f"SELECT CAST({g} AS INTEGER) AS col{extra_names}, {select} "
+                 f"FROM {{cohort}}{filtered} GROUP BY {g}{extras}"]
+        if len(self.column_levels) > len(self.groups.levels):
+            by_extra = f" GROUP BY {', '.join(extra)}" if extra else ""
+            parts.append(f"SELECT {len(self.groups.levels)} AS col{extra_names}, {select} "
+                         f"FROM {{cohort}}{filtered}{by_extra}")
+        return self.cohort.query(" UNION ALL ".join(parts))
+
+    def column_sizes(self) -> list[int]:
+        sizes = list(self.groups.sizes)
+        if len(self.column_levels) > len(sizes):
+            sizes.append(self.groups.n_grouped)
+        return sizes
+
+    # categorical -----------------------------------------------------------------------
+
+    def count_levels(self, spec: RowSpec, info):
+        """Per column: the count of each level, the missing values, the patients."""
+        if spec.variable in self._counts:
+            return self._counts[spec.variable]
+        x = quoted(spec.variable)
+        found = self.by_column("count(*) AS n", extra=(x,))
+        sizes = self.column_sizes()
+        counts = [np.zeros(len(info.levels), dtype=np.int64) for _ in sizes]
+        missing = [0] * len(sizes)
+        for col, code, n in zip(found["col"], found["extra0"], found["n"]):
+            if pd.isna(code):
+                missing[int(col)] = int(n)
+            else:
+                counts[int(col)][int(code)] = int(n)
+        self._counts[spec.variable] = (counts, missing, sizes)
+        return counts, missing, sizes
+
+    # continuous ------------------------------------------------------------------------
+
+    def continuous_columns(self, spec: RowSpec, applicable, quantile_type: int):
+        x = quoted(spec.variable)
+        first = self.by_column(
+            f"count({x}) AS n, count(*) - count({x}) AS n_miss, avg({x}) AS first, "
+            f"min({x}) AS smallest, max({x}) AS largest, "
+            f"approx_count_distinct({x}) AS distinct_values").set_index("col")
+        sizes = self.column_sizes()
+        known = {j: int(first["n"].get(j, 0) or 0) for j in range(len(sizes))}
+        deviations = self.deviation_sums(x, first, known)
+        quartiles = self.quartiles(x, first, known, quantile_type)
+        for j, n in known.items():
+            if n:
+                self._moments[(spec.variable, j)] = Moments(n, *moments_from_deviation_sums(
+                    n, float(first.loc[j, "first"]), *deviations[j]))
+        samples, summaries = [], {}
+        for j in range(len(sizes)):
+            if not applicable[j]:
+                continue
+            n = known[j]
+            if j < len(self.groups.levels):
+                samples.append((self.groups.levels[j], EngineSample(j, n)))
+            if n == 0:
+                summaries[j] = (None, sizes[j])
+                continue
+            smallest, largest = (float(first.loc[j, "smallest"]),
+                                 float(first.loc[j, "largest"]))
+            if np.isinf(smallest) or np.isinf(largest):
+                raise StatisticsError("values contain infinities")
+            moments = self._moments[(spec.variable, j)]
+            median, p25, p75 = quartiles[j]
+            summaries[j] = (summary_from_aggregates(
+                n, sizes[j] - n, moments.mean, moments.sum_of_squares, median, p25, p75,
+                smallest, largest), sizes[j] - n)
+        return samples, summaries
+
+    def quartiles(self, x: str, first: pd.DataFrame, known: dict[int, int],
+                  quantile_type: int) -> dict[int, tuple[float, float, float]]:
+        """Per column with values, R's median and the quartiles of ``quantile_type``.
+
+        From the order statistics they read (:func:`~cohortpress.stats.summaries.
+        quartiles_from_order_statistics`, as in memory), found in the table of distinct
+        values and their counts when there are at most :data:`DISTINCT_LIMIT` distinct
+        values, else by ``row_number()``; except type 7 with many distinct values, which
+        the engine's ``quantile_cont`` computes (R's type 7, to a few ulps) in less work.
+        """
+        wanted = {j: n for j, n in known.items() if n}
+        if not wanted:
+            return {}
+        distinct = max(int(first.loc[j, "distinct_values"]) for j in wanted)
+        if distinct > DISTINCT_LIMIT and quantile_type == 7:
+            found = self.by_column(
+                f"quantile_cont({x}, 0.5) AS median, quantile_cont({x}, 0.25) AS p25, "
+                f"quantile_cont({x}, 0.75) AS p75", where=f"{x} IS NOT NULL").set_index("col")
+            return {j: (float(found.loc[j, "median"]), float(found.loc[j, "p25"]),
+                        float(found.loc[j, "p75"])) for j in wanted}
+        ranks = {j: quartile_ranks(n, quantile_type) for j, n in wanted.items()}
+        if distinct > DISTINCT_LIMIT:
+            order = self.ranked_values(x, ranks)
+        else:
+            order = self.counted_values(x, ranks)
+        return {j: quartiles_from_order_statistics(lambda rank, j=j: order[(j, rank)], n,
+                                                   quantile_type)
+                for j, n in wanted.items()}
+
+    def counted_values(self, x: str, ranks: dict[int, list[int]]
+                       ) -> dict[tuple[int, int], float]:
+        """``{(column, rank): value}``: the order statistics of ``ranks``, from one row per
+        distinct value and column with its count and the count up to it (a running sum)."""
+        g = self.group_column
+        n_groups = len(self.groups.levels)
+        if g is None:
+            grouped = (f"SELECT 0 AS col, {x} AS value, count(*) AS c FROM {{cohort}} "
+                       f"WHERE {x} IS NOT NULL GROUP BY {x}")
+        else:
+            grouped = (f"SELECT CAST({g} AS INTEGER) AS col, {x} AS value, count(*) AS c "
+                       f"FROM {{cohort}} WHERE {x} IS NOT NULL AND {g} IS NOT NULL "
+                       f"GROUP BY {g}, {x}")
+        counted = "SELECT col, value, c FROM grouped"
+        if g is not None and n_groups in ranks:  # the overall column: the groups pooled
+            counted += (f" UNION ALL SELECT {n_groups} AS col, value, sum(c) AS c "
+                        f"FROM grouped GROUP BY value")
+        holds = " OR ".join(
+            f"(col = {j} AND ({' OR '.join(f'(upto - c < {r} AND upto >= {r})' for r in rs)}))"
+            for j, rs in ranks.items())
+        found = self.cohort.query(
+            f"WITH grouped AS ({grouped}), counted AS ({counted}), "
+            f"cumulative AS (SELECT col, value, c, sum(c) OVER (PARTITION BY "
+            f"col ORDER BY value ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS upto "
+            f"FROM counted) SELECT col, value, upto - c + 1 AS low, upto AS high "
+            f"FROM cumulative WHERE {holds}")
+        order = {}
+        for col, value, low, high in zip(found["col"], found["value"], found["low"],
+                                         found["high"]):
+            for rank in ranks[int(col)]:
+                if int(low) <= rank <= int(high):
+                    order[(int(col), rank)] = float(value)
+        return order
+
+    def ranked_values(self, x: str, ranks: dict[int, list[int]]
+                      ) -> dict[tuple[int, int], float]:
+        """``{(column, rank): value}``: the order statistics of ``ranks`` by
+        ``row_number()`` over each column's sorted known values."""
+        g = self.group_column
+        n_groups = len(self.groups.levels)
+        parts = []
+        for j, wanted in ranks.items():
+            if g is None or j == n_groups:
+                scope = f"{x} IS NOT NULL" + (f" AND {g} IS NOT NULL" if g else "")
+            else:
+                scope = f"{x} IS NOT NULL AND {g} = {j}"
+            parts.append(f"SELECT {j} AS col, rank_in, value FROM (SELECT {x} AS value, "
+                         f"row_number() OVER (ORDER BY {x}) AS rank_in FROM {{cohort}} "
+                         f"WHERE {scope}) AS ranked_{j} WHERE rank_in IN "
+                         f"({', '.join(str(r) for r in wanted)})")
+        found = self.cohort.query(" UNION ALL ".join(parts))
+        return {(int(c), int(r)): float(v)
+                for c, r, v in zip(found["col"], found["rank_in"], found["value"])}
+
+    def deviation_sums(self, x: str, first: pd.DataFrame, known: dict[int, int]
+                       ) -> dict[int, tuple[float, float]]:
+        """Per column, ``sum(d)`` and ``sum(d^2)`` of the deviations ``d`` of the known
+        values from the column's first-pass mean (the second pass)."""
+        means = {j: float(first.loc[j, "first"]) for j, n in known.items() if n}
+        if not means:
+            return {}
+        g = self.group_column
+        n_groups = len(self.groups.levels)
+        if g is None:
+            centre = real(means[0])
+        else:
+            cases = " ".join(f"WHEN {j} THEN {real(m)}" for j, m in means.items()
+                             if j < n_groups)
+            centre = f"(CASE CAST({g} AS INTEGER) {cases} ELSE NULL END)" if cases else "NULL"
+        select = (f"sum({x} - {{centre}}) AS d1, "
+                  f"sum(({x} - {{centre}}) * ({x} - {{centre}})) AS d2")
+        found = {}
+        grouped = self.by_column_with(select.format(centre=centre),
+                                      select.format(centre=real(means[n_groups]))
+                                      if n_groups in means and g is not None else None,
+                                      f"{x} IS NOT NULL")
+        for col, d1, d2 in zip(grouped["col"], grouped["d1"], grouped["d2"]):
+            if int(col) in means:
+                found[int(col)] = (float(d1), float(d2))
+        return found
+
+    def by_column_with(self, select: str, overall_select: str | None, where: str
+                       ) -> pd.DataFrame:
+        """As :meth:`by_column`, with the overall column's own aggregates (its centre
+        differs from the groups')."""
+        g = self.group_column
+        if g is None:
+            return self.cohort.query(f"SELECT 0 AS col, {select} FROM {{cohort}} "
+                                     f"WHERE {where}")
+        filtered = f" WHERE {where} AND {g} IS NOT NULL"
+        parts = [f"SELECT CAST({g} AS INTEGER) AS col, {select} FROM {{cohort}}{filtered} "
+                 f"GROUP BY {g}"]
+        if overall_select is not None:
+            parts.append(f"SELECT {len(self.groups.levels)} AS col, {overall_select} "
+                         f"FROM {{cohort}}{filtered}")
+        return self.cohort.query(" UNION ALL ".join(parts))
+
+    def prints_whole(self, spec: RowSpec) -> bool:
+        return prints_whole(self.cohort, spec, self.options)
+
+    # the aggregates of the tests ---------------------------------------------------------
+
+    def moments_of(self, samples) -> list[Moments]:
+        return [self._moments.get((self._variable, s.column), Moments(0, float("nan"), 0.0))
+                for s in samples]
+
+    def rank_sums_of(self, samples) -> RankSums:
+        """Rank sums of the groups of ``samples`` and the tie sum of their pooled values,
+        from one row per distinct value (its count in each group; the values below it by
+        a running sum), in whole numbers: twice each rank sum."""
+        x, g = quoted(self._variable), self.group_column
+        columns = [s.column for s in samples]
+        per_group = ", ".join(f"sum(CASE WHEN {g} = {c} THEN 1 ELSE 0 END) AS c{k}"
+                              for k, c in enumerate(columns))
+        sums = ", ".join(f"sum(c{k}) AS n{k}, "
+                         f"CAST(sum(c{k} * (2 * below + t + 1)) AS DOUBLE) AS twice{k}"
+                         for k in range(len(columns)))
+        found = self.cohort.query(
+            f"WITH tied AS (SELECT {x} AS value, count(*) AS t, {per_group} FROM {{cohort}} "
+            f"WHERE {x} IS NOT NULL AND {g} IN ({', '.join(str(c) for c in columns)}) "
+            f"GROUP BY {x}), "
+            f"ranked AS (SELECT t, {', '.join(f'c{k}' for k in range(len(columns)))}, "
+            f"sum(t) OVER (ORDER BY value ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) "
+            f"- t AS below FROM tied) "
+            f"SELECT {sums}, sum(CAST(t AS DOUBLE) * t * t - t) AS tie_sum, "
+            f"max(t) AS largest_tie FROM ranked").iloc[0]
+        return RankSums(sums=np.array([float(found[f"twice{k}"]) / 2
+                                       for k in range(len(columns))]),
+                        sizes=np.array([int(found[f"n{k}"]) for k in range(len(columns))]),
+                        tie_sum=float(found["tie_sum"]),
+                        has_ties=int(found["largest_tie"]) > 1)
+
+    def wilcoxon(self, x, y):
+        ranks = self.rank_sums_of([x, y])
+        n_x, n_y = (int(n) for n in ranks.sizes)
+        return wilcoxon_from_statistic(ranks.sums[0] - n_x * (n_x + 1) / 2, n_x, n_y,
+                                       ranks.tie_sum, ranks.has_ties)
+
+    def add(self, spec: RowSpec) -> None:
+        self._variable = spec.variable
+        super().add(spec)
+
+    # dates -----------------------------------------------------------------------------
+
+    def add_dates(self, spec: RowSpec, info) -> None:
+        x = quoted(spec.variable)
+        found = self.by_column(f"min({x}) AS low, max({x}) AS high")
+        for col, low, high in sorted(zip(found["col"], found["low"], found["high"]),
+                                     key=lambda row: int(row[0])):
+            if not pd.isna(low):
+                self.record("continuous", spec.variable, None, int(col), "min",
+                            f"{pd.Timestamp(low):%Y-%m-%d}")
+                self.record("continuous", spec.variable, None, int(col), "max",
+                            f"{pd.Timestamp(high):%Y-%m-%d}")
+
+    # the difference column -------------------------------------------------------------
+
+    def two_group_masks(self):
+        return [None, None]
+
+    def mean_difference(self, spec, masks):
+        from cohortpress.stats.differences import mean_difference_from_moments
+
+        moments = self.moments_of([EngineSample(0, 0), EngineSample(1, 0)])
+        try:
+            return mean_difference_from_moments(*moments)
+        except StatisticsError:
+            return None
+
+    def proportion_difference(self, spec, info, masks):
+        from cohortpress.stats.differences import proportion_difference
+
+        counts, missing, totals = self.count_levels(spec, info)
+        at = info.levels.index(info.positive) if info.positive in info.levels else None
+        positive = [0 if at is None else int(counts[j][at]) for j in (0, 1)]
+        try:
+            return proportion_difference(positive[0], totals[0] - missing[0],
+                                         positive[1], totals[1] - missing[1])
+        except StatisticsError:
+            return None
+
+    def level_smd(self, spec, info, masks) -> float | None:
+        from cohortpress.stats.comparisons import smd_categorical
+
+        counts = self.count_levels(spec, info)[0][:2]
+        if len(info.levels) < 2 or any(np.sum(c) <= 0 for c in counts):
+            return None
+        return smd_categorical(*counts)
+
+
+@dataclass(frozen=True)
+class EngineSample:
+    """A group's known values of the variable being summarised, in the engine: the column
+    index and how many (its length)."""
+
+    column: int
+    n: int
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def prints_whole(cohort, spec: RowSpec, options) -> bool:
+    """:func:`~cohortpress.kit.table1_options.whole_numbers` of a row, on either path: the
+    decimals asked for allow it and every value is whole (counted in the engine on an engine
+    cohort)."""
+    if not getattr(cohort, "engine", False):
+        return whole_numbers(spec, cohort.values(spec.variable).to_numpy(dtype=float), options)
+    number = field_digits(spec, options)[0]
+    return not isinstance(number, int) and spec.significant is None and \
+        engine_all_whole(cohort, spec.variable)
