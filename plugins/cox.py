@@ -94,6 +94,8 @@ class CoxOptions(Options):
         from cohortpress.kit.model_terms import check_term_kinds
 
         check_term_kinds(cohort, self)
+        if getattr(cohort, "engine", False):
+            return _engine_checks(cohort, self)
         build_design(cohort, self.covariates, _strata_complete(cohort, self.strata),
                      splines=spline_map(self), interactions=self.interactions)
         endpoint = cohort.endpoint(self.endpoint)
@@ -101,6 +103,28 @@ class CoxOptions(Options):
             return [f"endpoint '{self.endpoint}' has no events among these "
                     f"{cohort.size_text()}"]
         return []
+
+
+def _engine_checks(cohort, options: CoxOptions) -> list[str]:
+    """The engine path's checks: the strata and covariate kinds, and a warning without
+    events (one count in the engine); the designs are built when the section runs."""
+    from cohortpress.common.errors import DataError
+    from cohortpress.data.grouping import check_strata
+
+    if options.strata is not None:
+        check_strata(cohort, options.strata)
+    for name in options.covariates:
+        info = cohort.variable(name)
+        if info.kind not in ("categorical", "binary", "continuous"):
+            raise DataError(f"covariate '{name}' is {info.kind}; models take categorical, "
+                            f"binary or continuous variables", column=name)
+    endpoint = cohort.endpoint(options.endpoint)
+    events = cohort.query(f"SELECT SUM(CASE WHEN {endpoint.status} = 1 THEN 1 ELSE 0 END) "
+                          f"AS d FROM {{cohort}}")["d"].iloc[0]
+    if cohort.n and not (events == events and events):
+        return [f"endpoint '{options.endpoint}' has no events among these "
+                f"{cohort.size_text()}"]
+    return []
 
 
 def _strata_codes(cohort, strata: str | None) -> np.ndarray | None:
@@ -227,6 +251,22 @@ def _fit_threads() -> int:
 
 def run(cohort, options: CoxOptions, context: SectionContext):
     endpoint = cohort.endpoint(options.endpoint)
+    if getattr(cohort, "engine", False):
+        models, model, patients = _engine_models(cohort, options)
+    else:
+        models, model, patients = _row_models(cohort, endpoint, options)
+    return _section(cohort, endpoint, options, context, models, model, patients)
+
+
+def _engine_models(cohort, options: CoxOptions):
+    """The models from aggregates in the engine (no concordance: it needs pairs)."""
+    from cohortpress.kit.engine_cox import engine_cox_models
+
+    models, _ = engine_cox_models(cohort, options, _CoxModel.separation_reason)
+    return models, None, None
+
+
+def _row_models(cohort, endpoint, options: CoxOptions):
     strata = _strata_codes(cohort, options.strata)
     also = [] if strata is None else [strata >= 0]
     cluster = None
@@ -243,11 +283,17 @@ def run(cohort, options: CoxOptions, context: SectionContext):
                         follow_up=model.ph_check if options.ph_check != "none" else None,
                         univariable_follow_up=model.concordance_of,
                         splines=spline_map(options), interactions=options.interactions)
+    return models, model, patients
+
+
+def _section(cohort, endpoint, options: CoxOptions, context: SectionContext, models, model,
+             patients):
     results, warnings = [], []
     if models.multivariable is not None:
         fit = models.multivariable.fit
         results += _fit_records(fit, "multivariable", options.endpoint)
-        c = model.concordance_of(None, models.design, models.multivariable)
+        c = None if model is None else model.concordance_of(None, models.design,
+                                                            models.multivariable)
         results += concordance_records("coxph", c, options.endpoint, "multivariable")
         epv = fit.n_events / max(len(fit.names), 1)
         if epv < options.events_per_variable:
@@ -266,6 +312,11 @@ def run(cohort, options: CoxOptions, context: SectionContext):
         results += _spline_curves(model, models, options)
     results += _table_records(cohort, endpoint, options, models.design)
     results += data_form_records(cohort, endpoint, options.endpoint, models.design, patients)
+    if model is None:
+        from cohortpress.kit.engine_cox import CONCORDANCE_NOTE
+
+        results.append(Result("coxph", "concordance.note", CONCORDANCE_NOTE,
+                              variable=options.endpoint))
     results = release_records(results, context.disclosure)
     tables = tables_from_records(results, options, context)
     if options.forest:
@@ -279,6 +330,7 @@ def run(cohort, options: CoxOptions, context: SectionContext):
     methods += data_form_methods(cohort, endpoint)
     methods += _variance_methods(cohort, options)
     methods += concordance_methods(results, "coxph")
+    methods += [r.stat for r in results if r.stat_name == "concordance.note"]
     methods += term_methods(results, "coxph")
     return context.section(blocks=tables, results=results, methods=methods,
                            warnings=tuple(warnings),
@@ -394,6 +446,8 @@ def tables_from_records(results: Sequence[Result], options: CoxOptions,
     ph_column = options.ph_check == "column" and bool(per_term)
     notes = _ph_notes(zph, options, context) + [_method_note(cox, about)]
     notes += concordance_notes(cox) + data_form_notes(about)
+    if "concordance.note" in about:
+        notes.append(Footnote(about["concordance.note"].stat))
     rows = "intervals" if "n.intervals" in about else "patients"
     if about["n.incomplete"].stat != 0:  # None: hidden by the disclosure rule, not zero
         dropped = count_text(about["n.incomplete"].stat, about["n.incomplete"].formatted)
@@ -486,6 +540,8 @@ def _zph_records(zph, endpoint, context) -> list[Result]:
 
 @hookimpl
 def cohortpress_analyses():
+    from cohortpress.kit.engine_cox import aggregates_refusal
+
     return [Analysis("cox", run, CoxOptions,
                      "Cox regression: univariable and multivariable HRs, PH check",
-                     intervals=True)]
+                     intervals=True, aggregates=aggregates_refusal)]

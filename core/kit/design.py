@@ -209,6 +209,18 @@ def _indicators(name: str, info, values, keep, forced_reference: str | None = No
     levels = list(info.levels)
     codes = np.asarray(values.cat.codes, dtype=np.int64)[keep]
     present = set(np.unique(codes).tolist())
+    term = factor_term(name, info, present, forced_reference)
+    block = np.column_stack([(codes == levels.index(lv)).astype(float)
+                             for lv in term.levels[1:]]) \
+        if len(term.levels) > 1 else np.empty((len(codes), 0))
+    return block, term.columns, term
+
+
+def factor_term(name: str, info, present: set[int], forced_reference: str | None = None) -> Term:
+    """The term of a factor whose complete cases have the level codes ``present``: its
+    reference level and one indicator column per other level present (shared by the
+    in-memory design and the engine's, which reads ``present`` from counts)."""
+    levels = list(info.levels)
     if forced_reference is not None and forced_reference in levels:
         reference = forced_reference
         others = [lv for lv in levels if lv != reference]
@@ -228,8 +240,6 @@ def _indicators(name: str, info, values, keep, forced_reference: str | None = No
         reference = next((lv for lv in levels if levels.index(lv) in present), levels[0])
         others = [lv for lv in levels if lv != reference]
     others = [lv for lv in others if levels.index(lv) in present]
-    block = np.column_stack([(codes == levels.index(lv)).astype(float) for lv in others]) \
-        if others else np.empty((len(codes), 0))
     cols = tuple(f"{name}={lv}" for lv in others)
     kind = "binary" if info.kind == "binary" else "categorical"
-    return block, cols, Term(name, info.label, kind, cols, (reference, *others), reference)
+    return Term(name, info.label, kind, cols, (reference, *others), reference)

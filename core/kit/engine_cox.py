@@ -1,0 +1,478 @@
+"""Cox models on the engine path: the SQL of the aggregate scans, and the models' table.
+
+The rows never leave the engine. Design columns are SQL expressions of the view's codes
+(a factor's indicators ``CASE WHEN x = code``, a binary's positive level, a continuous
+value, an interaction's products), each model's rows its complete cases (as
+:func:`~cohortpress.kit.design.build_design`). The queries, each ONE pass over the rows
+covering every model of the section:
+
+1. counts: each model's complete cases and events, and the level codes present (they fix
+   the reference levels and the indicator columns, as in memory);
+2. moments per stratum: sums, extremes and cross-products of the columns (centring, the
+   constant and collinearity checks);
+3. one per Newton iteration: per (stratum, time), the sums of ``exp(eta)``,
+   ``x exp(eta)`` and ``x x' exp(eta)`` over all rows and over the events, for every model
+   still iterating (:func:`cohortpress.stats.coxph.aggregate.fit_cox_aggregated`): the
+   multivariable model and each univariable one together, then the likelihood-ratio
+   refits without each factor, warm-started from the multivariable estimate.
+
+The table is then built by the same skeleton as in memory
+(:func:`~cohortpress.kit.regression.fit_column`), reading the fits made here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from cohortpress.common.errors import DataError, StatisticsError
+from cohortpress.data.engine.backend import literal
+from cohortpress.kit.design import Term, factor_term
+from cohortpress.kit.regression import (Fitted, FittedModels, ModelColumn, RegressionModel,
+                                        estimates_from, fit_column)
+from cohortpress.stats.common import TestResult
+from cohortpress.stats.coxph.aggregate import (AggregateFit, AggregateModel, ScanRequest,
+                                               TimeSums, fit_cox_aggregated, model_moments,
+                                               pair_indices)
+from cohortpress.stats.coxph.aggregate_tests import cox_zph_aggregated, lr_test_aggregated
+
+__all__ = ["EngineDesign", "engine_cox_models", "CONCORDANCE_NOTE"]
+
+#: Said in the records and the table when the engine path leaves Harrell's C out.
+CONCORDANCE_NOTE = ("Harrell's concordance was not computed: it compares pairs of patients, "
+                    "which the aggregates of the engine path do not give.")
+
+
+@dataclass(frozen=True, eq=False)
+class EngineDesign:
+    """A model's design as SQL over the view: one expression per column, and the condition
+    selecting its complete cases; the attributes the regression skeleton reads of a
+    :class:`~cohortpress.kit.design.Design`."""
+
+    names: tuple[str, ...]
+    terms: tuple[Term, ...]
+    expressions: tuple[str, ...]
+    condition: str
+    n: int
+    n_total: int
+    events: int
+
+    @property
+    def n_dropped(self) -> int:
+        return self.n_total - self.n
+
+    def references(self) -> dict[str, str]:
+        return {t.variable: t.reference for t in self.terms if t.reference is not None}
+
+
+def _number(value: float) -> str:
+    value = float(value)
+    if np.isfinite(value):
+        return literal(value)
+    return "CAST('NaN' AS DOUBLE)" if np.isnan(value) else \
+        f"CAST('{'Infinity' if value > 0 else '-Infinity'}' AS DOUBLE)"
+
+
+class _Columns:
+    """Aggregates of one query, named c0, c1, ... in the order they are asked for."""
+
+    def __init__(self):
+        self.sql: list[str] = []
+
+    def add(self, expression: str) -> str:
+        name = f"c{len(self.sql)}"
+        self.sql.append(f"{expression} AS {name}")
+        return name
+
+
+def _complete(cohort, variables: Sequence[str], strata: str | None) -> str:
+    names = list(variables) + ([strata] if strata else [])
+    return " AND ".join(f"{cohort.column(v)} IS NOT NULL" for v in names) or "TRUE"
+
+
+def _event(cohort, endpoint) -> str:
+    return f"{endpoint.status} = 1"
+
+
+# --------------------------------------------------------------------------- designs
+
+def _profile(cohort, endpoint, models: dict, interactions) -> dict:
+    """Query 1: per model, complete cases, events, factor codes (and factor pairs) present."""
+    columns = _Columns()
+    asked = {}
+    for key, (variables, condition) in models.items():
+        asked[key, "n"] = columns.add(f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)")
+        asked[key, "events"] = columns.add(
+            f"SUM(CASE WHEN {condition} AND {_event(cohort, endpoint)} THEN 1 ELSE 0 END)")
+        for name in variables:
+            info = cohort.variable(name)
+            if info.kind not in ("categorical", "binary"):
+                continue
+            for code in range(len(info.levels)):
+                asked[key, name, code] = columns.add(
+                    f"SUM(CASE WHEN {condition} AND {cohort.column(name)} = {code} "
+                    f"THEN 1 ELSE 0 END)")
+        if key == "multi":
+            for a, b in interactions:
+                ia, ib = cohort.variable(a), cohort.variable(b)
+                if ia.kind == "continuous" or ib.kind == "continuous":
+                    continue
+                for i in range(len(ia.levels)):
+                    for j in range(len(ib.levels)):
+                        asked[key, (a, b), (i, j)] = columns.add(
+                            f"SUM(CASE WHEN {condition} AND {cohort.column(a)} = {i} AND "
+                            f"{cohort.column(b)} = {j} THEN 1 ELSE 0 END)")
+    row = cohort.query(f"SELECT {', '.join(columns.sql)} FROM {{cohort}}").iloc[0]
+    return {k: int(0 if row[name] is None or row[name] != row[name] else row[name])
+            for k, name in asked.items()}
+
+
+def _design(cohort, key, variables, condition, counts, references, interactions) -> EngineDesign:
+    """The design of one model, as :func:`~cohortpress.kit.design.build_design` makes it."""
+    names, terms, expressions = [], [], []
+    parts = {}
+    for name in variables:
+        info = cohort.variable(name)
+        column = cohort.column(name)
+        if info.kind == "continuous":
+            term = Term(name, info.label_with_unit(), "continuous", (name,))
+            sql = (f"CAST({column} AS DOUBLE)",)
+            parts[name] = (term, sql, ("",))
+        elif info.kind in ("categorical", "binary"):
+            present = {code for code in range(len(info.levels)) if counts[key, name, code]}
+            term = factor_term(name, info, present, (references or {}).get(name))
+            sql = tuple(f"(CASE WHEN {column} = {list(info.levels).index(level)} THEN 1.0 "
+                        f"ELSE 0.0 END)" for level in term.levels[1:])
+            parts[name] = (term, sql, term.levels[1:])
+        else:
+            raise DataError(f"covariate '{name}' is {info.kind}; models take categorical, "
+                            f"binary or continuous variables", column=name)
+        terms.append(term)
+        names.extend(term.columns)
+        expressions.extend(sql)
+    for a, b in interactions:
+        term, sql = _interaction(cohort, parts, counts, (a, b))
+        terms.append(term)
+        names.extend(term.columns)
+        expressions.extend(sql)
+    return EngineDesign(tuple(names), tuple(terms), tuple(expressions), condition,
+                        counts[key, "n"], cohort.n, counts[key, "events"])
+
+
+def _interaction(cohort, parts, counts, pair):
+    """The products of two terms' columns, the first one's varying fastest; a product of
+    two factor levels no patient has is left out (as in memory)."""
+    (a, xa, la), (b, xb, lb) = parts[pair[0]], parts[pair[1]]
+    cols, sql, levels = [], [], []
+    for j, level_b in enumerate(lb):
+        for i, level_a in enumerate(la):
+            if a.is_factor and b.is_factor:
+                code_a = list(cohort.variable(a.variable).levels).index(level_a)
+                code_b = list(cohort.variable(b.variable).levels).index(level_b)
+                if not counts["multi", tuple(pair), (code_a, code_b)]:
+                    continue
+            cols.append(f"{a.columns[i]}:{b.columns[j]}")
+            sql.append(f"({xa[i]} * {xb[j]})")
+            levels.append(" \u00d7 ".join(lv for lv in (level_a, level_b) if lv))
+    term = Term(f"{pair[0]}:{pair[1]}", f"{a.label} \u00d7 {b.label}", "interaction",
+                tuple(cols), tuple(levels), parents=(pair[0], pair[1]))
+    return term, tuple(sql)
+
+
+# --------------------------------------------------------------------------- moments
+
+#: The stratum column the queries add to the rows (a name no variable has).
+STRATUM = "cohortpress_stratum"
+
+
+def _stratum(cohort, strata: str | None) -> str:
+    return cohort.column(strata) if strata else "CAST(0 AS INTEGER)"
+
+
+def _moments(cohort, endpoint, strata, designs: dict) -> dict:
+    """Query 2: per stratum and model, sums, extremes and cross-products of the columns."""
+    columns = _Columns()
+    asked = {}
+    event = _event(cohort, endpoint)
+    for key, design in designs.items():
+        c = design.condition
+        x = design.expressions
+        asked[key] = dict(
+            n=columns.add(f"SUM(CASE WHEN {c} THEN 1 ELSE 0 END)"),
+            sums=[columns.add(f"SUM(CASE WHEN {c} THEN {e} END)") for e in x],
+            low=[columns.add(f"MIN(CASE WHEN {c} THEN {e} END)") for e in x],
+            high=[columns.add(f"MAX(CASE WHEN {c} THEN {e} END)") for e in x],
+            cross=[columns.add(f"SUM(CASE WHEN {c} THEN {x[i]} * {x[j]} END)")
+                   for i, j in zip(*pair_indices(len(x)))],
+            events=[columns.add(f"SUM(CASE WHEN {c} AND {event} THEN {e} END)") for e in x])
+    frame = cohort.query(f"SELECT {STRATUM} AS s, {', '.join(columns.sql)} FROM (SELECT *, "
+                         f"{_stratum(cohort, strata)} AS {STRATUM} FROM {{cohort}}) AS rows "
+                         f"GROUP BY {STRATUM} ORDER BY s")
+    frame = frame[frame["s"].notna()]
+    out = {}
+    for key, design in designs.items():
+        a = asked[key]
+        get = lambda names: frame[names].to_numpy(dtype=float, na_value=0.0)  # noqa: E731
+        try:
+            out[key] = model_moments(
+                key, design.names, frame["s"].to_numpy(dtype=np.int64),
+                frame[a["n"]].to_numpy(dtype=float, na_value=0.0), get(a["sums"]),
+                get(a["cross"]), get(a["low"]), get(a["high"]),
+                get(a["events"]).sum(axis=0), design.events)
+        except StatisticsError as exc:
+            out[key] = exc
+    return out
+
+
+# --------------------------------------------------------------------------- the scan
+
+class Scanner:
+    """``scan(requests)``: one aggregate query per call, every request's sums per
+    (stratum, time). ``batches`` lists the models (keys) of each query."""
+
+    def __init__(self, cohort, endpoint, strata: str | None, designs: dict, subsets: dict):
+        self.cohort = cohort
+        self.endpoint = endpoint
+        self.strata = strata
+        self.designs = designs
+        self.subsets = subsets  # refit key -> (design key, kept column positions)
+        self.batches: list[tuple] = []
+
+    @property
+    def scans(self) -> int:
+        return len(self.batches)
+
+    def _columns_of(self, key):
+        if key in self.subsets:
+            base, keep = self.subsets[key]
+            design = self.designs[base]
+            return design.condition, [design.expressions[j] for j in keep]
+        design = self.designs[key]
+        return design.condition, list(design.expressions)
+
+    def __call__(self, requests: Sequence[ScanRequest]) -> list[TimeSums]:
+        # Grouping by the event indicator too gives the sums over the events without a
+        # second set of aggregates (half the work per row; at most twice the groups).
+        inner = [f"{_stratum(self.cohort, self.strata)} AS s",
+                 f"{self.endpoint.time} AS t",
+                 f"CASE WHEN {_event(self.cohort, self.endpoint)} THEN 1 ELSE 0 END AS ev"]
+        middle = ["s", "t", "ev"]
+        columns = _Columns()
+        asked = []
+        for r, request in enumerate(requests):
+            condition, expressions = self._columns_of(request.model.key)
+            xs = []
+            for j, (e, mean) in enumerate(zip(expressions, request.model.means)):
+                # NULL outside the model's complete cases: so are its eta and weight, which
+                # the aggregates then skip.
+                inner.append(f"CASE WHEN {condition} THEN {e} - {_number(mean)} END AS x{r}_{j}")
+                xs.append(f"x{r}_{j}")
+            middle += xs
+            eta = " + ".join(f"{_number(b)} * {x}" for b, x in zip(request.beta, xs))
+            middle.append(f"{eta} AS e{r}")
+            middle.append(f"EXP({eta}{self._shift_sql(request)}) AS w{r}")
+            pairs = list(zip(*pair_indices(len(xs))))
+            asked.append(dict(
+                count=columns.add(f"COUNT(e{r})"), s0=columns.add(f"SUM(w{r})"),
+                s1=[columns.add(f"SUM(w{r} * {x})") for x in xs],
+                s2=[columns.add(f"SUM(w{r} * {xs[i]} * {xs[j]})") for i, j in pairs],
+                eta=columns.add(f"MAX(ABS(e{r}))")))
+        sql = (f"SELECT s, t, ev, {', '.join(columns.sql)} FROM (SELECT {', '.join(middle)} "
+               f"FROM (SELECT {', '.join(inner)} FROM {{cohort}}) AS typed) AS weighted "
+               f"GROUP BY s, t, ev ORDER BY s, t, ev")
+        frame = self.cohort.query(sql)
+        self.batches.append(tuple(request.model.key for request in requests))
+        return self._time_sums(frame[frame["s"].notna()], asked)
+
+    @staticmethod
+    def _time_sums(frame, asked) -> list[TimeSums]:
+        """Each request's sums per (stratum, time), over all rows and over the events, from
+        the rows of the result per (stratum, time, event)."""
+        stratum = frame["s"].to_numpy(dtype=np.int64)
+        time = frame["t"].to_numpy(dtype=float)
+        event = frame["ev"].to_numpy(dtype=float)
+        new = np.ones(len(frame), dtype=bool)
+        new[1:] = (stratum[1:] != stratum[:-1]) | (time[1:] != time[:-1])
+        starts = np.flatnonzero(new)  # the scanned models have rows: never empty
+
+        def get(names, events=False):
+            values = frame[names].to_numpy(dtype=float, na_value=0.0)
+            if events:
+                values = values * (event if values.ndim == 1 else event[:, None])
+            return np.add.reduceat(values, starts, axis=0)
+
+        out = []
+        for a in asked:
+            eta = frame[a["eta"]].to_numpy(dtype=float, na_value=0.0)
+            out.append(TimeSums(stratum[starts], time[starts], get(a["count"]),
+                                get(a["count"], True), get(a["s0"]), get(a["s1"]),
+                                get(a["s2"]), get(a["s0"], True), get(a["s1"], True),
+                                get(a["s2"], True), float(eta.max()) if eta.size else 0.0))
+        return out
+
+    def _shift_sql(self, request: ScanRequest) -> str:
+        if not np.any(request.shift):
+            return ""
+        cases = " ".join(f"WHEN {int(s)} THEN {_number(v)}"
+                         for s, v in zip(request.model.strata, request.shift))
+        return f" - CASE s {cases} ELSE 0.0 END"
+
+
+# --------------------------------------------------------------------------- models
+
+class _Read(RegressionModel):
+    """The regression skeleton's model, reading the fits made from aggregates."""
+
+    def __init__(self, fits: dict, tests: dict, separation_reason: str):
+        self.fits = fits
+        self.tests = tests
+        self.separation_reason = separation_reason
+
+    def fit(self, design):
+        answer = self.fits[id(design)]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def estimates(self, design, fitted, column):
+        fit = fitted.fit
+        return estimates_from(fit.names, fit.coef, fit.se, fit.z, fit.p, fit.hr,
+                              fit.conf_low, fit.conf_high)
+
+    def counts(self, design, fitted):
+        return design.n, design.events
+
+    def term_test(self, design, columns, fitted) -> float:
+        return self.term_test_result(design, columns, fitted).p_value
+
+    def term_test_result(self, design, columns, fitted) -> TestResult:
+        answer = self.tests[id(design), tuple(columns)]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def engine_cox_models(cohort, options, separation_reason: str) -> tuple[FittedModels, Scanner]:
+    """The section's Cox models from aggregates, as :func:`~cohortpress.kit.regression.fit_models`
+    gives them in memory (``follow_up`` is the multivariable model's ``cox.zph``; there is
+    no concordance). Returns the models and the scanner (its ``scans`` count the passes)."""
+    endpoint = cohort.endpoint(options.endpoint)
+    strata = options.strata
+    covariates = list(options.covariates)
+    interactions = [tuple(pair) for pair in options.interactions]
+    univariable = options.univariable
+    singles = [v for v in covariates] if univariable else []
+    models = {"multi": (covariates, _complete(cohort, covariates, strata))}
+    for name in singles:
+        models["uni", name] = ([name], _complete(cohort, [name], strata))
+    counts = _profile(cohort, endpoint, models, interactions)
+    full = _design(cohort, "multi", covariates, models["multi"][1], counts, None, interactions)
+    references = full.references()
+    designs = {"multi": full}
+    for name in singles:
+        designs["uni", name] = _design(cohort, ("uni", name), [name], models["uni", name][1],
+                                       counts, references, ())
+    wants_multi = options.multivariable and (len(full.terms) > 1 or not univariable)
+    fitting = {key: d for key, d in designs.items()
+               if d.n > 0 and (key != "multi" or wants_multi)}
+    moments = _moments(cohort, endpoint, strata, fitting) if fitting else {}
+    scanner = Scanner(cohort, endpoint, strata, designs, {})
+    ready = [m for m in moments.values() if isinstance(m, AggregateModel)]
+    fitted = dict(zip([m.key for m in ready],
+                      fit_cox_aggregated(ready, scanner, options.ties,
+                                         conf_level=options.conf_level)))
+    fits = {}
+    for key, design in fitting.items():
+        answer = moments[key] if isinstance(moments[key], StatisticsError) else fitted[key]
+        fits[id(design)] = answer if isinstance(answer, StatisticsError) \
+            else Fitted(answer.fit, answer)
+    tests = _term_tests(full, fits, scanner, options, wants_multi)
+    for key, design in fitting.items():
+        if key != "multi":
+            _null_term_tests(design, fits, tests)
+    reader = _Read(fits, tests, separation_reason)
+    columns = []
+    layout = {t.variable: t for t in full.terms}
+    if univariable:
+        singles_columns = []
+        for name in singles:
+            design = designs["uni", name]
+            column, _ = fit_column(reader, "Univariable", design)
+            singles_columns.append(column)
+            layout[name] = design.terms[0]
+        columns.append(ModelColumn.combined("Univariable", singles_columns))
+    out = FittedModels(full, [layout[t.variable] for t in full.terms], columns)
+    if wants_multi:
+        column, multi = fit_column(reader, "Multivariable", full)
+        columns.append(column)
+        out.multivariable = multi
+        if options.ph_check != "none":
+            out.follow_up = _zph(column, full, multi)
+    return out, scanner
+
+
+def _term_tests(full: EngineDesign, fits: dict, scanner: Scanner, options, wants_multi) -> dict:
+    """The likelihood-ratio tests of the multivariable model's factors with more than one
+    column (and interactions): the refits, warm-started, share each scan."""
+    tests = {}
+    answer = fits.get(id(full)) if wants_multi else None
+    if answer is None or isinstance(answer, StatisticsError):
+        return tests
+    fit, model = answer.fit, answer.data.model
+    refits, dropped = [], {}
+    for term in full.terms:
+        if len(term.columns) <= 1 and term.kind != "interaction":
+            continue
+        keep = [j for j, name in enumerate(full.names) if name not in term.columns]
+        dropped[term.columns] = keep
+        if keep:
+            key = ("refit", term.variable)
+            scanner.subsets[key] = ("multi", keep)
+            refits.append((term.columns, model.subset(keep, key, fit.coef[keep])))
+    results = fit_cox_aggregated([m for _, m in refits], scanner, options.ties,
+                                 conf_level=options.conf_level) if refits else []
+    by_columns = {columns: r for (columns, _), r in zip(refits, results)}
+    for columns, keep in dropped.items():
+        reduced = by_columns.get(columns)
+        if isinstance(reduced, AggregateFit):
+            reduced = reduced.fit
+        try:
+            tests[id(full), columns] = lr_test_aggregated(fit, reduced, len(columns))
+        except StatisticsError as exc:
+            tests[id(full), columns] = exc
+    return tests
+
+
+def _null_term_tests(design: EngineDesign, fits: dict, tests: dict) -> None:
+    """A univariable model's factor against the null model: no refit."""
+    answer = fits.get(id(design))
+    if answer is None or isinstance(answer, StatisticsError):
+        return
+    for term in design.terms:
+        tests[id(design), tuple(term.columns)] = lr_test_aggregated(answer.fit, None,
+                                                                    len(term.columns))
+
+
+def _zph(column: ModelColumn, design: EngineDesign, fitted: Fitted | None):
+    """R's ``cox.zph(transform = "km")`` of a model that converged with no flag."""
+    if fitted is None or not fitted.fit.converged or column.flags:
+        return None
+    groups = {t.variable: list(t.columns) for t in design.terms}
+    try:
+        return cox_zph_aggregated(fitted.data, transform="km", groups=groups)
+    except StatisticsError:
+        return None
+
+
+def aggregates_refusal(options) -> str | None:
+    """Why these cox options need the patients' rows, naming the option; None when the
+    section runs from aggregates."""
+    if options.splines:
+        return "splines need the patients' rows (a spline basis is fitted to the values)"
+    if options.robust:
+        return "robust = true needs the patients' rows (sandwich variance from residuals)"
+    if options.cluster is not None:
+        return "cluster needs the patients' rows (sandwich variance from residuals)"
+    return None

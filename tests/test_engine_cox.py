@@ -1,0 +1,170 @@
+"""The Cox analysis on the engine path gives the in-memory path's records.
+
+Each cohort is put into DuckDB with engine_cohort_from_frame and the section is run both
+ways: every record (coefficients, standard errors, limits, p-values, log-likelihoods, the
+model tests, the likelihood-ratio tests of factors, cox.zph, n and events per model, the
+complete-case counts) must agree to 1e-8 relative; concordance is the one difference, said
+in a record and a footnote. Also: the number of scans is the iterations', not the models',
+and the options that need the rows are refused by name.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from cohortpress.api.sections import SectionContext
+from cohortpress.app.load import load_cohort
+from cohortpress.app.plan import plan_build
+from cohortpress.common.errors import DataError
+from cohortpress.data.conditions import section_subset
+from cohortpress.data.engine.cohort import EngineCohort, engine_cohort_from_frame
+from cohortpress.kit.engine_cox import CONCORDANCE_NOTE, aggregates_refusal, engine_cox_models
+from cohortpress.plugins import cox
+from cohortpress.testing import load_demo_cohort
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = {"small2": ROOT / "tests/data/e2e/small2.toml",
+           "trial3": ROOT / "tests/data/e2e/trial3.toml",
+           "veteran": ROOT / "tests/data/disclosure/veteran.toml",
+           "pbc": ROOT / "examples/pbc/report.toml"}
+_COHORTS = {}
+
+
+def cohort_of(name):
+    if name not in _COHORTS:
+        if name == "demo":
+            _COHORTS[name] = (None, load_demo_cohort())
+        else:
+            plan = plan_build(CONFIGS[name])
+            _COHORTS[name] = (plan, load_cohort(plan))
+    return _COHORTS[name]
+
+
+def key(record):
+    return (record.context, record.stat_name, record.variable, record.variable_level,
+            record.group, record.group_level)
+
+
+def assert_same_records(rows, engine):
+    expected = {key(r): r for r in rows.results if not r.stat_name.startswith("concordance")}
+    got = {key(r): r for r in engine.results if not r.stat_name.startswith("concordance")}
+    assert set(got) == set(expected)
+    for k, record in expected.items():
+        a, b = record.stat, got[k].stat
+        if isinstance(a, float) and isinstance(b, float):
+            assert (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-8,
+                                                                     abs_tol=1e-300), k
+        else:
+            assert a == b, k
+        assert record.formatted == got[k].formatted, k
+
+
+def run_both(cohort, options):
+    context = SectionContext(id="cox", title="Cox")
+    rows = cox.run(cohort, options, context)
+    engine = cox.run(engine_cohort_from_frame(cohort), options, context)
+    return rows, engine
+
+
+SECTIONS = [("small2", "cox"), ("small2", "cox_ref"), ("trial3", "cox_os"),
+            ("trial3", "cox_ttf"), ("veteran", "cox"), ("pbc", "cox")]
+
+
+@pytest.mark.parametrize("name,section", SECTIONS)
+def test_the_test_cohorts_sections_agree(name, section):
+    plan, cohort = cohort_of(name)
+    head = next(h for h in plan.config.section if h.id == section)
+    if head.subset:
+        cohort = section_subset(cohort, head.subset, "section")
+    rows, engine = run_both(cohort, cox.CoxOptions.model_validate(head.model_extra))
+    assert_same_records(rows, engine)
+    notes = [r for r in engine.results if r.stat_name == "concordance.note"]
+    assert [r.stat for r in notes] == [CONCORDANCE_NOTE]
+    assert any(r.stat_name == "concordance" for r in rows.results)
+    assert not any(r.stat_name == "concordance" for r in engine.results)
+
+
+VARIANTS = [
+    # missing values (complete cases per model), an interaction of factors, Efron ties
+    ("trial3", dict(endpoint="os", covariates=["arm", "stage", "sex", "crp_log"],
+                    interactions=[["arm", "sex"]])),
+    # an interaction with a continuous covariate, strata with a missing level, Breslow
+    ("trial3", dict(endpoint="efs", covariates=["arm", "age", "ecog"],
+                    interactions=[["arm", "age"]], strata="centre", ties="breslow")),
+    # univariable models only; a reference level set by the multivariable design
+    ("trial3", dict(endpoint="progression", covariates=["age_group", "crp"],
+                    multivariable=False)),
+    ("pbc", dict(endpoint="os", covariates=["oedema", "stage", "bilirubin", "ascites"],
+                 strata="sex", ph_check="footnote")),
+    ("demo", dict(endpoint="os", covariates=["arm", "age", "stage", "ldh", "sex"])),
+    ("demo", dict(endpoint="os", covariates=["stage"], univariable=False, ties="breslow")),
+]
+
+
+@pytest.mark.parametrize("name,values", VARIANTS)
+def test_option_variants_agree(name, values):
+    _, cohort = cohort_of(name)
+    rows, engine = run_both(cohort, cox.CoxOptions.model_validate(values))
+    assert_same_records(rows, engine)
+
+
+def test_one_scan_per_iteration_covers_every_model(monkeypatch):
+    _, cohort = cohort_of("trial3")
+    engine = engine_cohort_from_frame(cohort)
+    queries = []
+    original = EngineCohort.query
+    monkeypatch.setattr(EngineCohort, "query",
+                        lambda self, sql: queries.append(sql) or original(self, sql))
+    options = cox.CoxOptions.model_validate(dict(endpoint="os", covariates=[
+        "arm", "age", "stage", "crp_log", "sex", "ecog"]))
+    models, scanner = engine_cox_models(engine, options, "separated")
+    assert len(queries) == 2 + scanner.scans  # counts and moments, then the iterations
+    first = scanner.batches[0]
+    assert set(first) == {"multi", *(("uni", v) for v in options.covariates)}
+    # Each model is in one scan per iteration (plus its start): the scans are as many as
+    # the slowest model of each stage needs, however many models there are.
+    appearances = {}
+    for batch in scanner.batches:
+        assert len(set(batch)) == len(batch)
+        for model in batch:
+            appearances[model] = appearances.get(model, 0) + 1
+    stage1 = max(n for m, n in appearances.items() if m[0] != "refit")
+    refits = [n for m, n in appearances.items() if m[0] == "refit"]
+    assert refits  # arm, stage and ecog have more than two levels
+    assert scanner.scans == stage1 + max(refits)
+    assert appearances["multi"] == models.multivariable.fit.iterations + 1
+
+
+@pytest.mark.parametrize("values,option", [
+    (dict(splines=["age"]), "splines"), (dict(robust=True), "robust"),
+    (dict(cluster="centre"), "cluster")])
+def test_options_that_need_the_rows_are_refused_by_name(values, option):
+    options = cox.CoxOptions.model_validate(dict(endpoint="os", covariates=["age"], **values))
+    assert aggregates_refusal(options).startswith(option)
+    assert aggregates_refusal(cox.CoxOptions.model_validate(
+        dict(endpoint="os", covariates=["age"], interactions=[], strata="centre"))) is None
+
+
+def test_the_table_says_concordance_is_not_computed():
+    _, cohort = cohort_of("veteran")
+    options = cox.CoxOptions.model_validate(dict(endpoint="os", covariates=["celltype", "age"]))
+    _, engine = run_both(cohort, options)
+    (table,) = [b for b in engine.blocks if hasattr(b, "footnotes")]
+    assert any("concordance was not computed" in note.text for note in table.footnotes)
+    assert any("concordance was not computed" in m for m in engine.methods)
+
+
+def test_check_data_on_the_engine():
+    _, cohort = cohort_of("trial3")
+    engine = engine_cohort_from_frame(cohort)
+    assert cox.CoxOptions.model_validate(dict(endpoint="os", covariates=["arm"])
+                                         ).check_data(engine) == []
+    with pytest.raises(DataError, match="'rand_date' is date"):
+        cox.CoxOptions.model_validate(dict(endpoint="os", covariates=["rand_date"])
+                                      ).check_data(engine)
+    with pytest.raises(DataError, match="strata variable 'age' must be categorical"):
+        cox.CoxOptions.model_validate(dict(endpoint="os", covariates=["arm"], strata="age")
+                                      ).check_data(engine)
