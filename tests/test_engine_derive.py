@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from cohortpress.common.errors import DataError
 from cohortpress.config.schema import Config, load_config
@@ -217,7 +219,9 @@ def test_recode_with_and_without_other_and_levels():
            "r3": {"type": "recode", "source": "note", "mapping": {"alpha": "first"}},
            "r4": {"type": "recode", "source": "yn", "mapping": {"yes": "Y"}},
            "r5": {"type": "recode", "source": "x", "mapping": {"0": "zero", "-3": "minus"},
-                  "other": "other"}})
+                  "other": "other"},
+           "r6": {"type": "recode", "source": "d0", "other": "other",
+                  "mapping": {"2000-02-29 00:00:00": "leap day"}}})
 
 
 def test_recode_of_a_derived_variable_chains():
@@ -403,3 +407,37 @@ def test_every_kind_from_a_csv_source(tmp_path):
         "cohort": config_of({}).cohort.model_copy(update={"path": tmp_path / "cohort.csv"})})
     assert_same_as_source(config, build_cohort(config, pd.read_csv(
         tmp_path / "cohort.csv", dtype=str, keep_default_na=False).replace("", None)))
+
+
+# --------------------------------------------------------------------------- random edges
+
+EDGES = [-np.inf, -5.0, -0.0, 5e-324, 1e-300, 0.1, 0.30000000000000004, 1.0, 2.5, 1e300,
+         np.inf]
+
+
+@settings(max_examples=30, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(breaks=st.lists(st.sampled_from(EDGES), min_size=2, max_size=6, unique=True),
+       values=st.lists(st.sampled_from([*EDGES[1:-1], 0.0, None, 0.2, 3.0]), min_size=3,
+                       max_size=30),
+       right=st.booleans(), bound=st.sampled_from(EDGES[1:-1]),
+       op=st.sampled_from(["lt", "le", "gt", "ge", "eq", "ne"]))
+def test_random_edges_of_cuts_and_comparisons(breaks, values, right, bound, op):
+    """Values on and next to the breaks and bounds, the infinities and -0.0 included."""
+    breaks = sorted(set(breaks))
+    assume(len(breaks) >= 2)
+    inside = [v for v in values if v is None or (
+        (breaks[0] <= v <= breaks[-1]) and (right or v < breaks[-1]))]
+    assume(any(v is not None for v in inside))
+    raw = pd.DataFrame({"pid": [f"P{i}" for i in range(len(inside))],
+                        "x": [None if v is None else repr(float(v)) for v in inside]},
+                       dtype=object)
+    config = config_of({
+        "c": {"type": "cut", "source": "x", "breaks": breaks, "right": right,
+              "labels": [f"b{i}" for i in range(len(breaks) - 1)]},
+        "f": {"type": "flag", "when": [{"variable": "x", op: bound}]},
+        "k": {"type": "case", "unknown": "missing", "default": "none", "cases": [
+            {"when": [{"variable": "c", "eq": "b0"}], "value": "first"},
+            {"when": [{"variable": "x", op: bound}], "value": "bound"}]},
+    }, {"x": {"kind": "continuous"}})
+    assert_same_derived(build_cohort(config, raw), config)

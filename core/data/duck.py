@@ -175,14 +175,25 @@ class DuckSource:
         return int(self.run(f"SELECT count(*) FROM ({self.relation}) AS source")
                    .column(0)[0].as_py())
 
-    def distinct(self, column: str):
+    def approx_distinct(self, columns: Sequence[str]) -> dict[str, int]:
+        """Each column's approximate number of distinct values (HyperLogLog: constant
+        memory), all in one scan."""
+        if not columns:
+            return {}
+        table = self.run("SELECT " + ", ".join(
+            f"approx_count_distinct({quoted(c)}) AS c{i}" for i, c in enumerate(columns))
+            + f" FROM ({self.relation}) AS source")
+        return {c: int(table.column(i)[0].as_py() or 0) for i, c in enumerate(columns)}
+
+    def distinct(self, column: str, guess: int | None = None):
         """The distinct values of ``column`` (missing included once) as a pandas Series of
         the dtype the column is read with, the same values as Python objects for SQL
-        parameters, and their counts; None when it has more than :data:`PROFILE_LIMIT`."""
+        parameters, and their counts; None when it has more than :data:`PROFILE_LIMIT`.
+        ``guess``: the column's :meth:`approx_distinct`, when known."""
         # A guess first (HyperLogLog, constant memory): grouping an id column of a
         # hundred million rows would hold every id.
-        guess = self.run(f"SELECT approx_count_distinct({quoted(column)}) FROM "
-                         f"({self.relation}) AS source").column(0)[0].as_py()
+        if guess is None:
+            guess = self.approx_distinct([column])[column]
         if guess is not None and guess > APPROX_MARGIN * PROFILE_LIMIT:
             return None
         table = self.run(f"SELECT {quoted(column)} AS value, count(*) AS n FROM "

@@ -255,9 +255,9 @@ class _ViewBuilder:
         source_info = self.infos[source]
         distinct = self._distinct(source)
         if distinct is None:
-            raise DataError(f"'{source}' has more than {LOOKUP_LIMIT} distinct values: a "
-                            f"{spec.type} of it is not computed in the engine (use "
-                            f"statistics = \"rows\")", file=str(self.config.source),
+            raise DataError(f"'{source}' has more than {LOOKUP_LIMIT:,} distinct values: a "
+                            f"{spec.type} of it is not computed in the engine; set "
+                            f"cohort.statistics = \"rows\"", file=str(self.config.source),
                             key=f"{key}.source")
         frame = pd.DataFrame({source: typed_series(distinct, source_info)})
         deriver = Deriver(self.config, frame, {source: source_info}, typer=None)
@@ -382,6 +382,6 @@ def _text_comparison(cond: Condition, x: str, key: str, config: Config) -> str:
     if cond.not_in is not None:
         return f"NOT ({x} IN {in_list([as_text(v) for v in cond.not_in])})" \
             if cond.not_in else "TRUE"
-    raise DataError(f"'{cond.variable}' has more than {LOOKUP_LIMIT} distinct values: comparing "
-                    f"it as a number is not computed in the engine (use statistics = \"rows\")",
-                    file=str(config.source), key=key)
+    raise DataError(f"'{cond.variable}' has more than {LOOKUP_LIMIT:,} distinct values: "
+                    f"comparing it as a number is not computed in the engine; set "
+                    f"cohort.statistics = \"rows\"", file=str(config.source), key=key)

@@ -73,6 +73,12 @@ class SourceTyping:
         self.infos: dict[str, VariableInfo] = {}
         self.event_columns = {ep.event for ep in config.endpoints.values()
                               if ep.form == "columns"}
+        #: Each column's approximate distinct count (set by :meth:`guess`).
+        self.guesses: dict[str, int] = {}
+
+    def guess(self, columns) -> None:
+        """Count the columns' distinct values approximately, in one scan of the source."""
+        self.guesses = self.source.approx_distinct(list(columns))
 
     # ------------------------------------------------------------------ the source
 
@@ -157,7 +163,7 @@ class _LocatingTyper(ColumnTyper):
 def type_source_column(typing: SourceTyping, name: str, settings: VariableSettings,
                        role: str | None) -> None:
     """Add column ``name`` of the source, typed, to the view being built."""
-    profile = typing.source.distinct(name)
+    profile = typing.source.distinct(name, typing.guesses.get(name))
     if profile is None:
         _type_by_sql(typing, name, settings, role)
         return

@@ -62,6 +62,7 @@ def build_engine_cohort(config: Config, source: DuckSource, columns: Sequence[st
     if config.cohort.id:
         typing.check_ids(config.cohort.id)
     roles = column_roles(config)
+    typing.guess(columns)
     for name in columns:
         type_source_column(typing, name, config.variables.get(name, VariableSettings()),
                            roles.get(name))
@@ -96,13 +97,14 @@ def _filtered(config: Config, cohort: EngineCohort) -> EngineCohort:
     conditions = config.cohort.filter
     if not conditions:
         return cohort
+    names = list(dict.fromkeys(c.variable for c in conditions
+                               if c.missing is None and c.variable in cohort.variables))
     unknown: dict[str, int] = {}
-    for cond in conditions:
-        if cond.missing is None and cond.variable in cohort.variables \
-                and cond.variable not in unknown:
-            found = cohort.query(f"SELECT count(*) AS n FROM {{cohort}} "
-                                 f"WHERE {quoted(cond.variable)} IS NULL")
-            unknown[cond.variable] = int(found["n"].iloc[0])
+    if names:  # one scan for all: the rows each comparison removes for an unknown value
+        found = cohort.query("SELECT " + ", ".join(
+            f"sum(CASE WHEN {quoted(n)} IS NULL THEN 1 ELSE 0 END) AS c{i}"
+            for i, n in enumerate(names)) + " FROM {cohort}")
+        unknown = {n: int(found[f"c{i}"].fillna(0).iloc[0]) for i, n in enumerate(names)}
     source = str(config.source)
     try:
         where, text = conditions_sql(
