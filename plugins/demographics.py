@@ -38,7 +38,7 @@ from cohortpress.kit.table1 import (Table1Layout, VariableLayout, table1_from_re
                                     table1_methods)
 from cohortpress.kit.table1_options import (DemographicsOptions, RowSpec, categorical_statistic,
                                             check_section, continuous_rows, field_digits, percent_digits_of,
-                                            refuse_repeats, row_specs)
+                                            refuse_on_engine, refuse_repeats, row_specs)
 from cohortpress.kit.engine_table1 import (EngineTable1Summariser, aggregates_refusal,
                                            engine_grouping, prints_whole)
 from cohortpress.kit.table1_extras import extras_methods
@@ -89,6 +89,7 @@ def summarise(cohort, options: DemographicsOptions, context: SectionContext):
     """The records of one Table 1 (the whole cohort, or one stratum's patients)."""
     by = options.by if options.by is not None else cohort.group
     if getattr(cohort, "engine", False):  # aggregates from SQL (kit.engine_table1)
+        refuse_on_engine(options, cohort)
         groups = engine_grouping(cohort, by)
         summariser = EngineTable1Summariser(cohort, options, context, groups)
     else:
@@ -105,6 +106,7 @@ def summarise(cohort, options: DemographicsOptions, context: SectionContext):
 
 
 def run(cohort, options: DemographicsOptions, context: SectionContext):
+    refuse_on_engine(options, cohort)
     if options.strata is not None:
         return run_stratified(cohort, options, context)
     summariser = summarise(cohort, options, context)

@@ -323,6 +323,22 @@ def test_aggregates_refuses_weights_and_strata_by_name():
     assert analysis.aggregates(stratified).startswith("strata = 'sex'")
 
 
+@pytest.mark.parametrize("key, value", [("weights", "level"), ("strata", "stage")])
+def test_an_engine_cohort_with_options_that_need_rows_is_refused(key, value):
+    """Called directly on an engine cohort, weights or strata are one line naming the key,
+    never a table computed without them."""
+    from cohortpress.common.errors import DataError
+    from cohortpress.plugins.demographics import DemographicsOptions
+
+    memory, engine = awkward()
+    options = DemographicsOptions.model_validate({"by": "two", "variables": ["score"],
+                                                  key: value})
+    for call in (lambda: options.check_data(engine),
+                 lambda: run_analysis("demographics", options, engine)):
+        with pytest.raises(DataError, match=f"statistics = \"engine\": {key} = "):
+            call()
+
+
 def test_check_data_on_the_engine_path():
     """``validate``'s checks give the same lines on an engine cohort."""
     from cohortpress.common.errors import DataError

@@ -39,7 +39,8 @@ import pandas as pd
 from cohortpress.common.errors import StatisticsError
 from cohortpress.data.engine.backend import quoted
 from cohortpress.kit.engine_grouping import EngineGrouping, engine_grouping
-from cohortpress.kit.table1_options import RowSpec, field_digits, whole_numbers
+from cohortpress.kit.table1_options import (RowSpec, aggregates_refusal, field_digits,
+                                            whole_numbers)
 from cohortpress.kit.table1_records import Table1Summariser
 from cohortpress.stats.aggregate_tests import (Moments, RankSums, moments_from_deviation_sums,
                                                wilcoxon_from_statistic)
@@ -49,25 +50,9 @@ from cohortpress.stats.summaries import (quartile_ranks, quartiles_from_order_st
 __all__ = ["EngineGrouping", "EngineTable1Summariser", "aggregates_refusal", "engine_grouping",
            "engine_all_whole", "prints_whole"]
 
-#: The options of a Table 1 that need the patients' rows, and why.
-NEEDS_ROWS = {
-    "weights": "weights need the patients' rows (design-based tests and weighted quantiles)",
-    "strata": "strata need the patients' rows (one Table 1 per stratum)",
-}
-
-
 #: At most this many distinct values of a continuous variable: its median and quartiles come
 #: from the table of distinct values and their counts (less work than sorting the rows).
 DISTINCT_LIMIT = 1_000_000
-
-
-def aggregates_refusal(options) -> str | None:
-    """``Analysis.aggregates`` of ``demographics``: None when these options run from
-    aggregates, else the line naming the option that needs the rows."""
-    for key, why in NEEDS_ROWS.items():
-        if getattr(options, key, None) is not None:
-            return f"{key} = '{getattr(options, key)}': {why}"
-    return None
 
 
 def real(text: float) -> str:

@@ -220,6 +220,7 @@ class DemographicsOptions(Table1ExtraOptions):
 
         from cohortpress.kit.engine_grouping import grouping_of
 
+        refuse_on_engine(self, cohort)
         check_section(self)
         groups = grouping_of(cohort, self.by if self.by is not None else cohort.group)
         tested = self.p_value and len(groups.levels) >= 2
@@ -230,6 +231,32 @@ class DemographicsOptions(Table1ExtraOptions):
                 check_two_groups(spec, _groups_with_values(cohort, spec, groups))
         self.check_extras(cohort, groups, row_specs(self))
         return empty_group_warnings(groups)
+
+
+#: The options of a Table 1 that need the patients' rows, and why.
+NEEDS_ROWS = {
+    "weights": "weights need the patients' rows (design-based tests and weighted quantiles)",
+    "strata": "strata need the patients' rows (one Table 1 per stratum)",
+}
+
+
+def aggregates_refusal(options) -> str | None:
+    """``Analysis.aggregates`` of ``demographics``: None when these options run from
+    aggregates on the engine path, else the line naming the option that needs the rows."""
+    for key, why in NEEDS_ROWS.items():
+        if getattr(options, key, None) is not None:
+            return f"{key} = '{getattr(options, key)}': {why}"
+    return None
+
+
+def refuse_on_engine(options, cohort) -> None:
+    """An engine cohort with options that need the rows: the one line that names them (the
+    build refuses such a section earlier; this keeps a direct call from computing without
+    them)."""
+    refusal = aggregates_refusal(options) if getattr(cohort, "engine", False) else None
+    if refusal is not None:
+        raise DataError(f"statistics = \"engine\": {refusal}",
+                        key=next(k for k in NEEDS_ROWS if refusal.startswith(k)))
 
 
 def _groups_with_values(cohort, spec, groups: Grouping) -> int:
