@@ -70,7 +70,8 @@ class EngineDesign:
 def _number(value: float) -> str:
     value = float(value)
     if np.isfinite(value):
-        return literal(value)
+        # Parenthesised when negative: "x - -1.5" must never read as a comment ("--").
+        return literal(value) if value >= 0 else f"({literal(value)})"
     return "CAST('NaN' AS DOUBLE)" if np.isnan(value) else \
         f"CAST('{'Infinity' if value > 0 else '-Infinity'}' AS DOUBLE)"
 
@@ -255,33 +256,38 @@ class Scanner:
     def __call__(self, requests: Sequence[ScanRequest]) -> list[TimeSums]:
         # Grouping by the event indicator too gives the sums over the events without a
         # second set of aggregates (half the work per row; at most twice the groups).
-        inner = [f"{_stratum(self.cohort, self.strata)} AS s",
-                 f"{self.endpoint.time} AS t",
-                 f"CASE WHEN {_event(self.cohort, self.endpoint)} THEN 1 ELSE 0 END AS ev"]
         middle = ["s", "t", "ev"]
         columns = _Columns()
         asked = []
+        flags = [f"{_stratum(self.cohort, self.strata)} AS s", f"{self.endpoint.time} AS t",
+                 f"{self.endpoint.status} AS status"]
+        inner = ["s", "t", "CASE WHEN status = 1 THEN 1 ELSE 0 END AS ev"]
+        weighted = ["s", "t", "ev"]
         for r, request in enumerate(requests):
             condition, expressions = self._columns_of(request.model.key)
+            # NULL outside the model's complete cases (evaluated once per row): so are its
+            # columns, eta and weight, which the aggregates then skip.
+            flags.append(f"CASE WHEN {condition} THEN 1.0 END AS in{r}")
             xs = []
             for j, (e, mean) in enumerate(zip(expressions, request.model.means)):
-                # NULL outside the model's complete cases: so are its eta and weight, which
-                # the aggregates then skip.
-                inner.append(f"CASE WHEN {condition} THEN {e} - {_number(mean)} END AS x{r}_{j}")
+                inner.append(f"in{r} * ({e} - {_number(mean)}) AS x{r}_{j}")
                 xs.append(f"x{r}_{j}")
             middle += xs
             eta = " + ".join(f"{_number(b)} * {x}" for b, x in zip(request.beta, xs))
             middle.append(f"{eta} AS e{r}")
             middle.append(f"EXP({eta}{self._shift_sql(request)}) AS w{r}")
+            weighted += [f"e{r}", f"w{r}", *xs, *(f"w{r} * {x} AS wx{r}_{j}"
+                                                  for j, x in enumerate(xs))]
             pairs = list(zip(*pair_indices(len(xs))))
             asked.append(dict(
                 count=columns.add(f"COUNT(e{r})"), s0=columns.add(f"SUM(w{r})"),
-                s1=[columns.add(f"SUM(w{r} * {x})") for x in xs],
-                s2=[columns.add(f"SUM(w{r} * {xs[i]} * {xs[j]})") for i, j in pairs],
+                s1=[columns.add(f"SUM(wx{r}_{j})") for j in range(len(xs))],
+                s2=[columns.add(f"SUM(wx{r}_{i} * {xs[j]})") for i, j in pairs],
                 eta=columns.add(f"MAX(ABS(e{r}))")))
-        sql = (f"SELECT s, t, ev, {', '.join(columns.sql)} FROM (SELECT {', '.join(middle)} "
-               f"FROM (SELECT {', '.join(inner)} FROM {{cohort}}) AS typed) AS weighted "
-               f"GROUP BY s, t, ev ORDER BY s, t, ev")
+        sql = (f"SELECT s, t, ev, {', '.join(columns.sql)} FROM (SELECT {', '.join(weighted)} "
+               f"FROM (SELECT {', '.join(middle)} FROM (SELECT {', '.join(inner)} FROM "
+               f"(SELECT *, {', '.join(flags)} FROM {{cohort}}) AS flagged) AS typed) "
+               f"AS eta) AS weighted GROUP BY s, t, ev ORDER BY s, t, ev")
         frame = self.cohort.query(sql)
         self.batches.append(tuple(request.model.key for request in requests))
         return self._time_sums(frame[frame["s"].notna()], asked)
