@@ -201,6 +201,16 @@ def test_transform_scale_and_zero_for_sqrt():
            "root": {"type": "transform", "source": "x", "function": "sqrt"}}, raw)
 
 
+def test_the_first_refused_derived_variable_is_the_error_as_in_memory():
+    cut = {"type": "cut", "source": "x", "breaks": [-3.0, 0.0, 120.0], "labels": ["a", "b"]}
+    log = {"type": "transform", "source": "x", "function": "log"}
+    assert "key 'derived.a_cut.breaks'" in engine_error({"a_cut": cut, "b_log": log})
+    assert "key 'derived.a_log.function'" in engine_error({"a_log": log, "b_cut": cut})
+    # a config error of a later derived variable comes after the refused values
+    assert "key 'derived.a_cut.breaks'" in engine_error(
+        {"a_cut": cut, "b_bad": {"type": "transform", "source": "nothing", "function": "log"}})
+
+
 @pytest.mark.parametrize("function", ["log", "sqrt"])
 def test_transform_undefined_is_one_line(function):
     text = engine_error({"t": {"type": "transform", "source": "x", "function": function}})

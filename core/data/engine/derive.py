@@ -32,7 +32,8 @@ How each kind is computed, and why that gives the in-memory values:
   ``pandas.cut`` with ``include_lowest``, ``ln``/``log2``/``log10``/``sqrt``, a day count over
   the unit's days): their sources are continuous or dates, with too many distinct values
   for a lookup table. Values the in-memory path refuses (outside the breaks, the logarithm
-  of a non-positive number) are counted by one query and refused in one line;
+  of a non-positive number) are counted in one scan for all derived variables, and the
+  first derived variable (in derivation order) with any is refused in one line;
 - ``flag`` and ``case`` are SQL ``CASE`` chains over their conditions, each condition on one
   variable: a continuous variable is compared in SQL; on a categorical, binary or text
   variable the condition is evaluated by :func:`~cohortpress.data.conditions.evaluate` on
@@ -115,8 +116,13 @@ def derived_columns(config: Config, names: Sequence[str], base: str,
     else from ``base``.
     """
     builder = _ViewBuilder(config, base, variables, backend, id_column)
-    for name in names:
-        builder.derive(name)
+    try:
+        for name in names:
+            builder.derive(name)
+    except DataError:
+        builder.run_checks()  # an earlier derived variable's refused values come first
+        raise
+    builder.run_checks()
     return DerivedView(builder.relation_over(layer_base or base), dict(builder.frames),
                        {name: builder.infos[name] for name in names})
 
@@ -162,6 +168,7 @@ class _ViewBuilder:
         self.base = base
         self.steps: list[tuple[str, str, str]] = []  # (name, expression, join)
         self.frames: dict[str, pd.DataFrame] = {}
+        self.checks: list[tuple] = []  # (bad rows' SQL condition, column, key, message)
 
     @property
     def relation(self) -> str:
@@ -339,22 +346,36 @@ class _ViewBuilder:
         return None if len(found) > LOOKUP_LIMIT else found.reset_index(drop=True)
 
     def _refuse(self, bad: str, source: str, key: str, message) -> None:
-        """One error line when any row meets the SQL condition ``bad`` (the smallest value)."""
-        x = column(source)
-        found = self.backend.query(f"SELECT count(*) AS n, min({x}) AS v FROM "
-                                   f"({self.relation}) AS d WHERE {bad}")
-        n = int(found["n"].iloc[0])
-        if not n:
+        """Refuse the rows that meet the SQL condition ``bad``: checked with the other
+        derived variables' checks in one scan (:meth:`run_checks`)."""
+        self.checks.append((bad, source, key, message))
+
+    def run_checks(self) -> None:
+        """One scan counting the rows each pending check refuses; the first check (in
+        derivation order) that refuses any is one error line naming the smallest value,
+        the patients and the first patient ids."""
+        checks, self.checks = self.checks, []
+        if not checks:
             return
-        value = float(found["v"].iloc[0])
-        patients = f"{n} patient{'s' if n > 1 else ''}"
-        if self.id_column:
-            ids = self.backend.query(
-                f"SELECT {column(self.id_column)} AS id FROM ({self.relation}) AS d "
-                f"WHERE {bad} ORDER BY {column(self.id_column)} LIMIT {FIRST_PATIENTS}")["id"]
-            patients += ": " + ", ".join(map(str, ids)) + (", ..." if n > len(ids) else "")
-        raise DataError(f"{message(value)} ({patients})", file=str(self.config.source),
-                        key=key, column=source)
+        parts = []
+        for i, (bad, source, _, _) in enumerate(checks):
+            parts += [f"sum(CASE WHEN {bad} THEN 1 ELSE 0 END) AS n{i}",
+                      f"min(CASE WHEN {bad} THEN {column(source)} END) AS v{i}"]
+        found = self.backend.query(f"SELECT {', '.join(parts)} FROM ({self.relation}) AS d")
+        for i, (bad, source, key, message) in enumerate(checks):
+            n = found[f"n{i}"].iloc[0]
+            if pd.isna(n) or not int(n):
+                continue
+            n = int(n)
+            patients = f"{n} patient{'s' if n > 1 else ''}"
+            if self.id_column:
+                ids = self.backend.query(
+                    f"SELECT {column(self.id_column)} AS id FROM ({self.relation}) AS d "
+                    f"WHERE {bad} ORDER BY {column(self.id_column)} "
+                    f"LIMIT {FIRST_PATIENTS}")["id"]
+                patients += ": " + ", ".join(map(str, ids)) + (", ..." if n > len(ids) else "")
+            raise DataError(f"{message(float(found[f'v{i}'].iloc[0]))} ({patients})",
+                            file=str(self.config.source), key=key, column=source)
 
 
 def _comparison(cond: Condition, x: str) -> str:
