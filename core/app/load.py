@@ -22,7 +22,7 @@ from cohortpress.common.suggest import did_you_mean
 from cohortpress.config.schema import Config
 from cohortpress.data.derive import derived_sources
 from cohortpress.data.duck import open_source, plan_pushdown, source_kind
-from cohortpress.data.engine.view import build_engine_cohort
+from cohortpress.data.engine.view import SOURCE_VIEW, build_engine_cohort
 from cohortpress.data.files import check_column_count, file_columns, guess_format
 from cohortpress.data.load import ReadInfo, build_cohort, file_sha256, needed_columns
 
@@ -107,7 +107,12 @@ def _load_with_duckdb(plan: Plan, kind: str, shown: str, progress: Progress):
                 if exc.file == str(config.cohort.path):
                     exc.file = shown
                 raise
-            progress.timed(f"typed {shown} in the engine ({kind}, DuckDB): {cohort.n:,} "
+            where = "DuckDB"
+            if config.cohort.engine == "spark":
+                from cohortpress.data.engine.spark import spark_cohort
+
+                cohort, where = spark_cohort(config, cohort, kind, SOURCE_VIEW), "Spark"
+            progress.timed(f"typed {shown} in the engine ({kind}, {where}): {cohort.n:,} "
                            f"patients, {len(columns)} columns; statistics from aggregates",
                            time.perf_counter() - started)
             return cohort
@@ -134,7 +139,7 @@ def _memory_order(config: Config, kind: str, columns: list[str],
                   available: Sequence[str]) -> list[str]:
     """The columns in the order the rows path would hold them (variables keep that order):
     the CSV reader keeps the file's order, the other readers the order asked for."""
-    if kind == "csv" and config.cohort.engine == "auto":
+    if kind == "csv" and config.cohort.engine in ("auto", "spark"):
         return [c for c in available if c in set(columns)]
     return list(columns)
 

@@ -46,7 +46,8 @@ def engine_wanted(plan: Plan, count, progress: Progress) -> bool:
     (asked only for ``auto``). ConfigError when ``engine`` is asked for and a section
     needs the rows."""
     config = plan.config
-    choice = config.cohort.statistics
+    # Spark computes from aggregates only (the schema refuses statistics = "rows" with it).
+    choice = "engine" if config.cohort.engine == "spark" else config.cohort.statistics
     if choice == "rows":
         return False
     needs_rows = cohort_refusal(config)

@@ -97,11 +97,19 @@ class CohortSettings(Strict):
     format: Literal["auto", "csv", "parquet", "excel", "spss", "stata", "duckdb"] | str = Field(
         "auto", description="the file format; auto: from the suffix; or a format a plugin "
         "reads", examples=["excel"])
-    engine: Literal["auto", "pandas", "duckdb"] = Field(
+    engine: Literal["auto", "pandas", "duckdb", "spark"] = Field(
         "auto", description="what reads a CSV or Parquet file: auto: DuckDB for a folder, a "
         "glob, a DuckDB database, a table or a query, else pandas; duckdb: always DuckDB "
         "(only the used columns and, where it can, the rows cohort.filter keeps leave the "
-        "engine; no size ceiling)", examples=["duckdb"])
+        "engine; no size ceiling); spark: the statistics are computed from aggregates by "
+        "Spark, where the data lives (docs/engine.md)", examples=["duckdb"])
+    spark_master: str | None = Field(None, description="with engine = \"spark\": the "
+                                     "master URL of the Spark cluster; default: local[*], "
+                                     "Spark in this process on every core",
+                                     examples=["spark://registry-head:7077"])
+    spark_conf: dict[str, str] | None = Field(None, description="with engine = \"spark\": "
+                                              "Spark settings for the session",
+                                              examples=[{"spark.executor.memory": "8g"}])
     table: str | None = Field(None, description="the table (or view) of patients in the "
                               "DuckDB database cohort.path names", examples=["patients"])
     query: str | None = Field(None, description="SQL whose result is the cohort, run by "
@@ -143,6 +151,34 @@ class CohortSettings(Strict):
         examples=["engine"])
     max_levels: int = Field(50, ge=2, description="a categorical variable with more levels "
                             "is an error (an id column used as a category)", examples=[100])
+
+    @model_validator(mode="after")
+    def _spark_settings_need_spark(self):
+        given = [key for key in ("spark_master", "spark_conf") if getattr(self, key) is not None]
+        if given and self.engine != "spark":
+            raise ValueError(f"{given[0]} applies only to engine = \"spark\" (found engine "
+                             f"= \"{self.engine}\")")
+        return self
+
+    @field_validator("statistics", "query", "table", "sheet", "rows")
+    @classmethod
+    def _keys_that_do_not_apply_to_spark(cls, value, info):
+        """Each key refused, by its own name, where it does not apply with Spark."""
+        engine = info.data.get("engine")
+        key = info.field_name
+        if engine != "spark":
+            return value
+        if key == "statistics" and value == "rows":
+            raise ValueError("engine = \"spark\" computes the statistics from aggregates in "
+                             "Spark; \"rows\" needs the rows in memory: use engine = "
+                             "\"duckdb\", or statistics = \"engine\"")
+        if key == "rows" and value == "intervals":
+            raise ValueError("a long-format cohort has no engine path, and engine = "
+                             "\"spark\" computes from aggregates only")
+        if key in ("query", "table", "sheet") and value is not None:
+            raise ValueError("does not apply to engine = \"spark\", which reads the Parquet "
+                             "or CSV files cohort.path names")
+        return value
 
     @model_validator(mode="after")
     def _intervals_need_an_id(self):

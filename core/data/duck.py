@@ -84,6 +84,10 @@ def source_kind(config: Config) -> str | None:
             "parquet" if path.is_dir() or pattern else suffix or "auto")
     needs = fmt == "duckdb" or path.is_dir() or pattern or cohort.query is not None \
         or cohort.table is not None or cohort.statistics == "engine"
+    if cohort.engine == "spark" and fmt not in ("parquet", "csv"):
+        raise ConfigError(f"Spark reads Parquet and CSV files, not "
+                          f"{FORMAT_NAMES.get(fmt, fmt)} files; use engine = \"auto\" for "
+                          f"this file", file=str(config.source), key="cohort.engine")
     if cohort.engine == "pandas":
         if needs:
             what = "cohort.query" if cohort.query is not None else \

@@ -135,8 +135,10 @@ class DuckDBBackend:
         self.connection.close()
 
 
-#: Backend classes by ``BackendSpec.kind``; other modules add theirs (``"spark"``).
-BACKENDS: dict[str, Any] = {"duckdb": DuckDBBackend}
+#: Backends by ``BackendSpec.kind``: a class, or ``"module:Class"`` for an engine whose
+#: library is optional (imported when a spec first asks for it).
+BACKENDS: dict[str, Any] = {"duckdb": DuckDBBackend,
+                            "spark": "cohortpress.data.engine.spark:SparkBackend"}
 
 #: Open backends by (process, spec id), with the spec kept so that its id is not reused.
 _OPEN: dict[tuple[int, int], tuple[BackendSpec, Backend]] = {}
@@ -151,6 +153,11 @@ def open_backend(spec: BackendSpec) -> Backend:
             factory = BACKENDS[spec.kind]
         except KeyError:
             raise DataError(f"no engine backend '{spec.kind}'") from None
+        if isinstance(factory, str):
+            import importlib
+
+            module, name = factory.split(":")
+            factory = getattr(importlib.import_module(module), name)
         opened = _OPEN[key] = (spec, factory(spec))
     return opened[1]
 
