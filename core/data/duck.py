@@ -49,8 +49,9 @@ GLOB_CHARACTERS = "*?["
 
 #: DuckDB's memory for one connection: beyond it, grouping and sorting spill to disk, so
 #: that the memory a build holds does not grow with the rows (checking a hundred million
-#: patient ids for duplicates would otherwise hold them all).
-MEMORY_LIMIT = "1GB"
+#: patient ids for duplicates would otherwise hold them all). 1 GB was too little for that
+#: check at 10^8 ids: its hash table's partitions could not all spill ("Out of Memory").
+MEMORY_LIMIT = "2GB"
 
 
 def engine_settings() -> dict[str, str]:
