@@ -121,7 +121,7 @@ def test_one_scan_per_iteration_covers_every_model(monkeypatch):
     options = cox.CoxOptions.model_validate(dict(endpoint="os", covariates=[
         "arm", "age", "stage", "crp_log", "sex", "ecog"]))
     models, scanner = engine_cox_models(engine, options, "separated")
-    assert len(queries) == 2 + scanner.scans  # counts and moments, then the iterations
+    assert len(queries) == 2 + scanner.queries  # counts and moments, then the iterations
     first = scanner.batches[0]
     assert set(first) == {"multi", *(("uni", v) for v in options.covariates)}
     # Each model is in one scan per iteration (plus its start): the scans are as many as
