@@ -66,6 +66,7 @@ class Scanner:
         self.factors = factors
         self.counts: dict[str, np.ndarray] = {}  # row condition -> rows per group
         self.groups = None  # (stratum, time, event, codes) of the groups, fixed by the rows
+        self._group_starts = None
 
     @property
     def scans(self) -> int:
@@ -195,39 +196,48 @@ class Scanner:
             high = get(asked["high"])[has] + eta_f[has]
             eta_bound = max(np.abs(low).max(initial=0.0), np.abs(high).max(initial=0.0))
         weight = np.where(valid, weight, 0.0)
-        s0 = weight * base
         for a, k in enumerate(factor):
             x[:, k] = f[:, a] * base
         for j, k in enumerate(continuous):
             x[:, k] = cont_sums[:, j]
-        s1 = weight[:, None] * x
-        position = {k: j for j, k in enumerate(continuous)}
-        cont_pair = {pair: m for m, pair in enumerate(zip(*pair_indices(len(continuous))))}
+        # Per pair (i, j), i <= j: a factor column i times the group's sum of column j
+        # (j's sum of values, or f_j times the rows); two continuous columns: their
+        # aggregated products.
+        multiplier = np.zeros((stratum.size, p))
+        multiplier[:, factor] = f
         ii, jj = pair_indices(p)
-        s2 = np.empty((stratum.size, ii.size))
-        for m, (i, j) in enumerate(zip(ii, jj)):
-            if i in position and j in position:
-                a, b = sorted((position[i], position[j]))
-                value = cont_cross[:, cont_pair[a, b]]
-            elif i in position:
-                value = cont_sums[:, position[i]] * f[:, factor.index(j)]
-            elif j in position:
-                value = cont_sums[:, position[j]] * f[:, factor.index(i)]
-            else:
-                value = f[:, factor.index(i)] * f[:, factor.index(j)] * base
-            s2[:, m] = weight * value
-        new = np.ones(stratum.size, dtype=bool)
-        new[1:] = (stratum[1:] != stratum[:-1]) | (time[1:] != time[:-1])
-        starts = np.flatnonzero(new)
+        is_factor = np.zeros(p, dtype=bool)
+        is_factor[factor] = True
+        first = np.where(is_factor[ii], ii, jj)
+        second = np.where(is_factor[ii], jj, ii)
+        s2 = multiplier[:, first] * x[:, second]
+        both = np.flatnonzero(~is_factor[ii] & ~is_factor[jj])
+        if both.size:
+            position = np.full(p, -1)
+            position[continuous] = np.arange(len(continuous))
+            cont_pair = {pair: m for m, pair in enumerate(zip(*pair_indices(len(continuous))))}
+            for m in both:
+                a, b = sorted((position[ii[m]], position[jj[m]]))
+                s2[:, m] = cont_cross[:, cont_pair[a, b]]
+        stacked = np.column_stack([count, base, x, s2]) * weight[:, None]
+        stacked[:, 0] = count
+        starts = self._starts()
+        every = np.add.reduceat(stacked, starts, axis=0)
+        events = np.add.reduceat(stacked * event[:, None], starts, axis=0)
+        cut = np.cumsum([1, 1, p])
+        (n_all, s0, s1, s2_all), (n_events, d0, d1, d2) = (
+            np.split(every, cut, axis=1), np.split(events, cut, axis=1))
+        return TimeSums(stratum[starts], time[starts], n_all[:, 0], n_events[:, 0], s0[:, 0],
+                        s1, s2_all, d0[:, 0], d1, d2, float(eta_bound))
 
-        def total(values, events=False):
-            if events:
-                values = values * (event if values.ndim == 1 else event[:, None])
-            return np.add.reduceat(values, starts, axis=0)
-
-        return TimeSums(stratum[starts], time[starts], total(count), total(count, True),
-                        total(s0), total(s1), total(s2), total(s0, True), total(s1, True),
-                        total(s2, True), float(eta_bound))
+    def _starts(self) -> np.ndarray:
+        """The first group of each (stratum, time)."""
+        if self._group_starts is None:
+            stratum, time = self.groups[0], self.groups[1]
+            new = np.ones(stratum.size, dtype=bool)
+            new[1:] = (stratum[1:] != stratum[:-1]) | (time[1:] != time[:-1])
+            self._group_starts = np.flatnonzero(new)
+        return self._group_starts
 
     @staticmethod
     def _shift_of(request: ScanRequest, stratum: np.ndarray) -> np.ndarray:
