@@ -107,7 +107,8 @@ class Scanner:
         conditions = sorted(wanted)
         counted = {}
         for i, condition in enumerate(conditions):
-            flags.append(f"CASE WHEN {condition} THEN 1 ELSE 0 END AS n{i}")
+            flags.append(f"1 AS n{i}" if condition == "TRUE"
+                         else f"CASE WHEN {condition} THEN 1 ELSE 0 END AS n{i}")
             inner.append(f"n{i}")
             middle.append(f"n{i}")
             weighted.append(f"n{i}")
@@ -142,10 +143,15 @@ class Scanner:
         sql = (f"SELECT {group}, {', '.join(columns.sql)} FROM (SELECT {', '.join(weighted)} "
                f"FROM (SELECT {', '.join(middle)} FROM (SELECT {', '.join(inner)} FROM "
                f"(SELECT *, {', '.join(flags)} FROM {{cohort}}) AS flagged) AS typed) "
-               f"AS eta) AS weighted GROUP BY {group} ORDER BY {group}")
+               f"AS eta) AS weighted GROUP BY {group}")
         frame = self.cohort.query(sql)
         self.queries += 1
-        frame = frame[frame["s"].notna()].reset_index(drop=True)
+        frame = frame[frame["s"].notna()]
+        # Sorted here rather than by the engine (a quarter of the query's time): by
+        # stratum, time, event, then codes (a missing code last), a total order.
+        order = np.lexsort([frame[k].to_numpy(dtype=float, na_value=np.nan)
+                            for k in reversed(["s", "t", "ev", *keys])])
+        frame = frame.iloc[order].reset_index(drop=True)
         groups = (frame["s"].to_numpy(dtype=np.int64), frame["t"].to_numpy(dtype=float),
                   frame["ev"].to_numpy(dtype=float),
                   frame[keys].to_numpy(dtype=float, na_value=np.nan).reshape(len(frame), len(keys)))
