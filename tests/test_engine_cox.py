@@ -178,7 +178,7 @@ def _scan_queries(monkeypatch, engine, values):
                         lambda self, sql: queries.append(sql) or original(self, sql))
     models, scanner = engine_cox_models(engine, cox.CoxOptions.model_validate(values),
                                         "separated")
-    return [q for q in queries if "GROUP BY s, t, ev" in q], scanner
+    return [q for q in queries if "GROUP BY s, t, k" in q], scanner
 
 
 def test_scan_aggregates_do_not_grow_with_factor_levels(monkeypatch):
