@@ -4,7 +4,8 @@ The typed view of the benchmark cohort (benchmarks/generate.py) is written here 
 (codes for sex, stage with its missing code 9, bulky and histology; age and bmi as they
 are; overall survival in years), so that the Cox models' aggregate queries run on the file
 itself: the rows are never loaded. Prints the wall and CPU time of each query (the two preparatory
-passes, then one per Newton iteration, shared by every model), the total, and the models'
+passes, then one per Newton iteration that has a model with a continuous column, shared
+by every model), the total, and the models'
 iterations. With ``--compare`` it also runs the in-memory path on the same file (only for
 sizes that fit in memory) and prints the largest relative difference of the records.
 
@@ -95,13 +96,14 @@ def main(argv=None) -> int:
         models = None
     total, total_cpu = time.perf_counter() - started, time.process_time() - cpu
     EngineCohort.query = original
-    labels = ["counts", "moments"] + [f"scan {i + 1}" for i in range(len(timings) - 2)]
+    labels = ["counts", "moments"] + [f"scan query {i + 1}" for i in range(len(timings) - 2)]
     if models is None:
         print(f"{cohort.n:,} rows: stopped after {args.scans} scans (--scans)")
     else:
         print(f"{cohort.n:,} rows, {len(COVARIATES)} covariates, "
               f"{sum(len(b) for b in scanner.batches)} model evaluations in {scanner.scans} "
-              f"scans (models per scan: {[len(b) for b in scanner.batches]})")
+              f"scans (models per scan: {[len(b) for b in scanner.batches]}), "
+              f"{scanner.queries} scan queries (models of factors alone reuse the counts)")
     print("  (wall time, and CPU time of the process: the engine's threads included)")
     for label, (seconds, cpu, shape) in zip(labels, timings):
         print(f"  {label:<24} {seconds:7.2f} s wall {cpu:7.2f} s CPU   "

@@ -11,6 +11,7 @@ and the options that need the rows are refused by name.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -121,7 +122,7 @@ def test_one_scan_per_iteration_covers_every_model(monkeypatch):
     options = cox.CoxOptions.model_validate(dict(endpoint="os", covariates=[
         "arm", "age", "stage", "crp_log", "sex", "ecog"]))
     models, scanner = engine_cox_models(engine, options, "separated")
-    assert len(queries) == 2 + scanner.scans  # counts and moments, then the iterations
+    assert len(queries) == 2 + scanner.queries  # counts and moments, then the iterations
     first = scanner.batches[0]
     assert set(first) == {"multi", *(("uni", v) for v in options.covariates)}
     # Each model is in one scan per iteration (plus its start): the scans are as many as
@@ -168,3 +169,40 @@ def test_check_data_on_the_engine():
     with pytest.raises(DataError, match="strata variable 'age' must be categorical"):
         cox.CoxOptions.model_validate(dict(endpoint="os", covariates=["arm"], strata="age")
                                       ).check_data(engine)
+
+
+def _scan_queries(monkeypatch, engine, values):
+    queries = []
+    original = EngineCohort.query
+    monkeypatch.setattr(EngineCohort, "query",
+                        lambda self, sql: queries.append(sql) or original(self, sql))
+    models, scanner = engine_cox_models(engine, cox.CoxOptions.model_validate(values),
+                                        "separated")
+    return [q for q in queries if "GROUP BY s, t, k" in q], scanner
+
+
+def test_scan_aggregates_do_not_grow_with_factor_levels(monkeypatch):
+    # The scans group by the factor codes: a factor's levels add groups, not aggregates per
+    # row, so a two-level and a many-level factor next to one continuous covariate ask
+    # for the same aggregates.
+    _, cohort = cohort_of("trial3")
+    engine = engine_cohort_from_frame(cohort)
+    levels = {name: len(cohort.variable(name).levels) for name in ("sex", "ecog")}
+    assert levels["ecog"] > levels["sex"] == 2
+    counts = []
+    for factor in ("sex", "ecog"):
+        scans, _ = _scan_queries(monkeypatch, engine, dict(
+            endpoint="os", covariates=["age", factor], univariable=False))
+        counts.append([len(re.findall(r" AS c\d+\b", q)) for q in scans])
+    assert counts[0][0] == counts[1][0]
+    assert counts[0][1:] and max(counts[0][1:]) == max(counts[1][1:])
+
+
+def test_models_of_factors_only_need_one_query(monkeypatch):
+    # Their sums per group are counts times exp(b'f): the same counts at every beta.
+    _, cohort = cohort_of("trial3")
+    engine = engine_cohort_from_frame(cohort)
+    scans, scanner = _scan_queries(monkeypatch, engine, dict(
+        endpoint="os", covariates=["sex", "ecog", "arm"]))
+    assert scanner.scans > 2
+    assert scanner.queries == len(scans) == 1

@@ -28,13 +28,13 @@ from typing import Sequence
 import numpy as np
 
 from cohortpress.common.errors import DataError, StatisticsError
-from cohortpress.data.engine.backend import literal
 from cohortpress.kit.design import Term, factor_term
+from cohortpress.kit.engine_cox_scan import Scanner, _Columns
 from cohortpress.kit.regression import (Fitted, FittedModels, ModelColumn, RegressionModel,
                                         estimates_from, fit_column)
 from cohortpress.stats.common import TestResult
-from cohortpress.stats.coxph.aggregate import (AggregateFit, AggregateModel, ScanRequest,
-                                               TimeSums, fit_cox_aggregated, model_moments,
+from cohortpress.stats.coxph.aggregate import (AggregateFit, AggregateModel,
+                                               fit_cox_aggregated, model_moments,
                                                pair_indices)
 from cohortpress.stats.coxph.aggregate_tests import cox_zph_aggregated, lr_test_aggregated
 
@@ -58,6 +58,13 @@ class EngineDesign:
     n: int
     n_total: int
     events: int
+    #: Per column, the (variable, code) pairs whose indicators' product it is (a factor
+    #: level, a product of factor levels), or None for a column of the rows' values.
+    keys: tuple = ()
+    #: The factor (categorical, binary) variables whose codes the rows must have.
+    key_variables: tuple[str, ...] = ()
+    #: The complete-case condition on the model's continuous variables only.
+    row_condition: str = "TRUE"
 
     @property
     def n_dropped(self) -> int:
@@ -65,27 +72,6 @@ class EngineDesign:
 
     def references(self) -> dict[str, str]:
         return {t.variable: t.reference for t in self.terms if t.reference is not None}
-
-
-def _number(value: float) -> str:
-    value = float(value)
-    if np.isfinite(value):
-        # Parenthesised when negative: "x - -1.5" must never read as a comment ("--").
-        return literal(value) if value >= 0 else f"({literal(value)})"
-    return "CAST('NaN' AS DOUBLE)" if np.isnan(value) else \
-        f"CAST('{'Infinity' if value > 0 else '-Infinity'}' AS DOUBLE)"
-
-
-class _Columns:
-    """Aggregates of one query, named c0, c1, ... in the order they are asked for."""
-
-    def __init__(self):
-        self.sql: list[str] = []
-
-    def add(self, expression: str) -> str:
-        name = f"c{len(self.sql)}"
-        self.sql.append(f"{expression} AS {name}")
-        return name
 
 
 def _complete(cohort, variables: Sequence[str], strata: str | None) -> str:
@@ -132,7 +118,7 @@ def _profile(cohort, endpoint, models: dict, interactions) -> dict:
 
 def _design(cohort, key, variables, condition, counts, references, interactions) -> EngineDesign:
     """The design of one model, as :func:`~cohortpress.kit.design.build_design` makes it."""
-    names, terms, expressions = [], [], []
+    names, terms, expressions, keys = [], [], [], []
     parts = {}
     for name in variables:
         info = cohort.variable(name)
@@ -140,33 +126,41 @@ def _design(cohort, key, variables, condition, counts, references, interactions)
         if info.kind == "continuous":
             term = Term(name, info.label_with_unit(), "continuous", (name,))
             sql = (f"CAST({column} AS DOUBLE)",)
-            parts[name] = (term, sql, ("",))
+            key_of = (None,)
+            parts[name] = (term, sql, ("",), key_of)
         elif info.kind in ("categorical", "binary"):
             present = {code for code in range(len(info.levels)) if counts[key, name, code]}
             term = factor_term(name, info, present, (references or {}).get(name))
-            sql = tuple(f"(CASE WHEN {column} = {list(info.levels).index(level)} THEN 1.0 "
-                        f"ELSE 0.0 END)" for level in term.levels[1:])
-            parts[name] = (term, sql, term.levels[1:])
+            codes = [list(info.levels).index(level) for level in term.levels[1:]]
+            sql = tuple(f"(CASE WHEN {column} = {code} THEN 1.0 ELSE 0.0 END)"
+                        for code in codes)
+            key_of = tuple(((name, code),) for code in codes)
+            parts[name] = (term, sql, term.levels[1:], key_of)
         else:
             raise DataError(f"covariate '{name}' is {info.kind}; models take categorical, "
                             f"binary or continuous variables", column=name)
         terms.append(term)
         names.extend(term.columns)
         expressions.extend(sql)
+        keys.extend(key_of)
     for a, b in interactions:
-        term, sql = _interaction(cohort, parts, counts, (a, b))
+        term, sql, key_of = _interaction(cohort, parts, counts, (a, b))
         terms.append(term)
         names.extend(term.columns)
         expressions.extend(sql)
+        keys.extend(key_of)
+    factors = tuple(v for v in variables if cohort.variable(v).kind != "continuous")
+    continuous = [v for v in variables if cohort.variable(v).kind == "continuous"]
     return EngineDesign(tuple(names), tuple(terms), tuple(expressions), condition,
-                        counts[key, "n"], cohort.n, counts[key, "events"])
+                        counts[key, "n"], cohort.n, counts[key, "events"], tuple(keys),
+                        factors, _complete(cohort, continuous, None))
 
 
 def _interaction(cohort, parts, counts, pair):
     """The products of two terms' columns, the first one's varying fastest; a product of
     two factor levels no patient has is left out (as in memory)."""
-    (a, xa, la), (b, xb, lb) = parts[pair[0]], parts[pair[1]]
-    cols, sql, levels = [], [], []
+    (a, xa, la, ka), (b, xb, lb, kb) = parts[pair[0]], parts[pair[1]]
+    cols, sql, levels, keys = [], [], [], []
     for j, level_b in enumerate(lb):
         for i, level_a in enumerate(la):
             if a.is_factor and b.is_factor:
@@ -176,10 +170,11 @@ def _interaction(cohort, parts, counts, pair):
                     continue
             cols.append(f"{a.columns[i]}:{b.columns[j]}")
             sql.append(f"({xa[i]} * {xb[j]})")
+            keys.append(None if ka[i] is None or kb[j] is None else ka[i] + kb[j])
             levels.append(" \u00d7 ".join(lv for lv in (level_a, level_b) if lv))
     term = Term(f"{pair[0]}:{pair[1]}", f"{a.label} \u00d7 {b.label}", "interaction",
                 tuple(cols), tuple(levels), parents=(pair[0], pair[1]))
-    return term, tuple(sql)
+    return term, tuple(sql), tuple(keys)
 
 
 # --------------------------------------------------------------------------- moments
@@ -225,105 +220,6 @@ def _moments(cohort, endpoint, strata, designs: dict) -> dict:
         except StatisticsError as exc:
             out[key] = exc
     return out
-
-
-# --------------------------------------------------------------------------- the scan
-
-class Scanner:
-    """``scan(requests)``: one aggregate query per call, every request's sums per
-    (stratum, time). ``batches`` lists the models (keys) of each query."""
-
-    def __init__(self, cohort, endpoint, strata: str | None, designs: dict, subsets: dict):
-        self.cohort = cohort
-        self.endpoint = endpoint
-        self.strata = strata
-        self.designs = designs
-        self.subsets = subsets  # refit key -> (design key, kept column positions)
-        self.batches: list[tuple] = []
-
-    @property
-    def scans(self) -> int:
-        return len(self.batches)
-
-    def _columns_of(self, key):
-        if key in self.subsets:
-            base, keep = self.subsets[key]
-            design = self.designs[base]
-            return design.condition, [design.expressions[j] for j in keep]
-        design = self.designs[key]
-        return design.condition, list(design.expressions)
-
-    def __call__(self, requests: Sequence[ScanRequest]) -> list[TimeSums]:
-        # Grouping by the event indicator too gives the sums over the events without a
-        # second set of aggregates (half the work per row; at most twice the groups).
-        middle = ["s", "t", "ev"]
-        columns = _Columns()
-        asked = []
-        flags = [f"{_stratum(self.cohort, self.strata)} AS s", f"{self.endpoint.time} AS t",
-                 f"{self.endpoint.status} AS status"]
-        inner = ["s", "t", "CASE WHEN status = 1 THEN 1 ELSE 0 END AS ev"]
-        weighted = ["s", "t", "ev"]
-        for r, request in enumerate(requests):
-            condition, expressions = self._columns_of(request.model.key)
-            # NULL outside the model's complete cases (evaluated once per row): so are its
-            # columns, eta and weight, which the aggregates then skip.
-            flags.append(f"CASE WHEN {condition} THEN 1.0 END AS in{r}")
-            xs = []
-            for j, (e, mean) in enumerate(zip(expressions, request.model.means)):
-                inner.append(f"in{r} * ({e} - {_number(mean)}) AS x{r}_{j}")
-                xs.append(f"x{r}_{j}")
-            middle += xs
-            eta = " + ".join(f"{_number(b)} * {x}" for b, x in zip(request.beta, xs))
-            middle.append(f"{eta} AS e{r}")
-            middle.append(f"EXP({eta}{self._shift_sql(request)}) AS w{r}")
-            weighted += [f"e{r}", f"w{r}", *xs, *(f"w{r} * {x} AS wx{r}_{j}"
-                                                  for j, x in enumerate(xs))]
-            pairs = list(zip(*pair_indices(len(xs))))
-            asked.append(dict(
-                count=columns.add(f"COUNT(e{r})"), s0=columns.add(f"SUM(w{r})"),
-                s1=[columns.add(f"SUM(wx{r}_{j})") for j in range(len(xs))],
-                s2=[columns.add(f"SUM(wx{r}_{i} * {xs[j]})") for i, j in pairs],
-                eta=columns.add(f"MAX(ABS(e{r}))")))
-        sql = (f"SELECT s, t, ev, {', '.join(columns.sql)} FROM (SELECT {', '.join(weighted)} "
-               f"FROM (SELECT {', '.join(middle)} FROM (SELECT {', '.join(inner)} FROM "
-               f"(SELECT *, {', '.join(flags)} FROM {{cohort}}) AS flagged) AS typed) "
-               f"AS eta) AS weighted GROUP BY s, t, ev ORDER BY s, t, ev")
-        frame = self.cohort.query(sql)
-        self.batches.append(tuple(request.model.key for request in requests))
-        return self._time_sums(frame[frame["s"].notna()], asked)
-
-    @staticmethod
-    def _time_sums(frame, asked) -> list[TimeSums]:
-        """Each request's sums per (stratum, time), over all rows and over the events, from
-        the rows of the result per (stratum, time, event)."""
-        stratum = frame["s"].to_numpy(dtype=np.int64)
-        time = frame["t"].to_numpy(dtype=float)
-        event = frame["ev"].to_numpy(dtype=float)
-        new = np.ones(len(frame), dtype=bool)
-        new[1:] = (stratum[1:] != stratum[:-1]) | (time[1:] != time[:-1])
-        starts = np.flatnonzero(new)  # the scanned models have rows: never empty
-
-        def get(names, events=False):
-            values = frame[names].to_numpy(dtype=float, na_value=0.0)
-            if events:
-                values = values * (event if values.ndim == 1 else event[:, None])
-            return np.add.reduceat(values, starts, axis=0)
-
-        out = []
-        for a in asked:
-            eta = frame[a["eta"]].to_numpy(dtype=float, na_value=0.0)
-            out.append(TimeSums(stratum[starts], time[starts], get(a["count"]),
-                                get(a["count"], True), get(a["s0"]), get(a["s1"]),
-                                get(a["s2"]), get(a["s0"], True), get(a["s1"], True),
-                                get(a["s2"], True), float(eta.max()) if eta.size else 0.0))
-        return out
-
-    def _shift_sql(self, request: ScanRequest) -> str:
-        if not np.any(request.shift):
-            return ""
-        cases = " ".join(f"WHEN {int(s)} THEN {_number(v)}"
-                         for s, v in zip(request.model.strata, request.shift))
-        return f" - CASE s {cases} ELSE 0.0 END"
 
 
 # --------------------------------------------------------------------------- models
@@ -384,7 +280,7 @@ def engine_cox_models(cohort, options, separation_reason: str) -> tuple[FittedMo
     fitting = {key: d for key, d in designs.items()
                if d.n > 0 and (key != "multi" or wants_multi)}
     moments = _moments(cohort, endpoint, strata, fitting) if fitting else {}
-    scanner = Scanner(cohort, endpoint, strata, designs, {})
+    scanner = Scanner(cohort, endpoint, _stratum(cohort, strata), designs, {})
     ready = [m for m in moments.values() if isinstance(m, AggregateModel)]
     fitted = dict(zip([m.key for m in ready],
                       fit_cox_aggregated(ready, scanner, options.ties,

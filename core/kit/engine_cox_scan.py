@@ -1,0 +1,282 @@
+"""The Newton scans of the engine-path Cox models: one aggregate query per call, every
+model's sums per (stratum, time) assembled from it.
+
+Rows are grouped by (stratum, time, event) AND the codes of the models' factor variables.
+Within such a group every factor column (a level's indicator, a product of levels) is one
+number, so ``exp(x' beta) = exp(b_f' f) exp(b_c' c)`` with ``f`` the factor part, the same
+for the whole group, and ``c`` the continuous columns (values of the rows). The query
+therefore aggregates only the continuous parts -- ``sum exp(b_c' c)``, ``sum c exp(.)``,
+``sum c c' exp(.)`` per model with continuous columns -- and the factor parts are put back
+here from the group's codes; the aggregates per row no longer grow with factor levels. A
+model with no continuous column needs only the rows per group, the same at every beta:
+they are counted by the first query (per distinct complete-case condition) and later
+evaluations of such models need no query at all.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from cohortpress.data.engine.backend import literal
+from cohortpress.stats.coxph.aggregate import ScanRequest, TimeSums, pair_indices
+
+__all__ = ["Scanner"]
+
+
+def number_sql(value: float) -> str:
+    """A float as an SQL literal (NaN and infinities as casts)."""
+    value = float(value)
+    if np.isfinite(value):
+        # Parenthesised when negative: "x - -1.5" must never read as a comment ("--").
+        return literal(value) if value >= 0 else f"({literal(value)})"
+    return "CAST('NaN' AS DOUBLE)" if np.isnan(value) else \
+        f"CAST('{'Infinity' if value > 0 else '-Infinity'}' AS DOUBLE)"
+
+
+class _Columns:
+    """Aggregates of one query, named c0, c1, ... in the order they are asked for."""
+
+    def __init__(self):
+        self.sql: list[str] = []
+
+    def add(self, expression: str) -> str:
+        name = f"c{len(self.sql)}"
+        self.sql.append(f"{expression} AS {name}")
+        return name
+
+
+class Scanner:
+    """``scan(requests)``: every request's sums per (stratum, time), from at most one
+    aggregate query. ``batches`` lists the models (keys) of each call, ``queries`` counts
+    the queries actually sent."""
+
+    def __init__(self, cohort, endpoint, stratum_sql: str, designs: dict, subsets: dict):
+        self.cohort = cohort
+        self.endpoint = endpoint
+        self.stratum_sql = stratum_sql
+        self.designs = designs
+        self.subsets = subsets  # refit key -> (design key, kept column positions)
+        self.batches: list[tuple] = []
+        self.queries = 0
+        factors = []
+        for design in designs.values():
+            factors += [v for v in design.key_variables if v not in factors]
+        self.factors = factors
+        self.counts: dict[str, np.ndarray] = {}  # row condition -> rows per group
+        self.groups = None  # (stratum, time, event, codes) of the groups, fixed by the rows
+        self._group_starts = None
+
+    @property
+    def scans(self) -> int:
+        return len(self.batches)
+
+    def _model_of(self, key):
+        """(design, positions of the design's columns the model uses)."""
+        if key in self.subsets:
+            base, keep = self.subsets[key]
+            return self.designs[base], list(keep)
+        design = self.designs[key]
+        return design, list(range(len(design.expressions)))
+
+    def __call__(self, requests: Sequence[ScanRequest]) -> list[TimeSums]:
+        self.batches.append(tuple(request.model.key for request in requests))
+        plans = []
+        for request in requests:
+            design, used = self._model_of(request.model.key)
+            continuous = [k for k, j in enumerate(used) if design.keys[j] is None]
+            plans.append((design, used, continuous))
+        wanted = {design.row_condition for design, _, _ in plans} - set(self.counts)
+        if self.groups is None or wanted or any(c for _, _, c in plans):
+            frame, asked = self._query(requests, plans, wanted)
+        else:
+            frame, asked = None, [None] * len(requests)
+        return [self._sums(request, plan, frame, a)
+                for request, plan, a in zip(requests, plans, asked)]
+
+    def _query(self, requests, plans, wanted):
+        flags = [f"{self.stratum_sql} AS s", f"{self.endpoint.time} AS t",
+                 f"{self._key_sql()} AS k"]
+        inner = ["s", "t", "k"]
+        middle = ["s", "t", "k"]
+        weighted = ["s", "t", "k"]
+        columns = _Columns()
+        conditions = sorted(wanted)
+        counted = {}
+        for i, condition in enumerate(conditions):
+            flags.append(f"1 AS n{i}" if condition == "TRUE"
+                         else f"CASE WHEN {condition} THEN 1 ELSE 0 END AS n{i}")
+            inner.append(f"n{i}")
+            middle.append(f"n{i}")
+            weighted.append(f"n{i}")
+            counted[condition] = columns.add(f"SUM(n{i})")
+        asked = []
+        for r, (request, (design, used, continuous)) in enumerate(zip(requests, plans)):
+            if not continuous:
+                asked.append(None)
+                continue
+            # NULL outside the complete cases of the continuous variables (evaluated once
+            # per row): so are the columns, eta and weight, which the aggregates then skip.
+            flags.append(f"CASE WHEN {design.row_condition} THEN 1.0 END AS in{r}")
+            xs = []
+            for j, k in enumerate(continuous):
+                e = design.expressions[used[k]]
+                inner.append(f"in{r} * ({e} - {number_sql(request.model.means[k])}) AS x{r}_{j}")
+                xs.append(f"x{r}_{j}")
+            middle += xs
+            beta = request.beta[continuous]
+            eta = " + ".join(f"{number_sql(b)} * {x}" for b, x in zip(beta, xs))
+            middle.append(f"{eta} AS e{r}")
+            middle.append(f"EXP({eta}{self._shift_sql(request)}) AS w{r}")
+            weighted += [f"e{r}", f"w{r}", *xs,
+                         *(f"w{r} * {x} AS wx{r}_{j}" for j, x in enumerate(xs))]
+            asked.append(dict(
+                s0=columns.add(f"SUM(w{r})"),
+                s1=[columns.add(f"SUM(wx{r}_{j})") for j in range(len(xs))],
+                s2=[columns.add(f"SUM(wx{r}_{i} * {xs[j]})")
+                    for i, j in zip(*pair_indices(len(xs)))],
+                low=columns.add(f"MIN(e{r})"), high=columns.add(f"MAX(e{r})")))
+        group = "s, t, k"
+        sql = (f"SELECT {group}, {', '.join(columns.sql)} FROM (SELECT {', '.join(weighted)} "
+               f"FROM (SELECT {', '.join(middle)} FROM (SELECT {', '.join(inner)} FROM "
+               f"(SELECT *, {', '.join(flags)} FROM {{cohort}}) AS flagged) AS typed) "
+               f"AS eta) AS weighted GROUP BY {group}")
+        frame = self.cohort.query(sql)
+        self.queries += 1
+        frame = frame[frame["s"].notna()]
+        # Sorted here rather than by the engine (a quarter of the query's time): by
+        # stratum, time, then the key (event and codes), a total order.
+        order = np.lexsort([frame[k].to_numpy(dtype=float) for k in ("k", "t", "s")])
+        frame = frame.iloc[order].reset_index(drop=True)
+        event, codes = self._decode(frame["k"].to_numpy(dtype=np.int64))
+        groups = (frame["s"].to_numpy(dtype=np.int64), frame["t"].to_numpy(dtype=float),
+                  event, codes)
+        if self.groups is None:
+            self.groups = groups
+        elif not all(np.array_equal(a, b, equal_nan=True) for a, b in zip(self.groups, groups)):
+            raise RuntimeError("the scan's groups changed between queries")
+        for condition, name in counted.items():
+            self.counts[condition] = frame[name].to_numpy(dtype=float, na_value=0.0)
+        return frame, asked
+
+    def _levels(self) -> list[int]:
+        """Per factor, its number of codes plus one (the last stands for a missing code)."""
+        return [len(self.cohort.variable(v).levels) + 1 for v in self.factors]
+
+    def _key_sql(self) -> str:
+        """One integer per row for the event indicator and every factor's code: hashing
+        one key is cheaper for the engine than grouping by each."""
+        key = "CAST(0 AS BIGINT)"
+        for v, size in zip(self.factors, self._levels()):
+            key = (f"({key}) * {size} + CAST(COALESCE({self.cohort.column(v)}, {size - 1}) "
+                   f"AS BIGINT)")
+        return f"({key}) * 2 + CASE WHEN {self.endpoint.status} = 1 THEN 1 ELSE 0 END"
+
+    def _decode(self, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The event indicator and the codes (NaN when missing) of :meth:`_key_sql`'s key."""
+        event = (key % 2).astype(float)
+        key = key // 2
+        sizes = self._levels()
+        codes = np.empty((key.size, len(sizes)))
+        for i in reversed(range(len(sizes))):
+            code = key % sizes[i]
+            key = key // sizes[i]
+            codes[:, i] = np.where(code == sizes[i] - 1, np.nan, code)
+        return event, codes
+
+    def _sums(self, request: ScanRequest, plan, frame, asked) -> TimeSums:
+        """A request's sums per (stratum, time): its factor part from the group codes, its
+        continuous part from the query."""
+        design, used, continuous = plan
+        stratum, time, event, codes = self.groups
+        model = request.model
+        p = len(used)
+        valid = np.ones(stratum.size, dtype=bool)
+        for v in design.key_variables:
+            valid &= ~np.isnan(codes[:, self.factors.index(v)])
+        count = np.where(valid, self.counts[design.row_condition], 0.0)
+        factor = [k for k in range(p) if k not in continuous]
+        f = np.empty((stratum.size, len(factor)))
+        for a, k in enumerate(factor):
+            indicator = np.ones(stratum.size)
+            for variable, code in design.keys[used[k]]:
+                indicator *= codes[:, self.factors.index(variable)] == code
+            f[:, a] = indicator - model.means[k]
+        eta_f = f @ request.beta[factor]
+        x = np.zeros((stratum.size, p))  # per group: sum of w x, before the factor weight
+        if asked is None:
+            shift = self._shift_of(request, stratum)
+            weight = np.exp(eta_f - shift)
+            base = count
+            cont_sums = np.zeros((stratum.size, 0))
+            cont_cross = np.zeros((stratum.size, 0))
+            has = count > 0
+            eta_bound = np.abs(eta_f[valid & has]).max(initial=0.0)
+        else:
+            weight = np.exp(eta_f)
+            get = lambda names: frame[names].to_numpy(dtype=float, na_value=0.0)  # noqa: E731
+            base = get(asked["s0"])
+            cont_sums = get(asked["s1"])
+            cont_cross = get(asked["s2"])
+            has = valid & (count > 0)
+            low = get(asked["low"])[has] + eta_f[has]
+            high = get(asked["high"])[has] + eta_f[has]
+            eta_bound = max(np.abs(low).max(initial=0.0), np.abs(high).max(initial=0.0))
+        weight = np.where(valid, weight, 0.0)
+        for a, k in enumerate(factor):
+            x[:, k] = f[:, a] * base
+        for j, k in enumerate(continuous):
+            x[:, k] = cont_sums[:, j]
+        # Per pair (i, j), i <= j: a factor column i times the group's sum of column j
+        # (j's sum of values, or f_j times the rows); two continuous columns: their
+        # aggregated products.
+        multiplier = np.zeros((stratum.size, p))
+        multiplier[:, factor] = f
+        ii, jj = pair_indices(p)
+        is_factor = np.zeros(p, dtype=bool)
+        is_factor[factor] = True
+        first = np.where(is_factor[ii], ii, jj)
+        second = np.where(is_factor[ii], jj, ii)
+        s2 = multiplier[:, first] * x[:, second]
+        both = np.flatnonzero(~is_factor[ii] & ~is_factor[jj])
+        if both.size:
+            position = np.full(p, -1)
+            position[continuous] = np.arange(len(continuous))
+            cont_pair = {pair: m for m, pair in enumerate(zip(*pair_indices(len(continuous))))}
+            for m in both:
+                a, b = sorted((position[ii[m]], position[jj[m]]))
+                s2[:, m] = cont_cross[:, cont_pair[a, b]]
+        stacked = np.column_stack([count, base, x, s2]) * weight[:, None]
+        stacked[:, 0] = count
+        starts = self._starts()
+        every = np.add.reduceat(stacked, starts, axis=0)
+        events = np.add.reduceat(stacked * event[:, None], starts, axis=0)
+        cut = np.cumsum([1, 1, p])
+        (n_all, s0, s1, s2_all), (n_events, d0, d1, d2) = (
+            np.split(every, cut, axis=1), np.split(events, cut, axis=1))
+        return TimeSums(stratum[starts], time[starts], n_all[:, 0], n_events[:, 0], s0[:, 0],
+                        s1, s2_all, d0[:, 0], d1, d2, float(eta_bound))
+
+    def _starts(self) -> np.ndarray:
+        """The first group of each (stratum, time)."""
+        if self._group_starts is None:
+            stratum, time = self.groups[0], self.groups[1]
+            new = np.ones(stratum.size, dtype=bool)
+            new[1:] = (stratum[1:] != stratum[:-1]) | (time[1:] != time[:-1])
+            self._group_starts = np.flatnonzero(new)
+        return self._group_starts
+
+    @staticmethod
+    def _shift_of(request: ScanRequest, stratum: np.ndarray) -> np.ndarray:
+        lookup = dict(zip(request.model.strata.tolist(), request.shift.tolist()))
+        return np.array([lookup.get(int(s), 0.0) for s in stratum]) if np.any(request.shift) \
+            else np.zeros(stratum.size)
+
+    @staticmethod
+    def _shift_sql(request: ScanRequest) -> str:
+        if not np.any(request.shift):
+            return ""
+        cases = " ".join(f"WHEN {int(s)} THEN {number_sql(v)}"
+                         for s, v in zip(request.model.strata, request.shift))
+        return f" - CASE s {cases} ELSE 0.0 END"
