@@ -268,8 +268,14 @@ def test_test_cohorts_sections_agree_on_both_paths(cohorts, config, section_id, 
     assert_paths_agree(options, cohort, engine)
 
 
-@pytest.mark.parametrize("config, section_id, options", SECTIONS,
-                         ids=[f"{c.stem}-{s}" for c, s, _ in SECTIONS])
+#: Under the rule, one Kaplan–Meier and one cumulative-incidence section suffice: the
+#: release code is the same for every section, and each costs the suite two runs.
+RELEASED_SECTIONS = [s for s in SECTIONS
+                     if s[1] in ("km_celltype", "cif_sex_stacked")] or SECTIONS[:2]
+
+
+@pytest.mark.parametrize("config, section_id, options", RELEASED_SECTIONS,
+                         ids=[f"{c.stem}-{s}" for c, s, _ in RELEASED_SECTIONS])
 def test_disclosure_rule_releases_the_same_records_on_both_paths(cohorts, config, section_id,
                                                                  options):
     cohort, engine = cohorts(config)
