@@ -24,12 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
-import scipy.linalg
 
 from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import TestResult, check_conf_level
 from cohortpress.stats.coxph.fit import (CONVERGENCE_EPS, INFINITE_TOLERANCE, MAX_ITERATIONS,
-                                         MAX_SCALED_COEFFICIENT, CoxFit)
+                                         MAX_SCALED_COEFFICIENT, CoxFit, check_information)
 from cohortpress.stats.distributions import chi2_sf
 from cohortpress.stats.linalg import (COLLINEARITY_TOLERANCE, gram_is_well_conditioned,
                                       solve_symmetric)
@@ -490,7 +489,7 @@ def _report(state: _Newton, ties: str, conf_level: float) -> AggregateFit:
     var = solve_symmetric(terms.information, np.eye(beta.size))
     infinite, reason = _infinite_coefficients(state, beta, terms, var)
     if not infinite.any():
-        _check_information(model, terms.information, state.iterations)
+        check_information(model, terms.information, state.iterations)
     table = wald_table(beta, var, infinite, conf_level)
     df = float(beta.size)
     loglik_null, score_statistic, start_sums = state.first
@@ -540,17 +539,3 @@ def _infinite_coefficients(state: _Newton, beta: np.ndarray, terms: _Terms, var:
                          "are those of the last improving step")
     return flagged, None
 
-
-def _check_information(model: AggregateModel, information: np.ndarray, iterations: int) -> None:
-    try:
-        scipy.linalg.cho_factor(information)
-        return
-    except (np.linalg.LinAlgError, ValueError):
-        pass
-    scale = model.n_events * model.spread ** 2
-    empty = np.diag(information) <= 1e-10 * scale
-    detail = (" no information on " + ", ".join(f"'{model.names[j]}'" for j in np.flatnonzero(empty))
-              if empty.any() else " covariates are collinear within the risk sets")
-    raise StatisticsError("the Cox model cannot be estimated: the information matrix is "
-                          f"singular after {iterations} iteration(s);{detail} (no variation "
-                          "among the subjects at risk at the event times)")

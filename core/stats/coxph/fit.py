@@ -365,7 +365,7 @@ def _fit_prepared(data: CoxData, ties: str, conf_level: float, max_iter: int,
     var = solve_symmetric(result.information, np.eye(result.beta.size))
     infinite, reason = _infinite_coefficients(data, result, var)
     if not infinite.any():
-        _check_information(data, result.information, result.iterations)
+        check_information(data, result.information, result.iterations)
     table = wald_table(result.beta, var, infinite, conf_level)
     return CoxFit(
         names=data.names, coef=result.beta, se=table.se, z=table.z, p=table.p, hr=table.ratio,
@@ -377,8 +377,11 @@ def _fit_prepared(data: CoxData, ties: str, conf_level: float, max_iter: int,
         separated=tuple(data.names[j] for j in np.flatnonzero(infinite)), reason=reason)
 
 
-def _check_information(data: CoxData, information: np.ndarray, iterations: int) -> None:
+def check_information(data, information: np.ndarray, iterations: int) -> None:
     """Raise if the information matrix at the estimate is singular.
+
+    ``data`` needs ``n_events``, ``spread`` and ``names``: a :class:`CoxData`, or the
+    aggregate fit's model (:mod:`cohortpress.stats.coxph.aggregate`).
 
     That happens when covariates carry no information within the risk sets of the events
     (say, every event is alone in its risk set), which the rank check of the whole design
