@@ -87,8 +87,32 @@ class Endpoint:
         return tuple(enumerate(labels, start=1))
 
 
+class CohortMetadata:
+    """Looking up a cohort's variables and endpoints by name, with "did you mean" in the
+    error: shared by :class:`Cohort` and the engine path's
+    :class:`~cohortpress.data.engine.cohort.EngineCohort` (both have ``variables`` and
+    ``endpoints``)."""
+
+    def variable(self, name: str) -> VariableInfo:
+        try:
+            return self.variables[name]
+        except KeyError:
+            raise DataError(f"unknown variable '{name}'"
+                            f"{did_you_mean(name, self.variables)}") from None
+
+    def label(self, name: str) -> str:
+        return self.variable(name).label
+
+    def endpoint(self, name: str):
+        try:
+            return self.endpoints[name]
+        except KeyError:
+            raise DataError(f"unknown endpoint '{name}'"
+                            f"{did_you_mean(name, self.endpoints)}") from None
+
+
 @dataclass(frozen=True, eq=False)
-class Cohort:
+class Cohort(CohortMetadata):
     """The typed cohort every analysis receives.
 
     Attributes
@@ -148,26 +172,9 @@ class Cohort:
             return f"{self.n} patients"
         return f"{self.n_patients} patients in {self.n} intervals"
 
-    def variable(self, name: str) -> VariableInfo:
-        try:
-            return self.variables[name]
-        except KeyError:
-            raise DataError(f"unknown variable '{name}'"
-                            f"{did_you_mean(name, self.variables)}") from None
-
-    def label(self, name: str) -> str:
-        return self.variable(name).label
-
     def values(self, name: str) -> pd.Series:
         self.variable(name)
         return self.data[name]
-
-    def endpoint(self, name: str) -> Endpoint:
-        try:
-            return self.endpoints[name]
-        except KeyError:
-            raise DataError(f"unknown endpoint '{name}'"
-                            f"{did_you_mean(name, self.endpoints)}") from None
 
     def subset(self, keep: np.ndarray, description: str) -> "Cohort":
         """The patients where ``keep`` is true, with endpoints cut to match."""

@@ -24,8 +24,7 @@ import numpy as np
 import pandas as pd
 
 from cohortpress.common.errors import DataError
-from cohortpress.common.suggest import did_you_mean
-from cohortpress.data.cohort import Cohort, VariableInfo
+from cohortpress.data.cohort import Cohort, CohortMetadata, VariableInfo
 from cohortpress.data.engine.backend import COHORT, Backend, BackendSpec, open_backend, quoted
 
 
@@ -76,7 +75,7 @@ class EngineEndpoint:
 
 
 @dataclass(frozen=True, eq=False)
-class EngineCohort:
+class EngineCohort(CohortMetadata):
     """The typed cohort as the SQL view ``cohort``; the metadata of
     :class:`~cohortpress.data.cohort.Cohort`, no rows.
 
@@ -132,27 +131,10 @@ class EngineCohort:
     def size_text(self) -> str:
         return f"{self.n} patients"
 
-    def variable(self, name: str) -> VariableInfo:
-        try:
-            return self.variables[name]
-        except KeyError:
-            raise DataError(f"unknown variable '{name}'"
-                            f"{did_you_mean(name, self.variables)}") from None
-
-    def label(self, name: str) -> str:
-        return self.variable(name).label
-
     def column(self, name: str) -> str:
         """The quoted SQL column of variable ``name``."""
         self.variable(name)
         return quoted(name)
-
-    def endpoint(self, name: str) -> EngineEndpoint:
-        try:
-            return self.endpoints[name]
-        except KeyError:
-            raise DataError(f"unknown endpoint '{name}'"
-                            f"{did_you_mean(name, self.endpoints)}") from None
 
     def subset(self, where: str, description: str, n: int | None = None) -> "EngineCohort":
         """The patients for whom the SQL condition ``where`` holds."""
