@@ -27,8 +27,8 @@ import numpy as np
 
 from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import TestResult, check_conf_level
-from cohortpress.stats.coxph.fit import (CONVERGENCE_EPS, INFINITE_TOLERANCE, MAX_ITERATIONS,
-                                         MAX_SCALED_COEFFICIENT, CoxFit, check_information)
+from cohortpress.stats.coxph.fit import (CONVERGENCE_EPS, MAX_ITERATIONS, CoxFit,
+                                         check_information, infinite_coefficients)
 from cohortpress.stats.distributions import chi2_sf
 from cohortpress.stats.linalg import (COLLINEARITY_TOLERANCE, gram_is_well_conditioned,
                                       solve_symmetric)
@@ -520,22 +520,7 @@ def _infinite_coefficients(state: _Newton, beta: np.ndarray, terms: _Terms, var:
     """The rule of :func:`.fit._infinite_coefficients`, with the largest ``|x' beta|`` read
     from the scan."""
     model = state.model
-    increment = np.abs(terms.score @ var)
-    flagged = ~np.isfinite(increment) | (np.abs(beta) * model.spread > MAX_SCALED_COEFFICIENT)
-    if state.converged:
-        flagged |= (increment > CONVERGENCE_EPS) & (increment > INFINITE_TOLERANCE * np.abs(beta))
-    elif terms.max_abs_eta > 500:
-        flagged |= increment > INFINITE_TOLERANCE * np.abs(beta)
-    names = [model.names[j] for j in np.flatnonzero(flagged)]
-    if names:
-        values = ", ".join(f"'{model.names[j]}' = {beta[j]:.3g}" for j in np.flatnonzero(flagged))
-        return flagged, ("monotone likelihood: the estimate of " + values
-                         + " (where the iteration stopped) is infinite, typically because "
-                         "a category has no events or only events; its hazard ratio "
-                         "cannot be estimated -- merge sparse categories or use a "
-                         "penalised model")
-    if not state.converged:
-        return flagged, (f"no convergence in {state.iterations} iterations; the results "
-                         "are those of the last improving step")
-    return flagged, None
+    return infinite_coefficients(model.names, model.spread, beta, terms.score, var,
+                                 state.converged, state.iterations,
+                                 lambda _: terms.max_abs_eta)
 

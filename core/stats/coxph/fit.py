@@ -435,22 +435,30 @@ def _infinite_coefficients(data: CoxData, result: _NewtonResult, var: np.ndarray
     * the iteration ran out with a linear predictor above 500 (coxph's warning), which
       flags the coefficients that are still moving.
     """
-    beta = result.beta
-    increment = np.abs(result.score @ var)
-    flagged = ~np.isfinite(increment) | (np.abs(beta) * data.spread > MAX_SCALED_COEFFICIENT)
-    if result.converged:
+    return infinite_coefficients(data.names, data.spread, result.beta, result.score, var,
+                                 result.converged, result.iterations,
+                                 lambda beta: np.abs(beta @ data.xt).max())
+
+
+def infinite_coefficients(names, spread, beta, score, var, converged: bool, iterations: int,
+                          max_abs_eta):
+    """The rule of :func:`_infinite_coefficients` on the fit's pieces: ``max_abs_eta(beta)``
+    gives the largest ``|x' beta|`` (computed from the rows here, read from the scan by
+    :mod:`cohortpress.stats.coxph.aggregate`). Returns the flags and the reason, or None."""
+    increment = np.abs(score @ var)
+    flagged = ~np.isfinite(increment) | (np.abs(beta) * spread > MAX_SCALED_COEFFICIENT)
+    if converged:
         flagged |= (increment > CONVERGENCE_EPS) & (increment > INFINITE_TOLERANCE * np.abs(beta))
-    elif np.abs(beta @ data.xt).max() > 500:
+    elif max_abs_eta(beta) > 500:
         flagged |= increment > INFINITE_TOLERANCE * np.abs(beta)
-    names = [data.names[j] for j in np.flatnonzero(flagged)]
-    if names:
-        values = ", ".join(f"'{data.names[j]}' = {beta[j]:.3g}" for j in np.flatnonzero(flagged))
+    if flagged.any():
+        values = ", ".join(f"'{names[j]}' = {beta[j]:.3g}" for j in np.flatnonzero(flagged))
         return flagged, ("monotone likelihood: the estimate of " + values
                          + " (where the iteration stopped) is infinite, typically because "
                          "a category has no events or only events; its hazard ratio "
                          "cannot be estimated -- merge sparse categories or use a "
                          "penalised model")
-    if not result.converged:
-        return flagged, (f"no convergence in {result.iterations} iterations; the results "
+    if not converged:
+        return flagged, (f"no convergence in {iterations} iterations; the results "
                          "are those of the last improving step")
     return flagged, None
