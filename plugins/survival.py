@@ -38,7 +38,8 @@ from cohortpress.kit.cumulative_incidence import interval_defined
 from cohortpress.kit.delayed_entry import (GRAY_REFUSED, entry_label, entry_of,
                                            entry_records, entry_sentence, exact_risk,
                                            figure_note)
-from cohortpress.kit.engine_survival import (counts_of, engine_grouping, patients,
+from cohortpress.kit.engine_grouping import engine_grouping
+from cohortpress.kit.engine_survival import (counts_of, patients,
                                              survival_aggregates, survival_counts)
 from cohortpress.kit.prose import (PAIRWISE_ADJUST, endpoint_sentences, logrank_phrase,
                                    percent_text)

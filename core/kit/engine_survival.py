@@ -24,7 +24,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from cohortpress.common.errors import DataError
-from cohortpress.data.grouping import Grouping
 
 #: Options of the survival analysis that need the patients' rows, and why.
 ROW_OPTIONS = {"weights": "weighted Kaplan–Meier curves need each patient's weight"}
@@ -120,24 +119,6 @@ def survival_counts(cohort, name: str, by: str | None, strata: str | None) -> Su
     groups = table["g"].to_numpy(dtype=np.int64, na_value=-1)
     codes = table["s"].to_numpy(dtype=np.int64, na_value=-1) if strata else None
     return SurvivalCounts(rows, groups, codes)
-
-
-def engine_grouping(cohort, by: str | None) -> Grouping:
-    """The :class:`~cohortpress.data.grouping.Grouping` of an engine cohort, its sizes from
-    one count per level; ``codes`` is empty (each endpoint's table brings its own)."""
-    empty = np.zeros(0, dtype=np.int64)
-    if by is None:
-        return Grouping(None, "", ("Overall",), empty, (cohort.n,))
-    info = cohort.variable(by)
-    if info.kind not in ("categorical", "binary"):
-        raise DataError(f"grouping variable '{by}' is {info.kind}; it must be categorical "
-                        f"(derive groups with a 'cut' in [derived])", column=by)
-    column = cohort.column(by)
-    table = cohort.query(f"SELECT CAST({column} AS INTEGER) AS g, count(*) AS n "
-                         f"FROM {{cohort}} WHERE {column} IS NOT NULL GROUP BY {column}")
-    sizes = dict(zip(table["g"].astype(int), table["n"].astype(int)))
-    return Grouping(by, info.label, info.levels, empty,
-                    tuple(sizes.get(i, 0) for i in range(len(info.levels))))
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,8 @@ class SurvivalOptions(rmst.RMSTOptions):  # the RMST options and their checks: k
         """:meth:`check_data` on the engine path: the same checks and warnings from one
         aggregate query (:func:`cohortpress.kit.engine_survival.endpoint_extents`)."""
         from cohortpress.data.grouping import check_strata, empty_group_warnings
-        from cohortpress.kit.engine_survival import endpoint_extents, engine_grouping
+        from cohortpress.kit.engine_grouping import engine_grouping
+        from cohortpress.kit.engine_survival import endpoint_extents
 
         groups = engine_grouping(cohort, by)
         extents = endpoint_extents(cohort, list(self.endpoints), groups.variable)
