@@ -206,3 +206,66 @@ def test_models_of_factors_only_need_one_query(monkeypatch):
         endpoint="os", covariates=["sex", "ecog", "arm"]))
     assert scanner.scans > 2
     assert scanner.queries == len(scans) == 1
+
+
+@pytest.mark.parametrize("values", [
+    dict(endpoint="os", covariates=["age", "age_copy"]),       # collinear continuous
+    dict(endpoint="os", covariates=["arm", "constant"]),       # constant within the data
+    dict(endpoint="os", covariates=["age", "constant"], strata="sex"),
+])
+def test_models_that_cannot_be_fitted_say_so_as_in_memory(values):
+    import dataclasses
+
+    import pandas as pd
+
+    _, cohort = cohort_of("trial3")
+    frame = cohort.data.copy()
+    frame["age_copy"] = 2.0 * frame["age"] + 1.0
+    frame["constant"] = 3.0
+    info = dict(cohort.variables)
+    info["age_copy"] = dataclasses.replace(info["age"], name="age_copy", label="Age copy")
+    info["constant"] = dataclasses.replace(info["age"], name="constant", label="Constant")
+    extended = dataclasses.replace(cohort, data=pd.DataFrame(frame), variables=info)
+    rows, engine = run_both(extended, cox.CoxOptions.model_validate(values))
+    assert_same_records(rows, engine)
+    assert any(r.stat_name == "not.estimable" for r in engine.results)
+
+
+def test_the_rows_are_stored_once_and_dropped_after_the_fit(monkeypatch):
+    from cohortpress.data.engine.backend import DuckDBBackend
+
+    _, cohort = cohort_of("trial3")
+    engine = engine_cohort_from_frame(cohort).subset('"sex" = 0', "women only")
+    stored, released = [], []
+    materialise, release = DuckDBBackend.materialise, DuckDBBackend.release
+
+    def spy_materialise(self, sql):
+        relation = materialise(self, sql)
+        stored.append((relation, self._stored[relation][1]))
+        return relation
+
+    monkeypatch.setattr(DuckDBBackend, "materialise", spy_materialise)
+    monkeypatch.setattr(DuckDBBackend, "release",
+                        lambda self, relation: released.append(relation) or release(self, relation))
+    options = cox.CoxOptions.model_validate(dict(endpoint="os", covariates=["arm", "age"]))
+    engine_cox_models(engine, options, "separated")
+    assert [relation for relation, _ in stored] == released and len(stored) == 1
+    assert not Path(stored[0][1]).exists()
+
+
+def test_rows_can_be_stored_beside_a_read_only_database(tmp_path):
+    import duckdb
+
+    from cohortpress.data.engine.backend import BackendSpec, DuckDBBackend
+
+    database = tmp_path / "registry.duckdb"
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("CREATE TABLE patients AS SELECT range AS i, 100 - range AS t "
+                           "FROM range(100)")
+    backend = DuckDBBackend(BackendSpec(database=str(database), statements=(
+        "CREATE TEMP VIEW cohort AS SELECT * FROM patients",)))
+    relation = backend.materialise("SELECT i, t FROM cohort ORDER BY t")
+    folder = Path(backend._stored[relation][1])
+    assert backend.query(f"SELECT i FROM {relation} LIMIT 3")["i"].tolist() == [99, 98, 97]
+    backend.close()
+    assert not folder.exists()

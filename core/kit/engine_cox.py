@@ -25,17 +25,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-import numpy as np
 
 from cohortpress.common.errors import DataError, StatisticsError
+from cohortpress.data.engine.backend import quoted
+from cohortpress.data.engine.cohort import status_column, time_column
 from cohortpress.kit.design import Term, factor_term
-from cohortpress.kit.engine_cox_scan import Scanner, _Columns
+from cohortpress.kit.engine_cox_groups import grouped_moments, profile_counts
+from cohortpress.kit.engine_cox_scan import Scanner, group_key_sql
 from cohortpress.kit.regression import (Fitted, FittedModels, ModelColumn, RegressionModel,
                                         estimates_from, fit_column)
 from cohortpress.stats.common import TestResult
 from cohortpress.stats.coxph.aggregate import (AggregateFit, AggregateModel,
-                                               fit_cox_aggregated, model_moments,
-                                               pair_indices)
+                                               fit_cox_aggregated)
 from cohortpress.stats.coxph.aggregate_tests import cox_zph_aggregated, lr_test_aggregated
 
 __all__ = ["EngineDesign", "engine_cox_models", "CONCORDANCE_NOTE"]
@@ -79,42 +80,11 @@ def _complete(cohort, variables: Sequence[str], strata: str | None) -> str:
     return " AND ".join(f"{cohort.column(v)} IS NOT NULL" for v in names) or "TRUE"
 
 
-def _event(cohort, endpoint) -> str:
-    return f"{endpoint.status} = 1"
+def _continuous(cohort, variables: Sequence[str]) -> list[str]:
+    return [v for v in variables if cohort.variable(v).kind == "continuous"]
 
 
 # --------------------------------------------------------------------------- designs
-
-def _profile(cohort, endpoint, models: dict, interactions) -> dict:
-    """Query 1: per model, complete cases, events, factor codes (and factor pairs) present."""
-    columns = _Columns()
-    asked = {}
-    for key, (variables, condition) in models.items():
-        asked[key, "n"] = columns.add(f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)")
-        asked[key, "events"] = columns.add(
-            f"SUM(CASE WHEN {condition} AND {_event(cohort, endpoint)} THEN 1 ELSE 0 END)")
-        for name in variables:
-            info = cohort.variable(name)
-            if info.kind not in ("categorical", "binary"):
-                continue
-            for code in range(len(info.levels)):
-                asked[key, name, code] = columns.add(
-                    f"SUM(CASE WHEN {condition} AND {cohort.column(name)} = {code} "
-                    f"THEN 1 ELSE 0 END)")
-        if key == "multi":
-            for a, b in interactions:
-                ia, ib = cohort.variable(a), cohort.variable(b)
-                if ia.kind == "continuous" or ib.kind == "continuous":
-                    continue
-                for i in range(len(ia.levels)):
-                    for j in range(len(ib.levels)):
-                        asked[key, (a, b), (i, j)] = columns.add(
-                            f"SUM(CASE WHEN {condition} AND {cohort.column(a)} = {i} AND "
-                            f"{cohort.column(b)} = {j} THEN 1 ELSE 0 END)")
-    row = cohort.query(f"SELECT {', '.join(columns.sql)} FROM {{cohort}}").iloc[0]
-    return {k: int(0 if row[name] is None or row[name] != row[name] else row[name])
-            for k, name in asked.items()}
-
 
 def _design(cohort, key, variables, condition, counts, references, interactions) -> EngineDesign:
     """The design of one model, as :func:`~cohortpress.kit.design.build_design` makes it."""
@@ -150,7 +120,7 @@ def _design(cohort, key, variables, condition, counts, references, interactions)
         expressions.extend(sql)
         keys.extend(key_of)
     factors = tuple(v for v in variables if cohort.variable(v).kind != "continuous")
-    continuous = [v for v in variables if cohort.variable(v).kind == "continuous"]
+    continuous = _continuous(cohort, variables)
     return EngineDesign(tuple(names), tuple(terms), tuple(expressions), condition,
                         counts[key, "n"], cohort.n, counts[key, "events"], tuple(keys),
                         factors, _complete(cohort, continuous, None))
@@ -179,47 +149,14 @@ def _interaction(cohort, parts, counts, pair):
 
 # --------------------------------------------------------------------------- moments
 
-#: The stratum column the queries add to the rows (a name no variable has).
+#: The stratum column stored with the rows (a name no variable has).
 STRATUM = "cohortpress_stratum"
+#: The group key (event indicator and factor codes, :func:`group_key_sql`) stored with them.
+GROUP_KEY = "cohortpress_group_key"
 
 
 def _stratum(cohort, strata: str | None) -> str:
     return cohort.column(strata) if strata else "CAST(0 AS INTEGER)"
-
-
-def _moments(cohort, endpoint, strata, designs: dict) -> dict:
-    """Query 2: per stratum and model, sums, extremes and cross-products of the columns."""
-    columns = _Columns()
-    asked = {}
-    event = _event(cohort, endpoint)
-    for key, design in designs.items():
-        c = design.condition
-        x = design.expressions
-        asked[key] = dict(
-            n=columns.add(f"SUM(CASE WHEN {c} THEN 1 ELSE 0 END)"),
-            sums=[columns.add(f"SUM(CASE WHEN {c} THEN {e} END)") for e in x],
-            low=[columns.add(f"MIN(CASE WHEN {c} THEN {e} END)") for e in x],
-            high=[columns.add(f"MAX(CASE WHEN {c} THEN {e} END)") for e in x],
-            cross=[columns.add(f"SUM(CASE WHEN {c} THEN {x[i]} * {x[j]} END)")
-                   for i, j in zip(*pair_indices(len(x)))],
-            events=[columns.add(f"SUM(CASE WHEN {c} AND {event} THEN {e} END)") for e in x])
-    frame = cohort.query(f"SELECT {STRATUM} AS s, {', '.join(columns.sql)} FROM (SELECT *, "
-                         f"{_stratum(cohort, strata)} AS {STRATUM} FROM {{cohort}}) AS rows "
-                         f"GROUP BY {STRATUM} ORDER BY s")
-    frame = frame[frame["s"].notna()]
-    out = {}
-    for key, design in designs.items():
-        a = asked[key]
-        get = lambda names: frame[names].to_numpy(dtype=float, na_value=0.0)  # noqa: E731
-        try:
-            out[key] = model_moments(
-                key, design.names, frame["s"].to_numpy(dtype=np.int64),
-                frame[a["n"]].to_numpy(dtype=float, na_value=0.0), get(a["sums"]),
-                get(a["cross"]), get(a["low"]), get(a["high"]),
-                get(a["events"]).sum(axis=0), design.events)
-        except StatisticsError as exc:
-            out[key] = exc
-    return out
 
 
 # --------------------------------------------------------------------------- models
@@ -259,28 +196,49 @@ class _Read(RegressionModel):
 def engine_cox_models(cohort, options, separation_reason: str) -> tuple[FittedModels, Scanner]:
     """The section's Cox models from aggregates, as :func:`~cohortpress.kit.regression.fit_models`
     gives them in memory (``follow_up`` is the multivariable model's ``cox.zph``; there is
-    no concordance). Returns the models and the scanner (its ``scans`` count the passes)."""
+    no concordance). Returns the models and the scanner (its ``scans`` count the passes).
+
+    Every query reads the rows the section needs stored once in the engine
+    (:meth:`~cohortpress.data.engine.cohort.EngineCohort.stored_rows`), sorted by stratum,
+    time and group key: the view's typing runs once instead of once per Newton step, and
+    the scans' grouping then meets each group's rows together (about 4 times faster at
+    10^7 rows than grouping the view's rows in file order)."""
+    endpoint = cohort.endpoint(options.endpoint)
+    factors = [v for v in options.covariates if cohort.variable(v).kind != "continuous"]
+    names = list(options.covariates) + ([options.strata] if options.strata else [])
+    names += [time_column(endpoint.name), status_column(endpoint.name)]
+    computed = {STRATUM: _stratum(cohort, options.strata),
+                GROUP_KEY: group_key_sql(cohort, factors, endpoint)}
+    order = [STRATUM, time_column(endpoint.name), GROUP_KEY]
+    with cohort.stored_rows(names, computed, order) as rows:
+        return _fit_models(rows, options, separation_reason, factors)
+
+
+def _fit_models(cohort, options, separation_reason: str, factors) -> tuple[FittedModels, Scanner]:
+    """:func:`engine_cox_models` on the stored rows (their stratum and key computed)."""
     endpoint = cohort.endpoint(options.endpoint)
     strata = options.strata
     covariates = list(options.covariates)
     interactions = [tuple(pair) for pair in options.interactions]
     univariable = options.univariable
     singles = [v for v in covariates] if univariable else []
-    models = {"multi": (covariates, _complete(cohort, covariates, strata))}
+    stratum, key = quoted(STRATUM), quoted(GROUP_KEY)
+    models = {"multi": (covariates, _complete(cohort, _continuous(cohort, covariates), None))}
     for name in singles:
-        models["uni", name] = ([name], _complete(cohort, [name], strata))
-    counts = _profile(cohort, endpoint, models, interactions)
-    full = _design(cohort, "multi", covariates, models["multi"][1], counts, None, interactions)
+        models["uni", name] = ([name], _complete(cohort, _continuous(cohort, [name]), None))
+    counts = profile_counts(cohort, models, interactions, factors, stratum, key)
+    complete = _complete(cohort, covariates, strata)
+    full = _design(cohort, "multi", covariates, complete, counts, None, interactions)
     references = full.references()
     designs = {"multi": full}
     for name in singles:
-        designs["uni", name] = _design(cohort, ("uni", name), [name], models["uni", name][1],
-                                       counts, references, ())
+        designs["uni", name] = _design(cohort, ("uni", name), [name],
+                                       _complete(cohort, [name], strata), counts, references, ())
     wants_multi = options.multivariable and (len(full.terms) > 1 or not univariable)
     fitting = {key: d for key, d in designs.items()
                if d.n > 0 and (key != "multi" or wants_multi)}
-    moments = _moments(cohort, endpoint, strata, fitting) if fitting else {}
-    scanner = Scanner(cohort, endpoint, _stratum(cohort, strata), designs, {})
+    moments = grouped_moments(cohort, fitting, factors, stratum, key) if fitting else {}
+    scanner = Scanner(cohort, endpoint, stratum, designs, {}, factors, key)
     ready = [m for m in moments.values() if isinstance(m, AggregateModel)]
     fitted = dict(zip([m.key for m in ready],
                       fit_cox_aggregated(ready, scanner, options.ties,

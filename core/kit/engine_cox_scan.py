@@ -22,7 +22,7 @@ import numpy as np
 from cohortpress.data.engine.backend import literal
 from cohortpress.stats.coxph.aggregate import ScanRequest, TimeSums, pair_indices
 
-__all__ = ["Scanner"]
+__all__ = ["Scanner", "group_key_sql", "decode_group_key"]
 
 
 def number_sql(value: float) -> str:
@@ -47,12 +47,42 @@ class _Columns:
         return name
 
 
+def _levels(cohort, factors: Sequence[str]) -> list[int]:
+    """Per factor, its number of codes plus one (the last stands for a missing code)."""
+    return [len(cohort.variable(v).levels) + 1 for v in factors]
+
+
+def group_key_sql(cohort, factors: Sequence[str], endpoint) -> str:
+    """One integer per row for the event indicator and every factor's code: hashing one
+    key is cheaper for the engine than grouping by each."""
+    key = "CAST(0 AS BIGINT)"
+    for v, size in zip(factors, _levels(cohort, factors)):
+        key = f"({key}) * {size} + CAST(COALESCE({cohort.column(v)}, {size - 1}) AS BIGINT)"
+    return f"({key}) * 2 + CASE WHEN {endpoint.status} = 1 THEN 1 ELSE 0 END"
+
+
+def decode_group_key(cohort, factors: Sequence[str],
+                     key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The event indicator and the factors' codes (NaN when missing) of
+    :func:`group_key_sql`'s keys."""
+    event = (key % 2).astype(float)
+    key = key // 2
+    sizes = _levels(cohort, factors)
+    codes = np.empty((key.size, len(sizes)))
+    for i in reversed(range(len(sizes))):
+        code = key % sizes[i]
+        key = key // sizes[i]
+        codes[:, i] = np.where(code == sizes[i] - 1, np.nan, code)
+    return event, codes
+
+
 class Scanner:
     """``scan(requests)``: every request's sums per (stratum, time), from at most one
     aggregate query. ``batches`` lists the models (keys) of each call, ``queries`` counts
     the queries actually sent."""
 
-    def __init__(self, cohort, endpoint, stratum_sql: str, designs: dict, subsets: dict):
+    def __init__(self, cohort, endpoint, stratum_sql: str, designs: dict, subsets: dict,
+                 factors: Sequence[str], key_sql: str | None = None):
         self.cohort = cohort
         self.endpoint = endpoint
         self.stratum_sql = stratum_sql
@@ -60,10 +90,11 @@ class Scanner:
         self.subsets = subsets  # refit key -> (design key, kept column positions)
         self.batches: list[tuple] = []
         self.queries = 0
-        factors = []
+        self.factors = list(factors)
         for design in designs.values():
-            factors += [v for v in design.key_variables if v not in factors]
-        self.factors = factors
+            if not set(design.key_variables) <= set(self.factors):
+                raise ValueError("a model's factor is not in the scan's group key")
+        self.key_sql = key_sql or group_key_sql(cohort, self.factors, endpoint)
         self.counts: dict[str, np.ndarray] = {}  # row condition -> rows per group
         self.groups = None  # (stratum, time, event, codes) of the groups, fixed by the rows
         self._group_starts = None
@@ -97,7 +128,7 @@ class Scanner:
 
     def _query(self, requests, plans, wanted):
         flags = [f"{self.stratum_sql} AS s", f"{self.endpoint.time} AS t",
-                 f"{self._key_sql()} AS k"]
+                 f"{self.key_sql} AS k"]
         inner = ["s", "t", "k"]
         middle = ["s", "t", "k"]
         weighted = ["s", "t", "k"]
@@ -149,7 +180,8 @@ class Scanner:
         # stratum, time, then the key (event and codes), a total order.
         order = np.lexsort([frame[k].to_numpy(dtype=float) for k in ("k", "t", "s")])
         frame = frame.iloc[order].reset_index(drop=True)
-        event, codes = self._decode(frame["k"].to_numpy(dtype=np.int64))
+        event, codes = decode_group_key(self.cohort, self.factors,
+                                       frame["k"].to_numpy(dtype=np.int64))
         groups = (frame["s"].to_numpy(dtype=np.int64), frame["t"].to_numpy(dtype=float),
                   event, codes)
         if self.groups is None:
@@ -159,31 +191,6 @@ class Scanner:
         for condition, name in counted.items():
             self.counts[condition] = frame[name].to_numpy(dtype=float, na_value=0.0)
         return frame, asked
-
-    def _levels(self) -> list[int]:
-        """Per factor, its number of codes plus one (the last stands for a missing code)."""
-        return [len(self.cohort.variable(v).levels) + 1 for v in self.factors]
-
-    def _key_sql(self) -> str:
-        """One integer per row for the event indicator and every factor's code: hashing
-        one key is cheaper for the engine than grouping by each."""
-        key = "CAST(0 AS BIGINT)"
-        for v, size in zip(self.factors, self._levels()):
-            key = (f"({key}) * {size} + CAST(COALESCE({self.cohort.column(v)}, {size - 1}) "
-                   f"AS BIGINT)")
-        return f"({key}) * 2 + CASE WHEN {self.endpoint.status} = 1 THEN 1 ELSE 0 END"
-
-    def _decode(self, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The event indicator and the codes (NaN when missing) of :meth:`_key_sql`'s key."""
-        event = (key % 2).astype(float)
-        key = key // 2
-        sizes = self._levels()
-        codes = np.empty((key.size, len(sizes)))
-        for i in reversed(range(len(sizes))):
-            code = key % sizes[i]
-            key = key // sizes[i]
-            codes[:, i] = np.where(code == sizes[i] - 1, np.nan, code)
-        return event, codes
 
     def _sums(self, request: ScanRequest, plan, frame, asked) -> TimeSums:
         """A request's sums per (stratum, time): its factor part from the group codes, its

@@ -12,7 +12,10 @@ pickled freely.
 
 from __future__ import annotations
 
+import itertools
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Sequence
 
@@ -64,6 +67,14 @@ class Backend(Protocol):
     def execute(self, sql: str) -> None:
         """Run a statement (DuckDB dialect) whose result is not needed: a ``CREATE VIEW``."""
 
+    def materialise(self, sql: str) -> str:
+        """Store the rows of ``sql`` (DuckDB dialect) in the engine, in their order, and
+        return the relation the following queries name them by. The rows stay in the
+        engine (on disk when they do not fit its memory); :meth:`release` drops them."""
+
+    def release(self, relation: str) -> None:
+        """Drop the rows :meth:`materialise` stored as ``relation``."""
+
     def close(self) -> None:
         """Release the connection."""
 
@@ -107,6 +118,8 @@ class DuckDBBackend:
         config = {key: value for key, value in spec.options.items()}
         self.connection = duckdb.connect(spec.database, read_only=spec.database != ":memory:",
                                          config=config)
+        self._numbers = itertools.count()
+        self._stored: dict[str, tuple[str, str]] = {}
         for name, frame in spec.frames.items():
             self.register(name, frame)
         for statement in spec.statements:
@@ -131,7 +144,33 @@ class DuckDBBackend:
         except duckdb.Error as exc:
             raise DataError(f"the engine failed: {short_message(exc)}") from None
 
+    def materialise(self, sql: str) -> str:
+        """The rows go to a database file of their own in the system's temporary folder:
+        DuckDB stores them compressed, with statistics, and reads them back without the
+        view's typing; an attached file (rather than a temporary table) also works when
+        the source database is opened read-only."""
+        directory = tempfile.mkdtemp(prefix="cohortpress-rows-")
+        name = f"cohortpress_rows_{next(self._numbers)}"
+        try:
+            self.execute(f"ATTACH {literal(os.path.join(directory, 'rows.duckdb'))} "
+                         f"AS {name} (READ_WRITE)")
+            self.execute(f"CREATE TABLE {name}.rows AS {sql}")
+        except DataError:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        self._stored[f"{name}.rows"] = (name, directory)
+        return f"{name}.rows"
+
+    def release(self, relation: str) -> None:
+        name, directory = self._stored.pop(relation)
+        try:
+            self.execute(f"DETACH {name}")
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+
     def close(self) -> None:
+        for relation in list(self._stored):
+            self.release(relation)
         self.connection.close()
 
 

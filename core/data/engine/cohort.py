@@ -16,9 +16,10 @@ Analyses never hold the rows: they ask for aggregates with :meth:`EngineCohort.q
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -88,6 +89,9 @@ class EngineCohort(CohortMetadata):
         :meth:`query` applies it to every query through the relation ``cohort``.
     n : int
         Patients in the view (after ``where``).
+    table : str
+        The relation holding the rows: the view ``cohort``, or rows :meth:`stored_rows`
+        keeps in the engine.
     Other attributes as :class:`~cohortpress.data.cohort.Cohort`.
     """
 
@@ -96,6 +100,7 @@ class EngineCohort(CohortMetadata):
     endpoints: Mapping[str, EngineEndpoint] = field(default_factory=dict)
     n: int = 0
     where: str = ""
+    table: str = COHORT
     id_column: str | None = None
     group: str | None = None
     source: Path = Path("cohort")
@@ -117,8 +122,8 @@ class EngineCohort(CohortMetadata):
     def relation(self) -> str:
         """SQL for the rows of this cohort (the view, with the subset's condition)."""
         if not self.where:
-            return COHORT
-        return f"(SELECT * FROM {COHORT} WHERE {self.where})"
+            return self.table
+        return f"(SELECT * FROM {self.table} WHERE {self.where})"
 
     def query(self, sql: str) -> pd.DataFrame:
         """Run ``sql`` (DuckDB dialect), in which ``{cohort}`` stands for this cohort's rows."""
@@ -144,6 +149,24 @@ class EngineCohort(CohortMetadata):
         if n is None:
             n = int(narrowed.query("SELECT count(*) AS n FROM {cohort}")["n"].iloc[0])
         return replace(narrowed, n=n)
+
+    @contextmanager
+    def stored_rows(self, names: Sequence[str], computed: Mapping[str, str],
+                    order: Sequence[str]) -> Iterator["EngineCohort"]:
+        """This cohort with its rows stored in the engine while the block runs: only the
+        view's columns ``names`` and the ``computed`` ones (name: SQL expression), sorted
+        by ``order`` (column names). For analyses that scan the same rows many times (the
+        Cox fit's Newton steps): the view's typing runs once, and rows sorted by the
+        queries' grouping aggregate faster."""
+        columns = [quoted(name) for name in dict.fromkeys(names)]
+        columns += [f"{sql} AS {quoted(name)}" for name, sql in computed.items()]
+        relation = self.backend.materialise(
+            f"SELECT {', '.join(columns)} FROM {self.relation} AS cohort_rows "
+            f"ORDER BY {', '.join(quoted(name) for name in order)}")
+        try:
+            yield replace(self, table=relation, where="")
+        finally:
+            self.backend.release(relation)
 
     def section_subset(self, conditions, section_key: str) -> "EngineCohort":
         """The patients a section's ``subset`` conditions select, the conditions run as

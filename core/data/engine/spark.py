@@ -147,6 +147,7 @@ class SparkBackend:
         options = dict(spec.options)
         conf = {k[len(CONF_PREFIX):]: v for k, v in options.items() if k.startswith(CONF_PREFIX)}
         self.session = root_session(options.get(MASTER) or DEFAULT_MASTER, conf).newSession()
+        self.stored: list[str] = []
         if options.get(SOURCE_FORMAT):
             self._register_source(options)
         for name, frame in spec.frames.items():
@@ -209,6 +210,19 @@ class SparkBackend:
 
     def execute(self, sql: str) -> None:
         self._sql(sql)
+
+    def materialise(self, sql: str) -> str:
+        """A cached temporary view: Spark keeps the rows in its executors' memory and
+        disks; their order does not matter to the queries that follow."""
+        name = f"cohortpress_rows_{len(self.stored)}"
+        self._sql(sql).createOrReplaceTempView(name)
+        self.session.catalog.cacheTable(name)
+        self.stored.append(name)
+        return name
+
+    def release(self, relation: str) -> None:
+        self.session.catalog.uncacheTable(relation)
+        self.session.catalog.dropTempView(relation)
 
     def close(self) -> None:
         for name in self.session.catalog.listTables():
