@@ -177,8 +177,10 @@ class Scanner:
         self.queries += 1
         frame = frame[frame["s"].notna()]
         # Sorted here rather than by the engine (a quarter of the query's time): by
-        # stratum, time, then the key (event and codes), a total order.
-        order = np.lexsort([frame[k].to_numpy(dtype=float) for k in ("k", "t", "s")])
+        # stratum, time, event, then the factors' codes (the key), a total order.
+        key = frame["k"].to_numpy(dtype=np.int64)
+        order = np.lexsort([key, key % 2, frame["t"].to_numpy(dtype=float),
+                            frame["s"].to_numpy(dtype=float)])
         frame = frame.iloc[order].reset_index(drop=True)
         event, codes = decode_group_key(self.cohort, self.factors,
                                        frame["k"].to_numpy(dtype=np.int64))
@@ -194,7 +196,12 @@ class Scanner:
 
     def _sums(self, request: ScanRequest, plan, frame, asked) -> TimeSums:
         """A request's sums per (stratum, time): its factor part from the group codes, its
-        continuous part from the query."""
+        continuous part from the query.
+
+        The per-group columns are laid out as rows of one ``(columns, groups)`` array
+        (each written contiguously) and summed by one ``reduceat`` over the (stratum,
+        time, event) blocks the groups are sorted in; all rows and the events then follow
+        from the blocks."""
         design, used, continuous = plan
         stratum, time, event, codes = self.groups
         model = request.model
@@ -204,75 +211,87 @@ class Scanner:
             valid &= ~np.isnan(codes[:, self.factors.index(v)])
         count = np.where(valid, self.counts[design.row_condition], 0.0)
         factor = [k for k in range(p) if k not in continuous]
-        f = np.empty((stratum.size, len(factor)))
+        f = np.empty((len(factor), stratum.size))
         for a, k in enumerate(factor):
             indicator = np.ones(stratum.size)
             for variable, code in design.keys[used[k]]:
                 indicator *= codes[:, self.factors.index(variable)] == code
-            f[:, a] = indicator - model.means[k]
-        eta_f = f @ request.beta[factor]
-        x = np.zeros((stratum.size, p))  # per group: sum of w x, before the factor weight
+            f[a] = indicator - model.means[k]
+        eta_f = request.beta[factor] @ f
         if asked is None:
-            shift = self._shift_of(request, stratum)
-            weight = np.exp(eta_f - shift)
+            weight = np.exp(eta_f - self._shift_of(request, stratum))
             base = count
-            cont_sums = np.zeros((stratum.size, 0))
-            cont_cross = np.zeros((stratum.size, 0))
-            has = count > 0
-            eta_bound = np.abs(eta_f[valid & has]).max(initial=0.0)
+            eta_bound = np.abs(eta_f[valid & (count > 0)]).max(initial=0.0)
         else:
             weight = np.exp(eta_f)
-            get = lambda names: frame[names].to_numpy(dtype=float, na_value=0.0)  # noqa: E731
+            get = lambda name: frame[name].to_numpy(dtype=float, na_value=0.0)  # noqa: E731
             base = get(asked["s0"])
-            cont_sums = get(asked["s1"])
-            cont_cross = get(asked["s2"])
             has = valid & (count > 0)
             low = get(asked["low"])[has] + eta_f[has]
             high = get(asked["high"])[has] + eta_f[has]
             eta_bound = max(np.abs(low).max(initial=0.0), np.abs(high).max(initial=0.0))
         weight = np.where(valid, weight, 0.0)
+        q = len(pair_indices(p)[0])
+        stacked = np.empty((2 + p + q, stratum.size))
+        stacked[0] = count
+        np.multiply(base, weight, out=stacked[1])
+        # Per group: each column's sum over the rows, before the factor weight.
+        x = {}
         for a, k in enumerate(factor):
-            x[:, k] = f[:, a] * base
+            x[k] = f[a] * base
         for j, k in enumerate(continuous):
-            x[:, k] = cont_sums[:, j]
-        # Per pair (i, j), i <= j: a factor column i times the group's sum of column j
-        # (j's sum of values, or f_j times the rows); two continuous columns: their
-        # aggregated products.
-        multiplier = np.zeros((stratum.size, p))
-        multiplier[:, factor] = f
-        ii, jj = pair_indices(p)
-        is_factor = np.zeros(p, dtype=bool)
-        is_factor[factor] = True
-        first = np.where(is_factor[ii], ii, jj)
-        second = np.where(is_factor[ii], jj, ii)
-        s2 = multiplier[:, first] * x[:, second]
-        both = np.flatnonzero(~is_factor[ii] & ~is_factor[jj])
-        if both.size:
-            position = np.full(p, -1)
-            position[continuous] = np.arange(len(continuous))
-            cont_pair = {pair: m for m, pair in enumerate(zip(*pair_indices(len(continuous))))}
-            for m in both:
-                a, b = sorted((position[ii[m]], position[jj[m]]))
-                s2[:, m] = cont_cross[:, cont_pair[a, b]]
-        stacked = np.column_stack([count, base, x, s2]) * weight[:, None]
-        stacked[:, 0] = count
-        starts = self._starts()
-        every = np.add.reduceat(stacked, starts, axis=0)
-        events = np.add.reduceat(stacked * event[:, None], starts, axis=0)
+            x[k] = get(asked["s1"][j])
+        for k in range(p):
+            np.multiply(x[k], weight, out=stacked[2 + k])
+        # A pair (i, j) with a factor column: that column's value times the other's sum;
+        # two continuous columns: their aggregated products.
+        position = {k: a for a, k in enumerate(factor)}
+        cont_pair = {pair: m for m, pair in enumerate(zip(*pair_indices(len(continuous))))}
+        where = {k: j for j, k in enumerate(continuous)}
+        for m, (i, j) in enumerate(zip(*pair_indices(p))):
+            row = stacked[2 + p + m]
+            if i in position:
+                np.multiply(f[position[i]], x[j], out=row)
+            elif j in position:
+                np.multiply(f[position[j]], x[i], out=row)
+            else:
+                row[:] = get(asked["s2"][cont_pair[tuple(sorted((where[i], where[j])))]])
+            row *= weight
+        blocks = np.add.reduceat(stacked, self._blocks()[0], axis=1)
+        every, events = self._by_time(blocks)
         cut = np.cumsum([1, 1, p])
         (n_all, s0, s1, s2_all), (n_events, d0, d1, d2) = (
             np.split(every, cut, axis=1), np.split(events, cut, axis=1))
-        return TimeSums(stratum[starts], time[starts], n_all[:, 0], n_events[:, 0], s0[:, 0],
+        first = self._blocks()[1]
+        return TimeSums(stratum[first], time[first], n_all[:, 0], n_events[:, 0], s0[:, 0],
                         s1, s2_all, d0[:, 0], d1, d2, float(eta_bound))
 
-    def _starts(self) -> np.ndarray:
-        """The first group of each (stratum, time)."""
+    def _blocks(self) -> tuple[np.ndarray, ...]:
+        """The first group of each (stratum, time, event) block; the first group of each
+        (stratum, time); the first block of each (stratum, time); the blocks holding
+        events, and their (stratum, time)'s position."""
         if self._group_starts is None:
-            stratum, time = self.groups[0], self.groups[1]
-            new = np.ones(stratum.size, dtype=bool)
-            new[1:] = (stratum[1:] != stratum[:-1]) | (time[1:] != time[:-1])
-            self._group_starts = np.flatnonzero(new)
+            stratum, time, event = self.groups[0], self.groups[1], self.groups[2]
+            new_time = np.ones(stratum.size, dtype=bool)
+            new_time[1:] = (stratum[1:] != stratum[:-1]) | (time[1:] != time[:-1])
+            new_block = new_time.copy()
+            new_block[1:] |= event[1:] != event[:-1]
+            blocks = np.flatnonzero(new_block)
+            is_event = event[blocks] == 1
+            time_of = np.cumsum(new_time[blocks]) - 1
+            self._group_starts = (blocks, np.flatnonzero(new_time),
+                                  np.flatnonzero(new_time[blocks]), is_event,
+                                  time_of[is_event])
         return self._group_starts
+
+    def _by_time(self, blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per (stratum, time), as rows: the blocks' sums over all rows, and over the
+        events (each time has at most two blocks, its events' last)."""
+        _, _, time_blocks, is_event, event_times = self._blocks()
+        every = np.add.reduceat(blocks, time_blocks, axis=1)
+        events = np.zeros_like(every)
+        events[:, event_times] = blocks[:, is_event]
+        return np.ascontiguousarray(every.T), np.ascontiguousarray(events.T)
 
     @staticmethod
     def _shift_of(request: ScanRequest, stratum: np.ndarray) -> np.ndarray:

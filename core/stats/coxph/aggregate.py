@@ -239,6 +239,7 @@ class _Layout:
     time: np.ndarray          # merged time of each merged group
     count: np.ndarray
     deaths: np.ndarray
+    ties: tuple = ()          # Efron's expansion of the tied deaths (:func:`_efron_ties`)
 
 
 def _layout(model: AggregateModel, sums: TimeSums) -> _Layout:
@@ -252,9 +253,10 @@ def _layout(model: AggregateModel, sums: TimeSums) -> _Layout:
     changes = np.ones(run_start.size, dtype=bool)
     changes[1:] = group_stratum[1:] != group_stratum[:-1]
     position = np.searchsorted(model.strata, group_stratum)
+    deaths = np.add.reduceat(sums.deaths[keep], run_start)
     return _Layout(keep, run_start, np.flatnonzero(changes), position, merged[run_start],
-                   np.add.reduceat(sums.count[keep], run_start),
-                   np.add.reduceat(sums.deaths[keep], run_start))
+                   np.add.reduceat(sums.count[keep], run_start), deaths,
+                   _efron_ties(deaths[deaths > 0]))
 
 
 def _merge_near_ties(time: np.ndarray) -> np.ndarray:
@@ -325,7 +327,7 @@ def _terms(model: AggregateModel, layout: _Layout, sums: TimeSums, beta: np.ndar
         zeros = np.zeros(groups.size)
         frac = [zeros.copy(), zeros.copy(), zeros.copy()]
         if efron:
-            _efron_sums(deaths, s0, d0, log_den, inv_den, inv_den_sq, frac)
+            _efron_sums(layout.ties, s0, d0, log_den, inv_den, inv_den_sq, frac)
         shifted = float(deaths @ shift[layout.stratum_of[groups]])
         loglik = float(beta @ model.x_event_sum - log_den.sum() - shifted)
         score = model.x_event_sum - (s1.T @ inv_den - d1.T @ frac[0])
@@ -337,29 +339,42 @@ def _terms(model: AggregateModel, layout: _Layout, sums: TimeSums, beta: np.ndar
                   frac[0], frac[1], frac[2], groups, sums.max_abs_eta)
 
 
-def _efron_sums(deaths, s0, d0, log_den, inv_den, inv_den_sq, frac) -> None:
-    """Efron's sums over ``j = 0..d-1`` at the tied times, replacing Breslow's in place."""
+def _efron_ties(deaths: np.ndarray) -> tuple:
+    """Efron's expansion of the tied deaths, in chunks of at most :data:`EFRON_CHUNK`
+    terms (bounded memory): per chunk, the event times it covers (positions among the
+    times with deaths), each term's time (position within the chunk), the first term of
+    each time, and each term's fraction ``j / d``. Fixed by the rows, so computed once
+    per model and reused at every Newton step."""
     tied = np.flatnonzero(deaths > 1)
     if tied.size == 0:
-        return
+        return ()
     counts = deaths[tied].astype(np.int64)
     bounds = np.searchsorted(np.cumsum(counts), np.arange(EFRON_CHUNK, counts.sum(),
                                                           EFRON_CHUNK))
+    chunks = []
     for chunk in np.split(np.arange(tied.size), np.unique(bounds + 1)):
         if chunk.size == 0:
             continue
-        slots, d = tied[chunk], counts[chunk]
+        d = counts[chunk]
+        first = np.cumsum(d) - d
         run = np.repeat(np.arange(chunk.size), d)
-        rank = np.arange(run.size) - np.repeat(np.cumsum(d) - d, d)
-        fraction = rank / d[run]
-        inv = 1.0 / (s0[slots][run] - fraction * d0[slots][run])
-        per_time = lambda v: np.bincount(run, v, minlength=chunk.size)  # noqa: E731
-        log_den[slots] = -per_time(np.log(inv))
+        chunks.append((tied[chunk], run, first, (np.arange(run.size) - first[run]) / d[run]))
+    return tuple(chunks)
+
+
+def _efron_sums(ties: tuple, s0, d0, log_den, inv_den, inv_den_sq, frac) -> None:
+    """Efron's sums over ``j = 0..d-1`` at the tied times, replacing Breslow's in place."""
+    for slots, run, first, fraction in ties:
+        denominator = s0[slots][run] - fraction * d0[slots][run]
+        inv = 1.0 / denominator
+        weighted = fraction * inv
+        per_time = lambda v: np.add.reduceat(v, first)  # noqa: E731
+        log_den[slots] = per_time(np.log(denominator))
         inv_den[slots] = per_time(inv)
-        inv_den_sq[slots] = per_time(inv ** 2)
-        frac[0][slots] = per_time(fraction * inv)
-        frac[1][slots] = per_time(fraction * inv ** 2)
-        frac[2][slots] = per_time((fraction * inv) ** 2)
+        inv_den_sq[slots] = per_time(inv * inv)
+        frac[0][slots] = per_time(weighted)
+        frac[1][slots] = per_time(weighted * inv)
+        frac[2][slots] = per_time(weighted * weighted)
 
 
 def _shift(model: AggregateModel, beta: np.ndarray) -> np.ndarray:
