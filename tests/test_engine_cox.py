@@ -269,3 +269,20 @@ def test_rows_can_be_stored_beside_a_read_only_database(tmp_path):
     assert backend.query(f"SELECT i FROM {relation} LIMIT 3")["i"].tolist() == [99, 98, 97]
     backend.close()
     assert not folder.exists()
+
+
+def test_covariates_named_like_the_scans_own_columns():
+    import dataclasses
+
+    import pandas as pd
+
+    _, cohort = cohort_of("trial3")
+    names = {"age": "t", "crp_log": "in0", "sex": "s", "arm": "k"}
+    frame = cohort.data.rename(columns=names)
+    info = {names.get(k, k): dataclasses.replace(v, name=names.get(k, k))
+            for k, v in cohort.variables.items()}
+    renamed = dataclasses.replace(cohort, data=pd.DataFrame(frame), variables=info,
+                                  group=names.get(cohort.group, cohort.group))
+    rows, engine = run_both(renamed, cox.CoxOptions.model_validate(
+        dict(endpoint="os", covariates=["t", "in0", "s", "k"], strata="stage")))
+    assert_same_records(rows, engine)

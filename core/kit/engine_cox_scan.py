@@ -127,18 +127,22 @@ class Scanner:
                 for request, plan, a in zip(requests, plans, asked)]
 
     def _query(self, requests, plans, wanted):
-        flags = [f"{self.stratum_sql} AS s", f"{self.endpoint.time} AS t",
-                 f"{self.key_sql} AS k"]
-        inner = ["s", "t", "k"]
+        # The first layer keeps every column of the rows (the design's expressions read
+        # them), so its own columns carry a prefix no variable's name has; the layers
+        # above select by name.
+        flag = "cohortpress_flag_"
+        flags = [f"{self.stratum_sql} AS {flag}s", f"{self.endpoint.time} AS {flag}t",
+                 f"{self.key_sql} AS {flag}k"]
+        inner = [f"{flag}s AS s", f"{flag}t AS t", f"{flag}k AS k"]
         middle = ["s", "t", "k"]
         weighted = ["s", "t", "k"]
         columns = _Columns()
         conditions = sorted(wanted)
         counted = {}
         for i, condition in enumerate(conditions):
-            flags.append(f"1 AS n{i}" if condition == "TRUE"
-                         else f"CASE WHEN {condition} THEN 1 ELSE 0 END AS n{i}")
-            inner.append(f"n{i}")
+            flags.append(f"1 AS {flag}n{i}" if condition == "TRUE"
+                         else f"CASE WHEN {condition} THEN 1 ELSE 0 END AS {flag}n{i}")
+            inner.append(f"{flag}n{i} AS n{i}")
             middle.append(f"n{i}")
             weighted.append(f"n{i}")
             counted[condition] = columns.add(f"SUM(n{i})")
@@ -149,11 +153,12 @@ class Scanner:
                 continue
             # NULL outside the complete cases of the continuous variables (evaluated once
             # per row): so are the columns, eta and weight, which the aggregates then skip.
-            flags.append(f"CASE WHEN {design.row_condition} THEN 1.0 END AS in{r}")
+            flags.append(f"CASE WHEN {design.row_condition} THEN 1.0 END AS {flag}in{r}")
             xs = []
             for j, k in enumerate(continuous):
                 e = design.expressions[used[k]]
-                inner.append(f"in{r} * ({e} - {number_sql(request.model.means[k])}) AS x{r}_{j}")
+                inner.append(f"{flag}in{r} * ({e} - {number_sql(request.model.means[k])}) "
+                             f"AS x{r}_{j}")
                 xs.append(f"x{r}_{j}")
             middle += xs
             beta = request.beta[continuous]
