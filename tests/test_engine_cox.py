@@ -11,6 +11,7 @@ and the options that need the rows are refused by name.
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
 
@@ -286,3 +287,22 @@ def test_covariates_named_like_the_scans_own_columns():
     rows, engine = run_both(renamed, cox.CoxOptions.model_validate(
         dict(endpoint="os", covariates=["t", "in0", "s", "k"], strata="stage")))
     assert_same_records(rows, engine)
+
+
+def test_rows_a_stopped_worker_left_behind_are_removed(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+    import tempfile
+
+    from cohortpress.data.engine import backend
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    abandoned = tmp_path / f"{backend.ROWS_PREFIX}{ended}-abc"
+    ours = tmp_path / f"{backend.ROWS_PREFIX}{os.getpid()}-def"
+    for folder in (abandoned, ours):
+        folder.mkdir()
+        (folder / "rows.duckdb").write_bytes(b"x")
+    backend.remove_abandoned_rows()
+    assert not abandoned.exists() and ours.exists()

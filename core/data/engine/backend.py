@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping, Protocol, Sequence
 
 import pandas as pd
@@ -149,7 +150,8 @@ class DuckDBBackend:
         DuckDB stores them compressed, with statistics, and reads them back without the
         view's typing; an attached file (rather than a temporary table) also works when
         the source database is opened read-only."""
-        directory = tempfile.mkdtemp(prefix="cohortpress-rows-")
+        remove_abandoned_rows()
+        directory = tempfile.mkdtemp(prefix=f"{ROWS_PREFIX}{os.getpid()}-")
         name = f"cohortpress_rows_{next(self._numbers)}"
         try:
             self.execute(f"ATTACH {literal(os.path.join(directory, 'rows.duckdb'))} "
@@ -172,6 +174,29 @@ class DuckDBBackend:
         for relation in list(self._stored):
             self.release(relation)
         self.connection.close()
+
+
+#: Folders of rows :meth:`DuckDBBackend.materialise` stores: this prefix, then the process id.
+ROWS_PREFIX = "cohortpress-rows-"
+
+
+def remove_abandoned_rows() -> None:
+    """Delete stored rows whose process has ended without releasing them (a section worker
+    stopped by its time limit): their folder names carry the process id."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{ROWS_PREFIX}*-*"):
+        pid = folder.name[len(ROWS_PREFIX):].split("-")[0]
+        if pid.isdigit() and not _process_exists(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 #: Backends by ``BackendSpec.kind``: a class, or ``"module:Class"`` for an engine whose
