@@ -3,13 +3,15 @@
 The rows never leave the engine. Design columns are SQL expressions of the view's codes
 (a factor's indicators ``CASE WHEN x = code``, a binary's positive level, a continuous
 value, an interaction's products), each model's rows its complete cases (as
-:func:`~cohortpress.kit.design.build_design`). The queries, each ONE pass over the rows
-covering every model of the section:
+:func:`~cohortpress.kit.design.build_design`). The section's columns are first stored in
+the engine sorted by stratum, time and group key (:func:`engine_cox_models`); the
+queries, each ONE pass over those rows covering every model of the section:
 
 1. counts: each model's complete cases and events, and the level codes present (they fix
-   the reference levels and the indicator columns, as in memory);
+   the reference levels and the indicator columns, as in memory), and
 2. moments per stratum: sums, extremes and cross-products of the columns (centring, the
-   constant and collinearity checks);
+   constant and collinearity checks) -- both grouped by (stratum, group key)
+   (:mod:`~cohortpress.kit.engine_cox_groups`);
 3. one per Newton iteration: per (stratum, time), the sums of ``exp(eta)``,
    ``x exp(eta)`` and ``x x' exp(eta)`` over all rows and over the events, for every model
    still iterating (:func:`cohortpress.stats.coxph.aggregate.fit_cox_aggregated`): the
