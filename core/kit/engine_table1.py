@@ -31,6 +31,7 @@ Queries are written once in DuckDB's dialect with standard constructs only (``CA
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +41,7 @@ from cohortpress.common.errors import StatisticsError
 from cohortpress.data.engine.backend import quoted
 from cohortpress.kit.engine_grouping import EngineGrouping, engine_grouping
 from cohortpress.kit.table1_options import (RowSpec, aggregates_refusal, field_digits,
-                                            whole_numbers)
+                                            row_specs, whole_numbers)
 from cohortpress.kit.table1_records import Table1Summariser
 from cohortpress.stats.aggregate_tests import (Moments, RankSums, moments_from_deviation_sums,
                                                wilcoxon_from_statistic)
@@ -54,24 +55,49 @@ __all__ = ["EngineGrouping", "EngineTable1Summariser", "aggregates_refusal", "en
 #: from the table of distinct values and their counts (less work than sorting the rows).
 DISTINCT_LIMIT = 1_000_000
 
+#: At most this many rows (level combinations x columns) in the one scan that counts the
+#: levels of all categorical rows of a Table 1; beyond, each variable is counted on its own.
+JOINT_COUNT_LIMIT = 100_000
+
+#: Per engine cohort, ``{variable: all values whole}`` (the layout and the summariser both
+#: ask; each scan of a registry's rows costs seconds).
+_WHOLE_BY_COHORT: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
 
 def real(text: float) -> str:
     """A float as an SQL DOUBLE that reads back bit for bit (through its shortest repr)."""
     return f"CAST('{float(text)!r}' AS DOUBLE)"
 
 
-def engine_all_whole(cohort, variable: str) -> bool:
+def engine_all_whole(cohort, variable: str, together: tuple[str, ...] = ()) -> bool:
     """:func:`~cohortpress.common.formatting.all_whole` of a variable's values in the engine:
-    at least one finite value, and every finite value whole."""
-    x = quoted(variable)
-    found = cohort.query(
-        f"SELECT count({x}) AS n, "
-        f"sum(CASE WHEN {x} <> floor({x}) THEN 1 ELSE 0 END) AS fractional, "
-        f"sum(CASE WHEN {x} = floor({x}) AND {x} - {x} = 0 THEN 1 ELSE 0 END) AS finite "
-        f"FROM {{cohort}}")
-    fractional, finite = found["fractional"].iloc[0], found["finite"].iloc[0]
-    return bool(not pd.isna(finite) and finite > 0
-                and (pd.isna(fractional) or fractional == 0))
+    at least one finite value, and every finite value whole.
+
+    The variables of ``together`` are checked in the same scan and every answer is kept for
+    this cohort, so a section asks the engine once for all its continuous variables.
+    """
+    known = _WHOLE_BY_COHORT.setdefault(cohort, {})
+    if variable not in known:
+        asked = list(dict.fromkeys(v for v in (variable, *together) if v not in known))
+        known.update(_whole_flags(cohort, asked))
+    return known[variable]
+
+
+def _whole_flags(cohort, variables: list[str]) -> dict[str, bool]:
+    """Whether all values of each variable are whole, from one scan of the cohort's rows."""
+    selects = []
+    for i, variable in enumerate(variables):
+        x = quoted(variable)
+        selects.append(f"sum(CASE WHEN {x} <> floor({x}) THEN 1 ELSE 0 END) AS fractional{i}, "
+                       f"sum(CASE WHEN {x} = floor({x}) AND {x} - {x} = 0 THEN 1 ELSE 0 END) "
+                       f"AS finite{i}")
+    found = cohort.query(f"SELECT {', '.join(selects)} FROM {{cohort}}").iloc[0]
+    flags = {}
+    for i, variable in enumerate(variables):
+        fractional, finite = found[f"fractional{i}"], found[f"finite{i}"]
+        flags[variable] = bool(not pd.isna(finite) and finite > 0
+                               and (pd.isna(fractional) or fractional == 0))
+    return flags
 
 
 class EngineTable1Summariser(Table1Summariser):
@@ -83,6 +109,12 @@ class EngineTable1Summariser(Table1Summariser):
         super().__init__(cohort, options, context, groups)
         self._moments: dict[tuple[str, int], Moments] = {}
         self._counts: dict[str, tuple] = {}
+        self._first_pass: dict[str, pd.DataFrame] = {}
+
+    def section_variables(self, *kinds: str) -> list[str]:
+        """The section's row variables of these kinds, in order: what one scan can serve."""
+        return [spec.variable for spec in row_specs(self.options)
+                if self.cohort.variable(spec.variable).kind in kinds]
 
     weights = None
 
@@ -124,29 +156,42 @@ class EngineTable1Summariser(Table1Summariser):
 
     def count_levels(self, spec: RowSpec, info):
         """Per column: the count of each level, the missing values, the patients."""
-        if spec.variable in self._counts:
-            return self._counts[spec.variable]
-        x = quoted(spec.variable)
-        found = self.by_column("count(*) AS n", extra=(x,))
+        if spec.variable not in self._counts:
+            self.count_all_levels(spec.variable)
+        return self._counts[spec.variable]
+
+    def count_all_levels(self, variable: str) -> None:
+        """Count the levels of ``variable`` and of the section's other categorical rows not
+        counted yet, in one scan grouped by all their codes (summed per variable here, in
+        whole numbers), unless the combinations would be too many rows."""
+        pending = [v for v in self.section_variables("categorical", "binary")
+                   if v not in self._counts and v != variable]
         sizes = self.column_sizes()
-        counts = [np.zeros(len(info.levels), dtype=np.int64) for _ in sizes]
-        missing = [0] * len(sizes)
-        for col, code, n in zip(found["col"], found["extra0"], found["n"]):
-            if pd.isna(code):
-                missing[int(col)] = int(n)
-            else:
-                counts[int(col)][int(code)] = int(n)
-        self._counts[spec.variable] = (counts, missing, sizes)
-        return counts, missing, sizes
+        combinations = len(sizes)
+        together = [variable]
+        for other in pending:
+            combinations *= len(self.cohort.variable(other).levels) + 1
+            if combinations * (len(self.cohort.variable(variable).levels) + 1) \
+                    > JOINT_COUNT_LIMIT:
+                break
+            together.append(other)
+        found = self.by_column("count(*) AS n", extra=tuple(quoted(v) for v in together))
+        for i, name in enumerate(together):
+            levels = self.cohort.variable(name).levels
+            counts = [np.zeros(len(levels), dtype=np.int64) for _ in sizes]
+            missing = [0] * len(sizes)
+            for col, code, n in zip(found["col"], found[f"extra{i}"], found["n"]):
+                if pd.isna(code):
+                    missing[int(col)] += int(n)
+                else:
+                    counts[int(col)][int(code)] += int(n)
+            self._counts[name] = (counts, missing, sizes)
 
     # continuous ------------------------------------------------------------------------
 
     def continuous_columns(self, spec: RowSpec, applicable, quantile_type: int):
         x = quoted(spec.variable)
-        first = self.by_column(
-            f"count({x}) AS n, count(*) - count({x}) AS n_miss, avg({x}) AS first, "
-            f"min({x}) AS smallest, max({x}) AS largest, "
-            f"approx_count_distinct({x}) AS distinct_values").set_index("col")
+        first = self.first_pass(spec.variable)
         sizes = self.column_sizes()
         known = {j: int(first["n"].get(j, 0) or 0) for j in range(len(sizes))}
         deviations = self.deviation_sums(x, first, known)
@@ -175,6 +220,27 @@ class EngineTable1Summariser(Table1Summariser):
                 n, sizes[j] - n, moments.mean, moments.sum_of_squares, median, p25, p75,
                 smallest, largest), sizes[j] - n)
         return samples, summaries
+
+    def first_pass(self, variable: str) -> pd.DataFrame:
+        """Per column (the index): the count of known and missing values, the mean, the
+        extremes and the approximate number of distinct values of a continuous variable.
+        The first call asks for all the section's continuous variables in one scan."""
+        if variable not in self._first_pass:
+            names = list(dict.fromkeys([variable, *self.section_variables("continuous")]))
+            names = [v for v in names if v not in self._first_pass]
+            selects = []
+            for i, name in enumerate(names):
+                x = quoted(name)
+                selects.append(f"count({x}) AS n_{i}, count(*) - count({x}) AS n_miss_{i}, "
+                               f"avg({x}) AS first_{i}, min({x}) AS smallest_{i}, "
+                               f"max({x}) AS largest_{i}, "
+                               f"approx_count_distinct({x}) AS distinct_values_{i}")
+            found = self.by_column(", ".join(selects)).set_index("col")
+            fields = ("n", "n_miss", "first", "smallest", "largest", "distinct_values")
+            for i, name in enumerate(names):
+                self._first_pass[name] = found[[f"{f}_{i}" for f in fields]].set_axis(
+                    list(fields), axis=1)
+        return self._first_pass[variable]
 
     def quartiles(self, x: str, first: pd.DataFrame, known: dict[int, int],
                   quantile_type: int) -> dict[int, tuple[float, float, float]]:
@@ -414,5 +480,7 @@ def prints_whole(cohort, spec: RowSpec, options) -> bool:
     if not getattr(cohort, "engine", False):
         return whole_numbers(spec, cohort.values(spec.variable).to_numpy(dtype=float), options)
     number = field_digits(spec, options)[0]
+    together = tuple(s.variable for s in row_specs(options)
+                     if cohort.variable(s.variable).kind == "continuous")
     return not isinstance(number, int) and spec.significant is None and \
-        engine_all_whole(cohort, spec.variable)
+        engine_all_whole(cohort, spec.variable, together)
