@@ -110,6 +110,7 @@ class EngineTable1Summariser(Table1Summariser):
         self._moments: dict[tuple[str, int], Moments] = {}
         self._counts: dict[str, tuple] = {}
         self._first_pass: dict[str, pd.DataFrame] = {}
+        self._deviations: dict[str, dict[int, tuple[float, float]]] = {}
 
     def section_variables(self, *kinds: str) -> list[str]:
         """The section's row variables of these kinds, in order: what one scan can serve."""
@@ -193,8 +194,8 @@ class EngineTable1Summariser(Table1Summariser):
         x = quoted(spec.variable)
         first = self.first_pass(spec.variable)
         sizes = self.column_sizes()
-        known = {j: int(first["n"].get(j, 0) or 0) for j in range(len(sizes))}
-        deviations = self.deviation_sums(x, first, known)
+        known = self.known_counts(spec.variable)
+        deviations = self.deviation_sums(spec.variable)
         quartiles = self.quartiles(x, first, known, quantile_type)
         for j, n in known.items():
             if n:
@@ -325,45 +326,64 @@ class EngineTable1Summariser(Table1Summariser):
         return {(int(c), int(r)): float(v)
                 for c, r, v in zip(found["col"], found["rank_in"], found["value"])}
 
-    def deviation_sums(self, x: str, first: pd.DataFrame, known: dict[int, int]
-                       ) -> dict[int, tuple[float, float]]:
+    def known_counts(self, variable: str) -> dict[int, int]:
+        """Per column, the number of known values of a continuous variable."""
+        first = self.first_pass(variable)
+        return {j: int(first["n"].get(j, 0) or 0) for j in range(len(self.column_sizes()))}
+
+    def deviation_sums(self, variable: str) -> dict[int, tuple[float, float]]:
         """Per column, ``sum(d)`` and ``sum(d^2)`` of the deviations ``d`` of the known
-        values from the column's first-pass mean (the second pass)."""
-        means = {j: float(first.loc[j, "first"]) for j, n in known.items() if n}
-        if not means:
-            return {}
-        g = self.group_column
+        values from the column's first-pass mean (the second pass). The first call asks for
+        all the section's continuous variables whose first pass is known, in one scan
+        (``sum`` skips the missing values, so no variable's rows need a filter)."""
+        if variable not in self._deviations:
+            names = [v for v in dict.fromkeys([variable, *self._first_pass])
+                     if v not in self._deviations]
+            grouped, overall, means = [], [], {}
+            for i, name in enumerate(names):
+                first = self.first_pass(name)
+                means[name] = {j: float(first.loc[j, "first"])
+                               for j, n in self.known_counts(name).items() if n}
+                group_select, overall_select = self.deviation_selects(quoted(name),
+                                                                      means[name], i)
+                grouped.append(group_select)
+                overall.append(overall_select)
+            found = self.by_column_with(", ".join(grouped), ", ".join(overall))
+            for i, name in enumerate(names):
+                self._deviations[name] = {
+                    int(col): (float(d1), float(d2))
+                    for col, d1, d2 in zip(found["col"], found[f"d1_{i}"], found[f"d2_{i}"])
+                    if int(col) in means[name]}
+        return self._deviations[variable]
+
+    def deviation_selects(self, x: str, means: dict[int, float], i: int) -> tuple[str, str]:
+        """The sums of deviations of ``x`` from its column means (named ``d1_i``,
+        ``d2_i``): per group, and for the overall column (``NULL`` without one)."""
         n_groups = len(self.groups.levels)
-        if g is None:
+        g = self.group_column
+        if not means:
+            centre = "NULL"
+        elif g is None:
             centre = real(means[0])
         else:
             cases = " ".join(f"WHEN {j} THEN {real(m)}" for j, m in means.items()
                              if j < n_groups)
             centre = f"(CASE CAST({g} AS INTEGER) {cases} ELSE NULL END)" if cases else "NULL"
-        select = (f"sum({x} - {{centre}}) AS d1, "
-                  f"sum(({x} - {{centre}}) * ({x} - {{centre}})) AS d2")
-        found = {}
-        grouped = self.by_column_with(select.format(centre=centre),
-                                      select.format(centre=real(means[n_groups]))
-                                      if n_groups in means and g is not None else None,
-                                      f"{x} IS NOT NULL")
-        for col, d1, d2 in zip(grouped["col"], grouped["d1"], grouped["d2"]):
-            if int(col) in means:
-                found[int(col)] = (float(d1), float(d2))
-        return found
+        select = (f"sum({x} - {{centre}}) AS d1_{i}, "
+                  f"sum(({x} - {{centre}}) * ({x} - {{centre}})) AS d2_{i}")
+        overall = real(means[n_groups]) if n_groups in means and g is not None else "NULL"
+        return select.format(centre=centre), select.format(centre=overall)
 
-    def by_column_with(self, select: str, overall_select: str | None, where: str
-                       ) -> pd.DataFrame:
+    def by_column_with(self, select: str, overall_select: str) -> pd.DataFrame:
         """As :meth:`by_column`, with the overall column's own aggregates (its centre
-        differs from the groups')."""
+        differs from the groups'), when the table shows one."""
         g = self.group_column
         if g is None:
-            return self.cohort.query(f"SELECT 0 AS col, {select} FROM {{cohort}} "
-                                     f"WHERE {where}")
-        filtered = f" WHERE {where} AND {g} IS NOT NULL"
+            return self.cohort.query(f"SELECT 0 AS col, {select} FROM {{cohort}}")
+        filtered = f" WHERE {g} IS NOT NULL"
         parts = [f"SELECT CAST({g} AS INTEGER) AS col, {select} FROM {{cohort}}{filtered} "
                  f"GROUP BY {g}"]
-        if overall_select is not None:
+        if len(self.column_levels) > len(self.groups.levels):
             parts.append(f"SELECT {len(self.groups.levels)} AS col, {overall_select} "
                          f"FROM {{cohort}}{filtered}")
         return self.cohort.query(" UNION ALL ".join(parts))
