@@ -95,3 +95,26 @@ def test_level_counts_one_variable_at_a_time_beyond_the_limit(pair, monkeypatch)
     assert_same_sections(found, run_analysis("demographics", OPTIONS, memory))
     counts = [q for q in seen if "count(*) AS n FROM" in q and "extra0" in q]
     assert len(counts) == 2 and all("extra1" not in q for q in counts)
+
+
+def test_median_quartiles_and_rank_test_read_one_table_of_values(pair, monkeypatch):
+    memory, _ = pair
+    engine = engine_cohort_from_frame(memory)
+    seen = queries_of(engine, monkeypatch)
+    options = {"by": "sex", "variables": ["age", {"variable": "ldh", "stat": "median_iqr"}]}
+    found = run_analysis("demographics", options, engine)
+    assert_same_sections(found, run_analysis("demographics", options, memory))
+    by_value = [q for q in seen if "AS value, count(*) AS c" in q]
+    assert len(by_value) == 2 and not any("WITH tied" in q for q in seen)
+
+
+def test_many_distinct_values_keep_ranks_in_the_engine(pair, monkeypatch):
+    memory, _ = pair
+    monkeypatch.setattr(engine_table1, "DISTINCT_LIMIT", 0)
+    engine = engine_cohort_from_frame(memory)
+    seen = queries_of(engine, monkeypatch)
+    options = {"by": "sex", "variables": ["age"]}
+    found = run_analysis("demographics", options, engine)
+    assert_same_sections(found, run_analysis("demographics", options, memory))
+    assert any("WITH tied" in q for q in seen)
+    assert not any("AS value, count(*) AS c" in q for q in seen)

@@ -200,3 +200,35 @@ def test_rxc_at_registry_size_gives_up_at_once():
     with pytest.raises(ExactTestTooCostly):
         exact_rxc.fisher_exact_rxc(table)
     assert time.process_time() - started < 0.1
+
+
+# Rank sums and order statistics from a table of distinct values and counts
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32), st.integers(2, 4), st.integers(1, 40))
+def test_rank_sums_from_value_counts_match_the_rows(seed, n_groups, n_distinct):
+    from cohortpress.stats.aggregate_tests import rank_sums_from_value_counts
+    from cohortpress.stats.comparisons import _average_ranks, tie_sum
+
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, n_distinct, size=300).astype(float)
+    group = rng.integers(0, n_groups, size=300)
+    distinct, row = np.unique(values, return_inverse=True)
+    counts = np.zeros((len(distinct), n_groups), dtype=np.int64)
+    np.add.at(counts, (row, group), 1)
+    found = rank_sums_from_value_counts(counts)
+    ranks, sizes = _average_ranks(values)
+    assert list(found.sums) == [ranks[group == k].sum() for k in range(n_groups)]
+    assert list(found.sizes) == [int((group == k).sum()) for k in range(n_groups)]
+    assert found.tie_sum == tie_sum(sizes) and found.has_ties == bool((sizes > 1).any())
+
+
+def test_order_statistics_from_value_counts():
+    from cohortpress.stats.aggregate_tests import order_statistics_from_value_counts
+
+    values = np.array([1.5, 2.0, 7.25])
+    sample = np.repeat(values, [2, 3, 1])
+    ranks = range(1, 7)
+    assert order_statistics_from_value_counts(values, [2, 3, 1], ranks) == \
+        {r: float(sample[r - 1]) for r in ranks}

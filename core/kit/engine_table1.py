@@ -16,14 +16,18 @@ row of sums.
   (:func:`~cohortpress.stats.aggregate_tests.moments_from_deviation_sums`);
 - medians and quartiles (every quantile type) from the order statistics they read, as in
   memory (:func:`~cohortpress.stats.summaries.quartiles_from_order_statistics`), found in
-  the table of distinct values and their counts by a running sum; beyond
-  :data:`DISTINCT_LIMIT` distinct values, type 7 by the engine's ``quantile_cont`` (R's
-  type 7 to a few ulps, less work than grouping so many values) and other types by
-  ``row_number()``;
-- rank tests: per distinct value and group the count; each distinct value's average rank is
-  the count of smaller values (a running sum over the distinct values) plus ``(t + 1)/2``;
-  rank sums per group and the tie sum ``sum(t^3 - t)`` follow, in whole numbers (twice the
-  rank sums), exactly.
+  the table of distinct values and their counts per group (one ``GROUP BY``, fetched: one
+  row per distinct value and group) by a running sum; beyond :data:`DISTINCT_LIMIT`
+  distinct values, type 7 by the engine's ``quantile_cont`` (R's type 7 to a few ulps,
+  less work than grouping so many values) and other types by ``row_number()``;
+- rank tests: from the same table of distinct values and counts; each distinct value's
+  average rank is the count of smaller values (a running sum) plus ``(t + 1)/2``; rank sums
+  per group and the tie sum ``sum(t^3 - t)`` follow, in whole numbers (twice the rank sums),
+  exactly (:func:`~cohortpress.stats.aggregate_tests.rank_sums_from_value_counts`); beyond
+  :data:`DISTINCT_LIMIT` distinct values the same sums in SQL.
+
+Each kind of aggregate is asked for once per section where one scan can serve several rows:
+the whole-number check, the level counts, the first and the second pass of the means.
 
 Queries are written once in DuckDB's dialect with standard constructs only (``CAST``,
 ``CASE``, window sums, ``UNION ALL``), so that other backends can translate them.
@@ -44,6 +48,8 @@ from cohortpress.kit.table1_options import (RowSpec, aggregates_refusal, field_d
                                             row_specs, whole_numbers)
 from cohortpress.kit.table1_records import Table1Summariser
 from cohortpress.stats.aggregate_tests import (Moments, RankSums, moments_from_deviation_sums,
+                                               order_statistics_from_value_counts,
+                                               rank_sums_from_value_counts,
                                                wilcoxon_from_statistic)
 from cohortpress.stats.summaries import (quartile_ranks, quartiles_from_order_statistics,
                                          summary_from_aggregates)
@@ -111,6 +117,7 @@ class EngineTable1Summariser(Table1Summariser):
         self._counts: dict[str, tuple] = {}
         self._first_pass: dict[str, pd.DataFrame] = {}
         self._deviations: dict[str, dict[int, tuple[float, float]]] = {}
+        self._value_counts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def section_variables(self, *kinds: str) -> list[str]:
         """The section's row variables of these kinds, in order: what one scan can serve."""
@@ -267,44 +274,54 @@ class EngineTable1Summariser(Table1Summariser):
         if distinct > DISTINCT_LIMIT:
             order = self.ranked_values(x, ranks)
         else:
-            order = self.counted_values(x, ranks)
+            order = self.counted_values(ranks)
         return {j: quartiles_from_order_statistics(lambda rank, j=j: order[(j, rank)], n,
                                                    quantile_type)
                 for j, n in wanted.items()}
 
-    def counted_values(self, x: str, ranks: dict[int, list[int]]
-                       ) -> dict[tuple[int, int], float]:
-        """``{(column, rank): value}``: the order statistics of ``ranks``, from one row per
-        distinct value and column with its count and the count up to it (a running sum)."""
-        g = self.group_column
-        n_groups = len(self.groups.levels)
-        if g is None:
-            grouped = (f"SELECT 0 AS col, {x} AS value, count(*) AS c FROM {{cohort}} "
-                       f"WHERE {x} IS NOT NULL GROUP BY {x}")
-        else:
-            grouped = (f"SELECT CAST({g} AS INTEGER) AS col, {x} AS value, count(*) AS c "
-                       f"FROM {{cohort}} WHERE {x} IS NOT NULL AND {g} IS NOT NULL "
-                       f"GROUP BY {g}, {x}")
-        counted = "SELECT col, value, c FROM grouped"
-        if g is not None and n_groups in ranks:  # the overall column: the groups pooled
-            counted += (f" UNION ALL SELECT {n_groups} AS col, value, sum(c) AS c "
-                        f"FROM grouped GROUP BY value")
-        holds = " OR ".join(
-            f"(col = {j} AND ({' OR '.join(f'(upto - c < {r} AND upto >= {r})' for r in rs)}))"
-            for j, rs in ranks.items())
-        found = self.cohort.query(
-            f"WITH grouped AS ({grouped}), counted AS ({counted}), "
-            f"cumulative AS (SELECT col, value, c, sum(c) OVER (PARTITION BY "
-            f"col ORDER BY value ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS upto "
-            f"FROM counted) SELECT col, value, upto - c + 1 AS low, upto AS high "
-            f"FROM cumulative WHERE {holds}")
+    def counted_values(self, ranks: dict[int, list[int]]) -> dict[tuple[int, int], float]:
+        """``{(column, rank): value}``: the order statistics of ``ranks``, from the table of
+        distinct values and their counts per group (:meth:`value_counts`); the overall
+        column pools the groups."""
+        values, counts = self.value_counts(self._variable)
         order = {}
-        for col, value, low, high in zip(found["col"], found["value"], found["low"],
-                                         found["high"]):
-            for rank in ranks[int(col)]:
-                if int(low) <= rank <= int(high):
-                    order[(int(col), rank)] = float(value)
+        for j, wanted in ranks.items():
+            column = counts.sum(axis=1) if j >= counts.shape[1] else counts[:, j]
+            found = order_statistics_from_value_counts(values, column, wanted)
+            order.update({(j, rank): value for rank, value in found.items()})
         return order
+
+    def few_distinct(self, variable: str) -> bool:
+        """Whether some group's approximate number of distinct values is within
+        :data:`DISTINCT_LIMIT` in every column with values: then the table of distinct
+        values and counts is fetched, else order statistics and ranks stay in the engine."""
+        first = self.first_pass(variable)
+        known = [j for j, n in self.known_counts(variable).items() if n]
+        return max((int(first.loc[j, "distinct_values"]) for j in known),
+                   default=0) <= DISTINCT_LIMIT
+
+    def value_counts(self, variable: str) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct known values of ``variable`` (ascending) and how many patients of
+        each group have each (shape ``(values, groups)``; one column without groups), from
+        one ``GROUP BY`` in the engine: the median, the quartiles and the rank tests all
+        read it, so the rows are scanned once for them."""
+        if variable not in self._value_counts:
+            x, g = quoted(variable), self.group_column
+            if g is None:
+                found = self.cohort.query(f"SELECT 0 AS col, {x} AS value, count(*) AS c "
+                                          f"FROM {{cohort}} WHERE {x} IS NOT NULL GROUP BY {x}")
+            else:
+                found = self.cohort.query(
+                    f"SELECT CAST({g} AS INTEGER) AS col, {x} AS value, count(*) AS c "
+                    f"FROM {{cohort}} WHERE {x} IS NOT NULL AND {g} IS NOT NULL "
+                    f"GROUP BY {g}, {x}")
+            values, row = np.unique(found["value"].to_numpy(dtype=np.float64),
+                                    return_inverse=True)
+            counts = np.zeros((len(values), len(self.groups.levels)), dtype=np.int64)
+            np.add.at(counts, (row.ravel(), found["col"].to_numpy(dtype=np.int64)),
+                      found["c"].to_numpy(dtype=np.int64))
+            self._value_counts[variable] = (values, counts)
+        return self._value_counts[variable]
 
     def ranked_values(self, x: str, ranks: dict[int, list[int]]
                       ) -> dict[tuple[int, int], float]:
@@ -403,6 +420,8 @@ class EngineTable1Summariser(Table1Summariser):
         a running sum), in whole numbers: twice each rank sum."""
         x, g = quoted(self._variable), self.group_column
         columns = [s.column for s in samples]
+        if self.few_distinct(self._variable):
+            return rank_sums_from_value_counts(self.value_counts(self._variable)[1][:, columns])
         per_group = ", ".join(f"sum(CASE WHEN {g} = {c} THEN 1 ELSE 0 END) AS c{k}"
                               for k, c in enumerate(columns))
         sums = ", ".join(f"sum(c{k}) AS n{k}, "
