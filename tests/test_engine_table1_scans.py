@@ -118,3 +118,16 @@ def test_many_distinct_values_keep_ranks_in_the_engine(pair, monkeypatch):
     assert_same_sections(found, run_analysis("demographics", options, memory))
     assert any("WITH tied" in q for q in seen)
     assert not any("AS value, count(*) AS c" in q for q in seen)
+
+
+def test_dates_share_the_first_pass_scan(pair, monkeypatch):
+    memory, _ = pair
+    engine = engine_cohort_from_frame(memory)
+    seen = queries_of(engine, monkeypatch)
+    options = {"by": "sex", "overall": True,
+               "variables": ["start_date", "age", "death_date", "stage"]}
+    found = run_analysis("demographics", options, engine)
+    assert_same_sections(found, run_analysis("demographics", options, memory))
+    assert not any("min(" in q and "approx_count_distinct" not in q for q in seen)
+    first = [q for q in seen if "approx_count_distinct" in q]
+    assert len(first) == 1 and '"start_date"' in first[0] and '"death_date"' in first[0]

@@ -27,7 +27,8 @@ row of sums.
   :data:`DISTINCT_LIMIT` distinct values the same sums in SQL.
 
 Each kind of aggregate is asked for once per section where one scan can serve several rows:
-the whole-number check, the level counts, the first and the second pass of the means.
+the whole-number check, the level counts, the first pass of the means with the first and
+last dates, the second pass of the means.
 
 Queries are written once in DuckDB's dialect with standard constructs only (``CAST``,
 ``CASE``, window sums, ``UNION ALL``), so that other backends can translate them.
@@ -231,23 +232,30 @@ class EngineTable1Summariser(Table1Summariser):
 
     def first_pass(self, variable: str) -> pd.DataFrame:
         """Per column (the index): the count of known and missing values, the mean, the
-        extremes and the approximate number of distinct values of a continuous variable.
-        The first call asks for all the section's continuous variables in one scan."""
+        extremes and the approximate number of distinct values of a continuous variable;
+        the first and last date (``low``, ``high``) of a date. The first call asks for all
+        the section's continuous and date variables in one scan."""
         if variable not in self._first_pass:
-            names = list(dict.fromkeys([variable, *self.section_variables("continuous")]))
+            names = list(dict.fromkeys([variable,
+                                        *self.section_variables("continuous", "date")]))
             names = [v for v in names if v not in self._first_pass]
-            selects = []
+            selects, fields = [], {}
             for i, name in enumerate(names):
                 x = quoted(name)
+                if self.cohort.variable(name).kind == "date":
+                    fields[name] = ("low", "high")
+                    selects.append(f"min({x}) AS low_{i}, max({x}) AS high_{i}")
+                    continue
+                fields[name] = ("n", "n_miss", "first", "smallest", "largest",
+                                "distinct_values")
                 selects.append(f"count({x}) AS n_{i}, count(*) - count({x}) AS n_miss_{i}, "
                                f"avg({x}) AS first_{i}, min({x}) AS smallest_{i}, "
                                f"max({x}) AS largest_{i}, "
                                f"approx_count_distinct({x}) AS distinct_values_{i}")
             found = self.by_column(", ".join(selects)).set_index("col")
-            fields = ("n", "n_miss", "first", "smallest", "largest", "distinct_values")
             for i, name in enumerate(names):
-                self._first_pass[name] = found[[f"{f}_{i}" for f in fields]].set_axis(
-                    list(fields), axis=1)
+                self._first_pass[name] = found[[f"{f}_{i}" for f in fields[name]]].set_axis(
+                    list(fields[name]), axis=1)
         return self._first_pass[variable]
 
     def quartiles(self, x: str, first: pd.DataFrame, known: dict[int, int],
@@ -355,7 +363,8 @@ class EngineTable1Summariser(Table1Summariser):
         (``sum`` skips the missing values, so no variable's rows need a filter)."""
         if variable not in self._deviations:
             names = [v for v in dict.fromkeys([variable, *self._first_pass])
-                     if v not in self._deviations]
+                     if v not in self._deviations
+                     and self.cohort.variable(v).kind == "continuous"]
             grouped, overall, means = [], [], {}
             for i, name in enumerate(names):
                 first = self.first_pass(name)
@@ -455,8 +464,7 @@ class EngineTable1Summariser(Table1Summariser):
     # dates -----------------------------------------------------------------------------
 
     def add_dates(self, spec: RowSpec, info) -> None:
-        x = quoted(spec.variable)
-        found = self.by_column(f"min({x}) AS low, max({x}) AS high")
+        found = self.first_pass(spec.variable).reset_index()
         for col, low, high in sorted(zip(found["col"], found["low"], found["high"]),
                                      key=lambda row: int(row[0])):
             if not pd.isna(low):
