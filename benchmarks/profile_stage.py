@@ -4,7 +4,8 @@
                                  [--format parquet|csv] [--times days|exact] [--top 30]
     python benchmarks/profile_stage.py --config sample_reports/.../report.toml --stage render
 
-A section's id names its stage. ``PRELOAD=scipy.stats,matplotlib.pyplot`` imports those
+A section's id names its stage. ``--queries`` also times every engine query (CPU seconds of
+the process, the engine's threads included) and lists them, the costliest first. ``PRELOAD=scipy.stats,matplotlib.pyplot`` imports those
 first, so that a profile shows the work rather than the imports.
 
 The build runs analyses in a worker thread (for the section timeout), which cProfile does
@@ -37,6 +38,8 @@ def main(argv=None) -> int:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--config", type=Path, help="profile this config instead of a "
                         "benchmark cohort (e.g. a sample report)")
+    parser.add_argument("--queries", action="store_true",
+                        help="time each engine query and list them (engine path)")
     args = parser.parse_args(argv)
     n = generate.parse_size(args.size)
     if args.config:
@@ -53,12 +56,13 @@ def main(argv=None) -> int:
         for module in os.environ["PRELOAD"].split(","):
             __import__(module)
 
+    queries = timed_queries() if args.queries else None
     plan = plan_build(config)
     profiler = cProfile.Profile()
 
     def stage(name, function, *a):
         wanted = args.stage in ("all", name)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         if wanted:
             profiler.enable()
         try:
@@ -66,7 +70,8 @@ def main(argv=None) -> int:
         finally:
             if wanted:
                 profiler.disable()
-            print(f"{name}: {time.perf_counter() - started:.2f} s", file=sys.stderr)
+            print(f"{name}: {time.perf_counter() - started:.2f} s wall, "
+                  f"{time.process_time() - cpu:.2f} s CPU", file=sys.stderr)
 
     cohort = stage("load", load_cohort, plan, Progress(quiet=True))
     from cohortpress.api.sections import SectionContext
@@ -95,7 +100,32 @@ def main(argv=None) -> int:
     stats.sort_stats("cumulative").print_stats(args.top)
     stats.sort_stats("tottime").print_stats(args.top)
     print(f"profile: {target}", file=sys.stderr)
+    if queries is not None:
+        print(f"{len(queries)} engine queries, {sum(q[0] for q in queries):.2f} s CPU")
+        for cpu, wall, rows, sql in sorted(queries, reverse=True):
+            print(f"{cpu:7.2f} s CPU {wall:7.2f} s wall {rows:>8} rows  {sql[:160]}")
     return 0
+
+
+def timed_queries() -> list[tuple[float, float, int, str]]:
+    """Time every query of the engine backends from now on: ``(cpu, wall, rows, sql)``."""
+    from cohortpress.data.engine import backend
+
+    found: list[tuple[float, float, int, str]] = []
+    for kind in backend.BACKENDS.values():
+        if isinstance(kind, str):
+            continue
+        original = kind.query
+
+        def timed(self, sql, original=original):
+            cpu, wall = time.process_time(), time.perf_counter()
+            answer = original(self, sql)
+            found.append((time.process_time() - cpu, time.perf_counter() - wall, len(answer),
+                          " ".join(sql.split())))
+            return answer
+
+        kind.query = timed
+    return found
 
 
 if __name__ == "__main__":

@@ -16,14 +16,19 @@ row of sums.
   (:func:`~cohortpress.stats.aggregate_tests.moments_from_deviation_sums`);
 - medians and quartiles (every quantile type) from the order statistics they read, as in
   memory (:func:`~cohortpress.stats.summaries.quartiles_from_order_statistics`), found in
-  the table of distinct values and their counts by a running sum; beyond
-  :data:`DISTINCT_LIMIT` distinct values, type 7 by the engine's ``quantile_cont`` (R's
-  type 7 to a few ulps, less work than grouping so many values) and other types by
-  ``row_number()``;
-- rank tests: per distinct value and group the count; each distinct value's average rank is
-  the count of smaller values (a running sum over the distinct values) plus ``(t + 1)/2``;
-  rank sums per group and the tie sum ``sum(t^3 - t)`` follow, in whole numbers (twice the
-  rank sums), exactly.
+  the table of distinct values and their counts per group (one ``GROUP BY``, fetched: one
+  row per distinct value and group) by a running sum; beyond :data:`DISTINCT_LIMIT`
+  distinct values, type 7 by the engine's ``quantile_cont`` (R's type 7 to a few ulps,
+  less work than grouping so many values) and other types by ``row_number()``;
+- rank tests: from the same table of distinct values and counts; each distinct value's
+  average rank is the count of smaller values (a running sum) plus ``(t + 1)/2``; rank sums
+  per group and the tie sum ``sum(t^3 - t)`` follow, in whole numbers (twice the rank sums),
+  exactly (:func:`~cohortpress.stats.aggregate_tests.rank_sums_from_value_counts`); beyond
+  :data:`DISTINCT_LIMIT` distinct values the same sums in SQL.
+
+Each kind of aggregate is asked for once per section where one scan can serve several rows:
+the whole-number check, the level counts, the first pass of the means with the first and
+last dates, the second pass of the means.
 
 Queries are written once in DuckDB's dialect with standard constructs only (``CAST``,
 ``CASE``, window sums, ``UNION ALL``), so that other backends can translate them.
@@ -31,6 +36,7 @@ Queries are written once in DuckDB's dialect with standard constructs only (``CA
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,9 +46,11 @@ from cohortpress.common.errors import StatisticsError
 from cohortpress.data.engine.backend import quoted
 from cohortpress.kit.engine_grouping import EngineGrouping, engine_grouping
 from cohortpress.kit.table1_options import (RowSpec, aggregates_refusal, field_digits,
-                                            whole_numbers)
+                                            row_specs, whole_numbers)
 from cohortpress.kit.table1_records import Table1Summariser
 from cohortpress.stats.aggregate_tests import (Moments, RankSums, moments_from_deviation_sums,
+                                               order_statistics_from_value_counts,
+                                               rank_sums_from_value_counts,
                                                wilcoxon_from_statistic)
 from cohortpress.stats.summaries import (quartile_ranks, quartiles_from_order_statistics,
                                          summary_from_aggregates)
@@ -54,24 +62,49 @@ __all__ = ["EngineGrouping", "EngineTable1Summariser", "aggregates_refusal", "en
 #: from the table of distinct values and their counts (less work than sorting the rows).
 DISTINCT_LIMIT = 1_000_000
 
+#: At most this many rows (level combinations x columns) in the one scan that counts the
+#: levels of all categorical rows of a Table 1; beyond, each variable is counted on its own.
+JOINT_COUNT_LIMIT = 100_000
+
+#: Per engine cohort, ``{variable: all values whole}`` (the layout and the summariser both
+#: ask; each scan of a registry's rows costs seconds).
+_WHOLE_BY_COHORT: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
 
 def real(text: float) -> str:
     """A float as an SQL DOUBLE that reads back bit for bit (through its shortest repr)."""
     return f"CAST('{float(text)!r}' AS DOUBLE)"
 
 
-def engine_all_whole(cohort, variable: str) -> bool:
+def engine_all_whole(cohort, variable: str, together: tuple[str, ...] = ()) -> bool:
     """:func:`~cohortpress.common.formatting.all_whole` of a variable's values in the engine:
-    at least one finite value, and every finite value whole."""
-    x = quoted(variable)
-    found = cohort.query(
-        f"SELECT count({x}) AS n, "
-        f"sum(CASE WHEN {x} <> floor({x}) THEN 1 ELSE 0 END) AS fractional, "
-        f"sum(CASE WHEN {x} = floor({x}) AND {x} - {x} = 0 THEN 1 ELSE 0 END) AS finite "
-        f"FROM {{cohort}}")
-    fractional, finite = found["fractional"].iloc[0], found["finite"].iloc[0]
-    return bool(not pd.isna(finite) and finite > 0
-                and (pd.isna(fractional) or fractional == 0))
+    at least one finite value, and every finite value whole.
+
+    The variables of ``together`` are checked in the same scan and every answer is kept for
+    this cohort, so a section asks the engine once for all its continuous variables.
+    """
+    known = _WHOLE_BY_COHORT.setdefault(cohort, {})
+    if variable not in known:
+        asked = list(dict.fromkeys(v for v in (variable, *together) if v not in known))
+        known.update(_whole_flags(cohort, asked))
+    return known[variable]
+
+
+def _whole_flags(cohort, variables: list[str]) -> dict[str, bool]:
+    """Whether all values of each variable are whole, from one scan of the cohort's rows."""
+    selects = []
+    for i, variable in enumerate(variables):
+        x = quoted(variable)
+        selects.append(f"sum(CASE WHEN {x} <> floor({x}) THEN 1 ELSE 0 END) AS fractional{i}, "
+                       f"sum(CASE WHEN {x} = floor({x}) AND {x} - {x} = 0 THEN 1 ELSE 0 END) "
+                       f"AS finite{i}")
+    found = cohort.query(f"SELECT {', '.join(selects)} FROM {{cohort}}").iloc[0]
+    flags = {}
+    for i, variable in enumerate(variables):
+        fractional, finite = found[f"fractional{i}"], found[f"finite{i}"]
+        flags[variable] = bool(not pd.isna(finite) and finite > 0
+                               and (pd.isna(fractional) or fractional == 0))
+    return flags
 
 
 class EngineTable1Summariser(Table1Summariser):
@@ -83,6 +116,14 @@ class EngineTable1Summariser(Table1Summariser):
         super().__init__(cohort, options, context, groups)
         self._moments: dict[tuple[str, int], Moments] = {}
         self._counts: dict[str, tuple] = {}
+        self._first_pass: dict[str, pd.DataFrame] = {}
+        self._deviations: dict[str, dict[int, tuple[float, float]]] = {}
+        self._value_counts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def section_variables(self, *kinds: str) -> list[str]:
+        """The section's row variables of these kinds, in order: what one scan can serve."""
+        return [spec.variable for spec in row_specs(self.options)
+                if self.cohort.variable(spec.variable).kind in kinds]
 
     weights = None
 
@@ -124,32 +165,45 @@ class EngineTable1Summariser(Table1Summariser):
 
     def count_levels(self, spec: RowSpec, info):
         """Per column: the count of each level, the missing values, the patients."""
-        if spec.variable in self._counts:
-            return self._counts[spec.variable]
-        x = quoted(spec.variable)
-        found = self.by_column("count(*) AS n", extra=(x,))
+        if spec.variable not in self._counts:
+            self.count_all_levels(spec.variable)
+        return self._counts[spec.variable]
+
+    def count_all_levels(self, variable: str) -> None:
+        """Count the levels of ``variable`` and of the section's other categorical rows not
+        counted yet, in one scan grouped by all their codes (summed per variable here, in
+        whole numbers), unless the combinations would be too many rows."""
+        pending = [v for v in self.section_variables("categorical", "binary")
+                   if v not in self._counts and v != variable]
         sizes = self.column_sizes()
-        counts = [np.zeros(len(info.levels), dtype=np.int64) for _ in sizes]
-        missing = [0] * len(sizes)
-        for col, code, n in zip(found["col"], found["extra0"], found["n"]):
-            if pd.isna(code):
-                missing[int(col)] = int(n)
-            else:
-                counts[int(col)][int(code)] = int(n)
-        self._counts[spec.variable] = (counts, missing, sizes)
-        return counts, missing, sizes
+        combinations = len(sizes)
+        together = [variable]
+        for other in pending:
+            combinations *= len(self.cohort.variable(other).levels) + 1
+            if combinations * (len(self.cohort.variable(variable).levels) + 1) \
+                    > JOINT_COUNT_LIMIT:
+                break
+            together.append(other)
+        found = self.by_column("count(*) AS n", extra=tuple(quoted(v) for v in together))
+        for i, name in enumerate(together):
+            levels = self.cohort.variable(name).levels
+            counts = [np.zeros(len(levels), dtype=np.int64) for _ in sizes]
+            missing = [0] * len(sizes)
+            for col, code, n in zip(found["col"], found[f"extra{i}"], found["n"]):
+                if pd.isna(code):
+                    missing[int(col)] += int(n)
+                else:
+                    counts[int(col)][int(code)] += int(n)
+            self._counts[name] = (counts, missing, sizes)
 
     # continuous ------------------------------------------------------------------------
 
     def continuous_columns(self, spec: RowSpec, applicable, quantile_type: int):
         x = quoted(spec.variable)
-        first = self.by_column(
-            f"count({x}) AS n, count(*) - count({x}) AS n_miss, avg({x}) AS first, "
-            f"min({x}) AS smallest, max({x}) AS largest, "
-            f"approx_count_distinct({x}) AS distinct_values").set_index("col")
+        first = self.first_pass(spec.variable)
         sizes = self.column_sizes()
-        known = {j: int(first["n"].get(j, 0) or 0) for j in range(len(sizes))}
-        deviations = self.deviation_sums(x, first, known)
+        known = self.known_counts(spec.variable)
+        deviations = self.deviation_sums(spec.variable)
         quartiles = self.quartiles(x, first, known, quantile_type)
         for j, n in known.items():
             if n:
@@ -176,6 +230,34 @@ class EngineTable1Summariser(Table1Summariser):
                 smallest, largest), sizes[j] - n)
         return samples, summaries
 
+    def first_pass(self, variable: str) -> pd.DataFrame:
+        """Per column (the index): the count of known and missing values, the mean, the
+        extremes and the approximate number of distinct values of a continuous variable;
+        the first and last date (``low``, ``high``) of a date. The first call asks for all
+        the section's continuous and date variables in one scan."""
+        if variable not in self._first_pass:
+            names = list(dict.fromkeys([variable,
+                                        *self.section_variables("continuous", "date")]))
+            names = [v for v in names if v not in self._first_pass]
+            selects, fields = [], {}
+            for i, name in enumerate(names):
+                x = quoted(name)
+                if self.cohort.variable(name).kind == "date":
+                    fields[name] = ("low", "high")
+                    selects.append(f"min({x}) AS low_{i}, max({x}) AS high_{i}")
+                    continue
+                fields[name] = ("n", "n_miss", "first", "smallest", "largest",
+                                "distinct_values")
+                selects.append(f"count({x}) AS n_{i}, count(*) - count({x}) AS n_miss_{i}, "
+                               f"avg({x}) AS first_{i}, min({x}) AS smallest_{i}, "
+                               f"max({x}) AS largest_{i}, "
+                               f"approx_count_distinct({x}) AS distinct_values_{i}")
+            found = self.by_column(", ".join(selects)).set_index("col")
+            for i, name in enumerate(names):
+                self._first_pass[name] = found[[f"{f}_{i}" for f in fields[name]]].set_axis(
+                    list(fields[name]), axis=1)
+        return self._first_pass[variable]
+
     def quartiles(self, x: str, first: pd.DataFrame, known: dict[int, int],
                   quantile_type: int) -> dict[int, tuple[float, float, float]]:
         """Per column with values, R's median and the quartiles of ``quantile_type``.
@@ -200,44 +282,54 @@ class EngineTable1Summariser(Table1Summariser):
         if distinct > DISTINCT_LIMIT:
             order = self.ranked_values(x, ranks)
         else:
-            order = self.counted_values(x, ranks)
+            order = self.counted_values(ranks)
         return {j: quartiles_from_order_statistics(lambda rank, j=j: order[(j, rank)], n,
                                                    quantile_type)
                 for j, n in wanted.items()}
 
-    def counted_values(self, x: str, ranks: dict[int, list[int]]
-                       ) -> dict[tuple[int, int], float]:
-        """``{(column, rank): value}``: the order statistics of ``ranks``, from one row per
-        distinct value and column with its count and the count up to it (a running sum)."""
-        g = self.group_column
-        n_groups = len(self.groups.levels)
-        if g is None:
-            grouped = (f"SELECT 0 AS col, {x} AS value, count(*) AS c FROM {{cohort}} "
-                       f"WHERE {x} IS NOT NULL GROUP BY {x}")
-        else:
-            grouped = (f"SELECT CAST({g} AS INTEGER) AS col, {x} AS value, count(*) AS c "
-                       f"FROM {{cohort}} WHERE {x} IS NOT NULL AND {g} IS NOT NULL "
-                       f"GROUP BY {g}, {x}")
-        counted = "SELECT col, value, c FROM grouped"
-        if g is not None and n_groups in ranks:  # the overall column: the groups pooled
-            counted += (f" UNION ALL SELECT {n_groups} AS col, value, sum(c) AS c "
-                        f"FROM grouped GROUP BY value")
-        holds = " OR ".join(
-            f"(col = {j} AND ({' OR '.join(f'(upto - c < {r} AND upto >= {r})' for r in rs)}))"
-            for j, rs in ranks.items())
-        found = self.cohort.query(
-            f"WITH grouped AS ({grouped}), counted AS ({counted}), "
-            f"cumulative AS (SELECT col, value, c, sum(c) OVER (PARTITION BY "
-            f"col ORDER BY value ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS upto "
-            f"FROM counted) SELECT col, value, upto - c + 1 AS low, upto AS high "
-            f"FROM cumulative WHERE {holds}")
+    def counted_values(self, ranks: dict[int, list[int]]) -> dict[tuple[int, int], float]:
+        """``{(column, rank): value}``: the order statistics of ``ranks``, from the table of
+        distinct values and their counts per group (:meth:`value_counts`); the overall
+        column pools the groups."""
+        values, counts = self.value_counts(self._variable)
         order = {}
-        for col, value, low, high in zip(found["col"], found["value"], found["low"],
-                                         found["high"]):
-            for rank in ranks[int(col)]:
-                if int(low) <= rank <= int(high):
-                    order[(int(col), rank)] = float(value)
+        for j, wanted in ranks.items():
+            column = counts.sum(axis=1) if j >= counts.shape[1] else counts[:, j]
+            found = order_statistics_from_value_counts(values, column, wanted)
+            order.update({(j, rank): value for rank, value in found.items()})
         return order
+
+    def few_distinct(self, variable: str) -> bool:
+        """Whether some group's approximate number of distinct values is within
+        :data:`DISTINCT_LIMIT` in every column with values: then the table of distinct
+        values and counts is fetched, else order statistics and ranks stay in the engine."""
+        first = self.first_pass(variable)
+        known = [j for j, n in self.known_counts(variable).items() if n]
+        return max((int(first.loc[j, "distinct_values"]) for j in known),
+                   default=0) <= DISTINCT_LIMIT
+
+    def value_counts(self, variable: str) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct known values of ``variable`` (ascending) and how many patients of
+        each group have each (shape ``(values, groups)``; one column without groups), from
+        one ``GROUP BY`` in the engine: the median, the quartiles and the rank tests all
+        read it, so the rows are scanned once for them."""
+        if variable not in self._value_counts:
+            x, g = quoted(variable), self.group_column
+            if g is None:
+                found = self.cohort.query(f"SELECT 0 AS col, {x} AS value, count(*) AS c "
+                                          f"FROM {{cohort}} WHERE {x} IS NOT NULL GROUP BY {x}")
+            else:
+                found = self.cohort.query(
+                    f"SELECT CAST({g} AS INTEGER) AS col, {x} AS value, count(*) AS c "
+                    f"FROM {{cohort}} WHERE {x} IS NOT NULL AND {g} IS NOT NULL "
+                    f"GROUP BY {g}, {x}")
+            values, row = np.unique(found["value"].to_numpy(dtype=np.float64),
+                                    return_inverse=True)
+            counts = np.zeros((len(values), len(self.groups.levels)), dtype=np.int64)
+            np.add.at(counts, (row.ravel(), found["col"].to_numpy(dtype=np.int64)),
+                      found["c"].to_numpy(dtype=np.int64))
+            self._value_counts[variable] = (values, counts)
+        return self._value_counts[variable]
 
     def ranked_values(self, x: str, ranks: dict[int, list[int]]
                       ) -> dict[tuple[int, int], float]:
@@ -259,45 +351,65 @@ class EngineTable1Summariser(Table1Summariser):
         return {(int(c), int(r)): float(v)
                 for c, r, v in zip(found["col"], found["rank_in"], found["value"])}
 
-    def deviation_sums(self, x: str, first: pd.DataFrame, known: dict[int, int]
-                       ) -> dict[int, tuple[float, float]]:
+    def known_counts(self, variable: str) -> dict[int, int]:
+        """Per column, the number of known values of a continuous variable."""
+        first = self.first_pass(variable)
+        return {j: int(first["n"].get(j, 0) or 0) for j in range(len(self.column_sizes()))}
+
+    def deviation_sums(self, variable: str) -> dict[int, tuple[float, float]]:
         """Per column, ``sum(d)`` and ``sum(d^2)`` of the deviations ``d`` of the known
-        values from the column's first-pass mean (the second pass)."""
-        means = {j: float(first.loc[j, "first"]) for j, n in known.items() if n}
-        if not means:
-            return {}
-        g = self.group_column
+        values from the column's first-pass mean (the second pass). The first call asks for
+        all the section's continuous variables whose first pass is known, in one scan
+        (``sum`` skips the missing values, so no variable's rows need a filter)."""
+        if variable not in self._deviations:
+            names = [v for v in dict.fromkeys([variable, *self._first_pass])
+                     if v not in self._deviations
+                     and self.cohort.variable(v).kind == "continuous"]
+            grouped, overall, means = [], [], {}
+            for i, name in enumerate(names):
+                first = self.first_pass(name)
+                means[name] = {j: float(first.loc[j, "first"])
+                               for j, n in self.known_counts(name).items() if n}
+                group_select, overall_select = self.deviation_selects(quoted(name),
+                                                                      means[name], i)
+                grouped.append(group_select)
+                overall.append(overall_select)
+            found = self.by_column_with(", ".join(grouped), ", ".join(overall))
+            for i, name in enumerate(names):
+                self._deviations[name] = {
+                    int(col): (float(d1), float(d2))
+                    for col, d1, d2 in zip(found["col"], found[f"d1_{i}"], found[f"d2_{i}"])
+                    if int(col) in means[name]}
+        return self._deviations[variable]
+
+    def deviation_selects(self, x: str, means: dict[int, float], i: int) -> tuple[str, str]:
+        """The sums of deviations of ``x`` from its column means (named ``d1_i``,
+        ``d2_i``): per group, and for the overall column (``NULL`` without one)."""
         n_groups = len(self.groups.levels)
-        if g is None:
+        g = self.group_column
+        if not means:
+            centre = "NULL"
+        elif g is None:
             centre = real(means[0])
         else:
             cases = " ".join(f"WHEN {j} THEN {real(m)}" for j, m in means.items()
                              if j < n_groups)
             centre = f"(CASE CAST({g} AS INTEGER) {cases} ELSE NULL END)" if cases else "NULL"
-        select = (f"sum({x} - {{centre}}) AS d1, "
-                  f"sum(({x} - {{centre}}) * ({x} - {{centre}})) AS d2")
-        found = {}
-        grouped = self.by_column_with(select.format(centre=centre),
-                                      select.format(centre=real(means[n_groups]))
-                                      if n_groups in means and g is not None else None,
-                                      f"{x} IS NOT NULL")
-        for col, d1, d2 in zip(grouped["col"], grouped["d1"], grouped["d2"]):
-            if int(col) in means:
-                found[int(col)] = (float(d1), float(d2))
-        return found
+        select = (f"sum({x} - {{centre}}) AS d1_{i}, "
+                  f"sum(({x} - {{centre}}) * ({x} - {{centre}})) AS d2_{i}")
+        overall = real(means[n_groups]) if n_groups in means and g is not None else "NULL"
+        return select.format(centre=centre), select.format(centre=overall)
 
-    def by_column_with(self, select: str, overall_select: str | None, where: str
-                       ) -> pd.DataFrame:
+    def by_column_with(self, select: str, overall_select: str) -> pd.DataFrame:
         """As :meth:`by_column`, with the overall column's own aggregates (its centre
-        differs from the groups')."""
+        differs from the groups'), when the table shows one."""
         g = self.group_column
         if g is None:
-            return self.cohort.query(f"SELECT 0 AS col, {select} FROM {{cohort}} "
-                                     f"WHERE {where}")
-        filtered = f" WHERE {where} AND {g} IS NOT NULL"
+            return self.cohort.query(f"SELECT 0 AS col, {select} FROM {{cohort}}")
+        filtered = f" WHERE {g} IS NOT NULL"
         parts = [f"SELECT CAST({g} AS INTEGER) AS col, {select} FROM {{cohort}}{filtered} "
                  f"GROUP BY {g}"]
-        if overall_select is not None:
+        if len(self.column_levels) > len(self.groups.levels):
             parts.append(f"SELECT {len(self.groups.levels)} AS col, {overall_select} "
                          f"FROM {{cohort}}{filtered}")
         return self.cohort.query(" UNION ALL ".join(parts))
@@ -317,6 +429,8 @@ class EngineTable1Summariser(Table1Summariser):
         a running sum), in whole numbers: twice each rank sum."""
         x, g = quoted(self._variable), self.group_column
         columns = [s.column for s in samples]
+        if self.few_distinct(self._variable):
+            return rank_sums_from_value_counts(self.value_counts(self._variable)[1][:, columns])
         per_group = ", ".join(f"sum(CASE WHEN {g} = {c} THEN 1 ELSE 0 END) AS c{k}"
                               for k, c in enumerate(columns))
         sums = ", ".join(f"sum(c{k}) AS n{k}, "
@@ -350,8 +464,7 @@ class EngineTable1Summariser(Table1Summariser):
     # dates -----------------------------------------------------------------------------
 
     def add_dates(self, spec: RowSpec, info) -> None:
-        x = quoted(spec.variable)
-        found = self.by_column(f"min({x}) AS low, max({x}) AS high")
+        found = self.first_pass(spec.variable).reset_index()
         for col, low, high in sorted(zip(found["col"], found["low"], found["high"]),
                                      key=lambda row: int(row[0])):
             if not pd.isna(low):
@@ -414,5 +527,7 @@ def prints_whole(cohort, spec: RowSpec, options) -> bool:
     if not getattr(cohort, "engine", False):
         return whole_numbers(spec, cohort.values(spec.variable).to_numpy(dtype=float), options)
     number = field_digits(spec, options)[0]
+    together = tuple(s.variable for s in row_specs(options)
+                     if cohort.variable(s.variable).kind == "continuous")
     return not isinstance(number, int) and spec.significant is None and \
-        engine_all_whole(cohort, spec.variable)
+        engine_all_whole(cohort, spec.variable, together)

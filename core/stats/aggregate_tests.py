@@ -27,7 +27,8 @@ from cohortpress.stats.distributions import chi2_sf, f_sf, t_sf
 __all__ = ["Moments", "RankSums", "WELCH_METHOD", "STUDENT_METHOD", "WILCOXON_METHOD",
            "KRUSKAL_METHOD", "ANOVA_METHOD", "WILCOXON_EXACT_MAX_N", "t_test_from_moments",
            "wilcoxon_from_statistic", "kruskal_from_rank_sums", "anova_from_moments",
-           "smd_from_moments", "moments_from_deviation_sums"]
+           "smd_from_moments", "moments_from_deviation_sums", "tie_sum",
+           "rank_sums_from_value_counts", "order_statistics_from_value_counts"]
 
 WELCH_METHOD = "Welch two-sample t-test"
 STUDENT_METHOD = "Two-sample t-test"
@@ -106,6 +107,50 @@ def moments_from_deviation_sums(n: int, first: float, sum_deviations: float,
     """
     return (float(first + sum_deviations / n),
             float(sum_squared_deviations - sum_deviations ** 2 / n))
+
+
+def tie_sum(tie_sizes: np.ndarray) -> float:
+    """``sum(t^3 - t)`` over the groups of equal values (size ``t``, in value order)."""
+    sizes = np.asarray(tie_sizes).astype(np.float64)
+    return float(np.sum(sizes ** 3 - sizes))
+
+
+def rank_sums_from_value_counts(counts: np.ndarray) -> RankSums:
+    """:class:`RankSums` of some groups from each distinct value's count in each group.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        Shape ``(values, groups)``, rows in ascending order of the distinct values.
+
+    Notes
+    -----
+    A value seen ``t`` times with ``b`` smaller values has the average rank
+    ``b + (t + 1)/2``; twice the rank sums, ``sum c (2 b + t + 1)``, are whole numbers,
+    summed exactly (Python integers beyond ``2^31`` observations, where ``int64`` could
+    overflow). The tie sum is :func:`tie_sum` of the pooled counts in value order, as the
+    in-memory path computes it from the sorted values.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    pooled = counts.sum(axis=1)
+    counts, pooled = counts[pooled > 0], pooled[pooled > 0]
+    if pooled.sum() > 2**31:
+        counts, pooled = counts.astype(object), pooled.astype(object)
+    below = np.cumsum(pooled) - pooled
+    twice = (counts * (2 * below + pooled + 1)[:, None]).sum(axis=0)
+    return RankSums(sums=np.array([float(v) / 2 for v in twice]),
+                    sizes=np.array([int(v) for v in counts.sum(axis=0)]),
+                    tie_sum=tie_sum(pooled),
+                    has_ties=bool(len(pooled) and max(pooled) > 1))
+
+
+def order_statistics_from_value_counts(values: np.ndarray, counts: np.ndarray,
+                                       ranks) -> dict[int, float]:
+    """``{rank: value}``: the order statistics of ``ranks`` (1-based) of a sample given as
+    its distinct ``values`` in ascending order and their ``counts``; the value of rank
+    ``r`` is the first one whose running count reaches ``r``."""
+    upto = np.cumsum(np.asarray(counts, dtype=np.int64))
+    return {int(r): float(values[int(np.searchsorted(upto, r, side="left"))]) for r in ranks}
 
 
 @functools.lru_cache(maxsize=32)

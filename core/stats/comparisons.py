@@ -19,7 +19,8 @@ from cohortpress.stats.common import TestResult, float_vector
 from cohortpress.stats.aggregate_tests import (  # noqa: F401 (the method names, re-exported)
     ANOVA_METHOD, KRUSKAL_METHOD, STUDENT_METHOD, WELCH_METHOD, WILCOXON_EXACT_MAX_N,
     WILCOXON_METHOD, Moments, RankSums, _rank_sum_counts, anova_from_moments,
-    kruskal_from_rank_sums, smd_from_moments, t_test_from_moments, wilcoxon_from_statistic)
+    kruskal_from_rank_sums, smd_from_moments, t_test_from_moments, tie_sum,
+    wilcoxon_from_statistic)
 from cohortpress.stats.distributions import chi2_sf
 from cohortpress.stats.exact import (DEFAULT_MONTE_CARLO_SEED, DEFAULT_MONTE_CARLO_TABLES,
                                      FISHER_METHOD, as_contingency_table, drop_empty_margins,
@@ -82,12 +83,6 @@ def _rank_sum_statistic(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray
     not_above = np.searchsorted(ordered_y, ordered_x, side="right").sum()
     pooled = np.sort(np.concatenate((ordered_x, ordered_y)), kind="stable")  # merges two runs
     return (int(below) + int(not_above)) / 2, _tie_sizes(pooled)
-
-
-def _tie_sum(tie_sizes: np.ndarray) -> float:
-    """``sum(t^3 - t)`` over tie groups of size ``t``."""
-    sizes = tie_sizes.astype(np.float64)
-    return float(np.sum(sizes ** 3 - sizes))
 
 
 def _not_computable(method: str, counts: np.ndarray) -> TestResult:
@@ -224,7 +219,7 @@ def wilcoxon_rank_sum(x, y, exact: bool | None = None, correct: bool = True) -> 
         raise StatisticsError(f"not enough observations for a rank-sum test "
                               f"(x: {len(x)}, y: {len(y)})")
     w, tie_sizes = _rank_sum_statistic(x, y)
-    return wilcoxon_from_statistic(w, len(x), len(y), _tie_sum(tie_sizes),
+    return wilcoxon_from_statistic(w, len(x), len(y), tie_sum(tie_sizes),
                                    bool((tie_sizes > 1).any()), exact, correct)
 
 
@@ -258,7 +253,7 @@ def rank_sums(samples) -> RankSums:
     group_of = np.repeat(np.arange(len(samples)), [len(s) for s in samples])
     return RankSums(sums=np.bincount(group_of, weights=ranks, minlength=len(samples)),
                     sizes=np.bincount(group_of, minlength=len(samples)),
-                    tie_sum=_tie_sum(tie_sizes), has_ties=bool((tie_sizes > 1).any()))
+                    tie_sum=tie_sum(tie_sizes), has_ties=bool((tie_sizes > 1).any()))
 
 
 def anova_oneway(groups) -> TestResult:

@@ -17,7 +17,7 @@ Work is counted, and the computation stops when a limit is reached
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import xlogy
+from scipy.special import gammaln, xlogy
 
 from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import TestResult
@@ -447,6 +447,41 @@ def _tail_probability(row_margins: np.ndarray, column_margins: np.ndarray, thres
                                             log_norm, log_factorial, budget)
 
 
+_LOG_FACTORIAL_TABLE_MAX = 1_000_000
+"""Up to this ``N`` the ``log(k!)`` are looked up in a table; beyond, computed when needed."""
+
+
+class _LogFactorialOnDemand:
+    """``log(k!)`` for the counts indexed, ``gammaln(k + 1.0)``: the very entries of
+    :func:`~cohortpress.stats.exact.log_factorials`, without its ``N + 1`` values (800 MB at
+    ``N = 10^8``)."""
+
+    def __getitem__(self, counts):
+        return gammaln(np.asarray(counts, dtype=np.float64) + 1.0)
+
+
+def _log_factorial_lookup(n_total: int):
+    """A table of ``log(k!)``, ``k = 0..n_total``, or for a large ``n_total`` an object
+    indexed the same way that computes the entries asked for."""
+    if n_total <= _LOG_FACTORIAL_TABLE_MAX:
+        return log_factorials(n_total)
+    return _LogFactorialOnDemand()
+
+
+def _first_step_cost(row_margins: np.ndarray, column_total: int) -> int:
+    """The steps the network's first charge asks for: the choices of the first cell of the
+    first column (:func:`_bounded_compositions` at the root node, position 0).
+
+    Charged up front on a budget of its own, it stops a table whose first step alone
+    exceeds the limit (a large ``N`` spread over few rows) before any work, with the same
+    decision and message the algorithm would reach.
+    """
+    rows = np.sort(row_margins)
+    low = max(0, column_total - int(rows[1:].sum()))
+    high = min(int(rows[0]), column_total)
+    return high - low + 1
+
+
 def fisher_exact_rxc(table, *, max_steps: int = DEFAULT_MAX_STEPS) -> TestResult:
     """Exact two-sided Fisher–Freeman–Halton test for an r x c table.
 
@@ -488,7 +523,8 @@ def fisher_exact_rxc(table, *, max_steps: int = DEFAULT_MAX_STEPS) -> TestResult
     row_margins = counts.sum(axis=1)
     column_margins = np.sort(counts.sum(axis=0))
     n_total = int(counts.sum())
-    log_factorial = log_factorials(n_total)
+    _WorkBudget(max_steps).spend(_first_step_cost(row_margins, int(column_margins[0])))
+    log_factorial = _log_factorial_lookup(n_total)
     observed_score = -log_factorial[counts].sum()
     log_norm = (log_factorial[row_margins].sum() + log_factorial[column_margins].sum()
                 - log_factorial[n_total])
