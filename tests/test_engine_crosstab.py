@@ -25,6 +25,7 @@ import pytest
 
 from cohortpress.data.engine.backend import quoted
 from cohortpress.data.engine.cohort import engine_cohort_from_frame
+from cohortpress.kit.engine_crosstab import engine_tabulation
 from cohortpress.testing import load_demo_cohort
 from cohortpress.testing.run import run_analysis
 
@@ -313,8 +314,6 @@ def test_no_option_needs_the_rows():
 
 def test_the_counts_come_from_one_aggregate_query():
     """The engine path asks one small query of counts (never the rows) for the table."""
-    from cohortpress.kit.engine_crosstab import engine_tabulation
-
     memory, engine = awkward()
     asked = []
     original = type(engine).query
@@ -366,3 +365,40 @@ def test_a_report_from_parquet_is_the_same_with_rows_and_engine(tmp_path):
     assert [{k: v for k, v in r.items() if k != "stat"} for r in rows] == \
         [{k: v for k, v in r.items() if k != "stat"} for r in engine]
     assert all(close(a["stat"], b["stat"]) for a, b in zip(rows, engine))
+
+
+def test_the_docs_name_the_analyses_without_an_engine_path():
+    """docs/engine.md lists the built-in analyses that have no engine path: exactly those
+    without ``aggregates``."""
+    import re
+
+    from cohortpress.app.plugins import make_plugins
+
+    text = (ROOT / "docs/engine.md").read_text(encoding="utf-8")
+    sentence = re.search(r"have no engine path yet: ([^.]*)\.", text).group(1)
+    listed = set(re.findall(r"`(\w+)`", sentence))
+    analyses = make_plugins(entry_points=False).analyses
+    assert listed == {name for name, a in analyses.items() if a.aggregates is None}
+    assert "crosstab" in analyses and "crosstab" not in listed
+
+
+def test_the_query_translates_for_spark():
+    """The counts query is portable SQL: SQLGlot writes it for Spark as it is, quoted."""
+    from cohortpress.data.engine.translate import translate
+
+    asked = []
+
+    class Recorder:
+        engine = True
+
+        def query(self, sql):
+            asked.append(sql)
+            return pd.DataFrame({"row_code": [], "col_code": [], "n": []})
+
+    engine_tabulation(Recorder(), "stage", "arm", 4, 3)
+    engine_tabulation(Recorder(), "arm", "arm", 3, 3)
+    spark = [translate(sql.replace("{cohort}", "cohort"), "spark") for sql in asked]
+    assert spark[0] == ("SELECT CAST(`stage` AS INT) AS row_code, CAST(`arm` AS INT) AS "
+                        "col_code, COUNT(*) AS n FROM cohort WHERE NOT `arm` IS NULL "
+                        "GROUP BY `stage`, `arm`")
+    assert spark[1].endswith("GROUP BY `arm`")
