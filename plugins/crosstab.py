@@ -100,12 +100,14 @@ def tables_from_records(results, table_layout: CrosstabLayout) -> list[Table]:
 def _spec(cohort, options: CrosstabOptions, context: SectionContext) -> CrosstabSpec:
     """What to cross-tabulate and how to show it: the row variable's levels by the column
     variable's groups (the counts are :func:`_tabulation`'s)."""
+    from cohortpress.data.grouping import grouping_variable
+
     row_info = _row_info(cohort, options)
     by = _column_variable(cohort, options)
-    groups = grouping_of(cohort, by)
+    column = grouping_variable(cohort, by)
     return CrosstabSpec(
         row_name=row_info.label, row_levels=row_info.levels, row_codes=None,
-        col_name=by, col_label=groups.label, col_levels=groups.levels,
+        col_name=by, col_label=column.label, col_levels=tuple(column.levels),
         col_codes=None, percent=options.percent,
         percent_digits=options.percent_digits if options.percent_digits is not None
         else context.percent_digits,
