@@ -13,9 +13,9 @@ a Fisher test simulated by Monte Carlo, a subset, a disclosure rule).
 from __future__ import annotations
 
 import functools
+import importlib.util
 import itertools
 import json
-import math
 import tomllib
 from pathlib import Path
 
@@ -26,90 +26,29 @@ import pytest
 from cohortpress.data.engine.backend import quoted
 from cohortpress.data.engine.cohort import engine_cohort_from_frame
 from cohortpress.kit.engine_crosstab import engine_tabulation
-from cohortpress.testing import load_demo_cohort
 from cohortpress.testing.run import run_analysis
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFIGS = {
-    "trial3": ROOT / "tests/data/e2e/trial3.toml",
-    "small2": ROOT / "tests/data/e2e/small2.toml",
-    "pbc": ROOT / "examples/pbc/report.toml",
-    "demo": None,
-}
-SECTION_KEYS = {"id", "analysis", "title"}
+
+# tests/engine_sections.py, loaded by path (the suite imports with --import-mode=importlib)
+helpers = importlib.util.module_from_spec(spec := importlib.util.spec_from_file_location(
+    "cohortpress_tests_engine_sections", Path(__file__).with_name("engine_sections.py")))
+spec.loader.exec_module(helpers)
+ROOT = helpers.ROOT
+CONFIGS = {name: helpers.CONFIGS[name] for name in ("trial3", "small2", "pbc", "demo")}
+cohorts, close, assert_same_sections = helpers.cohorts, helpers.close, \
+    helpers.assert_same_sections
 
 
-@functools.lru_cache(maxsize=None)
 def crosstab():
-    """The analysis itself (looking it up by name for each run would cost more than the run)."""
-    from cohortpress.plugins.crosstab import cohortpress_analyses
-
-    return cohortpress_analyses()[0]
-
-
-@functools.lru_cache(maxsize=None)
-def cohorts(name: str):
-    """The in-memory cohort of a config and its engine twin."""
-    cohort = load_demo_cohort(CONFIGS[name])
-    return cohort, engine_cohort_from_frame(cohort)
-
-
-def close(a, b) -> bool:
-    if isinstance(a, float) or isinstance(b, float):
-        if a is None or b is None:
-            return a is b
-        if math.isnan(a) or math.isnan(b):
-            return math.isnan(a) and math.isnan(b)
-        return a == b or abs(a - b) <= 1e-12 * max(abs(a), abs(b))
-    return a == b
-
-
-def key(record):
-    return (record.context, record.stat_name, record.variable, record.variable_level,
-            record.group, record.group_level)
-
-
-def cells(section):
-    return [[cell.text for cell in row.cells] for block in section.blocks
-            for row in (*getattr(block, "header", ()), *getattr(block, "body", ()))]
-
-
-def footnotes(section):
-    return [note.text for block in section.blocks for note in getattr(block, "footnotes", ())]
-
-
-def assert_same_sections(found, expected) -> None:
-    assert [key(r) for r in found.results] == [key(r) for r in expected.results]
-    for mine, theirs in zip(found.results, expected.results):
-        assert close(mine.stat, theirs.stat), (key(mine), mine.stat, theirs.stat)
-        assert mine.formatted == theirs.formatted, (key(mine), mine.formatted, theirs.formatted)
-    assert cells(found) == cells(expected)
-    assert footnotes(found) == footnotes(expected)
-    assert found.methods == expected.methods
-    assert found.warnings == expected.warnings
+    return helpers.analysis("crosstab")
 
 
 def assert_same(options: dict, pair) -> None:
-    """Both paths give the same section on the ``(in-memory, engine)`` pair of a cohort."""
-    memory, engine = pair
-    assert_same_sections(run_analysis(crosstab(), options, engine),
-                         run_analysis(crosstab(), options, memory))
+    helpers.assert_same("crosstab", options, pair)
 
 
-def configured_sections():
-    found = []
-    for name, path in CONFIGS.items():
-        if path is None:
-            continue
-        for section in tomllib.loads(path.read_text())["section"]:
-            if section["analysis"] == "crosstab" and "subset" not in section:
-                options = {k: v for k, v in section.items() if k not in SECTION_KEYS}
-                found.append(pytest.param(name, options, id=f"{name}-{section['id']}"))
-    return found
-
-
-@pytest.mark.parametrize("name, options", configured_sections())
-def test_configured_sections(name, options):
+@pytest.mark.parametrize("name, section, options", helpers.configured_sections("crosstab"))
+def test_configured_sections(name, section, options):
     """Every crosstab section of the test configs."""
     assert_same(options, cohorts(name))
 
@@ -312,8 +251,11 @@ def test_no_option_needs_the_rows():
             assert analysis.aggregates(options) is None
 
 
-def test_the_counts_come_from_one_aggregate_query():
-    """The engine path asks one small query of counts (never the rows) for the table."""
+def test_the_section_asks_one_aggregate_query():
+    """The engine path asks one small query of counts (never the rows) for the section."""
+    from cohortpress.api.sections import SectionContext
+    from cohortpress.plugins.crosstab import CrosstabOptions, run
+
     memory, engine = awkward()
     asked = []
     original = type(engine).query
@@ -323,12 +265,14 @@ def test_the_counts_come_from_one_aggregate_query():
         asked.append((sql, len(found)))
         return found
 
+    options = CrosstabOptions.model_validate(AWKWARD_CASES["monte-carlo"])
     type(engine).query = spy
     try:
+        run(engine, options, SectionContext(id="xt", title="X"))
         tabulation = engine_tabulation(engine, "wide", "arm", 6, 4)
     finally:
         type(engine).query = original
-    assert len(asked) == 1 and asked[0][1] <= 7 * 4
+    assert len(asked) == 2 and asked[0] == asked[1] and asked[0][1] <= 7 * 4
     assert tabulation.counts.sum() + tabulation.missing_by_col.sum() == int(
         memory.values("arm").notna().sum())
 
