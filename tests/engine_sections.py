@@ -17,13 +17,16 @@ import math
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-#: The test configs' cohorts, the pbc example and (``None``) the demo cohort.
+#: The test configs' cohorts, the pbc example, the samples and (``None``) the demo cohort.
 CONFIGS = {
     "trial3": ROOT / "tests/data/e2e/trial3.toml",
     "small2": ROOT / "tests/data/e2e/small2.toml",
+    "cr_pbc": ROOT / "tests/data/e2e/cr_pbc.toml",
     "cr_mgus2": ROOT / "tests/data/e2e/cr_mgus2.toml",
     "veteran": ROOT / "tests/data/disclosure/veteran.toml",
     "pbc": ROOT / "examples/pbc/report.toml",
+    "belgian": ROOT / "sample_reports/belgian_infant_leukaemia/report.toml",
+    "mll10": ROOT / "sample_reports/mll10_infant_kmt2a/report.toml",
     "demo": None,
 }
 #: Keys of a [[section]] table that are not the analysis's options.

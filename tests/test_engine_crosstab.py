@@ -47,7 +47,8 @@ def assert_same(options: dict, pair) -> None:
     helpers.assert_same("crosstab", options, pair)
 
 
-@pytest.mark.parametrize("name, section, options", helpers.configured_sections("crosstab"))
+@pytest.mark.parametrize("name, section, options",
+                         helpers.configured_sections("crosstab", tuple(CONFIGS)))
 def test_configured_sections(name, section, options):
     """Every crosstab section of the test configs."""
     assert_same(options, cohorts(name))

@@ -19,7 +19,6 @@ import pandas as pd
 import pytest
 
 from cohortpress.data.engine.cohort import engine_cohort_from_frame
-from cohortpress.testing import load_demo_cohort
 from cohortpress.testing.run import run_analysis
 
 # tests/engine_sections.py, loaded by path (the suite imports with --import-mode=importlib)
@@ -27,29 +26,8 @@ helpers = importlib.util.module_from_spec(spec := importlib.util.spec_from_file_
     "cohortpress_tests_engine_sections", Path(__file__).with_name("engine_sections.py")))
 spec.loader.exec_module(helpers)
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFIGS = {
-    "trial3": ROOT / "tests/data/e2e/trial3.toml",
-    "small2": ROOT / "tests/data/e2e/small2.toml",
-    "cr_pbc": ROOT / "tests/data/e2e/cr_pbc.toml",
-    "cr_mgus2": ROOT / "tests/data/e2e/cr_mgus2.toml",
-    "veteran": ROOT / "tests/data/disclosure/veteran.toml",
-    "pbc": ROOT / "examples/pbc/report.toml",
-    "belgian": ROOT / "sample_reports/belgian_infant_leukaemia/report.toml",
-    "mll10": ROOT / "sample_reports/mll10_infant_kmt2a/report.toml",
-    "demo": None,
-}
-#: Keys of a [[section]] table that are not the analysis's options.
-SECTION_KEYS = {"id", "analysis", "title"}
-
-
-@functools.lru_cache(maxsize=None)
-def cohorts(name: str):
-    """The in-memory cohort of a config and its engine twin."""
-    cohort = load_demo_cohort(CONFIGS[name])
-    return cohort, engine_cohort_from_frame(cohort)
-
-
+ROOT = helpers.ROOT
+CONFIGS, SECTION_KEYS, cohorts = helpers.CONFIGS, helpers.SECTION_KEYS, helpers.cohorts
 close, key, cells, footnotes, assert_same_sections = (
     helpers.close, helpers.key, helpers.cells, helpers.footnotes, helpers.assert_same_sections)
 
