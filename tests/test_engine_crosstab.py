@@ -283,8 +283,9 @@ def test_the_section_asks_one_aggregate_query():
 
 @pytest.mark.slow
 def test_a_report_from_parquet_is_the_same_with_rows_and_engine(tmp_path):
-    """small2's crosstab sections built by the command line's build from a Parquet copy of
-    its cohort, with ``statistics = "rows"`` and ``"engine"``: the same results file."""
+    """small2's crosstab sections and an overview, built by the command line's build from a
+    Parquet copy of its cohort with ``statistics = "rows"`` and ``"engine"``: the same
+    results file."""
     import duckdb
 
     from cohortpress.testing import build_report
@@ -297,8 +298,9 @@ def test_a_report_from_parquet_is_the_same_with_rows_and_engine(tmp_path):
                f"TO '{parquet}' (FORMAT parquet)")
     document["cohort"]["path"] = str(parquet)
     document["section"] = [s for s in document["section"] if s["analysis"] == "crosstab"]
+    document["section"].append(dict(id="glance", analysis="overview", endpoints=["os"]))
     document["report"].pop("exports", None)
-    assert len(document["section"]) >= 2
+    assert len(document["section"]) >= 3
     built = {}
     for statistics in ("rows", "engine"):
         document["cohort"]["statistics"] = statistics
@@ -307,6 +309,7 @@ def test_a_report_from_parquet_is_the_same_with_rows_and_engine(tmp_path):
         built[statistics] = json.loads((report.output / "results.json").read_text())
     assert built["engine"]["report"]["cohort"]["statistics"] == "engine"
     rows, engine = built["rows"]["results"], built["engine"]["results"]
+    assert {r["section"] for r in engine} == {s["id"] for s in document["section"]}
     assert [{k: v for k, v in r.items() if k != "stat"} for r in rows] == \
         [{k: v for k, v in r.items() if k != "stat"} for r in engine]
     assert all(close(a["stat"], b["stat"]) for a, b in zip(rows, engine))
