@@ -8,7 +8,8 @@ alone (:func:`tables_from_records`).
 The records are a function of the group sizes and, per endpoint and group, the events and
 the extremes of follow-up (:class:`~cohortpress.kit.engine_overview.FollowUp`): computed
 from the rows in memory, asked of the engine on the engine path
-(:func:`~cohortpress.kit.engine_overview.engine_follow_up`); no option needs the rows.
+(:func:`~cohortpress.kit.engine_overview.engine_overview`, one query); no option needs
+the rows.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from cohortpress.api.options import EndpointName, Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.common.formatting import fmt_n_percent, fmt_num, in_sentence
-from cohortpress.data.grouping import Grouping, empty_group_warnings
+from cohortpress.data.grouping import Grouping, empty_group_warnings, group_cohort
 from cohortpress.kit.disclosure import count_text, release_records
 from cohortpress.kit.engine_grouping import grouping_of
-from cohortpress.kit.engine_overview import FollowUp, engine_follow_up
+from cohortpress.kit.engine_overview import FollowUp, engine_overview
 from cohortpress.kit.records import Records
 
 
@@ -70,12 +71,15 @@ def overview_records(cohort, options: OverviewOptions) -> list[Result]:
     results = [Result("overview", "N", cohort.n)]
     results += [Result("overview", "N_filter_unknown", n, variable=name)
                 for name, n in cohort.filter_unknown if n > 0]
-    grouping = grouping_of(cohort, by) if by else None  # refuses one not categorical
+    if getattr(cohort, "engine", False):
+        grouping, follow_up = engine_overview(cohort, options.endpoints, by)
+    else:
+        grouping = group_cohort(cohort, by) if by else None  # refuses one not categorical
+        follow_up = _follow_up(cohort, options, grouping)
     if grouping is not None:
         results += [Result("overview", "N", n, group=by, group_level=g)
                     for g, n in zip(grouping.levels, grouping.sizes)]
         results.append(Result("overview", "N_unknown", grouping.n_missing, variable=by))
-    follow_up = _follow_up(cohort, options, grouping)
     for name in options.endpoints:
         results += _endpoint_records(name, by, follow_up[name])
     return results
@@ -83,13 +87,10 @@ def overview_records(cohort, options: OverviewOptions) -> list[Result]:
 
 def _follow_up(cohort, options: OverviewOptions,
                grouping: Grouping | None) -> dict[str, dict[str | None, FollowUp]]:
-    """Per endpoint, its :class:`FollowUp` overall (key ``None``) and per group: asked of
-    the engine on the engine path, else from the rows (follow-up from entry for an endpoint
-    with delayed entry)."""
+    """Per endpoint, its :class:`FollowUp` overall (key ``None``) and per group, from the
+    rows (follow-up from entry for an endpoint with delayed entry); the engine path asks
+    the same of the engine (:func:`~cohortpress.kit.engine_overview.engine_overview`)."""
     levels = list(grouping.levels) if grouping is not None else []
-    if getattr(cohort, "engine", False):
-        return engine_follow_up(cohort, options.endpoints,
-                                grouping.variable if grouping is not None else None, levels)
     found = {}
     for name in options.endpoints:
         ep = cohort.endpoint(name)

@@ -131,9 +131,12 @@ def test_no_option_needs_the_rows():
     assert helpers.analysis("overview").aggregates(OverviewOptions()) is None
 
 
-def test_the_follow_up_comes_from_one_aggregate_query():
-    """Per endpoint and group a count and two extremes: one query, a row per group."""
-    from cohortpress.kit.engine_overview import engine_follow_up
+def test_the_section_asks_one_aggregate_query():
+    """Group sizes, and per endpoint and group a count and two extremes: one query, a row
+    per group."""
+    from cohortpress.api.sections import SectionContext
+    from cohortpress.kit.engine_overview import engine_overview
+    from cohortpress.plugins.overview import OverviewOptions, run
 
     memory, engine = cohorts("trial3")
     asked = []
@@ -145,12 +148,16 @@ def test_the_follow_up_comes_from_one_aggregate_query():
         return found
 
     levels = memory.variable(memory.group).levels
+    options = OverviewOptions.model_validate(dict(endpoints=list(memory.endpoints)))
     type(engine).query = spy
     try:
-        found = engine_follow_up(engine, list(memory.endpoints), memory.group, levels)
+        run(engine, options, SectionContext(id="glance", title="Glance"))
+        groups, found = engine_overview(engine, list(memory.endpoints), memory.group)
     finally:
         type(engine).query = original
-    assert len(asked) == 1 and asked[0] <= len(levels) + 1
+    assert len(asked) == 2 and asked[0] <= len(levels) + 1
+    assert groups.sizes == tuple(int((memory.values(memory.group) == level).sum())
+                                 for level in levels)
     assert set(found) == set(memory.endpoints)
     for name, per_group in found.items():
         assert list(per_group) == [None, *levels]
