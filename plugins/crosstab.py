@@ -5,6 +5,10 @@ named in a footnote. The counts and the test are the records of
 :func:`cohortpress.kit.crosstab.crosstab_records`; the table is rendered from those records
 alone by :func:`table_from_records` (the same building blocks serve ``kmt2a_partners`` and
 third-party plugins).
+
+Every option computes from counts, so the analysis runs on the engine path too: the counts
+come from one query in the engine (:func:`cohortpress.kit.engine_crosstab.engine_tabulation`)
+instead of the patients' codes, and go through the same records, percentages and test.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from cohortpress.api.options import Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.kit.disclosure import release_records
-from cohortpress.kit.crosstab import (CrosstabLayout, CrosstabSpec, crosstab_from_records,
-                                      crosstab_records)
+from cohortpress.kit.crosstab import (CrosstabLayout, CrosstabSpec, Tabulation,
+                                      crosstab_from_records, crosstab_records, tabulate_codes)
+from cohortpress.kit.engine_crosstab import engine_tabulation
+from cohortpress.kit.engine_grouping import grouping_of
 
 Percent = Literal["column", "row", "total", "none"]
 CategoricalTest = Literal["fisher", "chisq", "chisq_yates", "none"]
@@ -57,10 +63,10 @@ class CrosstabOptions(Options):
     def check_data(self, cohort) -> list[str]:
         """The row variable must be categorical and the columns a categorical grouping
         (refused with the run's line); a column with no patients is a warning."""
-        from cohortpress.data.grouping import empty_group_warnings, group_cohort
+        from cohortpress.data.grouping import empty_group_warnings
 
         _row_info(cohort, self)
-        return empty_group_warnings(group_cohort(cohort, _column_variable(cohort, self)))
+        return empty_group_warnings(grouping_of(cohort, _column_variable(cohort, self)))
 
 
 # --------------------------------------------------------------------------- the analysis
@@ -68,7 +74,7 @@ class CrosstabOptions(Options):
 
 def run(cohort, options: CrosstabOptions, context: SectionContext):
     spec = _spec(cohort, options, context)
-    computed = crosstab_records(spec, context)
+    computed = crosstab_records(spec, context, _tabulation(cohort, options, spec))
     results = release_records([_with_names(r, options.row, spec.col_name)
                                for r in computed.results], context.disclosure)
     tables = tables_from_records(results, _layout(spec, options, context))
@@ -92,23 +98,38 @@ def tables_from_records(results, table_layout: CrosstabLayout) -> list[Table]:
 
 
 def _spec(cohort, options: CrosstabOptions, context: SectionContext) -> CrosstabSpec:
-    """What to cross-tabulate: the row variable's codes by the column variable's groups."""
-    from cohortpress.data.grouping import group_cohort
+    """What to cross-tabulate and how to show it: the row variable's levels by the column
+    variable's groups (the counts are :func:`_tabulation`'s)."""
+    from cohortpress.data.grouping import grouping_variable
 
     row_info = _row_info(cohort, options)
     by = _column_variable(cohort, options)
-    groups = group_cohort(cohort, by)
+    column = grouping_variable(cohort, by)
     return CrosstabSpec(
-        row_name=row_info.label, row_levels=row_info.levels,
-        row_codes=np.asarray(cohort.values(options.row).cat.codes, dtype=np.int64),
-        col_name=by, col_label=groups.label, col_levels=groups.levels,
-        col_codes=groups.codes, percent=options.percent,
+        row_name=row_info.label, row_levels=row_info.levels, row_codes=None,
+        col_name=by, col_label=column.label, col_levels=tuple(column.levels),
+        col_codes=None, percent=options.percent,
         percent_digits=options.percent_digits if options.percent_digits is not None
         else context.percent_digits,
         totals=options.totals, test=options.test, missing=options.missing,
         missing_label=row_info.missing_label, caption=options.caption or "",
         row_header=options.row_header, monte_carlo_tables=options.monte_carlo_tables,
         seed=options.seed)
+
+
+def _tabulation(cohort, options: CrosstabOptions, spec: CrosstabSpec) -> Tabulation:
+    """The counts of the row variable's levels by the columns: from the patients' codes in
+    memory, from one aggregate query on the engine path."""
+    n_rows, n_cols = len(spec.row_levels), len(spec.col_levels)
+    if getattr(cohort, "engine", False):
+        return engine_tabulation(cohort, options.row, spec.col_name, n_rows, n_cols)
+    return tabulate_codes(_codes(cohort, options.row), _codes(cohort, spec.col_name),
+                          n_rows, n_cols)
+
+
+def _codes(cohort, variable: str) -> np.ndarray:
+    """A categorical variable's integer codes, -1 where missing."""
+    return np.asarray(cohort.values(variable).cat.codes, dtype=np.int64)
 
 
 def _row_info(cohort, options: CrosstabOptions):
@@ -139,4 +160,10 @@ def _with_names(record: Result, row_var: str, col_var: str) -> Result:
 @hookimpl
 def cohortpress_analyses():
     return [Analysis("crosstab", run, CrosstabOptions,
-                     "Row by column counts with percentages, totals and a test")]
+                     "Row by column counts with percentages, totals and a test",
+                     aggregates=aggregates_refusal)]
+
+
+def aggregates_refusal(options: CrosstabOptions) -> str | None:
+    """Every option of a cross-table computes from counts: none needs the rows."""
+    return None

@@ -4,6 +4,12 @@ Patients in total and per group, and for each endpoint the number of events and 
 of follow-up. Small on purpose: it proves the path from config to PDF end to end. The
 numbers are computed as results records first; the table is rendered from those records
 alone (:func:`tables_from_records`).
+
+The records are a function of the group sizes and, per endpoint and group, the events and
+the extremes of follow-up (:class:`~cohortpress.kit.engine_overview.FollowUp`): computed
+from the rows in memory, asked of the engine on the engine path
+(:func:`~cohortpress.kit.engine_overview.engine_overview`, one query); no option needs
+the rows.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ from cohortpress.api.options import EndpointName, Options, Variable
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.common.formatting import fmt_n_percent, fmt_num, in_sentence
-from cohortpress.data.grouping import empty_group_warnings, group_cohort
+from cohortpress.data.grouping import Grouping, empty_group_warnings, group_cohort
 from cohortpress.kit.disclosure import count_text, release_records
+from cohortpress.kit.engine_grouping import grouping_of
+from cohortpress.kit.engine_overview import FollowUp, engine_overview
 from cohortpress.kit.records import Records
 
 
@@ -36,7 +44,7 @@ class OverviewOptions(Options):
         """The grouping must be categorical (the run's line); a group with no patients is a
         warning."""
         by = self.by or cohort.group
-        return empty_group_warnings(group_cohort(cohort, by)) if by else []
+        return empty_group_warnings(grouping_of(cohort, by)) if by else []
 
 
 def run(cohort, options: OverviewOptions, context: SectionContext):
@@ -59,41 +67,61 @@ def overview_records(cohort, options: OverviewOptions) -> list[Result]:
     (``min``/``max`` only for a group with patients); ``N_filter_unknown`` per variable
     ``cohort.filter`` compares (the patients it removed for an unknown value).
     """
-    from cohortpress.stats.summaries import categorical_counts
-
     by = options.by or cohort.group
     results = [Result("overview", "N", cohort.n)]
     results += [Result("overview", "N_filter_unknown", n, variable=name)
                 for name, n in cohort.filter_unknown if n > 0]
-    if not by:
-        return results + _endpoint_records(cohort, options, None, [], [])
-    grouping = group_cohort(cohort, by)  # refuses a grouping that is not categorical
-    groups, codes = list(grouping.levels), grouping.codes
-    sizes = categorical_counts(codes, len(groups)).counts if groups else ()
-    results += [Result("overview", "N", n, group=by, group_level=g)
-                for g, n in zip(groups, sizes)]
-    results.append(Result("overview", "N_unknown", int(cohort.values(by).isna().sum()),
-                          variable=by))
-    masks = [codes == j for j in range(len(groups))]
-    return results + _endpoint_records(cohort, options, by, groups, masks)
+    if getattr(cohort, "engine", False):
+        grouping, follow_up = engine_overview(cohort, options.endpoints, by)
+    else:
+        grouping = group_cohort(cohort, by) if by else None  # refuses one not categorical
+        follow_up = _follow_up(cohort, options, grouping)
+    if grouping is not None:
+        results += [Result("overview", "N", n, group=by, group_level=g)
+                    for g, n in zip(grouping.levels, grouping.sizes)]
+        results.append(Result("overview", "N_unknown", grouping.n_missing, variable=by))
+    for name in options.endpoints:
+        results += _endpoint_records(name, by, follow_up[name])
+    return results
 
 
-def _endpoint_records(cohort, options: OverviewOptions, by, groups, masks) -> list[Result]:
-    results = []
+def _follow_up(cohort, options: OverviewOptions,
+               grouping: Grouping | None) -> dict[str, dict[str | None, FollowUp]]:
+    """Per endpoint, its :class:`FollowUp` overall (key ``None``) and per group, from the
+    rows (follow-up from entry for an endpoint with delayed entry); the engine path asks
+    the same of the engine (:func:`~cohortpress.kit.engine_overview.engine_overview`)."""
+    levels = list(grouping.levels) if grouping is not None else []
+    found = {}
     for name in options.endpoints:
         ep = cohort.endpoint(name)
         entry = getattr(ep, "entry", None)  # delayed entry: follow-up counts from entry
         followup = ep.time if entry is None else ep.time - entry
-        results.append(Result("overview", "n.event", int(ep.event.sum()), variable=name))
-        results.append(Result("overview", "min", float(np.min(followup)), variable=name))
-        results.append(Result("overview", "max", float(np.max(followup)), variable=name))
-        for g, mask in zip(groups, masks):
-            where = dict(variable=name, group=by, group_level=g)
-            results.append(Result("overview", "n.event", int(ep.event[mask].sum()), **where))
-            times = followup[mask]
-            if len(times):
-                results.append(Result("overview", "min", float(np.min(times)), **where))
-                results.append(Result("overview", "max", float(np.max(times)), **where))
+        found[name] = {None: _rows_follow_up(ep.event, followup)}
+        for j, level in enumerate(levels):
+            mask = grouping.mask(j)
+            found[name][level] = _rows_follow_up(ep.event[mask], followup[mask])
+    return found
+
+
+def _rows_follow_up(event: np.ndarray, followup: np.ndarray) -> FollowUp:
+    """The :class:`FollowUp` of some patients' event indicators and follow-up times."""
+    if not len(followup):
+        return FollowUp(int(event.sum()), None, None)
+    return FollowUp(int(event.sum()), float(np.min(followup)), float(np.max(followup)))
+
+
+def _endpoint_records(name: str, by: str | None,
+                      follow_up: dict[str | None, FollowUp]) -> list[Result]:
+    """``n.event``, ``min`` and ``max`` of one endpoint, overall then per group (no
+    ``min``/``max`` for a group without patients)."""
+    results = []
+    for level, found in follow_up.items():
+        where = dict(variable=name, group=by if level is not None else None,
+                     group_level=level)
+        results.append(Result("overview", "n.event", found.events, **where))
+        if found.shortest is not None or level is None:
+            results.append(Result("overview", "min", found.shortest, **where))
+            results.append(Result("overview", "max", found.longest, **where))
     return results
 
 
@@ -188,4 +216,10 @@ def _range(low, high) -> str:
 @hookimpl
 def cohortpress_analyses():
     return [Analysis("overview", run, OverviewOptions,
-                     "The cohort at a glance: patients per group, events, follow-up range")]
+                     "The cohort at a glance: patients per group, events, follow-up range",
+                     aggregates=aggregates_refusal)]
+
+
+def aggregates_refusal(options: OverviewOptions) -> str | None:
+    """Every option of the overview computes from aggregates: none needs the rows."""
+    return None

@@ -3,10 +3,10 @@
 Each plugin's engine branch is compared with its rows path section by section in its own
 test file; this one builds whole configs through the command line's build — the DuckDB
 source, the typed view, derived variables, filters, subsets and every section the engine
-path offers (demographics, survival, cox) — once with ``cohort.statistics = "rows"`` and
-once with ``"engine"``, and compares every record of ``results.json``: numbers within 1e-12
-relative (Cox, fitted by Newton–Raphson from other sums, within 1e-8), counts and texts
-exactly. The only records one path has and the other not are Harrell's concordance (pairs
+path offers (demographics, overview, crosstab, survival, cox) — once with
+``cohort.statistics = "rows"`` and once with ``"engine"``, and compares every record of
+``results.json``: numbers within 1e-12 relative (Cox, fitted by Newton–Raphson from other
+sums, within 1e-8), counts and texts exactly. The only records one path has and the other not are Harrell's concordance (pairs
 of patients: rows only) and the note saying so (engine only).
 """
 
@@ -30,7 +30,7 @@ CONFIGS = {
     "cr_mgus2": ROOT / "tests" / "data" / "e2e" / "cr_mgus2.toml",
     "veteran": ROOT / "tests" / "data" / "disclosure" / "veteran.toml",
 }
-ENGINE_ANALYSES = {"demographics", "survival", "cox"}
+ENGINE_ANALYSES = {"demographics", "overview", "crosstab", "survival", "cox"}
 ROWS_ONLY = {"concordance", "concordance.std.error", "concordance.pairs.concordant",
              "concordance.pairs.discordant", "concordance.pairs.tied"}
 ENGINE_ONLY = {"concordance.note"}

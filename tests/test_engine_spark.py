@@ -393,7 +393,7 @@ def test_spark_keys_are_accepted_with_spark(tmp_path):
 #: test, and a Cox model (Newton steps from per-time sums). Table 1 (t1_arm) gives the same
 #: records too, but asks many small queries, each a Spark job: its aggregates are in
 #: QUERIES above, and the section is left out to keep the module's time down.
-SECTIONS = {"prog_cuminc": 1e-12, "cox_os": 1e-8}
+SECTIONS = {"prog_cuminc": 1e-12, "cox_os": 1e-8, "xt_stage_arm": 1e-12, "glance": 1e-12}
 
 
 def trial3_sections() -> dict[str, tuple[str, dict]]:

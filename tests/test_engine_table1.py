@@ -10,7 +10,7 @@ quantile types, missing values, empty groups, all-missing variables and one-leve
 from __future__ import annotations
 
 import functools
-import math
+import importlib.util
 import tomllib
 from pathlib import Path
 
@@ -19,54 +19,17 @@ import pandas as pd
 import pytest
 
 from cohortpress.data.engine.cohort import engine_cohort_from_frame
-from cohortpress.testing import load_demo_cohort
 from cohortpress.testing.run import run_analysis
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFIGS = {
-    "trial3": ROOT / "tests/data/e2e/trial3.toml",
-    "small2": ROOT / "tests/data/e2e/small2.toml",
-    "cr_pbc": ROOT / "tests/data/e2e/cr_pbc.toml",
-    "cr_mgus2": ROOT / "tests/data/e2e/cr_mgus2.toml",
-    "veteran": ROOT / "tests/data/disclosure/veteran.toml",
-    "pbc": ROOT / "examples/pbc/report.toml",
-    "belgian": ROOT / "sample_reports/belgian_infant_leukaemia/report.toml",
-    "mll10": ROOT / "sample_reports/mll10_infant_kmt2a/report.toml",
-    "demo": None,
-}
-#: Keys of a [[section]] table that are not the analysis's options.
-SECTION_KEYS = {"id", "analysis", "title"}
+# tests/engine_sections.py, loaded by path (the suite imports with --import-mode=importlib)
+helpers = importlib.util.module_from_spec(spec := importlib.util.spec_from_file_location(
+    "cohortpress_tests_engine_sections", Path(__file__).with_name("engine_sections.py")))
+spec.loader.exec_module(helpers)
 
-
-@functools.lru_cache(maxsize=None)
-def cohorts(name: str):
-    """The in-memory cohort of a config and its engine twin."""
-    cohort = load_demo_cohort(CONFIGS[name])
-    return cohort, engine_cohort_from_frame(cohort)
-
-
-def close(a, b) -> bool:
-    if isinstance(a, float) or isinstance(b, float):
-        if a is None or b is None:
-            return a is b
-        if math.isnan(a) or math.isnan(b):
-            return math.isnan(a) and math.isnan(b)
-        return a == b or abs(a - b) <= 1e-12 * max(abs(a), abs(b))
-    return a == b
-
-
-def key(record):
-    return (record.context, record.stat_name, record.variable, record.variable_level,
-            record.group, record.group_level)
-
-
-def cells(section):
-    return [[cell.text for cell in row.cells] for block in section.blocks
-            for row in (*getattr(block, "header", ()), *getattr(block, "body", ()))]
-
-
-def footnotes(section):
-    return [note.text for block in section.blocks for note in getattr(block, "footnotes", ())]
+ROOT = helpers.ROOT
+CONFIGS, SECTION_KEYS, cohorts = helpers.CONFIGS, helpers.SECTION_KEYS, helpers.cohorts
+close, key, cells, footnotes, assert_same_sections = (
+    helpers.close, helpers.key, helpers.cells, helpers.footnotes, helpers.assert_same_sections)
 
 
 def assert_same(options: dict, pair) -> None:
@@ -76,17 +39,6 @@ def assert_same(options: dict, pair) -> None:
     expected = run_analysis("demographics", options, memory)
     found = run_analysis("demographics", options, engine)
     assert_same_sections(found, expected)
-
-
-def assert_same_sections(found, expected) -> None:
-    assert [key(r) for r in found.results] == [key(r) for r in expected.results]
-    for mine, theirs in zip(found.results, expected.results):
-        assert close(mine.stat, theirs.stat), (key(mine), mine.stat, theirs.stat)
-        assert mine.formatted == theirs.formatted, (key(mine), mine.formatted, theirs.formatted)
-    assert cells(found) == cells(expected)
-    assert footnotes(found) == footnotes(expected)
-    assert found.methods == expected.methods
-    assert found.warnings == expected.warnings
 
 
 def configured_sections():

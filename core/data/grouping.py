@@ -53,14 +53,21 @@ def group_cohort(cohort, by: str | None) -> Grouping:
     if by is None:
         codes = np.zeros(cohort.n, dtype=np.int64)
         return Grouping(None, "", ("Overall",), codes, (cohort.n,))
-    info = cohort.variable(by)
-    if info.kind not in ("categorical", "binary"):
-        raise DataError(f"grouping variable '{by}' is {info.kind}; it must be categorical "
-                        f"(derive groups with a 'cut' in [derived])", column=by)
+    info = grouping_variable(cohort, by)
     values = cohort.values(by)
     codes = np.asarray(values.cat.codes, dtype=np.int64)
     sizes = tuple(int(n) for n in np.bincount(codes[codes >= 0], minlength=len(info.levels)))
     return Grouping(by, info.label, info.levels, codes, sizes)
+
+
+def grouping_variable(cohort, by: str):
+    """The :class:`~cohortpress.data.cohort.VariableInfo` of a grouping variable, which must
+    be categorical (of an in-memory or an engine cohort: nothing is counted)."""
+    info = cohort.variable(by)
+    if info.kind not in ("categorical", "binary"):
+        raise DataError(f"grouping variable '{by}' is {info.kind}; it must be categorical "
+                        f"(derive groups with a 'cut' in [derived])", column=by)
+    return info
 
 
 def check_strata(cohort, strata: str) -> None:

@@ -7,6 +7,11 @@ It works in two steps, so that the table shows nothing its results records do no
 :func:`crosstab_records` counts and tests, giving the records; :func:`crosstab_from_records`
 renders the table from those records alone and a :class:`CrosstabLayout` (labels, caption,
 digits, what to show) — as gtsummary renders a table from its cards ARD.
+
+The records are a function of the counts alone (a :class:`Tabulation`): in memory they are
+counted from the codes (:func:`tabulate_codes`), on the engine path by one ``GROUP BY`` in
+the engine (:mod:`cohortpress.kit.engine_crosstab`); both then go through the same
+percentages, records and test.
 """
 
 from __future__ import annotations
@@ -32,16 +37,17 @@ class CrosstabSpec:
     """Everything :func:`crosstab_table` needs, independent of where the codes came from.
 
     ``row_codes``/``col_codes`` are integer codes (-1 missing) into ``row_levels`` and
-    ``col_levels``.
+    ``col_levels``; ``None`` when the counts are given to :func:`crosstab_records` as a
+    :class:`Tabulation` (counted in the engine).
     """
 
     row_name: str
     row_levels: Sequence[str]
-    row_codes: np.ndarray
+    row_codes: np.ndarray | None
     col_name: str
     col_label: str
     col_levels: Sequence[str]
-    col_codes: np.ndarray
+    col_codes: np.ndarray | None
     percent: str = "column"
     percent_digits: int = 0
     totals: bool = True
@@ -54,6 +60,17 @@ class CrosstabSpec:
     seed: int = 20240531
     col_marks: dict[str, tuple[str, ...]] = field(default_factory=dict)
     extra_footnotes: Sequence[Footnote] = ()
+
+
+@dataclass(frozen=True)
+class Tabulation:
+    """What a cross-table's records are computed from: the counts of patients with both
+    values known (``counts[i, j]``: row level ``i``, column ``j``) and per column the patients
+    whose row value is unknown (``missing_by_col[j]``). Patients with no column value are in
+    neither."""
+
+    counts: np.ndarray
+    missing_by_col: np.ndarray
 
 
 @dataclass
@@ -121,8 +138,12 @@ def crosstab_table(spec: CrosstabSpec, context: SectionContext) -> CrosstabResul
 # --------------------------------------------------------------------------- the records
 
 
-def crosstab_records(spec: CrosstabSpec, context: SectionContext) -> CrosstabRecords:
+def crosstab_records(spec: CrosstabSpec, context: SectionContext,
+                     tabulation: Tabulation | None = None) -> CrosstabRecords:
     """Count, compute percentages and test: the cross-table's results records.
+
+    The counts are ``tabulation`` when given (counted elsewhere: the engine), else counted
+    from the spec's codes (:func:`tabulate_codes`).
 
     Records (``variable`` is ``spec.row_name``, ``group`` is ``spec.col_name``; a total has
     ``variable_level`` or ``group_level`` ``None`` and a row total ``group`` ``None``):
@@ -132,7 +153,10 @@ def crosstab_records(spec: CrosstabSpec, context: SectionContext) -> CrosstabRec
     unknown); ``test`` ``p.value``, ``method``, ``statistic``, ``df`` and ``note`` when a
     test ran, ``not.tested`` (the reason) when it could not.
     """
-    counts, missing_by_col = _counts(spec)
+    if tabulation is None:
+        tabulation = tabulate_codes(spec.row_codes, spec.col_codes, len(spec.row_levels),
+                                    len(spec.col_levels))
+    counts, missing_by_col = tabulation.counts, tabulation.missing_by_col
     results: list[Result] = []
     _cell_records(spec, counts, missing_by_col, results)
     methods: list[str] = []
@@ -143,22 +167,22 @@ def crosstab_records(spec: CrosstabSpec, context: SectionContext) -> CrosstabRec
     return CrosstabRecords(results, methods, counts)
 
 
-def _counts(spec: CrosstabSpec) -> tuple[np.ndarray, np.ndarray]:
-    """The row-by-column counts of patients with both values known, and per column the
-    patients whose row value is unknown."""
+def tabulate_codes(row_codes, col_codes, n_rows: int, n_cols: int) -> Tabulation:
+    """The :class:`Tabulation` of integer codes (-1 missing) into ``n_rows`` row levels and
+    ``n_cols`` columns."""
     from cohortpress.stats.summaries import categorical_counts, contingency_table
 
-    n_rows, n_cols = len(spec.row_levels), len(spec.col_levels)
-    row_codes = np.asarray(spec.row_codes, dtype=np.int64)
-    col_codes = np.asarray(spec.col_codes, dtype=np.int64)
+    row_codes = np.asarray(row_codes, dtype=np.int64)
+    col_codes = np.asarray(col_codes, dtype=np.int64)
     if n_rows and n_cols:
         counts = contingency_table(row_codes, col_codes, n_rows, n_cols)
     else:  # nothing to tabulate (no partner recorded, say): an empty table, not an error
         counts = np.zeros((n_rows, n_cols), dtype=np.int64)
     if not n_cols:
-        return counts, np.zeros(0, dtype=np.int64)
+        return Tabulation(counts, np.zeros(0, dtype=np.int64))
     unknown_row = np.where(row_codes < 0, col_codes, -1)
-    return counts, np.asarray(categorical_counts(unknown_row, n_cols).counts, dtype=np.int64)
+    return Tabulation(counts, np.asarray(categorical_counts(unknown_row, n_cols).counts,
+                                         dtype=np.int64))
 
 
 def _percent_base(percent: str, counts: np.ndarray, i: int | None, j: int | None) -> int:
