@@ -17,6 +17,7 @@ source, found on the error path only) and its patient id.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from cohortpress.config.schema import Config, VariableSettings
 from cohortpress.data.cohort import VariableInfo
 from cohortpress.data.columns import ColumnTyper, as_text
 from cohortpress.data.duck import PROFILE_LIMIT, DuckSource
-from cohortpress.data.engine.backend import COHORT, in_list, literal, quoted
+from cohortpress.data.engine.backend import COHORT, double, in_list, literal, quoted
 from cohortpress.data.engine.cohort import EngineCohort, view_values
 
 #: The hidden column holding an event column's values as the endpoint code lists compare
@@ -299,10 +300,10 @@ def _type_by_sql(typing: SourceTyping, name: str, settings: VariableSettings,
     stripped = f"NULLIF(trim({text}), '')"
     codes = [as_text(m) for m in settings.missing]
     if numeric:
-        numbers = [float(c) for c in codes if _is_number(c)]
+        numbers = [x for x in map(_number_written, codes) if x is not None]
         raw = f"CAST(s.{quoted(name)} AS DOUBLE)"
         present = raw if not numbers else \
-            f"CASE WHEN {raw} IN {in_list(numbers)} THEN NULL ELSE {raw} END"
+            f"CASE WHEN {raw} IN ({', '.join(map(double, numbers))}) THEN NULL ELSE {raw} END"
         present = f"CASE WHEN isnan({present}) THEN NULL ELSE {present} END"
     else:
         present = stripped if not codes else \
@@ -334,12 +335,15 @@ def _type_by_sql(typing: SourceTyping, name: str, settings: VariableSettings,
                     column=name)
 
 
-def _is_number(text: str) -> bool:
+def _number_written(code: str) -> float | None:
+    """The number the in-memory path writes as ``code`` (missing codes are compared as
+    ``as_text`` of the value: 99.0 is "99", so the code "99.0" or "1e3" matches no number,
+    "inf" matches infinity), or None."""
     try:
-        float(text)
+        number = float(code)
     except ValueError:
-        return False
-    return True
+        return None
+    return number if not math.isnan(number) and as_text(number) == code else None
 
 
 def _guess_kind(typing: SourceTyping, name: str, column_type: str, present: str,
