@@ -179,6 +179,23 @@ def test_parquet_source_gives_the_same_view(tmp_path):
     assert_same(load(folder / "report.toml", "rows"), load(folder / "report.toml", "engine"))
 
 
+@pytest.mark.parametrize("keys", ['table = "patients"',
+                                  'query = "SELECT * FROM patients WHERE os_days >= 0"'],
+                         ids=["table", "query"])
+def test_duckdb_database_source_gives_the_same_view(tmp_path, keys):
+    """A database is opened read-only: the engine's views live beside it, in memory."""
+    import duckdb
+
+    frame = pd.read_csv(SMALL2.with_suffix(".csv"))
+    with duckdb.connect(str(tmp_path / "small2.duckdb")) as connection:
+        connection.register("frame", frame)
+        connection.execute("CREATE TABLE patients AS SELECT * FROM frame")
+    text = SMALL2.read_text(encoding="utf-8").replace('path = "small2.csv"',
+                                                      f'path = "small2.duckdb"\n{keys}')
+    (tmp_path / "small2.toml").write_text(text, encoding="utf-8")
+    assert_same(load(tmp_path / "small2.toml", "rows"), load(tmp_path / "small2.toml", "engine"))
+
+
 # ---------------------------------------------------------------------------- errors
 
 
