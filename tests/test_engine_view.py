@@ -240,6 +240,22 @@ def test_data_errors_are_the_in_memory_errors(tmp_path, change, column):
     assert "\n" not in engine.one_line()
 
 
+@pytest.mark.parametrize("change", [set_value("id", 7, "S03"), set_value("id", 4, "")],
+                         ids=["duplicate", "missing"])
+def test_patient_id_errors_are_the_in_memory_errors(tmp_path, change):
+    memory, engine = both_errors(broken(tmp_path, change))
+    assert engine.one_line() == memory.one_line()
+
+
+def test_colliding_id_hashes_fall_back_to_the_exact_check(monkeypatch):
+    """Every id hashed alike (a collision for each pair): the exact check finds no
+    duplicate, and the view is the in-memory one."""
+    import cohortpress.data.engine.typing as typing
+
+    monkeypatch.setattr(typing, "ID_HASH", "length({}) * 0")
+    assert_same(load(SMALL2, "rows"), load(SMALL2, "engine"))
+
+
 def test_a_missing_column_is_the_same_error(tmp_path):
     memory, engine = both_errors(broken(tmp_path, lambda f: f.drop(columns=["score"],
                                                                      inplace=True)))

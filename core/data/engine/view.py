@@ -61,10 +61,10 @@ def build_engine_cohort(config: Config, source: DuckSource, columns: Sequence[st
                         sha256=source.sha256(), n_rows_read=n_rows,
                         source_info={**source_info, "statistics": "engine"})
     typing = SourceTyping(config, source, base, file)
+    typing.scan(columns, config.cohort.id)
     if config.cohort.id:
         typing.check_ids(config.cohort.id)
     roles = column_roles(config)
-    typing.guess(columns)
     for name in columns:
         type_source_column(typing, name, config.variables.get(name, VariableSettings()),
                            roles.get(name))
@@ -151,10 +151,8 @@ def _final(cohort: EngineCohort) -> EngineCohort:
     names = list(cohort.variables)
     for name in cohort.endpoints:
         names += [time_column(name), status_column(name)]
-    final = add_layer(cohort, f"SELECT {', '.join(quoted(n) for n in names)} FROM {PREVIOUS}")
-    from dataclasses import replace
-
-    return replace(final, n=_count(final))
+    # A projection: the rows, and so cohort.n (counted after the filter), are unchanged.
+    return add_layer(cohort, f"SELECT {', '.join(quoted(n) for n in names)} FROM {PREVIOUS}")
 
 
 def _count(cohort: EngineCohort) -> int:
