@@ -216,6 +216,31 @@ def test_validate_checks_give_the_same_warnings_on_the_engine():
     assert warnings["rows"][0], "the veteran config is meant to trigger a warning"
 
 
+def test_declared_levels_no_patient_has_are_the_same_warnings_on_the_engine(tmp_path):
+    """Levels, labels and recode keys no patient has (one of them only after the filter),
+    read from the view in one scan for all variables: the in-memory warnings."""
+    from cohortpress.app.plan import declared_level_warnings
+
+    small2 = ROOT / "tests" / "data" / "e2e" / "small2.toml"
+    shutil.copy(small2.with_suffix(".csv"), tmp_path / "small2.csv")
+    text = small2.read_text(encoding="utf-8").replace(
+        'levels = ["X", "Y", "Z"]', 'levels = ["X", "Y", "Z", "W"]\nlabels = { Q = "Queue" }')
+    text = text.replace("[endpoints.os]", '[derived.site2]\ntype = "recode"\nsource = "site"\n'
+                        'mapping = { X = "x", Y = "y", V = "v" }\n\n[endpoints.os]')
+    text = text.replace('group = "group"', 'group = "group"\nfilter = [{ variable = "site", '
+                        'ne = "X" }]')
+    (tmp_path / "small2.toml").write_text(text, encoding="utf-8")
+    warnings = {}
+    for statistics in ("rows", "engine"):
+        plan = plan_build(tmp_path / "small2.toml")
+        config = plan.config.model_copy(update={"cohort": plan.config.cohort.model_copy(
+            update={"statistics": statistics})})
+        cohort = load_cohort(replace(plan, config=config, sections=[]))
+        warnings[statistics] = declared_level_warnings(config, cohort)
+    assert warnings["engine"] == warnings["rows"]
+    assert len(warnings["rows"]) >= 4, warnings["rows"]  # W, X (filtered out), Q, V
+
+
 def test_delayed_entry_needs_the_rows(tmp_path):
     entry = ('[endpoints.late]\ntime = "time_days"\nevent = "death"\ntime_unit = "days"\n'
              'unit = "years"\nentry = "age"\n')

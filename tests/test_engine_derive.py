@@ -451,3 +451,19 @@ def test_random_edges_of_cuts_and_comparisons(breaks, values, right, bound, op):
             {"when": [{"variable": "x", op: bound}], "value": "bound"}]},
     }, {"x": {"kind": "continuous"}})
     assert_same_derived(build_cohort(config, raw), config)
+
+
+@pytest.mark.parametrize("derived", [
+    {"f": {"type": "flag", "when": [{"variable": "w", "lt": float("nan")}], "yes": "Y", "no": "N"}},
+    {"f": {"type": "flag", "when": [{"variable": "w", "ne": float("nan")}], "yes": "Y", "no": "N"}},
+    {"f": {"type": "flag", "when": [{"variable": "x", "in": [float("nan"), 60.0]}]}},
+    {"f": {"type": "flag", "when": [{"variable": "x", "not_in": [float("nan"), float("inf"), 60.0]}]}},
+    {"f": {"type": "case", "cases": [{"when": [{"variable": "w", "gt": float("nan")}], "value": "a"}],
+           "default": "b"}},
+    {"s": {"type": "transform", "source": "w", "function": "scale", "per": float("nan")}},
+    {"s": {"type": "transform", "source": "w", "function": "scale", "per": float("inf")}},
+    {"f": {"type": "flag", "when": [{"variable": "note", "in": ["it's", "a\\b", "10"]}]}},
+], ids=str)
+def test_nan_and_infinity_in_derived_variables_as_in_memory(derived):
+    """TOML's nan and inf as bounds and divisors: what Python's comparisons make of them."""
+    check(derived)

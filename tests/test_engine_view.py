@@ -10,6 +10,7 @@ typing of columns with many distinct values gives the lookup typing's view.
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -178,6 +179,23 @@ def test_parquet_source_gives_the_same_view(tmp_path):
     assert_same(load(folder / "report.toml", "rows"), load(folder / "report.toml", "engine"))
 
 
+@pytest.mark.parametrize("keys", ['table = "patients"',
+                                  'query = "SELECT * FROM patients WHERE os_days >= 0"'],
+                         ids=["table", "query"])
+def test_duckdb_database_source_gives_the_same_view(tmp_path, keys):
+    """A database is opened read-only: the engine's views live beside it, in memory."""
+    import duckdb
+
+    frame = pd.read_csv(SMALL2.with_suffix(".csv"))
+    with duckdb.connect(str(tmp_path / "small2.duckdb")) as connection:
+        connection.register("frame", frame)
+        connection.execute("CREATE TABLE patients AS SELECT * FROM frame")
+    text = SMALL2.read_text(encoding="utf-8").replace('path = "small2.csv"',
+                                                      f'path = "small2.duckdb"\n{keys}')
+    (tmp_path / "small2.toml").write_text(text, encoding="utf-8")
+    assert_same(load(tmp_path / "small2.toml", "rows"), load(tmp_path / "small2.toml", "engine"))
+
+
 # ---------------------------------------------------------------------------- errors
 
 
@@ -220,6 +238,22 @@ def test_data_errors_are_the_in_memory_errors(tmp_path, change, column):
     assert engine.column == memory.column == column
     assert engine.message.startswith(memory.message), (engine.message, memory.message)
     assert "\n" not in engine.one_line()
+
+
+@pytest.mark.parametrize("change", [set_value("id", 7, "S03"), set_value("id", 4, "")],
+                         ids=["duplicate", "missing"])
+def test_patient_id_errors_are_the_in_memory_errors(tmp_path, change):
+    memory, engine = both_errors(broken(tmp_path, change))
+    assert engine.one_line() == memory.one_line()
+
+
+def test_colliding_id_hashes_fall_back_to_the_exact_check(monkeypatch):
+    """Every id hashed alike (a collision for each pair): the exact check finds no
+    duplicate, and the view is the in-memory one."""
+    import cohortpress.data.engine.typing as typing
+
+    monkeypatch.setattr(typing, "ID_HASH", "length({}) * 0")
+    assert_same(load(SMALL2, "rows"), load(SMALL2, "engine"))
 
 
 def test_a_missing_column_is_the_same_error(tmp_path):
@@ -265,3 +299,169 @@ def test_date_endpoint_errors_are_the_in_memory_errors(tmp_path, change, column)
     assert engine.column == memory.column == column
     assert engine.message.startswith(memory.message), (engine.message, memory.message)
     assert "patient TR" in engine.message
+
+# ---------------------------------------------------------------------- NaN and infinities
+# TOML writes nan and inf; a Parquet DOUBLE column holds NaN apart from NULL, and +-Infinity.
+# SQL engines order NaN above every number and make it equal to itself, where the in-memory
+# path reads NaN as missing and Python never finds it equal to, below or above anything.
+
+NAN, INF = float("nan"), float("inf")
+
+CONDITIONS = [
+    {"variable": "weight", "lt": NAN}, {"variable": "weight", "eq": NAN},
+    {"variable": "weight", "ne": NAN}, {"variable": "weight", "ge": NAN},
+    {"variable": "weight", "in": [NAN, 70.2]}, {"variable": "weight", "not_in": [NAN, 70.2]},
+    {"variable": "weight", "in": [NAN]}, {"variable": "weight", "not_in": [NAN]},
+    {"variable": "weight", "gt": INF}, {"variable": "weight", "lt": INF},
+    {"variable": "weight", "ge": -INF}, {"variable": "weight", "ne": INF},
+    {"variable": "weight", "in": [INF, 70.2]}, {"variable": "weight", "eq": 2 ** 70},
+    {"variable": "grade", "eq": NAN}, {"variable": "grade", "in": ["it's", "a\\b"]},
+]
+
+
+def outcome(action):
+    """The number of patients ``action`` keeps, or its error's one line."""
+    try:
+        return action().n
+    except UserError as exc:
+        return exc.one_line()
+
+
+@pytest.fixture(scope="module")
+def small2_both():
+    """small2 from the rows and from the engine, loaded once for the module."""
+    return load(SMALL2, "rows"), load(SMALL2, "engine")
+
+
+@pytest.mark.parametrize("sql_comparison", [False, True], ids=["distinct values", "sql"])
+@pytest.mark.parametrize("condition", CONDITIONS, ids=str)
+def test_nan_and_infinite_bounds_select_as_in_memory(monkeypatch, small2_both, condition,
+                                                     sql_comparison):
+    """A section's subset, compared value by value (few distinct values) or in SQL (a
+    continuous variable with many)."""
+    import cohortpress.data.engine.conditions as engine_conditions
+
+    if sql_comparison:
+        if condition["variable"] != "weight":
+            pytest.skip("only a continuous variable is compared in SQL")
+        monkeypatch.setattr(engine_conditions, "DISTINCT_LIMIT", 1)
+    conditions = [Condition(**condition)]
+    memory, engine = small2_both
+    assert outcome(lambda: section_subset(engine, conditions, "section[0]")) == \
+        outcome(lambda: section_subset(memory, conditions, "section[0]"))
+
+
+@pytest.mark.parametrize("condition", [{"variable": "weight", "le": NAN},
+                                       {"variable": "weight", "not_in": [NAN, 70.2]},
+                                       {"variable": "weight", "lt": INF}], ids=str)
+def test_nan_and_infinite_bounds_filter_as_in_memory(monkeypatch, condition):
+    """``cohort.filter`` with such a bound, compared in SQL."""
+    import cohortpress.data.engine.conditions as engine_conditions
+
+    monkeypatch.setattr(engine_conditions, "DISTINCT_LIMIT", 1)
+    conditions = [Condition(**condition)]
+    assert outcome(lambda: load(SMALL2, "engine", filter=conditions)) == \
+        outcome(lambda: load(SMALL2, "rows", filter=conditions))
+
+
+def parquet_small2(folder: Path, change, toml_change=lambda text: text) -> Path:
+    """small2 as Parquet with its numbers as DOUBLE columns, changed by ``change(frame)``."""
+    folder.mkdir()
+    text = SMALL2.read_text(encoding="utf-8").replace('path = "small2.csv"',
+                                                      'path = "small2.parquet"')
+    (folder / "small2.toml").write_text(toml_change(text), encoding="utf-8")
+    frame = pd.read_csv(SMALL2.with_suffix(".csv"))
+    for column in ("biomarker", "score", "weight", "os_days", "dead"):
+        frame[column] = frame[column].astype(float)
+    change(frame)
+    frame.to_parquet(folder / "small2.parquet")
+    return folder / "small2.toml"
+
+
+def setting(column: str, rows: list[int], value):
+    def change(frame):
+        frame.loc[rows, column] = value
+    return change
+
+
+def both(config: Path):
+    """The cohort (or the error's one line) from the rows and from the engine."""
+    found = []
+    for statistics in ("rows", "engine"):
+        try:
+            found.append(load(config, statistics))
+        except UserError as exc:
+            found.append(exc.one_line().split(": ", 1)[1])
+    return found
+
+
+def censor_missing_causes(text: str) -> str:
+    return text.replace('event = "dead"\n', 'event = "dead"\nmissing_cause = "censored"\n')
+
+
+@pytest.fixture(params=[False, True], ids=["profiled", "typed by sql"])
+def typed_by_sql(request, monkeypatch):
+    """Columns typed from their distinct values, or (a profile limit of 5) by SQL casts."""
+    if request.param:
+        import cohortpress.data.duck as duck
+
+        monkeypatch.setattr(duck, "PROFILE_LIMIT", 5)
+    return request.param
+
+
+@pytest.mark.parametrize("missing", [NAN, None], ids=["NaN", "NULL"])
+@pytest.mark.parametrize("column, rows, toml_change", [
+    ("weight", [1, 5, 20], None),                # continuous
+    ("score", [2], None),                        # continuous, few values
+    ("os_days", [3], None),                      # an endpoint's time: an error
+    ("dead", [4], None),                         # an event code: an error...
+    ("dead", [4, 9], censor_missing_causes),     # ... or censored
+], ids=["weight", "score", "time", "event", "event censored"])
+def test_nan_in_a_double_column_is_missing_as_in_memory(tmp_path, typed_by_sql, missing,
+                                                        column, rows, toml_change):
+    config = parquet_small2(tmp_path / "cohort", setting(column, rows, missing),
+                            toml_change or (lambda text: text))
+    memory, engine = both(config)
+    if isinstance(memory, str):
+        assert isinstance(engine, str), engine
+        assert engine.startswith(memory.split(": row ")[0]), (memory, engine)
+        assert memory.split("): ", 1)[-1] in engine, (memory, engine)
+        return
+    assert_same(memory, engine)
+
+
+@pytest.mark.parametrize("value", [INF, -INF], ids=["inf", "-inf"])
+@pytest.mark.parametrize("column", ["weight", "score", "os_days", "dead"])
+def test_infinity_in_a_double_column_is_the_in_memory_error(tmp_path, typed_by_sql, value,
+                                                            column):
+    config = parquet_small2(tmp_path / "cohort", setting(column, [6], value))
+    memory, engine = both(config)
+    assert isinstance(memory, str) and isinstance(engine, str), (memory, engine)
+    if " (1 row; first: " in engine:  # the endpoint checks count the rows instead
+        assert engine.split(" (1 row; first: ")[0] == memory.replace(
+            "row 7 (patient S07): ", "")
+    else:
+        assert engine == memory
+
+
+@pytest.mark.parametrize("codes", [["inf"], ["-inf"], ["99"], ["99.0"], ["1e3"], ["nan"],
+                                   ["Infinity"], [99], [1000.5]], ids=str)
+def test_missing_codes_of_a_double_column_match_as_in_memory(tmp_path, typed_by_sql, codes):
+    """A value is missing when its text (99.0 written "99") is a code, on both paths."""
+    def change(frame):
+        frame.loc[[1, 2], "weight"] = 99.0
+        frame.loc[[3], "weight"] = 1000.0
+        frame.loc[[4], "weight"] = 1000.5
+        written = str(codes[0]).lower()
+        if "inf" in written:  # else the in-memory error on an infinity would hide the rest
+            frame.loc[[5], "weight"] = -INF if written.startswith("-") else INF
+
+    def declare(text):
+        return text.replace('unit = "kg"', f'unit = "kg"\nmissing = {json.dumps(codes)}'
+                            .replace("NaN", "nan"))
+
+    memory, engine = both(parquet_small2(tmp_path / "cohort", change, declare))
+    if isinstance(memory, str):
+        assert engine == memory
+    else:
+        assert_same(memory, engine)

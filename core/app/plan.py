@@ -122,11 +122,16 @@ def declared_level_warnings(config: Config, cohort) -> list[str]:
     from cohortpress.data.columns import as_text
 
     warnings = []
+    declared = [name for name in config.variables if name in cohort.variables
+                and cohort.variables[name].kind in ("categorical", "binary")]
+    recoded = [spec.source for spec in config.derived.values()
+               if getattr(spec, "type", None) == "recode" and spec.source in cohort.variables]
+    present_of = _present_values(cohort, declared + recoded)
     for name, settings in config.variables.items():
         info = cohort.variables.get(name)
         if info is None or info.kind not in ("categorical", "binary"):
             continue
-        present = _present_values(cohort, name)
+        present = present_of[name]
         for code in (as_text(level) for level in settings.levels or ()):
             shown = settings.labels.get(code, code)
             if shown not in present:
@@ -142,24 +147,31 @@ def declared_level_warnings(config: Config, cohort) -> list[str]:
         mapping = getattr(spec, "mapping", None)
         if getattr(spec, "type", None) != "recode" or spec.source not in cohort.variables:
             continue
-        present = _present_values(cohort, spec.source)
+        present = present_of[spec.source]
         warnings += [f"key 'derived.{name}.mapping.{key}': no patient has the value '{key}' of "
                      f"'{spec.source}', so it recodes nothing{did_you_mean(key, present)}"
                      for key in mapping if key not in present]
     return warnings
 
 
-def _present_values(cohort, name: str) -> set[str]:
-    """The values of a variable that some patient has, as text."""
+def _present_values(cohort, names) -> dict[str, set[str]]:
+    """The values of each variable in ``names`` that some patient has, as text (on the
+    engine path in one scan of the view)."""
     from cohortpress.data.columns import as_text
 
-    if getattr(cohort, "engine", False):  # the codes present, as their levels
-        column = cohort.column(name)
-        codes = cohort.query(f"SELECT DISTINCT {column} AS code FROM {{cohort}} "
-                             f"WHERE {column} IS NOT NULL")["code"]
-        levels = cohort.variable(name).levels
-        return {as_text(levels[int(code)]) for code in codes}
-    return {as_text(v) for v in cohort.values(name).dropna().unique()}
+    if getattr(cohort, "engine", False):
+        from cohortpress.data.engine.cohort import present_values
+
+        found = present_values(cohort, names)
+        out = {}
+        for name, values in found.items():
+            info = cohort.variable(name)
+            if info.kind in ("categorical", "binary"):  # the codes present, as their levels
+                values = [info.levels[int(code)] for code in values]
+            out[name] = {as_text(v) for v in values}
+        return out
+    return {name: {as_text(v) for v in cohort.values(name).dropna().unique()}
+            for name in names}
 
 
 def _codes(settings, info) -> list[str]:

@@ -33,6 +33,7 @@ from cohortpress.common.suggest import did_you_mean
 from cohortpress.config.schema import Config, VariableSettings
 from cohortpress.data.conditions import ConditionError, describe_condition, evaluate
 from cohortpress.data.files import FORMAT_NAMES, SUFFIX_FORMATS
+from cohortpress.data.load import file_sha256
 
 #: A column with at most this many distinct values is profiled (and a filter on it pushed
 #: down); more distinct values mean a measurement or an id, typed from the rows read.
@@ -217,21 +218,13 @@ class DuckSource:
         """A digest of the source's files: the file's own for one file; for several, of
         their names (relative to the first's folder) and digests, in name order."""
         if len(self.files) == 1:
-            return _file_digest(self.files[0])
+            return file_sha256(self.files[0])
         digest = hashlib.sha256()
         base = os.path.commonpath([str(f.parent) for f in self.files]) if self.files else ""
         for path in self.files:
             digest.update(os.path.relpath(path, base).encode() + b"\0")
-            digest.update(_file_digest(path).encode() + b"\n")
+            digest.update(file_sha256(path).encode() + b"\n")
         return digest.hexdigest()
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _short(exc: Exception) -> str:

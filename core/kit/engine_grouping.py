@@ -15,7 +15,8 @@ from cohortpress.common.errors import DataError
 from cohortpress.data.engine.backend import quoted
 from cohortpress.data.grouping import Grouping, group_cohort
 
-__all__ = ["EngineGrouping", "engine_grouping", "grouping_of", "groups_with_values"]
+__all__ = ["EngineGrouping", "check_grouping_variable", "engine_grouping", "grouping_from_counts",
+           "grouping_of", "groups_with_values"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,26 +41,39 @@ class EngineGrouping(Grouping):
 def engine_grouping(cohort, by: str | None) -> EngineGrouping:
     """:func:`~cohortpress.data.grouping.group_cohort` of an engine cohort: the group sizes
     from one ``count(*)``."""
-    empty = np.zeros(0, dtype=np.int64)
     if by is None:
-        return EngineGrouping(None, "", ("Overall",), empty, (cohort.n,))
+        return grouping_from_counts(cohort, None, [], [])
+    check_grouping_variable(cohort, by)
+    column = quoted(by)
+    counts = cohort.query(f"SELECT CAST({column} AS INTEGER) AS code, count(*) AS n "
+                          f"FROM {{cohort}} GROUP BY {column}")
+    return grouping_from_counts(cohort, by, counts["code"], counts["n"])
+
+
+def check_grouping_variable(cohort, by: str) -> None:
+    """Refuse a grouping variable that is not categorical (as in memory)."""
     info = cohort.variable(by)
     if info.kind not in ("categorical", "binary"):
         raise DataError(f"grouping variable '{by}' is {info.kind}; it must be categorical "
                         f"(derive groups with a 'cut' in [derived])", column=by)
-    column = quoted(by)
-    counts = cohort.query(f"SELECT CAST({column} AS INTEGER) AS code, count(*) AS n "
-                          f"FROM {{cohort}} GROUP BY {column}")
+
+
+def grouping_from_counts(cohort, by: str | None, codes, counts) -> EngineGrouping:
+    """The grouping by ``by`` (checked) from the patients per group code (``codes``: one
+    per group present, NULL/NaN for a missing group; ``counts``: their patients), as a
+    query grouping the whole view by the variable returns them."""
+    empty = np.zeros(0, dtype=np.int64)
+    if by is None:
+        return EngineGrouping(None, "", ("Overall",), empty, (cohort.n,))
+    info = cohort.variable(by)
     sizes = [0] * len(info.levels)
     missing = 0
-    for code, n in zip(counts["code"], counts["n"]):
+    for code, n in zip(codes, counts):
         if pd.isna(code):
             missing = int(n)
         else:
             sizes[int(code)] = int(n)
     return EngineGrouping(by, info.label, tuple(info.levels), empty, tuple(sizes), missing)
-
-
 
 
 def grouping_of(cohort, by: str | None) -> Grouping:

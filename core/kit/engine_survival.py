@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cohortpress.common.errors import DataError
+from cohortpress.kit.engine_grouping import check_grouping_variable, grouping_from_counts
 
 #: Options of the survival analysis that need the patients' rows, and why.
 ROW_OPTIONS = {"weights": "weighted Kaplan–Meier curves need each patient's weight"}
@@ -131,10 +132,14 @@ class EndpointExtent:
     last: dict
 
 
-def endpoint_extents(cohort, names, by: str | None) -> dict[str, EndpointExtent]:
-    """:class:`EndpointExtent` of each endpoint in ``names`` of an engine cohort, in one
-    query (per group: the last time and the events of every endpoint)."""
-    columns = []
+def endpoint_extents(cohort, names, by: str | None):
+    """The grouping by ``by`` and :class:`EndpointExtent` of each endpoint in ``names`` of
+    an engine cohort, in one query: per group, its patients (the group sizes, missing group
+    included, as :func:`~cohortpress.kit.engine_grouping.engine_grouping` counts them), the
+    last time and the events of every endpoint."""
+    if by is not None:
+        check_grouping_variable(cohort, by)
+    columns = ["count(*) AS n"]
     for k, name in enumerate(names):
         endpoint = cohort.endpoint(name)
         columns += [f"max({endpoint.time}) AS last_{k}",
@@ -142,7 +147,8 @@ def endpoint_extents(cohort, names, by: str | None) -> dict[str, EndpointExtent]
     grouping = f" GROUP BY {cohort.column(by)}" if by else ""
     table = cohort.query(f"SELECT {_code(cohort, by)} AS g, {', '.join(columns)} "
                          f"FROM {{cohort}}{grouping}")
-    levels = cohort.variable(by).levels if by else ("Overall",)
+    groups = grouping_from_counts(cohort, by, table["g"], table["n"])
+    levels = groups.levels
     grouped = table[table["g"].notna()]
     out = {}
     for k, name in enumerate(names):
@@ -152,7 +158,7 @@ def endpoint_extents(cohort, names, by: str | None) -> dict[str, EndpointExtent]
         longest = table[f"last_{k}"].max() if len(table) else 0.0
         out[name] = EndpointExtent(int(events), float(longest), dict(sorted(
             last.items(), key=lambda item: list(levels).index(item[0]))))
-    return out
+    return groups, out
 
 
 def _code(cohort, name: str | None) -> str:

@@ -146,11 +146,9 @@ class SurvivalOptions(rmst.RMSTOptions):  # the RMST options and their checks: k
         """:meth:`check_data` on the engine path: the same checks and warnings from one
         aggregate query (:func:`cohortpress.kit.engine_survival.endpoint_extents`)."""
         from cohortpress.data.grouping import check_strata, empty_group_warnings
-        from cohortpress.kit.engine_grouping import engine_grouping
         from cohortpress.kit.engine_survival import endpoint_extents
 
-        groups = engine_grouping(cohort, by)
-        extents = endpoint_extents(cohort, list(self.endpoints), groups.variable)
+        groups, extents = endpoint_extents(cohort, list(self.endpoints), by)
         if self.rmst and self.rmst_horizon is not None and not self.rmst_extend:
             for name in self.endpoints:
                 rmst.check_horizon_reached(name, cohort.endpoint(name).unit, extents[name].last,

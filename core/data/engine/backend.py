@@ -50,6 +50,21 @@ def literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def double(value: float) -> str:
+    """An SQL DOUBLE literal that reads back as exactly ``value`` (infinities included).
+
+    NaN has none: engines order it above every number and make it equal to itself, where
+    Python's comparisons (the in-memory path) never hold for it, so a caller decides what a
+    NaN in the config means instead (ValueError).
+    """
+    value = float(value)
+    if value != value:
+        raise ValueError("no SQL literal for NaN")
+    text = repr(value) if abs(value) != float("inf") else ("Infinity" if value > 0
+                                                           else "-Infinity")
+    return f"CAST('{text}' AS DOUBLE)"
+
+
 class Backend(Protocol):
     """An SQL engine the engine path runs its queries on.
 

@@ -234,3 +234,22 @@ def engine_frame_columns(cohort: Cohort) -> list[str]:
     for name in cohort.endpoints:
         names += [time_column(name), status_column(name)]
     return names
+
+
+def present_values(cohort: EngineCohort, names) -> dict[str, list]:
+    """The values some patient has (not missing) of each variable in ``names``, in one scan
+    of the view: categorical and binary variables as their codes, others as stored.
+
+    One ``GROUPING SETS`` query groups the view by each variable in turn; a variable's
+    value is not NULL only in the rows of its own grouping set, so each result column,
+    without its NULLs, is that variable's values.
+    """
+    names = list(dict.fromkeys(names))
+    if not names:
+        return {}
+    columns = [quoted(name) for name in names]
+    found = cohort.query(
+        "SELECT " + ", ".join(f"{c} AS v{i}" for i, c in enumerate(columns))
+        + " FROM {cohort} GROUP BY GROUPING SETS (" + ", ".join(f"({c})" for c in columns)
+        + ")")
+    return {name: found[f"v{i}"].dropna().tolist() for i, name in enumerate(names)}

@@ -10,6 +10,8 @@ this one.) A continuous variable with more distinct values than
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -17,7 +19,7 @@ from cohortpress.common.errors import DataError
 from cohortpress.config.schema import Condition
 from cohortpress.data.cohort import VariableInfo
 from cohortpress.data.conditions import ConditionError, describe_condition, evaluate
-from cohortpress.data.engine.backend import in_list, literal, quoted
+from cohortpress.data.engine.backend import double, in_list, quoted
 
 #: A variable with at most this many distinct values is tested value by value in Python.
 DISTINCT_LIMIT = 10_000
@@ -42,7 +44,7 @@ def condition_sql(cond: Condition, info: VariableInfo, cohort: "EngineCohort") -
                                  f"values; the engine compares only a continuous variable "
                                  f"with so many")
         evaluate(cond, pd.Series(found.iloc[:1].astype(float)), info)  # its checks
-        return _continuous_sql(cond, column)
+        return continuous_sql(cond, column)
     if info.kind in ("categorical", "binary"):
         codes = [int(c) for c in found]
         series = pd.Series(pd.Categorical.from_codes(codes, categories=list(info.levels),
@@ -61,14 +63,27 @@ def condition_sql(cond: Condition, info: VariableInfo, cohort: "EngineCohort") -
     return f"{column} IN {in_list(passing)}"
 
 
-def _continuous_sql(cond: Condition, column: str) -> str:
+def continuous_sql(cond: Condition, column: str) -> str:
+    """SQL of a comparison on a continuous column, holding where
+    :func:`~cohortpress.data.conditions.evaluate` holds on a present value.
+
+    A NaN in the config (TOML's ``nan``) is decided here, not left to the engine: Python
+    never finds NaN equal, below or above anything (``ne = nan`` holds for every present
+    value, ``in = [nan]`` for none), while DuckDB makes NaN equal to itself and larger
+    than every number. Infinities are IEEE comparisons in both.
+    """
     for key, operator in OPERATORS.items():
         value = getattr(cond, key)
         if value is not None:
-            return f"{column} {operator} {literal(float(value))}"
-    if cond.is_in is not None:
-        return f"{column} IN {in_list([float(v) for v in cond.is_in])}"
-    return f"{column} NOT IN {in_list([float(v) for v in cond.not_in])}"
+            if math.isnan(float(value)):
+                return f"{column} IS NOT NULL" if key == "ne" else "FALSE"
+            return f"{column} {operator} {double(value)}"
+    listed = cond.is_in if cond.is_in is not None else cond.not_in
+    numbers = [double(v) for v in listed if not math.isnan(float(v))]
+    if not numbers:  # in = [] (or only NaN) never holds, not_in = [] always does
+        return "FALSE" if cond.is_in is not None else f"{column} IS NOT NULL"
+    values = "(" + ", ".join(numbers) + ")"
+    return f"{column} IN {values}" if cond.is_in is not None else f"NOT ({column} IN {values})"
 
 
 def conditions_sql(conditions, cohort: "EngineCohort", key_of) -> tuple[str, str]:

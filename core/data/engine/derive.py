@@ -45,6 +45,7 @@ A derivation that cannot be done in the engine (a recode of a column with more t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -59,7 +60,9 @@ from cohortpress.data.columns import as_text
 from cohortpress.data.conditions import ConditionError, evaluate
 from cohortpress.data.derive import Deriver
 from cohortpress.data.endpoints import DAYS_PER_UNIT
-from cohortpress.data.engine.backend import COHORT, Backend, in_list, literal, quoted
+from cohortpress.data.engine.backend import (COHORT, Backend, double, in_list, literal,
+                                             quoted)
+from cohortpress.data.engine.conditions import continuous_sql
 from cohortpress.data.engine.cohort import EngineCohort
 from cohortpress.data.engine.layers import PREVIOUS, add_layer
 
@@ -130,16 +133,6 @@ def derived_columns(config: Config, names: Sequence[str], base: str,
 def column(name: str) -> str:
     """Column ``name`` of the relation a derivation step reads (aliased ``d``)."""
     return "d." + quoted(name)
-
-
-def double(value: float) -> str:
-    """An SQL DOUBLE literal that reads back as exactly ``value`` (infinities included)."""
-    value = float(value)
-    if value != value:
-        raise ValueError("no SQL literal for NaN")
-    text = repr(value) if abs(value) != float("inf") else ("Infinity" if value > 0
-                                                           else "-Infinity")
-    return f"CAST('{text}' AS DOUBLE)"
 
 
 def typed_series(values: pd.Series, info: VariableInfo) -> pd.Series:
@@ -226,8 +219,9 @@ class _ViewBuilder:
 
     def _transform(self, spec: TransformDerived, key: str, info: VariableInfo):
         x = column(spec.source)
-        if spec.function == "scale":
-            return f"{x} / {double(spec.per)}", ""
+        if spec.function == "scale":  # per = nan: NaN, missing, in memory
+            return (f"{x} / {double(spec.per)}" if not math.isnan(spec.per) else
+                    "CAST(NULL AS DOUBLE)"), ""
         bad = f"{x} < 0" if spec.function == "sqrt" else f"{x} <= 0"
         self._refuse(bad, spec.source, f"{key}.function",
                      lambda value: f"{spec.function} of {value} is undefined")
@@ -305,7 +299,7 @@ class _ViewBuilder:
             return f"({x} IS NULL)" if cond.missing else f"({x} IS NOT NULL)", "TRUE"
         known = f"({x} IS NOT NULL)"
         if info.kind == "continuous":
-            return f"({x} IS NOT NULL AND {_comparison(cond, x)})", known
+            return f"({x} IS NOT NULL AND {continuous_sql(cond, x)})", known
         distinct = self._condition_values(cond, info)
         if distinct is None:
             return f"({x} IS NOT NULL AND {_text_comparison(cond, x, key, self.config)})", known
@@ -376,20 +370,6 @@ class _ViewBuilder:
                 patients += ": " + ", ".join(map(str, ids)) + (", ..." if n > len(ids) else "")
             raise DataError(f"{message(float(found[f'v{i}'].iloc[0]))} ({patients})",
                             file=str(self.config.source), key=key, column=source)
-
-
-def _comparison(cond: Condition, x: str) -> str:
-    """A condition on a continuous column (present), as SQL."""
-    for name, operator in (("eq", "="), ("ne", "<>"), ("lt", "<"), ("le", "<="), ("gt", ">"),
-                           ("ge", ">=")):
-        value = getattr(cond, name)
-        if value is not None:
-            return f"{x} {operator} {double(float(value))}"
-    listed = cond.is_in if cond.is_in is not None else cond.not_in
-    if not listed:  # in = [] never holds, not_in = [] always does
-        return "FALSE" if cond.is_in is not None else "TRUE"
-    values = "(" + ", ".join(double(float(v)) for v in listed) + ")"
-    return f"{x} IN {values}" if cond.is_in is not None else f"NOT ({x} IN {values})"
 
 
 def _text_comparison(cond: Condition, x: str, key: str, config: Config) -> str:

@@ -17,6 +17,7 @@ source, found on the error path only) and its patient id.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from cohortpress.config.schema import Config, VariableSettings
 from cohortpress.data.cohort import VariableInfo
 from cohortpress.data.columns import ColumnTyper, as_text
 from cohortpress.data.duck import PROFILE_LIMIT, DuckSource
-from cohortpress.data.engine.backend import COHORT, in_list, literal, quoted
+from cohortpress.data.engine.backend import COHORT, double, in_list, literal, quoted
 from cohortpress.data.engine.cohort import EngineCohort, view_values
 
 #: The hidden column holding an event column's values as the endpoint code lists compare
@@ -38,6 +39,8 @@ CAUSE_PREFIX = "__cause__"
 CASE_LIMIT = 256
 #: The source view's name (see :mod:`~cohortpress.data.engine.view`).
 SOURCE = "cohort_source"
+#: The 64-bit hash the duplicate-id check counts first (``{}``: the id column).
+ID_HASH = "hash({})"
 NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
                  "USMALLINT", "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
 
@@ -73,12 +76,33 @@ class SourceTyping:
         self.infos: dict[str, VariableInfo] = {}
         self.event_columns = {ep.event for ep in config.endpoints.values()
                               if ep.form == "columns"}
-        #: Each column's approximate distinct count (set by :meth:`guess`).
+        #: Each column's approximate distinct count (set by :meth:`scan`).
         self.guesses: dict[str, int] = {}
+        #: The patient ids' (missing, present, distinct hashes) (set by :meth:`scan`).
+        self.id_counts: tuple[int, int, int] | None = None
 
-    def guess(self, columns) -> None:
-        """Count the columns' distinct values approximately, in one scan of the source."""
-        self.guesses = self.source.approx_distinct(list(columns))
+    def scan(self, columns, id_column: str | None) -> None:
+        """One scan of the source for what typing needs to know first: each column's
+        approximate number of distinct values (HyperLogLog, constant memory), and for the
+        patient id the counts :meth:`check_ids` decides from.
+
+        The id's guess is its number of distinct hashes, never more than its distinct
+        values (so never a reason to skip profiling a column that could be profiled).
+        """
+        others = [c for c in columns if c != id_column]
+        parts = [f"approx_count_distinct({quoted(c)}) AS c{i}" for i, c in enumerate(others)]
+        if id_column:
+            name = quoted(id_column)
+            parts += [f"count(*) - count({name}) AS id_missing", f"count({name}) AS id_n",
+                      f"count(DISTINCT {ID_HASH.format(name)}) AS id_hashes"]
+        if not parts:
+            return
+        found = self.query(f"SELECT {', '.join(parts)} FROM {{source}}").iloc[0]
+        self.guesses = {c: _count(found[f"c{i}"]) for i, c in enumerate(others)}
+        if id_column:
+            self.id_counts = tuple(_count(found[k]) for k in ("id_missing", "id_n",
+                                                               "id_hashes"))
+            self.guesses[id_column] = self.id_counts[2]
 
     # ------------------------------------------------------------------ the source
 
@@ -101,7 +125,8 @@ class SourceTyping:
         if not len(found):
             return None
         row = str(int(found["row_number__"].iloc[0]))
-        return f"{row} (patient {found['patient__'].iloc[0]})" if id_column else row
+        patient = found["patient__"].iloc[0] if id_column else None
+        return row if patient is None or pd.isna(patient) else f"{row} (patient {patient})"
 
     def fail(self, message: str, column: str, condition: str) -> DataError:
         return DataError(message, file=self.file, column=column, row=self.where(condition))
@@ -110,9 +135,17 @@ class SourceTyping:
         """Every patient has an id and no two share one, as
         :func:`~cohortpress.data.columns.check_ids` checks in memory."""
         name = quoted(column)
-        missing = self.query(f"SELECT count(*) AS n FROM {{source}} WHERE {name} IS NULL")
-        if int(missing["n"].iloc[0]):
+        if self.id_counts is None:
+            self.scan([], column)
+        missing, present, hashes = self.id_counts
+        if missing:
             raise self.fail("patient id is missing", column, f"{name} IS NULL")
+        # Equal ids have equal hashes: as many distinct 64-bit hashes as ids proves that no
+        # two share one (counting the hashes holds 8 bytes per id where grouping the ids
+        # holds their text). Fewer (a duplicate, or a collision: about n²/2⁶⁵) sends us to
+        # the exact check.
+        if hashes == present:
+            return
         dup = self.query(f"SELECT {name} AS id FROM {{source}} GROUP BY {name} "
                          f"HAVING count(*) > 1 LIMIT 1")
         if len(dup):
@@ -269,6 +302,11 @@ def _arrow_type(series: pd.Series, objects: list[Any]):
         return pa.string()
 
 
+def _count(value: Any) -> int:
+    """A count from a query's result (NULL, as an engine may give for no rows: 0)."""
+    return 0 if value is None or pd.isna(value) else int(value)
+
+
 def _missing(value: Any) -> bool:
     try:
         return bool(pd.isna(value))
@@ -299,10 +337,10 @@ def _type_by_sql(typing: SourceTyping, name: str, settings: VariableSettings,
     stripped = f"NULLIF(trim({text}), '')"
     codes = [as_text(m) for m in settings.missing]
     if numeric:
-        numbers = [float(c) for c in codes if _is_number(c)]
+        numbers = [x for x in map(_number_written, codes) if x is not None]
         raw = f"CAST(s.{quoted(name)} AS DOUBLE)"
         present = raw if not numbers else \
-            f"CASE WHEN {raw} IN {in_list(numbers)} THEN NULL ELSE {raw} END"
+            f"CASE WHEN {raw} IN ({', '.join(map(double, numbers))}) THEN NULL ELSE {raw} END"
         present = f"CASE WHEN isnan({present}) THEN NULL ELSE {present} END"
     else:
         present = stripped if not codes else \
@@ -334,12 +372,15 @@ def _type_by_sql(typing: SourceTyping, name: str, settings: VariableSettings,
                     column=name)
 
 
-def _is_number(text: str) -> bool:
+def _number_written(code: str) -> float | None:
+    """The number the in-memory path writes as ``code`` (missing codes are compared as
+    ``as_text`` of the value: 99.0 is "99", so the code "99.0" or "1e3" matches no number,
+    "inf" matches infinity), or None."""
     try:
-        float(text)
+        number = float(code)
     except ValueError:
-        return False
-    return True
+        return None
+    return number if not math.isnan(number) and as_text(number) == code else None
 
 
 def _guess_kind(typing: SourceTyping, name: str, column_type: str, present: str,

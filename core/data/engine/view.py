@@ -40,6 +40,8 @@ from cohortpress.data.engine.typing import SourceTyping, type_source_column
 
 #: The view of the source's rows (the columns the config uses, untyped).
 SOURCE_VIEW = "cohort_source"
+#: The name a DuckDB database source is attached under, read-only.
+SOURCE_DATABASE = "cohort_database"
 
 
 def build_engine_cohort(config: Config, source: DuckSource, columns: Sequence[str],
@@ -59,10 +61,10 @@ def build_engine_cohort(config: Config, source: DuckSource, columns: Sequence[st
                         sha256=source.sha256(), n_rows_read=n_rows,
                         source_info={**source_info, "statistics": "engine"})
     typing = SourceTyping(config, source, base, file)
+    typing.scan(columns, config.cohort.id)
     if config.cohort.id:
         typing.check_ids(config.cohort.id)
     roles = column_roles(config)
-    typing.guess(columns)
     for name in columns:
         type_source_column(typing, name, config.variables.get(name, VariableSettings()),
                            roles.get(name))
@@ -84,12 +86,18 @@ def build_engine_cohort(config: Config, source: DuckSource, columns: Sequence[st
 def _source_spec(config: Config, source: DuckSource, columns: Sequence[str]) -> BackendSpec:
     """How a fresh connection (in any process) opens the source as the view of its used
     columns."""
-    base = source.kind.removesuffix(" query")
-    database = str(config.cohort.path) if base == "duckdb" else ":memory:"
     select = ", ".join(quoted(c) for c in columns)
-    return BackendSpec(database=database, options=engine_settings(), statements=(
-        f"SET file_search_path = {literal(str(config.folder))}",
-        f"CREATE VIEW {SOURCE_VIEW} AS SELECT {select} FROM ({source.relation}) AS source"))
+    statements = [f"SET file_search_path = {literal(str(config.folder))}"]
+    if source.kind.removesuffix(" query") == "duckdb":
+        # The views are created in memory: a database opened read-only takes none, and
+        # opening it again with other settings than the source's connection is refused.
+        # Its tables are found by their plain names, as in cohort.table and cohort.query.
+        statements += [f"ATTACH {literal(str(config.cohort.path))} AS {SOURCE_DATABASE} "
+                       f"(READ_ONLY)",
+                       f"SET search_path = 'memory.main,{SOURCE_DATABASE}.main'"]
+    statements.append(f"CREATE VIEW {SOURCE_VIEW} AS SELECT {select} FROM "
+                      f"({source.relation}) AS source")
+    return BackendSpec(options=engine_settings(), statements=tuple(statements))
 
 
 def _filtered(config: Config, cohort: EngineCohort) -> EngineCohort:
@@ -143,10 +151,8 @@ def _final(cohort: EngineCohort) -> EngineCohort:
     names = list(cohort.variables)
     for name in cohort.endpoints:
         names += [time_column(name), status_column(name)]
-    final = add_layer(cohort, f"SELECT {', '.join(quoted(n) for n in names)} FROM {PREVIOUS}")
-    from dataclasses import replace
-
-    return replace(final, n=_count(final))
+    # A projection: the rows, and so cohort.n (counted after the filter), are unchanged.
+    return add_layer(cohort, f"SELECT {', '.join(quoted(n) for n in names)} FROM {PREVIOUS}")
 
 
 def _count(cohort: EngineCohort) -> int:
