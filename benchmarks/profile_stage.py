@@ -115,16 +115,19 @@ def timed_queries() -> list[tuple[float, float, int, str]]:
     for kind in backend.BACKENDS.values():
         if isinstance(kind, str):
             continue
-        original = kind.query
+        for method in ("query", "query_columns"):
+            original = getattr(kind, method)
 
-        def timed(self, sql, original=original):
-            cpu, wall = time.process_time(), time.perf_counter()
-            answer = original(self, sql)
-            found.append((time.process_time() - cpu, time.perf_counter() - wall, len(answer),
-                          " ".join(sql.split())))
-            return answer
+            def timed(self, sql, original=original):
+                cpu, wall = time.process_time(), time.perf_counter()
+                answer = original(self, sql)
+                rows = len(answer) if not isinstance(answer, dict) else (
+                    len(next(iter(answer.values()))) if answer else 0)
+                found.append((time.process_time() - cpu, time.perf_counter() - wall, rows,
+                              " ".join(sql.split())))
+                return answer
 
-        kind.query = timed
+            setattr(kind, method, timed)
     return found
 
 

@@ -76,6 +76,10 @@ def decode_group_key(cohort, factors: Sequence[str],
     return event, codes
 
 
+#: Values of the workspace :meth:`Scanner._reduce_blocks` fills at a time (8 MB).
+_WORKSPACE = 1 << 20
+
+
 class Scanner:
     """``scan(requests)``: every request's sums per (stratum, time), from at most one
     aggregate query. ``batches`` lists the models (keys) of each call, ``queries`` counts
@@ -97,6 +101,7 @@ class Scanner:
         self.key_sql = key_sql or group_key_sql(cohort, self.factors, endpoint)
         self.counts: dict[str, np.ndarray] = {}  # row condition -> rows per group
         self.groups = None  # (stratum, time, event, codes) of the groups, fixed by the rows
+        self._identity = None  # (stratum, time, key) of the groups, to check later queries
         self._group_starts = None
 
     @property
@@ -178,35 +183,40 @@ class Scanner:
                f"FROM (SELECT {', '.join(middle)} FROM (SELECT {', '.join(inner)} FROM "
                f"(SELECT *, {', '.join(flags)} FROM {{cohort}}) AS flagged) AS typed) "
                f"AS eta) AS weighted GROUP BY {group}")
-        frame = self.cohort.query(sql)
+        columns = self.cohort.query_columns(sql)
         self.queries += 1
-        frame = frame[frame["s"].notna()]
         # Sorted here rather than by the engine (a quarter of the query's time): by
-        # stratum, time, event, then the factors' codes (the key), a total order.
-        key = frame["k"].to_numpy(dtype=np.int64)
-        order = np.lexsort([key, key % 2, frame["t"].to_numpy(dtype=float),
-                            frame["s"].to_numpy(dtype=float)])
-        frame = frame.iloc[order].reset_index(drop=True)
-        event, codes = decode_group_key(self.cohort, self.factors,
-                                       frame["k"].to_numpy(dtype=np.int64))
-        groups = (frame["s"].to_numpy(dtype=np.int64), frame["t"].to_numpy(dtype=float),
-                  event, codes)
-        if self.groups is None:
-            self.groups = groups
-        elif not all(np.array_equal(a, b, equal_nan=True) for a, b in zip(self.groups, groups)):
+        # stratum, time, event, then the factors' codes (the key), a total order. Rows
+        # without a stratum (a missing strata variable) are left out.
+        stratum = columns["s"]
+        inside = np.flatnonzero(~np.isnan(stratum)) if stratum.dtype.kind == "f" else None
+        if inside is not None:
+            columns = {name: values[inside] for name, values in columns.items()}
+        key = columns["k"].astype(np.int64)
+        stratum, time = columns["s"].astype(np.int64), columns["t"].astype(float)
+        order = np.lexsort([key, key % 2, time, stratum])
+        frame = {name: np.nan_to_num(values[order].astype(float), nan=0.0)
+                 for name, values in columns.items() if name not in ("s", "t", "k")}
+        identity = (stratum[order], time[order], key[order])
+        if self._identity is None:
+            self._identity = identity
+            self.groups = (identity[0], identity[1],
+                           *decode_group_key(self.cohort, self.factors, identity[2]))
+        elif not all(np.array_equal(a, b, equal_nan=True)
+                     for a, b in zip(self._identity, identity)):
             raise RuntimeError("the scan's groups changed between queries")
         for condition, name in counted.items():
-            self.counts[condition] = frame[name].to_numpy(dtype=float, na_value=0.0)
+            self.counts[condition] = frame[name]
         return frame, asked
 
     def _sums(self, request: ScanRequest, plan, frame, asked) -> TimeSums:
         """A request's sums per (stratum, time): its factor part from the group codes, its
         continuous part from the query.
 
-        The per-group columns are laid out as rows of one ``(columns, groups)`` array
-        (each written contiguously) and summed by one ``reduceat`` over the (stratum,
-        time, event) blocks the groups are sorted in; all rows and the events then follow
-        from the blocks."""
+        The per-group columns are laid out as rows of a ``(columns, groups)`` array (each
+        written contiguously) and summed by ``reduceat`` over the (stratum, time, event)
+        blocks the groups are sorted in (:meth:`_reduce_blocks`); all rows and the events
+        then follow from the blocks."""
         design, used, continuous = plan
         stratum, time, event, codes = self.groups
         model = request.model
@@ -229,40 +239,42 @@ class Scanner:
             eta_bound = np.abs(eta_f[valid & (count > 0)]).max(initial=0.0)
         else:
             weight = np.exp(eta_f)
-            get = lambda name: frame[name].to_numpy(dtype=float, na_value=0.0)  # noqa: E731
+            get = frame.__getitem__
             base = get(asked["s0"])
             has = valid & (count > 0)
             low = get(asked["low"])[has] + eta_f[has]
             high = get(asked["high"])[has] + eta_f[has]
             eta_bound = max(np.abs(low).max(initial=0.0), np.abs(high).max(initial=0.0))
         weight = np.where(valid, weight, 0.0)
-        q = len(pair_indices(p)[0])
-        stacked = np.empty((2 + p + q, stratum.size))
-        stacked[0] = count
-        np.multiply(base, weight, out=stacked[1])
-        # Per group: each column's sum over the rows, before the factor weight.
-        x = {}
-        for a, k in enumerate(factor):
-            x[k] = f[a] * base
-        for j, k in enumerate(continuous):
-            x[k] = get(asked["s1"][j])
-        for k in range(p):
-            np.multiply(x[k], weight, out=stacked[2 + k])
-        # A pair (i, j) with a factor column: that column's value times the other's sum;
-        # two continuous columns: their aggregated products.
+        continuous_sums = [get(asked["s1"][j]) for j in range(len(continuous))]
+        continuous_products = {}
+        for m, (i, j) in enumerate(zip(*pair_indices(len(continuous)))):
+            continuous_products[continuous[i], continuous[j]] = get(asked["s2"][m])
+
+        def fill(part: slice, out: np.ndarray) -> None:
+            """The groups ``part``'s rows of sums: count, S0, S1, then S2's pairs."""
+            w, b = weight[part], base[part]
+            out[0] = count[part]
+            np.multiply(b, w, out=out[1])
+            # Per group: each column's sum over the rows, before the factor weight.
+            x = {k: f[a, part] * b for a, k in enumerate(factor)}
+            x.update((k, sums[part]) for k, sums in zip(continuous, continuous_sums))
+            for k in range(p):
+                np.multiply(x[k], w, out=out[2 + k])
+            # A pair (i, j) with a factor column: that column's value times the other's
+            # sum; two continuous columns: their aggregated products.
+            for m, (i, j) in enumerate(zip(*pair_indices(p))):
+                row = out[2 + p + m]
+                if i in position:
+                    np.multiply(f[position[i], part], x[j], out=row)
+                elif j in position:
+                    np.multiply(f[position[j], part], x[i], out=row)
+                else:
+                    row[:] = continuous_products[i, j][part]
+                row *= w
+
         position = {k: a for a, k in enumerate(factor)}
-        cont_pair = {pair: m for m, pair in enumerate(zip(*pair_indices(len(continuous))))}
-        where = {k: j for j, k in enumerate(continuous)}
-        for m, (i, j) in enumerate(zip(*pair_indices(p))):
-            row = stacked[2 + p + m]
-            if i in position:
-                np.multiply(f[position[i]], x[j], out=row)
-            elif j in position:
-                np.multiply(f[position[j]], x[i], out=row)
-            else:
-                row[:] = get(asked["s2"][cont_pair[tuple(sorted((where[i], where[j])))]])
-            row *= weight
-        blocks = np.add.reduceat(stacked, self._blocks()[0], axis=1)
+        blocks = self._reduce_blocks(2 + p + len(pair_indices(p)[0]), fill)
         every, events = self._by_time(blocks)
         cut = np.cumsum([1, 1, p])
         (n_all, s0, s1, s2_all), (n_events, d0, d1, d2) = (
@@ -270,6 +282,29 @@ class Scanner:
         first = self._blocks()[1]
         return TimeSums(stratum[first], time[first], n_all[:, 0], n_events[:, 0], s0[:, 0],
                         s1, s2_all, d0[:, 0], d1, d2, float(eta_bound))
+
+    def _reduce_blocks(self, rows: int, fill) -> np.ndarray:
+        """``(rows, blocks)``: per (stratum, time, event) block, the sums over its groups
+        of the ``rows`` values ``fill(part, out)`` writes for the groups ``part``.
+
+        The groups are taken a slice of whole blocks at a time, written into one small
+        array and reduced: an array of all groups at once (hundreds of MB at 10^7
+        patients, allocated per Newton step) cost more in page faults and cache misses
+        than the arithmetic. Each block is summed in the same order either way."""
+        starts = self._blocks()[0]
+        total = self.groups[0].size
+        width = max(1, _WORKSPACE // rows)
+        cuts = np.unique(np.searchsorted(starts, np.arange(0, total, width)))
+        bounds = np.append(starts, total)
+        edges = np.append(cuts, starts.size)
+        workspace = np.empty((rows, int(np.diff(bounds[edges]).max(initial=0))))
+        blocks = np.empty((rows, starts.size))
+        for first, last in zip(edges[:-1], edges[1:]):
+            low, high = bounds[first], bounds[last]
+            out = workspace[:, :high - low]
+            fill(slice(low, high), out)
+            blocks[:, first:last] = np.add.reduceat(out, starts[first:last] - low, axis=1)
+        return blocks
 
     def _blocks(self) -> tuple[np.ndarray, ...]:
         """The first group of each (stratum, time, event) block; the first group of each

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Protocol, Sequence
 
+import numpy as np
 import pandas as pd
 
 from cohortpress.common.errors import DataError
@@ -76,6 +77,11 @@ class Backend(Protocol):
 
     def query(self, sql: str) -> pd.DataFrame:
         """The result of one query (DuckDB dialect), expected small, as a DataFrame."""
+
+    def query_columns(self, sql: str) -> dict[str, np.ndarray]:
+        """The result of one query (DuckDB dialect) of numeric columns, as NumPy arrays by
+        name (NULL as NaN): for results of many rows, which a DataFrame would take longer
+        to build than the engine to compute."""
 
     def register(self, name: str, frame: pd.DataFrame) -> None:
         """Make a small DataFrame (a lookup table) a relation ``name`` of later queries."""
@@ -149,6 +155,14 @@ class DuckDBBackend:
         except duckdb.Error as exc:
             raise DataError(f"the engine failed: {short_message(exc)}") from None
 
+    def query_columns(self, sql: str) -> dict[str, np.ndarray]:
+        import duckdb
+
+        try:
+            return arrow_columns(self.connection.sql(sql).arrow().read_all())
+        except duckdb.Error as exc:
+            raise DataError(f"the engine failed: {short_message(exc)}") from None
+
     def register(self, name: str, frame: pd.DataFrame) -> None:
         self.connection.register(name, frame)
 
@@ -189,6 +203,21 @@ class DuckDBBackend:
         for relation in list(self._stored):
             self.release(relation)
         self.connection.close()
+
+
+def arrow_columns(table) -> dict[str, np.ndarray]:
+    """The columns of an Arrow table as NumPy arrays by name; a numeric column with NULLs
+    becomes floating point with NaN for them, and a decimal one (DuckDB's sum of integers
+    is a 128-bit integer, which Arrow carries as a decimal) floating point."""
+    import pyarrow as pa
+
+    columns = {}
+    for name in table.column_names:
+        column = table.column(name)
+        if pa.types.is_decimal(column.type):
+            column = column.cast(pa.float64())
+        columns[name] = column.to_numpy()
+    return columns
 
 
 #: Folders of rows :meth:`DuckDBBackend.materialise` stores: this prefix, then the process id.

@@ -127,7 +127,15 @@ class EngineCohort(CohortMetadata):
 
     def query(self, sql: str) -> pd.DataFrame:
         """Run ``sql`` (DuckDB dialect), in which ``{cohort}`` stands for this cohort's rows."""
-        return self.backend.query(sql.replace("{cohort}", f"{self.relation} AS cohort_rows"))
+        return self.backend.query(self._sql(sql))
+
+    def query_columns(self, sql: str) -> dict[str, np.ndarray]:
+        """Run ``sql`` as :meth:`query` does; its numeric columns as NumPy arrays by name
+        (NULL as NaN), for results of many rows."""
+        return self.backend.query_columns(self._sql(sql))
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("{cohort}", f"{self.relation} AS cohort_rows")
 
     @property
     def n_patients(self) -> int:

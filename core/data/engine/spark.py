@@ -28,10 +28,11 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from cohortpress.common.errors import DataError
-from cohortpress.data.engine.backend import BackendSpec, short_message
+from cohortpress.data.engine.backend import BackendSpec, arrow_columns, short_message
 from cohortpress.data.engine.translate import translate
 
 #: The temporary view of the source file as Spark reads it (all its columns); the view
@@ -193,17 +194,23 @@ class SparkBackend:
         same column types (nullable integers, dates)."""
         import duckdb
 
-        try:
-            table = self._sql(sql).toArrow()
-        except DataError:
-            raise
-        except Exception as exc:
-            raise DataError(f"the engine (Spark) failed: {short_message(exc)}") from None
+        table = self._arrow(sql)
         connection = duckdb.connect()
         try:
             return connection.from_arrow(table).df()
         finally:
             connection.close()
+
+    def query_columns(self, sql: str) -> dict[str, np.ndarray]:
+        return arrow_columns(self._arrow(sql))
+
+    def _arrow(self, sql: str):
+        try:
+            return self._sql(sql).toArrow()
+        except DataError:
+            raise
+        except Exception as exc:
+            raise DataError(f"the engine (Spark) failed: {short_message(exc)}") from None
 
     def register(self, name: str, frame: pd.DataFrame) -> None:
         self.session.createDataFrame(_spark_ready(frame)).createOrReplaceTempView(name)
