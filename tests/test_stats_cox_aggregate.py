@@ -17,6 +17,7 @@ import pytest
 
 from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.coxph import cox_zph, fit_cox
+from cohortpress.stats.coxph import aggregate
 from cohortpress.stats.coxph.aggregate import (TimeSums, fit_cox_aggregated, model_moments,
                                                pair_indices)
 from cohortpress.stats.coxph.aggregate_tests import cox_zph_aggregated, lr_test_aggregated
@@ -152,6 +153,27 @@ def test_several_models_share_each_scan():
     for j in range(p):
         alone = fit_case(case, "efron", [j])[0].fit
         assert_close(fits[1 + j].fit.coef, alone.coef, rtol=1e-12)
+
+
+def test_efron_expansion_recomputed_in_small_chunks_gives_the_same_fit(monkeypatch):
+    # A registry's expansion is too large to keep: it is then computed again at each
+    # Newton step, a chunk at a time; the terms and their order are the same.
+    case = CASES["lung"]
+    rows = rows_of(case)
+    p = len(case["columns"])
+    models = [rows.model(("m", list(range(p))), case["columns"])]
+    models += [rows.model(("m", [j]), [case["columns"][j]]) for j in range(p)]
+    kept = fit_cox_aggregated(models, rows.scan, "efron")
+    monkeypatch.setattr(aggregate, "EFRON_CHUNK", 3)
+    monkeypatch.setattr(aggregate, "EFRON_KEPT_TERMS", 0)
+    again = fit_cox_aggregated(models, rows.scan, "efron")
+    for a, b in zip(kept, again):
+        assert np.array_equal(a.fit.coef, b.fit.coef) and a.fit.loglik == b.fit.loglik
+        assert np.array_equal(a.fit.var, b.fit.var)
+    # Models on the same rows share one expansion.
+    shared = {id(f.layout.ties) for f in kept}
+    assert len(shared) < len(kept)
+    assert all(f.layout.ties.terms > 0 for f in kept)
 
 
 @pytest.mark.parametrize("ties", TIES)

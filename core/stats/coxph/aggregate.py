@@ -45,6 +45,11 @@ OVERFLOW_GUARD = 300.0
 GRAM_COLLINEARITY_TOLERANCE = 1e-6
 #: Efron's tied events are expanded in chunks of at most this many (bounded memory).
 EFRON_CHUNK = 1_000_000
+#: Terms of Efron's expansion kept between Newton steps, over all models of one fit (16
+#: bytes each: 512 MB). Models with the same deaths per time share one expansion; beyond
+#: this many terms a model's is recomputed at each step (a registry of 10^8 patients has
+#: tens of millions of tied deaths per model).
+EFRON_KEPT_TERMS = 32_000_000
 
 
 def pair_indices(p: int) -> tuple[np.ndarray, np.ndarray]:
@@ -239,10 +244,10 @@ class _Layout:
     time: np.ndarray          # merged time of each merged group
     count: np.ndarray
     deaths: np.ndarray
-    ties: tuple = ()          # Efron's expansion of the tied deaths (:func:`_efron_ties`)
+    ties: "EfronTies | None" = None  # Efron's expansion of the tied deaths
 
 
-def _layout(model: AggregateModel, sums: TimeSums) -> _Layout:
+def _layout(model: AggregateModel, sums: TimeSums, expansions: "EfronStore") -> _Layout:
     keep = sums.count > 0
     stratum, time = sums.stratum[keep], sums.time[keep]
     merged = _merge_near_ties(time)
@@ -256,7 +261,7 @@ def _layout(model: AggregateModel, sums: TimeSums) -> _Layout:
     deaths = np.add.reduceat(sums.deaths[keep], run_start)
     return _Layout(keep, run_start, np.flatnonzero(changes), position, merged[run_start],
                    np.add.reduceat(sums.count[keep], run_start), deaths,
-                   _efron_ties(deaths[deaths > 0]))
+                   expansions.ties(deaths[deaths > 0]))
 
 
 def _merge_near_ties(time: np.ndarray) -> np.ndarray:
@@ -339,32 +344,68 @@ def _terms(model: AggregateModel, layout: _Layout, sums: TimeSums, beta: np.ndar
                   frac[0], frac[1], frac[2], groups, sums.max_abs_eta)
 
 
-def _efron_ties(deaths: np.ndarray) -> tuple:
-    """Efron's expansion of the tied deaths, in chunks of at most :data:`EFRON_CHUNK`
-    terms (bounded memory): per chunk, the event times it covers (positions among the
-    times with deaths), each term's time (position within the chunk), the first term of
-    each time, and each term's fraction ``j / d``. Fixed by the rows, so computed once
-    per model and reused at every Newton step."""
-    tied = np.flatnonzero(deaths > 1)
-    if tied.size == 0:
-        return ()
-    counts = deaths[tied].astype(np.int64)
-    bounds = np.searchsorted(np.cumsum(counts), np.arange(EFRON_CHUNK, counts.sum(),
-                                                          EFRON_CHUNK))
-    chunks = []
-    for chunk in np.split(np.arange(tied.size), np.unique(bounds + 1)):
-        if chunk.size == 0:
-            continue
-        d = counts[chunk]
+class EfronTies:
+    """Efron's expansion of a model's tied deaths, in chunks of at most
+    :data:`EFRON_CHUNK` terms (bounded memory): per chunk, the event times it covers
+    (positions among the times with deaths), each term's time (position within the
+    chunk), the first term of each time, and each term's fraction ``j / d``.
+
+    Fixed by the deaths per time, so computed once and kept when :class:`EfronStore`'s
+    budget allows (``keep``), else computed again at each use."""
+
+    def __init__(self, deaths: np.ndarray):
+        self.tied = np.flatnonzero(deaths > 1)
+        self.counts = deaths[self.tied].astype(np.int64)
+        self.terms = int(self.counts.sum())
+        self.keep = False  # keep the chunks once computed
+        self._kept: tuple | None = None
+
+    def chunks(self):
+        if self._kept is not None:
+            return self._kept
+        chunks = map(self._chunk, self._spans())
+        if self.keep:
+            self._kept = tuple(chunks)
+            return self._kept
+        return chunks
+
+    def _spans(self) -> list[np.ndarray]:
+        bounds = np.searchsorted(np.cumsum(self.counts),
+                                 np.arange(EFRON_CHUNK, self.terms, EFRON_CHUNK))
+        spans = np.split(np.arange(self.tied.size), np.unique(bounds + 1))
+        return [span for span in spans if span.size]
+
+    def _chunk(self, span: np.ndarray) -> tuple:
+        d = self.counts[span]
         first = np.cumsum(d) - d
-        run = np.repeat(np.arange(chunk.size), d)
-        chunks.append((tied[chunk], run, first, (np.arange(run.size) - first[run]) / d[run]))
-    return tuple(chunks)
+        run = np.repeat(np.arange(span.size), d)
+        return self.tied[span], run, first, (np.arange(run.size) - first[run]) / d[run]
 
 
-def _efron_sums(ties: tuple, s0, d0, log_den, inv_den, inv_den_sq, frac) -> None:
+class EfronStore:
+    """The Efron expansions of one fit's models: one per distinct deaths-per-time vector
+    (the models fitted on the same rows share it), kept while their terms fit
+    :data:`EFRON_KEPT_TERMS`."""
+
+    def __init__(self, budget: int | None = None):
+        self.budget = EFRON_KEPT_TERMS if budget is None else budget
+        self._known: dict[bytes, EfronTies] = {}
+
+    def ties(self, deaths: np.ndarray) -> EfronTies:
+        key = np.ascontiguousarray(deaths, dtype=float).tobytes()
+        found = self._known.get(key)
+        if found is None:
+            found = EfronTies(deaths)
+            found.keep = found.terms <= self.budget
+            if found.keep:
+                self.budget -= found.terms
+            self._known[key] = found
+        return found
+
+
+def _efron_sums(ties: EfronTies, s0, d0, log_den, inv_den, inv_den_sq, frac) -> None:
     """Efron's sums over ``j = 0..d-1`` at the tied times, replacing Breslow's in place."""
-    for slots, run, first, fraction in ties:
+    for slots, run, first, fraction in ties.chunks():
         denominator = s0[slots][run] - fraction * d0[slots][run]
         inv = 1.0 / denominator
         weighted = fraction * inv
@@ -402,6 +443,7 @@ class _Newton:
     converged: bool = False
     done: bool = False
     final: tuple | None = None
+    expansions: EfronStore = field(default_factory=EfronStore)
 
     def __post_init__(self):
         p = len(self.model.names)
@@ -413,7 +455,7 @@ class _Newton:
 
     def update(self, request: ScanRequest, sums: TimeSums) -> None:
         if self.layout is None:
-            self.layout = _layout(self.model, sums)
+            self.layout = _layout(self.model, sums, self.expansions)
         terms = _terms(self.model, self.layout, sums, request.beta, request.shift, self.efron)
         state = (request.beta, terms, sums, request.shift)
         if self.best is None:
@@ -481,7 +523,9 @@ def fit_cox_aggregated(models: Sequence[AggregateModel],
     check_conf_level(conf_level)
     if ties not in ("efron", "breslow"):
         raise StatisticsError(f"ties must be one of efron, breslow, not '{ties}'")
-    states = [_Newton(model, ties == "efron", max_iter, eps) for model in models]
+    expansions = EfronStore()
+    states = [_Newton(model, ties == "efron", max_iter, eps, expansions=expansions)
+              for model in models]
     while True:
         active = [state for state in states if not state.done]
         if not active:
