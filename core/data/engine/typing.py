@@ -82,7 +82,7 @@ class SourceTyping:
         self.id_counts: tuple[int, int, int] | None = None
 
     def scan(self, columns, id_column: str | None) -> None:
-        """One scan of the source for what typing needs to know first: each column's
+        """What typing needs to know first, in two scans of the source: each column's
         approximate number of distinct values (HyperLogLog, constant memory), and for the
         patient id the counts :meth:`check_ids` decides from.
 
@@ -90,16 +90,17 @@ class SourceTyping:
         values (so never a reason to skip profiling a column that could be profiled).
         """
         others = [c for c in columns if c != id_column]
-        parts = [f"approx_count_distinct({quoted(c)}) AS c{i}" for i, c in enumerate(others)]
+        if others:
+            parts = [f"approx_count_distinct({quoted(c)}) AS c{i}" for i, c in enumerate(others)]
+            found = self.query(f"SELECT {', '.join(parts)} FROM {{source}}").iloc[0]
+            self.guesses = {c: _count(found[f"c{i}"]) for i, c in enumerate(others)}
         if id_column:
+            # A query of its own: beside other aggregates, DuckDB's DISTINCT count took
+            # six times as long as the two queries apart (71 s against 11 s at 10^8 rows).
             name = quoted(id_column)
-            parts += [f"count(*) - count({name}) AS id_missing", f"count({name}) AS id_n",
-                      f"count(DISTINCT {ID_HASH.format(name)}) AS id_hashes"]
-        if not parts:
-            return
-        found = self.query(f"SELECT {', '.join(parts)} FROM {{source}}").iloc[0]
-        self.guesses = {c: _count(found[f"c{i}"]) for i, c in enumerate(others)}
-        if id_column:
+            found = self.query(f"SELECT count(*) - count({name}) AS id_missing, count({name}) "
+                               f"AS id_n, count(DISTINCT {ID_HASH.format(name)}) AS id_hashes "
+                               f"FROM {{source}}").iloc[0]
             self.id_counts = tuple(_count(found[k]) for k in ("id_missing", "id_n",
                                                                "id_hashes"))
             self.guesses[id_column] = self.id_counts[2]
