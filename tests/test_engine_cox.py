@@ -120,7 +120,8 @@ def test_one_scan_per_iteration_covers_every_model(monkeypatch):
     options = cox.CoxOptions.model_validate(dict(endpoint="os", covariates=[
         "arm", "age", "stage", "crp_log", "sex", "ecog"]))
     models, scanner = engine_cox_models(engine, options, "separated")
-    assert len(queries) == 2 + scanner.queries  # counts and moments, then the iterations
+    # counts, moments and the distinct times, then the iterations
+    assert len(queries) == 3 + scanner.queries
     first = scanner.batches[0]
     assert set(first) == {"multi", *(("uni", v) for v in options.covariates)}
     # Each model is in one scan per iteration (plus its start): the scans are as many as
@@ -327,3 +328,22 @@ def test_sums_taken_a_few_groups_at_a_time_are_the_same_numbers(monkeypatch):
     sliced = cox.run(engine_cohort_from_frame(cohort), options, context)
     assert [(key(r), r.stat) for r in sliced.results] == [
         (key(r), r.stat) for r in whole.results]
+
+
+def test_too_many_distinct_times_are_refused_in_one_line(monkeypatch):
+    # Exact times give a registry about one distinct time per patient: the per-time sums
+    # are then as large as the rows, and the fit says so before it starts instead of
+    # being ended by the system for want of memory.
+    from cohortpress.kit import engine_cox as module
+
+    _, cohort = cohort_of("trial3")
+    engine = engine_cohort_from_frame(cohort)
+    options = cox.CoxOptions.model_validate(dict(endpoint="os", covariates=["arm", "age"]))
+    engine_cox_models(engine, options, "separated")  # within the limit
+    monkeypatch.setattr(module, "TIME_SUMS_LIMIT", 1000)
+    with pytest.raises(DataError) as caught:
+        engine_cox_models(engine, options, "separated")
+    message = str(caught.value)
+    assert "endpoint 'os' has about" in message and "distinct times" in message
+    assert "3 models" in message and 'cohort.statistics = "rows"' in message
+    assert "\n" not in message

@@ -216,6 +216,37 @@ def engine_cox_models(cohort, options, separation_reason: str) -> tuple[FittedMo
         return _fit_models(rows, options, separation_reason, factors)
 
 
+#: The most memory the per-time sums of one scan of a section's models may take (bytes).
+TIME_SUMS_LIMIT = 4 * 2**30
+
+
+def check_time_sums(cohort, endpoint, models: Sequence[AggregateModel], stratum: str) -> None:
+    """Refuse, in one line, a fit whose sums per distinct time would not fit in memory.
+
+    Each Newton scan gives every model, per distinct (stratum, time), its count, events,
+    weight sums, and the sums of its columns and their products over all rows and over the
+    events: ``4 + 2p + p(p + 1)`` numbers, held about three times over while the risk sets
+    are summed. Times recorded to the day give a registry thousands of distinct times;
+    exact times give about one per patient, and then the sums are as large as the rows
+    (the fit would be ended by the system for want of memory). The distinct times are
+    counted approximately (HyperLogLog), in one scan of the stored rows."""
+    if not models:
+        return
+    found = cohort.query(f"SELECT approx_count_distinct({endpoint.time}) AS n "
+                         f"FROM {{cohort}} GROUP BY {stratum}")
+    times = int(found["n"].fillna(0).sum())
+    per_time = sum(3 * 8 * (4 + 2 * len(m.names) + len(m.names) * (len(m.names) + 1))
+                   for m in models)
+    needed = times * per_time
+    if needed > TIME_SUMS_LIMIT:
+        raise DataError(
+            f"endpoint '{endpoint.name}' has about {times:,} distinct times: the Cox fit "
+            f"from aggregates keeps sums per time for its {len(models)} models, about "
+            f"{needed / 2**30:.0f} GB (at most {TIME_SUMS_LIMIT / 2**30:.0f} GB); with times "
+            f"recorded to the day they are far fewer; else fit fewer models (univariable = "
+            f"false) or set cohort.statistics = \"rows\"")
+
+
 def _fit_models(cohort, options, separation_reason: str, factors) -> tuple[FittedModels, Scanner]:
     """:func:`engine_cox_models` on the stored rows (their stratum and key computed)."""
     endpoint = cohort.endpoint(options.endpoint)
@@ -242,6 +273,7 @@ def _fit_models(cohort, options, separation_reason: str, factors) -> tuple[Fitte
     moments = grouped_moments(cohort, fitting, factors, stratum, key) if fitting else {}
     scanner = Scanner(cohort, endpoint, stratum, designs, {}, factors, key)
     ready = [m for m in moments.values() if isinstance(m, AggregateModel)]
+    check_time_sums(cohort, endpoint, ready, stratum)
     fitted = dict(zip([m.key for m in ready],
                       fit_cox_aggregated(ready, scanner, options.ties,
                                          conf_level=options.conf_level)))
