@@ -131,3 +131,22 @@ def test_dates_share_the_first_pass_scan(pair, monkeypatch):
     assert not any("min(" in q and "approx_count_distinct" not in q for q in seen)
     first = [q for q in seen if "approx_count_distinct" in q]
     assert len(first) == 1 and '"start_date"' in first[0] and '"death_date"' in first[0]
+
+
+def test_group_sizes_are_counted_once_per_cohort_and_variable(pair, monkeypatch):
+    # The plan's checks and the section both ask for the sizes; a subset is other rows.
+    from cohortpress.kit.engine_grouping import engine_grouping
+
+    memory, _ = pair
+    engine = engine_cohort_from_frame(memory)
+    seen = queries_of(engine, monkeypatch)
+    first, again = engine_grouping(engine, "arm"), engine_grouping(engine, "arm")
+    assert len([q for q in seen if "AS code, count(*)" in q]) == 1
+    assert (first.sizes, first.n_missing) == (again.sizes, again.n_missing)
+    narrowed = engine.subset('"sex" = 0', "sex = 0")
+    part = engine_grouping(narrowed, "arm")
+    assert len([q for q in seen if "AS code, count(*)" in q]) == 2
+    assert sum(part.sizes) + part.n_missing == narrowed.n < engine.n
+    other = engine_cohort_from_frame(memory)  # another cohort: counted again
+    engine_grouping(other, "arm")
+    assert len([q for q in seen if "AS code, count(*)" in q]) == 3
