@@ -27,7 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-
 from cohortpress.common.errors import DataError, StatisticsError
 from cohortpress.data.engine.backend import quoted
 from cohortpress.data.engine.cohort import status_column, time_column

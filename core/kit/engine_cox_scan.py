@@ -101,7 +101,7 @@ class Scanner:
         self.key_sql = key_sql or group_key_sql(cohort, self.factors, endpoint)
         self.counts: dict[str, np.ndarray] = {}  # row condition -> rows per group
         self.groups = None  # (stratum, time, event, codes) of the groups, fixed by the rows
-        self._identity = None  # (stratum, time, key) of the groups, to check later queries
+        self._keys = None  # the groups' keys (event and codes), to check later queries
         self._group_starts = None
 
     @property
@@ -197,13 +197,12 @@ class Scanner:
         order = np.lexsort([key, key % 2, time, stratum])
         frame = {name: np.nan_to_num(values[order].astype(float), nan=0.0)
                  for name, values in columns.items() if name not in ("s", "t", "k")}
-        identity = (stratum[order], time[order], key[order])
-        if self._identity is None:
-            self._identity = identity
-            self.groups = (identity[0], identity[1],
-                           *decode_group_key(self.cohort, self.factors, identity[2]))
-        elif not all(np.array_equal(a, b, equal_nan=True)
-                     for a, b in zip(self._identity, identity)):
+        stratum, time, key = stratum[order], time[order], key[order]
+        if self.groups is None:
+            self._keys = key
+            self.groups = (stratum, time, *decode_group_key(self.cohort, self.factors, key))
+        elif not all(np.array_equal(a, b, equal_nan=True) for a, b in
+                     zip((self.groups[0], self.groups[1], self._keys), (stratum, time, key))):
             raise RuntimeError("the scan's groups changed between queries")
         for condition, name in counted.items():
             self.counts[condition] = frame[name]
