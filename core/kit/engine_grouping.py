@@ -6,16 +6,16 @@ the analyses that compute from aggregates (:mod:`cohortpress.data.engine`).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from cohortpress.common.errors import DataError
 from cohortpress.data.engine.backend import quoted
-from cohortpress.data.grouping import Grouping, group_cohort
+from cohortpress.data.grouping import Grouping, group_cohort, grouping_variable
 
-__all__ = ["EngineGrouping", "check_grouping_variable", "engine_grouping", "grouping_from_counts",
+__all__ = ["EngineGrouping", "counted_grouping", "engine_grouping", "grouping_from_counts",
            "grouping_of", "groups_with_values"]
 
 
@@ -38,36 +38,36 @@ class EngineGrouping(Grouping):
         raise TypeError("a grouping counted in the engine has no rows")
 
 
-#: Group sizes counted, by (backend spec's id, the cohort's rows, variable), with the spec
-#: they were counted on: the plan's checks and the section ask for the same sizes, and on a
-#: registry each count is a scan (0.4 s at 10^7 rows). The section's worker is a fork of
-#: the process that ran the checks, so it finds them here.
-_COUNTED: dict[tuple[int, str, str], tuple] = {}
+#: Group sizes counted, per backend spec (weakly: a spec can hold a whole data frame) by
+#: (the cohort's rows, variable): the plan's checks and the section ask for the same sizes,
+#: and on a registry each count is a scan (0.4 s at 10^7 rows). The section's worker is a
+#: fork of the process that ran the checks, so it finds them here.
+_COUNTED: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
 
 
 def engine_grouping(cohort, by: str | None) -> EngineGrouping:
     """:func:`~cohortpress.data.grouping.group_cohort` of an engine cohort: the group sizes
-    from one ``count(*)``, counted once per cohort and variable."""
+    from one ``count(*)``, counted once per cohort and variable (or taken from a query
+    that counted them on the way, :func:`counted_grouping`)."""
     if by is None:
         return grouping_from_counts(cohort, None, [], [])
-    check_grouping_variable(cohort, by)
-    key = (id(cohort.spec), cohort.relation, by)
-    spec, codes, counts = _COUNTED.get(key, (None, None, None))
-    if spec is not cohort.spec:
+    grouping_variable(cohort, by)
+    counted = _COUNTED.get(cohort.spec, {}).get((cohort.relation, by))
+    if counted is None:
         column = quoted(by)
         found = cohort.query(f"SELECT CAST({column} AS INTEGER) AS code, count(*) AS n "
                              f"FROM {{cohort}} GROUP BY {column}")
-        codes, counts = tuple(found["code"]), tuple(found["n"])
-        _COUNTED[key] = (cohort.spec, codes, counts)
+        return counted_grouping(cohort, by, found["code"], found["n"])
+    return grouping_from_counts(cohort, by, *counted)
+
+
+def counted_grouping(cohort, by: str | None, codes, counts) -> EngineGrouping:
+    """:func:`grouping_from_counts`, the counts kept for :func:`engine_grouping`: for a
+    query that counts the patients per group of the whole cohort along with what it asks."""
+    if by is not None:
+        codes, counts = tuple(codes), tuple(counts)
+        _COUNTED.setdefault(cohort.spec, {})[cohort.relation, by] = (codes, counts)
     return grouping_from_counts(cohort, by, codes, counts)
-
-
-def check_grouping_variable(cohort, by: str) -> None:
-    """Refuse a grouping variable that is not categorical (as in memory)."""
-    info = cohort.variable(by)
-    if info.kind not in ("categorical", "binary"):
-        raise DataError(f"grouping variable '{by}' is {info.kind}; it must be categorical "
-                        f"(derive groups with a 'cut' in [derived])", column=by)
 
 
 def grouping_from_counts(cohort, by: str | None, codes, counts) -> EngineGrouping:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from cohortpress.data.engine.backend import quoted
 from cohortpress.data.grouping import grouping_variable
-from cohortpress.kit.engine_grouping import EngineGrouping
+from cohortpress.kit.engine_grouping import EngineGrouping, counted_grouping
 
 __all__ = ["FollowUp", "engine_overview"]
 
@@ -43,22 +43,15 @@ def engine_overview(cohort, names, by: str | None
         columns += [f"sum(CASE WHEN {endpoint.status} = 1 THEN 1 ELSE 0 END) AS events_{k}",
                     f"min({endpoint.time}) AS shortest_{k}",
                     f"max({endpoint.time}) AS longest_{k}"]
-    info = grouping_variable(cohort, by) if by else None  # refuses one not categorical
+    if by:
+        grouping_variable(cohort, by)  # refuses one not categorical
     group = f"CAST({quoted(by)} AS INTEGER)" if by else "CAST(0 AS INTEGER)"
     grouping = f" GROUP BY {quoted(by)}" if by else ""
     table = cohort.query(f"SELECT {group} AS g, {', '.join(columns)} FROM {{cohort}}"
                          f"{grouping}")
-    levels = tuple(info.levels) if info is not None else ()
+    groups = counted_grouping(cohort, by, table["g"], table["n"]) if by else None
+    levels = groups.levels if by else ()
     codes = [None if pd.isna(g) or not by else int(g) for g in table["g"]]
-    groups = None
-    if info is not None:
-        sizes = [0] * len(levels)
-        for code, n in zip(codes, table["n"]):
-            if code is not None:
-                sizes[code] = int(n)
-        missing = sum(int(n) for code, n in zip(codes, table["n"]) if code is None)
-        groups = EngineGrouping(by, info.label, levels, np.zeros(0, dtype=np.int64),
-                                tuple(sizes), missing)
     found = {}
     for k, name in enumerate(names):
         rows = [FollowUp(int(events) if not pd.isna(events) else 0, _number(low),

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from cohortpress.common.errors import DataError
-from cohortpress.kit.engine_grouping import check_grouping_variable, grouping_from_counts
+from cohortpress.data.grouping import grouping_variable
+from cohortpress.kit.engine_grouping import counted_grouping
 
 #: Options of the survival analysis that need the patients' rows, and why.
 ROW_OPTIONS = {"weights": "weighted Kaplan–Meier curves need each patient's weight"}
@@ -138,7 +139,7 @@ def endpoint_extents(cohort, names, by: str | None):
     included, as :func:`~cohortpress.kit.engine_grouping.engine_grouping` counts them), the
     last time and the events of every endpoint."""
     if by is not None:
-        check_grouping_variable(cohort, by)
+        grouping_variable(cohort, by)
     columns = ["count(*) AS n"]
     for k, name in enumerate(names):
         endpoint = cohort.endpoint(name)
@@ -147,7 +148,7 @@ def endpoint_extents(cohort, names, by: str | None):
     grouping = f" GROUP BY {cohort.column(by)}" if by else ""
     table = cohort.query(f"SELECT {_code(cohort, by)} AS g, {', '.join(columns)} "
                          f"FROM {{cohort}}{grouping}")
-    groups = grouping_from_counts(cohort, by, table["g"], table["n"])
+    groups = counted_grouping(cohort, by, table["g"], table["n"])
     levels = groups.levels
     grouped = table[table["g"].notna()]
     out = {}
