@@ -170,6 +170,9 @@ CONFIG = [
     Bad("cut-breaks-not-increasing", ("key 'derived.g'", "strictly increasing"), "report.toml",
         toml=BASE_TOML + '[derived.g]\ntype = "cut"\nsource = "age"\nbreaks = [0, 60, 40]\n'
                          'labels = ["a", "b"]\n'),
+    Bad("cut-breaks-nan", ("key 'derived.g'", "nan is not an edge"), "report.toml",
+        toml=BASE_TOML + '[derived.g]\ntype = "cut"\nsource = "age"\nbreaks = [0, 60, nan]\n'
+                         'labels = ["a", "b"]\n'),
     Bad("filter-two-comparisons", ("key 'cohort.filter[0]'", "exactly one"), "report.toml",
         toml=toml('group = "arm"', 'group = "arm"\nfilter = [{variable = "age", gt = 1, '
                                    'lt = 90}]')),

@@ -81,6 +81,8 @@ class CutDerived(_DerivedBase):
     def _shape(self):
         if len(self.breaks) < 2:
             raise ValueError("breaks needs at least two edges")
+        if any(edge != edge for edge in self.breaks):
+            raise ValueError("breaks must be numbers; nan is not an edge")
         if sorted(set(self.breaks)) != list(self.breaks):
             raise ValueError("breaks must be strictly increasing")
         if len(self.labels) != len(self.breaks) - 1:
