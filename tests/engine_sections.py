@@ -112,3 +112,19 @@ def configured_sections(name: str, names=tuple(CONFIGS)):
                 options = {k: v for k, v in section.items() if k not in SECTION_KEYS}
                 found.append((config, section["id"], options))
     return found
+
+
+def built_both_ways(document: dict, folder: Path) -> dict[str, dict]:
+    """The results files of ``document`` built by the command line's build with
+    ``cohort.statistics`` "rows", then "engine" (into ``folder``/rows and /engine)."""
+    import json
+
+    from cohortpress.testing import build_report
+
+    built = {}
+    for statistics in ("rows", "engine"):
+        document["cohort"]["statistics"] = statistics
+        report = build_report(document, folder / statistics)
+        assert report.exit_code == 0, report.error or report.log
+        built[statistics] = json.loads((report.output / "results.json").read_text())
+    return built

@@ -288,8 +288,6 @@ def test_a_report_from_parquet_is_the_same_with_rows_and_engine(tmp_path):
     results file."""
     import duckdb
 
-    from cohortpress.testing import build_report
-
     config = CONFIGS["small2"]
     document = tomllib.loads(config.read_text(encoding="utf-8"))
     parquet = tmp_path / "small2.parquet"
@@ -301,12 +299,7 @@ def test_a_report_from_parquet_is_the_same_with_rows_and_engine(tmp_path):
     document["section"].append(dict(id="glance", analysis="overview", endpoints=["os"]))
     document["report"].pop("exports", None)
     assert len(document["section"]) >= 3
-    built = {}
-    for statistics in ("rows", "engine"):
-        document["cohort"]["statistics"] = statistics
-        report = build_report(document, tmp_path / statistics)
-        assert report.exit_code == 0, report.error or report.log
-        built[statistics] = json.loads((report.output / "results.json").read_text())
+    built = helpers.built_both_ways(document, tmp_path)
     assert built["engine"]["report"]["cohort"]["statistics"] == "engine"
     rows, engine = built["rows"]["results"], built["engine"]["results"]
     assert {r["section"] for r in engine} == {s["id"] for s in document["section"]}

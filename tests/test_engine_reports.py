@@ -12,6 +12,7 @@ of patients: rows only) and the note saying so (engine only).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import tomllib
@@ -21,6 +22,10 @@ import pytest
 
 from cohortpress.testing import build_report
 
+# tests/engine_sections.py, loaded by path (the suite imports with --import-mode=importlib)
+helpers = importlib.util.module_from_spec(spec := importlib.util.spec_from_file_location(
+    "cohortpress_tests_engine_sections", Path(__file__).with_name("engine_sections.py")))
+spec.loader.exec_module(helpers)
 ROOT = Path(__file__).resolve().parents[1]
 #: Derived variables, dates, three arms and every section kind (trial3); competing causes
 #: (cr_mgus2); a cohort.filter and a Cox model of a factor (veteran). Each plugin's own file
@@ -119,10 +124,5 @@ def test_a_report_from_parquet_with_nan_is_the_same_from_rows_and_engine(tmp_pat
     document["cohort"]["path"] = str(tmp_path / "small2.parquet")
     document["endpoints"]["os"]["missing_cause"] = "censored"
     document["section"] = [s for s in document["section"] if s["id"] in ("t1", "os_plain")]
-    built = {}
-    for statistics in ("rows", "engine"):
-        document["cohort"]["statistics"] = statistics
-        report = build_report(document, tmp_path / statistics)
-        assert report.exit_code == 0, report.error or report.log
-        built[statistics] = json.loads((report.output / "results.json").read_text())
+    built = helpers.built_both_ways(document, tmp_path)
     assert_same_numbers(built, {s["id"]: s["analysis"] for s in document["section"]})
