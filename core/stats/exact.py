@@ -24,8 +24,8 @@ from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import TestResult
 
 __all__ = ["FISHER_METHOD", "DEFAULT_MONTE_CARLO_TABLES", "DEFAULT_MONTE_CARLO_SEED",
-           "as_contingency_table", "drop_empty_margins", "log_factorials", "fisher_exact_2x2",
-           "fisher_monte_carlo"]
+           "as_contingency_table", "drop_empty_margins", "log_factorials", "log_factorial",
+           "fisher_exact_2x2", "fisher_monte_carlo"]
 
 FISHER_METHOD = "Fisher's exact test"
 
@@ -90,7 +90,14 @@ def drop_empty_margins(counts: np.ndarray) -> np.ndarray:
 
 def log_factorials(n: int) -> np.ndarray:
     """``log(k!)`` for ``k = 0..n``."""
-    return gammaln(np.arange(n + 1, dtype=np.float64) + 1.0)
+    return log_factorial(np.arange(n + 1))
+
+
+def log_factorial(counts) -> np.ndarray:
+    """``log(k!)`` of each count, ``gammaln(k + 1.0)``: the entries of
+    :func:`log_factorials`, without its table of ``N + 1`` values (800 MB at ``N = 10^8``),
+    so memory does not grow with ``N``."""
+    return gammaln(np.asarray(counts, dtype=np.float64) + 1.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,9 +157,6 @@ def _log_density_2x2(support: np.ndarray, m: int, n: int, k: int) -> np.ndarray:
     Each ``log(j!)`` is ``gammaln(j + 1.0)``, the entry :func:`log_factorials` would hold, so
     the values do not depend on which points are evaluated.
     """
-    def log_factorial(values):
-        return gammaln(np.asarray(values, dtype=np.float64) + 1.0)
-
     return -(log_factorial(support) + log_factorial(m - support)
              + log_factorial(k - support) + log_factorial(n - k + support))
 
@@ -229,12 +233,6 @@ _PAIRWISE_BLOCK = 128
 # r x c, Monte Carlo
 
 
-def _log_factorial(counts: np.ndarray) -> np.ndarray:
-    """``log(k!)`` of each count: the entries of :func:`log_factorials`, without its table of
-    ``N + 1`` values (800 MB at ``N = 10^8``), so memory does not grow with ``N``."""
-    return gammaln(counts.astype(np.float64) + 1.0)
-
-
 def _simulated_scores(row_margins: np.ndarray, column_margins: np.ndarray, n_tables: int,
                       rng: np.random.Generator) -> np.ndarray:
     """``-sum(log x!)`` of ``n_tables`` random tables with the given margins.
@@ -253,10 +251,10 @@ def _simulated_scores(row_margins: np.ndarray, column_margins: np.ndarray, n_tab
             cell = rng.hypergeometric(remaining_rows[:, row], others, left)
             remaining_rows[:, row] -= cell
             left -= cell
-            scores -= _log_factorial(cell)
+            scores -= log_factorial(cell)
         remaining_rows[:, -1] -= left
-        scores -= _log_factorial(left)
-    scores -= _log_factorial(remaining_rows).sum(axis=1)
+        scores -= log_factorial(left)
+    scores -= log_factorial(remaining_rows).sum(axis=1)
     return scores
 
 
@@ -292,7 +290,7 @@ def fisher_monte_carlo(table, n_tables: int = DEFAULT_MONTE_CARLO_TABLES,
     if int(n_tables) < 1:
         raise StatisticsError(f"n_tables must be at least 1; got {n_tables}")
     n_tables = int(n_tables)
-    observed_score = -_log_factorial(counts).sum()
+    observed_score = -log_factorial(counts).sum()
     cutoff = observed_score / (1 + 64 * np.finfo(float).eps)
     rng = np.random.default_rng(seed)
     row_margins, column_margins = counts.sum(axis=1), counts.sum(axis=0)
