@@ -17,7 +17,7 @@ import pytest
 
 from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.coxph import cox_zph, fit_cox
-from cohortpress.stats.coxph import aggregate
+from cohortpress.stats.coxph import aggregate, stream
 from cohortpress.stats.coxph.aggregate import (TimeSums, fit_cox_aggregated, model_moments,
                                                pair_indices)
 from cohortpress.stats.coxph.aggregate_tests import cox_zph_aggregated, lr_test_aggregated
@@ -252,3 +252,124 @@ def test_the_null_model_is_the_reduced_model_when_nothing_is_left():
     full = fit_case(CASES["ovarian"], "efron")[0].fit
     result = lr_test_aggregated(full, None, len(full.names))
     assert math.isclose(result.statistic, full.lr_test.statistic, rel_tol=1e-12)
+
+
+# --------------------------------------------------------------------------- streamed rows
+
+class StreamedRows(Rows):
+    """The same rows streamed in decreasing time in chunks of ``chunk`` rows (all strata
+    together), each scan evaluating the terms itself (stats.coxph.stream), as the engine's
+    streamed scan does when the distinct times are too many for sums per time."""
+
+    def __init__(self, X, time, event, strata=None, chunk=7):
+        super().__init__(X, time, event, strata)
+        self.chunk = chunk
+        self.order = np.argsort(-self.time, kind="stable")
+        self.events: dict = {}
+
+    def stream(self, model, evaluation):
+        x = self.X[:, model.key[1]] - model.means
+        position = np.searchsorted(model.strata, self.stratum)
+        for lo in range(0, self.time.size, self.chunk):
+            part = self.order[lo:lo + self.chunk]
+            evaluation.add(stream.StreamRows(position[part], self.time[part],
+                                             self.event[part] == 1, x[part]))
+        return evaluation.finish()
+
+    def scale(self, model):
+        return stream.distinct_time_scale(self.time[self.order])
+
+    def scan(self, requests):
+        self.scans += 1
+        out = []
+        for request in requests:
+            model = request.model
+            name = repr(model.key)
+            events = None if name in self.events else \
+                self.events.setdefault(name, stream.EventTimes())
+            out.append(self.stream(model, stream.StreamedCox(
+                model, request.beta, request.shift, request.efron, self.scale(model),
+                events=events)))
+        return out
+
+    def zph(self, fitted, transform="km", groups=None):
+        sums = stream.zph_sums(self.events[repr(fitted.model.key)], transform)
+        model = fitted.model
+        self.stream(model, stream.StreamedCox(model, fitted.fit.coef, np.zeros(
+            model.strata.size), fitted.fit.ties == "efron", self.scale(model), zph=sums))
+        return stream.zph_streamed(fitted.fit, sums, transform, groups)
+
+
+def streamed_case(case, ties, chunk):
+    rows = StreamedRows(np.column_stack(case["x"]), case["time"], case["event"],
+                        case["strata"], chunk)
+    columns = list(range(len(case["columns"])))
+    (fitted,) = fit_cox_aggregated([rows.model(("m", columns), case["columns"])], rows.scan,
+                                   ties)
+    return fitted, rows
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 64, 10_000])
+@pytest.mark.parametrize("ties", TIES)
+@pytest.mark.parametrize("name", list(CASES))
+def test_the_streamed_fit_and_cox_zph_match_coxph(name, ties, chunk):
+    case, reference = CASES[name], CASES[name]["fits"][ties]
+    fitted, rows = streamed_case(case, ties, chunk)
+    fit, grouped = fitted.fit, fit_case(case, ties)[0].fit
+    assert fit.iterations == reference["iter"]
+    assert_close([fit.loglik_null, fit.loglik], reference["loglik"], rtol=1e-12)
+    if name != "monotone":
+        assert_close(fit.coef, reference["coef"])
+        assert_close(fit.se, reference["se"])
+        assert fit.converged
+        for attribute in ("coef", "var"):  # monotone: the last iterate's, on its way out
+            assert_close(getattr(fit, attribute), getattr(grouped, attribute), rtol=1e-10)
+    assert_close(fit.loglik, grouped.loglik, rtol=1e-12)
+    assert fit.separated == grouped.separated
+    assert_close(fit.score_test.statistic, grouped.score_test.statistic, rtol=1e-10)
+    zph = rows.zph(fitted)
+    assert_close(np.append(zph.chisq, zph.global_test.statistic),
+                 reference["zph"]["chisq"], atol=1e-9)
+
+
+@pytest.mark.parametrize("variant", CASES["lung"]["zph_variants"],
+                         ids=lambda v: f"{v['transform']}-terms{v['terms']}")
+def test_streamed_cox_zph_transforms_and_terms_match_r(variant):
+    groups = None
+    if variant["terms"]:
+        groups = {term: np.atleast_1d(columns).tolist()
+                  for term, columns in variant["groups"].items()}
+    fitted, rows = streamed_case(CASES["lung"], "efron", 11)
+    result = rows.zph(fitted, variant["transform"], groups)
+    assert_close(np.append(result.chisq, result.global_test.statistic),
+                 variant["table"]["chisq"], atol=1e-9)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 50])
+def test_streamed_near_equal_times_merge_across_chunks_and_strata(chunk):
+    # Runs of near-equal times (aeqSurv) bridged by another stratum's time, and split
+    # between chunks: merged over the pooled distinct times, as in memory.
+    rng = np.random.default_rng(11)
+    n = 400
+    time = np.round(rng.exponential(5, n), 1)
+    time[::5] += 1e-8 * rng.integers(1, 4, n)[::5]  # chains of gaps below the tolerance
+    event = (rng.random(n) < 0.6).astype(float)
+    x = np.column_stack([rng.normal(size=n), rng.integers(0, 3, n) == 1])
+    strata = rng.integers(0, 3, n)
+    rows = StreamedRows(x, time, event, strata, chunk)
+    (ours,) = fit_cox_aggregated([rows.model(("m", [0, 1]), ["a", "b"])], rows.scan, "efron")
+    theirs = fit_cox(x, time, event, ["a", "b"], strata=rows.stratum)
+    assert_close(ours.fit.coef, theirs.coef, rtol=1e-10)
+    assert_close(ours.fit.var, theirs.var, rtol=1e-10)
+    assert_close(ours.fit.loglik, theirs.loglik, rtol=1e-12)
+    zph = cox_zph(theirs, x, time, event, rows.stratum)
+    assert_close(rows.zph(ours).chisq, zph.chisq, rtol=1e-9)
+
+
+def test_streamed_rows_out_of_time_order_are_refused():
+    rows = StreamedRows(np.arange(6.0)[:, None], np.arange(1.0, 7.0), np.ones(6))
+    model = rows.model(("m", [0]), ["x"])
+    evaluation = stream.StreamedCox(model, np.zeros(1), np.zeros(1), True, 3.5)
+    with pytest.raises(RuntimeError, match="decreasing time"):
+        evaluation.add(stream.StreamRows(np.zeros(6, dtype=int), np.arange(1.0, 7.0),
+                                         np.ones(6, dtype=bool), np.zeros((6, 1))))

@@ -117,11 +117,13 @@ class AggregateModel:
 @dataclass(frozen=True, eq=False)
 class ScanRequest:
     """Evaluate ``model`` at ``beta`` (centred columns); ``shift[s]`` is subtracted from the
-    linear predictor of stratum ``model.strata[s]`` before exponentiating."""
+    linear predictor of stratum ``model.strata[s]`` before exponentiating; ``efron`` says
+    how ties are handled (for a scan that evaluates the terms itself, :mod:`.stream`)."""
 
     model: AggregateModel
     beta: np.ndarray
     shift: np.ndarray
+    efron: bool = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -451,12 +453,17 @@ class _Newton:
                           else np.array(self.model.start, dtype=float))
 
     def request(self) -> ScanRequest:
-        return ScanRequest(self.model, self.candidate, _shift(self.model, self.candidate))
+        return ScanRequest(self.model, self.candidate, _shift(self.model, self.candidate),
+                           self.efron)
 
-    def update(self, request: ScanRequest, sums: TimeSums) -> None:
-        if self.layout is None:
-            self.layout = _layout(self.model, sums, self.expansions)
-        terms = _terms(self.model, self.layout, sums, request.beta, request.shift, self.efron)
+    def update(self, request: ScanRequest, sums: "TimeSums | _Terms") -> None:
+        if isinstance(sums, _Terms):  # evaluated by the scan itself (streamed rows)
+            terms = sums
+        else:
+            if self.layout is None:
+                self.layout = _layout(self.model, sums, self.expansions)
+            terms = _terms(self.model, self.layout, sums, request.beta, request.shift,
+                           self.efron)
         state = (request.beta, terms, sums, request.shift)
         if self.best is None:
             step = solve_symmetric(terms.information, terms.score)
@@ -509,7 +516,8 @@ def fit_cox_aggregated(models: Sequence[AggregateModel],
     models : sequence of AggregateModel
     scan : callable
         ``scan(requests)`` returns the :class:`TimeSums` of each request, in order (one
-        aggregate query over the rows).
+        aggregate query over the rows), or the request's terms when the scan evaluates
+        them itself (:class:`~.stream.StreamedCox`; the fit then has no per-time sums).
     ties : {"efron", "breslow"}
     conf_level, max_iter, eps
         As :func:`~cohortpress.stats.coxph.fit_cox`.

@@ -17,7 +17,7 @@ from cohortpress.stats.coxph.fit import CoxFit
 from cohortpress.stats.coxph.zph import TRANSFORMS, ZphResult
 from cohortpress.stats.distributions import chi2_sf
 
-__all__ = ["lr_test_aggregated", "cox_zph_aggregated"]
+__all__ = ["lr_test_aggregated", "cox_zph_aggregated", "zph_result"]
 
 
 def lr_test_aggregated(full: CoxFit, reduced: CoxFit | StatisticsError | None,
@@ -55,8 +55,6 @@ def cox_zph_aggregated(fitted: AggregateFit, *, transform: str = "km",
     ``x g(t)`` terms and the ``2p x 2p`` information come from the same per-time sums as
     the fit, the events' unweighted sums from the scan at ``beta = 0``.
     """
-    from cohortpress.stats.coxph.zph import _method, _score_statistic, _term_columns
-
     if transform not in TRANSFORMS:
         raise StatisticsError(f"transform must be one of {', '.join(TRANSFORMS)}, "
                               f"not '{transform}'")
@@ -74,6 +72,16 @@ def cox_zph_aggregated(fitted: AggregateFit, *, transform: str = "km",
                               - terms.d1.T @ (g * terms.frac_inv_den))
     blocks = [_weighted_information(terms, q, p) for q in (np.ones_like(g), g, g ** 2)]
     information = np.block([[blocks[0], blocks[1]], [blocks[1], blocks[2]]])
+    return zph_result(fit, score, information, transform, groups)
+
+
+def zph_result(fit: CoxFit, score: np.ndarray, information: np.ndarray, transform: str,
+               groups: Mapping[str, Sequence[str]] | None) -> ZphResult:
+    """The per-term and global tests of ``cox.zph`` from the score of the ``x g(t)`` terms
+    and the ``2p x 2p`` information (``g`` centred)."""
+    from cohortpress.stats.coxph.zph import _method, _score_statistic, _term_columns
+
+    p = len(fit.names)
     term_names, term_columns = _term_columns(fit.names, groups)
     chisq = np.array([_score_statistic(score, information, p, columns)
                       for columns in term_columns])
