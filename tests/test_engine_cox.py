@@ -330,20 +330,50 @@ def test_sums_taken_a_few_groups_at_a_time_are_the_same_numbers(monkeypatch):
         (key(r), r.stat) for r in whole.results]
 
 
-def test_too_many_distinct_times_are_refused_in_one_line(monkeypatch):
-    # Exact times give a registry about one distinct time per patient: the per-time sums
-    # are then as large as the rows, and the fit says so before it starts instead of
-    # being ended by the system for want of memory.
+STREAMED = [("trial3", dict(endpoint="os", covariates=["arm", "stage", "sex", "crp_log"],
+                            interactions=[["arm", "sex"]])),
+            ("trial3", dict(endpoint="efs", covariates=["arm", "age", "ecog"],
+                            interactions=[["arm", "age"]], strata="centre", ties="breslow")),
+            ("pbc", dict(endpoint="os", covariates=["oedema", "stage", "bilirubin", "ascites"],
+                         strata="sex", ph_check="footnote")),
+            ("veteran", None)]
+
+
+@pytest.mark.parametrize("name,values", STREAMED)
+def test_too_many_distinct_times_stream_the_rows_with_the_same_numbers(name, values,
+                                                                      monkeypatch):
+    # Exact times give a registry about one distinct time per patient: sums per time are
+    # then as large as the rows, and the rows are streamed in decreasing time instead, in
+    # chunks (here of 37 rows, so runs of tied times and strata straddle them).
+    from cohortpress.kit import engine_cox as module
+    from cohortpress.kit import engine_cox_stream
+
+    plan, cohort = cohort_of(name)
+    if values is None:
+        head = next(h for h in plan.config.section if h.id == "cox")
+        values = head.model_extra
+    options = cox.CoxOptions.model_validate(values)
+    monkeypatch.setattr(module, "TIME_SUMS_LIMIT", 1000)
+    monkeypatch.setattr(engine_cox_stream, "CHUNK_ROWS", 37)
+    rows, engine = run_both(cohort, options)
+    assert_same_records(rows, engine)
+    models, scanner = engine_cox_models(engine_cohort_from_frame(cohort), options, "separated")
+    assert type(scanner).__name__ == "StreamScanner"
+    assert models.multivariable is None or models.multivariable.fit.converged
+
+
+def test_an_engine_that_keeps_its_rows_refuses_too_many_distinct_times(monkeypatch):
+    from cohortpress.data.engine.backend import DuckDBBackend
     from cohortpress.kit import engine_cox as module
 
     _, cohort = cohort_of("trial3")
     engine = engine_cohort_from_frame(cohort)
     options = cox.CoxOptions.model_validate(dict(endpoint="os", covariates=["arm", "age"]))
-    engine_cox_models(engine, options, "separated")  # within the limit
     monkeypatch.setattr(module, "TIME_SUMS_LIMIT", 1000)
+    monkeypatch.setattr(DuckDBBackend, "streams_rows", False)
     with pytest.raises(DataError) as caught:
         engine_cox_models(engine, options, "separated")
     message = str(caught.value)
     assert "endpoint 'os' has about" in message and "distinct times" in message
-    assert "3 models" in message and 'cohort.statistics = "rows"' in message
+    assert "3 models" in message and "keeps its rows" in message
     assert "\n" not in message

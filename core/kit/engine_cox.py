@@ -18,6 +18,11 @@ queries, each ONE pass over those rows covering every model of the section:
    multivariable model and each univariable one together, then the likelihood-ratio
    refits without each factor, warm-started from the multivariable estimate.
 
+When the distinct times are too many for sums per time (exact times in a registry: about
+one per patient), the rows are instead stored sorted by decreasing time and streamed to
+each Newton step in chunks (:mod:`~cohortpress.kit.engine_cox_stream`); the numbers are
+the same.
+
 The table is then built by the same skeleton as in memory
 (:func:`~cohortpress.kit.regression.fit_column`), reading the fits made here.
 """
@@ -33,6 +38,7 @@ from cohortpress.data.engine.cohort import status_column, time_column
 from cohortpress.kit.design import Term, factor_term
 from cohortpress.kit.engine_cox_groups import grouped_moments, profile_counts
 from cohortpress.kit.engine_cox_scan import Scanner, group_key_sql
+from cohortpress.kit.engine_cox_stream import StreamScanner
 from cohortpress.kit.regression import (Fitted, FittedModels, ModelColumn, RegressionModel,
                                         estimates_from, fit_column)
 from cohortpress.stats.common import TestResult
@@ -203,50 +209,69 @@ def engine_cox_models(cohort, options, separation_reason: str) -> tuple[FittedMo
     (:meth:`~cohortpress.data.engine.cohort.EngineCohort.stored_rows`), sorted by stratum,
     time and group key: the view's typing runs once instead of once per Newton step, and
     the scans' grouping then meets each group's rows together (about 4 times faster at
-    10^7 rows than grouping the view's rows in file order)."""
+    10^7 rows than grouping the view's rows in file order). When the sums per time would
+    not fit in memory (:func:`_streams`), the rows are stored by decreasing time and
+    streamed instead."""
     endpoint = cohort.endpoint(options.endpoint)
     factors = [v for v in options.covariates if cohort.variable(v).kind != "continuous"]
+    streamed = _streams(cohort, endpoint, options)
     names = list(options.covariates) + ([options.strata] if options.strata else [])
     names += [time_column(endpoint.name), status_column(endpoint.name)]
     computed = {STRATUM: _stratum(cohort, options.strata),
                 GROUP_KEY: group_key_sql(cohort, factors, endpoint)}
-    order = [STRATUM, time_column(endpoint.name), GROUP_KEY]
-    with cohort.stored_rows(names, computed, order) as rows:
-        return _fit_models(rows, options, separation_reason, factors)
+    order = [time_column(endpoint.name)] if streamed else \
+        [STRATUM, time_column(endpoint.name), GROUP_KEY]
+    with cohort.stored_rows(names, computed, order, descending=streamed) as rows:
+        return _fit_models(rows, options, separation_reason, factors, streamed)
 
 
-#: The most memory the per-time sums of one scan of a section's models may take (bytes).
+#: The most memory the per-time sums of one scan of a section's models may take (bytes);
+#: beyond it the rows are streamed (:mod:`~cohortpress.kit.engine_cox_stream`).
 TIME_SUMS_LIMIT = 4 * 2**30
 
 
-def check_time_sums(cohort, endpoint, models: Sequence[AggregateModel], stratum: str) -> None:
-    """Refuse, in one line, a fit whose sums per distinct time would not fit in memory.
+def _streams(cohort, endpoint, options) -> bool:
+    """Whether the section's sums per distinct time would exceed :data:`TIME_SUMS_LIMIT`,
+    so that the rows are streamed instead; on an engine that keeps its rows, such a fit is
+    refused in one line.
 
-    Each Newton scan gives every model, per distinct (stratum, time), its count, events,
+    Each grouped scan gives every model, per distinct (stratum, time), its count, events,
     weight sums, and the sums of its columns and their products over all rows and over the
     events: ``4 + 2p + p(p + 1)`` numbers, held about three times over while the risk sets
     are summed. Times recorded to the day give a registry thousands of distinct times;
-    exact times give about one per patient, and then the sums are as large as the rows
-    (the fit would be ended by the system for want of memory). The distinct times are
-    counted approximately (HyperLogLog), in one scan of the stored rows."""
-    if not models:
-        return
-    found = cohort.query(f"SELECT approx_count_distinct({endpoint.time}) AS n "
-                         f"FROM {{cohort}} GROUP BY {stratum}")
+    exact times give about one per patient. The distinct times are counted approximately
+    (HyperLogLog) in one query of the view; ``p`` is bounded by the covariates' levels."""
+    found = cohort.query(f"SELECT approx_count_distinct({endpoint.time}) AS n FROM {{cohort}} "
+                         f"GROUP BY {_stratum(cohort, options.strata)}")
     times = int(found["n"].fillna(0).sum())
-    per_time = sum(3 * 8 * (4 + 2 * len(m.names) + len(m.names) * (len(m.names) + 1))
-                   for m in models)
-    needed = times * per_time
-    if needed > TIME_SUMS_LIMIT:
+    widths = _column_counts(cohort, options)
+    needed = times * sum(3 * 8 * (4 + 2 * p + p * (p + 1)) for p in widths)
+    if needed <= TIME_SUMS_LIMIT:
+        return False
+    if not cohort.backend.streams_rows:
         raise DataError(
             f"endpoint '{endpoint.name}' has about {times:,} distinct times: the Cox fit "
-            f"from aggregates keeps sums per time for its {len(models)} models, about "
-            f"{needed / 2**30:.0f} GB (at most {TIME_SUMS_LIMIT / 2**30:.0f} GB); with times "
-            f"recorded to the day they are far fewer; else fit fewer models (univariable = "
-            f"false) or set cohort.statistics = \"rows\"")
+            f"from aggregates would keep sums per time for its {len(widths)} models, about "
+            f"{needed / 2**30:.0f} GB (at most {TIME_SUMS_LIMIT / 2**30:.0f} GB), and this "
+            f"engine keeps its rows (only aggregates are read from it); with times recorded "
+            f"to the day they are far fewer; else fit fewer models (univariable = false)")
+    return True
 
 
-def _fit_models(cohort, options, separation_reason: str, factors) -> tuple[FittedModels, Scanner]:
+def _column_counts(cohort, options) -> list[int]:
+    """At most how many design columns each model of the section has."""
+    def columns(name: str) -> int:
+        info = cohort.variable(name)
+        return 1 if info.kind == "continuous" else max(len(info.levels) - 1, 1)
+
+    multi = sum(columns(v) for v in options.covariates)
+    multi += sum(columns(a) * columns(b) for a, b in options.interactions)
+    singles = [columns(v) for v in options.covariates] if options.univariable else []
+    return ([multi] if options.multivariable else []) + singles
+
+
+def _fit_models(cohort, options, separation_reason: str, factors,
+                streamed: bool) -> tuple[FittedModels, Scanner | StreamScanner]:
     """:func:`engine_cox_models` on the stored rows (their stratum and key computed)."""
     endpoint = cohort.endpoint(options.endpoint)
     strata = options.strata
@@ -270,9 +295,9 @@ def _fit_models(cohort, options, separation_reason: str, factors) -> tuple[Fitte
     fitting = {key: d for key, d in designs.items()
                if d.n > 0 and (key != "multi" or wants_multi)}
     moments = grouped_moments(cohort, fitting, factors, stratum, key) if fitting else {}
-    scanner = Scanner(cohort, endpoint, stratum, designs, {}, factors, key)
+    scanner = StreamScanner(cohort, endpoint, stratum, designs, {}) if streamed else \
+        Scanner(cohort, endpoint, stratum, designs, {}, factors, key)
     ready = [m for m in moments.values() if isinstance(m, AggregateModel)]
-    check_time_sums(cohort, endpoint, ready, stratum)
     fitted = dict(zip([m.key for m in ready],
                       fit_cox_aggregated(ready, scanner, options.ties,
                                          conf_level=options.conf_level)))
@@ -302,7 +327,7 @@ def _fit_models(cohort, options, separation_reason: str, factors) -> tuple[Fitte
         columns.append(column)
         out.multivariable = multi
         if options.ph_check != "none":
-            out.follow_up = _zph(column, full, multi)
+            out.follow_up = _zph(column, full, multi, scanner)
     return out, scanner
 
 
@@ -348,12 +373,14 @@ def _null_term_tests(design: EngineDesign, fits: dict, tests: dict) -> None:
                                                                     len(term.columns))
 
 
-def _zph(column: ModelColumn, design: EngineDesign, fitted: Fitted | None):
+def _zph(column: ModelColumn, design: EngineDesign, fitted: Fitted | None, scanner):
     """R's ``cox.zph(transform = "km")`` of a model that converged with no flag."""
     if fitted is None or not fitted.fit.converged or column.flags:
         return None
     groups = {t.variable: list(t.columns) for t in design.terms}
     try:
+        if isinstance(scanner, StreamScanner):
+            return scanner.zph(fitted.data, "km", groups)
         return cox_zph_aggregated(fitted.data, transform="km", groups=groups)
     except StatisticsError:
         return None

@@ -22,7 +22,7 @@ import numpy as np
 from cohortpress.data.engine.backend import literal
 from cohortpress.stats.coxph.aggregate import ScanRequest, TimeSums, pair_indices
 
-__all__ = ["Scanner", "group_key_sql", "decode_group_key"]
+__all__ = ["Scanner", "group_key_sql", "decode_group_key", "model_columns"]
 
 
 def number_sql(value: float) -> str:
@@ -76,6 +76,17 @@ def decode_group_key(cohort, factors: Sequence[str],
     return event, codes
 
 
+def model_columns(designs: dict, subsets: dict, key) -> tuple:
+    """A scanned model's design and the positions of the design's columns it uses: its
+    own design's, or for a refit (``subsets``: key -> (design key, kept positions)) the
+    kept columns of its full model's."""
+    if key in subsets:
+        base, keep = subsets[key]
+        return designs[base], list(keep)
+    design = designs[key]
+    return design, list(range(len(design.expressions)))
+
+
 #: Values of the workspace :meth:`Scanner._reduce_blocks` fills at a time (8 MB).
 _WORKSPACE = 1 << 20
 
@@ -109,12 +120,7 @@ class Scanner:
         return len(self.batches)
 
     def _model_of(self, key):
-        """(design, positions of the design's columns the model uses)."""
-        if key in self.subsets:
-            base, keep = self.subsets[key]
-            return self.designs[base], list(keep)
-        design = self.designs[key]
-        return design, list(range(len(design.expressions)))
+        return model_columns(self.designs, self.subsets, key)
 
     def __call__(self, requests: Sequence[ScanRequest]) -> list[TimeSums]:
         self.batches.append(tuple(request.model.key for request in requests))

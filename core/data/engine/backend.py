@@ -18,7 +18,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -82,6 +82,14 @@ class Backend(Protocol):
         """The result of one query (DuckDB dialect) of numeric columns, as NumPy arrays by
         name (NULL as NaN): for results of many rows, which a DataFrame would take longer
         to build than the engine to compute."""
+
+    #: Whether :meth:`stream_columns` hands rows to this process (an in-process engine);
+    #: a cluster engine keeps its rows and is only asked for aggregates.
+    streams_rows: bool
+
+    def stream_columns(self, sql: str, rows: int) -> Iterator[dict[str, np.ndarray]]:
+        """The result of one query (DuckDB dialect) of numeric columns, in its order, as
+        chunks of at most ``rows`` rows, each as :meth:`query_columns` gives a result."""
 
     def register(self, name: str, frame: pd.DataFrame) -> None:
         """Make a small DataFrame (a lookup table) a relation ``name`` of later queries."""
@@ -163,6 +171,17 @@ class DuckDBBackend:
         except duckdb.Error as exc:
             raise DataError(f"the engine failed: {short_message(exc)}") from None
 
+    streams_rows = True
+
+    def stream_columns(self, sql: str, rows: int) -> Iterator[dict[str, np.ndarray]]:
+        import duckdb
+
+        try:
+            for batch in self.connection.sql(sql).to_arrow_reader(rows):
+                yield arrow_columns(batch)
+        except duckdb.Error as exc:
+            raise DataError(f"the engine failed: {short_message(exc)}") from None
+
     def register(self, name: str, frame: pd.DataFrame) -> None:
         self.connection.register(name, frame)
 
@@ -216,7 +235,8 @@ def arrow_columns(table) -> dict[str, np.ndarray]:
         column = table.column(name)
         if pa.types.is_decimal(column.type):
             column = column.cast(pa.float64())
-        columns[name] = column.to_numpy()
+        columns[name] = column.to_numpy(zero_copy_only=False) \
+            if isinstance(column, pa.Array) else column.to_numpy()
     return columns
 
 

@@ -134,6 +134,11 @@ class EngineCohort(CohortMetadata):
         (NULL as NaN), for results of many rows."""
         return self.backend.query_columns(self._sql(sql))
 
+    def stream_columns(self, sql: str, rows: int) -> Iterator[dict[str, np.ndarray]]:
+        """Run ``sql`` as :meth:`query_columns` does, its result in chunks of at most
+        ``rows`` rows, in its order (backends with ``streams_rows`` only)."""
+        return self.backend.stream_columns(self._sql(sql), rows)
+
     def _sql(self, sql: str) -> str:
         return sql.replace("{cohort}", f"{self.relation} AS cohort_rows")
 
@@ -160,17 +165,20 @@ class EngineCohort(CohortMetadata):
 
     @contextmanager
     def stored_rows(self, names: Sequence[str], computed: Mapping[str, str],
-                    order: Sequence[str]) -> Iterator["EngineCohort"]:
+                    order: Sequence[str], *, descending: bool = False
+                    ) -> Iterator["EngineCohort"]:
         """This cohort with its rows stored in the engine while the block runs: only the
         view's columns ``names`` and the ``computed`` ones (name: SQL expression), sorted
         by ``order`` (column names). For analyses that scan the same rows many times (the
         Cox fit's Newton steps): the view's typing runs once, and rows sorted by the
-        queries' grouping aggregate faster."""
+        queries' grouping aggregate faster. ``descending`` sorts by ``order`` from the
+        greatest values (rows streamed from the latest time, :meth:`stream_columns`)."""
         columns = [quoted(name) for name in dict.fromkeys(names)]
         columns += [f"{sql} AS {quoted(name)}" for name, sql in computed.items()]
+        direction = " DESC" if descending else ""
         relation = self.backend.materialise(
             f"SELECT {', '.join(columns)} FROM {self.relation} AS cohort_rows "
-            f"ORDER BY {', '.join(quoted(name) for name in order)}")
+            f"ORDER BY {', '.join(quoted(name) + direction for name in order)}")
         try:
             yield replace(self, table=relation, where="")
         finally:

@@ -204,6 +204,12 @@ class SparkBackend:
     def query_columns(self, sql: str) -> dict[str, np.ndarray]:
         return arrow_columns(self._arrow(sql))
 
+    streams_rows = False
+
+    def stream_columns(self, sql: str, rows: int):
+        raise DataError("the Spark engine keeps the patients' rows: only aggregates are read "
+                        "from it")
+
     def _arrow(self, sql: str):
         try:
             return self._sql(sql).toArrow()

@@ -1,0 +1,123 @@
+"""The Newton scans of the engine-path Cox models when the distinct times are too many for
+sums per time: the section's rows streamed from the engine in decreasing time.
+
+:class:`~cohortpress.kit.engine_cox_scan.Scanner` asks the engine for sums per (stratum,
+time, group key); with exact (continuous) times those sums are as many as the rows, and a
+registry's would not fit in memory. Here the rows, stored in the engine sorted by
+decreasing time, are read in chunks of :data:`CHUNK_ROWS` -- the design's columns computed
+by the engine (the same SQL expressions as the grouped scans), one flag per model's
+complete cases -- and each model still iterating adds each chunk to its evaluation
+(:class:`~cohortpress.stats.coxph.stream.StreamedCox`). Nothing is kept between chunks but
+running sums, so memory does not grow with the rows. Only an in-process engine streams
+rows (``streams_rows``); on a cluster engine the fit is refused by
+:func:`~cohortpress.kit.engine_cox.choose_scan`.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from cohortpress.kit.engine_cox_scan import model_columns
+from cohortpress.stats.coxph.aggregate import AggregateFit, ScanRequest
+from cohortpress.stats.coxph.stream import (DistinctTimeScale, EventTimes, StreamedCox,
+                                            StreamRows, zph_streamed, zph_sums)
+
+__all__ = ["StreamScanner", "CHUNK_ROWS"]
+
+#: Rows read from the engine at a time (a chunk of the benchmark's multivariable model
+#: with its pairwise products takes about 40 MB).
+CHUNK_ROWS = 1 << 16
+
+
+class StreamScanner:
+    """``scan(requests)``: every request's terms, from one pass over the rows streamed in
+    decreasing time. ``batches`` lists the models (keys) of each call, ``queries`` counts
+    the passes (with the one measuring each model's distinct times)."""
+
+    def __init__(self, cohort, endpoint, stratum: str, designs: dict, subsets: dict):
+        self.cohort = cohort
+        self.stratum = stratum
+        self.designs = designs
+        self.subsets = subsets  # refit key -> (design key, kept column positions)
+        self.batches: list[tuple] = []
+        self.queries = 0
+        self.expressions = list(dict.fromkeys(e for d in designs.values()
+                                              for e in d.expressions))
+        self.conditions = list(dict.fromkeys(d.condition for d in designs.values()))
+        flag = "CASE WHEN {} THEN 1 ELSE 0 END"
+        #: The times and the models' complete-case flags; with them, everything a scan reads.
+        self.times_sql = ", ".join(
+            [f"CAST({endpoint.time} AS DOUBLE) AS t"]
+            + [f"{flag.format(c)} AS m{k}" for k, c in enumerate(self.conditions)])
+        self.sql = ", ".join(
+            [self.times_sql, f"CAST({stratum} AS BIGINT) AS s",
+             f"{flag.format(f'{endpoint.status} = 1')} AS e"]
+            + [f"CAST({e} AS DOUBLE) AS x{k}" for k, e in enumerate(self.expressions)])
+        self.scales: dict[str, float] = {}
+        self.events: dict = {}  # design key -> EventTimes of its first evaluation
+
+    @property
+    def scans(self) -> int:
+        return len(self.batches)
+
+    def model_of(self, key):
+        return model_columns(self.designs, self.subsets, key)
+
+    def __call__(self, requests: Sequence[ScanRequest]):
+        self.batches.append(tuple(request.model.key for request in requests))
+        self._measure_scales()
+        consumers = []
+        for request in requests:
+            design, used = self.model_of(request.model.key)
+            events = None
+            if request.model.start is None and request.model.key not in self.events:
+                events = self.events[request.model.key] = EventTimes()
+            consumers.append((design, used, request.model, StreamedCox(
+                request.model, request.beta, request.shift, request.efron,
+                self.scales[design.condition], events=events)))
+        self._stream(consumers)
+        return [evaluation.finish() for *_, evaluation in consumers]
+
+    def zph(self, fitted: AggregateFit, transform: str, groups):
+        """``cox.zph`` of a model fitted by these scans, in one more pass at its ``beta``."""
+        model, fit = fitted.model, fitted.fit
+        sums = zph_sums(self.events[model.key], transform)
+        design, used = self.model_of(model.key)
+        shift = np.zeros(model.strata.size)
+        self.batches.append((model.key,))
+        evaluation = StreamedCox(model, np.asarray(fit.coef, dtype=float), shift,
+                                 fit.ties == "efron", self.scales[design.condition], zph=sums)
+        self._stream([(design, used, model, evaluation)])
+        evaluation.finish()
+        return zph_streamed(fit, sums, transform, groups)
+
+    # ------------------------------------------------------------------ passes
+
+    def _chunks(self, columns: str):
+        self.queries += 1
+        return self.cohort.stream_columns(f"SELECT {columns} FROM {{cohort}}", CHUNK_ROWS)
+
+    def _measure_scales(self) -> None:
+        """Each model's mean absolute distinct time (the relative tolerance of merging
+        near-equal times), in one pass over the times and the complete-case flags."""
+        if self.scales:
+            return
+        found = {condition: DistinctTimeScale() for condition in self.conditions}
+        for chunk in self._chunks(self.times_sql):
+            for k, condition in enumerate(self.conditions):
+                found[condition].add(chunk["t"][chunk[f"m{k}"] == 1])
+        self.scales = {condition: scale.scale for condition, scale in found.items()}
+
+    def _stream(self, consumers) -> None:
+        position = {e: k for k, e in enumerate(self.expressions)}
+        for chunk in self._chunks(self.sql):
+            for design, used, model, evaluation in consumers:
+                rows = chunk[f"m{self.conditions.index(design.condition)}"] == 1
+                x = np.column_stack([chunk[f"x{position[design.expressions[j]]}"][rows]
+                                     for j in used])
+                x -= model.means
+                evaluation.add(StreamRows(np.searchsorted(model.strata, chunk["s"][rows]),
+                                          chunk["t"][rows], chunk["e"][rows] == 1, x))
+
