@@ -21,8 +21,9 @@ import numpy as np
 
 from cohortpress.kit.engine_cox_scan import model_columns
 from cohortpress.stats.coxph.aggregate import AggregateFit, ScanRequest
-from cohortpress.stats.coxph.stream import (DistinctTimeScale, EventTimes, StreamedCox,
-                                            StreamRows, zph_streamed, zph_sums)
+from cohortpress.stats.coxph.stream import (DistinctTimeScale, EventTimes, RunLayout,
+                                            RunSplitter, StreamedCox, zph_streamed,
+                                            zph_sums)
 
 __all__ = ["StreamScanner", "CHUNK_ROWS"]
 
@@ -111,13 +112,29 @@ class StreamScanner:
         self.scales = {condition: scale.scale for condition, scale in found.items()}
 
     def _stream(self, consumers) -> None:
+        """One pass: per chunk and complete-case condition, the rows cut into pieces of
+        whole runs of tied times once, each model then adding its columns."""
         position = {e: k for k, e in enumerate(self.expressions)}
-        for chunk in self._chunks(self.sql):
-            for design, used, model, evaluation in consumers:
-                rows = chunk[f"m{self.conditions.index(design.condition)}"] == 1
-                x = np.column_stack([chunk[f"x{position[design.expressions[j]]}"][rows]
-                                     for j in used])
-                x -= model.means
-                evaluation.add(StreamRows(np.searchsorted(model.strata, chunk["s"][rows]),
-                                          chunk["t"][rows], chunk["e"][rows] == 1, x))
+        by_condition: dict[str, list] = {}
+        for design, used, model, evaluation in consumers:
+            columns = [f"x{position[design.expressions[j]]}" for j in used]
+            by_condition.setdefault(design.condition, []).append((columns, model, evaluation))
+        splitters = {c: RunSplitter(self.scales[c]) for c in by_condition}
 
+        def add(condition, pieces):
+            for piece, run_start in pieces:
+                layout = RunLayout.of(piece["s"], piece["t"], piece["e"], run_start)
+                for columns, model, evaluation in by_condition[condition]:
+                    x = np.column_stack([piece[name] for name in columns]) - model.means
+                    evaluation.add_piece(layout, x)
+
+        for chunk in self._chunks(self.sql):
+            for condition, models in by_condition.items():
+                rows = chunk[f"m{self.conditions.index(condition)}"] == 1
+                needed = {name for columns, _, _ in models for name in columns}
+                columns = {name: chunk[name][rows] for name in needed}
+                columns.update(t=chunk["t"][rows], e=chunk["e"][rows] == 1, s=np.searchsorted(
+                    models[0][1].strata, chunk["s"][rows]))
+                add(condition, splitters[condition].pieces(columns))
+        for condition, splitter in splitters.items():
+            add(condition, splitter.flush())
