@@ -288,14 +288,11 @@ class StreamedCox:
 
     The risk sets' second moments enter the information only through
     ``sum_k h_k S2_k`` (``h_k`` the weight of event time ``k``, ``d_k / S0_k`` for
-    Breslow): a row at risk at every event time up to its own adds ``w x x'`` times
-    ``H = sum of h_k`` over them, which is the stratum's total less the ``h_k`` of the
-    later times -- known when the row arrives. So per stratum the stream keeps two
-    ``p x p`` sums, ``sum w x x'`` and ``sum w x x' H_later``, each a matrix product per
-    chunk; no ``p x p`` sums per time are formed. The difference loses the digits of
-    ``H_total / H`` of the rows that weigh most: about one for a fitted model; many only
-    when the likelihood is monotone (the heaviest rows die first, and the fit is flagged
-    as separated either way).
+    Breslow). Per piece of rows, ``S2_k`` is the stratum's ``sum w x x'`` over the
+    earlier pieces (one ``p x p`` sum kept per stratum) plus the piece's rows from the
+    top down to ``k``: the piece adds the first times the sum of its ``h``, and each of
+    its rows ``w x x'`` times the sum of the ``h`` from its own time down -- two matrix
+    products per piece, only sums of like-signed terms, and no ``p x p`` sums per time.
 
     Parameters
     ----------
@@ -317,9 +314,8 @@ class StreamedCox:
         strata = model.strata.size
         weights = 3 if zph is not None else 1  # h q_k with q = 1 (and g, g^2 for the test)
         self.carry = np.zeros((strata, 1 + p))  # risk sums of w and w x per stratum
-        self.rows_moment = np.zeros((strata, p, p))  # sum of w x x'
-        self.later_moment = np.zeros((weights, strata, p, p))  # sum of w x x' H_later
-        self.hazard = np.zeros((weights, strata))  # sum of the h q_k seen
+        self.risk_moment = np.zeros((strata, p, p))  # sum of w x x' of the rows seen
+        self.second = np.zeros((weights, p, p))  # sum over event times of h q S2
         self.tied_second = np.zeros((weights, p, p))  # Efron's event-set correction
         self.pooled_at_risk = 0
         self.splitter = RunSplitter(scale)
@@ -358,9 +354,7 @@ class StreamedCox:
 
     def _information(self, k: int) -> np.ndarray:
         """The information with weight ``q`` number ``k`` on the event times."""
-        second = np.einsum("s,sij->ij", self.hazard[k], self.rows_moment) \
-            - self.later_moment[k].sum(axis=0)
-        return second - self.tied_second[k] - self.mean_part[k]
+        return self.second[k] - self.tied_second[k] - self.mean_part[k]
 
     # ------------------------------------------------------------------ runs
 
@@ -379,7 +373,7 @@ class StreamedCox:
         g = None
         if self.events is not None or self.zph is not None:
             g = self._pooled(layout)
-        h = np.zeros((self.hazard.shape[0], layout.starts.size))  # h q per group
+        h = np.zeros((self.second.shape[0], layout.starts.size))  # h q per group
         dead = layout.dead
         if dead.size:
             events = np.add.reduceat(weighted[layout.event_rows], layout.event_starts, axis=0)
@@ -400,21 +394,23 @@ class StreamedCox:
         return out
 
     def _add_moments(self, layout: RunLayout, x_all, w, h) -> None:
-        """Per stratum, ``sum w x x'`` and ``sum w x x' H_later`` of the piece's rows, with
-        ``H_later`` the weights ``h`` of the event times after each row's."""
+        """Add ``sum_k h_k S2_k`` over the piece's event times: ``S2_k`` is the stratum's
+        ``sum w x x'`` over the earlier pieces plus, within this piece, over the rows
+        at or before the time of ``k`` in the stream -- so each row weighs the sum of the
+        piece's ``h`` from its own group on."""
         group_stratum = layout.group_stratum
         row_starts = np.append(layout.starts, w.size)
         for lo, hi in _segments(group_stratum):
             s = group_stratum[lo]
             x = x_all[row_starts[lo]:row_starts[hi]]
             ws = w[row_starts[lo]:row_starts[hi]]
-            self.rows_moment[s] += x.T @ (x * ws[:, None])
+            sizes = np.diff(row_starts[lo:hi + 1])
             for k in range(h.shape[0]):
-                running = np.cumsum(h[k, lo:hi])
-                later = self.hazard[k, s] + running - h[k, lo:hi]  # before each group
-                self.hazard[k, s] += running[-1]
-                per_row = np.repeat(later, np.diff(row_starts[lo:hi + 1])) * ws
-                self.later_moment[k, s] += x.T @ (x * per_row[:, None])
+                from_here = np.cumsum(h[k, lo:hi][::-1])[::-1]
+                per_row = np.repeat(from_here, sizes) * ws
+                self.second[k] += from_here[0] * self.risk_moment[s] \
+                    + x.T @ (x * per_row[:, None])
+            self.risk_moment[s] += x.T @ (x * ws[:, None])
 
     def _pooled(self, layout: RunLayout) -> np.ndarray | None:
         """Per run (all strata pooled): record the event times, and return each run's
