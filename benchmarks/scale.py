@@ -1,12 +1,12 @@
 """Registry-scale benchmark: the whole report at 10^6, 10^7, 10^8 rows, side by side with R.
 
     python benchmarks/scale.py --sizes 1e6,1e7 [--statistics rows|engine|both]
-        [--no-r] [--r-max 1e7] [--check] [--timeout 3600] [--json FILE]
+        [--times days|exact] [--no-r] [--r-max 1e7] [--check] [--timeout 3600] [--json FILE]
     python benchmarks/scale.py --check-only RESULTS_ROWS.json RESULTS_ENGINE.json
 
 Each size's cohort is generated once as Parquet (``benchmarks/generate.py``: seeded chunks of
 10^6 rows, one Parquet row group each, so that 10^8 rows are written in the memory of one
-chunk) into ``benchmarks/data/`` (git-ignored; about 18 MB per million rows, 1.8 GB at 10^8), plus a CSV for R
+chunk; follow-up in whole days, or continuous with ``--times exact``) into ``benchmarks/data/`` (git-ignored; about 18 MB per million rows, 1.8 GB at 10^8), plus a CSV for R
 up to ``--r-max`` rows. The report is the benchmark config (``generate.REPORT_TOML``: Table 1
 with its tests, Kaplan-Meier with landmarks, medians, log-rank and reverse-KM follow-up for
 two endpoints with their figures, Cox with six covariates, univariable models,
@@ -166,8 +166,18 @@ def measure(command: list[str], *, timeout: float | None = None, env: dict | Non
 # --------------------------------------------------------------------------- cohorts
 
 
+#: Follow-up of the generated cohorts: ``days`` (registries' whole days, thousands of
+#: distinct times) or ``exact`` (continuous, about one distinct time per patient);
+#: ``--times`` sets it.
+TIMES = "days"
+
+
 def cohort_folder(n: int) -> Path:
-    return generate.cohort_dir(generate.DEFAULT_OUTPUT, n)
+    return generate.cohort_dir(generate.DEFAULT_OUTPUT, n, TIMES)
+
+
+def _label(n: int) -> str:
+    return generate.size_name(n) + ("" if TIMES == "days" else f"-{TIMES}")
 
 
 def ensure_data(n: int, with_csv: bool, seed: int) -> dict:
@@ -186,7 +196,7 @@ def ensure_data(n: int, with_csv: bool, seed: int) -> dict:
                          f"{need_gb:.0f} GB and {free_gb:.0f} GB are free; choose smaller "
                          f"--sizes or free disk space")
     command = [sys.executable, str(HERE / "generate.py"), "--sizes", str(n), "--format",
-               "both" if with_csv else "parquet", "--seed", str(seed)]
+               "both" if with_csv else "parquet", "--seed", str(seed), "--times", TIMES]
     result = measure(command)
     if result["exit_code"] != 0:
         raise SystemExit(f"scale.py: generating {n:,} rows failed (exit {result['exit_code']})")
@@ -209,9 +219,9 @@ def write_config(n: int, statistics: str, seed: int) -> Path:
 
 def run_cohortpress(n: int, statistics: str, seed: int, timeout: float) -> dict:
     config = write_config(n, statistics, seed)
-    out = RESULTS / f"scale-n{generate.size_name(n)}-{statistics}"
+    out = RESULTS / f"scale-n{_label(n)}-{statistics}"
     shutil.rmtree(out, ignore_errors=True)
-    log = RESULTS / f"scale-n{generate.size_name(n)}-{statistics}.log"
+    log = RESULTS / f"scale-n{_label(n)}-{statistics}.log"
     command = [*stage_bench.cohortpress_command(), "build", str(config), "--output", str(out)]
     result = measure(command, timeout=timeout, log=log)
     result.update(config=os.path.relpath(config, ROOT), output=os.path.relpath(out, ROOT),
@@ -224,9 +234,9 @@ def run_cohortpress(n: int, statistics: str, seed: int, timeout: float) -> dict:
 
 def run_r(n: int, timeout: float) -> dict:
     csv = cohort_folder(n) / "cohort.csv"
-    numbers = RESULTS / f"scale-n{generate.size_name(n)}-r.json"
+    numbers = RESULTS / f"scale-n{_label(n)}-r.json"
     numbers.unlink(missing_ok=True)
-    log = RESULTS / f"scale-n{generate.size_name(n)}-r.log"
+    log = RESULTS / f"scale-n{_label(n)}-r.log"
     result = measure(["Rscript", str(R_SCRIPT), str(csv), str(numbers)], timeout=timeout,
                      log=log)
     steps = {}
@@ -372,10 +382,15 @@ def main(argv=None) -> int:
                         help="only compare two results.json files and exit")
     parser.add_argument("--timeout", type=float, default=3600.0,
                         help="seconds each command may take (default 3600)")
+    parser.add_argument("--times", choices=("days", "exact"), default="days",
+                        help="follow-up of the generated cohorts: whole days (default) or "
+                        "exact (continuous: about one distinct time per patient)")
     parser.add_argument("--seed", type=int, default=generate.DEFAULT_SEED)
     parser.add_argument("--json", type=Path, help="where to write the results (default "
                         "benchmarks/results/scale-<time>.json)")
     args = parser.parse_args(argv)
+    global TIMES
+    TIMES = args.times
     if args.check_only:
         report = compare_results(*args.check_only)
         print(json.dumps({k: v for k, v in report.items()

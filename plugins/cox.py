@@ -261,19 +261,22 @@ def _fit_threads() -> int:
 
 def run(cohort, options: CoxOptions, context: SectionContext):
     endpoint = cohort.endpoint(options.endpoint)
+    streamed = None
     if getattr(cohort, "engine", False):
-        models, model, patients = _engine_models(cohort, options)
+        models, streamed = _engine_models(cohort, options)
+        model = patients = None
     else:
         models, model, patients = _row_models(cohort, endpoint, options)
-    return _section(cohort, endpoint, options, context, models, model, patients)
+    return _section(cohort, endpoint, options, context, models, model, patients, streamed)
 
 
 def _engine_models(cohort, options: CoxOptions):
-    """The models from aggregates in the engine (no concordance: it needs pairs)."""
-    from cohortpress.kit.engine_cox import engine_cox_models
+    """The models from aggregates in the engine (no concordance: it needs pairs), and the
+    methods sentence saying the rows were streamed (None when they were not)."""
+    from cohortpress.kit.engine_cox import engine_cox_models, streamed_note
 
-    models, _ = engine_cox_models(cohort, options, _CoxModel.separation_reason)
-    return models, None, None
+    models, scanner = engine_cox_models(cohort, options, _CoxModel.separation_reason)
+    return models, streamed_note(scanner)
 
 
 def _row_models(cohort, endpoint, options: CoxOptions):
@@ -297,7 +300,7 @@ def _row_models(cohort, endpoint, options: CoxOptions):
 
 
 def _section(cohort, endpoint, options: CoxOptions, context: SectionContext, models, model,
-             patients):
+             patients, streamed: str | None = None):
     results, warnings = [], []
     if models.multivariable is not None:
         fit = models.multivariable.fit
@@ -323,10 +326,13 @@ def _section(cohort, endpoint, options: CoxOptions, context: SectionContext, mod
     results += _table_records(cohort, endpoint, options, models.design)
     results += data_form_records(cohort, endpoint, options.endpoint, models.design, patients)
     if model is None:
-        from cohortpress.kit.engine_cox import CONCORDANCE_NOTE
+        from cohortpress.kit.engine_cox import CONCORDANCE_NOTE, STREAMED_RECORD
 
         results.append(Result("coxph", "concordance.note", CONCORDANCE_NOTE,
                               variable=options.endpoint))
+        if streamed:
+            results.append(Result("coxph", STREAMED_RECORD, streamed,
+                                  variable=options.endpoint))
     results = release_records(results, context.disclosure)
     tables = tables_from_records(results, options, context)
     if options.forest:
@@ -341,6 +347,7 @@ def _section(cohort, endpoint, options: CoxOptions, context: SectionContext, mod
     methods += _variance_methods(cohort, options)
     methods += concordance_methods(results, "coxph")
     methods += [r.stat for r in results if r.stat_name == "concordance.note"]
+    methods += [r.stat for r in results if r.stat_name == "rows.streamed"]
     methods += term_methods(results, "coxph")
     return context.section(blocks=tables, results=results, methods=methods,
                            warnings=tuple(warnings),

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from cohortpress.api.results import Result
+from cohortpress.api.sections import SectionContext
 from cohortpress.app.load import load_cohort
 from cohortpress.app.plan import plan_build
 from cohortpress.common.errors import UserError
@@ -102,6 +104,12 @@ def test_methods_and_provenance_name_the_engine(tmp_path):
     assert cohort.source_info["statistics"] == "engine"
     rows = load_cohort(plan_build(project(tmp_path, "rows")))
     assert engine_sentence(rows) == ""
+    # A Cox section that read the rows streamed (exact times) is not hidden behind
+    # "the rows did not leave the engine".
+    streamed = SectionContext(id="cox", title="Cox").section(
+        results=[Result("coxph", "rows.streamed", "read streamed", variable="os")])
+    sentence = engine_sentence(cohort, [streamed])
+    assert "did not leave" not in sentence and "a chunk at a time" in sentence
     html = (ROOT / "templates" / "report.html.j2").read_text(encoding="utf-8")
     assert "from aggregates computed in the engine" in html
 

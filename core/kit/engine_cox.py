@@ -46,7 +46,22 @@ from cohortpress.stats.coxph.aggregate import (AggregateFit, AggregateModel,
                                                fit_cox_aggregated)
 from cohortpress.stats.coxph.aggregate_tests import cox_zph_aggregated, lr_test_aggregated
 
-__all__ = ["EngineDesign", "engine_cox_models", "CONCORDANCE_NOTE"]
+__all__ = ["EngineDesign", "engine_cox_models", "CONCORDANCE_NOTE", "STREAMED_RECORD",
+           "streamed_note"]
+
+#: The record of a section whose models read the rows streamed (its value says why).
+STREAMED_RECORD = "rows.streamed"
+
+
+def streamed_note(scanner) -> str | None:
+    """The methods sentence of models fitted from streamed rows (None when grouped)."""
+    if not isinstance(scanner, StreamScanner):
+        return None
+    return (f"The endpoint has about {scanner.distinct_times:,} distinct times, too many for "
+            f"sums per time: at each Newton step the models read the patients' rows from the "
+            f"engine in chunks of {scanner.chunk_rows:,}, in decreasing time, keeping only running "
+            f"sums.")
+
 
 #: Said in the records and the table when the engine path leaves Harrell's C out.
 CONCORDANCE_NOTE = ("Harrell's concordance was not computed: it compares pairs of patients, "
@@ -214,7 +229,7 @@ def engine_cox_models(cohort, options, separation_reason: str) -> tuple[FittedMo
     streamed instead."""
     endpoint = cohort.endpoint(options.endpoint)
     factors = [v for v in options.covariates if cohort.variable(v).kind != "continuous"]
-    streamed = _streams(cohort, endpoint, options)
+    times, streamed = _streams(cohort, endpoint, options)
     names = list(options.covariates) + ([options.strata] if options.strata else [])
     names += [time_column(endpoint.name), status_column(endpoint.name)]
     computed = {STRATUM: _stratum(cohort, options.strata),
@@ -222,7 +237,9 @@ def engine_cox_models(cohort, options, separation_reason: str) -> tuple[FittedMo
     order = [time_column(endpoint.name)] if streamed else \
         [STRATUM, time_column(endpoint.name), GROUP_KEY]
     with cohort.stored_rows(names, computed, order, descending=streamed) as rows:
-        return _fit_models(rows, options, separation_reason, factors, streamed)
+        models, scanner = _fit_models(rows, options, separation_reason, factors, streamed)
+    scanner.distinct_times = times
+    return models, scanner
 
 
 #: The most memory the per-time sums of one scan of a section's models may take (bytes);
@@ -236,8 +253,9 @@ STREAM_FRACTION = 0.1
 STREAM_MIN_ROWS = 100_000
 
 
-def _streams(cohort, endpoint, options) -> bool:
-    """Whether the section's sums per distinct time would exceed :data:`TIME_SUMS_LIMIT`
+def _streams(cohort, endpoint, options) -> tuple[int, bool]:
+    """The endpoint's distinct times (approximately), and whether the section's sums per
+    distinct time would exceed :data:`TIME_SUMS_LIMIT`
     (or be nearly as many as the rows, :data:`STREAM_FRACTION`), so that the rows are
     streamed instead; on an engine that keeps its rows, a fit beyond the limit is refused
     in one line.
@@ -255,7 +273,7 @@ def _streams(cohort, endpoint, options) -> bool:
     needed = times * sum(3 * 8 * (4 + 2 * p + p * (p + 1)) for p in widths)
     many = cohort.n >= STREAM_MIN_ROWS and times >= STREAM_FRACTION * cohort.n
     if needed <= TIME_SUMS_LIMIT:
-        return many and cohort.backend.streams_rows
+        return times, many and cohort.backend.streams_rows
     if not cohort.backend.streams_rows:
         raise DataError(
             f"endpoint '{endpoint.name}' has about {times:,} distinct times: the Cox fit "
@@ -263,7 +281,7 @@ def _streams(cohort, endpoint, options) -> bool:
             f"{needed / 2**30:.0f} GB (at most {TIME_SUMS_LIMIT / 2**30:.0f} GB), and this "
             f"engine keeps its rows (only aggregates are read from it); with times recorded "
             f"to the day they are far fewer; else fit fewer models (univariable = false)")
-    return True
+    return times, True
 
 
 def _column_counts(cohort, options) -> list[int]:

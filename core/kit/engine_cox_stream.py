@@ -57,6 +57,8 @@ class StreamScanner:
              f"{flag.format(f'{endpoint.status} = 1')} AS e"]
             + [f"CAST({e} AS DOUBLE) AS x{k}" for k, e in enumerate(self.expressions)])
         self.scales: dict[str, float] = {}
+        self.distinct_times = 0  # the endpoint's (approximately), for the methods
+        self.chunk_rows = CHUNK_ROWS
         self.events: dict = {}  # design key -> EventTimes of its first evaluation
 
     @property
@@ -98,7 +100,7 @@ class StreamScanner:
 
     def _chunks(self, columns: str):
         self.queries += 1
-        return self.cohort.stream_columns(f"SELECT {columns} FROM {{cohort}}", CHUNK_ROWS)
+        return self.cohort.stream_columns(f"SELECT {columns} FROM {{cohort}}", self.chunk_rows)
 
     def _measure_scales(self) -> None:
         """Each model's mean absolute distinct time (the relative tolerance of merging

@@ -41,7 +41,7 @@ def render_report(plan: "RenderPlan", cohort: "Cohort", sections: Sequence[Secti
         "sections": number_blocks(sections),
         "methods": methods,
         "abbreviations": abbreviations(config, sections, methods),
-        "provenance": provenance(plan, cohort),
+        "provenance": provenance(plan, cohort, sections),
         "css": Markup(_style_text(FONTS_FILE, static) + "\n" + stylesheet(config, static)),
         "failed_sections": [s.id for s in sections if s.failed],
     }
@@ -105,8 +105,10 @@ def methods_paragraphs(plan: "RenderPlan", cohort: "Cohort",
     return compose_methods(plan.config, cohort, sections, package_versions(), plugins)
 
 
-def provenance(plan: "RenderPlan", cohort: "Cohort") -> dict[str, Any]:
+def provenance(plan: "RenderPlan", cohort: "Cohort",
+               sections: Sequence[Section] = ()) -> dict[str, Any]:
     from cohortpress.kit.disclosure import released_text
+    from cohortpress.render.methods import streamed_sections
 
     config = plan.config
     rule = config.disclosure.rule() if getattr(config, "disclosure", None) else None
@@ -114,6 +116,7 @@ def provenance(plan: "RenderPlan", cohort: "Cohort") -> dict[str, Any]:
         "cohort_file": relative_path(cohort.source, config.folder),
         "sha256": cohort.sha256,
         "source_info": dict(getattr(cohort, "source_info", {})),
+        "rows_streamed": streamed_sections(sections),
         "rows_read": cohort.n_rows_read if rule is None else released_text(cohort.n_rows_read,
                                                                            rule),
         "rows_used": cohort.n if rule is None else released_text(cohort.n, rule),

@@ -81,7 +81,7 @@ def compose_methods(config: "Config", cohort: "Cohort", sections: Sequence[Secti
     if rule is not None:
         paragraphs.append(rule.sentence())
     software = software_paragraph(versions, sections, plugins)
-    engine = engine_sentence(cohort)
+    engine = engine_sentence(cohort, sections)
     paragraphs.append(f"{software} {engine}" if engine else software)
     return [p for p in paragraphs if p]
 
@@ -97,12 +97,25 @@ def engine_name(cohort: "Cohort") -> str:
     return f"{ENGINE_NAMES.get(name.lower(), name)} {version}".strip()
 
 
-def engine_sentence(cohort: "Cohort") -> str:
-    """On the engine path: where the statistics were computed ("" on the rows path)."""
+def engine_sentence(cohort: "Cohort", sections: Sequence[Section] = ()) -> str:
+    """On the engine path: where the statistics were computed ("" on the rows path), and
+    whether the patients' rows left the engine (a section whose models read them streamed
+    records ``rows.streamed``)."""
     if not getattr(cohort, "engine", False):
         return ""
+    if streamed_sections(sections):
+        return (f"The statistics were computed from aggregates in {engine_name(cohort)}, "
+                f"except that the Cox models read the patients' rows from it a chunk at a "
+                f"time.")
     return (f"The statistics were computed from aggregates in {engine_name(cohort)}; the "
             f"patients' rows did not leave the engine.")
+
+
+def streamed_sections(sections: Sequence[Section]) -> list[str]:
+    """The sections whose analyses read the patients' rows from the engine, streamed
+    (their record ``rows.streamed``)."""
+    return [section.id for section in sections if not section.failed
+            and any(r.stat_name == "rows.streamed" for r in section.results)]
 
 
 def section_kind(section: Section, analysis: str | None = None) -> str:
