@@ -145,8 +145,9 @@ class CohortSettings(Strict):
                                      examples=[[{"variable": "age_days", "le": 365}]])
     statistics: Literal["auto", "rows", "engine"] = Field(
         "auto", description="where the statistics are computed: rows: from the patients' "
-        "rows in memory; engine: from aggregates the SQL engine computes (only small tables "
-        "leave it, memory does not grow with the rows; docs/engine.md); auto: engine for a "
+        "rows in memory; engine: from aggregates the SQL engine computes (only aggregates "
+        "leave it, except a Cox fit on exact times streams the rows; memory does not grow "
+        "with the rows; docs/engine.md); auto: engine for a "
         "DuckDB source too large for memory when every section can, else rows",
         examples=["engine"])
     max_levels: int = Field(50, ge=2, description="a categorical variable with more levels "
