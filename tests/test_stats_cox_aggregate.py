@@ -197,15 +197,20 @@ def test_cox_zph_from_the_final_sums_matches_r(name, ties):
                  atol=1e-9)
 
 
+@pytest.mark.parametrize("streamed", [False, True], ids=["per-time", "streamed"])
 @pytest.mark.parametrize("variant", CASES["lung"]["zph_variants"],
                          ids=lambda v: f"{v['transform']}-terms{v['terms']}")
-def test_cox_zph_transforms_and_terms_match_r(variant):
+def test_cox_zph_transforms_and_terms_match_r(variant, streamed):
     groups = None
     if variant["terms"]:
         groups = {term: np.atleast_1d(columns).tolist()
                   for term, columns in variant["groups"].items()}
-    result = cox_zph_aggregated(fit_case(CASES["lung"], "efron")[0],
-                                transform=variant["transform"], groups=groups)
+    if streamed:
+        fitted, rows = streamed_case(CASES["lung"], "efron", 11)
+        result = rows.zph(fitted, variant["transform"], groups)
+    else:
+        result = cox_zph_aggregated(fit_case(CASES["lung"], "efron")[0],
+                                    transform=variant["transform"], groups=groups)
     assert_close(np.append(result.chisq, result.global_test.statistic),
                  variant["table"]["chisq"], atol=1e-9)
 
@@ -330,19 +335,6 @@ def test_the_streamed_fit_and_cox_zph_match_coxph(name, ties, chunk):
     zph = rows.zph(fitted)
     assert_close(np.append(zph.chisq, zph.global_test.statistic),
                  reference["zph"]["chisq"], atol=1e-9)
-
-
-@pytest.mark.parametrize("variant", CASES["lung"]["zph_variants"],
-                         ids=lambda v: f"{v['transform']}-terms{v['terms']}")
-def test_streamed_cox_zph_transforms_and_terms_match_r(variant):
-    groups = None
-    if variant["terms"]:
-        groups = {term: np.atleast_1d(columns).tolist()
-                  for term, columns in variant["groups"].items()}
-    fitted, rows = streamed_case(CASES["lung"], "efron", 11)
-    result = rows.zph(fitted, variant["transform"], groups)
-    assert_close(np.append(result.chisq, result.global_test.statistic),
-                 variant["table"]["chisq"], atol=1e-9)
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 50])

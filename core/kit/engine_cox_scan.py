@@ -22,7 +22,7 @@ import numpy as np
 from cohortpress.data.engine.backend import literal
 from cohortpress.stats.coxph.aggregate import ScanRequest, TimeSums, pair_indices
 
-__all__ = ["Scanner", "group_key_sql", "decode_group_key", "model_columns"]
+__all__ = ["ModelScans", "Scanner", "group_key_sql", "decode_group_key"]
 
 
 def number_sql(value: float) -> str:
@@ -76,35 +76,45 @@ def decode_group_key(cohort, factors: Sequence[str],
     return event, codes
 
 
-def model_columns(designs: dict, subsets: dict, key) -> tuple:
-    """A scanned model's design and the positions of the design's columns it uses: its
-    own design's, or for a refit (``subsets``: key -> (design key, kept positions)) the
-    kept columns of its full model's."""
-    if key in subsets:
-        base, keep = subsets[key]
-        return designs[base], list(keep)
-    design = designs[key]
-    return design, list(range(len(design.expressions)))
+class ModelScans:
+    """What both kinds of scan keep: the cohort, the designs and the refits' subsets of
+    them, the models (keys) of each call (``batches``) and the queries sent."""
+
+    def __init__(self, cohort, designs: dict, subsets: dict):
+        self.cohort = cohort
+        self.designs = designs
+        self.subsets = subsets  # refit key -> (design key, kept column positions)
+        self.batches: list[tuple] = []
+        self.queries = 0
+
+    @property
+    def scans(self) -> int:
+        return len(self.batches)
+
+    def model_of(self, key) -> tuple:
+        """A scanned model's design and the positions of the design's columns it uses:
+        its own design's, or for a refit the kept columns of its full model's."""
+        if key in self.subsets:
+            base, keep = self.subsets[key]
+            return self.designs[base], list(keep)
+        design = self.designs[key]
+        return design, list(range(len(design.expressions)))
 
 
 #: Values of the workspace :meth:`Scanner._reduce_blocks` fills at a time (8 MB).
 _WORKSPACE = 1 << 20
 
 
-class Scanner:
+class Scanner(ModelScans):
     """``scan(requests)``: every request's sums per (stratum, time), from at most one
     aggregate query. ``batches`` lists the models (keys) of each call, ``queries`` counts
     the queries actually sent."""
 
     def __init__(self, cohort, endpoint, stratum_sql: str, designs: dict, subsets: dict,
                  factors: Sequence[str], key_sql: str | None = None):
-        self.cohort = cohort
+        super().__init__(cohort, designs, subsets)
         self.endpoint = endpoint
         self.stratum_sql = stratum_sql
-        self.designs = designs
-        self.subsets = subsets  # refit key -> (design key, kept column positions)
-        self.batches: list[tuple] = []
-        self.queries = 0
         self.factors = list(factors)
         for design in designs.values():
             if not set(design.key_variables) <= set(self.factors):
@@ -115,18 +125,12 @@ class Scanner:
         self._keys = None  # the groups' keys (event and codes), to check later queries
         self._group_starts = None
 
-    @property
-    def scans(self) -> int:
-        return len(self.batches)
-
-    def _model_of(self, key):
-        return model_columns(self.designs, self.subsets, key)
 
     def __call__(self, requests: Sequence[ScanRequest]) -> list[TimeSums]:
         self.batches.append(tuple(request.model.key for request in requests))
         plans = []
         for request in requests:
-            design, used = self._model_of(request.model.key)
+            design, used = self.model_of(request.model.key)
             continuous = [k for k, j in enumerate(used) if design.keys[j] is None]
             plans.append((design, used, continuous))
         wanted = {design.row_condition for design, _, _ in plans} - set(self.counts)

@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from cohortpress.kit.engine_cox_scan import model_columns
+from cohortpress.kit.engine_cox_scan import ModelScans
 from cohortpress.stats.coxph.aggregate import AggregateFit, ScanRequest
 from cohortpress.stats.coxph.stream import (DistinctTimeScale, EventTimes, RunLayout,
                                             RunSplitter, StreamedCox, zph_streamed,
@@ -32,18 +32,13 @@ __all__ = ["StreamScanner", "CHUNK_ROWS"]
 CHUNK_ROWS = 1 << 16
 
 
-class StreamScanner:
+class StreamScanner(ModelScans):
     """``scan(requests)``: every request's terms, from one pass over the rows streamed in
     decreasing time. ``batches`` lists the models (keys) of each call, ``queries`` counts
     the passes (with the one measuring each model's distinct times)."""
 
     def __init__(self, cohort, endpoint, stratum: str, designs: dict, subsets: dict):
-        self.cohort = cohort
-        self.stratum = stratum
-        self.designs = designs
-        self.subsets = subsets  # refit key -> (design key, kept column positions)
-        self.batches: list[tuple] = []
-        self.queries = 0
+        super().__init__(cohort, designs, subsets)
         self.expressions = list(dict.fromkeys(e for d in designs.values()
                                               for e in d.expressions))
         self.conditions = list(dict.fromkeys(d.condition for d in designs.values()))
@@ -60,13 +55,6 @@ class StreamScanner:
         self.distinct_times = 0  # the endpoint's (approximately), for the methods
         self.chunk_rows = CHUNK_ROWS
         self.events: dict = {}  # design key -> EventTimes of its first evaluation
-
-    @property
-    def scans(self) -> int:
-        return len(self.batches)
-
-    def model_of(self, key):
-        return model_columns(self.designs, self.subsets, key)
 
     def __call__(self, requests: Sequence[ScanRequest]):
         self.batches.append(tuple(request.model.key for request in requests))
