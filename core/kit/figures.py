@@ -13,7 +13,6 @@ timestamp, so it is byte-identical for identical inputs.
 from __future__ import annotations
 
 import functools
-import gc
 import io
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -319,9 +318,6 @@ def _save(fig, plt) -> bytes:
     fig.canvas.draw()
     rgba = np.asarray(fig.canvas.buffer_rgba())
     plt.close(fig)
-    # A closed figure is a web of reference cycles: without a collection now, its copies of
-    # the curves' points (hundreds of MB with exact times) outlive it into the next section.
-    gc.collect()
     if (rgba[..., 3] != 255).any():  # composite on white where anything is see-through
         alpha = rgba[..., 3:4].astype(np.float64) / 255.0
         rgb = np.rint(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
