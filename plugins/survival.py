@@ -29,6 +29,7 @@ import numpy as np
 from cohortpress import hookimpl
 from cohortpress.common.errors import StatisticsError
 from cohortpress.common.formatting import fmt_num, in_sentence
+from cohortpress.common.memory import release_freed_memory
 from cohortpress.api.blocks import Figure, Table
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
@@ -122,6 +123,8 @@ class _SurvivalSection:
             self._add_endpoint(name, table.endpoint)
         finally:
             self.groups, self.engine_strata = groups, None
+            del table
+            release_freed_memory()  # else the next endpoint's arrays come on top of these
 
     def _add_endpoint(self, name: str, endpoint) -> None:
         release.refuse_unsupported(self.release, endpoint, self.options.weights)
