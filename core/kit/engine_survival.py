@@ -30,6 +30,13 @@ from cohortpress.kit.engine_grouping import counted_grouping
 #: Options of the survival analysis that need the patients' rows, and why.
 ROW_OPTIONS = {"weights": "weighted Kaplan–Meier curves need each patient's weight"}
 
+#: The most memory one endpoint's aggregate table and the section's work on it may take
+#: (bytes): the table, the estimators' per-time tables and fits, and the figure.
+TABLE_LIMIT = 4 * 2**30
+#: What the section holds at its peak per row of that table (bytes), measured on the
+#: 10^7-patient exact-times benchmark (docs/engine.md): about 290 at 6.4 million rows.
+BYTES_PER_ROW = 300
+
 
 @dataclass(frozen=True, eq=False)
 class AggregatedEndpoint:
@@ -114,7 +121,9 @@ def survival_counts(cohort, name: str, by: str | None, strata: str | None) -> Su
     order, which :func:`~cohortpress.stats.event_times.tabulate_by_time` then need not
     sort again."""
     endpoint = cohort.endpoint(name)
-    keys = [cohort.column(c) for c in (by, strata) if c] + [endpoint.time, endpoint.status]
+    labels = [cohort.column(c) for c in (by, strata) if c]
+    check_table_size(cohort, endpoint, labels + [endpoint.status])
+    keys = labels + [endpoint.time, endpoint.status]
     # no constant among the GROUP BY keys: an engine may read a number there as a position
     table = cohort.query_columns(
         f"SELECT {_code(cohort, by)} AS g, {_code(cohort, strata)} AS s, {endpoint.time} AS t, "
@@ -135,6 +144,28 @@ def survival_counts(cohort, name: str, by: str | None, strata: str | None) -> Su
     groups = small_codes(table.pop("g"))
     codes = small_codes(table.pop("s")) if strata else None
     return SurvivalCounts(rows, groups, codes)
+
+
+def check_table_size(cohort, endpoint, keys: list[str]) -> None:
+    """Refuse, in one line, an endpoint whose aggregate table would not fit in memory.
+
+    The table has a row per distinct (group, stratum, time, status): with times recorded
+    to the day a registry has a few thousand, with exact times about one per patient, and
+    then the section holds :data:`BYTES_PER_ROW` bytes per row at its peak (10^8 patients:
+    some 20 GB, and the system would end the build). The rows are counted approximately
+    (HyperLogLog), the distinct times within each group, stratum and status (``keys``),
+    in one scan, before the table is fetched."""
+    found = cohort.query(f"SELECT approx_count_distinct({endpoint.time}) AS n "
+                         f"FROM {{cohort}} GROUP BY {', '.join(keys)}")
+    rows = int(found["n"].fillna(0).sum())
+    needed = rows * BYTES_PER_ROW
+    if needed > TABLE_LIMIT:
+        raise DataError(
+            f"endpoint '{endpoint.name}' has about {rows:,} distinct times (counted per "
+            f"group and status): its survival analysis from aggregates would hold about "
+            f"{needed / 2**30:.1f} GB (at most {TABLE_LIMIT / 2**30:g} GB); with times "
+            f"recorded to the day they are far fewer; else set cohort.statistics = "
+            f"\"rows\" if the cohort fits in memory")
 
 
 def small_codes(values) -> np.ndarray:
