@@ -33,8 +33,8 @@ ROW_OPTIONS = {"weights": "weighted Kaplan–Meier curves need each patient's we
 #: The most memory one endpoint's aggregate table and the section's work on it may take
 #: (bytes): the table, the estimators' per-time tables and fits, and the figure.
 TABLE_LIMIT = 4 * 2**30
-#: What the section holds at its peak per row of that table (bytes), measured on the
-#: 10^7-patient exact-times benchmark (docs/engine.md): about 290 at 6.4 million rows.
+#: What the section holds at its peak per row of that table (bytes), with a margin: about
+#: 245 measured on the 10^7-patient exact-times benchmark, 6.4 million rows (docs/engine.md).
 BYTES_PER_ROW = 300
 
 
