@@ -29,6 +29,7 @@ import numpy as np
 from cohortpress import hookimpl
 from cohortpress.common.errors import StatisticsError
 from cohortpress.common.formatting import fmt_num, in_sentence
+from cohortpress.common.memory import release_freed_memory
 from cohortpress.api.blocks import Figure, Table
 from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
@@ -39,7 +40,7 @@ from cohortpress.kit.delayed_entry import (GRAY_REFUSED, entry_label, entry_of,
                                            entry_records, entry_sentence, exact_risk,
                                            figure_note)
 from cohortpress.kit.engine_grouping import engine_grouping
-from cohortpress.kit.engine_survival import (counts_of, patients,
+from cohortpress.kit.engine_survival import (counts_of, patients, selected,
                                              survival_aggregates, survival_counts)
 from cohortpress.kit.prose import (PAIRWISE_ADJUST, endpoint_sentences, logrank_phrase,
                                    percent_text)
@@ -122,6 +123,8 @@ class _SurvivalSection:
             self._add_endpoint(name, table.endpoint)
         finally:
             self.groups, self.engine_strata = groups, None
+            del table
+            release_freed_memory()  # else the next endpoint's arrays come on top of these
 
     def _add_endpoint(self, name: str, endpoint) -> None:
         release.refuse_unsupported(self.release, endpoint, self.options.weights)
@@ -145,40 +148,49 @@ class _SurvivalSection:
             members.append(("Overall" if self.groups.variable is not None else "All patients",
                             grouped))
         for level, mask in members:
-            time, event = endpoint.time[mask], endpoint.event[mask]
-            counts = counts_of(endpoint, mask)
-            group_level = None if level in ("Overall", "All patients") else level
-            group = self.by if group_level is not None else None
-            self.record(name, None, group, group_level, "row.label", level)
-            if len(time) == 0:
-                self.record(name, None, group, group_level, "n", 0)
-                self.record(name, None, group, group_level, "n.event", 0)
-                self.warnings.append(f"{endpoint.label}: group '{level}' has no patients.")
-                self.empty_group_record("survdiff", name, level)
-                continue
-            weights = None if self.weights is None else self.weights[self.row_order][mask]
-            if self.release is None:
-                fit = km_fit(time, event, weights, self.options.conf_type,
-                             self.options.conf_level, entry=entry_of(endpoint, mask),
-                             counts=counts)
-            else:  # None: too few patients to be shown
-                fit = release.km_fit(time, event, self.options.conf_type,
-                                     self.options.conf_level, self.release, counts)
-            n_event = patients(endpoint, mask, event == 1)
-            self.add_row(name, level, group_level, fit, patients(endpoint, mask), n_event)
-            if fit is not None and (group_level is not None or self.groups.variable is None):
+            fit = self.add_curve(name, endpoint, level, mask)
+            if fit is not None:
                 curves.append((level, fit))
-                entry = entry_of(endpoint, mask)
-                self.risk[level] = None if entry is None else exact_risk(time, entry)
-            if n_event == 0:
-                self.warnings.append(f"{endpoint.label}: no events in '{level}'; the curve "
-                                     f"stays at 100% and the median is not reached.")
         self.results += release.release_rmst_counts(rmst.rmst_records(
             endpoint, self.groups, self.options, self.context), self.release)
         if self.options.followup:
             self.add_followup(name, endpoint, grouped)
         if self.options.figure and curves:
             self.figures.append(self.km_figure(name, endpoint, curves))
+
+    def add_curve(self, name: str, endpoint, level: str, mask):
+        """One row of the table: the Kaplan–Meier fit of the rows ``mask`` selects, its
+        records and warnings. Returns the fit when the figure draws it, else None (its
+        arrays, as large as the rows with exact times, are then freed here)."""
+        time, event = selected(endpoint.time, mask), selected(endpoint.event, mask)
+        counts = counts_of(endpoint, mask)
+        group_level = None if level in ("Overall", "All patients") else level
+        group = self.by if group_level is not None else None
+        self.record(name, None, group, group_level, "row.label", level)
+        if len(time) == 0:
+            self.record(name, None, group, group_level, "n", 0)
+            self.record(name, None, group, group_level, "n.event", 0)
+            self.warnings.append(f"{endpoint.label}: group '{level}' has no patients.")
+            self.empty_group_record("survdiff", name, level)
+            return None
+        weights = None if self.weights is None else self.weights[self.row_order][mask]
+        if self.release is None:
+            fit = km_fit(time, event, weights, self.options.conf_type,
+                         self.options.conf_level, entry=entry_of(endpoint, mask),
+                         counts=counts)
+        else:  # None: too few patients to be shown
+            fit = release.km_fit(time, event, self.options.conf_type,
+                                 self.options.conf_level, self.release, counts)
+        n_event = patients(endpoint, mask, event == 1)
+        self.add_row(name, level, group_level, fit, patients(endpoint, mask), n_event)
+        if n_event == 0:
+            self.warnings.append(f"{endpoint.label}: no events in '{level}'; the curve "
+                                 f"stays at 100% and the median is not reached.")
+        if fit is None or (group_level is None and self.groups.variable is not None):
+            return None
+        entry = entry_of(endpoint, mask)
+        self.risk[level] = None if entry is None else exact_risk(time, entry)
+        return fit
 
     def describe(self, context: str, name: str, endpoint) -> None:
         """Records of what the table says about an endpoint: its label, its time unit, the
@@ -256,13 +268,14 @@ class _SurvivalSection:
         strata = self.strata_codes()
         if strata is not None:
             mask &= strata >= 0
-            strata = strata[mask]
-        present = np.unique(self.groups.codes[mask])
+            strata = selected(strata, mask)
+        codes = selected(self.groups.codes, mask)
+        present = np.unique(codes)
         if len(present) < 2:
             self.warnings.append(f"{endpoint.label}: fewer than two groups with patients; "
                                  f"no test.")
             return
-        args = (endpoint.time[mask], endpoint.event[mask], self.groups.codes[mask])
+        args = (selected(endpoint.time, mask), selected(endpoint.event, mask), codes)
         weights = dict(rho=self.options.rho, gamma=self.options.gamma, strata=strata,
                        entry=entry_of(endpoint, mask), counts=counts_of(endpoint, mask))
         try:
@@ -307,8 +320,8 @@ class _SurvivalSection:
     def add_pairwise(self, endpoint, mask, strata) -> None:
         from cohortpress.stats.logrank import pairwise_logrank
 
-        result = pairwise_logrank(endpoint.time[mask], endpoint.event[mask],
-                                  self.groups.codes[mask], adjust=self.options.adjust,
+        result = pairwise_logrank(selected(endpoint.time, mask), selected(endpoint.event, mask),
+                                  selected(self.groups.codes, mask), adjust=self.options.adjust,
                                   rho=self.options.rho, gamma=self.options.gamma,
                                   strata=strata, entry=entry_of(endpoint, mask),
                                   counts=counts_of(endpoint, mask))
@@ -329,7 +342,7 @@ class _SurvivalSection:
     def add_followup(self, name, endpoint, grouped) -> None:
         from cohortpress.stats.kaplan_meier import reverse_km_median_followup
 
-        time, event = endpoint.time[grouped], endpoint.event[grouped]
+        time, event = selected(endpoint.time, grouped), selected(endpoint.event, grouped)
         if len(time) == 0:
             return
         entry = entry_of(endpoint, grouped)  # follow-up counts from entry: on an age scale

@@ -23,6 +23,7 @@ from cohortpress.app.run import finished
 from cohortpress.common.disclosure import DisclosureRule
 from cohortpress.common.errors import DataError, StatisticsError
 from cohortpress.data.engine.cohort import engine_cohort_from_frame
+from cohortpress.kit import engine_survival
 from cohortpress.kit.engine_survival import survival_aggregates
 from cohortpress.kit.survival_release import released_cohort
 from cohortpress.plugins.survival import cohortpress_analyses
@@ -427,18 +428,39 @@ def test_aggregates_refuses_weights_by_name_and_accepts_the_rest():
 def test_the_engine_path_never_fetches_a_row_per_patient(demo, monkeypatch):
     cohort, engine = demo
     sizes = []
-    original = type(engine).query
+    for method in ("query", "query_columns"):  # a DataFrame, or NumPy arrays by name
+        original = getattr(type(engine), method)
 
-    def counting(self, sql):
-        frame = original(self, sql)
-        sizes.append(len(frame))
-        return frame
-    monkeypatch.setattr(type(engine), "query", counting)
+        def counting(self, sql, original=original):
+            answer = original(self, sql)
+            sizes.append(len(next(iter(answer.values()))) if isinstance(answer, dict)
+                         else len(answer))
+            return answer
+        monkeypatch.setattr(type(engine), method, counting)
     run_section(DEMO_OPTIONS[1], engine)
     endpoint = cohort.endpoint("os")
     codes = np.asarray(cohort.values("arm").cat.codes)
     cells = np.unique(np.column_stack([codes, endpoint.time, endpoint.status]), axis=0)
     assert sizes and max(sizes) == len(cells)  # the aggregate table, nothing larger
+
+
+def test_an_endpoint_whose_table_would_not_fit_in_memory_is_refused_in_one_line(
+        demo, monkeypatch):
+    cohort, engine = demo
+    options = dict(endpoints=["os"], by="arm", landmarks=[1, 3])
+    endpoint = cohort.endpoint("os")
+    codes = np.asarray(cohort.values("arm").cat.codes)
+    rows = len(np.unique(np.column_stack([codes, endpoint.time, endpoint.status]), axis=0))
+    # within the limit (HyperLogLog errs by a few percent): the numbers of the rows
+    monkeypatch.setattr(engine_survival, "TABLE_LIMIT", 2 * rows * engine_survival.BYTES_PER_ROW)
+    assert_same_records(run_section(options, cohort), run_section(options, engine))
+    monkeypatch.setattr(engine_survival, "TABLE_LIMIT", rows * engine_survival.BYTES_PER_ROW // 2)
+    with pytest.raises(DataError) as caught:
+        run_section(options, engine)
+    message = str(caught.value)
+    assert message.startswith("endpoint 'os' has about ") and "distinct times" in message
+    assert " GB (at most " in message and "recorded to the day" in message
+    assert 'cohort.statistics = "rows"' in message and "\n" not in message
 
 
 def test_pairs_of_groups_are_compared_as_on_the_rows():

@@ -54,3 +54,17 @@ def test_log_ticks_below_one_are_short():
               if t.get_text()]
     plt.close(fig)
     assert labels and all(len(label) <= 4 for label in labels), labels
+
+
+def test_a_curve_is_drawn_through_its_steps_only():
+    # the points left out are those where nothing steps: the same step function
+    time = np.arange(1.0, 11.0)
+    y = np.array([1.0, 0.9, 0.9, 0.9, 0.7, 0.7, np.nan, np.nan, 0.5, 0.5])
+    low = np.array([1.0, 0.8, 0.8, 0.7, 0.6, 0.6, 0.6, 0.6, 0.4, 0.4])
+    kept = figures._corners(y)
+    assert kept.tolist() == [True, True, False, False, True, False, True, True, True, True]
+    at = np.linspace(0.0, 11.0, 221)
+    np.testing.assert_array_equal(figures._step_values(time[kept], y[kept], at),
+                                  figures._step_values(time, y, at))
+    assert figures._corners(y, low)[3]  # a band that steps keeps its point
+    assert figures._corners(y[:2]).all()

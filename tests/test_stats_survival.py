@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cohortpress.common.errors import StatisticsError
-from cohortpress.stats.event_times import fix_near_ties
+from cohortpress.stats.event_times import fix_near_ties, tabulate_by_time
 from cohortpress.stats.kaplan_meier import (
     kaplan_meier,
     kaplan_meier_by_group,
@@ -133,6 +133,20 @@ def test_near_ties_are_merged_unless_timefix_is_off():
     fixed = fix_near_ties(time)
     assert np.unique(fixed).size == np.unique(data_of("aml")[0]).size
     assert np.all(np.abs(fixed - time) <= 1e-8 * time)
+
+
+@pytest.mark.parametrize("counted", [False, True])
+def test_input_in_time_order_is_tabulated_as_shuffled_input(counted):
+    # sorted input skips the argsort: the table must be the same, near-ties merged alike
+    time, event, _ = data_of("near_ties")
+    order = np.argsort(time, kind="stable")
+    counts = np.arange(1, time.size + 1) if counted else None
+    shuffled = tabulate_by_time(time, event.astype(np.intp), 2, counts=counts)
+    in_order = tabulate_by_time(time[order], event.astype(np.intp)[order], 2,
+                                counts=None if counts is None else counts[order])
+    for a, b in zip(shuffled, in_order):
+        np.testing.assert_array_equal(a, b)
+    assert not np.all(np.diff(time) >= 0)  # the first call did sort
 
 
 def test_landmarks_come_back_sorted_and_accept_a_scalar():

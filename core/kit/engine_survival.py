@@ -30,6 +30,13 @@ from cohortpress.kit.engine_grouping import counted_grouping
 #: Options of the survival analysis that need the patients' rows, and why.
 ROW_OPTIONS = {"weights": "weighted Kaplan–Meier curves need each patient's weight"}
 
+#: The most memory one endpoint's aggregate table and the section's work on it may take
+#: (bytes): the table, the estimators' per-time tables and fits, and the figure.
+TABLE_LIMIT = 4 * 2**30
+#: What the section holds at its peak per row of that table (bytes), with a margin: about
+#: 245 measured on the 10^7-patient exact-times benchmark, 6.4 million rows (docs/engine.md).
+BYTES_PER_ROW = 300
+
 
 @dataclass(frozen=True, eq=False)
 class AggregatedEndpoint:
@@ -77,13 +84,21 @@ def survival_aggregates(options) -> str | None:
     return None
 
 
+def selected(values: np.ndarray, mask=None) -> np.ndarray:
+    """``values[mask]``, or ``values`` itself when ``mask`` is None or selects every row:
+    with exact times an aggregate table has about a row per patient, and a copy of each
+    array for the whole cohort ("Overall", the test, the follow-up) is then as large as
+    the table."""
+    if mask is None or mask.all():
+        return values
+    return values[mask]
+
+
 def counts_of(endpoint, mask=None) -> np.ndarray | None:
     """The patients per row of an endpoint from aggregates (of the rows ``mask`` selects),
     or None for an in-memory endpoint (one row per patient)."""
     counts = getattr(endpoint, "counts", None)
-    if counts is None or mask is None:
-        return counts
-    return counts[mask]
+    return None if counts is None else selected(counts, mask)
 
 
 def patients(endpoint, mask=None, where=None) -> int:
@@ -98,29 +113,71 @@ def patients(endpoint, mask=None, where=None) -> int:
 
 def survival_counts(cohort, name: str, by: str | None, strata: str | None) -> SurvivalCounts:
     """The aggregate table of endpoint ``name`` of an engine cohort: patients per distinct
-    group (``by``), stratum (``strata``), time and status, in one query."""
+    group (``by``), stratum (``strata``), time and status, in one query.
+
+    The table comes as NumPy arrays (not a DataFrame), the codes in the smallest integer
+    type that holds them: 19 bytes per row (time, count, group, status, event) instead of
+    40, since with exact times there is about a row per patient. Its rows are in time
+    order, which :func:`~cohortpress.stats.event_times.tabulate_by_time` then need not
+    sort again."""
     endpoint = cohort.endpoint(name)
-    keys = [cohort.column(c) for c in (by, strata) if c] + [endpoint.time, endpoint.status]
+    labels = [cohort.column(c) for c in (by, strata) if c]
+    check_table_size(cohort, endpoint, labels + [endpoint.status])
+    keys = labels + [endpoint.time, endpoint.status]
     # no constant among the GROUP BY keys: an engine may read a number there as a position
-    table = cohort.query(
+    table = cohort.query_columns(
         f"SELECT {_code(cohort, by)} AS g, {_code(cohort, strata)} AS s, {endpoint.time} AS t, "
         f"CAST({endpoint.status} AS INTEGER) AS status, count(*) AS n FROM {{cohort}} "
         f"GROUP BY {', '.join(keys)} ORDER BY t, g, s, status")
-    time = table["t"].to_numpy(dtype=float, na_value=np.nan)
+    time = np.asarray(table.pop("t"), dtype=float)
     if np.isnan(time).any():
         raise DataError(f"endpoint '{name}' has missing times in the engine's view")
-    status = table["status"].to_numpy(dtype=np.int64, na_value=-1)
+    status = small_codes(table.pop("status"))
     if (status < 0).any():
         raise DataError(f"endpoint '{name}' has missing status codes in the engine's view")
     rows = AggregatedEndpoint(
         name=endpoint.name, label=endpoint.label, unit=endpoint.unit, time=time,
-        event=(status == 1).astype(np.int64), status=status,
-        counts=table["n"].to_numpy(dtype=np.int64), has_competing=endpoint.has_competing,
+        event=(status == 1).astype(np.int8), status=status,
+        counts=np.asarray(table.pop("n"), dtype=np.int64), has_competing=endpoint.has_competing,
         definition=endpoint.definition, data_unit=endpoint.data_unit,
         cause_labels=tuple(endpoint.cause_labels))
-    groups = table["g"].to_numpy(dtype=np.int64, na_value=-1)
-    codes = table["s"].to_numpy(dtype=np.int64, na_value=-1) if strata else None
+    groups = small_codes(table.pop("g"))
+    codes = small_codes(table.pop("s")) if strata else None
     return SurvivalCounts(rows, groups, codes)
+
+
+def check_table_size(cohort, endpoint, keys: list[str]) -> None:
+    """Refuse, in one line, an endpoint whose aggregate table would not fit in memory.
+
+    The table has a row per distinct (group, stratum, time, status): with times recorded
+    to the day a registry has a few thousand, with exact times about one per patient, and
+    then the section holds :data:`BYTES_PER_ROW` bytes per row at its peak (10^8 patients:
+    some 20 GB, and the system would end the build). The rows are counted approximately
+    (HyperLogLog), the distinct times within each group, stratum and status (``keys``),
+    in one scan, before the table is fetched."""
+    found = cohort.query(f"SELECT approx_count_distinct({endpoint.time}) AS n "
+                         f"FROM {{cohort}} GROUP BY {', '.join(keys)}")
+    rows = int(found["n"].fillna(0).sum())
+    needed = rows * BYTES_PER_ROW
+    if needed > TABLE_LIMIT:
+        raise DataError(
+            f"endpoint '{endpoint.name}' has about {rows:,} distinct times (counted per "
+            f"group and status): its survival analysis from aggregates would hold about "
+            f"{needed / 2**30:.1f} GB (at most {TABLE_LIMIT / 2**30:g} GB); with times "
+            f"recorded to the day they are far fewer; else set cohort.statistics = "
+            f"\"rows\" if the cohort fits in memory")
+
+
+def small_codes(values) -> np.ndarray:
+    """Integer codes from the engine (NULL, which arrives as NaN, as -1) in the smallest
+    signed integer type that holds them: a byte per row for groups, strata and statuses."""
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        values = np.where(np.isnan(values), -1, values)
+    low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
+    dtype = next(t for t in (np.int8, np.int16, np.int32, np.int64)
+                 if np.iinfo(t).min <= low and high <= np.iinfo(t).max)
+    return values.astype(dtype)
 
 
 @dataclass(frozen=True)

@@ -131,13 +131,20 @@ def _draw_curve(ax, curve: Curve, i: int, limit: float, ci_bands: bool,
     x = np.concatenate([[0.0], curve.time[inside], [stop]])
     last = curve.y[inside][-1] if inside.any() else curve.start
     y = np.concatenate([[curve.start], curve.y[inside], [last]])
+    bands = ci_bands and curve.low is not None and curve.high is not None and inside.any()
+    if bands:
+        low = np.concatenate([[curve.start], curve.low[inside], [curve.low[inside][-1]]])
+        high = np.concatenate([[curve.start], curve.high[inside], [curve.high[inside][-1]]])
+    if below is None:
+        corners = _corners(y, *((low, high) if bands else ()))
+        x, y = x[corners], y[corners]
+        if bands:
+            low, high = low[corners], high[corners]
     ax.step(x, y, where="post", color=colour, linestyle=LINE_STYLES[i % len(LINE_STYLES)],
             linewidth=1.0, label=curve.label)
     if below is not None:
         ax.fill_between(x, below(x), y, step="post", color=colour, alpha=0.25, linewidth=0)
-    if ci_bands and curve.low is not None and curve.high is not None and inside.any():
-        low = np.concatenate([[curve.start], curve.low[inside], [curve.low[inside][-1]]])
-        high = np.concatenate([[curve.start], curve.high[inside], [curve.high[inside][-1]]])
+    if bands:
         ax.fill_between(x, np.nan_to_num(low, nan=y[0]), np.nan_to_num(high, nan=y[0]),
                         step="post", color=colour, alpha=0.15, linewidth=0)
     keep = curve.censor_time <= stop
@@ -146,6 +153,20 @@ def _draw_curve(ax, curve: Curve, i: int, limit: float, ci_bands: bool,
         ax.plot(cx, cy, linestyle="none", marker="|", markersize=3.5, markeredgewidth=0.7,
                 color=colour)
     return x, y
+
+
+def _corners(*values: np.ndarray) -> np.ndarray:
+    """The points of post-step curves that start a step of any of ``values`` (same
+    length), with the first and the last. At the others (censorings: nothing drops) the
+    lines only run on flat, so the curves drawn without them are the same; with exact
+    times they are most of the points (about one per patient), and each point costs
+    matplotlib some 150 bytes while it draws."""
+    keep = np.ones(values[0].size, dtype=bool)
+    if keep.size > 2:
+        keep[1:-1] = False
+        for v in values:
+            keep[1:-1] |= v[1:-1] != v[:-2]  # NaN differs from everything: kept
+    return keep
 
 
 def _step_values(x: np.ndarray, y: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -296,6 +317,10 @@ def _save(fig, plt) -> bytes:
 
     fig.canvas.draw()
     rgba = np.asarray(fig.canvas.buffer_rgba())
+    # Emptied first, the closed figure's copies of the points (hundreds of MB for curves of
+    # millions of times) are freed now, not whenever the garbage collector next walks its
+    # reference cycles.
+    fig.clf()
     plt.close(fig)
     if (rgba[..., 3] != 255).any():  # composite on white where anything is see-through
         alpha = rgba[..., 3:4].astype(np.float64) / 255.0

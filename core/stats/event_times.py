@@ -260,8 +260,10 @@ def tabulate_by_time(time, labels, n_labels: int, *, timefix: bool = True, count
     counts : ndarray of int64, shape (T, n_labels)
         Number of observations with each label at each time.
     """
-    order = np.argsort(time)
-    sorted_time = time[order]
+    # Input already in time order (the engine's tables, the in-memory section's sorted
+    # patients) is used as it is: no argsort and no sorted copies of the three arrays.
+    order = None if _ascending(time) else np.argsort(time)
+    sorted_time = time if order is None else time[order]
     starts_run = np.empty(sorted_time.size, dtype=bool)
     starts_run[0] = True
     np.not_equal(sorted_time[1:], sorted_time[:-1], out=starts_run[1:])
@@ -271,15 +273,25 @@ def tabulate_by_time(time, labels, n_labels: int, *, timefix: bool = True, count
         if kept.size < distinct_rows.size:
             starts_run[:] = False
             starts_run[distinct_rows[kept]] = True
-    run = np.cumsum(starts_run) - 1
-    n_times = int(run[-1]) + 1
-    cells = run * n_labels + labels[order]
+        del distinct_rows, kept
+    cells = np.cumsum(starts_run)
+    cells -= 1
+    n_times = int(cells[-1]) + 1
+    cells *= n_labels
+    cells += labels if order is None else labels[order]
     if counts is None:
         table = np.bincount(cells, minlength=n_times * n_labels)
     else:  # float sums of integers below 2**53 are exact: the same table as row by row
-        table = np.rint(np.bincount(cells, weights=counts[order].astype(float),
-                                    minlength=n_times * n_labels)).astype(np.int64)
+        weights = (counts if order is None else counts[order]).astype(float)
+        table = np.bincount(cells, weights=weights, minlength=n_times * n_labels)
+        del weights, cells
+        table = np.rint(table, out=table).astype(np.int64)
     return sorted_time[starts_run], table.reshape(n_times, n_labels)
+
+
+def _ascending(values: np.ndarray) -> bool:
+    """Whether ``values`` (without NaN) are in ascending order, ties allowed."""
+    return values.size < 2 or bool(np.all(values[1:] >= values[:-1]))
 
 
 def _near_tie_run_starts(distinct: np.ndarray) -> np.ndarray:
