@@ -121,9 +121,7 @@ def survival_counts(cohort, name: str, by: str | None, strata: str | None) -> Su
     order, which :func:`~cohortpress.stats.event_times.tabulate_by_time` then need not
     sort again."""
     endpoint = cohort.endpoint(name)
-    labels = [cohort.column(c) for c in (by, strata) if c]
-    check_table_size(cohort, endpoint, labels + [endpoint.status])
-    keys = labels + [endpoint.time, endpoint.status]
+    keys = [cohort.column(c) for c in (by, strata) if c] + [endpoint.time, endpoint.status]
     # no constant among the GROUP BY keys: an engine may read a number there as a position
     table = cohort.query_columns(
         f"SELECT {_code(cohort, by)} AS g, {_code(cohort, strata)} AS s, {endpoint.time} AS t, "
@@ -146,26 +144,22 @@ def survival_counts(cohort, name: str, by: str | None, strata: str | None) -> Su
     return SurvivalCounts(rows, groups, codes)
 
 
-def check_table_size(cohort, endpoint, keys: list[str]) -> None:
+def check_table_size(name: str, rows: int) -> None:
     """Refuse, in one line, an endpoint whose aggregate table would not fit in memory.
 
     The table has a row per distinct (group, stratum, time, status): with times recorded
     to the day a registry has a few thousand, with exact times about one per patient, and
     then the section holds :data:`BYTES_PER_ROW` bytes per row at its peak (10^8 patients:
-    some 20 GB, and the system would end the build). The rows are counted approximately
-    (HyperLogLog), the distinct times within each group, stratum and status (``keys``),
-    in one scan, before the table is fetched."""
-    found = cohort.query(f"SELECT approx_count_distinct({endpoint.time}) AS n "
-                         f"FROM {{cohort}} GROUP BY {', '.join(keys)}")
-    rows = int(found["n"].fillna(0).sum())
+    some 20 GB, and the system would end the build). ``rows`` is the estimate of
+    :func:`endpoint_extents` (the distinct times within each group, by HyperLogLog), known
+    before the section runs."""
     needed = rows * BYTES_PER_ROW
     if needed > TABLE_LIMIT:
         raise DataError(
-            f"endpoint '{endpoint.name}' has about {rows:,} distinct times (counted per "
-            f"group and status): its survival analysis from aggregates would hold about "
-            f"{needed / 2**30:.1f} GB (at most {TABLE_LIMIT / 2**30:g} GB); with times "
-            f"recorded to the day they are far fewer; else set cohort.statistics = "
-            f"\"rows\" if the cohort fits in memory")
+            f"endpoint '{name}' has about {rows:,} distinct times (counted per group): its "
+            f"survival analysis from aggregates would hold about {needed / 2**30:.1f} GB (at "
+            f"most {TABLE_LIMIT / 2**30:g} GB); with times recorded to the day they are far "
+            f"fewer; else set cohort.statistics = \"rows\" if the cohort fits in memory")
 
 
 def small_codes(values) -> np.ndarray:
@@ -183,11 +177,14 @@ def small_codes(values) -> np.ndarray:
 @dataclass(frozen=True)
 class EndpointExtent:
     """What the checks before a survival section need to know of an endpoint: its events,
-    its longest follow-up, and each group's last follow-up (groups with patients only)."""
+    its longest follow-up, each group's last follow-up (groups with patients only), and
+    about how many rows its aggregate table will have (the distinct times per group,
+    approximately: :func:`check_table_size`)."""
 
     events: int
     longest: float
     last: dict
+    table_rows: int = 0
 
 
 def endpoint_extents(cohort, names, by: str | None):
@@ -201,7 +198,8 @@ def endpoint_extents(cohort, names, by: str | None):
     for k, name in enumerate(names):
         endpoint = cohort.endpoint(name)
         columns += [f"max({endpoint.time}) AS last_{k}",
-                    f"sum(CASE WHEN {endpoint.status} = 1 THEN 1 ELSE 0 END) AS events_{k}"]
+                    f"sum(CASE WHEN {endpoint.status} = 1 THEN 1 ELSE 0 END) AS events_{k}",
+                    f"approx_count_distinct({endpoint.time}) AS times_{k}"]
     grouping = f" GROUP BY {cohort.column(by)}" if by else ""
     table = cohort.query(f"SELECT {_code(cohort, by)} AS g, {', '.join(columns)} "
                          f"FROM {{cohort}}{grouping}")
@@ -215,7 +213,8 @@ def endpoint_extents(cohort, names, by: str | None):
         events = table[f"events_{k}"].fillna(0).sum()
         longest = table[f"last_{k}"].max() if len(table) else 0.0
         out[name] = EndpointExtent(int(events), float(longest), dict(sorted(
-            last.items(), key=lambda item: list(levels).index(item[0]))))
+            last.items(), key=lambda item: list(levels).index(item[0]))),
+            int(table[f"times_{k}"].fillna(0).sum()))
     return groups, out
 
 
