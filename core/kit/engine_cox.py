@@ -225,19 +225,24 @@ def engine_cox_models(cohort, options, separation_reason: str) -> tuple[FittedMo
     time and group key: the view's typing runs once instead of once per Newton step, and
     the scans' grouping then meets each group's rows together (about 4 times faster at
     10^7 rows than grouping the view's rows in file order). When the sums per time would
-    not fit in memory (:func:`_streams`), the rows are stored by decreasing time and
-    streamed instead."""
+    not fit in memory, or be nearly as many as the rows (:func:`_streams`), the rows are
+    stored again by decreasing time and streamed instead."""
     endpoint = cohort.endpoint(options.endpoint)
     factors = [v for v in options.covariates if cohort.variable(v).kind != "continuous"]
-    times, streamed = _streams(cohort, endpoint, options)
     names = list(options.covariates) + ([options.strata] if options.strata else [])
     names += [time_column(endpoint.name), status_column(endpoint.name)]
     computed = {STRATUM: _stratum(cohort, options.strata),
                 GROUP_KEY: group_key_sql(cohort, factors, endpoint)}
-    order = [time_column(endpoint.name)] if streamed else \
-        [STRATUM, time_column(endpoint.name), GROUP_KEY]
-    with cohort.stored_rows(names, computed, order, descending=streamed) as rows:
-        models, scanner = _fit_models(rows, options, separation_reason, factors, streamed)
+    order = [STRATUM, time_column(endpoint.name), GROUP_KEY]
+    with cohort.stored_rows(names, computed, order) as rows:
+        times, streamed = _streams(rows, endpoint, options)
+        if not streamed:
+            models, scanner = _fit_models(rows, options, separation_reason, factors, False)
+        else:
+            with rows.stored_rows(names + list(computed), {}, [time_column(endpoint.name)],
+                                  descending=True) as latest_first:
+                models, scanner = _fit_models(latest_first, options, separation_reason,
+                                              factors, True)
     scanner.distinct_times = times
     return models, scanner
 
@@ -265,9 +270,10 @@ def _streams(cohort, endpoint, options) -> tuple[int, bool]:
     events: ``4 + 2p + p(p + 1)`` numbers, held about three times over while the risk sets
     are summed. Times recorded to the day give a registry thousands of distinct times;
     exact times give about one per patient. The distinct times are counted approximately
-    (HyperLogLog) in one query of the view; ``p`` is bounded by the covariates' levels."""
+    (HyperLogLog) in one query of the stored rows (0.04 s at 10^7); ``p`` is bounded by the
+    covariates' levels. Streamed, the rows are stored a second time, by decreasing time."""
     found = cohort.query(f"SELECT approx_count_distinct({endpoint.time}) AS n FROM {{cohort}} "
-                         f"GROUP BY {_stratum(cohort, options.strata)}")
+                         f"GROUP BY {quoted(STRATUM)}")
     times = int(found["n"].fillna(0).sum())
     widths = _column_counts(cohort, options)
     needed = times * sum(3 * 8 * (4 + 2 * p + p * (p + 1)) for p in widths)
