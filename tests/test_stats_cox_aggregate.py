@@ -206,8 +206,8 @@ def test_cox_zph_transforms_and_terms_match_r(variant, streamed):
         groups = {term: np.atleast_1d(columns).tolist()
                   for term, columns in variant["groups"].items()}
     if streamed:
-        fitted, rows = streamed_case(CASES["lung"], "efron", 11)
-        result = rows.zph(fitted, variant["transform"], groups)
+        fitted, rows = streamed_case(CASES["lung"], "efron", 11, variant["transform"])
+        result = rows.zph(fitted, groups)
     else:
         result = cox_zph_aggregated(fit_case(CASES["lung"], "efron")[0],
                                     transform=variant["transform"], groups=groups)
@@ -266,9 +266,10 @@ class StreamedRows(Rows):
     together), each scan evaluating the terms itself (stats.coxph.stream), as the engine's
     streamed scan does when the distinct times are too many for sums per time."""
 
-    def __init__(self, X, time, event, strata=None, chunk=7):
+    def __init__(self, X, time, event, strata=None, chunk=7, transform="km"):
         super().__init__(X, time, event, strata)
         self.chunk = chunk
+        self.transform = transform  # cox.zph's, whose event times the first scan records
         self.order = np.argsort(-self.time, kind="stable")
         self.events: dict = {}
 
@@ -291,23 +292,24 @@ class StreamedRows(Rows):
             model = request.model
             name = repr(model.key)
             events = None if name in self.events else \
-                self.events.setdefault(name, stream.EventTimes())
+                self.events.setdefault(name, stream.EventTimes(self.transform))
             out.append(self.stream(model, stream.StreamedCox(
                 model, request.beta, request.shift, request.efron, self.scale(model),
                 events=events)))
         return out
 
-    def zph(self, fitted, transform="km", groups=None):
-        sums = stream.zph_sums(self.events[repr(fitted.model.key)], transform)
+    def zph(self, fitted, groups=None):
+        sums = stream.zph_sums(self.events[repr(fitted.model.key)])
+        transform = self.transform
         model = fitted.model
         self.stream(model, stream.StreamedCox(model, fitted.fit.coef, np.zeros(
             model.strata.size), fitted.fit.ties == "efron", self.scale(model), zph=sums))
         return stream.zph_streamed(fitted.fit, sums, transform, groups)
 
 
-def streamed_case(case, ties, chunk):
+def streamed_case(case, ties, chunk, transform="km"):
     rows = StreamedRows(np.column_stack(case["x"]), case["time"], case["event"],
-                        case["strata"], chunk)
+                        case["strata"], chunk, transform)
     columns = list(range(len(case["columns"])))
     (fitted,) = fit_cox_aggregated([rows.model(("m", columns), case["columns"])], rows.scan,
                                    ties)

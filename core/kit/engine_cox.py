@@ -327,8 +327,10 @@ def _fit_models(cohort, options, separation_reason: str, factors,
     fitting = {key: d for key, d in designs.items()
                if d.n > 0 and (key != "multi" or wants_multi)}
     moments = grouped_moments(cohort, fitting, factors, stratum, key) if fitting else {}
-    scanner = StreamScanner(cohort, endpoint, stratum, designs, {}) if streamed else \
-        Scanner(cohort, endpoint, stratum, designs, {}, factors, key)
+    scanner = Scanner(cohort, endpoint, stratum, designs, {}, factors, key)
+    if streamed:
+        zph = {"multi": "km"} if options.ph_check != "none" else {}
+        scanner = StreamScanner(cohort, endpoint, stratum, designs, {}, zph)
     ready = [m for m in moments.values() if isinstance(m, AggregateModel)]
     fitted = dict(zip([m.key for m in ready],
                       fit_cox_aggregated(ready, scanner, options.ties,

@@ -10,7 +10,7 @@ complete cases -- and each model still iterating adds each chunk to its evaluati
 (:class:`~cohortpress.stats.coxph.stream.StreamedCox`). Nothing is kept between chunks but
 running sums, so memory does not grow with the rows. Only an in-process engine streams
 rows (``streams_rows``); on a cluster engine the fit is refused by
-:func:`~cohortpress.kit.engine_cox.choose_scan`.
+:func:`~cohortpress.kit.engine_cox._streams`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from cohortpress.stats.coxph.stream import (DistinctTimeScale, EventTimes, RunLa
 
 __all__ = ["StreamScanner", "CHUNK_ROWS"]
 
-#: Rows read from the engine at a time (a chunk of the benchmark's multivariable model
-#: with its pairwise products takes about 40 MB).
+#: Rows read from the engine at a time (the benchmark's section reads 20 columns: 10 MB).
 CHUNK_ROWS = 1 << 16
 
 
@@ -37,8 +36,12 @@ class StreamScanner(ModelScans):
     decreasing time. ``batches`` lists the models (keys) of each call, ``queries`` counts
     the passes (with the one measuring each model's distinct times)."""
 
-    def __init__(self, cohort, endpoint, stratum: str, designs: dict, subsets: dict):
+    def __init__(self, cohort, endpoint, stratum: str, designs: dict, subsets: dict,
+                 zph: dict | None = None):
         super().__init__(cohort, designs, subsets)
+        #: design key -> the time transform of the cox.zph it will be asked (its event
+        #: times are recorded by its first evaluation)
+        self.zph_transforms = dict(zph or {})
         self.expressions = list(dict.fromkeys(e for d in designs.values()
                                               for e in d.expressions))
         self.conditions = list(dict.fromkeys(d.condition for d in designs.values()))
@@ -63,8 +66,10 @@ class StreamScanner(ModelScans):
         for request in requests:
             design, used = self.model_of(request.model.key)
             events = None
-            if request.model.start is None and request.model.key not in self.events:
-                events = self.events[request.model.key] = EventTimes()
+            key = request.model.key
+            if key in self.zph_transforms and request.model.start is None \
+                    and key not in self.events:
+                events = self.events[key] = EventTimes(self.zph_transforms[key])
             consumers.append((design, used, request.model, StreamedCox(
                 request.model, request.beta, request.shift, request.efron,
                 self.scales[design.condition], events=events)))
@@ -74,7 +79,9 @@ class StreamScanner(ModelScans):
     def zph(self, fitted: AggregateFit, transform: str, groups):
         """``cox.zph`` of a model fitted by these scans, in one more pass at its ``beta``."""
         model, fit = fitted.model, fitted.fit
-        sums = zph_sums(self.events[model.key], transform)
+        if self.events[model.key].transform != transform:
+            raise ValueError("cox.zph asked with another transform than its scans recorded")
+        sums = zph_sums(self.events.pop(model.key))
         design, used = self.model_of(model.key)
         shift = np.zeros(model.strata.size)
         self.batches.append((model.key,))
