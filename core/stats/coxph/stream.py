@@ -14,9 +14,9 @@ distinct times pooled across strata (the rows of the run a chunk ends in wait fo
 chunk), Efron's or Breslow's ties, the overflow shift per stratum.
 
 ``cox.zph`` needs ``g(t)`` at each event time before the events are seen in this order
-(the Kaplan--Meier transform runs forward in time): one evaluation records the pooled
-deaths and numbers at risk of every merged event time (:class:`EventTimes`, 32 bytes per
-event time), and a second, at the final ``beta``, adds the test's terms
+(the Kaplan--Meier transform runs forward in time): the model's first evaluation records
+one number per merged event time for the transform (:class:`EventTimes`, 8 bytes per
+event time), and one more pass, at the final ``beta``, adds the test's terms
 (:func:`zph_streamed`).
 """
 
@@ -30,8 +30,8 @@ import numpy as np
 from cohortpress.stats.coxph.aggregate import (AggregateModel, EfronTies, _efron_sums,
                                                _Terms)
 
-__all__ = ["StreamRows", "RunSplitter", "RunLayout", "StreamedCox", "DistinctTimeScale", "EventTimes", "ZphSums",
-           "distinct_time_scale", "zph_sums", "zph_streamed"]
+__all__ = ["StreamRows", "RunSplitter", "RunLayout", "StreamedCox", "DistinctTimeScale",
+           "EventTimes", "ZphSums", "distinct_time_scale", "zph_sums", "zph_streamed"]
 
 #: ``aeqSurv``'s tolerance, absolute and relative to the mean distinct time.
 _TOLERANCE = math.sqrt(np.finfo(float).eps)
@@ -383,7 +383,7 @@ class StreamedCox:
         weighted = np.empty((w.size, 1 + self.p))
         weighted[:, 0] = w
         np.multiply(w[:, None], x, out=weighted[:, 1:])
-        # exact times: every group one row, nothing to add up
+        # exact times: most pieces have one row per group, nothing to add up
         groups = weighted if layout.starts.size == w.size else \
             np.add.reduceat(weighted, layout.starts, axis=0)
         at_risk = self._risk_sums(groups, layout.group_stratum)
