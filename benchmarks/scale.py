@@ -1,7 +1,7 @@
 """Registry-scale benchmark: the whole report at 10^6, 10^7, 10^8 rows, side by side with R.
 
     python benchmarks/scale.py --sizes 1e6,1e7 [--statistics rows|engine|both]
-        [--times days|exact] [--no-r] [--r-max 1e7] [--check] [--timeout 3600] [--json FILE]
+        [--times days|exact] [--sections table1,survival,cox] [--no-r] [--r-max 1e7] [--check] [--timeout 3600] [--json FILE]
     python benchmarks/scale.py --check-only RESULTS_ROWS.json RESULTS_ENGINE.json
 
 Each size's cohort is generated once as Parquet (``benchmarks/generate.py``: seeded chunks of
@@ -166,6 +166,8 @@ def measure(command: list[str], *, timeout: float | None = None, env: dict | Non
 # --------------------------------------------------------------------------- cohorts
 
 
+#: The benchmark config's sections to build (``--sections``; None: all).
+SECTIONS: list[str] | None = None
 #: Follow-up of the generated cohorts: ``days`` (registries' whole days, thousands of
 #: distinct times) or ``exact`` (continuous, about one distinct time per patient);
 #: ``--times`` sets it.
@@ -209,6 +211,13 @@ def write_config(n: int, statistics: str, seed: int) -> Path:
     text = generate.REPORT_TOML.format(n=n, seed=seed, cohort="cohort.parquet")
     marker = 'group = "arm"\n'
     text = text.replace(marker, f'{marker}statistics = "{statistics}"\n', 1)
+    if SECTIONS is not None:
+        head, *sections = text.split("\n[[section]]\n")
+        kept = [b for b in sections if any(f'id = "{name}"' in b for name in SECTIONS)]
+        if len(kept) != len(SECTIONS):
+            raise SystemExit(f"scale.py: --sections names sections the benchmark config "
+                             f"does not have: {', '.join(SECTIONS)}")
+        text = "\n[[section]]\n".join([head, *kept])
     path = folder / f"report-{statistics}.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -385,12 +394,15 @@ def main(argv=None) -> int:
     parser.add_argument("--times", choices=("days", "exact"), default="days",
                         help="follow-up of the generated cohorts: whole days (default) or "
                         "exact (continuous: about one distinct time per patient)")
+    parser.add_argument("--sections", help="build only these of the benchmark config's "
+                        "sections (comma-separated ids: table1, survival, cox)")
     parser.add_argument("--seed", type=int, default=generate.DEFAULT_SEED)
     parser.add_argument("--json", type=Path, help="where to write the results (default "
                         "benchmarks/results/scale-<time>.json)")
     args = parser.parse_args(argv)
-    global TIMES
+    global TIMES, SECTIONS
     TIMES = args.times
+    SECTIONS = [x.strip() for x in args.sections.split(",")] if args.sections else None
     if args.check_only:
         report = compare_results(*args.check_only)
         print(json.dumps({k: v for k, v in report.items()
