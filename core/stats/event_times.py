@@ -294,13 +294,20 @@ def _ascending(values: np.ndarray) -> bool:
     return values.size < 2 or bool(np.all(values[1:] >= values[:-1]))
 
 
+def near_tied(gaps: np.ndarray, scale: float) -> np.ndarray:
+    """``aeqSurv``'s rule: which gaps between consecutive distinct times tie them -- a gap
+    of at most :data:`R_TOLERANCE`, or of at most that times ``scale``, the mean absolute
+    distinct time. The one statement of the rule for every estimator that merges times."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (gaps <= R_TOLERANCE) | (gaps / scale <= R_TOLERANCE)
+
+
 def _near_tie_run_starts(distinct: np.ndarray) -> np.ndarray:
     """Indices of the distinct times that start a run of near-ties (``aeqSurv``'s cuts)."""
     gaps = np.diff(distinct)
     if gaps.size == 0:
         return np.arange(distinct.size)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tied = (gaps <= R_TOLERANCE) | (gaps / np.mean(np.abs(distinct)) <= R_TOLERANCE)
+    tied = near_tied(gaps, np.mean(np.abs(distinct)))
     return np.flatnonzero(np.concatenate(([True], ~tied)))
 
 

@@ -30,6 +30,7 @@ from cohortpress.stats.common import TestResult, check_conf_level
 from cohortpress.stats.coxph.fit import (CONVERGENCE_EPS, MAX_ITERATIONS, CoxFit,
                                          check_information, infinite_coefficients)
 from cohortpress.stats.distributions import chi2_sf
+from cohortpress.stats.event_times import near_tied
 from cohortpress.stats.linalg import (COLLINEARITY_TOLERANCE, gram_is_well_conditioned,
                                       solve_symmetric)
 from cohortpress.stats.wald import wald_table
@@ -272,9 +273,7 @@ def _merge_near_ties(time: np.ndarray) -> np.ndarray:
     distinct = np.unique(time)
     if distinct.size < 2:
         return time
-    tolerance = math.sqrt(np.finfo(float).eps)
-    gaps = np.diff(distinct)
-    tied = (gaps <= tolerance) | (gaps / np.abs(distinct).mean() <= tolerance)
+    tied = near_tied(np.diff(distinct), np.abs(distinct).mean())
     if not tied.any():
         return time
     cuts = distinct[np.concatenate(([True], ~tied))]

@@ -11,12 +11,12 @@ This module builds those indices once and applies them; without start times none
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from cohortpress.common.errors import StatisticsError
+from cohortpress.stats.event_times import near_tied
 
 __all__ = ["EntryLayout", "entry_layout", "merge_near_ties_pairs", "not_yet_entered_sums",
            "minus_before_entry"]
@@ -58,9 +58,7 @@ def merge_near_ties_pairs(entry: np.ndarray, stop: np.ndarray):
     distinct = np.unique(np.concatenate((entry, stop)))
     if distinct.size < 2:
         return entry, stop
-    tolerance = math.sqrt(np.finfo(float).eps)
-    gaps = np.diff(distinct)
-    tied = (gaps <= tolerance) | (gaps / np.abs(distinct).mean() <= tolerance)
+    tied = near_tied(np.diff(distinct), np.abs(distinct).mean())
     if not tied.any():
         return entry, stop
     cuts = distinct[np.concatenate(([True], ~tied))]

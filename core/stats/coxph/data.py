@@ -9,7 +9,6 @@ that removes the rows not yet at risk.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import Sequence
 
@@ -19,6 +18,7 @@ from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.common import check_finite_columns, design_matrix
 from cohortpress.stats.coxph.counting import (EntryLayout, check_intervals, entry_layout,
                                               merge_near_ties_pairs)
+from cohortpress.stats.event_times import near_tied
 from cohortpress.stats.linalg import gram_is_well_conditioned, raise_if_collinear
 
 __all__ = ["CoxData", "prepare_cox_data", "kept_columns", "decreasing_time_order",
@@ -291,9 +291,7 @@ def _merge_near_ties(sorted_time: np.ndarray, globally_sorted: bool) -> np.ndarr
         distinct = np.unique(sorted_time)
     if distinct.size < 2:
         return sorted_time
-    tolerance = math.sqrt(np.finfo(float).eps)
-    gaps = np.diff(distinct)
-    tied = (gaps <= tolerance) | (gaps / np.abs(distinct).mean() <= tolerance)
+    tied = near_tied(np.diff(distinct), np.abs(distinct).mean())
     if not tied.any():
         return sorted_time
     cuts = distinct[np.concatenate(([True], ~tied))]

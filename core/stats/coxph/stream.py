@@ -29,13 +29,10 @@ import numpy as np
 
 from cohortpress.stats.coxph.aggregate import (AggregateModel, EfronTies, _efron_sums,
                                                _Terms)
+from cohortpress.stats.event_times import near_tied
 
 __all__ = ["StreamRows", "RunSplitter", "RunLayout", "StreamedCox", "DistinctTimeScale",
            "EventTimes", "ZphSums", "distinct_time_scale", "zph_sums", "zph_streamed"]
-
-#: ``aeqSurv``'s tolerance, absolute and relative to the mean distinct time.
-_TOLERANCE = math.sqrt(np.finfo(float).eps)
-
 
 #: Rows evaluated at a time: the pieces of a chunk, cut at runs of tied times, stay in
 #: the processor's cache (at 10^6 rows, pieces of 8,192 rows took a third of the time of
@@ -107,8 +104,7 @@ class RunSplitter:
         new[0] = True
         np.not_equal(time[1:], time[:-1], out=new[1:])
         distinct = np.flatnonzero(new)
-        gaps = time[distinct[:-1]] - time[distinct[1:]]
-        tied = (gaps <= _TOLERANCE) | (gaps / self.scale <= _TOLERANCE)
+        tied = near_tied(time[distinct[:-1]] - time[distinct[1:]], self.scale)
         return distinct[np.concatenate(([True], ~tied))]
 
     @staticmethod
