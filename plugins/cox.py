@@ -347,7 +347,7 @@ def _section(cohort, endpoint, options: CoxOptions, context: SectionContext, mod
     methods += _variance_methods(cohort, options)
     methods += concordance_methods(results, "coxph")
     methods += [r.stat for r in results if r.stat_name == "concordance.note"]
-    methods += [r.stat for r in results if r.stat_name == "rows.streamed"]
+    methods += [streamed] if streamed else []
     methods += term_methods(results, "coxph")
     return context.section(blocks=tables, results=results, methods=methods,
                            warnings=tuple(warnings),

@@ -59,8 +59,8 @@ def streamed_note(scanner) -> str | None:
         return None
     return (f"The endpoint has about {scanner.distinct_times:,} distinct times, too many for "
             f"sums per time: at each Newton step the models read the patients' rows from the "
-            f"engine in chunks of {scanner.chunk_rows:,}, in decreasing time, keeping only running "
-            f"sums.")
+            f"engine in chunks of {scanner.chunk_rows:,}, in decreasing time, keeping only "
+            f"running sums.")
 
 
 #: Said in the records and the table when the engine path leaves Harrell's C out.
@@ -260,10 +260,9 @@ STREAM_MIN_ROWS = 100_000
 
 def _streams(cohort, endpoint, options) -> tuple[int, bool]:
     """The endpoint's distinct times (approximately), and whether the section's sums per
-    distinct time would exceed :data:`TIME_SUMS_LIMIT`
-    (or be nearly as many as the rows, :data:`STREAM_FRACTION`), so that the rows are
-    streamed instead; on an engine that keeps its rows, a fit beyond the limit is refused
-    in one line.
+    distinct time would exceed :data:`TIME_SUMS_LIMIT` (or be nearly as many as the rows,
+    :data:`STREAM_FRACTION`), so that the rows are streamed instead; on an engine that
+    keeps its rows, a fit beyond the limit is refused in one line.
 
     Each grouped scan gives every model, per distinct (stratum, time), its count, events,
     weight sums, and the sums of its columns and their products over all rows and over the
@@ -327,10 +326,11 @@ def _fit_models(cohort, options, separation_reason: str, factors,
     fitting = {key: d for key, d in designs.items()
                if d.n > 0 and (key != "multi" or wants_multi)}
     moments = grouped_moments(cohort, fitting, factors, stratum, key) if fitting else {}
-    scanner = Scanner(cohort, endpoint, stratum, designs, {}, factors, key)
     if streamed:
         zph = {"multi": "km"} if options.ph_check != "none" else {}
         scanner = StreamScanner(cohort, endpoint, stratum, designs, {}, zph)
+    else:
+        scanner = Scanner(cohort, endpoint, stratum, designs, {}, factors, key)
     ready = [m for m in moments.values() if isinstance(m, AggregateModel)]
     fitted = dict(zip([m.key for m in ready],
                       fit_cox_aggregated(ready, scanner, options.ties,

@@ -86,6 +86,7 @@ class ModelScans:
         self.subsets = subsets  # refit key -> (design key, kept column positions)
         self.batches: list[tuple] = []
         self.queries = 0
+        self.distinct_times = 0  # the endpoint's (approximately), said in the methods
 
     @property
     def scans(self) -> int:

@@ -55,7 +55,6 @@ class StreamScanner(ModelScans):
              f"{flag.format(f'{endpoint.status} = 1')} AS e"]
             + [f"CAST({e} AS DOUBLE) AS x{k}" for k, e in enumerate(self.expressions)])
         self.scales: dict[str, float] = {}
-        self.distinct_times = 0  # the endpoint's (approximately), for the methods
         self.chunk_rows = CHUNK_ROWS
         self.events: dict = {}  # design key -> EventTimes of its first evaluation
 
