@@ -142,12 +142,19 @@ def test_warm_started_refits_match_anova(name):
         assert result.df == reference["df"]
 
 
-def test_several_models_share_each_scan():
-    case = CASES["lung"]
+def multivariable_and_univariable(case):
+    """The case's rows, and its multivariable model followed by each univariable one."""
     rows = rows_of(case)
     p = len(case["columns"])
     models = [rows.model(("m", list(range(p))), case["columns"])]
     models += [rows.model(("m", [j]), [case["columns"][j]]) for j in range(p)]
+    return rows, models
+
+
+def test_several_models_share_each_scan():
+    case = CASES["lung"]
+    rows, models = multivariable_and_univariable(case)
+    p = len(case["columns"])
     fits = fit_cox_aggregated(models, rows.scan, "efron")
     assert rows.scans == 1 + max(f.fit.iterations for f in fits)
     for j in range(p):
@@ -158,11 +165,7 @@ def test_several_models_share_each_scan():
 def test_efron_expansion_recomputed_in_small_chunks_gives_the_same_fit(monkeypatch):
     # A registry's expansion is too large to keep: it is then computed again at each
     # Newton step, a chunk at a time; the terms and their order are the same.
-    case = CASES["lung"]
-    rows = rows_of(case)
-    p = len(case["columns"])
-    models = [rows.model(("m", list(range(p))), case["columns"])]
-    models += [rows.model(("m", [j]), [case["columns"][j]]) for j in range(p)]
+    rows, models = multivariable_and_univariable(CASES["lung"])
     kept = fit_cox_aggregated(models, rows.scan, "efron")
     monkeypatch.setattr(aggregate, "EFRON_CHUNK", 3)
     monkeypatch.setattr(aggregate, "EFRON_KEPT_TERMS", 0)
