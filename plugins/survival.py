@@ -27,7 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from cohortpress import hookimpl
-from cohortpress.common.errors import StatisticsError
+from cohortpress.common.errors import DataError, StatisticsError
 from cohortpress.common.formatting import fmt_num, in_sentence
 from cohortpress.common.memory import release_freed_memory
 from cohortpress.api.blocks import Figure, Table
@@ -40,8 +40,12 @@ from cohortpress.kit.delayed_entry import (GRAY_REFUSED, entry_label, entry_of,
                                            entry_records, entry_sentence, exact_risk,
                                            figure_note)
 from cohortpress.kit.engine_grouping import engine_grouping
-from cohortpress.kit.engine_survival import (counts_of, patients, selected,
-                                             survival_aggregates, survival_counts)
+from cohortpress.kit.engine_survival import (counts_of, endpoint_extents, patients,
+                                             selected, streams, survival_aggregates,
+                                             survival_counts)
+from cohortpress.kit.engine_survival_stream import (GROUPED, STREAMED_RECORD,
+                                                    streamed_endpoint, streamed_refusal,
+                                                    streamed_sentence)
 from cohortpress.kit.prose import (PAIRWISE_ADJUST, endpoint_sentences, logrank_phrase,
                                    percent_text)
 from cohortpress.kit.survival_table import (CONF_TYPE_TEXT, SurvivalLayout, median_text,
@@ -71,6 +75,7 @@ class _SurvivalSection:
         self.warnings: list[str] = []
         self.test_method: str | None = None
         self.risk: dict = {}  # per curve, with delayed entry: its exact numbers at risk
+        self.streamed: list = []  # (label, distinct times) of endpoints read in time order
         self.landmarks = sorted(set(options.landmarks))
         self.release = release.for_context(context)  # None: no disclosure rule
         if options.strata is not None:
@@ -114,7 +119,16 @@ class _SurvivalSection:
     def add_endpoint_from_counts(self, name: str) -> None:
         """One endpoint on the engine path: the same code on one aggregate table, rows of
         patients per distinct group, stratum, time and status
-        (:mod:`cohortpress.kit.engine_survival`)."""
+        (:mod:`cohortpress.kit.engine_survival`); or, when that table would not fit in
+        memory, from the rows in time order (:meth:`add_streamed_endpoint`)."""
+        extent = endpoint_extents(self.cohort, [name], self.groups.variable)[1][name]
+        if streams(extent.table_rows):
+            refusal = streamed_refusal(self.options, self.cohort.endpoint(name),
+                                       self.release is not None)
+            if refusal:
+                raise DataError(refusal)
+            self.add_streamed_endpoint(name, extent)
+            return
         table = survival_counts(self.cohort, name, self.groups.variable, self.options.strata)
         groups = self.groups
         self.groups = dataclasses.replace(groups, codes=table.groups)
@@ -143,12 +157,9 @@ class _SurvivalSection:
         if self.show_p:
             self.compare(endpoint)
         curves = []
-        members = [(level, self.groups.codes == i) for i, level in enumerate(self.groups.levels)]
-        if self.options.overall and (self.groups.variable is None or len(members) > 1):
-            members.append(("Overall" if self.groups.variable is not None else "All patients",
-                            grouped))
-        for level, mask in members:
-            fit = self.add_curve(name, endpoint, level, mask)
+        for level, member in self.members():
+            fit = self.add_curve(name, endpoint, level,
+                                 grouped if member == GROUPED else self.groups.codes == member)
             if fit is not None:
                 curves.append((level, fit))
         self.results += release.release_rmst_counts(rmst.rmst_records(
@@ -158,21 +169,61 @@ class _SurvivalSection:
         if self.options.figure and curves:
             self.figures.append(self.km_figure(name, endpoint, curves))
 
+    def members(self) -> list[tuple[str, object]]:
+        """The table's rows: each group's level and index, then (with ``overall``) the row
+        of every patient with a group (:data:`GROUPED`)."""
+        members = [(level, i) for i, level in enumerate(self.groups.levels)]
+        if self.options.overall and (self.groups.variable is None or len(members) > 1):
+            members.append(("Overall" if self.groups.variable is not None else "All patients",
+                            GROUPED))
+        return members
+
+    def add_streamed_endpoint(self, name: str, extent) -> None:
+        """One endpoint whose aggregate table would not fit in memory, from its rows in
+        time order (:mod:`cohortpress.kit.engine_survival_stream`): the same records as
+        :meth:`_add_endpoint` gives, from curves that keep the rows the report reads."""
+        endpoint = self.cohort.endpoint(name)
+        self.km_endpoints.append(name)
+        self.describe("survfit", name, endpoint)
+        self.results.append(Result("survfit", "conf.type", self.options.conf_type,
+                                   variable=name))
+        risk_times = self.risk_times(endpoint, extent.longest)
+        horizon = min(self.options.xmax or extent.longest, extent.longest)
+        streamed = streamed_endpoint(self.cohort, name, self.groups.variable,
+                                     self.options.strata, self.members(), self.options,
+                                     sorted(set(self.landmarks) | set(risk_times)), horizon)
+        if self.show_p:
+            if streamed.too_few_groups:
+                self.warnings.append(f"{endpoint.label}: fewer than two groups with "
+                                     f"patients; no test.")
+            elif streamed.test_error:
+                self.warnings.append(f"{endpoint.label}: no group comparison "
+                                     f"({streamed.test_error}).")
+            elif streamed.test is not None:
+                self.record_test(endpoint, streamed.test)
+        curves = []
+        for level, _ in self.members():
+            fit = self.add_fitted_curve(name, endpoint, level, streamed.fits[level],
+                                        streamed.patients[level], streamed.events[level])
+            if fit is not None:
+                curves.append((level, fit))
+        if streamed.followup is not None:
+            self.record_followup(name, streamed.followup, None)
+        if self.options.figure and curves:
+            self.figures.append(self.km_figure(name, endpoint, curves, risk_times))
+        self.streamed.append((endpoint.label, extent.table_rows))
+        self.results.append(Result("survfit", STREAMED_RECORD,
+                                   streamed_sentence(self.streamed[-1:]), variable=name))
+        release_freed_memory()
+
     def add_curve(self, name: str, endpoint, level: str, mask):
         """One row of the table: the Kaplan–Meier fit of the rows ``mask`` selects, its
         records and warnings. Returns the fit when the figure draws it, else None (its
         arrays, as large as the rows with exact times, are then freed here)."""
         time, event = selected(endpoint.time, mask), selected(endpoint.event, mask)
         counts = counts_of(endpoint, mask)
-        group_level = None if level in ("Overall", "All patients") else level
-        group = self.by if group_level is not None else None
-        self.record(name, None, group, group_level, "row.label", level)
         if len(time) == 0:
-            self.record(name, None, group, group_level, "n", 0)
-            self.record(name, None, group, group_level, "n.event", 0)
-            self.warnings.append(f"{endpoint.label}: group '{level}' has no patients.")
-            self.empty_group_record("survdiff", name, level)
-            return None
+            return self.add_fitted_curve(name, endpoint, level, None, 0, 0)
         weights = None if self.weights is None else self.weights[self.row_order][mask]
         if self.release is None:
             fit = km_fit(time, event, weights, self.options.conf_type,
@@ -181,15 +232,31 @@ class _SurvivalSection:
         else:  # None: too few patients to be shown
             fit = release.km_fit(time, event, self.options.conf_type,
                                  self.options.conf_level, self.release, counts)
-        n_event = patients(endpoint, mask, event == 1)
-        self.add_row(name, level, group_level, fit, patients(endpoint, mask), n_event)
+        drawn = self.add_fitted_curve(name, endpoint, level, fit, patients(endpoint, mask),
+                                      patients(endpoint, mask, event == 1))
+        if drawn is not None:
+            entry = entry_of(endpoint, mask)
+            self.risk[level] = None if entry is None else exact_risk(time, entry)
+        return drawn
+
+    def add_fitted_curve(self, name: str, endpoint, level: str, fit, n: int, n_event: int):
+        """The records and warnings of one row of the table from its fit (None: not shown)
+        and its patients and events. Returns the fit when the figure draws it."""
+        group_level = None if level in ("Overall", "All patients") else level
+        group = self.by if group_level is not None else None
+        self.record(name, None, group, group_level, "row.label", level)
+        if n == 0:
+            self.record(name, None, group, group_level, "n", 0)
+            self.record(name, None, group, group_level, "n.event", 0)
+            self.warnings.append(f"{endpoint.label}: group '{level}' has no patients.")
+            self.empty_group_record("survdiff", name, level)
+            return None
+        self.add_row(name, level, group_level, fit, n, n_event)
         if n_event == 0:
             self.warnings.append(f"{endpoint.label}: no events in '{level}'; the curve "
                                  f"stays at 100% and the median is not reached.")
         if fit is None or (group_level is None and self.groups.variable is not None):
             return None
-        entry = entry_of(endpoint, mask)
-        self.risk[level] = None if entry is None else exact_risk(time, entry)
         return fit
 
     def describe(self, context: str, name: str, endpoint) -> None:
@@ -286,6 +353,12 @@ class _SurvivalSection:
         except StatisticsError as exc:
             self.warnings.append(f"{endpoint.label}: no group comparison ({exc}).")
             return
+        self.record_test(endpoint, result)
+        if self.options.pairwise and len(present) > 2:
+            self.add_pairwise(endpoint, mask, strata)
+
+    def record_test(self, endpoint, result) -> None:
+        """The records of the groups' test (a :class:`~cohortpress.stats.common.TestResult`)."""
         self.test_method = result.method
         formatted = self.context.format_p(result.p_value)
         for stat, value in (("statistic", result.statistic), ("df", result.df),
@@ -296,8 +369,6 @@ class _SurvivalSection:
         self.results.append(Result("survdiff", "method", result.method, variable=endpoint.name,
                                    group=self.by))
         self.results += self.weight_records(endpoint.name)
-        if self.options.pairwise and len(present) > 2:
-            self.add_pairwise(endpoint, mask, strata)
 
     def empty_group_record(self, context: str, name: str, level: str) -> None:
         """A group the table shows with no patients: recorded as left out of the test."""
@@ -349,6 +420,11 @@ class _SurvivalSection:
         observed = time if entry is None else time - entry  # the time since 0 is no follow-up
         followup = reverse_km_median_followup(observed, event, conf_level=self.options.conf_level,
                                               counts=counts_of(endpoint, grouped))
+        self.record_followup(name, followup, entry)
+
+    def record_followup(self, name: str, followup, entry) -> None:
+        """The records of the median follow-up (a
+        :class:`~cohortpress.stats.kaplan_meier.KMMedian`); ``entry``: delayed entry, if any."""
         for stat, value in (("median", followup.median), ("conf.low", followup.conf_low),
                             ("conf.high", followup.conf_high)):
             self.results.append(Result("followup", stat, float(value), variable=name))
@@ -417,7 +493,7 @@ class _SurvivalSection:
 
     # ------------------------------------------------------------------ figures
 
-    def km_figure(self, name, endpoint, curves) -> Figure:
+    def km_figure(self, name, endpoint, curves, risk_times=None) -> Figure:
         from cohortpress.kit.figures import km_curve, step_figure
         from cohortpress.kit.risk_table import risk_rows_from_records, risk_table_records
 
@@ -430,7 +506,7 @@ class _SurvivalSection:
                       and r.variable == name and r.stat_name == "p.value"), None)
             if p:
                 annotation = f"Log-rank p {p if p[0] in '<>' else '= ' + p}"
-        risk_times = self.risk_times(endpoint)
+        risk_times = self.risk_times(endpoint) if risk_times is None else risk_times
         if self.options.risk_table:
             self.results += release.release_curve_counts(risk_table_records(
                 name, curves, drawn, risk_times,
@@ -460,12 +536,15 @@ class _SurvivalSection:
         caption += release.figure_note(self.release, self.results, name)
         return Figure(png, caption, alt, width_mm=self.options.width_mm, name=name)
 
-    def risk_times(self, endpoint) -> list[float]:
+    def risk_times(self, endpoint, longest: float | None = None) -> list[float]:
+        """The risk table's times: stated, or evenly spaced to ``xmax`` or the longest
+        follow-up (``longest``, or the last of the endpoint's times)."""
         from cohortpress.kit.risk_table import default_risk_times
 
         if self.options.risk_times is not None:
             return list(self.options.risk_times)
-        return default_risk_times(endpoint.time, self.options.xmax)
+        return default_risk_times(endpoint.time if longest is None else np.array([longest]),
+                                  self.options.xmax)
 
     # ------------------------------------------------------------------ text
 
@@ -491,6 +570,8 @@ class _SurvivalSection:
             since = " from entry" if any(r.stat_name == "origin" for r in self.results) else ""
             sentences.append(f"Median follow-up{since} was estimated by the reverse "
                              f"Kaplan\u2013Meier method.")
+        if self.streamed:
+            sentences.append(streamed_sentence(self.streamed))
         return sentences + self.methods + rmst.rmst_methods(self.results) + entry
 
 

@@ -23,7 +23,7 @@ from cohortpress.app.run import finished
 from cohortpress.common.disclosure import DisclosureRule
 from cohortpress.common.errors import DataError, StatisticsError
 from cohortpress.data.engine.cohort import engine_cohort_from_frame
-from cohortpress.kit import engine_survival
+from cohortpress.kit import engine_survival, engine_survival_stream
 from cohortpress.kit.engine_survival import survival_aggregates
 from cohortpress.kit.survival_release import released_cohort
 from cohortpress.plugins.survival import cohortpress_analyses
@@ -444,26 +444,156 @@ def test_the_engine_path_never_fetches_a_row_per_patient(demo, monkeypatch):
     assert sizes and max(sizes) == len(cells)  # the aggregate table, nothing larger
 
 
-def test_an_endpoint_whose_table_would_not_fit_in_memory_is_refused_in_one_line(
-        demo, monkeypatch):
+# ------------------------------------------------------------------ streamed endpoints
+
+
+def stream_every_endpoint(monkeypatch, chunk_rows: int) -> None:
+    """Every endpoint's table counts as too large, and its rows come in small chunks."""
+    monkeypatch.setattr(engine_survival, "TABLE_LIMIT", 0)
+    monkeypatch.setattr(engine_survival_stream, "CHUNK_ROWS", chunk_rows)
+
+
+def assert_streamed_agree(options: dict, cohort, engine):
+    """The streamed section gives the rows path's records, tables and warnings, plus a
+    ``rows.streamed`` record and methods sentence per Kaplan–Meier endpoint."""
+    rows_section = run_section(options, cohort)
+    engine_section = run_section(options, engine)
+    streamed = [r for r in engine_section.results if r.stat_name == "rows.streamed"]
+    assert [r.variable for r in streamed] == list(options["endpoints"])
+    kept = dataclasses.replace(engine_section, results=tuple(
+        r for r in engine_section.results if r.stat_name != "rows.streamed"))
+    assert_same_records(rows_section, kept)
+    tables = [(type(b).__name__, repr(b) if type(b).__name__ == "Table" else None)
+              for b in engine_section.blocks]
+    assert tables == [(type(b).__name__, repr(b) if type(b).__name__ == "Table" else None)
+                      for b in rows_section.blocks]
+    assert engine_section.warnings == rows_section.warnings
+    added = [m for m in engine_section.methods if m not in rows_section.methods]
+    assert len(added) == 1 and "in time order" in added[0]
+    assert all(r.stat in added or len(streamed) > 1 for r in streamed)
+    return engine_section
+
+
+STREAMABLE = [{k: v for k, v in options.items() if k not in ("pairwise", "adjust") and
+               not k.startswith("rmst")} for options in DEMO_OPTIONS]
+
+
+@pytest.mark.parametrize("options", STREAMABLE, ids=range(len(STREAMABLE)))
+@pytest.mark.parametrize("chunk_rows", [1, 37, 100_000])
+def test_a_streamed_endpoint_gives_the_records_of_the_rows(demo, monkeypatch, options,
+                                                           chunk_rows):
+    cohort, engine = demo
+    stream_every_endpoint(monkeypatch, chunk_rows)
+    assert_streamed_agree(options, cohort, engine)
+
+
+def _kaplan_meier_only(config: Path, options: dict) -> bool:
+    """Whether a section has only what a streamed endpoint gives: no competing causes'
+    incidence, restricted mean, pairwise tests or weights."""
+    import tomllib
+
+    endpoints = tomllib.loads(config.read_text(encoding="utf-8")).get("endpoints", {})
+    competing = any(endpoints.get(name, {}).get("competing")
+                    or endpoints.get(name, {}).get("competing_codes")
+                    for name in options["endpoints"])
+    return not (competing and options.get("cumulative_incidence", True)) and not any(
+        options.get(key) for key in ("pairwise", "rmst", "weights"))
+
+
+KM_SECTIONS = [(config, section_id, options) for config, section_id, options in SECTIONS
+               if _kaplan_meier_only(config, options)]
+
+
+@pytest.mark.parametrize("config, section_id, options", KM_SECTIONS,
+                         ids=[f"{c.stem}-{s}" for c, s, _ in KM_SECTIONS])
+def test_test_cohorts_streamed_give_the_records_of_the_rows(cohorts, monkeypatch, config,
+                                                            section_id, options):
+    cohort, engine = cohorts(config)
+    stream_every_endpoint(monkeypatch, 53)
+    assert_streamed_agree(options, cohort, engine)
+
+
+def near_tie_csv() -> str:
+    """Times in chains of near-ties (gaps of 4e-9, below aeqSurv's tolerance), across
+    groups and strata, so that runs of near-ties span the chunks' ends."""
+    rng = np.random.default_rng(5)
+    lines = ["id,arm,site,time,status,dead"]
+    for i in range(150):
+        arm = "" if i == 3 else "AB"[int(rng.integers(0, 2))]
+        time = float(rng.integers(1, 9)) + float(rng.integers(0, 5)) * 4e-9
+        dead = int(rng.random() < 0.6)
+        site = "" if i == 8 else "xy"[int(rng.integers(0, 2))]
+        lines.append(f"{i},{arm},{site},{time!r},{dead},{dead}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 7, 1000])
+@pytest.mark.parametrize("options", [
+    dict(endpoints=["os"], by="arm", landmarks=[2, 5], rho=1),
+    dict(endpoints=["os"], by="arm", strata="site", test="trend", conf_type="log-log"),
+], ids=range(2))
+def test_near_ties_spanning_chunks_merge_as_in_the_whole_table(tmp_path, monkeypatch, options,
+                                                               chunk_rows):
+    (tmp_path / "report.toml").write_text(EDGE_TOML, encoding="utf-8")
+    (tmp_path / "cohort.csv").write_text(near_tie_csv(), encoding="utf-8")
+    cohort = load_demo_cohort(tmp_path / "report.toml")
+    stream_every_endpoint(monkeypatch, chunk_rows)
+    section = assert_streamed_agree(options, cohort, engine_cohort_from_frame(cohort))
+    assert any(r.stat_name == "n.risk" for r in section.results)
+
+
+def test_an_endpoint_whose_table_would_not_fit_in_memory_is_streamed(demo, monkeypatch):
     cohort, engine = demo
     options = dict(endpoints=["os"], by="arm", landmarks=[1, 3])
     endpoint = cohort.endpoint("os")
     codes = np.asarray(cohort.values("arm").cat.codes)
     rows = len(np.unique(np.column_stack([codes, endpoint.time, endpoint.status]), axis=0))
-    # within the limit (HyperLogLog errs by a few percent): the numbers of the rows
-    # The check before the section (the plan runs it on every section) refuses it.
     validated = SURVIVAL.options.model_validate(options)
+    # within the limit (HyperLogLog errs by a few percent): the aggregate table
     monkeypatch.setattr(engine_survival, "TABLE_LIMIT", 2 * rows * engine_survival.BYTES_PER_ROW)
     validated.check_data(engine)
-    assert_same_records(run_section(options, cohort), run_section(options, engine))
+    assert not any(r.stat_name == "rows.streamed" for r in run_section(options, engine).results)
+    # beyond it: streamed, and the checks before the section accept it
     monkeypatch.setattr(engine_survival, "TABLE_LIMIT", rows * engine_survival.BYTES_PER_ROW // 2)
+    validated.check_data(engine)
+    section = run_section(options, engine)
+    assert [r.variable for r in section.results if r.stat_name == "rows.streamed"] == ["os"]
+    assert any("in time order" in m for m in section.methods)
+
+
+@pytest.mark.parametrize("options, key", [
+    (dict(endpoints=["os"], by="arm", rmst=True), "'rmst'"),
+    (dict(endpoints=["os"], by="stage", pairwise=True), "'pairwise'"),
+])
+def test_what_a_streamed_endpoint_cannot_give_is_refused_before_the_build(demo, monkeypatch,
+                                                                          options, key):
+    _, engine = demo
+    stream_every_endpoint(monkeypatch, 100)
     with pytest.raises(DataError) as caught:
-        validated.check_data(engine)
+        SURVIVAL.options.model_validate(options).check_data(engine)
     message = str(caught.value)
-    assert message.startswith("endpoint 'os' has about ") and "distinct times" in message
-    assert " GB (at most " in message and "recorded to the day" in message
-    assert 'cohort.statistics = "rows"' in message and "\n" not in message
+    assert message.startswith("endpoint 'os' has too many distinct times") and key in message
+    assert "\n" not in message
+
+
+def test_competing_causes_and_a_disclosure_rule_are_refused_when_streamed(edge, monkeypatch):
+    _, engine = edge
+    stream_every_endpoint(monkeypatch, 100)
+    with pytest.raises(DataError, match="competing causes' cumulative incidence"):
+        SURVIVAL.options.model_validate(dict(endpoints=["pfs"])).check_data(engine)
+    with pytest.raises(DataError, match="disclosure rule"):
+        run_section(dict(endpoints=["os"], by="arm"), engine, DisclosureRule(10, 5))
+
+
+def test_an_engine_that_keeps_its_rows_refuses_a_streamed_endpoint(demo, monkeypatch):
+    _, engine = demo
+    stream_every_endpoint(monkeypatch, 100)
+    monkeypatch.setattr(type(engine.backend), "streams_rows", False)
+    with pytest.raises(DataError) as caught:
+        SURVIVAL.options.model_validate(dict(endpoints=["os"])).check_data(engine)
+    message = str(caught.value)
+    assert message.startswith("endpoint 'os' has about ") and "does not stream" in message
+    assert "recorded to the day" in message and "\n" not in message
 
 
 def test_pairs_of_groups_are_compared_as_on_the_rows():

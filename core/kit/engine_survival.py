@@ -144,22 +144,36 @@ def survival_counts(cohort, name: str, by: str | None, strata: str | None) -> Su
     return SurvivalCounts(rows, groups, codes)
 
 
-def check_table_size(name: str, rows: int) -> None:
-    """Refuse, in one line, an endpoint whose aggregate table would not fit in memory.
+def streams(table_rows: int) -> bool:
+    """Whether an endpoint's survival is computed from its rows in time order
+    (:mod:`cohortpress.kit.engine_survival_stream`) rather than from its aggregate table:
+    when the table would hold more than :data:`TABLE_LIMIT` bytes at the section's peak,
+    :data:`BYTES_PER_ROW` per row. The table has a row per distinct (group, stratum, time,
+    status): with times recorded to the day a registry has a few thousand, with exact
+    times about one per patient (10^8 patients: some 20 GB). ``table_rows`` is the
+    estimate of :func:`endpoint_extents` (the distinct times within each group, by
+    HyperLogLog)."""
+    return table_rows * BYTES_PER_ROW > TABLE_LIMIT
 
-    The table has a row per distinct (group, stratum, time, status): with times recorded
-    to the day a registry has a few thousand, with exact times about one per patient, and
-    then the section holds :data:`BYTES_PER_ROW` bytes per row at its peak (10^8 patients:
-    some 20 GB, and the system would end the build). ``rows`` is the estimate of
-    :func:`endpoint_extents` (the distinct times within each group, by HyperLogLog), known
-    before the section runs."""
-    needed = rows * BYTES_PER_ROW
-    if needed > TABLE_LIMIT:
+
+def check_streamable(cohort, options, name: str, table_rows: int) -> None:
+    """Refuse, in one line and before the build, an endpoint whose survival would be
+    streamed (:func:`streams`) where that cannot be done: on an engine that keeps its rows
+    (Spark), or with an option the streamed estimates cannot honour."""
+    from cohortpress.kit.engine_survival_stream import streamed_refusal
+
+    if not streams(table_rows):
+        return
+    if not cohort.backend.streams_rows:
+        needed = table_rows * BYTES_PER_ROW
         raise DataError(
-            f"endpoint '{name}' has about {rows:,} distinct times (counted per group): its "
-            f"survival analysis from aggregates would hold about {needed / 2**30:.1f} GB (at "
-            f"most {TABLE_LIMIT / 2**30:g} GB); with times recorded to the day they are far "
-            f"fewer; else set cohort.statistics = \"rows\" if the cohort fits in memory")
+            f"endpoint '{name}' has about {table_rows:,} distinct times (counted per group): "
+            f"its survival analysis from aggregates would hold about {needed / 2**30:.1f} GB "
+            f"(at most {TABLE_LIMIT / 2**30:g} GB), and this engine does not stream its "
+            f"rows; with times recorded to the day they are far fewer")
+    refusal = streamed_refusal(options, cohort.endpoint(name))
+    if refusal:
+        raise DataError(refusal)
 
 
 def small_codes(values) -> np.ndarray:
@@ -179,7 +193,7 @@ class EndpointExtent:
     """What the checks before a survival section need to know of an endpoint: its events,
     its longest follow-up, each group's last follow-up (groups with patients only), and
     about how many rows its aggregate table will have (the distinct times per group,
-    approximately: :func:`check_table_size`)."""
+    approximately: :func:`streams`)."""
 
     events: int
     longest: float

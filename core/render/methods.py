@@ -29,6 +29,7 @@ from cohortpress.common.errors import DataError
 from cohortpress.common.formatting import in_sentence
 from cohortpress.data.conditions import section_subset
 from cohortpress.kit.disclosure import released_text
+from cohortpress.kit.prose import join_list
 
 if TYPE_CHECKING:  # pragma: no cover
     from cohortpress.common.disclosure import DisclosureRule
@@ -99,14 +100,17 @@ def engine_name(cohort: "Cohort") -> str:
 
 def engine_sentence(cohort: "Cohort", sections: Sequence[Section] = ()) -> str:
     """On the engine path: where the statistics were computed ("" on the rows path), and
-    whether the patients' rows left the engine (a section whose models read them streamed
-    records ``rows.streamed``)."""
+    whether the patients' rows left the engine (a section that read them streamed records
+    ``rows.streamed``: a Cox section's models, or a survival section's endpoints)."""
     if not getattr(cohort, "engine", False):
         return ""
-    if streamed_sections(sections):
+    streamed = streamed_sections(sections)
+    if streamed:
+        titles = join_list(f"\u201c{s.title}\u201d" for s in sections if s.id in streamed)
+        which = f"the sections {titles} read" if len(streamed) > 1 else \
+            f"the section {titles} reads"
         return (f"The statistics were computed from aggregates in {engine_name(cohort)}, "
-                f"except that the Cox models read the patients' rows from it a chunk at a "
-                f"time.")
+                f"except that {which} the patients' rows from it a chunk at a time.")
     return (f"The statistics were computed from aggregates in {engine_name(cohort)}; the "
             f"patients' rows did not leave the engine.")
 

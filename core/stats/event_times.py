@@ -237,7 +237,8 @@ def total(counts, length: int, mask=None) -> int:
     return int(np.sum(counts if mask is None else counts[mask]))
 
 
-def tabulate_by_time(time, labels, n_labels: int, *, timefix: bool = True, counts=None):
+def tabulate_by_time(time, labels, n_labels: int, *, timefix: bool = True, counts=None,
+                     scale: float | None = None):
     """Count observations by distinct time and label, sorting the data once.
 
     Parameters
@@ -252,6 +253,10 @@ def tabulate_by_time(time, labels, n_labels: int, *, timefix: bool = True, count
         Merge near-identical times first, as :func:`fix_near_ties`.
     counts : ndarray of int64, optional
         Patients per row (:func:`check_counts`); default one each.
+    scale : float, optional
+        The mean absolute distinct time ``timefix`` measures gaps against; default: that of
+        ``time``. A time-ordered piece of a larger table (:mod:`cohortpress.stats.km_stream`)
+        passes the whole table's, so that its near-ties merge as the whole table's do.
 
     Returns
     -------
@@ -269,7 +274,7 @@ def tabulate_by_time(time, labels, n_labels: int, *, timefix: bool = True, count
     np.not_equal(sorted_time[1:], sorted_time[:-1], out=starts_run[1:])
     if timefix:
         distinct_rows = np.flatnonzero(starts_run)
-        kept = _near_tie_run_starts(sorted_time[distinct_rows])
+        kept = _near_tie_run_starts(sorted_time[distinct_rows], scale)
         if kept.size < distinct_rows.size:
             starts_run[:] = False
             starts_run[distinct_rows[kept]] = True
@@ -302,12 +307,13 @@ def near_tied(gaps: np.ndarray, scale: float) -> np.ndarray:
         return (gaps <= R_TOLERANCE) | (gaps / scale <= R_TOLERANCE)
 
 
-def _near_tie_run_starts(distinct: np.ndarray) -> np.ndarray:
-    """Indices of the distinct times that start a run of near-ties (``aeqSurv``'s cuts)."""
+def _near_tie_run_starts(distinct: np.ndarray, scale: float | None = None) -> np.ndarray:
+    """Indices of the distinct times that start a run of near-ties (``aeqSurv``'s cuts),
+    gaps measured against ``scale`` (default: the mean absolute distinct time)."""
     gaps = np.diff(distinct)
     if gaps.size == 0:
         return np.arange(distinct.size)
-    tied = near_tied(gaps, np.mean(np.abs(distinct)))
+    tied = near_tied(gaps, np.mean(np.abs(distinct)) if scale is None else scale)
     return np.flatnonzero(np.concatenate(([True], ~tied)))
 
 

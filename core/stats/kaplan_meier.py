@@ -39,6 +39,9 @@ __all__ = [
     "km_at",
     "km_median",
     "reverse_km_median_followup",
+    "check_conf_type",
+    "confidence_limits",
+    "z_value",
 ]
 
 CONF_TYPES = ("log", "log-log", "plain")
@@ -192,8 +195,8 @@ def kaplan_meier(time, event, conf_type: str = "log", conf_level: float = 0.95, 
     """
     time, event = check_time_event(time, event)
     counts = check_counts(counts, time.size, entry=entry)
-    z = _z_value(conf_level)
-    _check_conf_type(conf_type)
+    z = z_value(conf_level)
+    check_conf_type(conf_type)
     if entry is None:
         times, table = tabulate_by_time(time, event, 2, timefix=timefix, counts=counts)
         return _fit_from_counts(times, table[:, 1], table[:, 0], conf_type, conf_level, z)
@@ -228,8 +231,8 @@ def kaplan_meier_by_group(time, event, group, conf_type: str = "log",
     """
     time, event = check_time_event(time, event)
     codes, group_index = compact_codes(check_codes(group, "group", len(time)))
-    z = _z_value(conf_level)
-    _check_conf_type(conf_type)
+    z = z_value(conf_level)
+    check_conf_type(conf_type)
     if entry is not None:
         entry, time = check_entry(entry, time, timefix=timefix)
         timefix = False
@@ -352,7 +355,7 @@ def _fit_from_counts(times, n_event, n_censor, conf_type, conf_level, z, *, late
         std_err_log = np.sqrt(np.cumsum(deaths / (risk * (risk - deaths))))
     with np.errstate(invalid="ignore"):
         std_err = surv * std_err_log
-    conf_low, conf_high = _confidence_limits(surv, std_err_log, conf_type, z)
+    conf_low, conf_high = confidence_limits(surv, std_err_log, conf_type, z)
     return KMFit(
         time=read_only(times), n_risk=read_only(n_risk), n_event=read_only(n_event),
         n_censor=read_only(n_censor), surv=read_only(surv), std_err=read_only(std_err),
@@ -362,8 +365,10 @@ def _fit_from_counts(times, n_event, n_censor, conf_type, conf_level, z, *, late
     )
 
 
-def _confidence_limits(surv, std_err_log, conf_type, z):
-    """Pointwise limits as ``survival:::survfit_confint`` with ``logse=TRUE``."""
+def confidence_limits(surv, std_err_log, conf_type, z):
+    """Pointwise limits as ``survival:::survfit_confint`` with ``logse=TRUE``: of the
+    survival ``surv`` with ``std_err_log`` the standard error of its log and ``z`` the
+    normal quantile of the level (:func:`z_value`)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         if conf_type == "plain":
             half_width = std_err_log * surv * z
@@ -417,12 +422,14 @@ def _first_time_at_or_below_half(curve, times) -> float:
     return float(at[0])
 
 
-def _check_conf_type(conf_type: str) -> None:
+def check_conf_type(conf_type: str) -> None:
+    """Refuse a ``conf_type`` other than :data:`CONF_TYPES`."""
     if conf_type not in CONF_TYPES:
         raise StatisticsError(
             f"conf_type must be one of {', '.join(CONF_TYPES)}; got {conf_type!r}")
 
 
-def _z_value(conf_level: float) -> float:
+def z_value(conf_level: float) -> float:
+    """The two-sided normal quantile of a checked ``conf_level``."""
     check_conf_level(conf_level)
     return float(ndtri(1 - (1 - conf_level) / 2))

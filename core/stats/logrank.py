@@ -55,6 +55,7 @@ __all__ = [
     "LogrankResult",
     "PairwiseComparison",
     "PairwiseLogrankResult",
+    "StreamedLogrank",
     "logrank_test",
     "logrank_trend_test",
     "pairwise_logrank",
@@ -186,13 +187,18 @@ def logrank_test(time, event, group, rho: float = 0.0, gamma: float = 0.0, strat
     """
     data = _checked_data(time, event, group, strata, timefix, entry, counts)
     _check_weight_exponents(rho, gamma)
-    parts = _score_components(data, rho, gamma)
+    return _logrank_result(_score_components(data, rho, gamma), data.codes, rho, gamma,
+                           data.n_strata)
+
+
+def _logrank_result(parts: "_Components", codes, rho, gamma, n_strata) -> LogrankResult:
+    """The test from its components summed over strata."""
     statistic, df = _chi_square(parts.observed - parts.expected, parts.variance,
                                 parts.expected > 0)
-    test = TestResult(method=_method_name(rho, gamma, data.n_strata),
+    test = TestResult(method=_method_name(rho, gamma, n_strata),
                       p_value=float(chi2_sf(statistic, df)), statistic=statistic, df=float(df),
-                      note=_weight_note(rho, gamma, data.n_strata))
-    return LogrankResult(test=test, groups=data.codes, n=parts.n, events=parts.events,
+                      note=_weight_note(rho, gamma, n_strata))
+    return LogrankResult(test=test, groups=codes, n=parts.n, events=parts.events,
                          observed=parts.observed, expected=parts.expected,
                          variance=parts.variance, rho=float(rho), gamma=float(gamma))
 
@@ -226,8 +232,13 @@ def logrank_trend_test(time, event, group, scores=None, rho: float = 0.0,
     """
     data = _checked_data(time, event, group, strata, timefix, entry, counts)
     _check_weight_exponents(rho, gamma)
-    parts = _score_components(data, rho, gamma)
-    weights = _trend_scores(scores, data.codes.size)
+    return _trend_result(_score_components(data, rho, gamma), scores, rho, gamma,
+                         data.n_strata)
+
+
+def _trend_result(parts: "_Components", scores, rho, gamma, n_strata) -> TestResult:
+    """The trend test from the components summed over strata."""
+    weights = _trend_scores(scores, parts.observed.size)
     score = weights @ (parts.observed - parts.expected)
     variance = weights @ parts.variance @ weights
     if not variance > 0:
@@ -235,7 +246,7 @@ def logrank_trend_test(time, event, group, scores=None, rho: float = 0.0,
     statistic = float(score**2 / variance)
     return TestResult(method="Log-rank test for trend", p_value=float(chi2_sf(statistic, 1)),
                       statistic=statistic, df=1.0,
-                      note=_trend_note(scores, rho, gamma, data.n_strata))
+                      note=_trend_note(scores, rho, gamma, n_strata))
 
 
 def pairwise_logrank(time, event, group, adjust: str = "holm", rho: float = 0.0,
@@ -285,6 +296,72 @@ def pairwise_logrank(time, event, group, adjust: str = "holm", rho: float = 0.0,
     n_strata = 1 if strata is None else compact_codes(strata)[0].size
     return PairwiseLogrankResult(method=_method_name(rho, gamma, n_strata), adjust=adjust,
                                  comparisons=comparisons)
+
+
+class StreamedLogrank:
+    """:func:`logrank_test` and :func:`logrank_trend_test` from per-time tables that arrive
+    in time order, a piece at a time, for tables too large to hold (about a row per
+    patient with exact times in a registry).
+
+    Each piece's :math:`O`, :math:`E` and :math:`V` are those of the whole table's rows it
+    holds: the numbers at risk count the patients who leave after the piece (``totals``
+    less those already seen), and the Fleming–Harrington weights continue the pooled
+    Kaplan–Meier product. The sums over pieces differ from the whole table's only in
+    rounding.
+
+    Parameters
+    ----------
+    totals : array_like of int, shape (n_strata, k)
+        Patients per stratum and group, groups in ascending order of code (``codes``).
+    codes : array_like of int
+        The group codes present.
+    rho, gamma : float
+        As for :func:`logrank_test`.
+    """
+
+    def __init__(self, totals, codes, rho: float = 0.0, gamma: float = 0.0):
+        _check_weight_exponents(rho, gamma)
+        self.remaining = np.array(totals, dtype=np.int64, ndmin=2)
+        self.codes = np.asarray(codes)
+        if self.codes.size < 2:
+            raise StatisticsError("the log-rank test needs at least two groups; found one")
+        self.rho, self.gamma = rho, gamma
+        k = self.codes.size
+        self.n = self.remaining.sum(axis=0)
+        self.surv = np.ones(self.remaining.shape[0])
+        self.observed, self.expected = np.zeros(k), np.zeros(k)
+        self.variance, self.events = np.zeros((k, k)), np.zeros(k, dtype=np.int64)
+
+    def add(self, stratum: int, table: np.ndarray) -> None:
+        """The next piece of stratum ``stratum``: its (time x 2k) table of censorings and
+        events per group (as :func:`~cohortpress.stats.event_times.tabulate_by_time` with
+        labels ``2 * group + event``), later than every piece before."""
+        exits = table[:, 0::2].sum(axis=0) + table[:, 1::2].sum(axis=0)
+        self.remaining[stratum] -= exits
+        if (self.remaining[stratum] < 0).any():
+            raise StatisticsError("a piece of the log-rank table has more patients than "
+                                  "its stratum's totals")
+        observed, expected, variance, self.surv[stratum] = _stratum_components(
+            table, self.rho, self.gamma, beyond=self.remaining[stratum],
+            surv_start=self.surv[stratum])
+        self.observed += observed
+        self.expected += expected
+        self.variance += variance
+        self.events += table[:, 1::2].sum(axis=0)
+
+    def _components(self) -> _Components:
+        return _Components(observed=self.observed, expected=self.expected,
+                           variance=self.variance, n=self.n, events=self.events)
+
+    def result(self) -> LogrankResult:
+        """The test, as :func:`logrank_test` gives it on the whole table."""
+        return _logrank_result(self._components(), self.codes, self.rho, self.gamma,
+                               self.remaining.shape[0])
+
+    def trend(self, scores=None) -> TestResult:
+        """The trend test, as :func:`logrank_trend_test` gives it on the whole table."""
+        return _trend_result(self._components(), scores, self.rho, self.gamma,
+                             self.remaining.shape[0])
 
 
 def adjust_p_values(p_values, method: str = "holm") -> np.ndarray:
@@ -392,7 +469,7 @@ def _score_components(data: _GroupedData, rho: float, gamma: float) -> _Componen
             counts=None if data.counts is None else data.counts[rows])
         later = (None if data.entry is None else
                  entered_later(times, data.entry[rows], data.group_index[rows], k))
-        stratum_observed, stratum_expected, stratum_variance = _stratum_components(
+        stratum_observed, stratum_expected, stratum_variance, _ = _stratum_components(
             counts, rho, gamma, later)
         observed += stratum_observed
         expected += stratum_expected
@@ -404,15 +481,24 @@ def _score_components(data: _GroupedData, rho: float, gamma: float) -> _Componen
                        n=counts_by_label.sum(axis=1), events=counts_by_label[:, 1])
 
 
-def _stratum_components(counts, rho, gamma, later=None):
+def _stratum_components(counts, rho, gamma, later=None, *, beyond=None, surv_start=1.0):
     """O, E, V of one stratum from its (time x 2k) table of censorings and events (and,
-    with delayed entry, its (time x k) table of those not entered yet)."""
+    with delayed entry, its (time x k) table of those not entered yet), and the pooled
+    Kaplan–Meier estimate after its last time.
+
+    For a table that is one time-ordered piece of the stratum's (:class:`StreamedLogrank`),
+    ``beyond`` holds the patients per group who leave after the piece's last time, and
+    ``surv_start`` the pooled estimate before its first time."""
     deaths = counts[:, 1::2].astype(float)
-    at_risk = at_risk_from_counts(counts[:, 0::2] + counts[:, 1::2], later).astype(float)
+    at_risk = at_risk_from_counts(counts[:, 0::2] + counts[:, 1::2], later)
+    if beyond is not None:
+        at_risk = at_risk + beyond
+    at_risk = at_risk.astype(float)
     event_rows = deaths.sum(axis=1) > 0
     deaths, at_risk = deaths[event_rows], at_risk[event_rows]
     total_deaths, total_at_risk = deaths.sum(axis=1), at_risk.sum(axis=1)
-    weight = _fleming_harrington_weight(total_deaths, total_at_risk, rho, gamma)
+    weight, surv_end = _fleming_harrington_weight(total_deaths, total_at_risk, rho, gamma,
+                                                  surv_start)
     share = at_risk / total_at_risk[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         hypergeometric = np.where(
@@ -420,16 +506,20 @@ def _stratum_components(counts, rho, gamma, later=None):
             total_deaths * (total_at_risk - total_deaths) / (total_at_risk - 1), 0.0)
     scaled = (weight**2 * hypergeometric)[:, None] * share
     variance = np.diag(scaled.sum(axis=0)) - scaled.T @ share
-    return weight @ deaths, (weight * total_deaths) @ share, variance
+    return weight @ deaths, (weight * total_deaths) @ share, variance, surv_end
 
 
-def _fleming_harrington_weight(total_deaths, total_at_risk, rho, gamma):
-    """:math:`\\hat S(t^-)^{\\rho} (1 - \\hat S(t^-))^{\\gamma}` at each event time."""
+def _fleming_harrington_weight(total_deaths, total_at_risk, rho, gamma, surv_start=1.0):
+    """:math:`\\hat S(t^-)^{\\rho} (1 - \\hat S(t^-))^{\\gamma}` at each event time, and
+    :math:`\\hat S` after the last (``surv_start``: :math:`\\hat S` before the first;
+    the log-rank test's weights are 1 and leave it as it is)."""
     if rho == 0 and gamma == 0:
-        return np.ones_like(total_deaths)
-    surv_after = np.cumprod((total_at_risk - total_deaths) / total_at_risk)
-    surv_before = np.concatenate(([1.0], surv_after))[:-1]
-    return surv_before**rho * (1 - surv_before) ** gamma
+        return np.ones_like(total_deaths), surv_start
+    # the start prepended: the same products, in the same order, as one whole table's
+    surv = np.cumprod(np.concatenate(([surv_start],
+                                      (total_at_risk - total_deaths) / total_at_risk)))
+    surv_before = surv[:-1]
+    return surv_before**rho * (1 - surv_before) ** gamma, float(surv[-1])
 
 
 def _chi_square(difference, variance, informative) -> tuple[float, int]:

@@ -18,8 +18,8 @@ import numpy as np
 from cohortpress.common.errors import StatisticsError
 from cohortpress.stats.event_times import (check_codes, check_time_event, compact_codes,
                                            fix_near_ties, read_only)
-from cohortpress.stats.kaplan_meier import (KMFit, _check_conf_type, _confidence_limits,
-                                            _z_value)
+from cohortpress.stats.kaplan_meier import (KMFit, check_conf_type, confidence_limits,
+                                            z_value)
 from cohortpress.stats.weighted import check_weights
 
 __all__ = ["weighted_kaplan_meier", "weighted_kaplan_meier_by_group"]
@@ -62,8 +62,8 @@ def weighted_kaplan_meier(time, event, weights, conf_type: str = "log",
     """
     time, event = check_time_event(time, event)
     w = check_weights(weights, len(time))
-    z = _z_value(conf_level)
-    _check_conf_type(conf_type)
+    z = z_value(conf_level)
+    check_conf_type(conf_type)
     return _weighted_fit(fix_near_ties(time), event, w, conf_type, conf_level, z)
 
 
@@ -80,8 +80,8 @@ def weighted_kaplan_meier_by_group(time, event, weights, group, conf_type: str =
     time, event = check_time_event(time, event)
     w = check_weights(weights, len(time))
     codes, group_index = compact_codes(check_codes(group, "group", len(time)))
-    z = _z_value(conf_level)
-    _check_conf_type(conf_type)
+    z = z_value(conf_level)
+    check_conf_type(conf_type)
     time = fix_near_ties(time)
     fits = {}
     for index, code in enumerate(codes):
@@ -119,7 +119,7 @@ def _weighted_fit(time, event, w, conf_type, conf_level, z) -> KMFit:
     std_err_log[~np.isfinite(cumulative)] = np.inf
     with np.errstate(invalid="ignore"):
         std_err = surv * std_err_log
-    conf_low, conf_high = _confidence_limits(surv, std_err_log, conf_type, z)
+    conf_low, conf_high = confidence_limits(surv, std_err_log, conf_type, z)
     censored = leaving - events
     return KMFit(time=read_only(times), n_risk=read_only(at_risk), n_event=read_only(events),
                  n_censor=read_only(censored), surv=read_only(surv),
