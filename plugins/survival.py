@@ -121,7 +121,8 @@ class _SurvivalSection:
         patients per distinct group, stratum, time and status
         (:mod:`cohortpress.kit.engine_survival`); or, when that table would not fit in
         memory, from the rows in time order (:meth:`add_streamed_endpoint`)."""
-        extent = endpoint_extents(self.cohort, [name], self.groups.variable)[1][name]
+        extent = endpoint_extents(self.cohort, list(self.options.endpoints),
+                                  self.groups.variable)[1][name]
         if streams(extent.table_rows):
             refusal = streamed_refusal(self.options, self.cohort.endpoint(name),
                                        self.release is not None)

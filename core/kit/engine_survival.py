@@ -19,6 +19,7 @@ What needs the patients' rows (weights, delayed entry) is refused by option name
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -201,11 +202,26 @@ class EndpointExtent:
     table_rows: int = 0
 
 
+#: :func:`endpoint_extents` per cohort (its engine spec) and query, so that the section
+#: finds what the checks before it asked (a full scan at registry scale).
+_EXTENTS: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
+
+
 def endpoint_extents(cohort, names, by: str | None):
     """The grouping by ``by`` and :class:`EndpointExtent` of each endpoint in ``names`` of
     an engine cohort, in one query: per group, its patients (the group sizes, missing group
     included, as :func:`~cohortpress.kit.engine_grouping.engine_grouping` counts them), the
-    last time and the events of every endpoint."""
+    last time and the events of every endpoint. Asked once per cohort, endpoints and
+    grouping (the checks ask, then the section)."""
+    key = (cohort.relation, cohort.where, tuple(names), by)
+    known = _EXTENTS.get(cohort.spec, {}).get(key)
+    if known is None:
+        known = _extents(cohort, names, by)
+        _EXTENTS.setdefault(cohort.spec, {})[key] = known
+    return known
+
+
+def _extents(cohort, names, by: str | None):
     if by is not None:
         grouping_variable(cohort, by)
     columns = ["count(*) AS n"]
