@@ -123,10 +123,10 @@ class _SurvivalSection:
         memory, from the rows in time order (:meth:`add_streamed_endpoint`)."""
         extent = endpoint_extents(self.cohort, list(self.options.endpoints),
                                   self.groups.variable)[1][name]
-        if streams(extent.table_rows):
-            refusal = streamed_refusal(self.options, self.cohort.endpoint(name),
-                                       self.release is not None)
-            if refusal:
+        refusal = streamed_refusal(self.options, self.cohort.endpoint(name),
+                                   self.release is not None)
+        if streams(self.cohort, extent.table_rows, refusal):
+            if refusal:  # the checks refuse it before the build, but for a disclosure rule
                 raise DataError(refusal)
             self.add_streamed_endpoint(name, extent)
             return

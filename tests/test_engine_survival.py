@@ -561,6 +561,20 @@ def test_an_endpoint_whose_table_would_not_fit_in_memory_is_streamed(demo, monke
     assert any("in time order" in m for m in section.methods)
 
 
+def test_nearly_a_table_row_per_patient_is_streamed_where_the_options_allow_it(demo,
+                                                                              monkeypatch):
+    cohort, engine = demo
+    monkeypatch.setattr(engine_survival, "STREAM_MIN_ROWS", 10)
+    monkeypatch.setattr(engine_survival, "STREAM_FRACTION", 0.01)
+    streamed = assert_streamed_agree(dict(endpoints=["os"], by="stage"), cohort, engine)
+    assert streamed.methods
+    # pairwise tests need the table: it is used, and no option is refused
+    options = dict(endpoints=["os"], by="stage", pairwise=True)
+    SURVIVAL.options.model_validate(options).check_data(engine)
+    section = assert_paths_agree(options, cohort, engine)
+    assert not any(r.stat_name == "rows.streamed" for r in section.results)
+
+
 @pytest.mark.parametrize("options, key", [
     (dict(endpoints=["os"], by="arm", rmst=True), "'rmst'"),
     (dict(endpoints=["os"], by="stage", pairwise=True), "'pairwise'"),
