@@ -16,7 +16,10 @@ incidence (Aalen–Johansen) with Gray's test per cause, its table and figures c
 On the engine path (an :class:`~cohortpress.data.engine.cohort.EngineCohort`) each endpoint
 is one aggregate table, patients per distinct group, stratum, time and status
 (:mod:`cohortpress.kit.engine_survival`), and the same code runs on its rows with their
-counts: the estimators tabulate both into the same per-time table.
+counts: the estimators tabulate both into the same per-time table. When that table would
+not fit in memory (exact times at registry scale), or nearly has a row per patient, the
+endpoint's rows are read in time order instead and the estimators keep running sums
+(:mod:`cohortpress.kit.engine_survival_stream`).
 """
 
 from __future__ import annotations
