@@ -38,7 +38,6 @@ from cohortpress.api.results import Result
 from cohortpress.api.sections import Analysis, SectionContext
 from cohortpress.kit import rmst_table as rmst
 from cohortpress.kit import survival_release as release
-from cohortpress.kit.cumulative_incidence import interval_defined
 from cohortpress.kit.delayed_entry import (GRAY_REFUSED, entry_label, entry_of,
                                            entry_records, entry_sentence, exact_risk,
                                            figure_note)
@@ -51,8 +50,8 @@ from cohortpress.kit.engine_survival_stream import (GROUPED, STREAMED_RECORD,
                                                     streamed_sentence)
 from cohortpress.kit.prose import (PAIRWISE_ADJUST, endpoint_sentences, logrank_phrase,
                                    percent_text)
-from cohortpress.kit.survival_table import (CONF_TYPE_TEXT, SurvivalLayout, median_text,
-                                            survival_tables)
+from cohortpress.kit.survival_table import (CONF_TYPE_TEXT, SurvivalLayout, estimate_text,
+                                            median_text, survival_tables)
 from cohortpress.kit.weighted_survival import (check_weighted_survival, km_fit, weighted_records,
                                               weighted_sentence)
 from cohortpress.kit.survival_options import SurvivalOptions
@@ -303,18 +302,8 @@ class _SurvivalSection:
             self.record(name, None, group, group_level, "median.conf.high", median.conf_high)
 
     def format_estimate(self, surv, se, low, high) -> str:
-        d = self.options.percent_digits
-        if not np.isfinite(surv):
-            return "\u2013"
-        if self.options.estimate == "se":
-            if not (np.isfinite(se) and se > 0):
-                return fmt_num(100 * surv, d)  # the table marks it: no variance
-            return f"{fmt_num(100 * surv, d)} ({fmt_num(100 * se, d)})"
-        if not interval_defined(se, low, high):
-            return fmt_num(100 * surv, d)  # the table marks it: a point, not an interval
-        low_text = fmt_num(100 * low, d) if np.isfinite(low) else "\u2013"
-        high_text = fmt_num(100 * high, d) if np.isfinite(high) else "\u2013"
-        return f"{fmt_num(100 * surv, d)} ({low_text}\u2013{high_text})"
+        return estimate_text(surv, se, low, high, self.options.estimate,
+                             self.options.percent_digits)
 
     def record(self, endpoint, time, group, group_level, stat, value, formatted=None) -> None:
         value = value.item() if hasattr(value, "item") else value

@@ -330,6 +330,23 @@ def _followup_note(label: str, unit: str, records: Sequence[Result],
                     f"by reverse Kaplan\u2013Meier.")
 
 
+def estimate_text(surv, se, low, high, estimate: str, digits: int) -> str:
+    """A table cell's estimate in percent with its CI (``estimate="ci"``) or its SE
+    (``"se"``); the estimate alone where there is no variance or no interval (the table
+    marks it), and a dash for no estimate."""
+    if not math.isfinite(surv):
+        return "\u2013"
+    if estimate == "se":
+        if not (math.isfinite(se) and se > 0):
+            return fmt_num(100 * surv, digits)
+        return f"{fmt_num(100 * surv, digits)} ({fmt_num(100 * se, digits)})"
+    if not interval_defined(se, low, high):
+        return fmt_num(100 * surv, digits)
+    low_text = fmt_num(100 * low, digits) if math.isfinite(low) else "\u2013"
+    high_text = fmt_num(100 * high, digits) if math.isfinite(high) else "\u2013"
+    return f"{fmt_num(100 * surv, digits)} ({low_text}\u2013{high_text})"
+
+
 def median_text(median, digits: int) -> str:
     """A median with its interval as the table prints it, "NR" for what is not reached:
     "4.2 (3.1–NR)"."""
