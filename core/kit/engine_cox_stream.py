@@ -21,9 +21,8 @@ import numpy as np
 
 from cohortpress.kit.engine_cox_scan import ModelScans
 from cohortpress.stats.coxph.aggregate import AggregateFit, ScanRequest
-from cohortpress.stats.coxph.stream import (DistinctTimeScale, EventTimes, RunLayout,
-                                            RunSplitter, StreamedCox, zph_streamed,
-                                            zph_sums)
+from cohortpress.stats.coxph.stream import (DistinctTimeScale, EventTimes, RunSplitter,
+                                            StreamedCox, zph_streamed, zph_sums)
 
 __all__ = ["StreamScanner", "CHUNK_ROWS"]
 
@@ -108,29 +107,35 @@ class StreamScanner(ModelScans):
         self.scales = {condition: scale.scale for condition, scale in found.items()}
 
     def _stream(self, consumers) -> None:
-        """One pass: per chunk and complete-case condition, the rows cut into pieces of
-        whole runs of tied times once, each model then adding its columns."""
+        """One pass: per chunk and complete-case condition, the rows cut into whole runs
+        of tied times and their columns gathered once, each model then adding its own."""
         position = {e: k for k, e in enumerate(self.expressions)}
         by_condition: dict[str, list] = {}
         for design, used, model, evaluation in consumers:
-            columns = [f"x{position[design.expressions[j]]}" for j in used]
-            by_condition.setdefault(design.condition, []).append((columns, model, evaluation))
+            names = [f"x{position[design.expressions[j]]}" for j in used]
+            by_condition.setdefault(design.condition, []).append((names, model, evaluation))
         splitters = {c: RunSplitter(self.scales[c]) for c in by_condition}
+        gathered = {}  # condition -> the columns its models read, and each model's
+        for condition, models in by_condition.items():
+            needed = list(dict.fromkeys(name for names, _, _ in models for name in names))
+            gathered[condition] = needed, [np.array([needed.index(name) for name in names])
+                                           for names, _, _ in models]
 
         def add(condition, pieces):
+            models = by_condition[condition]
             for piece, run_start in pieces:
-                layout = RunLayout.of(piece["s"], piece["t"], piece["e"], run_start)
-                for columns, model, evaluation in by_condition[condition]:
-                    x = np.column_stack([piece[name] for name in columns]) - model.means
-                    evaluation.add_piece(layout, x)
+                for (_, model, evaluation), columns in zip(models, gathered[condition][1]):
+                    evaluation.add_runs(piece, run_start, columns, model.means)
 
         for chunk in self._chunks(self.sql):
             for condition, models in by_condition.items():
                 rows = chunk[f"m{self.conditions.index(condition)}"] == 1
-                needed = {name for columns, _, _ in models for name in columns}
-                columns = {name: chunk[name][rows] for name in needed}
-                columns.update(t=chunk["t"][rows], e=chunk["e"][rows] == 1, s=np.searchsorted(
-                    models[0][1].strata, chunk["s"][rows]))
+                names = gathered[condition][0]
+                x = np.empty((len(names), int(rows.sum())))
+                for k, name in enumerate(names):
+                    np.compress(rows, chunk[name], out=x[k])
+                columns = dict(t=chunk["t"][rows], e=chunk["e"][rows] == 1, x=x,
+                               s=np.searchsorted(models[0][1].strata, chunk["s"][rows]))
                 add(condition, splitters[condition].pieces(columns))
         for condition, splitter in splitters.items():
             add(condition, splitter.flush())
