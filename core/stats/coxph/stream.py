@@ -312,7 +312,7 @@ class StreamedCox:
                                 self.work)
         w, weight, s1, d1, coef, _, _, _, h_total, tied_rows, tied_weight = self.work
         self._add_moments(x, stratum, w[:rows], weight[:, :rows], h_total)
-        self._add_means(s1[:, :times], d1[:, :times], coef[:, :, :times])
+        self._add_means(s1[:times].T, d1[:times].T, coef[:times])
         if tied:  # Efron's events at tied times
             x_tied = x[:, tied_rows[:tied]]
             for k, second in enumerate(self.sums[1]):
@@ -339,13 +339,13 @@ class StreamedCox:
     def _add_means(self, s1, d1, coef) -> None:
         """Add the risk-set means' outer products over the piece's event times, with
         Efron's terms at the tied ones (:func:`.aggregate._terms`'s ``mean_part``)."""
-        tied = np.flatnonzero(coef[1, 0])
+        tied = np.flatnonzero(coef[:, 1, 0])
         s1_tied, d1_tied = s1[:, tied], d1[:, tied]
         for k, mean in enumerate(self.sums[2]):
-            mean += _gram(s1, s1, coef[0, k])
+            mean += _gram(s1, s1, coef[:, 0, k])
             if tied.size:
-                cross = _gram(s1_tied, d1_tied, coef[1, k, tied])
-                mean += _gram(d1_tied, d1_tied, coef[2, k, tied]) - cross - cross.T
+                cross = _gram(s1_tied, d1_tied, coef[tied, 1, k])
+                mean += _gram(d1_tied, d1_tied, coef[tied, 2, k]) - cross - cross.T
 
     def finish(self) -> _Terms:
         """The terms, after the last chunk."""

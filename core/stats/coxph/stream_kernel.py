@@ -26,11 +26,9 @@ __all__ = ["scan_runs", "workspace"]
 
 # cache=True: compiled once (a few seconds), then loaded from __pycache__ (git-ignored).
 # error_model="numpy": a division by zero gives inf or nan, as NumPy's errstate("ignore").
-# Arrays are indexed in the loops, never sliced: a slice costs reference counting, which
-# made a first version several times slower.
+# Arrays are indexed in the loops, never sliced nor passed to calls: either costs
+# reference counting (atomic operations), which made a first version several times slower.
 _compiled = njit(cache=True, error_model="numpy")
-# _event_time is inlined into the loop: a call passing arrays costs reference counting.
-_inlined = njit(cache=True, error_model="numpy", inline="always")
 
 
 @_compiled
@@ -72,9 +70,9 @@ def scan_runs(x, beta, shift, stratum, event, run_start, g, efron, carry, score,
         - ``weight``, ``(W, rows)``: per row, ``w`` times the sum of ``h q`` over its
           stratum's event times from its own down in this piece (``h = 1 / den``,
           Efron's summed), its weight in ``sum_k h_k q_k S2_k``;
-        - ``s1``, ``d1``, ``(p, E)``: per event time (of a stratum), the risk set's and
+        - ``s1``, ``d1``, ``(E, p)``: per event time (of a stratum), the risk set's and
           the events' ``sum w x``;
-        - ``coef``, ``(3, W, E)``: per event time and weight, ``q sum 1 / den^2``,
+        - ``coef``, ``(E, 3, W)``: per event time and weight, ``q sum 1 / den^2``,
           ``q sum f / den^2`` and ``q sum f^2 / den^2`` (``f = j / d``; the last two 0
           without ties): the risk-set means' outer products are ``s1 s1'`` times the
           first, less ``s1 d1' + d1 s1'`` times the second, plus ``d1 d1'`` times the
@@ -93,7 +91,8 @@ def scan_runs(x, beta, shift, stratum, event, run_start, g, efron, carry, score,
     n = stratum.size
     p = beta.size
     strata = carry.shape[0]
-    weights = 3 if g.size else 1
+    test = g.size > 0
+    weights = 3 if test else 1
     deaths = np.zeros(strata, np.int64)  # the current run's, per stratum
     dead = np.empty(strata, np.int64)  # the strata with deaths in the current run
     event_sum = np.zeros((strata, 1 + p))  # the run's events' sum w, sum w x
@@ -130,7 +129,9 @@ def scan_runs(x, beta, shift, stratum, event, run_start, g, efron, carry, score,
                 event_sum[s, 0] += wi
                 for j in range(p):
                     event_sum[s, 1 + j] += wi * x[j, i]
-                    event_x[s, j] += x[j, i]
+                if test:
+                    for j in range(p):
+                        event_x[s, j] += x[j, i]
         if g.size:
             q[1] = g[r]
             q[2] = g[r] * g[r]
@@ -139,8 +140,26 @@ def scan_runs(x, beta, shift, stratum, event, run_start, g, efron, carry, score,
             d = deaths[s]
             for j in range(1 + p):
                 at_risk[s, j] = carry[s, j] + partial[s, j]
-            frac0 = _event_time(k, s, d, efron, at_risk, event_sum, event_x, q, shift, score,
-                                totals, test_score, s1, d1, coef, h)
+            s0, d0 = at_risk[s, 0], event_sum[s, 0]
+            log_den, inv_den, inv_den_sq, frac0, frac1, frac2 = _denominators(s0, d0, d, efron)
+            totals[0] -= log_den + d * shift[s]
+            for j in range(p):
+                s1[k, j] = at_risk[s, 1 + j]
+                d1[k, j] = event_sum[s, 1 + j]
+                score[j] -= at_risk[s, 1 + j] * inv_den - event_sum[s, 1 + j] * frac0
+            for c in range(weights):
+                h[k, c] = q[c] * inv_den
+                coef[k, 0, c] = q[c] * inv_den_sq
+                coef[k, 1, c] = q[c] * frac1
+                coef[k, 2, c] = q[c] * frac2
+            if test:  # cox.zph's score parts, g(t) = q[1]
+                for j in range(p):
+                    value = event_x[s, j] - (at_risk[s, 1 + j] * inv_den
+                                             - event_sum[s, 1 + j] * frac0)
+                    test_score[0, j] += value
+                    test_score[1, j] += q[1] * value
+                totals[2] += d
+                totals[3] += d * q[1]
             time_run[k] = r
             time_stratum[k] = s
             k += 1
@@ -154,8 +173,9 @@ def scan_runs(x, beta, shift, stratum, event, run_start, g, efron, carry, score,
             deaths[s] = 0
             for j in range(1 + p):
                 event_sum[s, j] = 0.0
-            for j in range(p):
-                event_x[s, j] = 0.0
+            if test:
+                for j in range(p):
+                    event_x[s, j] = 0.0
     totals[1] = largest
     for s in range(strata):
         for j in range(1 + p):
@@ -167,8 +187,8 @@ def scan_runs(x, beta, shift, stratum, event, run_start, g, efron, carry, score,
 def workspace(rows: int, p: int, strata: int, weights: int) -> tuple:
     """The arrays :func:`scan_runs` fills, for pieces of up to ``rows`` rows: allocated
     once per evaluation (fresh arrays per piece cost page faults, a third of the time)."""
-    return (np.empty(rows), np.empty((weights, rows)), np.empty((p, rows)),
-            np.empty((p, rows)), np.empty((3, weights, rows)), np.empty((rows, weights)),
+    return (np.empty(rows), np.empty((weights, rows)), np.empty((rows, p)),
+            np.empty((rows, p)), np.empty((rows, 3, weights)), np.empty((rows, weights)),
             np.empty(rows, np.int64), np.empty(rows, np.int64), np.empty((strata, weights)),
             np.empty(rows, np.int64), np.empty((weights, rows)))
 
@@ -193,46 +213,25 @@ def _row_weights(n, stratum, run_start, times, time_run, time_stratum, h, w, wei
                 weight[c, i] = w[i] * below[stratum[i], c]
 
 
-@_inlined
-def _event_time(k, s, d, efron, at_risk, events, x_events, q, shift, score, totals,
-                test_score, s1, d1, coef, h):
-    """The terms of stratum ``s``'s ``d`` deaths at one merged time (event time ``k`` of
-    the piece), as :func:`.aggregate._terms` and :func:`.aggregate._efron_sums` give them;
-    returns Efron's ``sum_j (j / d) / den_j`` (0 without ties)."""
-    p = score.size
-    s0, d0 = at_risk[s, 0], events[s, 0]
+@_compiled
+def _denominators(s0, d0, d, efron):
+    """The sums over Efron's ``j = 0..d-1`` (``f = j / d``, ``den = s0 - f d0``) of
+    ``log den``, ``1 / den``, ``1 / den^2``, ``f / den``, ``f / den^2`` and
+    ``f^2 / den^2`` at a time with ``d`` deaths, as :func:`.aggregate._efron_sums` gives
+    them; Breslow's (``f = 0``, one ``den``) without ties. Scalars only: a compiled call
+    passing arrays costs reference counting, which made the loop a third slower."""
+    if not efron or d < 2:
+        return d * math.log(s0), d / s0, d / s0 ** 2, 0.0, 0.0, 0.0
     log_den = inv_den = inv_den_sq = frac0 = frac1 = frac2 = 0.0
-    if efron and d > 1:  # the average over j = 0..d-1 of the risk set less j/d of the events
-        for j in range(d):
-            fraction = j / d
-            denominator = s0 - fraction * d0
-            inv = 1.0 / denominator
-            weighted = fraction * inv
-            log_den += math.log(denominator)
-            inv_den += inv
-            inv_den_sq += inv * inv
-            frac0 += weighted
-            frac1 += weighted * inv
-            frac2 += weighted * weighted
-    else:
-        inv_den = d / s0
-        inv_den_sq = d / s0 ** 2
-        log_den = d * math.log(s0)
-    totals[0] -= log_den + d * shift[s]
-    for j in range(p):
-        s1[j, k] = at_risk[s, 1 + j]
-        d1[j, k] = events[s, 1 + j]
-        score[j] -= at_risk[s, 1 + j] * inv_den - events[s, 1 + j] * frac0
-    for c in range(q.size):
-        h[k, c] = q[c] * inv_den
-        coef[0, c, k] = q[c] * inv_den_sq
-        coef[1, c, k] = q[c] * frac1
-        coef[2, c, k] = q[c] * frac2
-    if q.size > 1:  # cox.zph's score parts, g(t) = q[1]
-        for j in range(p):
-            value = x_events[s, j] - (at_risk[s, 1 + j] * inv_den - events[s, 1 + j] * frac0)
-            test_score[0, j] += value
-            test_score[1, j] += q[1] * value
-        totals[2] += d
-        totals[3] += d * q[1]
-    return frac0
+    for j in range(d):
+        fraction = j / d
+        denominator = s0 - fraction * d0
+        inv = 1.0 / denominator
+        weighted = fraction * inv
+        log_den += math.log(denominator)
+        inv_den += inv
+        inv_den_sq += inv * inv
+        frac0 += weighted
+        frac1 += weighted * inv
+        frac2 += weighted * weighted
+    return log_den, inv_den, inv_den_sq, frac0, frac1, frac2
