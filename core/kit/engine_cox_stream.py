@@ -49,10 +49,13 @@ class StreamScanner(ModelScans):
         self.times_sql = ", ".join(
             [f"CAST({endpoint.time} AS DOUBLE) AS t"]
             + [f"{flag.format(c)} AS m{k}" for k, c in enumerate(self.conditions)])
-        self.sql = ", ".join(
-            [self.times_sql, f"CAST({stratum} AS BIGINT) AS s",
-             f"{flag.format(f'{endpoint.status} = 1')} AS e"]
-            + [f"CAST({e} AS DOUBLE) AS x{k}" for k, e in enumerate(self.expressions)])
+        #: Everything a scan reads, by name: a pass asks only for its models'.
+        self.columns_sql = {
+            "t": f"CAST({endpoint.time} AS DOUBLE) AS t",
+            "s": f"CAST({stratum} AS BIGINT) AS s",
+            "e": f"{flag.format(f'{endpoint.status} = 1')} AS e",
+            **{f"m{k}": f"{flag.format(c)} AS m{k}" for k, c in enumerate(self.conditions)},
+            **{f"x{k}": f"CAST({e} AS DOUBLE) AS x{k}" for k, e in enumerate(self.expressions)}}
         self.scales: dict[str, float] = {}
         self.chunk_rows = CHUNK_ROWS
         self.events: dict = {}  # design key -> EventTimes of its first evaluation
@@ -107,35 +110,33 @@ class StreamScanner(ModelScans):
         self.scales = {condition: scale.scale for condition, scale in found.items()}
 
     def _stream(self, consumers) -> None:
-        """One pass: per chunk and complete-case condition, the rows cut into whole runs
-        of tied times and their columns gathered once, each model then adding its own."""
+        """One pass: per chunk and complete-case condition, the rows cut into pieces of
+        whole runs of tied times once, each model then adding its columns."""
         position = {e: k for k, e in enumerate(self.expressions)}
         by_condition: dict[str, list] = {}
         for design, used, model, evaluation in consumers:
             names = [f"x{position[design.expressions[j]]}" for j in used]
             by_condition.setdefault(design.condition, []).append((names, model, evaluation))
         splitters = {c: RunSplitter(self.scales[c]) for c in by_condition}
-        gathered = {}  # condition -> the columns its models read, and each model's
-        for condition, models in by_condition.items():
-            needed = list(dict.fromkeys(name for names, _, _ in models for name in names))
-            gathered[condition] = needed, [np.array([needed.index(name) for name in names])
-                                           for names, _, _ in models]
 
         def add(condition, pieces):
-            models = by_condition[condition]
             for piece, run_start in pieces:
-                for (_, model, evaluation), columns in zip(models, gathered[condition][1]):
-                    evaluation.add_runs(piece, run_start, columns, model.means)
+                for names, model, evaluation in by_condition[condition]:
+                    evaluation.add_runs(piece, run_start, names, model.means)
 
-        for chunk in self._chunks(self.sql):
+        flags = [f"m{self.conditions.index(c)}" for c in by_condition]
+        names = {n for models in by_condition.values() for names, _, _ in models for n in names}
+        # only the columns this pass's models read (the engine computes each one per row)
+        read = ["t", "s", "e", *flags, *sorted(names, key=lambda n: int(n[1:]))]
+        for chunk in self._chunks(", ".join(self.columns_sql[n] for n in read)):
             for condition, models in by_condition.items():
                 rows = chunk[f"m{self.conditions.index(condition)}"] == 1
-                names = gathered[condition][0]
-                x = np.empty((len(names), int(rows.sum())))
-                for k, name in enumerate(names):
-                    np.compress(rows, chunk[name], out=x[k])
-                columns = dict(t=chunk["t"][rows], e=chunk["e"][rows] == 1, x=x,
-                               s=np.searchsorted(models[0][1].strata, chunk["s"][rows]))
+                every = bool(rows.all())  # no copies then
+                needed = {name for names, _, _ in models for name in names}
+                columns = {name: chunk[name] if every else chunk[name][rows]
+                           for name in ["t", "s", "e", *needed]}
+                columns.update(e=columns["e"] == 1,
+                               s=np.searchsorted(models[0][1].strata, columns["s"]))
                 add(condition, splitters[condition].pieces(columns))
         for condition, splitter in splitters.items():
             add(condition, splitter.flush())

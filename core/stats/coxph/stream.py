@@ -71,8 +71,9 @@ class RunSplitter:
     most :data:`PIECE_ROWS` rows unless one run is longer. The last run of a chunk waits
     for the next chunk (its next time may tie with it).
 
-    The rows travel as a dict of columns (``"t"`` the times; any others cut alike, with
-    the rows along their last axis), so that models on the same rows share the cutting."""
+    The rows travel as a dict of 1-D columns (``"t"`` the times; any others cut alike),
+    so that models on the same rows share the cutting. The pieces are views of the chunk's
+    columns but for the first, which begins with the rows held from the chunk before."""
 
     def __init__(self, scale: float):
         self.scale = scale
@@ -86,21 +87,21 @@ class RunSplitter:
             if time[0] > self.last_time or (np.diff(time) > 0).any():
                 raise RuntimeError("the streamed rows are not in decreasing time")
             self.last_time = float(time[-1])
-        if self.held is not None:
-            columns = {k: np.concatenate((self.held[k], v), axis=-1)
-                       for k, v in columns.items()}
-        if not columns["t"].size:
+        held = self.held if self.held is not None else {k: v[:0] for k, v in columns.items()}
+        rows = _Rows(held, columns)
+        if not rows.size:
             return
-        run_start = self.run_starts(columns["t"])
+        run_start = self.run_starts(np.concatenate((held["t"], time)))
         last = run_start[-1]
-        self.held = {k: v[..., last:] for k, v in columns.items()}
-        yield from self._cut({k: v[..., :last] for k, v in columns.items()}, run_start[:-1])
+        self.held = rows.take(last, rows.size, copy=True)
+        yield from self._cut(rows, run_start[:-1], last)
 
     def flush(self):
         """The pieces of the rows still held, after the last chunk."""
         if self.held is not None and self.held["t"].size:
             held, self.held = self.held, None
-            yield from self._cut(held, self.run_starts(held["t"]))
+            rows = _Rows(held, {k: v[:0] for k, v in held.items()})
+            yield from self._cut(rows, self.run_starts(held["t"]), rows.size)
 
     def run_starts(self, time: np.ndarray) -> np.ndarray:
         """The first row of each run of near-equal distinct times."""
@@ -112,17 +113,39 @@ class RunSplitter:
         return distinct[np.concatenate(([True], ~tied))]
 
     @staticmethod
-    def _cut(columns: dict, run_start: np.ndarray):
+    def _cut(rows: "_Rows", run_start: np.ndarray, end: int):
+        """The pieces of the rows up to ``end``, whose runs begin at ``run_start``."""
         if not run_start.size:
             return
-        rows = columns["t"].size
-        cuts = np.unique(np.searchsorted(run_start, np.arange(0, rows, PIECE_ROWS),
+        cuts = np.unique(np.searchsorted(run_start, np.arange(0, end, PIECE_ROWS),
                                          side="right") - 1)
         edges = np.append(cuts, run_start.size)
         for first, last in zip(edges[:-1], edges[1:]):
             lo = run_start[first]
-            hi = run_start[last] if last < run_start.size else rows
-            yield {k: v[..., lo:hi] for k, v in columns.items()}, run_start[first:last] - lo
+            hi = run_start[last] if last < run_start.size else end
+            yield rows.take(lo, hi), run_start[first:last] - lo
+
+
+class _Rows:
+    """The rows held from the chunk before followed by a chunk's, without copying the
+    chunk: :meth:`take` gives rows ``lo:hi`` of the two, as views when they lie in one."""
+
+    def __init__(self, held: dict, columns: dict):
+        self.held, self.columns = held, columns
+        self.start = held["t"].size
+        self.size = self.start + columns["t"].size
+
+    def take(self, lo: int, hi: int, copy: bool = False) -> dict:
+        start = self.start
+        if lo >= start:
+            out = {k: v[lo - start:hi - start] for k, v in self.columns.items()}
+        elif hi <= start:
+            out = {k: v[lo:hi] for k, v in self.held.items()}
+        else:
+            return {k: np.concatenate((v[lo:], self.columns[k][:hi - start]))
+                    for k, v in self.held.items()}
+        # held rows are copied: a view would keep the whole chunk alive
+        return {k: v.copy() for k, v in out.items()} if copy else out
 
 
 class DistinctTimeScale:
@@ -285,21 +308,23 @@ class StreamedCox:
 
     def add(self, rows: StreamRows) -> None:
         """Take a chunk; the rows of its last run of near-equal times wait for the next."""
+        x = np.asarray(rows.x, dtype=float)
         columns = dict(s=rows.stratum, t=rows.time, e=rows.event,
-                       x=np.asarray(rows.x, dtype=float).T)
+                       **{f"x{j}": x[:, j] for j in range(self.p)})
         for piece, run_start in self.splitter.pieces(columns):
             self.add_runs(piece, run_start)
 
     def add_runs(self, piece: dict, run_start: np.ndarray, columns=None, means=None) -> None:
         """Take rows of whole runs of near-equal times (``run_start`` their first rows),
-        as :class:`RunSplitter` gives them: ``piece["x"]`` has one row per design column
-        (shared by the models on the same rows), the model's being ``columns`` (default:
-        all) centred at ``means`` (default: already centred)."""
+        as :class:`RunSplitter` gives them: the model's columns are ``piece``'s
+        ``columns`` (default: ``x0``, ``x1``, ...; models on the same rows share the
+        piece), centred at ``means`` (default: already centred)."""
         if columns is None:
-            columns, means = np.arange(self.p), np.zeros(self.p)
-        x = piece["x"][columns]
-        x -= np.asarray(means, dtype=float)[:, None]
+            columns, means = [f"x{j}" for j in range(self.p)], np.zeros(self.p)
         stratum = np.asarray(piece["s"], dtype=np.int64)
+        x = np.empty((self.p, stratum.size))
+        for j, name in enumerate(columns):
+            np.subtract(piece[name], means[j], out=x[j])
         g = self._pooled(piece["t"], piece["e"], run_start)
         rows = stratum.size
         if self.work is None or self.work[0].size < rows:
