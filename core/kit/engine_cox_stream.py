@@ -49,13 +49,24 @@ class StreamScanner(ModelScans):
         self.times_sql = ", ".join(
             [f"CAST({endpoint.time} AS DOUBLE) AS t"]
             + [f"{flag.format(c)} AS m{k}" for k, c in enumerate(self.conditions)])
+        # A factor's indicator columns (a level's, a product of levels) are made here from
+        # the factors' codes: computing them in the engine took most of its time per pass.
+        keys = {e: key for d in designs.values()
+                for e, key in zip(d.expressions, getattr(d, "keys", ()) or ())}
+        #: design column -> the (variable, code) pairs whose indicators' product it is
+        self.indicators = {f"x{k}": keys[e] for k, e in enumerate(self.expressions)
+                           if keys.get(e)}
+        factors = dict.fromkeys(v for key in self.indicators.values() for v, _ in key)
+        self.codes = {v: f"c{k}" for k, v in enumerate(factors)}
         #: Everything a scan reads, by name: a pass asks only for its models'.
         self.columns_sql = {
             "t": f"CAST({endpoint.time} AS DOUBLE) AS t",
             "s": f"CAST({stratum} AS BIGINT) AS s",
             "e": f"{flag.format(f'{endpoint.status} = 1')} AS e",
             **{f"m{k}": f"{flag.format(c)} AS m{k}" for k, c in enumerate(self.conditions)},
-            **{f"x{k}": f"CAST({e} AS DOUBLE) AS x{k}" for k, e in enumerate(self.expressions)}}
+            **{f"x{k}": f"CAST({e} AS DOUBLE) AS x{k}" for k, e in enumerate(self.expressions)
+               if f"x{k}" not in self.indicators},
+            **{name: f"{cohort.column(v)} AS {name}" for v, name in self.codes.items()}}
         self.scales: dict[str, float] = {}
         self.chunk_rows = CHUNK_ROWS
         self.events: dict = {}  # design key -> EventTimes of its first evaluation
@@ -126,9 +137,13 @@ class StreamScanner(ModelScans):
 
         flags = [f"m{self.conditions.index(c)}" for c in by_condition]
         names = {n for models in by_condition.values() for names, _, _ in models for n in names}
+        names = sorted(names, key=lambda n: int(n[1:]))
+        made = [n for n in names if n in self.indicators]
+        codes = dict.fromkeys(self.codes[v] for n in made for v, _ in self.indicators[n])
         # only the columns this pass's models read (the engine computes each one per row)
-        read = ["t", "s", "e", *flags, *sorted(names, key=lambda n: int(n[1:]))]
+        read = ["t", "s", "e", *flags, *(n for n in names if n not in made), *codes]
         for chunk in self._chunks(", ".join(self.columns_sql[n] for n in read)):
+            chunk.update((name, self._indicator(chunk, name)) for name in made)
             for condition, models in by_condition.items():
                 rows = chunk[f"m{self.conditions.index(condition)}"] == 1
                 every = bool(rows.all())  # no copies then
@@ -140,3 +155,12 @@ class StreamScanner(ModelScans):
                 add(condition, splitters[condition].pieces(columns))
         for condition, splitter in splitters.items():
             add(condition, splitter.flush())
+
+    def _indicator(self, chunk: dict, name: str) -> np.ndarray:
+        """Design column ``name``, a product of factor levels' indicators, from the codes
+        (a missing code is no level, as the engine's ``CASE WHEN`` has it)."""
+        (variable, code), *others = self.indicators[name]
+        value = chunk[self.codes[variable]] == code
+        for variable, code in others:
+            value &= chunk[self.codes[variable]] == code
+        return value.astype(float)
