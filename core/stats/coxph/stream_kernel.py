@@ -87,7 +87,7 @@ def scan_runs(x, beta, shift, stratum, event, run_start, g, efron, carry, score,
     (int, int)
         The event times ``E`` and the tied event rows ``T``.
     """
-    w, weight, s1, d1, coef, h, time_run, time_stratum, h_total, tied_rows, tied = work
+    w, weight, s1, d1, coef, h, time_end, time_stratum, h_total, tied_rows, tied = work
     n = stratum.size
     p = beta.size
     strata = carry.shape[0]
@@ -160,7 +160,7 @@ def scan_runs(x, beta, shift, stratum, event, run_start, g, efron, carry, score,
                     test_score[1, j] += q[1] * value
                 totals[2] += d
                 totals[3] += d * q[1]
-            time_run[k] = r
+            time_end[k] = hi
             time_stratum[k] = s
             k += 1
             if efron and d > 1:
@@ -180,7 +180,7 @@ def scan_runs(x, beta, shift, stratum, event, run_start, g, efron, carry, score,
     for s in range(strata):
         for j in range(1 + p):
             carry[s, j] += partial[s, j]
-    _row_weights(n, stratum, run_start, k, time_run, time_stratum, h, w, weight, h_total)
+    _row_weights(stratum, k, time_end, time_stratum, h, w, weight, h_total)
     return k, t
 
 
@@ -194,23 +194,20 @@ def workspace(rows: int, p: int, strata: int, weights: int) -> tuple:
 
 
 @_compiled
-def _row_weights(n, stratum, run_start, times, time_run, time_stratum, h, w, weight, below):
-    """Each row's ``w`` times the sum of its stratum's ``h q`` from its own run down
-    (added up backwards from the piece's last event time) into ``weight``, and each
-    stratum's total into ``below``."""
+def _row_weights(stratum, times, time_end, time_stratum, h, w, weight, below):
+    """Each row's ``w`` times the sum of its stratum's ``h q`` over the event times whose
+    run ends after it (its own run's and the later ones), added up backwards, into
+    ``weight``; each stratum's total into ``below``."""
     weights = h.shape[1]
     below[:] = 0.0
     k = times - 1
-    for r in range(run_start.size - 1, -1, -1):
-        while k >= 0 and time_run[k] == r:
+    for i in range(stratum.size - 1, -1, -1):
+        while k >= 0 and time_end[k] > i:
             for c in range(weights):
                 below[time_stratum[k], c] += h[k, c]
             k -= 1
-        lo = run_start[r]
-        hi = run_start[r + 1] if r + 1 < run_start.size else n
-        for i in range(lo, hi):
-            for c in range(weights):
-                weight[c, i] = w[i] * below[stratum[i], c]
+        for c in range(weights):
+            weight[c, i] = w[i] * below[stratum[i], c]
 
 
 @_compiled
