@@ -234,15 +234,12 @@ def engine_cox_models(cohort, options, separation_reason: str) -> tuple[FittedMo
     computed = {STRATUM: _stratum(cohort, options.strata),
                 GROUP_KEY: group_key_sql(cohort, factors, endpoint)}
     times, streamed = _streams(cohort, endpoint, options, computed[STRATUM])
-    if not streamed:
-        order = [STRATUM, time_column(endpoint.name), GROUP_KEY]
-        with cohort.stored_rows(names, computed, order) as rows:
-            models, scanner = _fit_models(rows, options, separation_reason, factors, False)
+    if streamed:  # stored once, in the order the stream reads them
+        order, descending = [time_column(endpoint.name)], True
     else:
-        with cohort.stored_rows(names, computed, [time_column(endpoint.name)],
-                                descending=True) as latest_first:
-            models, scanner = _fit_models(latest_first, options, separation_reason,
-                                          factors, True)
+        order, descending = [STRATUM, time_column(endpoint.name), GROUP_KEY], False
+    with cohort.stored_rows(names, computed, order, descending=descending) as rows:
+        models, scanner = _fit_models(rows, options, separation_reason, factors, streamed)
     scanner.distinct_times = times
     return models, scanner
 
@@ -258,7 +255,7 @@ STREAM_FRACTION = 0.1
 STREAM_MIN_ROWS = 100_000
 
 
-def _streams(cohort, endpoint, options, stratum: str) -> tuple[int, bool]:
+def _streams(cohort, endpoint, options, stratum_sql: str) -> tuple[int, bool]:
     """The endpoint's distinct times (approximately), and whether the section's sums per
     distinct time would exceed :data:`TIME_SUMS_LIMIT` (or be nearly as many as the rows,
     :data:`STREAM_FRACTION`), so that the rows are streamed instead; on an engine that
@@ -269,11 +266,11 @@ def _streams(cohort, endpoint, options, stratum: str) -> tuple[int, bool]:
     events: ``4 + 2p + p(p + 1)`` numbers, held about three times over while the risk sets
     are summed. Times recorded to the day give a registry thousands of distinct times;
     exact times give about one per patient. The distinct times are counted approximately
-    (HyperLogLog) per stratum (``stratum``: its SQL) in one query of the view, before the
-    rows are stored in the order the fit reads them (at 10^8 rows a store the streamed fit
-    would not read took some 25 s); ``p`` is bounded by the covariates' levels."""
+    (HyperLogLog) in one query of the view, before the rows are stored (sorted as the fit
+    will read them: a second sort of 10^7 rows cost seconds); ``p`` is bounded by the
+    covariates' levels."""
     found = cohort.query(f"SELECT approx_count_distinct({endpoint.time}) AS n FROM {{cohort}} "
-                         f"GROUP BY {stratum}")
+                         f"GROUP BY {stratum_sql}")
     times = int(found["n"].fillna(0).sum())
     widths = _column_counts(cohort, options)
     needed = times * sum(3 * 8 * (4 + 2 * p + p * (p + 1)) for p in widths)

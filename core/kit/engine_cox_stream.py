@@ -21,9 +21,8 @@ import numpy as np
 
 from cohortpress.kit.engine_cox_scan import ModelScans
 from cohortpress.stats.coxph.aggregate import AggregateFit, ScanRequest
-from cohortpress.stats.coxph.stream import (DistinctTimeScale, EventTimes, RunLayout,
-                                            RunSplitter, StreamedCox, zph_streamed,
-                                            zph_sums)
+from cohortpress.stats.coxph.stream import (DistinctTimeScale, EventTimes, RunSplitter,
+                                            StreamedCox, zph_streamed, zph_sums)
 
 __all__ = ["StreamScanner", "CHUNK_ROWS"]
 
@@ -50,10 +49,24 @@ class StreamScanner(ModelScans):
         self.times_sql = ", ".join(
             [f"CAST({endpoint.time} AS DOUBLE) AS t"]
             + [f"{flag.format(c)} AS m{k}" for k, c in enumerate(self.conditions)])
-        self.sql = ", ".join(
-            [self.times_sql, f"CAST({stratum} AS BIGINT) AS s",
-             f"{flag.format(f'{endpoint.status} = 1')} AS e"]
-            + [f"CAST({e} AS DOUBLE) AS x{k}" for k, e in enumerate(self.expressions)])
+        # A factor's indicator columns (a level's, a product of levels) are made here from
+        # the factors' codes: computing them in the engine took most of its time per pass.
+        keys = {e: key for d in designs.values()
+                for e, key in zip(d.expressions, getattr(d, "keys", ()) or ())}
+        #: design column -> the (variable, code) pairs whose indicators' product it is
+        self.indicators = {f"x{k}": keys[e] for k, e in enumerate(self.expressions)
+                           if keys.get(e)}
+        factors = dict.fromkeys(v for key in self.indicators.values() for v, _ in key)
+        self.codes = {v: f"c{k}" for k, v in enumerate(factors)}
+        #: Everything a scan reads, by name: a pass asks only for its models'.
+        self.columns_sql = {
+            "t": f"CAST({endpoint.time} AS DOUBLE) AS t",
+            "s": f"CAST({stratum} AS BIGINT) AS s",
+            "e": f"{flag.format(f'{endpoint.status} = 1')} AS e",
+            **{f"m{k}": f"{flag.format(c)} AS m{k}" for k, c in enumerate(self.conditions)},
+            **{f"x{k}": f"CAST({e} AS DOUBLE) AS x{k}" for k, e in enumerate(self.expressions)
+               if f"x{k}" not in self.indicators},
+            **{name: f"{cohort.column(v)} AS {name}" for v, name in self.codes.items()}}
         self.scales: dict[str, float] = {}
         self.chunk_rows = CHUNK_ROWS
         self.events: dict = {}  # design key -> EventTimes of its first evaluation
@@ -113,24 +126,41 @@ class StreamScanner(ModelScans):
         position = {e: k for k, e in enumerate(self.expressions)}
         by_condition: dict[str, list] = {}
         for design, used, model, evaluation in consumers:
-            columns = [f"x{position[design.expressions[j]]}" for j in used]
-            by_condition.setdefault(design.condition, []).append((columns, model, evaluation))
+            names = [f"x{position[design.expressions[j]]}" for j in used]
+            by_condition.setdefault(design.condition, []).append((names, model, evaluation))
         splitters = {c: RunSplitter(self.scales[c]) for c in by_condition}
 
         def add(condition, pieces):
             for piece, run_start in pieces:
-                layout = RunLayout.of(piece["s"], piece["t"], piece["e"], run_start)
-                for columns, model, evaluation in by_condition[condition]:
-                    x = np.column_stack([piece[name] for name in columns]) - model.means
-                    evaluation.add_piece(layout, x)
+                for names, model, evaluation in by_condition[condition]:
+                    evaluation.add_runs(piece, run_start, names, model.means)
 
-        for chunk in self._chunks(self.sql):
+        flags = [f"m{self.conditions.index(c)}" for c in by_condition]
+        names = {n for models in by_condition.values() for names, _, _ in models for n in names}
+        names = sorted(names, key=lambda n: int(n[1:]))
+        made = [n for n in names if n in self.indicators]
+        codes = dict.fromkeys(self.codes[v] for n in made for v, _ in self.indicators[n])
+        # only the columns this pass's models read (the engine computes each one per row)
+        read = ["t", "s", "e", *flags, *(n for n in names if n not in made), *codes]
+        for chunk in self._chunks(", ".join(self.columns_sql[n] for n in read)):
+            chunk.update((name, self._indicator(chunk, name)) for name in made)
             for condition, models in by_condition.items():
                 rows = chunk[f"m{self.conditions.index(condition)}"] == 1
-                needed = {name for columns, _, _ in models for name in columns}
-                columns = {name: chunk[name][rows] for name in needed}
-                columns.update(t=chunk["t"][rows], e=chunk["e"][rows] == 1, s=np.searchsorted(
-                    models[0][1].strata, chunk["s"][rows]))
+                every = bool(rows.all())  # no copies then
+                needed = {name for names, _, _ in models for name in names}
+                columns = {name: chunk[name] if every else chunk[name][rows]
+                           for name in ["t", "s", "e", *needed]}
+                columns.update(e=columns["e"] == 1,
+                               s=np.searchsorted(models[0][1].strata, columns["s"]))
                 add(condition, splitters[condition].pieces(columns))
         for condition, splitter in splitters.items():
             add(condition, splitter.flush())
+
+    def _indicator(self, chunk: dict, name: str) -> np.ndarray:
+        """Design column ``name``, a product of factor levels' indicators, from the codes
+        (a missing code is no level, as the engine's ``CASE WHEN`` has it)."""
+        (variable, code), *others = self.indicators[name]
+        value = chunk[self.codes[variable]] == code
+        for variable, code in others:
+            value &= chunk[self.codes[variable]] == code
+        return value.astype(float)

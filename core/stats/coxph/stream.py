@@ -27,16 +27,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cohortpress.stats.coxph.aggregate import (AggregateModel, EfronTies, _efron_sums,
-                                               _Terms)
+from cohortpress.stats.coxph.aggregate import AggregateModel, _Terms
+from cohortpress.stats.coxph.stream_kernel import scan_runs, workspace
 from cohortpress.stats.event_times import near_tied
 
-__all__ = ["StreamRows", "RunSplitter", "RunLayout", "StreamedCox", "DistinctTimeScale",
+__all__ = ["StreamRows", "RunSplitter", "StreamedCox", "DistinctTimeScale",
            "EventTimes", "ZphSums", "distinct_time_scale", "zph_sums", "zph_streamed"]
 
-#: Rows evaluated at a time: the pieces of a chunk, cut at runs of tied times, stay in
-#: the processor's cache (at 10^6 rows, pieces of 8,192 rows took a third of the time of
-#: pieces of 65,536).
+
+#: Rows evaluated at a time: the pieces of a chunk, cut at runs of tied times. Each piece's
+#: sums start from zero and are then added to the earlier pieces' (:meth:`StreamedCox.
+#: _add_moments`): one running sum over millions of rows would lose digits (a binary
+#: column's two weights, added alike again and again, round alike); the pieces also stay
+#: in the processor's cache.
 PIECE_ROWS = 8192
 
 
@@ -68,8 +71,9 @@ class RunSplitter:
     most :data:`PIECE_ROWS` rows unless one run is longer. The last run of a chunk waits
     for the next chunk (its next time may tie with it).
 
-    The rows travel as a dict of columns (``"t"`` the times; any others, 1-D or 2-D, cut
-    alike), so that models on the same rows share the cutting."""
+    The rows travel as a dict of 1-D columns (``"t"`` the times; any others cut alike),
+    so that models on the same rows share the cutting. The pieces are views of the chunk's
+    columns but for the first, which begins with the rows held from the chunk before."""
 
     def __init__(self, scale: float):
         self.scale = scale
@@ -77,26 +81,27 @@ class RunSplitter:
         self.last_time = math.inf
 
     def pieces(self, columns: dict):
-        """The pieces ``(columns, run_start)`` of whole runs this chunk completes."""
+        """The pieces ``(columns, run_start)`` of the whole runs this chunk completes."""
         time = columns["t"]
         if time.size:
             if time[0] > self.last_time or (np.diff(time) > 0).any():
                 raise RuntimeError("the streamed rows are not in decreasing time")
             self.last_time = float(time[-1])
-        if self.held is not None:
-            columns = {k: np.concatenate((self.held[k], v)) for k, v in columns.items()}
-        if not columns["t"].size:
+        held = self.held if self.held is not None else {k: v[:0] for k, v in columns.items()}
+        rows = _Rows(held, columns)
+        if not rows.size:
             return
-        run_start = self.run_starts(columns["t"])
+        run_start = self.run_starts(np.concatenate((held["t"], time)))
         last = run_start[-1]
-        self.held = {k: v[last:] for k, v in columns.items()}
-        yield from self._cut({k: v[:last] for k, v in columns.items()}, run_start[:-1])
+        self.held = rows.take(last, rows.size, copy=True)
+        yield from self._cut(rows, run_start[:-1], last)
 
     def flush(self):
         """The pieces of the rows still held, after the last chunk."""
         if self.held is not None and self.held["t"].size:
             held, self.held = self.held, None
-            yield from self._cut(held, self.run_starts(held["t"]))
+            rows = _Rows(held, {k: v[:0] for k, v in held.items()})
+            yield from self._cut(rows, self.run_starts(held["t"]), rows.size)
 
     def run_starts(self, time: np.ndarray) -> np.ndarray:
         """The first row of each run of near-equal distinct times."""
@@ -108,78 +113,39 @@ class RunSplitter:
         return distinct[np.concatenate(([True], ~tied))]
 
     @staticmethod
-    def _cut(columns: dict, run_start: np.ndarray):
+    def _cut(rows: "_Rows", run_start: np.ndarray, end: int):
+        """The pieces of the rows up to ``end``, whose runs begin at ``run_start``."""
         if not run_start.size:
             return
-        rows = columns["t"].size
-        cuts = np.unique(np.searchsorted(run_start, np.arange(0, rows, PIECE_ROWS),
+        cuts = np.unique(np.searchsorted(run_start, np.arange(0, end, PIECE_ROWS),
                                          side="right") - 1)
-        edges = np.append(run_start[cuts], rows)
-        for lo, hi in zip(edges[:-1], edges[1:]):
-            inside = run_start[(run_start >= lo) & (run_start < hi)] - lo
-            yield {name: v[lo:hi] for name, v in columns.items()}, inside
+        edges = np.append(cuts, run_start.size)
+        for first, last in zip(edges[:-1], edges[1:]):
+            lo = run_start[first]
+            hi = run_start[last] if last < run_start.size else end
+            yield rows.take(lo, hi), run_start[first:last] - lo
 
 
-@dataclass(frozen=True, eq=False)
-class RunLayout:
-    """A piece of whole runs grouped by (stratum, run), the groups in decreasing time
-    within each stratum; fixed by the rows, shared by every model on them.
+class _Rows:
+    """The rows held from the chunk before followed by a chunk's, without copying the
+    chunk: :meth:`take` gives rows ``lo:hi`` of the two, as views when they lie in one."""
 
-    Attributes
-    ----------
-    order : numpy.ndarray or None
-        The rows in group order (None: already, one stratum).
-    stratum : numpy.ndarray
-        Each row's stratum position, in group order.
-    starts, group_stratum, group_run, group_count, group_deaths : numpy.ndarray
-        Per group: its first row, stratum, run, rows and deaths.
-    event_rows, event_starts, dead, deaths : numpy.ndarray
-        The event rows (in group order), the first of each group's, the groups with
-        deaths and their deaths.
-    runs : int
-    run_time : numpy.ndarray
-        Each run's merged time (its smallest).
-    """
+    def __init__(self, held: dict, columns: dict):
+        self.held, self.columns = held, columns
+        self.start = held["t"].size
+        self.size = self.start + columns["t"].size
 
-    order: np.ndarray | None
-    stratum: np.ndarray
-    starts: np.ndarray
-    group_stratum: np.ndarray
-    group_run: np.ndarray
-    group_count: np.ndarray
-    group_deaths: np.ndarray
-    event_rows: np.ndarray
-    event_starts: np.ndarray
-    dead: np.ndarray
-    deaths: np.ndarray
-    runs: int
-    run_time: np.ndarray
-
-    @classmethod
-    def of(cls, stratum: np.ndarray, time: np.ndarray, event: np.ndarray,
-           run_start: np.ndarray) -> "RunLayout":
-        rows = time.size
-        run = np.repeat(np.arange(run_start.size), np.diff(np.append(run_start, rows)))
-        run_time = time[np.append(run_start[1:], rows) - 1]
-        order = None
-        if (stratum != stratum[0]).any():  # strata: each stratum's groups together
-            order = np.lexsort((run, stratum))
-            stratum, run, event = stratum[order], run[order], event[order]
-        new = np.ones(rows, dtype=bool)
-        new[1:] = (stratum[1:] != stratum[:-1]) | (run[1:] != run[:-1])
-        starts = np.flatnonzero(new)
-        group = np.cumsum(new) - 1
-        event_rows = np.flatnonzero(event)
-        event_group = group[event_rows]
-        first = np.ones(event_rows.size, dtype=bool)
-        first[1:] = event_group[1:] != event_group[:-1]
-        event_starts = np.flatnonzero(first)
-        return cls(order, stratum, starts, stratum[starts], run[starts],
-                   np.diff(np.append(starts, rows)),
-                   np.bincount(event_group, minlength=starts.size), event_rows,
-                   event_starts, event_group[event_starts],
-                   np.diff(np.append(event_starts, event_rows.size)).astype(float),
-                   run_start.size, run_time)
+    def take(self, lo: int, hi: int, copy: bool = False) -> dict:
+        start = self.start
+        if lo >= start:
+            out = {k: v[lo - start:hi - start] for k, v in self.columns.items()}
+        elif hi <= start:
+            out = {k: v[lo:hi] for k, v in self.held.items()}
+        else:
+            return {k: np.concatenate((v[lo:], self.columns[k][:hi - start]))
+                    for k, v in self.held.items()}
+        # held rows are copied: a view would keep the whole chunk alive
+        return {k: v.copy() for k, v in out.items()} if copy else out
 
 
 class DistinctTimeScale:
@@ -294,18 +260,17 @@ class ZphSums:
 class StreamedCox:
     """One evaluation of a model at ``beta`` over its rows streamed in decreasing time.
 
-    Feed every chunk to :meth:`add`, then :meth:`finish` gives the terms of
-    :mod:`.aggregate`'s Newton step (log-likelihood, score, information, largest
-    ``|x' beta|``; no per-time arrays). ``events`` records :class:`EventTimes`; ``zph``
-    adds the test's sums for the event times' ``g``.
+    Feed every chunk to :meth:`add` (or its complete runs to :meth:`add_runs`), then
+    :meth:`finish` gives the terms of :mod:`.aggregate`'s Newton step (log-likelihood,
+    score, information, largest ``|x' beta|``; no per-time arrays). ``events`` records
+    :class:`EventTimes`; ``zph`` adds the test's sums for the event times' ``g``.
 
-    The risk sets' second moments enter the information only through
-    ``sum_k h_k S2_k`` (``h_k`` the weight of event time ``k``, ``d_k / S0_k`` for
-    Breslow). Per piece of rows, ``S2_k`` is the stratum's ``sum w x x'`` over the
-    earlier pieces (one ``p x p`` sum kept per stratum) plus the piece's rows from the
-    top down to ``k``: the piece adds the first times the sum of its ``h``, and each of
-    its rows ``w x x'`` times the sum of the ``h`` from its own time down -- two matrix
-    products per piece, only sums of like-signed terms, and no ``p x p`` sums per time.
+    Per piece of rows (:class:`RunSplitter`), the risk sets and the event times' terms
+    come from one compiled pass (:func:`.stream_kernel.scan_runs`: running sums per
+    stratum), the ``p x p`` sums from matrix products weighted by it. The risk sets'
+    second moments enter the information only through ``sum_k h_k S2_k`` (``h_k`` the
+    weight of event time ``k``, ``d_k / S0_k`` for Breslow), added up per piece without
+    ``p x p`` sums per time (:meth:`_add_moments`).
 
     Parameters
     ----------
@@ -320,192 +285,152 @@ class StreamedCox:
     def __init__(self, model: AggregateModel, beta: np.ndarray, shift: np.ndarray,
                  efron: bool, scale: float, *, events: EventTimes | None = None,
                  zph: ZphSums | None = None):
-        self.model, self.beta, self.shift, self.efron = model, beta, shift, efron
+        self.model, self.efron = model, efron
+        self.beta = np.ascontiguousarray(beta, dtype=float)
+        self.shift = np.ascontiguousarray(shift, dtype=float)
         self.scale = scale
         self.events, self.zph = events, zph
-        p = self.p = beta.size
+        p = self.p = self.beta.size
         strata = model.strata.size
         weights = 3 if zph is not None else 1  # h q_k with q = 1 (and g, g^2 for the test)
         self.carry = np.zeros((strata, 1 + p))  # risk sums of w and w x per stratum
-        self.risk_moment = np.zeros((strata, p, p))  # sum of w x x' of the rows seen
-        self.second = np.zeros((weights, p, p))  # sum over event times of h q S2
-        self.tied_second = np.zeros((weights, p, p))  # Efron's event-set correction
+        self.moment = np.zeros((strata, p, p))  # sum of w x x' of the rows seen
+        # sum over event times of h q S2, Efron's event-set correction, the means' part
+        self.sums = np.zeros((3, weights, p, p))
+        self.totals = np.zeros(4)  # loglik part, largest |eta|, the test's deaths and g
+        self.test_score = np.zeros((2, p))
         self.pooled_at_risk = 0
         self.splitter = RunSplitter(scale)
-        self.loglik = 0.0
         self.score = np.array(model.x_event_sum, dtype=float)
-        self.mean_part = np.zeros((weights, p, p))
-        self.max_abs_eta = 0.0
+        self.work = None  # scan_runs's arrays, kept from piece to piece
 
     # ------------------------------------------------------------------ chunks
 
     def add(self, rows: StreamRows) -> None:
         """Take a chunk; the rows of its last run of near-equal times wait for the next."""
-        columns = dict(s=rows.stratum, t=rows.time, e=rows.event, x=rows.x)
+        x = np.asarray(rows.x, dtype=float)
+        columns = dict(s=rows.stratum, t=rows.time, e=rows.event,
+                       **{f"x{j}": x[:, j] for j in range(self.p)})
         for piece, run_start in self.splitter.pieces(columns):
-            self._add(piece, run_start)
+            self.add_runs(piece, run_start)
 
-    def add_piece(self, layout: RunLayout, x: np.ndarray) -> None:
-        """Take a piece of whole runs already laid out (shared by the models on the same
-        rows), with this model's centred columns in the piece's row order."""
-        self._add_runs(layout, x if layout.order is None else x[layout.order])
+    def add_runs(self, piece: dict, run_start: np.ndarray, columns=None, means=None) -> None:
+        """Take rows of whole runs of near-equal times (``run_start`` their first rows),
+        as :class:`RunSplitter` gives them: the model's columns are ``piece``'s
+        ``columns`` (default: ``x0``, ``x1``, ...; models on the same rows share the
+        piece), centred at ``means`` (default: already centred)."""
+        if columns is None:
+            columns, means = [f"x{j}" for j in range(self.p)], np.zeros(self.p)
+        stratum = np.asarray(piece["s"], dtype=np.int64)
+        x = np.empty((self.p, stratum.size))
+        for j, name in enumerate(columns):
+            np.subtract(piece[name], means[j], out=x[j])
+        g = self._pooled(piece["t"], piece["e"], run_start)
+        rows = stratum.size
+        if self.work is None or self.work[0].size < rows:
+            # room for more: a piece holds whole runs, so it may exceed PIECE_ROWS
+            self.work = workspace(2 * rows, self.p, self.carry.shape[0], self.sums.shape[1])
+        times, tied = scan_runs(x, self.beta, self.shift, stratum,
+                                np.asarray(piece["e"], dtype=bool),
+                                np.asarray(run_start, dtype=np.int64), g, self.efron,
+                                self.carry, self.score, self.totals, self.test_score,
+                                self.work)
+        w, weight, s1, d1, coef, _, _, _, h_total, tied_rows, tied_weight = self.work
+        self._add_moments(x, stratum, w[:rows], weight[:, :rows], h_total)
+        self._add_means(s1[:times].T, d1[:times].T, coef[:times])
+        if tied:  # Efron's events at tied times
+            x_tied = x[:, tied_rows[:tied]]
+            for k, second in enumerate(self.sums[1]):
+                second += _gram(x_tied, x_tied, tied_weight[k, :tied])
+
+    def _add_moments(self, x, stratum, w, weight, h_total) -> None:
+        """Add ``sum_k h_k q_k S2_k`` over the piece's event times: ``S2_k`` is the
+        stratum's ``sum w x x'`` over the earlier pieces (``moment``), whose weight is the
+        sum of the piece's ``h q``, plus the piece's rows down to the time of ``k``, each
+        weighing the sum of its stratum's ``h q`` from its own time down (``weight``) --
+        sums of like-signed terms only (a "total minus later" variant lost digits)."""
+        for k, second in enumerate(self.sums[0]):
+            for s in np.flatnonzero(h_total[:, k]):
+                second += h_total[s, k] * self.moment[s]
+            second += _gram(x, x, weight[k])
+        if self.moment.shape[0] == 1:
+            self.moment[0] += _gram(x, x, w)
+            return
+        for s in np.unique(stratum):
+            rows = np.flatnonzero(stratum == s)
+            x_s = x[:, rows]
+            self.moment[s] += _gram(x_s, x_s, w[rows])
+
+    def _add_means(self, s1, d1, coef) -> None:
+        """Add the risk-set means' outer products over the piece's event times, with
+        Efron's terms at the tied ones (:func:`.aggregate._terms`'s ``mean_part``)."""
+        tied = np.flatnonzero(coef[:, 1, 0])
+        s1_tied, d1_tied = s1[:, tied], d1[:, tied]
+        for k, mean in enumerate(self.sums[2]):
+            mean += _gram(s1, s1, coef[:, 0, k])
+            if tied.size:
+                cross = _gram(s1_tied, d1_tied, coef[tied, 1, k])
+                mean += _gram(d1_tied, d1_tied, coef[tied, 2, k]) - cross - cross.T
 
     def finish(self) -> _Terms:
         """The terms, after the last chunk."""
         for piece, run_start in self.splitter.flush():
-            self._add(piece, run_start)
+            self.add_runs(piece, run_start)
         if self.events is not None:
             self.events.rows = self.pooled_at_risk
         information = self._information(0)
         if self.zph is not None:
             self.zph.information = [self._information(k) for k in range(3)]
-        loglik = float(self.beta @ self.model.x_event_sum) + self.loglik
-        return _Terms(loglik, self.score, information, *([None] * 10), self.max_abs_eta)
-
-    def _add(self, piece: dict, run_start: np.ndarray) -> None:
-        self.add_piece(RunLayout.of(piece["s"], piece["t"], piece["e"], run_start), piece["x"])
+            self.zph.score = [self.test_score[0].copy(), self.test_score[1].copy()]
+            self.zph.deaths, self.zph.deaths_g = float(self.totals[2]), float(self.totals[3])
+        loglik = float(self.beta @ self.model.x_event_sum) + float(self.totals[0])
+        return _Terms(loglik, self.score, information, *([None] * 10), float(self.totals[1]))
 
     def _information(self, k: int) -> np.ndarray:
         """The information with weight ``q`` number ``k`` on the event times."""
-        return self.second[k] - self.tied_second[k] - self.mean_part[k]
+        second, tied, mean = self.sums[:, k]
+        return second - tied - mean
 
-    # ------------------------------------------------------------------ runs
-
-    def _add_runs(self, layout: RunLayout, x: np.ndarray) -> None:
-        """The terms of a piece of whole runs (``x`` in the layout's row order)."""
-        eta = x @ self.beta
-        self.max_abs_eta = max(self.max_abs_eta, float(np.abs(eta).max()))
-        w = np.exp(eta - self.shift[layout.stratum] if self.shift.any() else eta)
-        weighted = np.empty((w.size, 1 + self.p))
-        weighted[:, 0] = w
-        np.multiply(w[:, None], x, out=weighted[:, 1:])
-        # exact times: most pieces have one row per group, nothing to add up
-        groups = weighted if layout.starts.size == w.size else \
-            np.add.reduceat(weighted, layout.starts, axis=0)
-        at_risk = self._risk_sums(groups, layout.group_stratum)
-        g = None
-        if self.events is not None or self.zph is not None:
-            g = self._pooled(layout)
-        h = np.zeros((self.second.shape[0], layout.starts.size))  # h q per group
-        dead = layout.dead
-        if dead.size:
-            events = np.add.reduceat(weighted[layout.event_rows], layout.event_starts, axis=0)
-            q = None if self.zph is None else g[layout.group_run[dead]]
-            h[:, dead] = self._add_event_groups(layout, x, at_risk[dead], events, q)
-        self._add_moments(layout, x, w, h)
-
-    def _risk_sums(self, every: np.ndarray, group_stratum: np.ndarray) -> np.ndarray:
-        """Per group, the sums over its stratum's rows at or after its time: a running sum
-        in decreasing time, continued from the earlier chunks."""
-        out = np.empty_like(every)
-        for lo, hi in _segments(group_stratum):
-            s = group_stratum[lo]
-            block = np.cumsum(every[lo:hi], axis=0)
-            block += self.carry[s]
-            out[lo:hi] = block
-            self.carry[s] = block[-1]
-        return out
-
-    def _add_moments(self, layout: RunLayout, x_all, w, h) -> None:
-        """Add ``sum_k h_k S2_k`` over the piece's event times: ``S2_k`` is the stratum's
-        ``sum w x x'`` over the earlier pieces plus, within this piece, over the rows
-        at or before the time of ``k`` in the stream -- so each row weighs the sum of the
-        piece's ``h`` from its own group on."""
-        group_stratum = layout.group_stratum
-        row_starts = np.append(layout.starts, w.size)
-        for lo, hi in _segments(group_stratum):
-            s = group_stratum[lo]
-            x = x_all[row_starts[lo]:row_starts[hi]]
-            ws = w[row_starts[lo]:row_starts[hi]]
-            sizes = np.diff(row_starts[lo:hi + 1])
-            for k in range(h.shape[0]):
-                from_here = np.cumsum(h[k, lo:hi][::-1])[::-1]
-                per_row = np.repeat(from_here, sizes) * ws
-                self.second[k] += from_here[0] * self.risk_moment[s] \
-                    + x.T @ (x * per_row[:, None])
-            self.risk_moment[s] += x.T @ (x * ws[:, None])
-
-    def _pooled(self, layout: RunLayout) -> np.ndarray | None:
+    def _pooled(self, time: np.ndarray, event: np.ndarray,
+                run_start: np.ndarray) -> np.ndarray:
         """Per run (all strata pooled): record the event times, and return each run's
-        ``g`` for the test (None without it)."""
-        runs, run_time = layout.runs, layout.run_time
-        run_deaths = np.bincount(layout.group_run, layout.group_deaths, minlength=runs)
-        run_count = np.bincount(layout.group_run, layout.group_count,
-                                minlength=runs).astype(np.int64)
+        ``g`` for the test (empty without it)."""
+        if self.events is None and self.zph is None:
+            return _NO_TEST
+        rows = time.size
+        run_count = np.diff(np.append(run_start, rows))
+        run_deaths = np.add.reduceat(np.asarray(event, dtype=np.int64), run_start)
         at_risk = self.pooled_at_risk + np.cumsum(run_count)
         self.pooled_at_risk = int(at_risk[-1])
         dead = run_deaths > 0
         if self.events is not None:
-            self.events.record(run_time[dead], run_deaths[dead], at_risk[dead].astype(float),
-                               run_count[dead].astype(float))
+            run_time = time[np.append(run_start[1:], rows) - 1]
+            self.events.record(run_time[dead], run_deaths[dead].astype(float),
+                               at_risk[dead].astype(float), run_count[dead].astype(float))
         if self.zph is None:
-            return None
-        g = np.zeros(runs)
+            return _NO_TEST
+        g = np.zeros(run_start.size)
         taken = int(dead.sum())
         g[dead] = self.zph.g[self.zph.seen:self.zph.seen + taken]
         self.zph.seen += taken
         return g
 
-    def _add_event_groups(self, layout: RunLayout, x, at_risk, events, q) -> np.ndarray:
-        """:func:`.aggregate._terms`'s sums over a piece's event groups, added up; returns
-        each group's weights ``h q`` of the second moments."""
-        deaths, stratum = layout.deaths, layout.group_stratum[layout.dead]
-        # contiguous copies: matrix products of strided columns skip BLAS (10x slower)
-        s0, s1 = at_risk[:, 0], np.ascontiguousarray(at_risk[:, 1:])
-        d0, d1 = events[:, 0], np.ascontiguousarray(events[:, 1:])
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            inv_den = deaths / s0
-            inv_den_sq = deaths / s0 ** 2
-            log_den = deaths * np.log(s0)
-            frac = [np.zeros(deaths.size) for _ in range(3)]
-            ties = EfronTies(deaths)
-            if self.efron:
-                _efron_sums(ties, s0, d0, log_den, inv_den, inv_den_sq, frac)
-            self.loglik -= float(log_den.sum()) + float(deaths @ self.shift[stratum])
-            self.score -= s1.T @ inv_den - d1.T @ frac[0]
-            weights = [np.ones(deaths.size)] if q is None else [np.ones_like(q), q, q * q]
-            tied = ties.tied if self.efron else np.empty(0, dtype=np.intp)
-            for k, v in enumerate(weights):
-                self.mean_part[k] += s1.T @ (s1 * (v * inv_den_sq)[:, None])
-                if tied.size:  # Efron's terms: zero at times with one death
-                    self.mean_part[k] += _efron_mean_part(
-                        s1[tied], d1[tied], (v * frac[1])[tied], (v * frac[2])[tied])
-            if self.efron and ties.tied.size:
-                self._add_tied_second(layout, x, ties.tied, [v * frac[0] for v in weights])
-            if q is not None:
-                x_events = np.add.reduceat(x[layout.event_rows], layout.event_starts, axis=0)
-                part = x_events - (s1 * inv_den[:, None] - d1 * frac[0][:, None])
-                self.zph.score[0] = self.zph.score[0] + part.sum(axis=0)
-                self.zph.score[1] = self.zph.score[1] + q @ part
-                self.zph.deaths += float(deaths.sum())
-                self.zph.deaths_g += float(deaths @ q)
-        return np.array([v * inv_den for v in weights])
 
-    def _add_tied_second(self, layout: RunLayout, x_all, tied, fractions) -> None:
-        """Efron's ``sum w x x'`` over the events of each tied time, weighted by the time's
-        fraction: only times with more than one death have a nonzero one."""
-        event_rows = layout.event_rows
-        size = np.diff(np.append(layout.event_starts, event_rows.size))
-        slot = np.repeat(np.arange(size.size), size)
-        members = np.flatnonzero(np.isin(slot, tied))
-        rows = event_rows[members]
-        x = x_all[rows]
-        w = np.exp(x @ self.beta - self.shift[layout.stratum[rows]])
-        for k, fraction in enumerate(fractions):
-            self.tied_second[k] += x.T @ (x * (w * fraction[slot[members]])[:, None])
+_NO_TEST = np.empty(0)
+#: Columns of a weighted product taken at a time (:func:`_gram`): larger products make
+#: BLAS start threads, whose waiting doubled the CPU seconds of the fit.
+GRAM_COLUMNS = 8192
 
 
-def _segments(labels: np.ndarray):
-    """``(lo, hi)`` of each run of equal values of ``labels``."""
-    bounds = np.flatnonzero(np.diff(labels)) + 1
-    return zip(np.append(0, bounds), np.append(bounds, labels.size))
-
-
-def _efron_mean_part(s1, d1, frac1, frac2) -> np.ndarray:
-    """Efron's part of the risk-set means' outer products at tied times
-    (:func:`.aggregate._terms`'s ``mean_part`` less its Breslow term)."""
-    cross = s1.T @ (d1 * frac1[:, None])
-    return d1.T @ (d1 * frac2[:, None]) - cross - cross.T
+def _gram(u: np.ndarray, v: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``sum_i weight_i u_i v_i'`` over the columns ``i`` of ``u`` and ``v``, ``(p, n)``."""
+    if weight.size <= GRAM_COLUMNS:
+        return u @ (v * weight).T
+    out = np.zeros((u.shape[0], v.shape[0]))
+    for lo in range(0, weight.size, GRAM_COLUMNS):
+        part = slice(lo, lo + GRAM_COLUMNS)
+        out += u[:, part] @ (v[:, part] * weight[part]).T
+    return out
 
 
 def zph_sums(events: EventTimes) -> ZphSums:
