@@ -34,6 +34,7 @@ from typing import Sequence
 
 from cohortpress.common.errors import DataError, StatisticsError
 from cohortpress.data.engine.backend import quoted
+from cohortpress.kit.records import STREAMED_RECORD
 from cohortpress.data.engine.cohort import status_column, time_column
 from cohortpress.kit.design import Term, factor_term
 from cohortpress.kit.engine_cox_groups import grouped_moments, profile_counts
@@ -49,8 +50,6 @@ from cohortpress.stats.coxph.aggregate_tests import cox_zph_aggregated, lr_test_
 __all__ = ["EngineDesign", "engine_cox_models", "CONCORDANCE_NOTE", "STREAMED_RECORD",
            "streamed_note"]
 
-#: The record of a section whose models read the rows streamed (its value says why).
-STREAMED_RECORD = "rows.streamed"
 
 
 def streamed_note(scanner) -> str | None:

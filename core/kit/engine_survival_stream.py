@@ -28,15 +28,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cohortpress.common.errors import DataError, StatisticsError
-from cohortpress.kit.engine_cox import STREAMED_RECORD as COX_STREAMED_RECORD
+from cohortpress.kit.records import STREAMED_RECORD
 from cohortpress.stats.event_times import R_TOLERANCE, tabulate_by_time
 from cohortpress.stats.km_stream import StreamedKaplanMeier
 
 #: Rows per chunk read from the engine.
 CHUNK_ROWS = 1 << 20
-#: The record a streamed endpoint leaves (context ``survfit``; its value the methods
-#: sentence), as a streamed Cox section's: the engine sentence reads it.
-STREAMED_RECORD = COX_STREAMED_RECORD
 
 #: Options a streamed endpoint cannot honour, and why (:func:`streamed_refusal`).
 STREAM_REFUSED = {

@@ -12,6 +12,11 @@ from typing import Any, Iterable, Iterator
 
 from cohortpress.api.results import Result
 
+#: The record of a section that read the patients' rows from the engine, a chunk at a time
+#: (a streamed Cox fit or survival endpoint; its value is the sentence saying so): the
+#: engine sentence of the methods and the provenance look for it.
+STREAMED_RECORD = "rows.streamed"
+
 #: The fields a record can be looked up by.
 KEY_FIELDS = ("context", "stat_name", "variable", "variable_level", "group", "group_level")
 

@@ -30,6 +30,7 @@ from cohortpress.common.formatting import in_sentence
 from cohortpress.data.conditions import section_subset
 from cohortpress.kit.disclosure import released_text
 from cohortpress.kit.prose import join_list
+from cohortpress.kit.records import STREAMED_RECORD
 
 if TYPE_CHECKING:  # pragma: no cover
     from cohortpress.common.disclosure import DisclosureRule
@@ -119,7 +120,7 @@ def streamed_sections(sections: Sequence[Section]) -> list[str]:
     """The sections whose analyses read the patients' rows from the engine, streamed
     (their record ``rows.streamed``)."""
     return [section.id for section in sections if not section.failed
-            and any(r.stat_name == "rows.streamed" for r in section.results)]
+            and any(r.stat_name == STREAMED_RECORD for r in section.results)]
 
 
 def section_kind(section: Section, analysis: str | None = None) -> str:

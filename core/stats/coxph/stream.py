@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cohortpress.stats.coxph.aggregate import AggregateModel, _Terms
-from cohortpress.stats.coxph.stream_kernel import scan_runs, workspace
 from cohortpress.stats.event_times import near_tied
 
 __all__ = ["StreamRows", "RunSplitter", "StreamedCox", "DistinctTimeScale",
@@ -319,6 +318,10 @@ class StreamedCox:
         as :class:`RunSplitter` gives them: the model's columns are ``piece``'s
         ``columns`` (default: ``x0``, ``x1``, ...; models on the same rows share the
         piece), centred at ``means`` (default: already centred)."""
+        # imported here: numba takes most of a second to import, and only a streamed fit
+        # needs it (a module-level import reached every build through the engine's Cox)
+        from cohortpress.stats.coxph.stream_kernel import scan_runs, workspace
+
         if columns is None:
             columns, means = [f"x{j}" for j in range(self.p)], np.zeros(self.p)
         stratum = np.asarray(piece["s"], dtype=np.int64)
