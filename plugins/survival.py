@@ -196,12 +196,8 @@ class _SurvivalSection:
                                      self.options.strata, self.members(), self.options,
                                      sorted(set(self.landmarks) | set(risk_times)), horizon)
         if self.show_p:
-            if streamed.too_few_groups:
-                self.warnings.append(f"{endpoint.label}: fewer than two groups with "
-                                     f"patients; no test.")
-            elif streamed.test_error:
-                self.warnings.append(f"{endpoint.label}: no group comparison "
-                                     f"({streamed.test_error}).")
+            if streamed.too_few_groups or streamed.test_error:
+                self.no_test(endpoint, streamed.test_error)
             elif streamed.test is not None:
                 self.record_test(endpoint, streamed.test)
         curves = []
@@ -332,8 +328,7 @@ class _SurvivalSection:
         codes = selected(self.groups.codes, mask)
         present = np.unique(codes)
         if len(present) < 2:
-            self.warnings.append(f"{endpoint.label}: fewer than two groups with patients; "
-                                 f"no test.")
+            self.no_test(endpoint)
             return
         args = (selected(endpoint.time, mask), selected(endpoint.event, mask), codes)
         weights = dict(rho=self.options.rho, gamma=self.options.gamma, strata=strata,
@@ -344,11 +339,16 @@ class _SurvivalSection:
             else:
                 result = logrank_test(*args, **weights).test
         except StatisticsError as exc:
-            self.warnings.append(f"{endpoint.label}: no group comparison ({exc}).")
+            self.no_test(endpoint, str(exc))
             return
         self.record_test(endpoint, result)
         if self.options.pairwise and len(present) > 2:
             self.add_pairwise(endpoint, mask, strata)
+
+    def no_test(self, endpoint, why: str | None = None) -> None:
+        """The warning of a group test not done: fewer than two groups, or ``why``."""
+        self.warnings.append(f"{endpoint.label}: no group comparison ({why})." if why else
+                             f"{endpoint.label}: fewer than two groups with patients; no test.")
 
     def record_test(self, endpoint, result) -> None:
         """The records of the groups' test (a :class:`~cohortpress.stats.common.TestResult`)."""

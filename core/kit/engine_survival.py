@@ -125,7 +125,7 @@ def survival_counts(cohort, name: str, by: str | None, strata: str | None) -> Su
     keys = [cohort.column(c) for c in (by, strata) if c] + [endpoint.time, endpoint.status]
     # no constant among the GROUP BY keys: an engine may read a number there as a position
     table = cohort.query_columns(
-        f"SELECT {_code(cohort, by)} AS g, {_code(cohort, strata)} AS s, {endpoint.time} AS t, "
+        f"SELECT {code_sql(cohort, by)} AS g, {code_sql(cohort, strata)} AS s, {endpoint.time} AS t, "
         f"CAST({endpoint.status} AS INTEGER) AS status, count(*) AS n FROM {{cohort}} "
         f"GROUP BY {', '.join(keys)} ORDER BY t, g, s, status")
     time = np.asarray(table.pop("t"), dtype=float)
@@ -175,12 +175,11 @@ def streams(cohort, table_rows: int, refusal: str | None) -> bool:
             and table_rows >= STREAM_FRACTION * cohort.n)
 
 
-def check_streamable(cohort, options, name: str, table_rows: int) -> None:
+def check_streamable(cohort, name: str, table_rows: int, refusal: str | None) -> None:
     """Refuse, in one line and before the build, an endpoint whose table is
     :func:`too_large` where it cannot be streamed instead: on an engine that keeps its rows
-    (Spark), or with an option the streamed estimates cannot honour."""
-    from cohortpress.kit.engine_survival_stream import streamed_refusal
-
+    (Spark), or with an option the streamed estimates cannot honour (``refusal``, the line
+    of :func:`~cohortpress.kit.engine_survival_stream.streamed_refusal`)."""
     if not too_large(table_rows):
         return
     if not cohort.backend.streams_rows:
@@ -190,7 +189,6 @@ def check_streamable(cohort, options, name: str, table_rows: int) -> None:
             f"its survival analysis from aggregates would hold about {needed / 2**30:.1f} GB "
             f"(at most {TABLE_LIMIT / 2**30:g} GB), and this engine does not stream its "
             f"rows; with times recorded to the day they are far fewer")
-    refusal = streamed_refusal(options, cohort.endpoint(name))
     if refusal:
         raise DataError(refusal)
 
@@ -249,7 +247,7 @@ def _extents(cohort, names, by: str | None):
                     f"sum(CASE WHEN {endpoint.status} = 1 THEN 1 ELSE 0 END) AS events_{k}",
                     f"approx_count_distinct({endpoint.time}) AS times_{k}"]
     grouping = f" GROUP BY {cohort.column(by)}" if by else ""
-    table = cohort.query(f"SELECT {_code(cohort, by)} AS g, {', '.join(columns)} "
+    table = cohort.query(f"SELECT {code_sql(cohort, by)} AS g, {', '.join(columns)} "
                          f"FROM {{cohort}}{grouping}")
     groups = counted_grouping(cohort, by, table["g"], table["n"])
     levels = groups.levels
@@ -266,6 +264,6 @@ def _extents(cohort, names, by: str | None):
     return groups, out
 
 
-def _code(cohort, name: str | None) -> str:
+def code_sql(cohort, name: str | None) -> str:
     """SQL for a categorical variable's code as an INTEGER (0 for everyone without one)."""
     return f"CAST({cohort.column(name)} AS INTEGER)" if name else "CAST(0 AS INTEGER)"

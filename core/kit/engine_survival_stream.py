@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cohortpress.common.errors import DataError, StatisticsError
+from cohortpress.kit.engine_survival import code_sql, small_codes
 from cohortpress.kit.records import STREAMED_RECORD
-from cohortpress.stats.event_times import R_TOLERANCE, tabulate_by_time
+from cohortpress.stats.event_times import near_tied, tabulate_by_time
 from cohortpress.stats.km_stream import StreamedKaplanMeier
 
 #: Rows per chunk read from the engine.
@@ -57,7 +58,6 @@ class StreamedEndpoint:
     test_error: str | None = None
     too_few_groups: bool = False
     followup: object = None
-    rows: int = 0
 
 
 def streamed_refusal(options, endpoint, disclosure: bool = False) -> str | None:
@@ -108,7 +108,7 @@ def streamed_endpoint(cohort, name: str, by: str | None, strata: str | None, mem
         The figure's last time.
     """
     endpoint = cohort.endpoint(name)
-    computed = {"g": _code(cohort, by), "s": _code(cohort, strata), "t": endpoint.time,
+    computed = {"g": code_sql(cohort, by), "s": code_sql(cohort, strata), "t": endpoint.time,
                 "status": f"CAST({endpoint.status} AS INTEGER)"}
     with cohort.stored_rows([], computed, ["t"]) as rows:
         def chunks():
@@ -117,7 +117,7 @@ def streamed_endpoint(cohort, name: str, by: str | None, strata: str | None, mem
 
         census = _census(chunks(), members)
         layout = census.layout()
-        out = StreamedEndpoint(rows=census.rows)
+        out = StreamedEndpoint()
         curves = {level: StreamedKaplanMeier(census.patients(key), options.conf_type,
                                              options.conf_level, probes=probes,
                                              horizon=horizon)
@@ -130,7 +130,7 @@ def streamed_endpoint(cohort, name: str, by: str | None, strata: str | None, mem
         for chunk in chunks():
             chunk = chunk if carry is None else {k: np.concatenate((carry[k], chunk[k]))
                                                  for k in chunk}
-            cut = _safe_cut(chunk["t"], max(scales.values(), default=1.0))
+            cut = _safe_cut(chunk["t"], max(scales.values(), default=0.0))
             done = {k: v[:cut] for k, v in chunk.items()}
             carry = {k: v[cut:] for k, v in chunk.items()}
             _feed(done, members, curves, reverse, test, layout, scales)
@@ -140,7 +140,7 @@ def streamed_endpoint(cohort, name: str, by: str | None, strata: str | None, mem
         out.fits[level] = curves[level].fit()
         out.patients[level] = census.patients(key)
         out.events[level] = curves[level].events_seen
-    if test is not None and out.test_error is None:
+    if test is not None:
         try:
             out.test = test.trend() if options.test == "trend" else test.result().test
         except StatisticsError as exc:
@@ -162,14 +162,10 @@ def streamed_sentence(endpoints) -> str:
     counts = join_list(f"{n:,}" for _, n in endpoints)
     one = len(endpoints) == 1
     return (f"{join_list(labels)} {'has' if one else 'have'} about {counts} distinct times"
-            f"{'' if one else ', respectively'} (counted per group), too many for a table of counts per time in memory: "
-            f"{'its' if one else 'their'} estimates were computed from the patients' rows "
+            f"{'' if one else ', respectively'} (counted per group), too many for a table "
+            f"of counts per time in memory: {'its' if one else 'their'} estimates were computed from the patients' rows "
             f"read from the engine in time order, in chunks of {CHUNK_ROWS:,}, keeping "
             f"running sums and the rows of each curve the report shows.")
-
-
-def _code(cohort, name: str | None) -> str:
-    return f"CAST({cohort.column(name)} AS INTEGER)" if name else "CAST(0 AS INTEGER)"
 
 
 def _checked(name: str, chunks):
@@ -187,15 +183,9 @@ def _checked(name: str, chunks):
             raise DataError(f"endpoint '{name}': the engine returned its stored rows out of "
                             f"time order")
         last = time[-1] if time.size else last
-        yield {"t": time, "event": status == 1, "g": _codes(chunk["g"]),
-               "s": _codes(chunk["s"])}
-
-
-def _codes(values) -> np.ndarray:
-    values = np.asarray(values)
-    if values.dtype.kind == "f":
-        values = np.where(np.isnan(values), -1, values)
-    return values.astype(np.int64)
+        # int64: the census combines the codes arithmetically
+        yield {"t": time, "event": status == 1, "g": small_codes(chunk["g"]).astype(np.int64),
+               "s": small_codes(chunk["s"]).astype(np.int64)}
 
 
 class _Census:
@@ -208,11 +198,9 @@ class _Census:
         self.distinct = dict.fromkeys(self.keys, 0)
         self.last = dict.fromkeys(self.keys, np.nan)
         self.cells: dict[tuple[int, int], int] = {}
-        self.rows = 0
 
     def add(self, chunk) -> None:
         g, s = chunk["g"], chunk["s"]
-        self.rows += g.size
         width = int(s.max()) + 2 if s.size else 1  # codes from -1: a bincount, not a sort
         cells = np.bincount((g + 1) * width + (s + 1))
         for cell in np.flatnonzero(cells).tolist():
@@ -282,7 +270,8 @@ def _rows_of(key, g: np.ndarray, s: np.ndarray) -> np.ndarray:
 
 
 def _test_stream(census: _Census, layout: _Layout, options, out: StreamedEndpoint):
-    """The streamed group test (None without one), or the reason there is none."""
+    """The streamed group test (None without one; ``out`` says when there are too few
+    groups)."""
     from cohortpress.stats.logrank import StreamedLogrank
 
     if options.test == "none":
@@ -290,19 +279,15 @@ def _test_stream(census: _Census, layout: _Layout, options, out: StreamedEndpoin
     if layout.group_codes.size < 2:
         out.too_few_groups = True
         return None
-    try:
-        return StreamedLogrank(census.test_totals(layout), layout.group_codes,
-                               options.rho, options.gamma)
-    except StatisticsError as exc:
-        out.test_error = str(exc)
-        return None
+    return StreamedLogrank(census.test_totals(layout), layout.group_codes, options.rho,
+                           options.gamma)
 
 
 def _safe_cut(time: np.ndarray, scale: float) -> int:
     """How many of a chunk's first rows to tabulate now: up to the last gap between
-    consecutive times wider than any near-tie (``aeqSurv``: at most sqrt(eps), or that
-    times the largest scale), so that no run of near-ties spans the cut."""
-    gaps = np.flatnonzero(np.diff(time) > R_TOLERANCE * max(1.0, scale))
+    consecutive times that no set of rows merges (:func:`near_tied` at the largest
+    scale), so that no run of near-ties spans the cut."""
+    gaps = np.flatnonzero(~near_tied(np.diff(time), scale))
     return int(gaps[-1]) + 1 if gaps.size else 0
 
 

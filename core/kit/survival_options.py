@@ -147,10 +147,12 @@ class SurvivalOptions(rmst.RMSTOptions):  # the RMST options and their checks: k
         aggregate query (:func:`cohortpress.kit.engine_survival.endpoint_extents`)."""
         from cohortpress.data.grouping import check_strata, empty_group_warnings
         from cohortpress.kit.engine_survival import check_streamable, endpoint_extents
+        from cohortpress.kit.engine_survival_stream import streamed_refusal
 
         groups, extents = endpoint_extents(cohort, list(self.endpoints), by)
         for name in self.endpoints:
-            check_streamable(cohort, self, name, extents[name].table_rows)
+            check_streamable(cohort, name, extents[name].table_rows,
+                             streamed_refusal(self, cohort.endpoint(name)))
         if self.rmst and self.rmst_horizon is not None and not self.rmst_extend:
             for name in self.endpoints:
                 rmst.check_horizon_reached(name, cohort.endpoint(name).unit, extents[name].last,
