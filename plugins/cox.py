@@ -326,7 +326,8 @@ def _section(cohort, endpoint, options: CoxOptions, context: SectionContext, mod
     results += _table_records(cohort, endpoint, options, models.design)
     results += data_form_records(cohort, endpoint, options.endpoint, models.design, patients)
     if model is None:
-        from cohortpress.kit.engine_cox import CONCORDANCE_NOTE, STREAMED_RECORD
+        from cohortpress.kit.engine_cox import CONCORDANCE_NOTE
+        from cohortpress.kit.records import STREAMED_RECORD
 
         results.append(Result("coxph", "concordance.note", CONCORDANCE_NOTE,
                               variable=options.endpoint))

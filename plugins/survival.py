@@ -45,9 +45,9 @@ from cohortpress.kit.engine_grouping import engine_grouping
 from cohortpress.kit.engine_survival import (counts_of, endpoint_extents, patients,
                                              selected, streams, survival_aggregates,
                                              survival_counts)
-from cohortpress.kit.engine_survival_stream import (GROUPED, STREAMED_RECORD,
-                                                    streamed_endpoint, streamed_refusal,
-                                                    streamed_sentence)
+from cohortpress.kit.engine_survival_stream import (GROUPED, streamed_endpoint,
+                                                    streamed_refusal, streamed_sentence)
+from cohortpress.kit.records import STREAMED_RECORD
 from cohortpress.kit.prose import (PAIRWISE_ADJUST, endpoint_sentences, logrank_phrase,
                                    percent_text)
 from cohortpress.kit.survival_table import (CONF_TYPE_TEXT, SurvivalLayout, estimate_text,

@@ -34,7 +34,6 @@ from typing import Sequence
 
 from cohortpress.common.errors import DataError, StatisticsError
 from cohortpress.data.engine.backend import quoted
-from cohortpress.kit.records import STREAMED_RECORD
 from cohortpress.data.engine.cohort import status_column, time_column
 from cohortpress.kit.design import Term, factor_term
 from cohortpress.kit.engine_cox_groups import grouped_moments, profile_counts
@@ -47,9 +46,7 @@ from cohortpress.stats.coxph.aggregate import (AggregateFit, AggregateModel,
                                                fit_cox_aggregated)
 from cohortpress.stats.coxph.aggregate_tests import cox_zph_aggregated, lr_test_aggregated
 
-__all__ = ["EngineDesign", "engine_cox_models", "CONCORDANCE_NOTE", "STREAMED_RECORD",
-           "streamed_note"]
-
+__all__ = ["EngineDesign", "engine_cox_models", "CONCORDANCE_NOTE", "streamed_note"]
 
 
 def streamed_note(scanner) -> str | None:
@@ -214,7 +211,8 @@ class _Read(RegressionModel):
         return answer
 
 
-def engine_cox_models(cohort, options, separation_reason: str) -> tuple[FittedModels, Scanner]:
+def engine_cox_models(cohort, options, separation_reason: str
+                      ) -> tuple[FittedModels, Scanner | StreamScanner]:
     """The section's Cox models from aggregates, as :func:`~cohortpress.kit.regression.fit_models`
     gives them in memory (``follow_up`` is the multivariable model's ``cox.zph``; there is
     no concordance). Returns the models and the scanner (its ``scans`` count the passes).

@@ -19,10 +19,11 @@ from typing import Sequence
 
 import numpy as np
 
+from cohortpress.common.errors import DataError
 from cohortpress.kit.engine_cox_scan import ModelScans
-from cohortpress.stats.coxph.aggregate import AggregateFit, ScanRequest
-from cohortpress.stats.coxph.stream import (DistinctTimeScale, EventTimes, RunSplitter,
-                                            StreamedCox, zph_streamed, zph_sums)
+from cohortpress.stats.coxph.aggregate import AggregateFit, ScanRequest, _shift
+from cohortpress.stats.coxph.stream import (DistinctTimeScale, EventTimes, RowsOutOfOrder,
+                                            RunSplitter, StreamedCox, zph_streamed, zph_sums)
 
 __all__ = ["StreamScanner", "CHUNK_ROWS"]
 
@@ -38,6 +39,7 @@ class StreamScanner(ModelScans):
     def __init__(self, cohort, endpoint, stratum: str, designs: dict, subsets: dict,
                  zph: dict | None = None):
         super().__init__(cohort, designs, subsets)
+        self.endpoint_name = endpoint.name
         #: design key -> the time transform of the cox.zph it will be asked (its event
         #: times are recorded by its first evaluation)
         self.zph_transforms = dict(zph or {})
@@ -45,10 +47,6 @@ class StreamScanner(ModelScans):
                                               for e in d.expressions))
         self.conditions = list(dict.fromkeys(d.condition for d in designs.values()))
         flag = "CASE WHEN {} THEN 1 ELSE 0 END"
-        #: The times and the models' complete-case flags; with them, everything a scan reads.
-        self.times_sql = ", ".join(
-            [f"CAST({endpoint.time} AS DOUBLE) AS t"]
-            + [f"{flag.format(c)} AS m{k}" for k, c in enumerate(self.conditions)])
         # A factor's indicator columns (a level's, a product of levels) are made here from
         # the factors' codes: computing them in the engine took most of its time per pass.
         keys = {e: key for d in designs.values()
@@ -67,6 +65,9 @@ class StreamScanner(ModelScans):
             **{f"x{k}": f"CAST({e} AS DOUBLE) AS x{k}" for k, e in enumerate(self.expressions)
                if f"x{k}" not in self.indicators},
             **{name: f"{cohort.column(v)} AS {name}" for v, name in self.codes.items()}}
+        #: The times and the models' complete-case flags (the pass measuring the scales).
+        self.times_sql = ", ".join(self.columns_sql[n] for n in
+                                   ["t", *(f"m{k}" for k in range(len(self.conditions)))])
         self.scales: dict[str, float] = {}
         self.chunk_rows = CHUNK_ROWS
         self.events: dict = {}  # design key -> EventTimes of its first evaluation
@@ -95,7 +96,7 @@ class StreamScanner(ModelScans):
             raise ValueError("cox.zph asked with another transform than its scans recorded")
         sums = zph_sums(self.events.pop(model.key))
         design, used = self.model_of(model.key)
-        shift = np.zeros(model.strata.size)
+        shift = _shift(model, np.asarray(fit.coef, dtype=float))  # as the fit's evaluations
         self.batches.append((model.key,))
         evaluation = StreamedCox(model, np.asarray(fit.coef, dtype=float), shift,
                                  fit.ties == "efron", self.scales[design.condition], zph=sums)
@@ -142,6 +143,16 @@ class StreamScanner(ModelScans):
         codes = dict.fromkeys(self.codes[v] for n in made for v, _ in self.indicators[n])
         # only the columns this pass's models read (the engine computes each one per row)
         read = ["t", "s", "e", *flags, *(n for n in names if n not in made), *codes]
+        try:
+            self._pass(read, made, by_condition, splitters, add)
+        except RowsOutOfOrder:
+            raise DataError(f"endpoint '{self.endpoint_name}': the engine returned its stored "
+                            f"rows out of time order") from None
+        for condition, splitter in splitters.items():
+            add(condition, splitter.flush())
+
+    def _pass(self, read, made, by_condition, splitters, add) -> None:
+        """The chunks of one pass, each cut into pieces per complete-case condition."""
         for chunk in self._chunks(", ".join(self.columns_sql[n] for n in read)):
             chunk.update((name, self._indicator(chunk, name)) for name in made)
             for condition, models in by_condition.items():
@@ -153,8 +164,6 @@ class StreamScanner(ModelScans):
                 columns.update(e=columns["e"] == 1,
                                s=np.searchsorted(models[0][1].strata, columns["s"]))
                 add(condition, splitters[condition].pieces(columns))
-        for condition, splitter in splitters.items():
-            add(condition, splitter.flush())
 
     def _indicator(self, chunk: dict, name: str) -> np.ndarray:
         """Design column ``name``, a product of factor levels' indicators, from the codes

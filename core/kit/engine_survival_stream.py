@@ -29,8 +29,8 @@ import numpy as np
 
 from cohortpress.common.errors import DataError, StatisticsError
 from cohortpress.kit.engine_survival import code_sql, small_codes
-from cohortpress.kit.records import STREAMED_RECORD
 from cohortpress.stats.event_times import near_tied, tabulate_by_time
+from cohortpress.stats.coxph.stream import DistinctTimeScale
 from cohortpress.stats.km_stream import StreamedKaplanMeier
 
 #: Rows per chunk read from the engine.
@@ -194,9 +194,7 @@ class _Census:
 
     def __init__(self, members):
         self.keys = list(dict.fromkeys([key for _, key in members] + [GROUPED, "test"]))
-        self.sums = dict.fromkeys(self.keys, 0.0)
-        self.distinct = dict.fromkeys(self.keys, 0)
-        self.last = dict.fromkeys(self.keys, np.nan)
+        self.times = {key: DistinctTimeScale() for key in self.keys}
         self.cells: dict[tuple[int, int], int] = {}
 
     def add(self, chunk) -> None:
@@ -207,15 +205,7 @@ class _Census:
             key = (cell // width - 1, cell % width - 1)
             self.cells[key] = self.cells.get(key, 0) + int(cells[cell])
         for key in self.keys:
-            time = chunk["t"][_rows_of(key, g, s)]
-            if not time.size:
-                continue
-            new = np.empty(time.size, dtype=bool)
-            new[0] = time[0] != self.last[key]
-            np.not_equal(time[1:], time[:-1], out=new[1:])
-            self.sums[key] += float(np.abs(time[new]).sum())
-            self.distinct[key] += int(np.count_nonzero(new))
-            self.last[key] = time[-1]
+            self.times[key].add(chunk["t"][_rows_of(key, g, s)])
 
     def patients(self, key) -> int:
         return sum(n for (code, stratum), n in self.cells.items()
@@ -223,8 +213,7 @@ class _Census:
 
     def scales(self) -> dict:
         """The mean absolute distinct time of each set of rows (``aeqSurv``'s scale)."""
-        return {key: self.sums[key] / self.distinct[key] for key in self.keys
-                if self.distinct[key]}
+        return {key: times.scale for key, times in self.times.items() if times.count}
 
     def layout(self) -> _Layout:
         tested = [(code, stratum) for (code, stratum), n in self.cells.items()

@@ -30,7 +30,7 @@ from cohortpress.stats.common import TestResult, check_conf_level
 from cohortpress.stats.coxph.fit import (CONVERGENCE_EPS, MAX_ITERATIONS, CoxFit,
                                          check_information, infinite_coefficients)
 from cohortpress.stats.distributions import chi2_sf
-from cohortpress.stats.event_times import near_tied
+from cohortpress.stats.event_times import fix_near_ties
 from cohortpress.stats.linalg import (COLLINEARITY_TOLERANCE, gram_is_well_conditioned,
                                       solve_symmetric)
 from cohortpress.stats.wald import wald_table
@@ -253,7 +253,7 @@ class _Layout:
 def _layout(model: AggregateModel, sums: TimeSums, expansions: "EfronStore") -> _Layout:
     keep = sums.count > 0
     stratum, time = sums.stratum[keep], sums.time[keep]
-    merged = _merge_near_ties(time)
+    merged = fix_near_ties(time)
     new = np.ones(time.size, dtype=bool)
     new[1:] = (merged[1:] != merged[:-1]) | (stratum[1:] != stratum[:-1])
     run_start = np.flatnonzero(new)
@@ -265,19 +265,6 @@ def _layout(model: AggregateModel, sums: TimeSums, expansions: "EfronStore") -> 
     return _Layout(keep, run_start, np.flatnonzero(changes), position, merged[run_start],
                    np.add.reduceat(sums.count[keep], run_start), deaths,
                    expansions.ties(deaths[deaths > 0]))
-
-
-def _merge_near_ties(time: np.ndarray) -> np.ndarray:
-    """Each time replaced by the smallest of its run of near-equal distinct times, by the
-    rule of ``survival::aeqSurv`` (as :mod:`.data` merges the rows' times)."""
-    distinct = np.unique(time)
-    if distinct.size < 2:
-        return time
-    tied = near_tied(np.diff(distinct), np.abs(distinct).mean())
-    if not tied.any():
-        return time
-    cuts = distinct[np.concatenate(([True], ~tied))]
-    return cuts[np.searchsorted(cuts, time, side="right") - 1]
 
 
 @dataclass(frozen=True, eq=False)

@@ -84,7 +84,7 @@ class RunSplitter:
         time = columns["t"]
         if time.size:
             if time[0] > self.last_time or (np.diff(time) > 0).any():
-                raise RuntimeError("the streamed rows are not in decreasing time")
+                raise RowsOutOfOrder("the streamed rows are not in decreasing time")
             self.last_time = float(time[-1])
         held = self.held if self.held is not None else {k: v[:0] for k, v in columns.items()}
         rows = _Rows(held, columns)
@@ -145,6 +145,10 @@ class _Rows:
                     for k, v in self.held.items()}
         # held rows are copied: a view would keep the whole chunk alive
         return {k: v.copy() for k, v in out.items()} if copy else out
+
+
+class RowsOutOfOrder(RuntimeError):
+    """Rows streamed in another order than by decreasing time."""
 
 
 class DistinctTimeScale:
